@@ -1,0 +1,185 @@
+/* leaf-catalog-private.h: what the catalog's files, the importer and the exporter share
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <sqlite3.h>
+
+#include "leaf-catalog.h"
+
+G_BEGIN_DECLS
+
+/* One SQLite connection and the statements prepared on it. A LeafDb is used by one thread at a
+ * time: the catalog's own connection under the catalog's lock, and a private one for each
+ * long-running worker (import, export) so that WAL lets readers go on while it writes. */
+typedef struct
+{
+  sqlite3 *handle;
+  char *path;
+  GHashTable *statements; /* SQL text → sqlite3_stmt, prepared once */
+} LeafDb;
+
+/* A borrowed cached statement; the autoptr cleanup resets it and clears its bindings so that no
+ * read transaction stays open and the next user starts clean. */
+typedef sqlite3_stmt LeafStmt;
+void _leaf_stmt_release (LeafStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafStmt, _leaf_stmt_release)
+
+typedef enum
+{
+  LEAF_DB_MAIN,   /* migrates the schema and marks runs of dead processes as interrupted */
+  LEAF_DB_WORKER, /* expects a catalog that is already at LEAF_CATALOG_SCHEMA_VERSION */
+} LeafDbRole;
+
+LeafDb   *_leaf_db_open          (const char   *path,
+                                  gboolean      create,
+                                  LeafDbRole    role,
+                                  GError      **error);
+void      _leaf_db_close         (LeafDb       *db);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafDb, _leaf_db_close)
+LeafStmt *_leaf_db_prepare       (LeafDb       *db,
+                                  const char   *sql,
+                                  GError      **error);
+gboolean  _leaf_db_exec          (LeafDb       *db,
+                                  const char   *sql,
+                                  GError      **error);
+/* Steps a statement that returns no rows; the statement stays borrowed by the caller. */
+gboolean  _leaf_db_run           (LeafDb       *db,
+                                  LeafStmt     *stmt,
+                                  GError      **error);
+gboolean  _leaf_db_begin         (LeafDb       *db,
+                                  GError      **error);
+gboolean  _leaf_db_commit        (LeafDb       *db,
+                                  GError      **error);
+void      _leaf_db_rollback      (LeafDb       *db);
+/* Sets error from the connection's last failure; always returns FALSE. */
+gboolean  _leaf_db_fail          (LeafDb       *db,
+                                  GError      **error);
+/* Runs the migrations from version `from` up to `to` inside the caller's transaction. For the
+ * migration tests, which build catalogs as older versions wrote them. */
+gboolean  _leaf_db_migrate       (LeafDb       *db,
+                                  int           from,
+                                  int           to,
+                                  GError      **error);
+/* Opens (creating) a catalog file at exactly schema version `version`, for tests. */
+gboolean  _leaf_db_create_at_version (const char *path,
+                                      int         version,
+                                      GError    **error);
+
+static inline void
+_leaf_bind_text (LeafStmt   *stmt,
+                 int         index,
+                 const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static inline void
+_leaf_bind_id (LeafStmt *stmt,
+               int       index,
+               gint64    id)
+{
+  if (id > 0)
+    sqlite3_bind_int64 (stmt, index, id);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static inline const char *
+_leaf_column_text (LeafStmt *stmt,
+                   int       column)
+{
+  return (const char *) sqlite3_column_text (stmt, column);
+}
+
+/* The current time as the catalog stores it: ISO 8601, UTC, microseconds. */
+char      *_leaf_now                     (void);
+GDateTime *_leaf_parse_time              (const char *text);
+char      *_leaf_format_local_time       (GDateTime  *time);
+
+/* Inside the catalog (leaf-catalog.c) */
+typedef enum
+{
+  LEAF_CATALOG_CHANGED_IMAGES,
+  LEAF_CATALOG_CHANGED_LABELS,
+  LEAF_CATALOG_CHANGED_CLASSES,
+  LEAF_CATALOG_CHANGED_RUNS,
+} LeafCatalogChange;
+
+/* The catalog's lock guards its own connection; it is recursive so that a signal handler on the
+ * owner's thread may call back into the catalog. */
+void       _leaf_catalog_lock            (LeafCatalog       *self);
+void       _leaf_catalog_unlock          (LeafCatalog       *self);
+/* The catalog's own connection (the caller holds the lock), or NULL and an error once closed. */
+LeafDb    *_leaf_catalog_get_db          (LeafCatalog       *self,
+                                          GError           **error);
+/* Emits the matching signal on the context that opened the catalog, from any thread. ids, an
+ * array of gint64 image ids, is taken over; NULL says "any image may have changed". */
+void       _leaf_catalog_emit            (LeafCatalog       *self,
+                                          LeafCatalogChange  change,
+                                          GArray            *ids);
+
+typedef struct _LeafCatalogLocker LeafCatalogLocker;
+static inline LeafCatalogLocker *
+_leaf_catalog_locker_new (LeafCatalog *self)
+{
+  _leaf_catalog_lock (self);
+  return (LeafCatalogLocker *) self;
+}
+static inline void
+_leaf_catalog_locker_free (LeafCatalogLocker *locker)
+{
+  _leaf_catalog_unlock ((LeafCatalog *) locker);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafCatalogLocker, _leaf_catalog_locker_free)
+
+/* Classes (leaf-catalog-classes.c), on any connection inside a transaction */
+gint64     _leaf_classes_ensure          (LeafDb            *db,
+                                          const char        *name,
+                                          gboolean          *created,
+                                          GError           **error);
+gint64     _leaf_classes_lookup          (LeafDb            *db,
+                                          const char        *name,
+                                          GError           **error);
+
+/* Makes class_id usable again for undo and redo: a removed class comes back unless another class
+ * has taken its name since, in which case usable is FALSE. */
+gboolean   _leaf_classes_revive          (LeafDb            *db,
+                                          gint64             class_id,
+                                          gboolean          *usable,
+                                          GError           **error);
+
+/* Labels (leaf-catalog-labels.c), on any connection inside a transaction */
+gint64     _leaf_labels_new_action       (LeafDb            *db,
+                                          LeafLabelHow       how,
+                                          GError           **error);
+gboolean   _leaf_labels_action_is_open   (LeafDb            *db,
+                                          gint64             action_id,
+                                          GError           **error);
+/* Sets (class_id > 0) or removes (class_id == 0) one image's label with the user, time and how
+ * of action_id, and records it there. only_if_unlabeled leaves labelled images alone; changed
+ * (optional) says whether anything happened. */
+gboolean   _leaf_labels_apply            (LeafDb            *db,
+                                          gint64             action_id,
+                                          gint64             image_id,
+                                          gint64             class_id,
+                                          gboolean           only_if_unlabeled,
+                                          gboolean          *changed,
+                                          GError           **error);
+
+/* Runs (leaf-catalog-training.c): marks the runs of processes that died as interrupted */
+gboolean   _leaf_runs_mark_interrupted   (LeafDb            *db,
+                                          GError           **error);
+
+/* Images (leaf-catalog-image.c) */
+LeafCatalogImage *_leaf_catalog_image_new_from_row (LeafStmt *stmt,
+                                                    gboolean  with_prediction);
+gboolean   _leaf_images_exists_at        (const char        *path,
+                                          guint64            size);
+
+G_END_DECLS

@@ -1,0 +1,683 @@
+/* leaf-catalog.c: the catalog object, its connection, its signals and its files
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-catalog"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "leaf-catalog-private.h"
+#include "leaf-error.h"
+
+/**
+ * LeafCatalog:
+ *
+ * One catalog file: images, classes, labels and their history, splits, training runs, models
+ * and predictions, in SQLite.
+ *
+ * Every method may be called from any thread; a recursive lock serialises them on the catalog's
+ * connection. Long jobs (import, export) open a connection of their own, so that with SQLite's
+ * WAL journal the interface keeps reading while they write. Every change is made in one
+ * transaction, and the signals that announce changes are emitted on the thread-default main
+ * context of the thread that opened the catalog, whichever thread made the change.
+ */
+struct _LeafCatalog
+{
+  GObject parent_instance;
+
+  char *path;
+  GRecMutex lock;
+  LeafDb *db;
+  GMainContext *context;
+};
+
+G_DEFINE_FINAL_TYPE (LeafCatalog, leaf_catalog, G_TYPE_OBJECT)
+
+enum {
+  IMAGES_CHANGED,
+  LABELS_CHANGED,
+  CLASSES_CHANGED,
+  RUNS_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+leaf_catalog_finalize (GObject *object)
+{
+  LeafCatalog *self = LEAF_CATALOG (object);
+
+  g_clear_pointer (&self->db, _leaf_db_close);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->path, g_free);
+  g_rec_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (leaf_catalog_parent_class)->finalize (object);
+}
+
+static void
+leaf_catalog_class_init (LeafCatalogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = leaf_catalog_finalize;
+
+  /**
+   * LeafCatalog::images-changed:
+   *
+   * Images were added, moved, found missing or regrouped.
+   */
+  signals[IMAGES_CHANGED] =
+    g_signal_new ("images-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * LeafCatalog::labels-changed:
+   * @catalog: the catalog
+   * @image_ids: (nullable) (element-type gint64): the images whose label changed, or %NULL
+   *   when any image's label may have changed
+   *
+   * Labels were set, removed, undone or redone.
+   */
+  signals[LABELS_CHANGED] =
+    g_signal_new ("labels-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE,
+                  1, G_TYPE_ARRAY | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * LeafCatalog::classes-changed:
+   *
+   * A class was added, renamed, recoloured, moved or removed.
+   */
+  signals[CLASSES_CHANGED] =
+    g_signal_new ("classes-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * LeafCatalog::runs-changed:
+   *
+   * A training run, a model or predictions were recorded.
+   */
+  signals[RUNS_CHANGED] =
+    g_signal_new ("runs-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+leaf_catalog_init (LeafCatalog *self)
+{
+  g_rec_mutex_init (&self->lock);
+}
+
+/**
+ * leaf_catalog_get_default_path:
+ *
+ * The catalog used when none is named: `$XDG_DATA_HOME/leafscope/default.leafscope`.
+ *
+ * Returns: (transfer full) (type filename): the path
+ */
+char *
+leaf_catalog_get_default_path (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "leafscope", "default.leafscope", NULL);
+}
+
+/**
+ * leaf_catalog_open:
+ * @path: (type filename): the catalog file
+ * @flags: whether to create it
+ * @error: return location for a #GError
+ *
+ * Opens a catalog, bringing an older schema up to date (after keeping a copy of the file as
+ * `PATH.vN.backup`). A catalog written by a newer Leafscope is refused with
+ * %LEAF_ENGINE_ERROR_TOO_NEW and left unchanged. Runs left `running` by a process that no longer
+ * exists are marked interrupted.
+ *
+ * Signals are emitted on the thread-default main context of the calling thread.
+ *
+ * Returns: (transfer full): the catalog, or %NULL with @error set
+ */
+LeafCatalog *
+leaf_catalog_open (const char            *path,
+                   LeafCatalogOpenFlags   flags,
+                   GError               **error)
+{
+  g_autoptr(LeafCatalog) self = NULL;
+  g_autofree char *absolute = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  absolute = g_canonicalize_filename (path, NULL);
+  self = g_object_new (LEAF_TYPE_CATALOG, NULL);
+  self->path = g_strdup (absolute);
+  self->context = g_main_context_ref_thread_default ();
+  self->db = _leaf_db_open (absolute, (flags & LEAF_CATALOG_OPEN_CREATE) != 0, LEAF_DB_MAIN,
+                            error);
+  if (self->db == NULL)
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+/**
+ * leaf_catalog_close:
+ * @self: a #LeafCatalog
+ *
+ * Closes the catalog's connection now rather than at finalisation; later calls fail. Imports
+ * and exports still running keep their own connections until they finish.
+ */
+void
+leaf_catalog_close (LeafCatalog *self)
+{
+  g_return_if_fail (LEAF_IS_CATALOG (self));
+
+  g_rec_mutex_lock (&self->lock);
+  g_clear_pointer (&self->db, _leaf_db_close);
+  g_rec_mutex_unlock (&self->lock);
+}
+
+/**
+ * leaf_catalog_get_path:
+ * @self: a #LeafCatalog
+ *
+ * Returns: (type filename): the absolute path of the catalog file
+ */
+const char *
+leaf_catalog_get_path (LeafCatalog *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  return self->path;
+}
+
+/**
+ * leaf_catalog_get_managed_dir:
+ * @self: a #LeafCatalog
+ *
+ * The folder beside the catalog into which imports copy images when asked to: for
+ * `photos.leafscope`, `photos-images`.
+ *
+ * Returns: (transfer full) (type filename): the folder's path
+ */
+char *
+leaf_catalog_get_managed_dir (LeafCatalog *self)
+{
+  g_autofree char *stem = NULL;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  if (g_str_has_suffix (self->path, ".leafscope"))
+    stem = g_strndup (self->path, strlen (self->path) - strlen (".leafscope"));
+  else
+    stem = g_strdup (self->path);
+  return g_strconcat (stem, "-images", NULL);
+}
+
+void
+_leaf_catalog_lock (LeafCatalog *self)
+{
+  g_rec_mutex_lock (&self->lock);
+}
+
+void
+_leaf_catalog_unlock (LeafCatalog *self)
+{
+  g_rec_mutex_unlock (&self->lock);
+}
+
+LeafDb *
+_leaf_catalog_get_db (LeafCatalog  *self,
+                      GError      **error)
+{
+  if (self->db == NULL)
+    g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
+                 _("The catalog “%s” is closed."), self->path);
+  return self->db;
+}
+
+typedef struct
+{
+  LeafCatalog *self;
+  LeafCatalogChange change;
+  GArray *ids;
+} Emission;
+
+static void
+emission_free (gpointer data)
+{
+  Emission *emission = data;
+
+  g_object_unref (emission->self);
+  g_clear_pointer (&emission->ids, g_array_unref);
+  g_free (emission);
+}
+
+static gboolean
+emit_cb (gpointer data)
+{
+  Emission *emission = data;
+
+  switch (emission->change)
+    {
+    case LEAF_CATALOG_CHANGED_IMAGES:
+      g_signal_emit (emission->self, signals[IMAGES_CHANGED], 0);
+      break;
+    case LEAF_CATALOG_CHANGED_LABELS:
+      g_signal_emit (emission->self, signals[LABELS_CHANGED], 0, emission->ids);
+      break;
+    case LEAF_CATALOG_CHANGED_CLASSES:
+      g_signal_emit (emission->self, signals[CLASSES_CHANGED], 0);
+      break;
+    case LEAF_CATALOG_CHANGED_RUNS:
+      g_signal_emit (emission->self, signals[RUNS_CHANGED], 0);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+_leaf_catalog_emit (LeafCatalog       *self,
+                    LeafCatalogChange  change,
+                    GArray            *ids)
+{
+  Emission *emission = g_new0 (Emission, 1);
+
+  emission->self = g_object_ref (self);
+  emission->change = change;
+  emission->ids = ids;
+  /* Runs at once when called on the owner's thread, otherwise from the owner's main loop. */
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_cb, emission,
+                              emission_free);
+}
+
+/**
+ * leaf_catalog_set_group_key:
+ * @self: a #LeafCatalog
+ * @image_ids: (array length=n_images): the images
+ * @n_images: how many
+ * @group_key: (nullable): the specimen, plant or session they belong to, or %NULL for none
+ * @error: return location for a #GError
+ *
+ * Groups images so that splits keep them together. Splits already assigned are not moved;
+ * reassign them with leaf_catalog_assign_splits() to apply the new grouping.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_catalog_set_group_key (LeafCatalog   *self,
+                            const gint64  *image_ids,
+                            gsize          n_images,
+                            const char    *group_key,
+                            GError       **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (image_ids != NULL || n_images == 0, FALSE);
+  g_return_val_if_fail (group_key == NULL || g_utf8_validate (group_key, -1, NULL), FALSE);
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+    return FALSE;
+  for (gsize i = 0; i < n_images; i++)
+    {
+      g_autoptr(LeafStmt) stmt =
+        _leaf_db_prepare (db, "UPDATE images SET group_key = ?2 WHERE id = ?1", error);
+
+      if (stmt == NULL)
+        goto fail;
+      sqlite3_bind_int64 (stmt, 1, image_ids[i]);
+      _leaf_bind_text (stmt, 2, group_key != NULL && *group_key != '\0' ? group_key : NULL);
+      if (!_leaf_db_run (db, stmt, error))
+        goto fail;
+    }
+  if (!_leaf_db_commit (db, error))
+    return FALSE;
+  _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
+  return TRUE;
+
+fail:
+  _leaf_db_rollback (db);
+  return FALSE;
+}
+
+gboolean
+_leaf_images_exists_at (const char *path,
+                        guint64     size)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size == size;
+}
+
+typedef struct
+{
+  gint64 id;
+  char *path;
+  guint64 size;
+  gboolean missing;
+} ImagePlace;
+
+static void
+image_place_clear (gpointer data)
+{
+  ImagePlace *place = data;
+
+  g_free (place->path);
+}
+
+static GArray *
+load_places (LeafDb      *db,
+             const char  *prefix,
+             GError     **error)
+{
+  g_autoptr(GArray) places = g_array_new (FALSE, FALSE, sizeof (ImagePlace));
+  g_autoptr(LeafStmt) stmt = NULL;
+  int rc;
+
+  g_array_set_clear_func (places, image_place_clear);
+  if (prefix == NULL)
+    stmt = _leaf_db_prepare (db, "SELECT id, path, size, missing FROM images ORDER BY id", error);
+  else
+    stmt = _leaf_db_prepare (db,
+                             "SELECT id, path, size, missing FROM images "
+                             "WHERE substr (path, 1, length (?1)) = ?1 ORDER BY id",
+                             error);
+  if (stmt == NULL)
+    return NULL;
+  if (prefix != NULL)
+    _leaf_bind_text (stmt, 1, prefix);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      ImagePlace place = {
+        sqlite3_column_int64 (stmt, 0),
+        g_strdup (_leaf_column_text (stmt, 1)),
+        sqlite3_column_int64 (stmt, 2),
+        sqlite3_column_int (stmt, 3) != 0,
+      };
+      g_array_append_val (places, place);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  return g_steal_pointer (&places);
+}
+
+static gboolean
+update_places (LeafDb      *db,
+               GArray      *places,
+               const char  *sql,
+               GError     **error)
+{
+  if (!_leaf_db_begin (db, error))
+    return FALSE;
+  for (guint i = 0; i < places->len; i++)
+    {
+      ImagePlace *place = &g_array_index (places, ImagePlace, i);
+      g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
+
+      if (stmt == NULL)
+        goto fail;
+      sqlite3_bind_int64 (stmt, 1, place->id);
+      _leaf_bind_text (stmt, 2, place->path);
+      sqlite3_bind_int (stmt, 3, place->missing);
+      if (!_leaf_db_run (db, stmt, error))
+        goto fail;
+    }
+  return _leaf_db_commit (db, error);
+
+fail:
+  _leaf_db_rollback (db);
+  return FALSE;
+}
+
+/**
+ * leaf_catalog_check_missing:
+ * @self: a #LeafCatalog
+ * @cancellable: (nullable): a #GCancellable
+ * @n_missing: (out) (optional): how many images are missing now
+ * @error: return location for a #GError
+ *
+ * Looks for every image's file and records which are missing (or back). Missing images stay in
+ * the catalog with their labels; leaf_catalog_relocate() or importing the moved files repairs
+ * their paths. The files are looked at without holding the catalog's lock.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_catalog_check_missing (LeafCatalog   *self,
+                            GCancellable  *cancellable,
+                            guint         *n_missing,
+                            GError       **error)
+{
+  g_autoptr(GArray) places = NULL;
+  g_autoptr(GArray) changed = g_array_new (FALSE, FALSE, sizeof (ImagePlace));
+  guint missing = 0;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+
+  _leaf_catalog_lock (self);
+  db = _leaf_catalog_get_db (self, error);
+  places = db != NULL ? load_places (db, NULL, error) : NULL;
+  _leaf_catalog_unlock (self);
+  if (places == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < places->len; i++)
+    {
+      ImagePlace *place = &g_array_index (places, ImagePlace, i);
+      gboolean is_missing;
+
+      if (i % 1024 == 0 && g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      is_missing = !g_file_test (place->path, G_FILE_TEST_IS_REGULAR);
+      missing += is_missing;
+      if (is_missing != place->missing)
+        {
+          ImagePlace change = { place->id, NULL, 0, is_missing };
+          g_array_append_val (changed, change);
+        }
+    }
+
+  if (changed->len > 0)
+    {
+      g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
+
+      if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+          !update_places (db, changed, "UPDATE images SET missing = ?3 WHERE id = ?1", error))
+        return FALSE;
+      _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
+    }
+  if (n_missing != NULL)
+    *n_missing = missing;
+  return TRUE;
+}
+
+static void
+check_missing_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  GError *error = NULL;
+  guint n_missing = 0;
+
+  if (leaf_catalog_check_missing (source_object, cancellable, &n_missing, &error))
+    g_task_return_int (task, n_missing);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * leaf_catalog_check_missing_async:
+ * @self: a #LeafCatalog
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called on the caller's thread-default main context when done
+ * @user_data: data for @callback
+ *
+ * Runs leaf_catalog_check_missing() in a worker thread.
+ */
+void
+leaf_catalog_check_missing_async (LeafCatalog         *self,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (LEAF_IS_CATALOG (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, leaf_catalog_check_missing_async);
+  g_task_run_in_thread (task, check_missing_thread);
+}
+
+/**
+ * leaf_catalog_check_missing_finish:
+ * @self: a #LeafCatalog
+ * @result: the #GAsyncResult given to the callback
+ * @n_missing: (out) (optional): how many images are missing
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_catalog_check_missing_finish (LeafCatalog   *self,
+                                   GAsyncResult  *result,
+                                   guint         *n_missing,
+                                   GError       **error)
+{
+  gssize n;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  n = g_task_propagate_int (G_TASK (result), error);
+  if (n < 0)
+    return FALSE;
+  if (n_missing != NULL)
+    *n_missing = n;
+  return TRUE;
+}
+
+/**
+ * leaf_catalog_relocate:
+ * @self: a #LeafCatalog
+ * @old_folder: (type filename): where images used to be
+ * @new_folder: (type filename): where they are now
+ * @n_repaired: (out) (optional): how many paths were changed
+ * @error: return location for a #GError
+ *
+ * Repairs the paths of images that were moved with their folder: each image under @old_folder
+ * whose file now exists at the same place under @new_folder, with the same size, gets the new
+ * path. Others are left alone.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_catalog_relocate (LeafCatalog  *self,
+                       const char   *old_folder,
+                       const char   *new_folder,
+                       guint        *n_repaired,
+                       GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autofree char *old_abs = NULL;
+  g_autofree char *new_abs = NULL;
+  g_autofree char *prefix = NULL;
+  g_autoptr(GArray) places = NULL;
+  g_autoptr(GArray) moved = g_array_new (FALSE, FALSE, sizeof (ImagePlace));
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (old_folder != NULL && new_folder != NULL, FALSE);
+
+  old_abs = g_canonicalize_filename (old_folder, NULL);
+  new_abs = g_canonicalize_filename (new_folder, NULL);
+  if (!g_utf8_validate (new_abs, -1, NULL))
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                   _("The folder name “%s” is not valid UTF-8; rename it first."),
+                   g_filename_display_name (new_abs));
+      return FALSE;
+    }
+  prefix = g_str_has_suffix (old_abs, G_DIR_SEPARATOR_S) ? g_strdup (old_abs)
+                                                          : g_strconcat (old_abs, "/", NULL);
+  g_array_set_clear_func (moved, image_place_clear);
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+      (places = load_places (db, prefix, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i < places->len; i++)
+    {
+      ImagePlace *place = &g_array_index (places, ImagePlace, i);
+      g_autofree char *candidate = g_build_filename (new_abs, place->path + strlen (prefix), NULL);
+
+      if (_leaf_images_exists_at (candidate, place->size))
+        {
+          ImagePlace move = { place->id, g_steal_pointer (&candidate), place->size, FALSE };
+          g_array_append_val (moved, move);
+        }
+    }
+  if (moved->len > 0)
+    {
+      if (!update_places (db, moved, "UPDATE images SET path = ?2, missing = 0 WHERE id = ?1",
+                          error))
+        return FALSE;
+      _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
+    }
+  if (n_repaired != NULL)
+    *n_repaired = moved->len;
+  return TRUE;
+}
+
+/**
+ * leaf_label_how_to_string:
+ * @how: a #LeafLabelHow
+ *
+ * Returns: the name stored in the catalog and exported: `folder-import`, `manual` or
+ *   `suggestion`
+ */
+const char *
+leaf_label_how_to_string (LeafLabelHow how)
+{
+  switch (how)
+    {
+    case LEAF_LABEL_HOW_FOLDER_IMPORT: return "folder-import";
+    case LEAF_LABEL_HOW_MANUAL: return "manual";
+    case LEAF_LABEL_HOW_SUGGESTION: return "suggestion";
+    default: g_return_val_if_reached (NULL);
+    }
+}
+
+/**
+ * leaf_label_how_from_string:
+ * @string: a name from leaf_label_how_to_string()
+ * @how: (out): where to store the value
+ *
+ * Returns: %TRUE when @string is one of the names
+ */
+gboolean
+leaf_label_how_from_string (const char   *string,
+                            LeafLabelHow *how)
+{
+  for (LeafLabelHow h = LEAF_LABEL_HOW_FOLDER_IMPORT; h <= LEAF_LABEL_HOW_SUGGESTION; h++)
+    if (g_strcmp0 (string, leaf_label_how_to_string (h)) == 0)
+      {
+        *how = h;
+        return TRUE;
+      }
+  return FALSE;
+}
