@@ -255,6 +255,16 @@ is_sha256_hex (const char *str)
   return i == 64;
 }
 
+static gboolean
+is_http_url (const char *url)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+  return uri != NULL && g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0'
+         && (g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") == 0
+             || g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0);
+}
+
 /* The name a verified file with this hash has, or would have, in the store. */
 static char *
 weights_path (LeafWeightsStore *self,
@@ -337,6 +347,8 @@ check_compatible (const char  *path,
   char *message = NULL;
   LtStatus status;
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GString) reason = NULL;
+  g_autofree char *prefix = NULL;
 
   status = lt_state_dict_load (path, &state_dict, &message);
   if (status == LT_OK)
@@ -350,12 +362,17 @@ check_compatible (const char  *path,
     return TRUE;
 
   leaf_engine_error_from_shim (status, message, &local_error);
-  /* The shim's message names the temporary copy; name the file the user chose instead. */
-  g_set_error (error, LEAF_ENGINE_ERROR,
-               status == LT_ERROR_MISMATCH ? LEAF_ENGINE_ERROR_MISMATCH : local_error->code,
+  /* The shim's message may name our temporary copy; the user knows the file by another name,
+   * which leads our message anyway. */
+  reason = g_string_new (local_error->message);
+  prefix = g_strconcat (path, ": ", NULL);
+  if (g_str_has_prefix (reason->str, prefix))
+    g_string_erase (reason, 0, strlen (prefix));
+  g_string_replace (reason, path, shown_name, 0);
+  g_set_error (error, LEAF_ENGINE_ERROR, local_error->code,
                _("%s is not a weight file for torchvision’s EfficientNet-B0, so it cannot "
-                 "serve as pretrained weights (%s)"),
-               shown_name, local_error->message);
+                 "serve as pretrained weights: %s"),
+               shown_name, reason->str);
   return FALSE;
 }
 
@@ -840,12 +857,6 @@ download (FetchData     *data,
       goffset total = -1;
       guint status;
 
-      if (message == NULL)
-        {
-          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
-                       _("“%s” is not an http or https address"), data->url);
-          return FALSE;
-        }
       if (offset > 0)
         soup_message_headers_set_range (soup_message_get_request_headers (message), offset, -1);
 
@@ -1117,6 +1128,8 @@ leaf_weights_store_fetch_async (LeafWeightsStore        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, leaf_weights_store_fetch_async);
+  /* Our own cancellation error says what was kept; GTask's would hide it. */
+  g_task_set_check_cancellable (task, FALSE);
 
   data = g_new0 (FetchData, 1);
   data->url = g_strdup (url != NULL ? url : self->official_url);
@@ -1136,6 +1149,12 @@ leaf_weights_store_fetch_async (LeafWeightsStore        *self,
     {
       g_task_return_new_error (task, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
                                _("“%s” is not a SHA-256 hash (64 hexadecimal digits)"), sha256);
+      return;
+    }
+  if (!is_http_url (data->url))
+    {
+      g_task_return_new_error (task, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                               _("“%s” is not an http or https address"), data->url);
       return;
     }
   g_task_run_in_thread (task, fetch_thread);
@@ -1379,6 +1398,7 @@ leaf_weights_store_import_async (LeafWeightsStore    *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, leaf_weights_store_import_async);
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, g_strdup (path), g_free);
   g_task_run_in_thread (task, import_thread);
 }

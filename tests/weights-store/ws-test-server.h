@@ -1,0 +1,52 @@
+/* ws-test-server.h: a loopback HTTP server for the weights-store tests
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* Serves one body on 127.0.0.1 from the thread-default main context, whatever the path, with a
+ * behaviour chosen by the path's first component:
+ *   /ok/...       200, or 206 for a Range request
+ *   /cut/...      without Range: promises the whole body, sends half, closes the connection;
+ *                 with Range: as /ok/
+ *   /norange/...  always 200 with the whole body, Range or not
+ *   /slow/...     200, the body trickling out in small pieces
+ *   anything else 404 */
+typedef struct
+{
+  SoupServer *server;
+  char *base_url;    /* http://127.0.0.1:PORT */
+  GBytes *body;
+  guint n_requests;
+  char *last_range;  /* the Range header of the latest request, NULL when it had none */
+  GHashTable *slow;  /* SoupServerMessage -> its trickle source id */
+} WsServer;
+
+WsServer *ws_server_new        (GBytes     *body);
+void      ws_server_free       (WsServer   *server);
+void      ws_server_set_body   (WsServer   *server,
+                                GBytes     *body);
+char     *ws_server_url        (WsServer   *server,
+                                const char *path);
+
+/* Writes n_bytes of reproducible pseudo-random data. */
+GBytes   *ws_make_bytes        (gsize       n_bytes,
+                                guint32     seed);
+
+/* Runs python (LEAFSCOPE_PYTHON) with torchvision to write into dir: compatible.pth
+ * (efficientnet_b0(num_classes=10)), shape.pth (one tensor of the wrong shape) and
+ * missing.pth (one key removed). Returns FALSE, after g_test_skip(), when torch is missing. */
+gboolean  ws_make_torch_files  (const char *dir);
+
+/* The names in dir, sorted, joined with spaces ("" when empty). */
+char     *ws_list_dir          (const char *dir);
+void      ws_remove_tree       (const char *dir);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WsServer, ws_server_free)
+
+G_END_DECLS
