@@ -568,10 +568,8 @@ leaf_weights_store_list (LeafWeightsStore *self)
   if (dir == NULL)
     return g_steal_pointer (&result);
 
-  {
-    g_autoptr(IndexLock) lock = index_lock (self);
-    entries = index_read (self);
-  }
+  /* No lock needed to read: the index is only ever replaced whole, by a rename. */
+  entries = index_read (self);
 
   while ((name = g_dir_read_name (dir)) != NULL)
     {
@@ -823,12 +821,19 @@ download (FetchData     *data,
           GError       **error)
 {
   g_autoptr(SoupSession) session = NULL;
+  g_autoptr(GError) hash_error = NULL;
   g_autofree guint8 *buffer = NULL;
   goffset offset;
 
-  offset = hash_partial (fd, checksum, cancellable, error);
+  offset = hash_partial (fd, checksum, cancellable, &hash_error);
   if (offset < 0)
-    return FALSE;
+    {
+      if (g_error_matches (hash_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        set_transfer_error (error, hash_error, data->url, 0);
+      else
+        g_propagate_error (error, g_steal_pointer (&hash_error));
+      return FALSE;
+    }
   if (lseek (fd, offset, SEEK_SET) != offset)
     {
       int saved = errno;

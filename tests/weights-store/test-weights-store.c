@@ -20,8 +20,6 @@ static WsServer *server;
 static GBytes *body;
 static char *body_sha256;
 static GThread *main_thread;
-static char *torch_dir;      /* compatible.pth, shape.pth, missing.pth; NULL until made */
-static gboolean torch_missing;
 
 typedef struct
 {
@@ -532,34 +530,11 @@ test_import_missing_file (Fixture       *fixture,
   g_assert_null (path);
 }
 
-static gboolean
-ensure_torch_files (void)
-{
-  if (torch_dir == NULL && !torch_missing)
-    {
-      g_autoptr(GError) error = NULL;
-      char *dir = g_dir_make_tmp ("leafscope-weights-torch-XXXXXX", &error);
-
-      g_assert_no_error (error);
-      if (ws_make_torch_files (dir))
-        torch_dir = dir;
-      else
-        {
-          torch_missing = TRUE;
-          ws_remove_tree (dir);
-          g_free (dir);
-        }
-      return torch_dir != NULL;
-    }
-  if (torch_missing)
-    g_test_skip ("torch or torchvision is not available to LEAFSCOPE_PYTHON");
-  return torch_dir != NULL;
-}
-
 static void
 test_import_compatible (Fixture       *fixture,
                         gconstpointer  data)
 {
+  const char *torch_dir;
   g_autofree char *source = NULL;
   g_autofree char *official_source = NULL;
   g_autoptr(GBytes) bytes = NULL;
@@ -573,7 +548,8 @@ test_import_compatible (Fixture       *fixture,
   g_autoptr(GPtrArray) list = NULL;
   gboolean official = TRUE;
 
-  if (!ensure_torch_files ())
+  torch_dir = ws_torch_files ();
+  if (torch_dir == NULL)
     return;
   source = g_build_filename (torch_dir, "compatible.pth", NULL);
   bytes = read_bytes (source);
@@ -606,11 +582,13 @@ assert_import_rejected (Fixture    *fixture,
                         const char *name,
                         const char *key)
 {
+  const char *torch_dir;
   g_autofree char *source = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
 
-  if (!ensure_torch_files ())
+  torch_dir = ws_torch_files ();
+  if (torch_dir == NULL)
     return;
   source = g_build_filename (torch_dir, name, NULL);
   path = leaf_weights_store_import (fixture->store, source, NULL, NULL, &error);
@@ -669,6 +647,7 @@ static void
 test_fetch_compatible (Fixture       *fixture,
                        gconstpointer  data)
 {
+  const char *torch_dir;
   g_autoptr(GBytes) good = NULL;
   g_autoptr(GBytes) bad = NULL;
   g_autofree char *good_sha256 = NULL;
@@ -679,7 +658,8 @@ test_fetch_compatible (Fixture       *fixture,
   g_autoptr(Run) accepted = NULL;
   g_autoptr(Run) rejected = NULL;
 
-  if (!ensure_torch_files ())
+  torch_dir = ws_torch_files ();
+  if (torch_dir == NULL)
     return;
   good_path = g_build_filename (torch_dir, "compatible.pth", NULL);
   bad_path = g_build_filename (torch_dir, "shape.pth", NULL);
@@ -782,8 +762,6 @@ main (int   argc,
   ws_server_free (server);
   g_bytes_unref (body);
   g_free (body_sha256);
-  if (torch_dir != NULL)
-    ws_remove_tree (torch_dir);
-  g_free (torch_dir);
+  ws_torch_files_remove ();
   return status;
 }

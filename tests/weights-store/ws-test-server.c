@@ -225,8 +225,11 @@ ws_make_bytes (gsize   n_bytes,
   return g_bytes_new_take (words, n_bytes);
 }
 
-gboolean
-ws_make_torch_files (const char *dir)
+static char *torch_dir;
+static gboolean torch_missing;
+
+static gboolean
+make_torch_files (const char *dir)
 {
   static const char script[] =
     "import collections, sys, torch, torchvision\n"
@@ -264,6 +267,37 @@ ws_make_torch_files (const char *dir)
       g_error ("Generating weight files failed:\n%s", err);
     }
   return TRUE;
+}
+
+const char *
+ws_torch_files (void)
+{
+  if (torch_dir == NULL && !torch_missing)
+    {
+      g_autoptr(GError) error = NULL;
+      char *dir = g_dir_make_tmp ("leafscope-weights-torch-XXXXXX", &error);
+
+      g_assert_no_error (error);
+      if (make_torch_files (dir))
+        torch_dir = dir;
+      else
+        {
+          torch_missing = TRUE;
+          ws_remove_tree (dir);
+          g_free (dir);
+        }
+    }
+  else if (torch_missing)
+    g_test_skip ("torch or torchvision is not available to LEAFSCOPE_PYTHON");
+  return torch_dir;
+}
+
+void
+ws_torch_files_remove (void)
+{
+  if (torch_dir != NULL)
+    ws_remove_tree (torch_dir);
+  g_clear_pointer (&torch_dir, g_free);
 }
 
 static gint

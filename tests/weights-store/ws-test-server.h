@@ -38,10 +38,11 @@ char     *ws_server_url        (WsServer   *server,
 GBytes   *ws_make_bytes        (gsize       n_bytes,
                                 guint32     seed);
 
-/* Runs python (LEAFSCOPE_PYTHON) with torchvision to write into dir: compatible.pth
- * (efficientnet_b0(num_classes=10)), shape.pth (one tensor of the wrong shape) and
- * missing.pth (one key removed). Returns FALSE, after g_test_skip(), when torch is missing. */
-gboolean  ws_make_torch_files  (const char *dir);
+/* A folder holding weight files written by torchvision through LEAFSCOPE_PYTHON, made on first
+ * use: compatible.pth (efficientnet_b0(num_classes=10)), shape.pth (one tensor of the wrong
+ * shape) and missing.pth (one key removed). NULL, after g_test_skip(), without torch. */
+const char *ws_torch_files         (void);
+void        ws_torch_files_remove  (void);
 
 /* The names in dir, sorted, joined with spaces ("" when empty). */
 char     *ws_list_dir          (const char *dir);
