@@ -1,14 +1,598 @@
-/* leaf-cli-model.c
+/* leaf-cli-model.c: `leafscope-cli train`, `predict` and `evaluate`
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #include "config.h"
 
+#include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 
+#include "leaf-catalog.h"
 #include "leaf-cli.h"
+#include "leaf-error.h"
+#include "leaf-metrics.h"
+#include "leaf-predictor.h"
+#include "leaf-trainer.h"
+
+static void
+print_json (JsonNode *node)
+{
+  g_autofree char *text = json_to_string (node, FALSE);
+  printf ("%s\n", text);
+  fflush (stdout);
+}
+
+/* train -------------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  GMainLoop *loop;
+  LeafTrainer *trainer;
+  gboolean json;
+  gboolean progress_bar;
+  int status;
+  guint n_interrupts;
+} TrainState;
+
+static void
+clear_progress_line (TrainState *state)
+{
+  if (state->progress_bar)
+    fprintf (stderr, "\r\033[K");
+}
+
+static void
+print_event_json (const LeafTrainEvent *e)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  static const char *kinds[] = { "phase", "step", "epoch", "progress", "message", "finished" };
+
+  if (e->kind == LEAF_TRAIN_EVENT_FINISHED && e->summary_json != NULL)
+    {
+      printf ("%s\n", e->summary_json);
+      fflush (stdout);
+      return;
+    }
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, e->kind == LEAF_TRAIN_EVENT_FINISHED ? "error" : kinds[e->kind]);
+  json_builder_set_member_name (b, "phase");
+  json_builder_add_string_value (b, leaf_train_phase_to_string (e->phase));
+  json_builder_set_member_name (b, "run_id");
+  json_builder_add_int_value (b, e->run_id);
+  switch (e->kind)
+    {
+    case LEAF_TRAIN_EVENT_STEP:
+      json_builder_set_member_name (b, "step");
+      json_builder_add_int_value (b, e->step);
+      json_builder_set_member_name (b, "loss");
+      json_builder_add_double_value (b, e->loss);
+      break;
+    case LEAF_TRAIN_EVENT_EPOCH:
+      json_builder_set_member_name (b, "epoch");
+      json_builder_add_int_value (b, e->epoch);
+      json_builder_set_member_name (b, "global_epoch");
+      json_builder_add_int_value (b, e->global_epoch);
+      json_builder_set_member_name (b, "train_loss");
+      json_builder_add_double_value (b, e->train_loss);
+      json_builder_set_member_name (b, "train_accuracy");
+      json_builder_add_double_value (b, e->train_accuracy);
+      json_builder_set_member_name (b, "val_loss");
+      json_builder_add_double_value (b, e->val_loss);
+      json_builder_set_member_name (b, "val_accuracy");
+      json_builder_add_double_value (b, e->val_accuracy);
+      json_builder_set_member_name (b, "learning_rate");
+      json_builder_add_double_value (b, e->learning_rate);
+      break;
+    case LEAF_TRAIN_EVENT_PROGRESS:
+      json_builder_set_member_name (b, "fraction");
+      json_builder_add_double_value (b, e->fraction);
+      json_builder_set_member_name (b, "images_per_second");
+      json_builder_add_double_value (b, e->images_per_second);
+      json_builder_set_member_name (b, "eta_seconds");
+      json_builder_add_double_value (b, e->eta_seconds);
+      break;
+    case LEAF_TRAIN_EVENT_PHASE:
+    case LEAF_TRAIN_EVENT_MESSAGE:
+    case LEAF_TRAIN_EVENT_FINISHED:
+    default:
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, e->error != NULL ? e->error->message : e->message);
+      break;
+    }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  print_json (root);
+}
+
+static void
+print_event_text (TrainState           *state,
+                  const LeafTrainEvent *e)
+{
+  switch (e->kind)
+    {
+    case LEAF_TRAIN_EVENT_PHASE:
+      clear_progress_line (state);
+      if (e->message != NULL && *e->message != '\0')
+        fprintf (stderr, "%s\n", e->message);
+      fprintf (stderr, _("== %s ==\n"), leaf_train_phase_to_string (e->phase));
+      break;
+    case LEAF_TRAIN_EVENT_EPOCH:
+      clear_progress_line (state);
+      printf (_("%-8s epoch %3u  loss %.4f  acc %5.1f%%  val_loss %.4f  val_acc %5.1f%%  lr %.1e\n"),
+              leaf_train_phase_to_string (e->phase), e->epoch, e->train_loss,
+              100 * e->train_accuracy, e->val_loss, 100 * e->val_accuracy, e->learning_rate);
+      fflush (stdout);
+      break;
+    case LEAF_TRAIN_EVENT_PROGRESS:
+      if (state->progress_bar)
+        {
+          int width = 30, filled = (int) (e->fraction * width);
+          char bar[31];
+          for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '#' : '.';
+          bar[width] = '\0';
+          fprintf (stderr, "\r\033[K%-8s [%s] %3.0f%%  %.1f img/s", leaf_train_phase_to_string (e->phase),
+                   bar, 100 * e->fraction, e->images_per_second);
+          if (e->eta_seconds >= 0)
+            fprintf (stderr, _("  ETA %.0f s"), e->eta_seconds);
+        }
+      break;
+    case LEAF_TRAIN_EVENT_MESSAGE:
+      clear_progress_line (state);
+      fprintf (stderr, "%s\n", e->message);
+      break;
+    case LEAF_TRAIN_EVENT_FINISHED:
+      clear_progress_line (state);
+      if (e->summary_json != NULL)
+        {
+          g_autoptr(JsonParser) parser = json_parser_new ();
+          JsonObject *o;
+          if (json_parser_load_from_data (parser, e->summary_json, -1, NULL))
+            {
+              o = json_node_get_object (json_parser_get_root (parser));
+              printf (_("Validation accuracy %.1f%% (model from epoch %" G_GINT64_FORMAT ")\n"),
+                      100 * json_object_get_double_member (o, "val_accuracy"),
+                      json_object_get_int_member (o, "kept_epoch"));
+              printf (_("Time: %.1f s (extract %.1f s, head %.1f s, fine-tune %.1f s)\n"),
+                      json_object_get_double_member (o, "total_seconds"),
+                      json_object_get_double_member (o, "extract_seconds"),
+                      json_object_get_double_member (o, "head_seconds"),
+                      json_object_get_double_member (o, "finetune_seconds"));
+              printf ("%s\n", json_object_get_string_member (o, "stop_reasons"));
+              printf (_("Model: %s\n"), json_object_get_string_member (o, "model"));
+            }
+        }
+      break;
+    case LEAF_TRAIN_EVENT_STEP:
+    default:
+      break;
+    }
+}
+
+static void
+on_trainer_event_cb (LeafTrainer    *trainer,
+                     LeafTrainEvent *event,
+                     TrainState     *state)
+{
+  if (state->json)
+    print_event_json (event);
+  else
+    print_event_text (state, event);
+
+  if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
+    {
+      if (event->error != NULL)
+        {
+          g_printerr ("leafscope-cli: %s\n", event->error->message);
+          state->status = 1;
+        }
+      g_main_loop_quit (state->loop);
+    }
+}
+
+static gboolean
+on_interrupt_cb (gpointer user_data)
+{
+  TrainState *state = user_data;
+
+  if (state->n_interrupts++ == 0)
+    {
+      clear_progress_line (state);
+      g_printerr (_("Stopping after the current step; the best model so far is kept. Press "
+                    "Ctrl+C again to quit at once.\n"));
+      leaf_trainer_stop (state->trainer);
+      return G_SOURCE_CONTINUE;
+    }
+  /* The catalog marks a run that never ended as interrupted when it is next opened. */
+  _exit (130);
+}
+
+static char *
+catalog_path (LeafCli *cli)
+{
+  return cli->catalog_path != NULL ? g_strdup (cli->catalog_path) : leaf_catalog_get_default_path ();
+}
+
+static int
+cmd_train (LeafCli  *cli,
+           int       argc,
+           char    **argv)
+{
+  g_autofree char *preset = NULL;
+  g_autofree char *weights = NULL;
+  g_autofree char *path = catalog_path (cli);
+  gboolean from_scratch = FALSE, json = FALSE, no_cache = FALSE, rrc = FALSE, jitter = FALSE;
+  int head_epochs = -1, finetune_epochs = -1, unfreeze = -1, image_size = -1, batch_size = -1;
+  int views = -1, patience = -1;
+  gint64 seed = -1;
+  double head_lr = -1, finetune_lr = -1, label_smoothing = -1, val_fraction = -1;
+  GOptionEntry entries[] = {
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, N_("article or default (the default)"), "NAME" },
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("Base weights (torchvision .pth or safetensors)"), "FILE" },
+    { "from-scratch", 0, 0, G_OPTION_ARG_NONE, &from_scratch, N_("Train every layer from random weights"), NULL },
+    { "head-epochs", 0, 0, G_OPTION_ARG_INT, &head_epochs, N_("Epochs of the head phase (at most, with early stopping)"), "N" },
+    { "finetune-epochs", 0, 0, G_OPTION_ARG_INT, &finetune_epochs, N_("Epochs of the fine-tuning phase"), "N" },
+    { "unfreeze", 0, 0, G_OPTION_ARG_INT, &unfreeze, N_("Last stages of features to fine-tune (default 2)"), "N" },
+    { "head-lr", 0, 0, G_OPTION_ARG_DOUBLE, &head_lr, N_("Learning rate of the head phase"), "LR" },
+    { "finetune-lr", 0, 0, G_OPTION_ARG_DOUBLE, &finetune_lr, N_("Learning rate of fine-tuning"), "LR" },
+    { "image-size", 0, 0, G_OPTION_ARG_INT, &image_size, N_("Crop size in pixels (default 224)"), "N" },
+    { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch_size, N_("Photos per step (default 32)"), "N" },
+    { "views", 0, 0, G_OPTION_ARG_INT, &views, N_("Training views: 1, 2, 4 (flips) or 8 (flips and rotations)"), "N" },
+    { "patience", 0, 0, G_OPTION_ARG_INT, &patience, N_("Epochs without improvement before early stopping"), "N" },
+    { "label-smoothing", 0, 0, G_OPTION_ARG_DOUBLE, &label_smoothing, N_("Label smoothing (0 to <1)"), "X" },
+    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val_fraction, N_("Share of new photos put in validation"), "X" },
+    { "random-resized-crop", 0, 0, G_OPTION_ARG_NONE, &rrc, N_("Augment with random resized crops"), NULL },
+    { "color-jitter", 0, 0, G_OPTION_ARG_NONE, &jitter, N_("Augment with colour jitter"), NULL },
+    { "no-cache", 0, 0, G_OPTION_ARG_NONE, &no_cache, N_("Compute frozen stages anew at every batch"), NULL },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed (default 0)"), "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per event; the last is the summary"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("— fine-tune EfficientNet-B0 on the catalog"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafTrainer) trainer = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  LeafPreset p = LEAF_PRESET_DEFAULT;
+  LeafRecipe recipe;
+  TrainState state = { 0 };
+  guint sigint;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (preset != NULL && !leaf_preset_from_string (preset, &p))
+    {
+      g_printerr (_("leafscope-cli: unknown preset “%s” (use article or default)\n"), preset);
+      return 2;
+    }
+  if (from_scratch && weights != NULL)
+    {
+      g_printerr (_("leafscope-cli: --weights and --from-scratch exclude each other\n"));
+      return 2;
+    }
+
+  leaf_recipe_init_preset (&recipe, p);
+#define SET_IF(option, field) if ((option) >= 0) recipe.field = (option)
+  SET_IF (head_epochs, head_epochs);
+  SET_IF (finetune_epochs, finetune_epochs);
+  SET_IF (unfreeze, unfreeze);
+  SET_IF (image_size, image_size);
+  SET_IF (batch_size, batch_size);
+  SET_IF (views, views);
+  SET_IF (patience, patience);
+  SET_IF (seed, seed);
+  SET_IF (label_smoothing, label_smoothing);
+  SET_IF (val_fraction, val_fraction);
+#undef SET_IF
+  if (head_lr > 0)
+    recipe.head_lr = head_lr;
+  if (finetune_lr > 0)
+    recipe.finetune_lr = recipe.finetune_head_lr = finetune_lr;
+  recipe.from_scratch = from_scratch;
+  recipe.cache_features = !no_cache;
+  recipe.random_resized_crop = rrc;
+  recipe.color_jitter = jitter;
+
+  loop = g_main_loop_new (NULL, FALSE);
+  trainer = leaf_trainer_new (path);
+  state.loop = loop;
+  state.trainer = trainer;
+  state.json = json;
+  state.progress_bar = !json && isatty (STDERR_FILENO);
+  g_signal_connect (trainer, "event", G_CALLBACK (on_trainer_event_cb), &state);
+  if (!leaf_trainer_start (trainer, &recipe, weights, &error))
+    return leaf_cli_fail (&error);
+
+  sigint = g_unix_signal_add (SIGINT, on_interrupt_cb, &state);
+  g_main_loop_run (loop);
+  g_source_remove (sigint);
+  return state.status;
+}
+
+/* predict ------------------------------------------------------------------------------------ */
+
+static LeafPredictor *
+open_predictor (LeafCli     *cli,
+                const char  *model,
+                const char  *weights,
+                GError     **error)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelInfo) info = NULL;
+
+  if (weights != NULL)
+    return leaf_predictor_new_from_weights (weights, error);
+  if (model != NULL)
+    return leaf_predictor_new_from_model (model, error);
+
+  path = catalog_path (cli);
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, error);
+  if (catalog == NULL)
+    return NULL;
+  info = leaf_catalog_get_latest_model (catalog, error);
+  if (info == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
+                     _("The catalog has no trained model yet: run “leafscope-cli train” first, "
+                       "or pass --model FILE"));
+      return NULL;
+    }
+  return leaf_predictor_new_from_model (info->path, error);
+}
+
+static int
+cmd_predict (LeafCli  *cli,
+             int       argc,
+             char    **argv)
+{
+  g_autofree char *weights = NULL;
+  g_autofree char *model = NULL;
+  gboolean json = FALSE, with_logits = FALSE, tta = FALSE;
+  int top = 5;
+  GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("A raw torchvision weight file, with its own head"), "FILE" },
+    { "top", 0, 0, G_OPTION_ARG_INT, &top, N_("How many classes to show (default 5)"), "K" },
+    { "logits", 0, 0, G_OPTION_ARG_NONE, &with_logits, N_("Also print the raw logits"), NULL },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per image"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("IMAGE... — diagnose photos"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autofree float *probabilities = NULL;
+  g_autofree float *logits = NULL;
+  g_autofree guint *order = NULL;
+  const char * const *classes;
+  guint n_classes;
+  int status = 0;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc < 2)
+    {
+      g_printerr (_("leafscope-cli: predict needs at least one image\n"));
+      return 2;
+    }
+  if (model != NULL && weights != NULL)
+    {
+      g_printerr (_("leafscope-cli: --model and --weights exclude each other\n"));
+      return 2;
+    }
+
+  predictor = open_predictor (cli, model, weights, &error);
+  if (predictor == NULL)
+    return leaf_cli_fail (&error);
+
+  n_classes = leaf_predictor_get_n_classes (predictor);
+  classes = leaf_predictor_get_classes (predictor);
+  top = CLAMP (top, 1, (int) n_classes);
+  probabilities = g_new (float, n_classes);
+  logits = g_new (float, n_classes);
+  order = g_new (guint, top);
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (!leaf_predictor_predict_file (predictor, argv[i], tta, probabilities, logits, &error))
+        {
+          g_printerr ("leafscope-cli: %s\n", error->message);
+          g_clear_error (&error);
+          status = 1;
+          continue;
+        }
+      leaf_predictor_top_k (probabilities, n_classes, order, top);
+
+      if (json)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autoptr(JsonNode) root = NULL;
+          g_autofree char *display = g_filename_display_name (argv[i]);
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "path");
+          json_builder_add_string_value (b, display);
+          json_builder_set_member_name (b, "top");
+          json_builder_begin_array (b);
+          for (int k = 0; k < top; k++)
+            {
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "index");
+              json_builder_add_int_value (b, order[k]);
+              json_builder_set_member_name (b, "class");
+              json_builder_add_string_value (b, classes[order[k]]);
+              json_builder_set_member_name (b, "probability");
+              json_builder_add_double_value (b, probabilities[order[k]]);
+              json_builder_end_object (b);
+            }
+          json_builder_end_array (b);
+          if (with_logits)
+            {
+              json_builder_set_member_name (b, "logits");
+              json_builder_begin_array (b);
+              for (guint c = 0; c < n_classes; c++)
+                json_builder_add_double_value (b, logits[c]);
+              json_builder_end_array (b);
+            }
+          json_builder_end_object (b);
+          root = json_builder_get_root (b);
+          print_json (root);
+        }
+      else
+        {
+          printf ("%s\n", argv[i]);
+          for (int k = 0; k < top; k++)
+            printf ("  %-24s %6.2f%%\n", classes[order[k]], 100 * probabilities[order[k]]);
+          if (with_logits)
+            {
+              printf ("  logits:");
+              for (guint c = 0; c < n_classes; c++)
+                printf (" %.6g", logits[c]);
+              printf ("\n");
+            }
+        }
+    }
+  return status;
+}
+
+/* evaluate ----------------------------------------------------------------------------------- */
+
+static gboolean
+is_image_name (const char *name)
+{
+  g_autofree char *lower = g_ascii_strdown (name, -1);
+  const char *suffixes[] = { ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    if (g_str_has_suffix (lower, suffixes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static int
+cmd_evaluate (LeafCli  *cli,
+              int       argc,
+              char    **argv)
+{
+  g_autofree char *model = NULL;
+  gboolean json = FALSE, tta = FALSE;
+  GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the metrics as JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context =
+    g_option_context_new (_("DIR — accuracy on an ImageFolder tree (one folder per class)"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autofree guint *confusion = NULL;
+  g_autofree float *probabilities = NULL;
+  g_autoptr(JsonNode) metrics = NULL;
+  const char * const *classes;
+  const char *name;
+  guint n_classes, n_skipped = 0;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    {
+      g_printerr (_("leafscope-cli: evaluate needs one folder\n"));
+      return 2;
+    }
+  predictor = open_predictor (cli, model, NULL, &error);
+  if (predictor == NULL)
+    return leaf_cli_fail (&error);
+  dir = g_dir_open (argv[1], 0, &error);
+  if (dir == NULL)
+    return leaf_cli_fail (&error);
+
+  n_classes = leaf_predictor_get_n_classes (predictor);
+  classes = leaf_predictor_get_classes (predictor);
+  confusion = g_new0 (guint, n_classes * n_classes);
+  probabilities = g_new (float, n_classes);
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *class_dir = g_build_filename (argv[1], name, NULL);
+      g_autoptr(GDir) images = NULL;
+      const char *file;
+      guint truth = G_MAXUINT;
+
+      if (!g_file_test (class_dir, G_FILE_TEST_IS_DIR))
+        continue;
+      for (guint c = 0; c < n_classes; c++)
+        if (g_str_equal (classes[c], name))
+          truth = c;
+      if (truth == G_MAXUINT)
+        {
+          g_printerr (_("leafscope-cli: skipping folder “%s”: the model has no such class\n"), name);
+          continue;
+        }
+      images = g_dir_open (class_dir, 0, NULL);
+      while (images != NULL && (file = g_dir_read_name (images)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (class_dir, file, NULL);
+          guint best;
+
+          if (!is_image_name (file))
+            continue;
+          if (!leaf_predictor_predict_file (predictor, path, tta, probabilities, NULL, &error))
+            {
+              g_printerr ("leafscope-cli: %s\n", error->message);
+              g_clear_error (&error);
+              n_skipped++;
+              continue;
+            }
+          leaf_predictor_top_k (probabilities, n_classes, &best, 1);
+          confusion[truth * n_classes + best]++;
+        }
+    }
+
+  metrics = leaf_metrics_build (confusion, classes, n_classes);
+  if (json)
+    print_json (metrics);
+  else
+    {
+      JsonObject *o = json_node_get_object (metrics);
+      JsonArray *per_class = json_object_get_array_member (o, "per_class");
+
+      printf (_("Accuracy %.2f%% on %" G_GINT64_FORMAT " photos (%u skipped)\n"),
+              100 * json_object_get_double_member (o, "accuracy"),
+              json_object_get_int_member (o, "n"), n_skipped);
+      printf ("%-24s %9s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), "F1",
+              _("photos"));
+      for (guint c = 0; c < json_array_get_length (per_class); c++)
+        {
+          JsonObject *pc = json_array_get_object_element (per_class, c);
+          printf ("%-24s %9.3f %9.3f %9.3f %8" G_GINT64_FORMAT "\n",
+                  json_object_get_string_member (pc, "class"),
+                  json_object_get_double_member (pc, "precision"),
+                  json_object_get_double_member (pc, "recall"),
+                  json_object_get_double_member (pc, "f1"),
+                  json_object_get_int_member (pc, "support"));
+        }
+    }
+  return 0;
+}
 
 const LeafCliCommand leaf_cli_model_commands[] = {
+  { "train", cmd_train, N_("Fine-tune EfficientNet-B0 on the catalog's labelled photos") },
+  { "predict", cmd_predict, N_("Diagnose photos with a trained model or a raw weight file") },
+  { "evaluate", cmd_evaluate, N_("Measure a model on an ImageFolder tree") },
   { NULL, NULL, NULL },
 };

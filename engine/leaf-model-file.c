@@ -1,0 +1,182 @@
+/* leaf-model-file.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-model-file"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "leaf-error.h"
+#include "leaf-model-file.h"
+
+#define FORMAT_NAME "leafscope-model"
+#define FORMAT_VERSION 1
+
+void
+leaf_model_meta_free (LeafModelMeta *meta)
+{
+  if (meta == NULL)
+    return;
+  g_strfreev (meta->classes);
+  g_free (meta->base_weights_sha256);
+  g_free (meta->recipe_json);
+  g_free (meta->metrics_json);
+  g_free (meta->catalog_path);
+  g_free (meta->created);
+  g_free (meta);
+}
+
+static void
+add_raw_json (JsonBuilder *b,
+              const char  *name,
+              const char  *json)
+{
+  g_autoptr(JsonNode) node = json != NULL ? json_from_string (json, NULL) : NULL;
+
+  json_builder_set_member_name (b, name);
+  if (node != NULL)
+    json_builder_add_value (b, g_steal_pointer (&node));
+  else
+    json_builder_add_null_value (b);
+}
+
+char *
+leaf_model_meta_to_json (const LeafModelMeta *meta)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "format");
+  json_builder_add_string_value (b, FORMAT_NAME);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_int_value (b, FORMAT_VERSION);
+  json_builder_set_member_name (b, "architecture");
+  json_builder_add_string_value (b, "efficientnet_b0");
+  json_builder_set_member_name (b, "classes");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < meta->n_classes; i++)
+    json_builder_add_string_value (b, meta->classes[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "image_size");
+  json_builder_add_int_value (b, meta->image_size);
+  json_builder_set_member_name (b, "resize_size");
+  json_builder_add_int_value (b, meta->resize_size);
+  json_builder_set_member_name (b, "interpolation");
+  json_builder_add_string_value (b, "bicubic-antialiased");
+  json_builder_set_member_name (b, "mean");
+  json_builder_begin_array (b);
+  json_builder_add_double_value (b, 0.485);
+  json_builder_add_double_value (b, 0.456);
+  json_builder_add_double_value (b, 0.406);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "std");
+  json_builder_begin_array (b);
+  json_builder_add_double_value (b, 0.229);
+  json_builder_add_double_value (b, 0.224);
+  json_builder_add_double_value (b, 0.225);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "base_weights_sha256");
+  json_builder_add_string_value (b, meta->base_weights_sha256);
+  add_raw_json (b, "recipe", meta->recipe_json);
+  add_raw_json (b, "metrics", meta->metrics_json);
+  json_builder_set_member_name (b, "catalog");
+  json_builder_add_string_value (b, meta->catalog_path);
+  json_builder_set_member_name (b, "run_id");
+  json_builder_add_int_value (b, meta->run_id);
+  json_builder_set_member_name (b, "created");
+  json_builder_add_string_value (b, meta->created);
+  json_builder_set_member_name (b, "temperature");
+  json_builder_add_double_value (b, meta->temperature);
+  json_builder_set_member_name (b, "refer_below");
+  json_builder_add_double_value (b, meta->refer_below);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static char *
+member_to_json (JsonObject *object,
+                const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  return json_to_string (node, FALSE);
+}
+
+/**
+ * leaf_model_meta_from_json:
+ * @file_name: named in error messages
+ *
+ * Returns: (transfer full): the metadata, or %NULL when the JSON is not a Leafscope model's
+ */
+LeafModelMeta *
+leaf_model_meta_from_json (const char  *json,
+                           const char  *file_name,
+                           GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LeafModelMeta) meta = g_new0 (LeafModelMeta, 1);
+  JsonObject *object;
+  JsonArray *classes;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    goto not_ours;
+
+  object = json_node_get_object (json_parser_get_root (parser));
+  if (g_strcmp0 (json_object_get_string_member_with_default (object, "format", ""),
+                 FORMAT_NAME) != 0)
+    goto not_ours;
+  if (json_object_get_int_member_with_default (object, "version", 0) > FORMAT_VERSION)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW,
+                   _("%s was written by a newer version of Leafscope; update Leafscope to use it"),
+                   file_name);
+      return NULL;
+    }
+
+  classes = json_object_has_member (object, "classes")
+              ? json_object_get_array_member (object, "classes") : NULL;
+  if (classes == NULL || json_array_get_length (classes) < 1)
+    goto not_ours;
+  meta->n_classes = json_array_get_length (classes);
+  meta->classes = g_new0 (char *, meta->n_classes + 1);
+  for (guint i = 0; i < meta->n_classes; i++)
+    {
+      const char *name = json_node_get_string (json_array_get_element (classes, i));
+      if (name == NULL)
+        goto not_ours;
+      meta->classes[i] = g_strdup (name);
+    }
+
+  meta->image_size = json_object_get_int_member_with_default (object, "image_size", 224);
+  meta->resize_size = json_object_get_int_member_with_default (object, "resize_size", 256);
+  if (meta->image_size < 32 || meta->image_size > 1024 || meta->resize_size < meta->image_size ||
+      meta->resize_size > 2048)
+    goto not_ours;
+  meta->base_weights_sha256 =
+    g_strdup (json_object_get_string_member_with_default (object, "base_weights_sha256", NULL));
+  meta->recipe_json = member_to_json (object, "recipe");
+  meta->metrics_json = member_to_json (object, "metrics");
+  meta->catalog_path = g_strdup (json_object_get_string_member_with_default (object, "catalog", NULL));
+  meta->run_id = json_object_get_int_member_with_default (object, "run_id", 0);
+  meta->created = g_strdup (json_object_get_string_member_with_default (object, "created", NULL));
+  meta->temperature = json_object_get_double_member_with_default (object, "temperature", 1.0);
+  if (!(meta->temperature > 0))
+    meta->temperature = 1.0;
+  meta->refer_below = json_object_get_double_member_with_default (object, "refer_below", 0.0);
+  return g_steal_pointer (&meta);
+
+not_ours:
+  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
+               _("%s is not a Leafscope model: its metadata is missing or damaged"), file_name);
+  return NULL;
+}

@@ -1,0 +1,54 @@
+/* leaf-run-private.h: one training run, as the training thread executes it
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "leaf-recipe.h"
+#include "leaf-trainer.h"
+
+G_BEGIN_DECLS
+
+/* Shared between the caller (who pauses, resumes and stops) and the run (who waits). */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean paused;
+  gboolean stop;
+} LeafRunControl;
+
+void     leaf_run_control_init           (LeafRunControl *control);
+void     leaf_run_control_clear          (LeafRunControl *control);
+void     leaf_run_control_reset          (LeafRunControl *control);
+void     leaf_run_control_set_paused     (LeafRunControl *control,
+                                          gboolean        paused);
+gboolean leaf_run_control_is_paused      (LeafRunControl *control);
+void     leaf_run_control_request_stop   (LeafRunControl *control);
+/* Blocks while paused; returns TRUE when the run should stop. */
+gboolean leaf_run_control_checkpoint     (LeafRunControl *control);
+
+typedef void (*LeafRunEmitFunc) (const LeafTrainEvent *event,
+                                 gpointer              user_data);
+
+typedef struct
+{
+  LeafRecipe recipe;
+  char *catalog_path;
+  char *weights_path;
+  char *models_dir;
+  char *cache_dir;
+  guint64 cache_max_bytes;
+  LeafRunControl *control;
+  LeafRunEmitFunc emit;
+  gpointer emit_data;
+} LeafRunSetup;
+
+void     leaf_run_setup_free             (LeafRunSetup   *setup);
+/* Runs to the end on the calling thread; the last event it emits is FINISHED. */
+void     leaf_run_execute                (LeafRunSetup   *setup);
+
+G_END_DECLS

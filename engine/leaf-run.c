@@ -1,0 +1,1626 @@
+/* leaf-run.c: one training run, start to finish, on the training thread
+ *
+ * The run caches what is frozen. Stages before the cut run in inference mode (BatchNorm on its
+ * running statistics, no stochastic depth), so their output for a photo and a training view is
+ * a fixed function: it is computed once, kept as fp16 in memory and in the on-disk feature
+ * cache, and every later epoch costs only the stages that train. The head phase goes one step
+ * further: with the whole backbone frozen, the pooled 1280-value features of each view are
+ * computed once, and a head epoch is a few small matrix products.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-run"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "leaf-catalog.h"
+#include "leaf-decode-pool.h"
+#include "leaf-engine.h"
+#include "leaf-error.h"
+#include "leaf-feature-cache.h"
+#include "leaf-image.h"
+#include "leaf-metrics.h"
+#include "leaf-model-file.h"
+#include "leaf-run-private.h"
+#include "leaf-weights-store.h"
+#include "lt.h"
+
+#define N_FEATURES 1280
+#define POOLED_CUT LT_N_FEATURES
+
+/* Views, in the order recipes take them: the first 4 are the flips. */
+static const LeafImageView view_order[LEAF_IMAGE_N_VIEWS] = {
+  LEAF_IMAGE_VIEW_IDENTITY, LEAF_IMAGE_VIEW_FLIP_HORIZONTAL, LEAF_IMAGE_VIEW_FLIP_VERTICAL,
+  LEAF_IMAGE_VIEW_ROTATE_180, LEAF_IMAGE_VIEW_ROTATE_90, LEAF_IMAGE_VIEW_ROTATE_270,
+  LEAF_IMAGE_VIEW_TRANSPOSE, LEAF_IMAGE_VIEW_ANTI_TRANSPOSE,
+};
+
+void
+leaf_run_control_init (LeafRunControl *control)
+{
+  g_mutex_init (&control->lock);
+  g_cond_init (&control->cond);
+}
+
+void
+leaf_run_control_clear (LeafRunControl *control)
+{
+  g_mutex_clear (&control->lock);
+  g_cond_clear (&control->cond);
+}
+
+void
+leaf_run_control_reset (LeafRunControl *control)
+{
+  g_mutex_lock (&control->lock);
+  control->paused = FALSE;
+  control->stop = FALSE;
+  g_mutex_unlock (&control->lock);
+}
+
+void
+leaf_run_control_set_paused (LeafRunControl *control,
+                             gboolean        paused)
+{
+  g_mutex_lock (&control->lock);
+  control->paused = paused;
+  g_cond_broadcast (&control->cond);
+  g_mutex_unlock (&control->lock);
+}
+
+gboolean
+leaf_run_control_is_paused (LeafRunControl *control)
+{
+  gboolean paused;
+
+  g_mutex_lock (&control->lock);
+  paused = control->paused;
+  g_mutex_unlock (&control->lock);
+  return paused;
+}
+
+void
+leaf_run_control_request_stop (LeafRunControl *control)
+{
+  g_mutex_lock (&control->lock);
+  control->stop = TRUE;
+  g_cond_broadcast (&control->cond);
+  g_mutex_unlock (&control->lock);
+}
+
+gboolean
+leaf_run_control_checkpoint (LeafRunControl *control)
+{
+  gboolean stop;
+
+  g_mutex_lock (&control->lock);
+  while (control->paused && !control->stop)
+    g_cond_wait (&control->cond, &control->lock);
+  stop = control->stop;
+  g_mutex_unlock (&control->lock);
+  return stop;
+}
+
+void
+leaf_run_setup_free (LeafRunSetup *setup)
+{
+  g_free (setup->catalog_path);
+  g_free (setup->weights_path);
+  g_free (setup->models_dir);
+  g_free (setup->cache_dir);
+  g_free (setup);
+}
+
+typedef struct
+{
+  guint image;  /* index into Run.images */
+  guint view;   /* index into view_order */
+} Row;
+
+typedef struct
+{
+  LeafRunSetup *setup;
+  const LeafRecipe *recipe;
+
+  LeafCatalog *catalog;
+  GPtrArray *classes;         /* LeafClassInfo */
+  char **class_names;
+  GPtrArray *images;          /* LeafCatalogImage, labelled and usable */
+  guint *labels;              /* class index of each image */
+  gboolean *unusable;         /* photos that failed to decode during this run */
+  GArray *train;              /* image indices */
+  GArray *val;
+  float *class_weights;
+
+  LtModel *model;
+  LtOptim *optim;
+  char *base_sha256;
+  char *base_note;            /* a warning about the base weights, for the run's record */
+  gint64 run_id;
+  GRand *rand;
+  LeafDecodePool *decoder;
+  guint image_size;
+  guint cut;
+  guint n_views;
+
+  /* The cache of frozen activations: rows of train images x views, then val images. */
+  gboolean cached;
+  GArray *rows;               /* Row */
+  guint *first_row;           /* per image */
+  int64_t act_shape[3];
+  gsize act_numel;
+  guint16 *act;               /* rows x act_numel, fp16 */
+  float *pooled;              /* rows x N_FEATURES */
+
+  guint64 step;
+  guint global_epoch;
+  GArray *step_metrics;       /* LeafMetric, names static */
+  char *model_path;
+  gboolean model_saved;
+  GString *stop_reasons;
+  double best_val_loss;
+  double kept_val_accuracy;
+  guint kept_epoch;
+  double head_seconds;
+  double finetune_seconds;
+  double extract_seconds;
+  gint64 started_us;
+  gboolean stopped;
+} Run;
+
+static void
+emit (Run            *run,
+      LeafTrainEvent *event)
+{
+  event->run_id = run->run_id;
+  run->setup->emit (event, run->setup->emit_data);
+}
+
+static void
+emit_message (Run        *run,
+              const char *format,
+              ...) G_GNUC_PRINTF (2, 3);
+
+static void
+emit_message (Run        *run,
+              const char *format,
+              ...)
+{
+  LeafTrainEvent event = { .kind = LEAF_TRAIN_EVENT_MESSAGE };
+  va_list args;
+
+  va_start (args, format);
+  event.message = g_strdup_vprintf (format, args);
+  va_end (args);
+  emit (run, &event);
+  g_free (event.message);
+}
+
+static void
+emit_progress (Run            *run,
+               LeafTrainPhase  phase,
+               double          fraction,
+               double          images_per_second,
+               double          eta_seconds)
+{
+  LeafTrainEvent event = {
+    .kind = LEAF_TRAIN_EVENT_PROGRESS,
+    .phase = phase,
+    .fraction = CLAMP (fraction, 0.0, 1.0),
+    .images_per_second = images_per_second,
+    .eta_seconds = eta_seconds,
+  };
+  emit (run, &event);
+}
+
+static void
+emit_phase (Run            *run,
+            LeafTrainPhase  phase,
+            const char     *message)
+{
+  LeafTrainEvent event = { .kind = LEAF_TRAIN_EVENT_PHASE, .phase = phase,
+                           .message = (char *) message };
+  emit (run, &event);
+}
+
+static gboolean
+shim_ok (LtStatus  status,
+         char     *message,
+         GError  **error)
+{
+  if (status == LT_OK)
+    return TRUE;
+  return leaf_engine_error_from_shim (status, message, error);
+}
+
+static double
+seconds_since (gint64 start_us)
+{
+  return (g_get_monotonic_time () - start_us) / 1e6;
+}
+
+static char *
+sha256_of_file (const char  *path,
+                GError     **error)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, error);
+  guint8 buffer[65536];
+  gssize n;
+
+  if (in == NULL)
+    return NULL;
+  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, sizeof buffer, NULL, error)) > 0)
+    g_checksum_update (checksum, buffer, n);
+  if (n < 0)
+    return NULL;
+  return g_strdup (g_checksum_get_string (checksum));
+}
+
+/* Preparation ------------------------------------------------------------------------------ */
+
+static gboolean
+load_images (Run     *run,
+             GError **error)
+{
+  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_LABELED };
+  LeafSplitOptions split = { .train = 1.0 - run->recipe->val_fraction,
+                             .validation = run->recipe->val_fraction,
+                             .seed = (guint32) run->recipe->seed };
+  g_autoptr(GHashTable) class_index = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GPtrArray) all = NULL;
+  guint n_assigned = 0;
+
+  run->classes = leaf_catalog_list_classes (run->catalog, error);
+  if (run->classes == NULL)
+    return FALSE;
+
+  /* Splits are persisted: a later run validates on the same photos, and only photos labelled
+   * since get a split of their own. */
+  if (!leaf_catalog_assign_splits (run->catalog, &split, &n_assigned, error))
+    return FALSE;
+
+  all = leaf_catalog_query_images (run->catalog, &query, 0, G_MAXUINT, error);
+  if (all == NULL)
+    return FALSE;
+
+  /* Only classes that have photos take part; their order is the catalog's. */
+  {
+    g_autoptr(GHashTable) used = g_hash_table_new (g_int64_hash, g_int64_equal);
+    g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+    for (guint i = 0; i < all->len; i++)
+      {
+        gint64 id = leaf_catalog_image_get_class_id (all->pdata[i]);
+        g_hash_table_add (used, g_memdup2 (&id, sizeof id));
+      }
+    for (guint i = 0; i < run->classes->len; i++)
+      {
+        LeafClassInfo *info = run->classes->pdata[i];
+        if (g_hash_table_contains (used, &info->id))
+          {
+            g_hash_table_insert (class_index, &info->id, GUINT_TO_POINTER (names->len));
+            g_ptr_array_add (names, g_strdup (info->name));
+          }
+      }
+    g_ptr_array_add (names, NULL);
+    run->class_names = (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+    g_hash_table_remove_all (used);
+  }
+
+  if (g_strv_length (run->class_names) < 2)
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                           _("Training needs labelled photos of at least two classes"));
+      return FALSE;
+    }
+
+  run->images = g_ptr_array_new_with_free_func (g_object_unref);
+  run->train = g_array_new (FALSE, FALSE, sizeof (guint));
+  run->val = g_array_new (FALSE, FALSE, sizeof (guint));
+  run->labels = g_new0 (guint, all->len);
+  for (guint i = 0; i < all->len; i++)
+    {
+      LeafCatalogImage *image = all->pdata[i];
+      gint64 class_id = leaf_catalog_image_get_class_id (image);
+      guint index = run->images->len;
+
+      if (leaf_catalog_image_get_missing (image))
+        continue;
+      run->labels[index] = GPOINTER_TO_UINT (g_hash_table_lookup (class_index, &class_id));
+      g_ptr_array_add (run->images, g_object_ref (image));
+      switch (leaf_catalog_image_get_split (image))
+        {
+        case LEAF_SPLIT_TRAIN:
+          g_array_append_val (run->train, index);
+          break;
+        case LEAF_SPLIT_VALIDATION:
+          g_array_append_val (run->val, index);
+          break;
+        case LEAF_SPLIT_NONE:
+        case LEAF_SPLIT_TEST:
+        default:
+          break;
+        }
+    }
+  run->unusable = g_new0 (gboolean, run->images->len);
+
+  if (run->train->len == 0 || run->val->len == 0)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                   _("Training needs photos in both the training and the validation split "
+                     "(%u and %u now); label more photos"), run->train->len, run->val->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+compute_class_weights (Run *run)
+{
+  guint n_classes = g_strv_length (run->class_names);
+  g_autofree guint *counts = g_new0 (guint, n_classes);
+  guint lo = G_MAXUINT, hi = 0;
+  gboolean balanced;
+
+  for (guint i = 0; i < run->train->len; i++)
+    counts[run->labels[g_array_index (run->train, guint, i)]]++;
+  for (guint c = 0; c < n_classes; c++)
+    {
+      lo = MIN (lo, counts[c]);
+      hi = MAX (hi, counts[c]);
+    }
+
+  balanced = run->recipe->class_weights == LEAF_CLASS_WEIGHTS_BALANCED ||
+             (run->recipe->class_weights == LEAF_CLASS_WEIGHTS_AUTO && hi > 3 * (guint64) lo);
+  if (!balanced)
+    return;
+
+  /* sklearn's "balanced": n_samples / (n_classes * count). */
+  run->class_weights = g_new (float, n_classes);
+  for (guint c = 0; c < n_classes; c++)
+    run->class_weights[c] = counts[c] > 0
+                              ? (float) run->train->len / (float) (n_classes * counts[c]) : 0.0f;
+  emit_message (run, _("Classes are unbalanced (%u to %u training photos): the loss weighs "
+                       "them by inverse frequency"), lo, hi);
+}
+
+static char *
+resolve_weights (Run     *run,
+                 GError **error)
+{
+  g_autoptr(LeafWeightsStore) store = NULL;
+  g_autoptr(LeafWeightsInfo) info = NULL;
+
+  if (run->setup->weights_path != NULL)
+    return g_strdup (run->setup->weights_path);
+
+  store = leaf_weights_store_new (NULL);
+  info = leaf_weights_store_find_default (store);
+  if (info == NULL)
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
+                           _("No pretrained weights are available: fetch them with "
+                             "“leafscope-cli weights fetch”, import a file with "
+                             "“leafscope-cli weights import FILE”, or train from scratch"));
+      return NULL;
+    }
+  if (!info->official)
+    {
+      run->base_note = g_strdup_printf (_("Base weights are not torchvision's official ImageNet "
+                                          "file (%s); results may differ"), info->path);
+      emit_message (run, "%s", run->base_note);
+    }
+  return g_strdup (info->path);
+}
+
+static gboolean
+prepare_model (Run     *run,
+               GError **error)
+{
+  const LeafRecipe *r = run->recipe;
+  int64_t n_classes = g_strv_length (run->class_names);
+  char *msg = NULL;
+
+  if (!shim_ok (lt_model_new (n_classes, &run->model, &msg), msg, error))
+    return FALSE;
+
+  if (r->from_scratch)
+    {
+      run->base_sha256 = g_strdup ("");
+      lt_model_set_batch_norm_mode (run->model, LT_BATCH_NORM_TRAIN);
+      emit_message (run, _("Training from scratch: without pretrained weights, accuracy will be "
+                           "far lower than with them"));
+      return TRUE;
+    }
+
+  {
+    g_autofree char *path = resolve_weights (run, error);
+    if (path == NULL)
+      return FALSE;
+    run->base_sha256 = sha256_of_file (path, error);
+    if (run->base_sha256 == NULL)
+      return FALSE;
+    if (!shim_ok (lt_model_load (run->model, path, LT_LOAD_SKIP_MISMATCHED_HEAD, NULL, &msg),
+                  msg, error))
+      return FALSE;
+  }
+
+  /* The checkpoint's head (ImageNet's, or another task's that happens to have as many
+   * classes) knows nothing of these classes: start from a fresh one. */
+  lt_manual_seed (r->seed);
+  if (!shim_ok (lt_model_reset_head (run->model, n_classes, &msg), msg, error))
+    return FALSE;
+  return TRUE;
+}
+
+/* Batches ---------------------------------------------------------------------------------- */
+
+static LeafDecodeRequest
+request_for_image (Run   *run,
+                   guint  image)
+{
+  LeafDecodeRequest request = { 0 };
+
+  request.path = leaf_catalog_image_get_path (run->images->pdata[image]);
+  return request;
+}
+
+static void
+report_decode_errors (Run        *run,
+                      GPtrArray  *errors)
+{
+  for (guint i = 0; i < errors->len; i++)
+    emit_message (run, _("Skipped a photo that could not be read: %s"),
+                  (const char *) errors->pdata[i]);
+  g_ptr_array_set_size (errors, 0);
+}
+
+/* Training images in streaming mode: decoded, augmented and pushed through the frozen prefix
+ * for every batch. This is what the cache replaces; it is also the only way for augmentations
+ * that differ at every epoch (random crops, colour jitter) and for training from scratch. */
+static LtTensor *
+stream_batch (Run          *run,
+              const guint  *images,
+              const guint  *views,
+              guint         n,
+              gboolean      augment,
+              int           cut,
+              gboolean     *failed,
+              GError      **error)
+{
+  gsize n_values = leaf_image_transform_get_n_values (leaf_decode_pool_get_transform (run->decoder));
+  g_autofree float *pixels = g_new (float, n_values * n);
+  g_autofree LeafDecodeRequest *requests = g_new0 (LeafDecodeRequest, n);
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  int64_t shape[4] = { n, 3, run->image_size, run->image_size };
+  LtTensor *input = NULL;
+  LtTensor *out = NULL;
+  char *msg = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      requests[i] = request_for_image (run, images[i]);
+      requests[i].n_outputs = 1;
+      requests[i].views[0] = view_order[views[i]];
+      requests[i].outputs[0] = pixels + i * n_values;
+      if (augment && run->recipe->random_resized_crop)
+        {
+          LeafCatalogImage *image = run->images->pdata[images[i]];
+          guint w = leaf_catalog_image_get_width (image), h = leaf_catalog_image_get_height (image);
+          requests[i].has_region = TRUE;
+          leaf_image_sample_resized_crop (run->rand, w, h, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0,
+                                          &requests[i].region);
+        }
+      if (augment && run->recipe->color_jitter)
+        {
+          requests[i].has_jitter = TRUE;
+          leaf_color_jitter_sample (run->rand, 0.2, 0.2, 0.2, &requests[i].jitter);
+        }
+    }
+
+  leaf_decode_batch_wait (leaf_decode_pool_submit (run->decoder, requests, n), failed, errors);
+  report_decode_errors (run, errors);
+
+  if (!shim_ok (lt_tensor_new_f32 (pixels, shape, 4, &input, &msg), msg, error))
+    return NULL;
+  if (cut == 0)
+    return input;
+
+  if (!shim_ok (lt_model_forward_prefix (run->model, input, MIN (cut, LT_N_FEATURES), &out, &msg),
+                msg, error))
+    {
+      lt_tensor_free (input);
+      return NULL;
+    }
+  lt_tensor_free (input);
+
+  if (cut == POOLED_CUT)
+    {
+      LtTensor *pooled = NULL;
+      if (!shim_ok (lt_tensor_mean_spatial (out, &pooled, &msg), msg, error))
+        pooled = NULL;
+      lt_tensor_free (out);
+      return pooled;
+    }
+  return out;
+}
+
+static LtTensor *
+cached_batch (Run          *run,
+              const guint  *rows,
+              guint         n,
+              int           cut,
+              GError      **error)
+{
+  char *msg = NULL;
+  LtTensor *out = NULL;
+
+  if (cut == POOLED_CUT)
+    {
+      g_autofree float *data = g_new (float, (gsize) n * N_FEATURES);
+      int64_t shape[4] = { n, N_FEATURES, 1, 1 };
+
+      for (guint i = 0; i < n; i++)
+        memcpy (data + (gsize) i * N_FEATURES, run->pooled + (gsize) rows[i] * N_FEATURES,
+                N_FEATURES * sizeof (float));
+      if (!shim_ok (lt_tensor_new_f32 (data, shape, 4, &out, &msg), msg, error))
+        return NULL;
+    }
+  else
+    {
+      g_autofree guint16 *data = g_new (guint16, (gsize) n * run->act_numel);
+      int64_t shape[4] = { n, run->act_shape[0], run->act_shape[1], run->act_shape[2] };
+
+      for (guint i = 0; i < n; i++)
+        memcpy (data + (gsize) i * run->act_numel, run->act + (gsize) rows[i] * run->act_numel,
+                run->act_numel * sizeof (guint16));
+      if (!shim_ok (lt_tensor_new_f16 (data, shape, 4, &out, &msg), msg, error))
+        return NULL;
+    }
+  return out;
+}
+
+/* Extraction ------------------------------------------------------------------------------- */
+
+static gboolean
+probe_activation_shape (Run     *run,
+                        GError **error)
+{
+  gsize n_values = 3 * (gsize) run->image_size * run->image_size;
+  g_autofree float *zeros = g_new0 (float, n_values);
+  int64_t shape[4] = { 1, 3, run->image_size, run->image_size };
+  LtTensor *input = NULL, *out = NULL;
+  char *msg = NULL;
+  gboolean ok;
+
+  if (!shim_ok (lt_tensor_new_f32 (zeros, shape, 4, &input, &msg), msg, error))
+    return FALSE;
+  ok = shim_ok (lt_model_forward_prefix (run->model, input, run->cut, &out, &msg), msg, error);
+  lt_tensor_free (input);
+  if (!ok)
+    return FALSE;
+  for (int i = 0; i < 3; i++)
+    run->act_shape[i] = lt_tensor_dim (out, i + 1);
+  run->act_numel = run->act_shape[0] * run->act_shape[1] * run->act_shape[2];
+  lt_tensor_free (out);
+  return TRUE;
+}
+
+static void
+build_rows (Run *run)
+{
+  run->rows = g_array_new (FALSE, FALSE, sizeof (Row));
+  run->first_row = g_new0 (guint, run->images->len);
+  for (guint i = 0; i < run->train->len; i++)
+    {
+      guint image = g_array_index (run->train, guint, i);
+      run->first_row[image] = run->rows->len;
+      for (guint v = 0; v < run->n_views; v++)
+        {
+          Row row = { image, v };
+          g_array_append_val (run->rows, row);
+        }
+    }
+  for (guint i = 0; i < run->val->len; i++)
+    {
+      guint image = g_array_index (run->val, guint, i);
+      Row row = { image, 0 };
+      run->first_row[image] = run->rows->len;
+      g_array_append_val (run->rows, row);
+    }
+}
+
+typedef struct
+{
+  guint image;
+  guint first_row;
+  guint n_views;
+} PendingImage;
+
+/* Runs one batch of decoded views through the frozen prefix and files the results. */
+static gboolean
+extract_flush (Run              *run,
+               LeafFeatureCache *cache,
+               const char       *name_space,
+               float            *pixels,
+               const guint      *slot_rows,
+               const gboolean   *slot_ok,
+               guint             n_slots,
+               GError          **error)
+{
+  gsize n_values = 3 * (gsize) run->image_size * run->image_size;
+  g_autofree guint16 *half = NULL;
+  int64_t shape[4] = { 0, 3, run->image_size, run->image_size };
+  g_autofree guint *rows = g_new (guint, n_slots);
+  LtTensor *input = NULL, *out = NULL;
+  char *msg = NULL;
+  guint n = 0;
+
+  /* Slots of photos that failed to decode are left out. */
+  for (guint s = 0; s < n_slots; s++)
+    if (slot_ok[s])
+      {
+        if (n != s)
+          memmove (pixels + n * n_values, pixels + s * n_values, n_values * sizeof (float));
+        rows[n++] = slot_rows[s];
+      }
+  if (n == 0)
+    return TRUE;
+
+  shape[0] = n;
+  if (!shim_ok (lt_tensor_new_f32 (pixels, shape, 4, &input, &msg), msg, error))
+    return FALSE;
+  if (!shim_ok (lt_model_forward_prefix (run->model, input, run->cut, &out, &msg), msg, error))
+    {
+      lt_tensor_free (input);
+      return FALSE;
+    }
+  lt_tensor_free (input);
+
+  half = g_new (guint16, n * run->act_numel);
+  if (!shim_ok (lt_tensor_copy_f16 (out, half, n * run->act_numel, &msg), msg, error))
+    {
+      lt_tensor_free (out);
+      return FALSE;
+    }
+  lt_tensor_free (out);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const Row *row = &g_array_index (run->rows, Row, rows[i]);
+      guint16 *dst = run->act + (gsize) rows[i] * run->act_numel;
+      g_autoptr(GError) cache_error = NULL;
+
+      memcpy (dst, half + i * run->act_numel, run->act_numel * sizeof (guint16));
+      if (cache != NULL &&
+          !leaf_feature_cache_store (cache, name_space,
+                                     leaf_catalog_image_get_sha256 (run->images->pdata[row->image]),
+                                     view_order[row->view], dst, run->act_numel * sizeof (guint16),
+                                     &cache_error))
+        g_warning ("%s", cache_error->message);
+    }
+  return TRUE;
+}
+
+/* One batch of views on its way through the decoder and the frozen prefix. */
+typedef struct
+{
+  float *pixels;
+  guint *slot_rows;
+  gboolean *slot_ok;
+  guint n_slots;
+  LeafDecodeRequest *requests;
+  guint *request_slot;   /* first slot of each request */
+  gboolean *failed;
+  guint n_requests;
+  guint max_slots;
+  gsize n_values;
+} ExtractBuffer;
+
+static void
+extract_buffer_init (ExtractBuffer *buffer,
+                     guint          batch,
+                     gsize          n_values)
+{
+  /* A photo's views always go in one batch, so a batch may overrun by up to 7 slots. */
+  buffer->max_slots = batch + LEAF_IMAGE_N_VIEWS;
+  buffer->n_values = n_values;
+  buffer->pixels = g_new (float, n_values * buffer->max_slots);
+  buffer->slot_rows = g_new (guint, buffer->max_slots);
+  buffer->slot_ok = g_new (gboolean, buffer->max_slots);
+  buffer->requests = g_new0 (LeafDecodeRequest, buffer->max_slots);
+  buffer->request_slot = g_new (guint, buffer->max_slots);
+  buffer->failed = g_new (gboolean, buffer->max_slots);
+}
+
+static void
+extract_buffer_clear (ExtractBuffer *buffer)
+{
+  g_free (buffer->pixels);
+  g_free (buffer->slot_rows);
+  g_free (buffer->slot_ok);
+  g_free (buffer->requests);
+  g_free (buffer->request_slot);
+  g_free (buffer->failed);
+}
+
+static LeafDecodeBatch *
+extract_submit (Run           *run,
+                GArray        *pending,
+                guint         *next,
+                ExtractBuffer *buffer)
+{
+  guint batch = buffer->max_slots - LEAF_IMAGE_N_VIEWS;
+
+  buffer->n_slots = 0;
+  buffer->n_requests = 0;
+  while (*next < pending->len && buffer->n_slots < batch)
+    {
+      const PendingImage *p = &g_array_index (pending, PendingImage, (*next)++);
+      LeafDecodeRequest *req = &buffer->requests[buffer->n_requests];
+
+      *req = request_for_image (run, p->image);
+      req->n_outputs = p->n_views;
+      buffer->request_slot[buffer->n_requests++] = buffer->n_slots;
+      for (guint v = 0; v < p->n_views; v++)
+        {
+          const Row *row = &g_array_index (run->rows, Row, p->first_row + v);
+          req->views[v] = view_order[row->view];
+          req->outputs[v] = buffer->pixels + (gsize) buffer->n_slots * buffer->n_values;
+          buffer->slot_rows[buffer->n_slots++] = p->first_row + v;
+        }
+    }
+  if (buffer->n_requests == 0)
+    return NULL;
+  return leaf_decode_pool_submit (run->decoder, buffer->requests, buffer->n_requests);
+}
+
+static gboolean
+extract_finish (Run              *run,
+                LeafDecodeBatch  *decoding,
+                ExtractBuffer    *buffer,
+                LeafFeatureCache *cache,
+                const char       *name_space,
+                GPtrArray        *errors,
+                GError          **error)
+{
+  leaf_decode_batch_wait (decoding, buffer->failed, errors);
+  report_decode_errors (run, errors);
+
+  for (guint q = 0; q < buffer->n_requests; q++)
+    {
+      guint first = buffer->request_slot[q];
+      guint end = q + 1 < buffer->n_requests ? buffer->request_slot[q + 1] : buffer->n_slots;
+      guint image = g_array_index (run->rows, Row, buffer->slot_rows[first]).image;
+
+      if (buffer->failed[q])
+        run->unusable[image] = TRUE;
+      for (guint s = first; s < end; s++)
+        buffer->slot_ok[s] = !buffer->failed[q];
+    }
+  return extract_flush (run, cache, name_space, buffer->pixels, buffer->slot_rows,
+                        buffer->slot_ok, buffer->n_slots, error);
+}
+
+static gboolean
+extract_features (Run     *run,
+                  GError **error)
+{
+  g_autoptr(LeafFeatureCache) cache = NULL;
+  g_autofree char *cache_dir = NULL;
+  g_autofree char *name_space = NULL;
+  g_autoptr(GArray) pending = g_array_new (FALSE, FALSE, sizeof (PendingImage));
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  gsize n_values = 3 * (gsize) run->image_size * run->image_size;
+  guint batch = run->recipe->batch_size;
+  guint n_rows, n_hits = 0, n_todo = 0, n_done = 0;
+  gint64 start = g_get_monotonic_time ();
+
+  if (!probe_activation_shape (run, error))
+    return FALSE;
+  build_rows (run);
+  n_rows = run->rows->len;
+  run->act = g_try_malloc ((gsize) n_rows * run->act_numel * sizeof (guint16));
+  if (run->act == NULL)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
+                   _("Not enough memory to cache the activations of %u views"), n_rows);
+      return FALSE;
+    }
+
+  cache_dir = run->setup->cache_dir != NULL ? g_strdup (run->setup->cache_dir)
+                                            : leaf_feature_cache_default_dir ();
+  cache = leaf_feature_cache_new (cache_dir, run->setup->cache_max_bytes);
+  name_space = leaf_feature_cache_namespace (run->base_sha256, run->image_size, run->cut);
+
+  /* Whatever an earlier run computed is read back; the rest is grouped by photo so each photo
+   * is decoded once for all its views. */
+  for (guint r = 0; r < n_rows;)
+    {
+      const Row *row = &g_array_index (run->rows, Row, r);
+      guint image = row->image;
+      guint views = (r == run->first_row[image] && r + 1 < n_rows &&
+                     g_array_index (run->rows, Row, r + 1).image == image) ? run->n_views : 1;
+      const char *sha = leaf_catalog_image_get_sha256 (run->images->pdata[image]);
+      gboolean all_hit = TRUE;
+
+      for (guint v = 0; v < views; v++)
+        {
+          const Row *rv = &g_array_index (run->rows, Row, r + v);
+          if (!leaf_feature_cache_lookup (cache, name_space, sha, view_order[rv->view],
+                                          run->act + (gsize) (r + v) * run->act_numel,
+                                          run->act_numel * sizeof (guint16)))
+            all_hit = FALSE;
+        }
+      if (all_hit)
+        n_hits += views;
+      else
+        {
+          PendingImage p = { image, r, views };
+          g_array_append_val (pending, p);
+          n_todo += views;
+        }
+      r += views;
+    }
+
+  if (n_hits > 0)
+    emit_message (run, _("Reused %u cached views of the frozen stages"), n_hits);
+
+  {
+    ExtractBuffer buffers[2];
+    LeafDecodeBatch *in_flight;
+    guint next = 0;
+    int cur = 0;
+
+    for (int i = 0; i < 2; i++)
+      extract_buffer_init (&buffers[i], batch, n_values);
+
+    /* Double buffering: while the model works on one batch, the pool decodes the next. */
+    in_flight = extract_submit (run, pending, &next, &buffers[cur]);
+    while (in_flight != NULL)
+      {
+        LeafDecodeBatch *following = extract_submit (run, pending, &next, &buffers[1 - cur]);
+        gboolean ok = extract_finish (run, in_flight, &buffers[cur], cache, name_space, errors,
+                                      error);
+
+        n_done += buffers[cur].n_slots;
+        if (!ok || leaf_run_control_checkpoint (run->setup->control))
+          {
+            if (following != NULL)
+              leaf_decode_batch_wait (following, NULL, NULL);
+            for (int i = 0; i < 2; i++)
+              extract_buffer_clear (&buffers[i]);
+            run->stopped = ok;
+            return ok;
+          }
+        {
+          double rate = n_done / MAX (seconds_since (start), 1e-6);
+          emit_progress (run, LEAF_TRAIN_PHASE_EXTRACT, (double) n_done / MAX (n_todo, 1), rate,
+                         (n_todo - n_done) / MAX (rate, 1e-6));
+        }
+        in_flight = following;
+        cur = 1 - cur;
+      }
+
+    for (int i = 0; i < 2; i++)
+      extract_buffer_clear (&buffers[i]);
+  }
+
+  run->extract_seconds = seconds_since (start);
+  if (n_todo > 0)
+    emit_message (run, _("Computed %u views of the frozen stages at %.1f views/s"), n_todo,
+                  n_todo / MAX (run->extract_seconds, 1e-6));
+  return TRUE;
+}
+
+/* The head phase trains on pooled features: features[cut:] of every cached row, once. */
+static gboolean
+pool_features (Run     *run,
+               GError **error)
+{
+  guint n_rows = run->rows->len;
+  guint batch = MAX (run->recipe->batch_size, 64);
+  g_autofree guint *rows = g_new (guint, batch);
+
+  run->pooled = g_try_malloc ((gsize) n_rows * N_FEATURES * sizeof (float));
+  if (run->pooled == NULL)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
+                   _("Not enough memory to pool the features of %u views"), n_rows);
+      return FALSE;
+    }
+
+  for (guint start = 0; start < n_rows; start += batch)
+    {
+      guint n = MIN (batch, n_rows - start);
+      LtTensor *act, *features = NULL, *pooled = NULL;
+      char *msg = NULL;
+      gboolean ok;
+
+      for (guint i = 0; i < n; i++)
+        rows[i] = start + i;
+      act = cached_batch (run, rows, n, run->cut, error);
+      if (act == NULL)
+        return FALSE;
+      ok = shim_ok (lt_model_forward_range (run->model, act, run->cut, LT_N_FEATURES, &features,
+                                            &msg), msg, error) &&
+           shim_ok (lt_tensor_mean_spatial (features, &pooled, &msg), msg, error) &&
+           shim_ok (lt_tensor_copy_f32 (pooled, run->pooled + (gsize) start * N_FEATURES,
+                                        (gsize) n * N_FEATURES, &msg), msg, error);
+      lt_tensor_free (act);
+      lt_tensor_free (features);
+      lt_tensor_free (pooled);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Epochs ----------------------------------------------------------------------------------- */
+
+static void
+flush_step_metrics (Run *run)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (run->step_metrics->len == 0)
+    return;
+  if (!leaf_catalog_add_metrics (run->catalog, run->run_id, LEAF_METRIC_STEP,
+                                 (LeafMetric *) (gpointer) run->step_metrics->data,
+                                 run->step_metrics->len, &error))
+    g_warning ("Could not record step metrics: %s", error->message);
+  g_array_set_size (run->step_metrics, 0);
+}
+
+static void
+shuffle (GRand *rand,
+         guint *items,
+         guint  n)
+{
+  for (guint i = n; i > 1; i--)
+    {
+      guint j = g_rand_int_range (rand, 0, i);
+      guint t = items[i - 1];
+      items[i - 1] = items[j];
+      items[j] = t;
+    }
+}
+
+/* One pass over the training photos, each in one training view drawn at random. */
+static gboolean
+train_epoch (Run            *run,
+             LeafTrainPhase  phase,
+             int             cut,
+             double         *loss_out,
+             double         *accuracy_out,
+             GError        **error)
+{
+  guint n_train = run->train->len;
+  g_autofree guint *order = g_memdup2 (run->train->data, n_train * sizeof (guint));
+  guint batch = run->recipe->batch_size;
+  g_autofree guint *images = g_new (guint, batch);
+  g_autofree guint *views = g_new (guint, batch);
+  g_autofree guint *rows = g_new (guint, batch);
+  g_autofree int64_t *labels = g_new (int64_t, batch);
+  g_autofree gboolean *failed = g_new0 (gboolean, batch);
+  double loss_sum = 0;
+  gint64 correct = 0, seen = 0;
+
+  shuffle (run->rand, order, n_train);
+  for (guint start = 0; start < n_train; start += batch)
+    {
+      guint n = 0;
+      LtTensor *input;
+      float loss = 0;
+      int64_t n_correct = 0;
+      char *msg = NULL;
+      gboolean ok;
+
+      if (leaf_run_control_checkpoint (run->setup->control))
+        {
+          run->stopped = TRUE;
+          break;
+        }
+
+      for (guint i = start; i < MIN (start + batch, n_train); i++)
+        {
+          guint image = order[i];
+          /* Drawn for every photo, usable or not, so that a run repeats exactly. */
+          guint view = run->n_views > 1 ? g_rand_int_range (run->rand, 0, run->n_views) : 0;
+          if (run->unusable[image])
+            continue;
+          images[n] = image;
+          views[n] = view;
+          rows[n] = run->first_row[image] + view;
+          labels[n] = run->labels[image];
+          n++;
+        }
+      if (n == 0)
+        continue;
+
+      if (run->cached)
+        input = cached_batch (run, rows, n, cut, error);
+      else
+        {
+          input = stream_batch (run, images, views, n, TRUE, cut, failed, error);
+          /* A photo that cannot be read drops out of this and every later batch. */
+          for (guint i = 0, k = 0; input != NULL && i < n; i++)
+            if (failed[i])
+              run->unusable[images[i]] = TRUE;
+            else
+              labels[k++] = labels[i];
+        }
+      if (input == NULL)
+        return FALSE;
+      if (lt_tensor_dim (input, 0) == 0)
+        {
+          lt_tensor_free (input);
+          continue;
+        }
+
+      ok = shim_ok (lt_model_train_step (run->model, run->optim, input, cut, labels,
+                                         run->recipe->label_smoothing, run->class_weights,
+                                         &loss, &n_correct, &msg), msg, error);
+      n = lt_tensor_dim (input, 0);
+      lt_tensor_free (input);
+      if (!ok)
+        return FALSE;
+
+      loss_sum += (double) loss * n;
+      correct += n_correct;
+      seen += n;
+      run->step++;
+      {
+        LeafMetric metric = { (gint64) run->step, "loss", loss };
+        LeafTrainEvent event = { .kind = LEAF_TRAIN_EVENT_STEP, .phase = phase,
+                                 .step = run->step, .loss = loss,
+                                 .global_epoch = run->global_epoch + 1 };
+        g_array_append_val (run->step_metrics, metric);
+        emit (run, &event);
+      }
+    }
+
+  *loss_out = seen > 0 ? loss_sum / seen : NAN;
+  *accuracy_out = seen > 0 ? (double) correct / seen : NAN;
+  return TRUE;
+}
+
+/* Validation in inference mode; confusion (may be NULL) is n_classes x n_classes, rows true. */
+static gboolean
+validate (Run     *run,
+          int      cut,
+          double  *loss_out,
+          double  *accuracy_out,
+          guint   *confusion,
+          GError **error)
+{
+  guint n_val = run->val->len;
+  guint batch = MAX (run->recipe->batch_size, 64);
+  guint n_classes = g_strv_length (run->class_names);
+  g_autofree guint *images = g_new (guint, batch);
+  g_autofree guint *views = g_new0 (guint, batch);
+  g_autofree guint *rows = g_new (guint, batch);
+  g_autofree int64_t *labels = g_new (int64_t, batch);
+  g_autofree gboolean *failed = g_new0 (gboolean, batch);
+  g_autofree float *logits = g_new (float, (gsize) batch * n_classes);
+  double loss_sum = 0;
+  gint64 correct = 0, seen = 0;
+
+  for (guint start = 0; start < n_val; start += batch)
+    {
+      guint n = 0;
+      LtTensor *input, *out = NULL;
+      float loss = 0;
+      int64_t n_correct = 0;
+      char *msg = NULL;
+      gboolean ok;
+
+      for (guint i = start; i < MIN (start + batch, n_val); i++)
+        {
+          guint image = g_array_index (run->val, guint, i);
+          if (run->unusable[image])
+            continue;
+          images[n] = image;
+          rows[n] = run->first_row[image];
+          labels[n] = run->labels[image];
+          n++;
+        }
+      if (n == 0)
+        continue;
+
+      if (run->cached)
+        input = cached_batch (run, rows, n, cut, error);
+      else
+        {
+          input = stream_batch (run, images, views, n, FALSE, cut, failed, error);
+          for (guint i = 0, k = 0; input != NULL && i < n; i++)
+            if (failed[i])
+              run->unusable[images[i]] = TRUE;
+            else
+              labels[k++] = labels[i];
+        }
+      if (input == NULL)
+        return FALSE;
+      n = lt_tensor_dim (input, 0);
+      if (n == 0)
+        {
+          lt_tensor_free (input);
+          continue;
+        }
+
+      ok = shim_ok (lt_model_eval_step (run->model, input, cut, labels, &out, &loss, &n_correct,
+                                        &msg), msg, error) &&
+           shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) n * n_classes, &msg), msg, error);
+      lt_tensor_free (input);
+      lt_tensor_free (out);
+      if (!ok)
+        return FALSE;
+
+      loss_sum += (double) loss * n;
+      correct += n_correct;
+      seen += n;
+      if (confusion != NULL)
+        for (guint i = 0; i < n; i++)
+          {
+            guint best = 0;
+            for (guint c = 1; c < n_classes; c++)
+              if (logits[i * n_classes + c] > logits[i * n_classes + best])
+                best = c;
+            confusion[labels[i] * n_classes + best]++;
+          }
+    }
+
+  *loss_out = seen > 0 ? loss_sum / seen : NAN;
+  *accuracy_out = seen > 0 ? (double) correct / seen : NAN;
+  return TRUE;
+}
+
+static gboolean
+save_model (Run     *run,
+            GError **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *created = g_date_time_format_iso8601 (now);
+  g_autofree char *recipe = leaf_recipe_to_string (run->recipe);
+  LeafModelMeta meta = {
+    .classes = run->class_names,
+    .n_classes = g_strv_length (run->class_names),
+    .image_size = run->image_size,
+    .resize_size = leaf_recipe_resize_size (run->recipe),
+    .base_weights_sha256 = run->base_sha256,
+    .recipe_json = recipe,
+    .catalog_path = run->setup->catalog_path,
+    .run_id = run->run_id,
+    .created = created,
+    .temperature = 1.0,
+  };
+  g_autofree char *json = leaf_model_meta_to_json (&meta);
+  char *msg = NULL;
+
+  if (!shim_ok (lt_model_save (run->model, run->model_path, json, &msg), msg, error))
+    return FALSE;
+  run->model_saved = TRUE;
+  return TRUE;
+}
+
+typedef struct
+{
+  LeafTrainPhase phase;
+  int cut;
+  guint max_epochs;
+  gboolean early_stopping;
+  const char *name;
+} PhasePlan;
+
+static gboolean
+run_phase (Run              *run,
+           const PhasePlan  *plan,
+           GError          **error)
+{
+  const LeafRecipe *r = run->recipe;
+  gboolean improved;
+  guint since_best = 0;
+  gint64 start = g_get_monotonic_time ();
+  guint epoch;
+
+  for (epoch = 1; epoch <= plan->max_epochs && !run->stopped; epoch++)
+    {
+      double train_loss, train_acc, val_loss, val_acc;
+      gint64 t0 = g_get_monotonic_time ();
+      double lr = lt_optim_get_lr (run->optim, 0);
+
+      if (r->schedule != LEAF_SCHEDULE_CONSTANT && plan->max_epochs > 1)
+        {
+          double base = plan->phase == LEAF_TRAIN_PHASE_HEAD ? r->head_lr : r->finetune_lr;
+          double head_base = plan->phase == LEAF_TRAIN_PHASE_HEAD ? r->head_lr : r->finetune_head_lr;
+          double factor = r->schedule == LEAF_SCHEDULE_COSINE
+                            ? 0.5 * (1 + cos (G_PI * (epoch - 1) / plan->max_epochs))
+                            : pow (0.1, (epoch - 1) / MAX (1u, plan->max_epochs / 3));
+          for (gsize g = 0; g < lt_optim_n_groups (run->optim); g++)
+            lt_optim_set_lr (run->optim, g,
+                             (g + 1 == lt_optim_n_groups (run->optim) ? head_base : base) * factor,
+                             NULL);
+          lr = lt_optim_get_lr (run->optim, 0);
+        }
+
+      if (!train_epoch (run, plan->phase, plan->cut, &train_loss, &train_acc, error))
+        return FALSE;
+      if (run->stopped)
+        break;
+      if (!validate (run, plan->cut, &val_loss, &val_acc, NULL, error))
+        return FALSE;
+
+      run->global_epoch++;
+      {
+        LeafMetric metrics[] = {
+          { run->global_epoch, "train_loss", train_loss },
+          { run->global_epoch, "train_accuracy", train_acc },
+          { run->global_epoch, "val_loss", val_loss },
+          { run->global_epoch, "val_accuracy", val_acc },
+          { run->global_epoch, "learning_rate", lr },
+          { run->global_epoch, "phase", plan->phase == LEAF_TRAIN_PHASE_HEAD ? 1 : 2 },
+          { run->global_epoch, "seconds", seconds_since (t0) },
+        };
+        g_autoptr(GError) db_error = NULL;
+        LeafTrainEvent event = {
+          .kind = LEAF_TRAIN_EVENT_EPOCH, .phase = plan->phase, .epoch = epoch,
+          .global_epoch = run->global_epoch, .step = run->step, .train_loss = train_loss,
+          .train_accuracy = train_acc, .val_loss = val_loss, .val_accuracy = val_acc,
+          .learning_rate = lr,
+        };
+        double elapsed = seconds_since (start);
+        double per_epoch = elapsed / epoch;
+
+        flush_step_metrics (run);
+        if (!leaf_catalog_add_metrics (run->catalog, run->run_id, LEAF_METRIC_EPOCH, metrics,
+                                       G_N_ELEMENTS (metrics), &db_error))
+          g_warning ("Could not record epoch metrics: %s", db_error->message);
+        emit (run, &event);
+        emit_progress (run, plan->phase, (double) epoch / plan->max_epochs,
+                       run->train->len / MAX (per_epoch, 1e-6),
+                       plan->early_stopping ? -1 : per_epoch * (plan->max_epochs - epoch));
+      }
+
+      /* Without early stopping the recipe keeps its last epoch, as the article does. With it,
+       * the best epoch of the whole run by validation loss is kept, and written at once, so
+       * that a stop or a crash still leaves the best model so far; if fine-tuning never beats
+       * the head alone, the head alone is what is kept. */
+      improved = val_loss < run->best_val_loss;
+      if (improved)
+        since_best = 0;
+      if (!plan->early_stopping || improved)
+        {
+          run->best_val_loss = MIN (run->best_val_loss, val_loss);
+          run->kept_val_accuracy = val_acc;
+          run->kept_epoch = run->global_epoch;
+          if (!save_model (run, error))
+            return FALSE;
+        }
+      else if (++since_best >= r->patience)
+        {
+          g_string_append_printf (run->stop_reasons,
+                                  _("%s stopped after epoch %u: validation loss did not improve "
+                                    "on %.4f for %u epochs. "),
+                                  plan->name, epoch, run->best_val_loss, r->patience);
+          break;
+        }
+    }
+
+  if (run->stopped)
+    g_string_append_printf (run->stop_reasons, _("%s stopped by the user at epoch %u. "),
+                            plan->name, epoch);
+  else if (epoch > plan->max_epochs)
+    g_string_append_printf (run->stop_reasons, _("%s ran its %u epochs. "), plan->name,
+                            plan->max_epochs);
+
+  /* The next phase starts from the kept weights, not the last epoch's. */
+  if (plan->early_stopping && run->model_saved)
+    {
+      char *msg = NULL;
+      if (!shim_ok (lt_model_load (run->model, run->model_path, LT_LOAD_STRICT, NULL, &msg),
+                    msg, error))
+        return FALSE;
+    }
+
+  if (plan->phase == LEAF_TRAIN_PHASE_HEAD)
+    run->head_seconds = seconds_since (start);
+  else
+    run->finetune_seconds = seconds_since (start);
+  return TRUE;
+}
+
+static gboolean
+make_optimizer (Run     *run,
+                int      first_stage,
+                double   stage_lr,
+                double   head_lr,
+                GError **error)
+{
+  const LeafRecipe *r = run->recipe;
+  LtOptimKind kind = r->optimizer == LEAF_OPTIMIZER_SGD ? LT_OPTIM_SGD
+                     : r->optimizer == LEAF_OPTIMIZER_ADAMW ? LT_OPTIM_ADAMW : LT_OPTIM_ADAM;
+  char *msg = NULL;
+
+  g_clear_pointer (&run->optim, lt_optim_free);
+  if (!shim_ok (lt_optim_new (run->model, kind, r->weight_decay, 0.9, &run->optim, &msg), msg,
+                error))
+    return FALSE;
+  if (first_stage < LT_STAGE_CLASSIFIER &&
+      !shim_ok (lt_optim_add_group (run->optim, first_stage, LT_STAGE_CLASSIFIER - 1, stage_lr,
+                                    NULL, &msg), msg, error))
+    return FALSE;
+  return shim_ok (lt_optim_add_group (run->optim, LT_STAGE_CLASSIFIER, LT_STAGE_CLASSIFIER,
+                                      head_lr, NULL, &msg), msg, error);
+}
+
+static char *
+models_dir_for (Run *run)
+{
+  g_autofree char *base = NULL;
+
+  if (run->setup->models_dir != NULL)
+    return g_strdup (run->setup->models_dir);
+  base = g_strdup (run->setup->catalog_path);
+  if (g_str_has_suffix (base, ".leafscope"))
+    base[strlen (base) - strlen (".leafscope")] = '\0';
+  return g_strconcat (base, ".models", NULL);
+}
+
+static char *
+build_summary (Run         *run,
+               const guint *confusion,
+               double       val_loss,
+               double       val_accuracy)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonNode) recipe = leaf_recipe_to_json (run->recipe);
+  g_autoptr(JsonNode) metrics = leaf_metrics_build (confusion, (const char * const *) run->class_names,
+                                                    g_strv_length (run->class_names));
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, "summary");
+  json_builder_set_member_name (b, "run_id");
+  json_builder_add_int_value (b, run->run_id);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, run->stopped ? "stopped" : "completed");
+  json_builder_set_member_name (b, "val_accuracy");
+  json_builder_add_double_value (b, val_accuracy);
+  json_builder_set_member_name (b, "val_loss");
+  json_builder_add_double_value (b, val_loss);
+  json_builder_set_member_name (b, "kept_epoch");
+  json_builder_add_int_value (b, run->kept_epoch);
+  json_builder_set_member_name (b, "extract_seconds");
+  json_builder_add_double_value (b, run->extract_seconds);
+  json_builder_set_member_name (b, "head_seconds");
+  json_builder_add_double_value (b, run->head_seconds);
+  json_builder_set_member_name (b, "finetune_seconds");
+  json_builder_add_double_value (b, run->finetune_seconds);
+  json_builder_set_member_name (b, "total_seconds");
+  json_builder_add_double_value (b, seconds_since (run->started_us));
+  json_builder_set_member_name (b, "train_images");
+  json_builder_add_int_value (b, run->train->len);
+  json_builder_set_member_name (b, "val_images");
+  json_builder_add_int_value (b, run->val->len);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, run->model_saved ? run->model_path : NULL);
+  json_builder_set_member_name (b, "base_weights_sha256");
+  json_builder_add_string_value (b, run->base_sha256);
+  json_builder_set_member_name (b, "base_weights_note");
+  json_builder_add_string_value (b, run->base_note);
+  json_builder_set_member_name (b, "stop_reasons");
+  json_builder_add_string_value (b, g_strstrip (run->stop_reasons->str));
+  json_builder_set_member_name (b, "metrics");
+  json_builder_add_value (b, g_steal_pointer (&metrics));
+  json_builder_set_member_name (b, "recipe");
+  json_builder_add_value (b, g_steal_pointer (&recipe));
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static char *
+train (Run     *run,
+       GError **error)
+{
+  const LeafRecipe *r = run->recipe;
+  g_autoptr(LeafImageTransform) transform = NULL;
+  g_autofree char *models_dir = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *model_name = NULL;
+  g_autofree guint *confusion = NULL;
+  guint n_classes;
+  double val_loss, val_acc;
+  gboolean finetune;
+  char *msg = NULL;
+
+  emit_phase (run, LEAF_TRAIN_PHASE_PREPARE, NULL);
+  if (!leaf_engine_init_torch (0, error))
+    return NULL;
+  run->catalog = leaf_catalog_open (run->setup->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, error);
+  if (run->catalog == NULL || !load_images (run, error))
+    return NULL;
+  n_classes = g_strv_length (run->class_names);
+  compute_class_weights (run);
+  if (!prepare_model (run, error))
+    return NULL;
+
+  config = leaf_recipe_to_string (r);
+  run->run_id = leaf_catalog_begin_run (run->catalog, config, run->base_sha256, error);
+  if (run->run_id <= 0)
+    return NULL;
+
+  models_dir = models_dir_for (run);
+  if (g_mkdir_with_parents (models_dir, 0755) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Cannot create the models folder %s: %s"), models_dir, g_strerror (saved));
+      return NULL;
+    }
+  model_name = g_strdup_printf ("run-%" G_GINT64_FORMAT ".safetensors", run->run_id);
+  run->model_path = g_build_filename (models_dir, model_name, NULL);
+
+  run->image_size = r->image_size;
+  run->n_views = r->views;
+  run->rand = g_rand_new_with_seed ((guint32) r->seed);
+  transform = leaf_image_transform_new (leaf_recipe_resize_size (r), r->image_size);
+  run->decoder = leaf_decode_pool_new (transform, 0, LEAF_IMAGE_DEFAULT_MAX_PIXELS);
+  lt_manual_seed (r->seed);
+
+  finetune = r->finetune_epochs > 0;
+  run->cut = r->from_scratch ? 0 : leaf_recipe_cut (r);
+  run->cached = r->cache_features && !r->from_scratch && !r->random_resized_crop && !r->color_jitter;
+  if (r->cache_features && !run->cached && !r->from_scratch)
+    emit_message (run, _("Random crops and colour jitter change every epoch: the frozen stages "
+                         "are computed anew for every batch"));
+
+  if (run->cached)
+    {
+      emit_phase (run, LEAF_TRAIN_PHASE_EXTRACT, NULL);
+      if (!extract_features (run, error))
+        return NULL;
+      if (!run->stopped && r->head_epochs > 0 && !pool_features (run, error))
+        return NULL;
+    }
+  else
+    {
+      /* Streaming still needs the row layout for view draws. */
+      build_rows (run);
+    }
+
+  if (!run->stopped && r->head_epochs > 0 && !r->from_scratch)
+    {
+      PhasePlan plan = { LEAF_TRAIN_PHASE_HEAD, POOLED_CUT, r->head_epochs,
+                         r->head_early_stopping, _("The head phase") };
+
+      emit_phase (run, LEAF_TRAIN_PHASE_HEAD, NULL);
+      if (!shim_ok (lt_model_set_trainable (run->model, 0, LT_N_FEATURES - 1, FALSE, &msg), msg,
+                    error) ||
+          !make_optimizer (run, LT_STAGE_CLASSIFIER, r->head_lr, r->head_lr, error) ||
+          !run_phase (run, &plan, error))
+        return NULL;
+    }
+
+  if (!run->stopped && (finetune || r->from_scratch))
+    {
+      PhasePlan plan = { LEAF_TRAIN_PHASE_FINETUNE, (int) run->cut,
+                         r->from_scratch ? r->head_epochs + r->finetune_epochs : r->finetune_epochs,
+                         r->finetune_early_stopping, _("Fine-tuning") };
+      double stage_lr = r->from_scratch ? r->head_lr : r->finetune_lr;
+      double head_lr = r->from_scratch ? r->head_lr : r->finetune_head_lr;
+
+      emit_phase (run, LEAF_TRAIN_PHASE_FINETUNE, run->stop_reasons->str);
+      if (!shim_ok (lt_model_set_trainable (run->model, run->cut, LT_STAGE_CLASSIFIER, TRUE, &msg),
+                    msg, error) ||
+          !make_optimizer (run, run->cut, stage_lr, head_lr, error) ||
+          !run_phase (run, &plan, error))
+        return NULL;
+    }
+
+  if (!run->model_saved)
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_CANCELLED,
+                           _("Training stopped before the first epoch ended: no model was kept"));
+      return NULL;
+    }
+
+  /* Final metrics are those of the kept model, which is what the file holds. */
+  emit_phase (run, LEAF_TRAIN_PHASE_EVALUATE, NULL);
+  if (!shim_ok (lt_model_load (run->model, run->model_path, LT_LOAD_STRICT, NULL, &msg), msg,
+                error))
+    return NULL;
+  confusion = g_new0 (guint, n_classes * n_classes);
+  if (!validate (run, (int) run->cut, &val_loss, &val_acc, confusion, error))
+    return NULL;
+
+  {
+    g_autofree char *summary = build_summary (run, confusion, val_loss, val_acc);
+    g_autofree char *sha = sha256_of_file (run->model_path, error);
+    gint64 model_id;
+
+    if (sha == NULL)
+      return NULL;
+    model_id = leaf_catalog_add_model (run->catalog, run->run_id, run->model_path, sha,
+                                       (const char * const *) run->class_names, summary, error);
+    if (model_id <= 0)
+      return NULL;
+    return g_steal_pointer (&summary);
+  }
+}
+
+static void
+run_clear (Run *run)
+{
+  g_clear_pointer (&run->optim, lt_optim_free);
+  g_clear_pointer (&run->model, lt_model_free);
+  g_clear_pointer (&run->decoder, leaf_decode_pool_free);
+  g_clear_pointer (&run->rand, g_rand_free);
+  g_clear_pointer (&run->act, g_free);
+  g_clear_pointer (&run->pooled, g_free);
+  g_clear_pointer (&run->rows, g_array_unref);
+  g_clear_pointer (&run->first_row, g_free);
+  g_clear_pointer (&run->train, g_array_unref);
+  g_clear_pointer (&run->val, g_array_unref);
+  g_clear_pointer (&run->labels, g_free);
+  g_clear_pointer (&run->unusable, g_free);
+  g_clear_pointer (&run->images, g_ptr_array_unref);
+  g_clear_pointer (&run->classes, g_ptr_array_unref);
+  g_clear_pointer (&run->class_names, g_strfreev);
+  g_clear_pointer (&run->class_weights, g_free);
+  g_clear_pointer (&run->base_sha256, g_free);
+  g_clear_pointer (&run->base_note, g_free);
+  g_clear_pointer (&run->model_path, g_free);
+  g_clear_pointer (&run->step_metrics, g_array_unref);
+  if (run->stop_reasons != NULL)
+    g_string_free (g_steal_pointer (&run->stop_reasons), TRUE);
+  g_clear_object (&run->catalog);
+}
+
+void
+leaf_run_execute (LeafRunSetup *setup)
+{
+  Run run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *summary = NULL;
+  LeafTrainEvent finished = { .kind = LEAF_TRAIN_EVENT_FINISHED };
+
+  run.setup = setup;
+  run.recipe = &setup->recipe;
+  run.step_metrics = g_array_new (FALSE, FALSE, sizeof (LeafMetric));
+  run.stop_reasons = g_string_new (NULL);
+  run.best_val_loss = INFINITY;
+  run.started_us = g_get_monotonic_time ();
+
+  summary = train (&run, &error);
+
+  if (run.run_id > 0 && run.catalog != NULL)
+    {
+      g_autoptr(GError) end_error = NULL;
+      flush_step_metrics (&run);
+      if (!leaf_catalog_end_run (run.catalog, run.run_id,
+                                 summary == NULL ? LEAF_RUN_FAILED
+                                 : run.stopped ? LEAF_RUN_CANCELLED : LEAF_RUN_COMPLETED,
+                                 summary == NULL ? error->message : g_strstrip (run.stop_reasons->str),
+                                 &end_error))
+        g_warning ("Could not record the end of run %" G_GINT64_FORMAT ": %s", run.run_id,
+                   end_error->message);
+    }
+
+  finished.run_id = run.run_id;
+  finished.summary_json = summary;
+  finished.error = error;
+  run_clear (&run);
+  setup->emit (&finished, setup->emit_data);
+}
