@@ -102,7 +102,10 @@ def read_split(path):
     with open(path) as f:
         for line in f:
             p, c, s = line.rstrip("\n").split("\t")
-            (train if s == "train" else val).append((p, c))
+            if s == "train":
+                train.append((p, c))
+            elif s == "val":
+                val.append((p, c))
     return train, val
 
 
