@@ -1,0 +1,57 @@
+/* image-test-util.c: helpers shared by the image tests
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "image-test"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "image-test-util.h"
+
+/* Removes a directory the test made and everything in it. */
+void
+image_test_remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_unlink (path);
+      return;
+    }
+
+  dir = g_dir_open (path, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      image_test_remove_tree (child);
+    }
+  g_rmdir (path);
+}
+
+/* Same size, same layout of channels, same pixel bytes (row padding ignored). */
+gboolean
+image_test_pixbufs_equal (GdkPixbuf *a,
+                          GdkPixbuf *b)
+{
+  int width = gdk_pixbuf_get_width (a);
+  int height = gdk_pixbuf_get_height (a);
+  gsize row_bytes = (gsize) width * gdk_pixbuf_get_n_channels (a);
+
+  if (width != gdk_pixbuf_get_width (b) || height != gdk_pixbuf_get_height (b) ||
+      gdk_pixbuf_get_n_channels (a) != gdk_pixbuf_get_n_channels (b))
+    return FALSE;
+
+  for (int y = 0; y < height; y++)
+    if (memcmp (gdk_pixbuf_read_pixels (a) + (gsize) y * gdk_pixbuf_get_rowstride (a),
+                gdk_pixbuf_read_pixels (b) + (gsize) y * gdk_pixbuf_get_rowstride (b),
+                row_bytes) != 0)
+      return FALSE;
+  return TRUE;
+}
