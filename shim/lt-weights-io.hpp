@@ -1,0 +1,81 @@
+/* lt-weights-io.hpp: what the weight-file readers share (files, zip records, dtypes)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lt-private.hpp"
+#include "lt-weights-private.hpp"
+
+namespace lt {
+
+/* Every message about a file starts with its path, so that it makes sense on its own. */
+[[noreturn]] void fail_file (LtStatus status, const std::string &path, const std::string &what);
+
+/* A regular file opened read-only, read with pread() so that nothing depends on a file
+ * position. */
+class WeightFile
+{
+public:
+  explicit WeightFile (const std::string &path);
+  ~WeightFile ();
+  WeightFile (const WeightFile &) = delete;
+  WeightFile &operator= (const WeightFile &) = delete;
+
+  const std::string &path () const noexcept { return path_; }
+  uint64_t size () const noexcept { return size_; }
+
+  /* Reads exactly n bytes at offset; a range past the end is a LT_ERROR_FORMAT ("truncated"),
+   * so callers validate offsets first and this is the last line of defence. */
+  void read_at (uint64_t offset, void *buffer, size_t n) const;
+  std::string read_string (uint64_t offset, size_t n) const;
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+/* The stored (uncompressed) members of a zip archive, which is all torch.save writes. */
+class ZipArchive
+{
+public:
+  struct Entry
+  {
+    std::string name;
+    uint64_t size = 0;
+    uint64_t compressed_size = 0;
+    uint16_t method = 0; /* 0: stored, the only one read; TorchScript deflates its code/ */
+    uint32_t crc32 = 0;
+    uint64_t data_offset = 0; /* found through the local header while the archive is opened */
+  };
+
+  explicit ZipArchive (const WeightFile &file);
+
+  const std::vector<Entry> &entries () const noexcept { return entries_; }
+  const Entry *find (const std::string &name) const;
+  /* Reads the whole stored member into buffer (entry.size bytes) and checks its CRC-32. */
+  void read (const Entry &entry, void *buffer) const;
+
+private:
+  const WeightFile &file_;
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string, size_t> index_;
+};
+
+/* The torch name ("float32") of a dtype that weight files hold, or nullptr for others. */
+const char *dtype_name (c10::ScalarType type) noexcept;
+
+/* Names end up in C strings, JSON and terminals: they must be well-formed UTF-8. */
+bool is_valid_utf8 (const std::string &s) noexcept;
+
+StateDict read_torch_archive (const WeightFile &file);
+StateDict read_safetensors (const WeightFile &file, Metadata *metadata);
+
+} // namespace lt
