@@ -1275,7 +1275,7 @@ run_phase (Run              *run,
           .kind = LEAF_TRAIN_EVENT_EPOCH, .phase = plan->phase, .epoch = epoch,
           .global_epoch = run->global_epoch, .step = run->step, .train_loss = train_loss,
           .train_accuracy = train_acc, .val_loss = val_loss, .val_accuracy = val_acc,
-          .learning_rate = lr,
+          .learning_rate = lr, .epoch_seconds = seconds_since (t0),
         };
         double elapsed = seconds_since (start);
         double per_epoch = elapsed / epoch;

@@ -46,6 +46,7 @@ typedef struct
   double val_loss;
   double val_accuracy;
   double learning_rate;
+  double epoch_seconds; /* EPOCH: how long the epoch took, validation included */
   double fraction;      /* of the whole run, 0..1 */
   double images_per_second;
   double eta_seconds;   /* < 0 when unknown */

@@ -91,6 +91,8 @@ print_event_json (const LeafTrainEvent *e)
       json_builder_add_double_value (b, e->val_accuracy);
       json_builder_set_member_name (b, "learning_rate");
       json_builder_add_double_value (b, e->learning_rate);
+      json_builder_set_member_name (b, "seconds");
+      json_builder_add_double_value (b, e->epoch_seconds);
       break;
     case LEAF_TRAIN_EVENT_PROGRESS:
       json_builder_set_member_name (b, "fraction");
@@ -358,7 +360,7 @@ cmd_predict (LeafCli  *cli,
 {
   g_autofree char *weights = NULL;
   g_autofree char *model = NULL;
-  gboolean json = FALSE, with_logits = FALSE, tta = FALSE;
+  gboolean json = FALSE, with_logits = FALSE, tta = FALSE, timing = FALSE;
   int top = 5;
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
@@ -366,6 +368,7 @@ cmd_predict (LeafCli  *cli,
     { "top", 0, 0, G_OPTION_ARG_INT, &top, N_("How many classes to show (default 5)"), "K" },
     { "logits", 0, 0, G_OPTION_ARG_NONE, &with_logits, N_("Also print the raw logits"), NULL },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
+    { "timing", 0, 0, G_OPTION_ARG_NONE, &timing, N_("Report each photo's diagnosis time (read, preprocess, model)"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per image"), NULL },
     { NULL }
   };
@@ -406,6 +409,9 @@ cmd_predict (LeafCli  *cli,
 
   for (int i = 1; i < argc; i++)
     {
+      gint64 t0 = g_get_monotonic_time ();
+      double ms;
+
       if (!leaf_predictor_predict_file (predictor, argv[i], tta, probabilities, logits, &error))
         {
           g_printerr ("leafscope-cli: %s\n", error->message);
@@ -413,6 +419,7 @@ cmd_predict (LeafCli  *cli,
           status = 1;
           continue;
         }
+      ms = (g_get_monotonic_time () - t0) / 1000.0;
       leaf_predictor_top_k (probabilities, n_classes, order, top);
 
       if (json)
@@ -438,6 +445,11 @@ cmd_predict (LeafCli  *cli,
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
+          if (timing)
+            {
+              json_builder_set_member_name (b, "ms");
+              json_builder_add_double_value (b, ms);
+            }
           if (with_logits)
             {
               json_builder_set_member_name (b, "logits");
@@ -452,7 +464,10 @@ cmd_predict (LeafCli  *cli,
         }
       else
         {
-          printf ("%s\n", argv[i]);
+          if (timing)
+            printf (_("%s (%.1f ms)\n"), argv[i], ms);
+          else
+            printf ("%s\n", argv[i]);
           for (int k = 0; k < top; k++)
             printf ("  %-24s %6.2f%%\n", classes[order[k]], 100 * probabilities[order[k]]);
           if (with_logits)
@@ -590,7 +605,85 @@ cmd_evaluate (LeafCli  *cli,
   return 0;
 }
 
+/* split -------------------------------------------------------------------------------------- */
+
+static int
+cmd_split (LeafCli  *cli,
+           int       argc,
+           char    **argv)
+{
+  g_autofree char *export_path = NULL;
+  g_autofree char *path = catalog_path (cli);
+  gboolean reassign = FALSE;
+  double val_fraction = 0.2, test_fraction = 0.0;
+  gint64 seed = 0;
+  GOptionEntry entries[] = {
+    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val_fraction, N_("Share of photos for validation (default 0.2)"), "X" },
+    { "test-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &test_fraction, N_("Share of photos held out for testing (default 0)"), "X" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed (default 0)"), "N" },
+    { "reassign", 0, 0, G_OPTION_ARG_NONE, &reassign, N_("Forget earlier assignments and split again"), NULL },
+    { "export", 0, 0, G_OPTION_ARG_FILENAME, &export_path, N_("Write path, class and split of each labelled photo as TSV"), "FILE" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context =
+    g_option_context_new (_("— assign labelled photos to training, validation and test"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GHashTable) names = g_hash_table_new (g_int64_hash, g_int64_equal);
+  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_LABELED };
+  LeafSplitOptions options;
+  guint counts[4] = { 0 }, n_assigned = 0;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+
+  options = (LeafSplitOptions) { .train = 1.0 - val_fraction - test_fraction,
+                                 .validation = val_fraction, .test = test_fraction,
+                                 .seed = (guint32) seed, .reassign = reassign };
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  if (catalog == NULL ||
+      !leaf_catalog_assign_splits (catalog, &options, &n_assigned, &error) ||
+      !leaf_catalog_count_splits (catalog, counts, &error))
+    return leaf_cli_fail (&error);
+  printf (_("%u newly assigned; train %u, validation %u, test %u, unassigned %u\n"), n_assigned,
+          counts[LEAF_SPLIT_TRAIN], counts[LEAF_SPLIT_VALIDATION], counts[LEAF_SPLIT_TEST],
+          counts[LEAF_SPLIT_NONE]);
+
+  if (export_path == NULL)
+    return 0;
+
+  classes = leaf_catalog_list_classes (catalog, &error);
+  images = classes != NULL ? leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, &error) : NULL;
+  if (images == NULL)
+    return leaf_cli_fail (&error);
+  for (guint i = 0; i < classes->len; i++)
+    {
+      LeafClassInfo *info = classes->pdata[i];
+      g_hash_table_insert (names, &info->id, info->name);
+    }
+  {
+    g_autoptr(GString) out = g_string_new (NULL);
+    static const char *split_names[] = { "none", "train", "val", "test" };
+
+    for (guint i = 0; i < images->len; i++)
+      {
+        LeafCatalogImage *image = images->pdata[i];
+        gint64 class_id = leaf_catalog_image_get_class_id (image);
+        g_string_append_printf (out, "%s\t%s\t%s\n", leaf_catalog_image_get_path (image),
+                                (const char *) g_hash_table_lookup (names, &class_id),
+                                split_names[leaf_catalog_image_get_split (image)]);
+      }
+    if (!g_file_set_contents (export_path, out->str, out->len, &error))
+      return leaf_cli_fail (&error);
+  }
+  return 0;
+}
+
 const LeafCliCommand leaf_cli_model_commands[] = {
+  { "split", cmd_split, N_("Assign labelled photos to training, validation and test") },
   { "train", cmd_train, N_("Fine-tune EfficientNet-B0 on the catalog's labelled photos") },
   { "predict", cmd_predict, N_("Diagnose photos with a trained model or a raw weight file") },
   { "evaluate", cmd_evaluate, N_("Measure a model on an ImageFolder tree") },

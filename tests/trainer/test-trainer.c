@@ -1,0 +1,455 @@
+/* test-trainer.c: whole training runs on a small generated catalog
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "leaf-catalog.h"
+#include "leaf-engine.h"
+#include "leaf-error.h"
+#include "leaf-import.h"
+#include "leaf-predictor.h"
+#include "leaf-trainer.h"
+#include "lt.h"
+
+typedef struct
+{
+  char *dir;
+  char *catalog_path;
+  char *weights_path;
+  char *sample_image;
+} Fixture;
+
+typedef struct
+{
+  GMainLoop *loop;
+  GPtrArray *events;     /* LeafTrainEvent */
+  LeafTrainer *trainer;
+  gboolean stop_after_first_epoch;
+} Collector;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children =
+    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                               G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  GFileInfo *info;
+
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+/* Two classes a network can tell apart from a few photos: reddish and greenish noise. */
+static void
+write_photo (const char *path,
+             guint       klass,
+             guint       seed)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 72, 80);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  g_autoptr(GError) error = NULL;
+
+  for (int y = 0; y < 80; y++)
+    for (int x = 0; x < 72; x++)
+      {
+        guint8 *p = pixels + y * stride + x * 3;
+        int noise = g_rand_int_range (rand, 0, 80);
+        p[0] = klass == 0 ? 150 + noise : 40 + noise / 2;
+        p[1] = klass == 0 ? 60 + noise / 2 : 140 + noise;
+        p[2] = 50 + ((x + y) % 16) * 4;
+      }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
+  g_assert_no_error (error);
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autofree char *photos = NULL;
+  const char *classes[] = { "red", "green" };
+  LtModel *model = NULL;
+  char *msg = NULL;
+
+  f->dir = g_dir_make_tmp ("leaf-trainer-XXXXXX", &error);
+  g_assert_no_error (error);
+  photos = g_build_filename (f->dir, "photos", NULL);
+  for (guint c = 0; c < 2; c++)
+    {
+      g_autofree char *class_dir = g_build_filename (photos, classes[c], NULL);
+      g_assert_cmpint (g_mkdir_with_parents (class_dir, 0755), ==, 0);
+      for (guint i = 0; i < 12; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s-%02u.png", classes[c], i);
+          g_autofree char *path = g_build_filename (class_dir, name, NULL);
+          write_photo (path, c, c * 100 + i);
+          if (f->sample_image == NULL)
+            f->sample_image = g_strdup (path);
+        }
+    }
+
+  f->catalog_path = g_build_filename (f->dir, "test.leafscope", NULL);
+  catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  summary = leaf_import_run (catalog, (const char *[]) { photos, NULL }, NULL, NULL, NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_added, ==, 24);
+  g_assert_cmpuint (summary->n_labeled, ==, 24);
+
+  /* Base weights: a seeded random network, as any torchvision-format file would be loaded. */
+  g_assert_true (leaf_engine_init_torch (0, &error));
+  lt_manual_seed (7);
+  g_assert_cmpint (lt_model_new (10, &model, &msg), ==, LT_OK);
+  f->weights_path = g_build_filename (f->dir, "base.safetensors", NULL);
+  g_assert_cmpint (lt_model_save (model, f->weights_path, NULL, &msg), ==, LT_OK);
+  lt_model_free (model);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->catalog_path);
+  g_free (f->weights_path);
+  g_free (f->sample_image);
+}
+
+static void
+on_event_cb (LeafTrainer    *trainer,
+             LeafTrainEvent *event,
+             Collector      *c)
+{
+  g_ptr_array_add (c->events, leaf_train_event_copy (event));
+  if (c->stop_after_first_epoch && event->kind == LEAF_TRAIN_EVENT_EPOCH)
+    leaf_trainer_stop (trainer);
+  if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
+    g_main_loop_quit (c->loop);
+}
+
+static void
+small_recipe (LeafRecipe *recipe)
+{
+  leaf_recipe_init_preset (recipe, LEAF_PRESET_ARTICLE);
+  recipe->image_size = 64;
+  recipe->batch_size = 6;
+  recipe->head_epochs = 2;
+  recipe->finetune_epochs = 2;
+  recipe->finetune_lr = recipe->finetune_head_lr = 1e-3;
+  recipe->views = 2;
+  recipe->seed = 3;
+  recipe->val_fraction = 0.25;
+}
+
+/* Runs the trainer to its FINISHED event; returns the events. */
+static GPtrArray *
+train (Fixture          *f,
+       const LeafRecipe *recipe,
+       const char       *cache_dir,
+       gboolean          stop_after_first_epoch)
+{
+  g_autoptr(LeafTrainer) trainer = leaf_trainer_new (f->catalog_path);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cache = g_build_filename (f->dir, cache_dir, NULL);
+  Collector c = { loop, g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_train_event_free),
+                  trainer, stop_after_first_epoch };
+
+  leaf_trainer_set_cache (trainer, cache, 1 << 30);
+  g_signal_connect (trainer, "event", G_CALLBACK (on_event_cb), &c);
+  g_assert_true (leaf_trainer_start (trainer, recipe, f->weights_path, &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_trainer_is_running (trainer));
+  /* A second start while one runs is refused. */
+  g_assert_false (leaf_trainer_start (trainer, recipe, f->weights_path, NULL));
+  g_main_loop_run (loop);
+  g_assert_false (leaf_trainer_is_running (trainer));
+  return c.events;
+}
+
+static const LeafTrainEvent *
+finished_event (GPtrArray *events)
+{
+  const LeafTrainEvent *last = events->pdata[events->len - 1];
+
+  g_assert_cmpint (last->kind, ==, LEAF_TRAIN_EVENT_FINISHED);
+  if (last->error != NULL)
+    g_error ("training failed: %s", last->error->message);
+  g_assert_nonnull (last->summary_json);
+  return last;
+}
+
+static GArray *
+epoch_events (GPtrArray *events)
+{
+  GArray *epochs = g_array_new (FALSE, FALSE, sizeof (LeafTrainEvent));
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      const LeafTrainEvent *e = events->pdata[i];
+      if (e->kind == LEAF_TRAIN_EVENT_EPOCH)
+        g_array_append_val (epochs, *e);
+    }
+  return epochs;
+}
+
+static JsonObject *
+parse_summary (JsonParser           *parser,
+               const LeafTrainEvent *finished)
+{
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, finished->summary_json, -1, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+test_run_records_metrics_and_model (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GArray) epochs = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(GPtrArray) runs = NULL;
+  g_autoptr(GArray) val_loss = NULL;
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autoptr(GError) error = NULL;
+  const LeafTrainEvent *finished;
+  JsonObject *summary;
+  LeafRecipe recipe;
+  guint n_steps = 0;
+  float probabilities[2];
+
+  small_recipe (&recipe);
+  events = train (f, &recipe, "cache", FALSE);
+  finished = finished_event (events);
+  epochs = epoch_events (events);
+  g_assert_cmpuint (epochs->len, ==, 4);
+  for (guint i = 0; i < events->len; i++)
+    n_steps += ((LeafTrainEvent *) events->pdata[i])->kind == LEAF_TRAIN_EVENT_STEP;
+  /* 18 training photos at 6 a batch: 3 steps an epoch. */
+  g_assert_cmpuint (n_steps, ==, 12);
+  for (guint i = 0; i < epochs->len; i++)
+    {
+      const LeafTrainEvent *e = &g_array_index (epochs, LeafTrainEvent, i);
+      g_assert_cmpint (e->phase, ==, i < 2 ? LEAF_TRAIN_PHASE_HEAD : LEAF_TRAIN_PHASE_FINETUNE);
+      g_assert_cmpuint (e->global_epoch, ==, i + 1);
+      g_assert_true (isfinite (e->train_loss) && isfinite (e->val_loss));
+      g_assert_cmpfloat (e->val_accuracy, >=, 0.0);
+      g_assert_cmpfloat (e->val_accuracy, <=, 1.0);
+    }
+
+  summary = parse_summary (parser, finished);
+  g_assert_cmpstr (json_object_get_string_member (summary, "status"), ==, "completed");
+  g_assert_true (g_file_test (json_object_get_string_member (summary, "model"),
+                              G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (json_object_get_int_member (summary, "val_images"), ==, 6);
+  /* The article preset keeps its last epoch, and the summary's accuracy is that model's. */
+  g_assert_cmpint (json_object_get_int_member (summary, "kept_epoch"), ==, 4);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (summary, "val_accuracy"),
+                                  g_array_index (epochs, LeafTrainEvent, 3).val_accuracy, 1e-6);
+
+  /* The catalog keeps the run, its curves and the model. */
+  catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  runs = leaf_catalog_list_runs (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (runs->len, ==, 1);
+  g_assert_cmpint (((LeafRunInfo *) runs->pdata[0])->status, ==, LEAF_RUN_COMPLETED);
+  val_loss = leaf_catalog_get_metric (catalog, finished->run_id, LEAF_METRIC_EPOCH, "val_loss",
+                                      &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (val_loss->len, ==, 4);
+  model = leaf_catalog_get_latest_model (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (model->path, ==, json_object_get_string_member (summary, "model"));
+
+  predictor = leaf_predictor_new_from_model (model->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (leaf_predictor_get_n_classes (predictor), ==, 2);
+  g_assert_true (g_strv_contains (leaf_predictor_get_classes (predictor), "red"));
+  g_assert_true (g_strv_contains (leaf_predictor_get_classes (predictor), "green"));
+  g_assert_true (leaf_predictor_predict_file (predictor, f->sample_image, FALSE, probabilities,
+                                              NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (probabilities[0] + probabilities[1], 1.0, 1e-5);
+}
+
+/* With and without the cache, a seed gives the same run, up to the fp16 rounding of cached
+ * activations; a second cached run reads the cache and repeats the first exactly. */
+static void
+test_cache_matches_streaming (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GPtrArray) cached = NULL;
+  g_autoptr(GPtrArray) again = NULL;
+  g_autoptr(GPtrArray) streamed = NULL;
+  g_autoptr(GArray) a = NULL, b = NULL, s = NULL;
+  gboolean reused = FALSE;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  cached = train (f, &recipe, "cache", FALSE);
+  again = train (f, &recipe, "cache", FALSE);
+  recipe.cache_features = FALSE;
+  streamed = train (f, &recipe, "unused-cache", FALSE);
+  finished_event (cached);
+  finished_event (again);
+  finished_event (streamed);
+
+  for (guint i = 0; i < again->len; i++)
+    {
+      const LeafTrainEvent *e = again->pdata[i];
+      reused |= e->kind == LEAF_TRAIN_EVENT_MESSAGE && strstr (e->message, "Reused 42") != NULL;
+    }
+  g_assert_true (reused);
+
+  a = epoch_events (cached);
+  b = epoch_events (again);
+  s = epoch_events (streamed);
+  g_assert_cmpuint (a->len, ==, 4);
+  g_assert_cmpuint (b->len, ==, 4);
+  g_assert_cmpuint (s->len, ==, 4);
+  for (guint i = 0; i < 4; i++)
+    {
+      const LeafTrainEvent *ea = &g_array_index (a, LeafTrainEvent, i);
+      const LeafTrainEvent *eb = &g_array_index (b, LeafTrainEvent, i);
+      const LeafTrainEvent *es = &g_array_index (s, LeafTrainEvent, i);
+
+      g_assert_cmpfloat (ea->train_loss, ==, eb->train_loss);
+      g_assert_cmpfloat (ea->val_loss, ==, eb->val_loss);
+      g_assert_cmpfloat (ea->val_accuracy, ==, eb->val_accuracy);
+
+      /* fp16 keeps 11 significant bits: a relative error of about 5e-4 per activation. */
+      g_assert_cmpfloat (fabs (ea->train_loss - es->train_loss), <=, 5e-3 * MAX (1.0, es->train_loss));
+      g_assert_cmpfloat (fabs (ea->val_loss - es->val_loss), <=, 5e-3 * MAX (1.0, es->val_loss));
+      g_assert_cmpfloat (fabs (ea->val_accuracy - es->val_accuracy), <=, 1.0 / 6 + 1e-9);
+    }
+}
+
+static void
+test_stop_keeps_best_so_far (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GArray) epochs = NULL;
+  JsonObject *summary;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  recipe.head_epochs = 5;
+  events = train (f, &recipe, "cache", TRUE);
+  epochs = epoch_events (events);
+  g_assert_cmpuint (epochs->len, ==, 1);
+  summary = parse_summary (parser, finished_event (events));
+  g_assert_cmpstr (json_object_get_string_member (summary, "status"), ==, "stopped");
+  g_assert_true (g_file_test (json_object_get_string_member (summary, "model"),
+                              G_FILE_TEST_IS_REGULAR));
+  g_assert_nonnull (strstr (json_object_get_string_member (summary, "stop_reasons"), "user"));
+}
+
+static void
+test_early_stopping_says_why (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GArray) epochs = NULL;
+  JsonObject *summary;
+  const char *reasons;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  recipe.preset = LEAF_PRESET_DEFAULT;
+  recipe.head_epochs = 60;
+  recipe.head_early_stopping = TRUE;
+  recipe.finetune_early_stopping = TRUE;
+  recipe.finetune_epochs = 3;
+  recipe.patience = 2;
+  /* A rate this high overshoots quickly, so validation loss stops improving. */
+  recipe.head_lr = 0.5;
+  events = train (f, &recipe, "cache", FALSE);
+  summary = parse_summary (parser, finished_event (events));
+  epochs = epoch_events (events);
+  reasons = json_object_get_string_member (summary, "stop_reasons");
+  g_test_message ("stop reasons: %s", reasons);
+  g_assert_nonnull (strstr (reasons, "did not improve"));
+  g_assert_cmpuint (epochs->len, <, 63);
+
+  /* The kept model is the one with the lowest validation loss of the run. */
+  {
+    guint kept = json_object_get_int_member (summary, "kept_epoch");
+    double best = INFINITY;
+    guint best_epoch = 0;
+    for (guint i = 0; i < epochs->len; i++)
+      {
+        const LeafTrainEvent *e = &g_array_index (epochs, LeafTrainEvent, i);
+        if (e->val_loss < best)
+          {
+            best = e->val_loss;
+            best_epoch = e->global_epoch;
+          }
+      }
+    g_assert_cmpuint (kept, ==, best_epoch);
+  }
+}
+
+static void
+test_refuses_a_bad_recipe (void)
+{
+  g_autoptr(LeafTrainer) trainer = leaf_trainer_new ("/nonexistent.leafscope");
+  g_autoptr(GError) error = NULL;
+  LeafRecipe recipe;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  recipe.views = 3;
+  g_assert_false (leaf_trainer_start (trainer, &recipe, NULL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_assert_false (leaf_trainer_is_running (trainer));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/trainer/refuses-a-bad-recipe", test_refuses_a_bad_recipe);
+  g_test_add ("/trainer/run-records-metrics-and-model", Fixture, NULL, fixture_setup,
+              test_run_records_metrics_and_model, fixture_teardown);
+  g_test_add ("/trainer/cache-matches-streaming", Fixture, NULL, fixture_setup,
+              test_cache_matches_streaming, fixture_teardown);
+  g_test_add ("/trainer/stop-keeps-best-so-far", Fixture, NULL, fixture_setup,
+              test_stop_keeps_best_so_far, fixture_teardown);
+  g_test_add ("/trainer/early-stopping-says-why", Fixture, NULL, fixture_setup,
+              test_early_stopping_says_why, fixture_teardown);
+  return g_test_run ();
+}
