@@ -7,7 +7,6 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <glib/gi18n.h>
 
 #include "leaf-error.h"

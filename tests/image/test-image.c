@@ -107,6 +107,26 @@ compare_tensors (const float *values,
   return d;
 }
 
+static GdkPixbuf *
+make_gradient (int width,
+               int height)
+{
+  GdkPixbuf *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        guint8 *p = pixels + (gsize) y * stride + 3 * x;
+
+        p[0] = x * 255 / width;
+        p[1] = y * 255 / height;
+        p[2] = (x ^ y) & 0xFF;
+      }
+  return pixbuf;
+}
+
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 static void
@@ -464,6 +484,28 @@ test_preprocess_threads_agree (void)
     }
 }
 
+/* Pixbufs with an alpha channel (4 bytes a pixel) go through the same arithmetic; the RGB path
+ * is the one checked against torchvision. Covers each pass skipped and not. */
+static void
+test_preprocess_ignores_alpha (void)
+{
+  static const int sizes[][2] = { { 256, 400 }, { 400, 256 }, { 300, 500 }, { 256, 256 } };
+  g_autoptr(LeafImageTransform) transform = leaf_image_transform_new (256, 224);
+  gsize n = leaf_image_transform_get_n_values (transform);
+  g_autofree float *rgb_values = g_new (float, n);
+  g_autofree float *rgba_values = g_new (float, n);
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr(GdkPixbuf) rgb = make_gradient (sizes[i][0], sizes[i][1]);
+      g_autoptr(GdkPixbuf) rgba = gdk_pixbuf_add_alpha (rgb, FALSE, 0, 0, 0);
+
+      leaf_image_transform_apply (transform, rgb, rgb_values);
+      leaf_image_transform_apply (transform, rgba, rgba_values);
+      g_assert_cmpmem (rgb_values, n * sizeof (float), rgba_values, n * sizeof (float));
+    }
+}
+
 static void
 test_preprocess_resize_for_crop (void)
 {
@@ -722,26 +764,6 @@ make_png_bomb (guint32 width,
   return g_byte_array_free_to_bytes (png);
 }
 
-static GdkPixbuf *
-make_gradient (int width,
-               int height)
-{
-  GdkPixbuf *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
-  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
-  int stride = gdk_pixbuf_get_rowstride (pixbuf);
-
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      {
-        guint8 *p = pixels + (gsize) y * stride + 3 * x;
-
-        p[0] = x * 255 / width;
-        p[1] = y * 255 / height;
-        p[2] = (x ^ y) & 0xFF;
-      }
-  return pixbuf;
-}
-
 static GBytes *
 encode (const char *type,
         int         width,
@@ -966,6 +988,7 @@ main (int    argc,
                    test_preprocess_wrong_resize_is_caught);
   g_test_add_func ("/image/preprocess/region", test_preprocess_region);
   g_test_add_func ("/image/preprocess/threads-agree", test_preprocess_threads_agree);
+  g_test_add_func ("/image/preprocess/ignores-alpha", test_preprocess_ignores_alpha);
   g_test_add_func ("/image/preprocess/resize-for-crop", test_preprocess_resize_for_crop);
   g_test_add_func ("/image/views/match-torch", test_views_match_torch);
   g_test_add_func ("/image/views/inverse", test_views_inverse);
