@@ -1,0 +1,943 @@
+/* leaf-diagnose-view.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Photos wait in a queue and are diagnosed one at a time on a worker thread: decoding, and on
+ * first use loading the catalog's latest model, happen there too, so that dropping a hundred
+ * photos never blocks the window. Each result joins a list on the left; the selected one is
+ * shown with its top three diagnoses.
+ */
+
+#define G_LOG_DOMAIN "leaf-diagnose-view"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "leaf-class-color.h"
+#include "leaf-diagnose-view.h"
+#include "leaf-image.h"
+#include "leaf-import.h"
+#include "leaf-predictor.h"
+#include "leaf-toast.h"
+
+#define TOP_K 3
+
+/* LeafDiagnosis */
+
+struct _LeafDiagnosis
+{
+  GObject parent_instance;
+  char *name;
+  GFile *file;        /* NULL for a pasted image */
+  GBytes *png;        /* the pasted image, to add it to the catalog */
+  GdkTexture *texture;
+  GStrv classes;      /* the model's classes, in output order */
+  float *probabilities;
+  guint *ranking;     /* class indices, most probable first */
+  guint n_classes;
+  gboolean refer;     /* below the model's referral threshold */
+};
+
+G_DEFINE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, G_TYPE_OBJECT)
+
+static void
+leaf_diagnosis_finalize (GObject *object)
+{
+  LeafDiagnosis *self = LEAF_DIAGNOSIS (object);
+
+  g_clear_pointer (&self->name, g_free);
+  g_clear_object (&self->file);
+  g_clear_pointer (&self->png, g_bytes_unref);
+  g_clear_object (&self->texture);
+  g_clear_pointer (&self->classes, g_strfreev);
+  g_clear_pointer (&self->probabilities, g_free);
+  g_clear_pointer (&self->ranking, g_free);
+  G_OBJECT_CLASS (leaf_diagnosis_parent_class)->finalize (object);
+}
+
+static void
+leaf_diagnosis_class_init (LeafDiagnosisClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = leaf_diagnosis_finalize;
+}
+
+static void
+leaf_diagnosis_init (LeafDiagnosis *self)
+{
+}
+
+const char *
+leaf_diagnosis_get_name (LeafDiagnosis *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
+  return self->name;
+}
+
+/**
+ * leaf_diagnosis_get_file:
+ *
+ * Returns: (transfer none) (nullable): the photo's file, %NULL for a pasted image
+ */
+GFile *
+leaf_diagnosis_get_file (LeafDiagnosis *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
+  return self->file;
+}
+
+/**
+ * leaf_diagnosis_get_texture:
+ *
+ * Returns: (transfer none): the photo as decoded for the model
+ */
+GdkTexture *
+leaf_diagnosis_get_texture (LeafDiagnosis *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
+  return self->texture;
+}
+
+guint
+leaf_diagnosis_get_n_classes (LeafDiagnosis *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), 0);
+  return self->n_classes;
+}
+
+/**
+ * leaf_diagnosis_get_class:
+ * @rank: 0 for the most probable class
+ *
+ * Returns: the class at that rank
+ */
+const char *
+leaf_diagnosis_get_class (LeafDiagnosis *self,
+                          guint          rank)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
+  g_return_val_if_fail (rank < self->n_classes, NULL);
+  return self->classes[self->ranking[rank]];
+}
+
+double
+leaf_diagnosis_get_probability (LeafDiagnosis *self,
+                                guint          rank)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), 0);
+  g_return_val_if_fail (rank < self->n_classes, 0);
+  return self->probabilities[self->ranking[rank]];
+}
+
+/* LeafDiagnoseView */
+
+typedef struct
+{
+  /* In: one of file or png */
+  GFile *file;
+  GBytes *png;
+  char *name;
+  char *model_path;
+  LeafPredictor *predictor; /* NULL when it must be loaded from model_path */
+  /* Out */
+  GdkPixbuf *pixbuf;
+  float *probabilities;
+} Job;
+
+static void
+job_free (gpointer data)
+{
+  Job *job = data;
+
+  g_clear_object (&job->file);
+  g_clear_pointer (&job->png, g_bytes_unref);
+  g_clear_pointer (&job->name, g_free);
+  g_clear_pointer (&job->model_path, g_free);
+  g_clear_object (&job->predictor);
+  g_clear_object (&job->pixbuf);
+  g_clear_pointer (&job->probabilities, g_free);
+  g_free (job);
+}
+
+struct _LeafDiagnoseView
+{
+  GtkWidget parent_instance;
+
+  LeafCatalog *catalog;
+  LeafPredictor *predictor;
+  gint64 predictor_model;
+  GListStore *results;
+  LeafDiagnosis *current;
+  GQueue pending; /* Job */
+  GCancellable *cancellable;
+  gboolean busy;
+
+  /* Template widgets */
+  GtkStack *stack;
+  GtkWidget *history_scroller;
+  GtkWidget *history_separator;
+  GtkListBox *history_list;
+  GtkLabel *name_label;
+  GtkSpinner *spinner;
+  GtkPicture *photo;
+  GtkLabel *verdict_label;
+  GtkLabel *refer_label;
+  GtkBox *top_box;
+  AdwSplitButton *add_button;
+};
+
+G_DEFINE_FINAL_TYPE (LeafDiagnoseView, leaf_diagnose_view, GTK_TYPE_WIDGET)
+
+enum {
+  TRAIN_REQUESTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void process_next (LeafDiagnoseView *self);
+
+static LeafModelInfo *
+latest_model (LeafDiagnoseView *self)
+{
+  g_autoptr(GError) error = NULL;
+  LeafModelInfo *model;
+
+  if (self->catalog == NULL)
+    return NULL;
+  model = leaf_catalog_get_latest_model (self->catalog, &error);
+  if (model == NULL && error != NULL)
+    g_warning ("Could not read the catalog's models: %s", error->message);
+  return model;
+}
+
+static void
+update_page (LeafDiagnoseView *self)
+{
+  g_autoptr(LeafModelInfo) model = NULL;
+  const char *page = "empty";
+
+  if (self->current != NULL)
+    page = "result";
+  else if (self->catalog != NULL && (model = latest_model (self)) == NULL)
+    page = "no-model";
+  gtk_stack_set_visible_child_name (self->stack, page);
+}
+
+static GtkWidget *
+probability_row_new (const char *name,
+                     double      probability)
+{
+  GtkWidget *grid = gtk_grid_new ();
+  GtkWidget *label = gtk_label_new (name);
+  g_autofree char *text = g_strdup_printf ("%.1f%%", probability * 100);
+  GtkWidget *percent = gtk_label_new (text);
+  GtkWidget *bar = gtk_level_bar_new_for_interval (0, 1);
+
+  gtk_grid_set_column_spacing (GTK_GRID (grid), 12);
+  gtk_grid_set_row_spacing (GTK_GRID (grid), 4);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_hexpand (label, TRUE);
+  gtk_widget_add_css_class (percent, "numeric");
+  gtk_widget_add_css_class (percent, "dim-label");
+  gtk_level_bar_set_value (GTK_LEVEL_BAR (bar), probability);
+  /* The default offsets colour a low value as a warning; here a low value is just small. */
+  gtk_level_bar_remove_offset_value (GTK_LEVEL_BAR (bar), GTK_LEVEL_BAR_OFFSET_LOW);
+  gtk_level_bar_remove_offset_value (GTK_LEVEL_BAR (bar), GTK_LEVEL_BAR_OFFSET_HIGH);
+  gtk_level_bar_remove_offset_value (GTK_LEVEL_BAR (bar), GTK_LEVEL_BAR_OFFSET_FULL);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (bar), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+  gtk_grid_attach (GTK_GRID (grid), label, 0, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (grid), percent, 1, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (grid), bar, 0, 1, 2, 1);
+  return grid;
+}
+
+static void
+rebuild_add_menu (LeafDiagnoseView *self)
+{
+  g_autoptr(GMenu) menu = g_menu_new ();
+  g_autoptr(GPtrArray) classes = NULL;
+
+  if (self->catalog != NULL)
+    classes = leaf_catalog_list_classes (self->catalog, NULL);
+  for (guint i = 0; classes && i < classes->len; i++)
+    {
+      LeafClassInfo *info = g_ptr_array_index (classes, i);
+      g_autoptr(GMenuItem) item = g_menu_item_new (info->name, NULL);
+
+      g_menu_item_set_action_and_target (item, "diagnose.add-as", "s", info->name);
+      g_menu_append_item (menu, item);
+    }
+  adw_split_button_set_menu_model (self->add_button, G_MENU_MODEL (menu));
+}
+
+static void
+show_diagnosis (LeafDiagnoseView *self,
+                LeafDiagnosis    *diagnosis)
+{
+  GtkWidget *child;
+  g_autofree char *add_label = NULL;
+  const char *top;
+
+  g_set_object (&self->current, diagnosis);
+  if (diagnosis == NULL)
+    {
+      update_page (self);
+      return;
+    }
+
+  top = leaf_diagnosis_get_class (diagnosis, 0);
+  gtk_label_set_text (self->name_label, diagnosis->name);
+  gtk_picture_set_paintable (self->photo, GDK_PAINTABLE (diagnosis->texture));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->photo),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, diagnosis->name, -1);
+  gtk_label_set_text (self->verdict_label, top);
+  gtk_widget_set_visible (GTK_WIDGET (self->refer_label), diagnosis->refer);
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->top_box))) != NULL)
+    gtk_box_remove (self->top_box, child);
+  for (guint rank = 0; rank < MIN (TOP_K, diagnosis->n_classes); rank++)
+    gtk_box_append (self->top_box,
+                    probability_row_new (leaf_diagnosis_get_class (diagnosis, rank),
+                                         leaf_diagnosis_get_probability (diagnosis, rank)));
+
+  /* Translators: button that imports the photo and labels it; %s is a class */
+  add_label = g_strdup_printf (_("Add to Catalog as %s"), top);
+  adw_split_button_set_label (self->add_button, add_label);
+  rebuild_add_menu (self);
+  gtk_stack_set_visible_child_name (self->stack, "result");
+}
+
+static GtkWidget *
+history_row_new (gpointer item,
+                 gpointer user_data)
+{
+  LeafDiagnosis *diagnosis = item;
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 10);
+  GtkWidget *picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (diagnosis->texture));
+  GtkWidget *labels = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *name = gtk_label_new (diagnosis->name);
+  g_autofree char *text = g_strdup_printf ("%s · %.0f%%", leaf_diagnosis_get_class (diagnosis, 0),
+                                           leaf_diagnosis_get_probability (diagnosis, 0) * 100);
+  GtkWidget *verdict = gtk_label_new (text);
+
+  gtk_picture_set_content_fit (GTK_PICTURE (picture), GTK_CONTENT_FIT_COVER);
+  gtk_widget_set_size_request (picture, 40, 40);
+  gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
+  gtk_widget_add_css_class (picture, "history-thumbnail");
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_xalign (GTK_LABEL (verdict), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (verdict), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (verdict, "caption");
+  gtk_widget_add_css_class (verdict, "dim-label");
+  gtk_box_append (GTK_BOX (labels), name);
+  gtk_box_append (GTK_BOX (labels), verdict);
+  gtk_widget_set_valign (labels, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (box), picture);
+  gtk_box_append (GTK_BOX (box), labels);
+  return box;
+}
+
+static void
+on_history_row_selected_cb (LeafDiagnoseView *self,
+                            GtkListBoxRow    *row)
+{
+  g_autoptr(LeafDiagnosis) diagnosis = NULL;
+
+  if (row == NULL)
+    return;
+  diagnosis = g_list_model_get_item (G_LIST_MODEL (self->results),
+                                     gtk_list_box_row_get_index (row));
+  if (diagnosis != self->current)
+    show_diagnosis (self, diagnosis);
+}
+
+static void
+on_results_changed_cb (LeafDiagnoseView *self)
+{
+  gboolean several = g_list_model_get_n_items (G_LIST_MODEL (self->results)) > 1;
+
+  gtk_widget_set_visible (self->history_scroller, several);
+  gtk_widget_set_visible (self->history_separator, several);
+}
+
+/* Worker */
+
+static void
+diagnose_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+  g_autofree char *path = NULL;
+
+  if (job->predictor == NULL)
+    {
+      job->predictor = leaf_predictor_new_from_model (job->model_path, &error);
+      if (job->predictor == NULL)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+
+  if (job->file != NULL)
+    {
+      path = g_file_get_path (job->file);
+      if (path == NULL)
+        {
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                   _("“%s” is not a local file; save it to a folder first"),
+                                   job->name);
+          return;
+        }
+      job->pixbuf = leaf_image_load (path, 0, &error);
+    }
+  else
+    job->pixbuf = leaf_image_load_from_bytes (job->png, job->name, 0, &error);
+  if (job->pixbuf == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  job->probabilities = g_new0 (float, leaf_predictor_get_n_classes (job->predictor));
+  if (!leaf_predictor_predict_pixbuf (job->predictor, job->pixbuf, FALSE, job->probabilities,
+                                      NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static LeafDiagnosis *
+diagnosis_from_job (Job *job)
+{
+  LeafDiagnosis *diagnosis = g_object_new (LEAF_TYPE_DIAGNOSIS, NULL);
+  const LeafModelMeta *meta = leaf_predictor_get_meta (job->predictor);
+  guint n = leaf_predictor_get_n_classes (job->predictor);
+
+  diagnosis->name = g_strdup (job->name);
+  diagnosis->file = job->file ? g_object_ref (job->file) : NULL;
+  diagnosis->png = job->png ? g_bytes_ref (job->png) : NULL;
+  diagnosis->texture = gdk_texture_new_for_pixbuf (job->pixbuf);
+  diagnosis->classes = g_strdupv ((char **) leaf_predictor_get_classes (job->predictor));
+  diagnosis->n_classes = n;
+  diagnosis->probabilities = g_steal_pointer (&job->probabilities);
+  diagnosis->ranking = g_new0 (guint, n);
+  leaf_predictor_top_k (diagnosis->probabilities, n, diagnosis->ranking, n);
+  diagnosis->refer = meta != NULL && meta->refer_below > 0
+                     && diagnosis->probabilities[diagnosis->ranking[0]] < meta->refer_below;
+  return diagnosis;
+}
+
+static void
+on_diagnosed_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(LeafDiagnoseView) self = user_data;
+  g_autoptr(GError) error = NULL;
+  Job *job = g_task_get_task_data (G_TASK (result));
+
+  self->busy = FALSE;
+  gtk_spinner_stop (self->spinner);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      /* Keep a model that loaded even when the photo was unreadable. */
+      if (job->predictor != NULL && self->predictor == NULL)
+        self->predictor = g_object_ref (job->predictor);
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+    }
+  else
+    {
+      g_autoptr(LeafDiagnosis) diagnosis = NULL;
+      GtkListBoxRow *row;
+
+      g_set_object (&self->predictor, job->predictor);
+      diagnosis = diagnosis_from_job (job);
+      g_list_store_append (self->results, diagnosis);
+      row = gtk_list_box_get_row_at_index (self->history_list,
+                                           g_list_model_get_n_items (G_LIST_MODEL (self->results)) - 1);
+      gtk_list_box_select_row (self->history_list, row);
+      show_diagnosis (self, diagnosis);
+    }
+  process_next (self);
+}
+
+static void
+process_next (LeafDiagnoseView *self)
+{
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(GTask) task = NULL;
+  Job *job;
+
+  if (self->busy || g_queue_is_empty (&self->pending))
+    return;
+
+  model = latest_model (self);
+  if (model == NULL)
+    {
+      g_queue_clear_full (&self->pending, job_free);
+      g_clear_object (&self->predictor);
+      update_page (self);
+      return;
+    }
+  if (self->predictor_model != model->id)
+    {
+      g_clear_object (&self->predictor);
+      self->predictor_model = model->id;
+    }
+
+  job = g_queue_pop_head (&self->pending);
+  job->model_path = g_strdup (model->path);
+  job->predictor = self->predictor ? g_object_ref (self->predictor) : NULL;
+  self->busy = TRUE;
+  gtk_spinner_start (self->spinner);
+  task = g_task_new (NULL, self->cancellable, on_diagnosed_cb, g_object_ref (self));
+  g_task_set_source_tag (task, process_next);
+  g_task_set_task_data (task, job, job_free);
+  g_task_run_in_thread (task, diagnose_thread);
+}
+
+/* Adding to the catalog */
+
+typedef struct
+{
+  LeafDiagnoseView *self;
+  char *path;        /* the file to import */
+  char *temporary;   /* a pasted image written out for the import, removed after */
+  char *class_name;
+} AddJob;
+
+static void
+add_job_free (gpointer data)
+{
+  AddJob *job = data;
+
+  if (job->temporary != NULL)
+    g_unlink (job->temporary);
+  g_clear_object (&job->self);
+  g_free (job->temporary);
+  g_free (job->path);
+  g_free (job->class_name);
+  g_free (job);
+}
+
+static char *
+sha256_of_file (const char  *path,
+                GError     **error)
+{
+  g_autoptr(GMappedFile) mapped = g_mapped_file_new (path, FALSE, error);
+
+  if (mapped == NULL)
+    return NULL;
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+                                      (const guchar *) g_mapped_file_get_contents (mapped),
+                                      g_mapped_file_get_length (mapped));
+}
+
+static void
+on_added_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  AddJob *job = user_data;
+  LeafDiagnoseView *self = job->self;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(LeafCatalogImage) image = NULL;
+  g_autoptr(LeafClassInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sha = NULL;
+  g_autofree char *message = NULL;
+  gint64 id;
+
+  summary = leaf_import_run_finish (LEAF_CATALOG (source), result, &error);
+  if (summary != NULL && summary->skipped != NULL && summary->skipped->len > 0)
+    {
+      LeafImportSkip *skip = g_ptr_array_index (summary->skipped, 0);
+
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED, skip->message);
+    }
+  /* The import copies the photo under its hash, so find it by hash. */
+  if (error == NULL && (sha = sha256_of_file (job->path, &error)) != NULL)
+    image = leaf_catalog_find_image (LEAF_CATALOG (source), sha, &error);
+  if (image != NULL)
+    info = leaf_catalog_find_class (LEAF_CATALOG (source), job->class_name, &error);
+  id = image ? leaf_catalog_image_get_id (image) : 0;
+  if (info == NULL
+      || !leaf_catalog_set_labels (LEAF_CATALOG (source), &id, 1, info->id,
+                                   LEAF_LABEL_HOW_SUGGESTION, &error))
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      add_job_free (job);
+      return;
+    }
+  /* Translators: %s is a class name */
+  message = g_strdup_printf (_("Added to the catalog as %s"), info->name);
+  leaf_show_toast (GTK_WIDGET (self), message);
+  add_job_free (job);
+}
+
+static void
+add_current (LeafDiagnoseView *self,
+             const char       *class_name)
+{
+  LeafImportOptions options = { .copy = TRUE, .folder_labels = LEAF_FOLDER_LABELS_NEVER };
+  g_autoptr(GError) error = NULL;
+  AddJob *job;
+  const char *paths[2] = { NULL, NULL };
+
+  if (self->current == NULL || self->catalog == NULL)
+    return;
+
+  job = g_new0 (AddJob, 1);
+  job->self = g_object_ref (self);
+  job->class_name = g_strdup (class_name);
+  if (self->current->file != NULL)
+    job->path = g_file_get_path (self->current->file);
+  else
+    {
+      int fd = g_file_open_tmp ("leafscope-pasted-XXXXXX.png", &job->temporary, &error);
+
+      if (fd < 0 || !g_file_set_contents (job->temporary,
+                                          g_bytes_get_data (self->current->png, NULL),
+                                          g_bytes_get_size (self->current->png), &error))
+        {
+          if (fd >= 0)
+            close (fd);
+          add_job_free (job);
+          leaf_show_toast_error (GTK_WIDGET (self), error);
+          return;
+        }
+      close (fd);
+      job->path = g_strdup (job->temporary);
+    }
+
+  paths[0] = job->path;
+  leaf_import_run_async (self->catalog, paths, &options, self->cancellable, NULL, NULL, NULL,
+                         on_added_cb, job);
+}
+
+/* Actions */
+
+static void
+on_files_chosen_cb (GtkNativeDialog *dialog,
+                    int              response,
+                    gpointer         user_data)
+{
+  g_autoptr(LeafDiagnoseView) self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
+      g_autoptr(GPtrArray) array = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+        g_ptr_array_add (array, g_list_model_get_item (files, i));
+      leaf_diagnose_view_open_files (self, (GFile **) array->pdata, array->len);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+open_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  GtkFileChooserNative *dialog;
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, _("Photos"));
+  gtk_file_filter_add_pixbuf_formats (filter);
+  dialog = gtk_file_chooser_native_new (_("Open Photos"),
+                                        GTK_WINDOW (gtk_widget_get_root (widget)),
+                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (dialog), TRUE);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_files_chosen_cb), g_object_ref (widget));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+go_train_action (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  g_signal_emit (widget, signals[TRAIN_REQUESTED], 0);
+}
+
+static void
+add_as_top_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  LeafDiagnoseView *self = LEAF_DIAGNOSE_VIEW (widget);
+
+  if (self->current != NULL)
+    add_current (self, leaf_diagnosis_get_class (self->current, 0));
+}
+
+static void
+add_as_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  add_current (LEAF_DIAGNOSE_VIEW (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+on_texture_pasted_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(LeafDiagnoseView) self = user_data;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+
+  texture = gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (source), result, &error);
+  if (texture == NULL)
+    {
+      g_autoptr(GError) message = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                _("The clipboard holds no image to diagnose (%s)"),
+                                                error->message);
+
+      leaf_show_toast_error (GTK_WIDGET (self), message);
+      return;
+    }
+  leaf_diagnose_view_open_texture (self, texture, _("Pasted image"));
+}
+
+/* GObject */
+
+/**
+ * leaf_diagnose_view_reload_model:
+ *
+ * Takes the catalog's latest model into account, for models recorded without the catalog's
+ * runs-changed signal (by a trainer's own connection).
+ */
+void
+leaf_diagnose_view_reload_model (LeafDiagnoseView *self)
+{
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+  update_page (self);
+}
+
+static void
+leaf_diagnose_view_dispose (GObject *object)
+{
+  LeafDiagnoseView *self = LEAF_DIAGNOSE_VIEW (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_queue_clear_full (&self->pending, job_free);
+  leaf_diagnose_view_set_catalog (self, NULL);
+  g_clear_object (&self->current);
+  g_clear_object (&self->predictor);
+  gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_DIAGNOSE_VIEW);
+  g_clear_object (&self->results);
+  g_clear_object (&self->cancellable);
+  G_OBJECT_CLASS (leaf_diagnose_view_parent_class)->dispose (object);
+}
+
+static void
+leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = leaf_diagnose_view_dispose;
+
+  /**
+   * LeafDiagnoseView::train-requested:
+   *
+   * The user asked to go and train a model.
+   */
+  signals[TRAIN_REQUESTED] = g_signal_new ("train-requested", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 0);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/leafscope/Leafscope/leaf-diagnose-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, stack);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, history_scroller);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, history_separator);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, history_list);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, name_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, spinner);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, photo);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, verdict_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, refer_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, top_box);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, add_button);
+
+  gtk_widget_class_install_action (widget_class, "diagnose.open", NULL, open_action);
+  gtk_widget_class_install_action (widget_class, "diagnose.go-train", NULL, go_train_action);
+  gtk_widget_class_install_action (widget_class, "diagnose.add-as-top", NULL, add_as_top_action);
+  gtk_widget_class_install_action (widget_class, "diagnose.add-as", "s", add_as_action);
+
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+}
+
+static void
+leaf_diagnose_view_init (LeafDiagnoseView *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_queue_init (&self->pending);
+  self->cancellable = g_cancellable_new ();
+  self->results = g_list_store_new (LEAF_TYPE_DIAGNOSIS);
+  gtk_list_box_bind_model (self->history_list, G_LIST_MODEL (self->results), history_row_new,
+                           NULL, NULL);
+  g_signal_connect_object (self->results, "items-changed", G_CALLBACK (on_results_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->history_list, "row-selected",
+                           G_CALLBACK (on_history_row_selected_cb), self, G_CONNECT_SWAPPED);
+  update_page (self);
+}
+
+GtkWidget *
+leaf_diagnose_view_new (void)
+{
+  return g_object_new (LEAF_TYPE_DIAGNOSE_VIEW, NULL);
+}
+
+/**
+ * leaf_diagnose_view_set_catalog:
+ * @self: the view
+ * @catalog: (nullable): the catalog whose latest model diagnoses, and where photos are added
+ */
+void
+leaf_diagnose_view_set_catalog (LeafDiagnoseView *self,
+                                LeafCatalog      *catalog)
+{
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+
+  if (self->catalog == catalog)
+    return;
+  if (self->catalog != NULL)
+    g_signal_handlers_disconnect_by_data (self->catalog, self);
+  g_set_object (&self->catalog, catalog);
+  g_clear_object (&self->predictor);
+  self->predictor_model = 0;
+  if (catalog != NULL)
+    {
+      g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (leaf_diagnose_view_reload_model),
+                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "classes-changed", G_CALLBACK (rebuild_add_menu), self,
+                               G_CONNECT_SWAPPED);
+    }
+  if (self->stack != NULL)
+    update_page (self);
+}
+
+static void
+enqueue (LeafDiagnoseView *self,
+         Job              *job)
+{
+  g_queue_push_tail (&self->pending, job);
+}
+
+/**
+ * leaf_diagnose_view_open_files:
+ * @self: the view
+ * @files: (array length=n_files): photos to diagnose, one after the other
+ * @n_files: how many
+ *
+ * Unreadable files are reported in a toast each, with the reason.
+ */
+void
+leaf_diagnose_view_open_files (LeafDiagnoseView  *self,
+                               GFile            **files,
+                               guint              n_files)
+{
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+
+  for (guint i = 0; i < n_files; i++)
+    {
+      Job *job = g_new0 (Job, 1);
+
+      job->file = g_object_ref (files[i]);
+      job->name = g_file_get_basename (files[i]);
+      enqueue (self, job);
+    }
+  process_next (self);
+}
+
+/**
+ * leaf_diagnose_view_open_texture:
+ * @self: the view
+ * @texture: a pasted or dropped image
+ * @name: what to call it
+ */
+void
+leaf_diagnose_view_open_texture (LeafDiagnoseView *self,
+                                 GdkTexture       *texture,
+                                 const char       *name)
+{
+  Job *job;
+
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+  g_return_if_fail (GDK_IS_TEXTURE (texture));
+
+  /* Through PNG, the pasted image takes the same decoding path as a file. */
+  job = g_new0 (Job, 1);
+  job->png = gdk_texture_save_to_png_bytes (texture);
+  job->name = g_strdup (name);
+  enqueue (self, job);
+  process_next (self);
+}
+
+/**
+ * leaf_diagnose_view_paste:
+ *
+ * Diagnoses the image on the clipboard, or says that there is none.
+ */
+void
+leaf_diagnose_view_paste (LeafDiagnoseView *self)
+{
+  GdkClipboard *clipboard;
+
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+
+  clipboard = gtk_widget_get_clipboard (GTK_WIDGET (self));
+  gdk_clipboard_read_texture_async (clipboard, self->cancellable, on_texture_pasted_cb,
+                                    g_object_ref (self));
+}
+
+/**
+ * leaf_diagnose_view_get_results:
+ *
+ * Returns: (transfer none): the diagnoses made so far, a list of #LeafDiagnosis
+ */
+GListModel *
+leaf_diagnose_view_get_results (LeafDiagnoseView *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSE_VIEW (self), NULL);
+  return G_LIST_MODEL (self->results);
+}
+
+/**
+ * leaf_diagnose_view_is_busy:
+ *
+ * Returns: whether photos are being diagnosed or wait for it
+ */
+gboolean
+leaf_diagnose_view_is_busy (LeafDiagnoseView *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSE_VIEW (self), FALSE);
+  return self->busy || !g_queue_is_empty (&self->pending);
+}

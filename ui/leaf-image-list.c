@@ -1,0 +1,574 @@
+/* leaf-image-list.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The Library grid must stay smooth with 100,000 photos, so this model never loads them all: it
+ * counts the query's rows, and fetches pages of PAGE_SIZE rows when the grid asks for an item,
+ * keeping the MAX_PAGES most recently used pages.
+ *
+ * Items are LeafLibraryItem wrappers rather than the catalog's immutable image snapshots, so that
+ * a label change updates the items in place (the grid keeps its selection and scroll position)
+ * instead of removing and re-adding rows.
+ */
+
+#define G_LOG_DOMAIN "leaf-image-list"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "leaf-image-list.h"
+
+#define PAGE_SIZE 256
+#define MAX_PAGES 32
+
+struct _LeafLibraryItem
+{
+  GObject parent_instance;
+  gint64 id;
+  LeafCatalogImage *image; /* NULL when the row could not be read */
+  char *class_name;
+  char *class_color;
+};
+
+G_DEFINE_FINAL_TYPE (LeafLibraryItem, leaf_library_item, G_TYPE_OBJECT)
+
+enum {
+  ITEM_PROP_0,
+  ITEM_PROP_IMAGE,
+  ITEM_PROP_CLASS_NAME,
+  ITEM_PROP_CLASS_COLOR,
+  ITEM_N_PROPS
+};
+
+static GParamSpec *item_properties[ITEM_N_PROPS];
+
+static void
+leaf_library_item_finalize (GObject *object)
+{
+  LeafLibraryItem *self = LEAF_LIBRARY_ITEM (object);
+
+  g_clear_object (&self->image);
+  g_clear_pointer (&self->class_name, g_free);
+  g_clear_pointer (&self->class_color, g_free);
+  G_OBJECT_CLASS (leaf_library_item_parent_class)->finalize (object);
+}
+
+static void
+leaf_library_item_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  LeafLibraryItem *self = LEAF_LIBRARY_ITEM (object);
+
+  switch (prop_id)
+    {
+    case ITEM_PROP_IMAGE:
+      g_value_set_object (value, self->image);
+      break;
+    case ITEM_PROP_CLASS_NAME:
+      g_value_set_string (value, self->class_name);
+      break;
+    case ITEM_PROP_CLASS_COLOR:
+      g_value_set_string (value, self->class_color);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+leaf_library_item_class_init (LeafLibraryItemClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = leaf_library_item_finalize;
+  object_class->get_property = leaf_library_item_get_property;
+
+  item_properties[ITEM_PROP_IMAGE] =
+    g_param_spec_object ("image", NULL, NULL, LEAF_TYPE_CATALOG_IMAGE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  item_properties[ITEM_PROP_CLASS_NAME] =
+    g_param_spec_string ("class-name", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  item_properties[ITEM_PROP_CLASS_COLOR] =
+    g_param_spec_string ("class-color", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, ITEM_N_PROPS, item_properties);
+}
+
+static void
+leaf_library_item_init (LeafLibraryItem *self)
+{
+}
+
+/**
+ * leaf_library_item_get_image:
+ *
+ * Returns: (transfer none) (nullable): the image's latest snapshot, %NULL when its row could not
+ *   be read
+ */
+LeafCatalogImage *
+leaf_library_item_get_image (LeafLibraryItem *self)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_ITEM (self), NULL);
+  return self->image;
+}
+
+gint64
+leaf_library_item_get_id (LeafLibraryItem *self)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_ITEM (self), 0);
+  return self->id;
+}
+
+/**
+ * leaf_library_item_get_class_name:
+ *
+ * Returns: (nullable): the label's class name, %NULL when unlabelled
+ */
+const char *
+leaf_library_item_get_class_name (LeafLibraryItem *self)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_ITEM (self), NULL);
+  return self->class_name;
+}
+
+/**
+ * leaf_library_item_get_class_color:
+ *
+ * Returns: (nullable): the label's class colour, `#rrggbb`, %NULL when unlabelled
+ */
+const char *
+leaf_library_item_get_class_color (LeafLibraryItem *self)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_ITEM (self), NULL);
+  return self->class_color;
+}
+
+struct _LeafImageList
+{
+  GObject parent_instance;
+
+  LeafCatalog *catalog;
+  LeafImageQuery query;
+  char *name_contains;
+  char *labeller;
+  GArray *ids; /* when set, the list shows exactly these images instead of the query's */
+
+  guint n_items;
+  GHashTable *pages;  /* page index → GPtrArray of LeafLibraryItem */
+  GQueue lru;         /* page indices, most recent first */
+  GHashTable *classes; /* class id → LeafClassInfo */
+};
+
+static GType
+leaf_image_list_get_item_type (GListModel *model)
+{
+  return LEAF_TYPE_LIBRARY_ITEM;
+}
+
+static guint
+leaf_image_list_get_n_items (GListModel *model)
+{
+  return LEAF_IMAGE_LIST (model)->n_items;
+}
+
+static void
+item_update_class (LeafImageList   *self,
+                   LeafLibraryItem *item)
+{
+  gint64 class_id = item->image ? leaf_catalog_image_get_class_id (item->image) : 0;
+  LeafClassInfo *info = class_id > 0 ? g_hash_table_lookup (self->classes, &class_id) : NULL;
+  const char *name = info ? info->name : NULL;
+  const char *color = info ? info->color : NULL;
+
+  if (g_strcmp0 (item->class_name, name) != 0)
+    {
+      g_free (item->class_name);
+      item->class_name = g_strdup (name);
+      g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_CLASS_NAME]);
+    }
+  if (g_strcmp0 (item->class_color, color) != 0)
+    {
+      g_free (item->class_color);
+      item->class_color = g_strdup (color);
+      g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_CLASS_COLOR]);
+    }
+}
+
+static LeafLibraryItem *
+item_new (LeafImageList    *self,
+          LeafCatalogImage *image)
+{
+  LeafLibraryItem *item = g_object_new (LEAF_TYPE_LIBRARY_ITEM, NULL);
+
+  item->image = image ? g_object_ref (image) : NULL;
+  item->id = image ? leaf_catalog_image_get_id (image) : 0;
+  item_update_class (self, item);
+  return item;
+}
+
+static GPtrArray *
+load_page (LeafImageList *self,
+           guint          page)
+{
+  g_autoptr(GPtrArray) images = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *items;
+  guint wanted = MIN (PAGE_SIZE, self->n_items - page * PAGE_SIZE);
+
+  if (self->ids != NULL)
+    {
+      images = g_ptr_array_new_with_free_func (g_object_unref);
+      for (guint i = 0; i < wanted; i++)
+        {
+          gint64 id = g_array_index (self->ids, gint64, page * PAGE_SIZE + i);
+          LeafCatalogImage *image = leaf_catalog_get_image (self->catalog, id, NULL);
+
+          /* A hole keeps the positions; the item shows as missing. */
+          g_ptr_array_add (images, image);
+        }
+    }
+  else
+    images = leaf_catalog_query_images (self->catalog, &self->query, page * PAGE_SIZE, PAGE_SIZE,
+                                        &error);
+  if (images == NULL)
+    g_warning ("Could not read photos %u to %u of the catalog: %s",
+               page * PAGE_SIZE, page * PAGE_SIZE + wanted, error->message);
+
+  items = g_ptr_array_new_full (wanted, g_object_unref);
+  for (guint i = 0; i < wanted; i++)
+    {
+      /* The catalog may have shrunk since the count (another process, an import running); the
+       * grid still expects an item at every position up to n_items. */
+      LeafCatalogImage *image = images && i < images->len ? g_ptr_array_index (images, i) : NULL;
+
+      g_ptr_array_add (items, item_new (self, image));
+    }
+  return items;
+}
+
+static gpointer
+leaf_image_list_get_item (GListModel *model,
+                          guint       position)
+{
+  LeafImageList *self = LEAF_IMAGE_LIST (model);
+  guint page = position / PAGE_SIZE;
+  GPtrArray *items;
+
+  if (position >= self->n_items)
+    return NULL;
+
+  items = g_hash_table_lookup (self->pages, GUINT_TO_POINTER (page));
+  if (items == NULL)
+    {
+      items = load_page (self, page);
+      g_hash_table_insert (self->pages, GUINT_TO_POINTER (page), items);
+      g_queue_push_head (&self->lru, GUINT_TO_POINTER (page));
+      if (g_queue_get_length (&self->lru) > MAX_PAGES)
+        g_hash_table_remove (self->pages, g_queue_pop_tail (&self->lru));
+    }
+  else if (g_queue_peek_head (&self->lru) != GUINT_TO_POINTER (page))
+    {
+      g_queue_remove (&self->lru, GUINT_TO_POINTER (page));
+      g_queue_push_head (&self->lru, GUINT_TO_POINTER (page));
+    }
+  return g_object_ref (g_ptr_array_index (items, position % PAGE_SIZE));
+}
+
+static void
+list_model_iface_init (GListModelInterface *iface)
+{
+  iface->get_item_type = leaf_image_list_get_item_type;
+  iface->get_n_items = leaf_image_list_get_n_items;
+  iface->get_item = leaf_image_list_get_item;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (LeafImageList, leaf_image_list, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
+
+static void
+clear_query (LeafImageList *self)
+{
+  g_clear_pointer (&self->name_contains, g_free);
+  g_clear_pointer (&self->labeller, g_free);
+  g_clear_pointer (&self->query.taken_after, g_date_time_unref);
+  g_clear_pointer (&self->query.taken_before, g_date_time_unref);
+  memset (&self->query, 0, sizeof self->query);
+}
+
+static void
+drop_pages (LeafImageList *self)
+{
+  g_hash_table_remove_all (self->pages);
+  g_queue_clear (&self->lru);
+}
+
+static void
+load_classes (LeafImageList *self)
+{
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_hash_table_remove_all (self->classes);
+  classes = leaf_catalog_list_classes (self->catalog, &error);
+  if (classes == NULL)
+    {
+      g_warning ("Could not read the classes of the catalog: %s", error->message);
+      return;
+    }
+  /* The table takes the infos over from the array. */
+  g_ptr_array_set_free_func (classes, NULL);
+  for (guint i = 0; i < classes->len; i++)
+    {
+      LeafClassInfo *info = g_ptr_array_index (classes, i);
+
+      g_hash_table_insert (self->classes, &info->id, info);
+    }
+}
+
+static void
+on_classes_changed_cb (LeafImageList *self)
+{
+  GHashTableIter iter;
+  GPtrArray *items;
+
+  load_classes (self);
+  g_hash_table_iter_init (&iter, self->pages);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &items))
+    for (guint i = 0; i < items->len; i++)
+      item_update_class (self, g_ptr_array_index (items, i));
+}
+
+/* Refreshes the loaded items whose image is in @ids (all when @ids is NULL) in place. */
+static void
+on_labels_changed_cb (LeafImageList *self,
+                      GArray        *ids)
+{
+  g_autoptr(GHashTable) wanted = NULL;
+  GHashTableIter iter;
+  GPtrArray *items;
+
+  if (ids != NULL)
+    {
+      wanted = g_hash_table_new (g_int64_hash, g_int64_equal);
+      for (guint i = 0; i < ids->len; i++)
+        g_hash_table_add (wanted, &g_array_index (ids, gint64, i));
+    }
+
+  g_hash_table_iter_init (&iter, self->pages);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &items))
+    for (guint i = 0; i < items->len; i++)
+      {
+        LeafLibraryItem *item = g_ptr_array_index (items, i);
+        g_autoptr(LeafCatalogImage) image = NULL;
+
+        if (item->id == 0 || (wanted != NULL && !g_hash_table_contains (wanted, &item->id)))
+          continue;
+        image = leaf_catalog_get_image (self->catalog, item->id, NULL);
+        if (image == NULL)
+          continue;
+        g_set_object (&item->image, image);
+        g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
+        item_update_class (self, item);
+      }
+}
+
+static void
+on_images_changed_cb (LeafImageList *self)
+{
+  g_autoptr(GError) error = NULL;
+  guint old = self->n_items, count;
+
+  if (self->ids != NULL)
+    return;
+
+  /* In import order new photos come last: append them and leave the rest of the grid alone. */
+  if (self->query.sort == LEAF_IMAGE_SORT_IMPORTED
+      && leaf_catalog_count_images (self->catalog, &self->query, &count, &error)
+      && count >= old)
+    {
+      guint last_page = old / PAGE_SIZE;
+
+      if (count == old)
+        return;
+      /* The last page may be partial; load it again when asked. */
+      if (g_hash_table_remove (self->pages, GUINT_TO_POINTER (last_page)))
+        g_queue_remove (&self->lru, GUINT_TO_POINTER (last_page));
+      self->n_items = count;
+      g_list_model_items_changed (G_LIST_MODEL (self), old, 0, count - old);
+      return;
+    }
+  if (!leaf_image_list_reload (self, &error))
+    g_warning ("Could not reload the photos: %s", error->message);
+}
+
+static void
+leaf_image_list_dispose (GObject *object)
+{
+  LeafImageList *self = LEAF_IMAGE_LIST (object);
+
+  if (self->catalog != NULL)
+    g_signal_handlers_disconnect_by_data (self->catalog, self);
+  g_clear_object (&self->catalog);
+  G_OBJECT_CLASS (leaf_image_list_parent_class)->dispose (object);
+}
+
+static void
+leaf_image_list_finalize (GObject *object)
+{
+  LeafImageList *self = LEAF_IMAGE_LIST (object);
+
+  clear_query (self);
+  g_clear_pointer (&self->ids, g_array_unref);
+  g_queue_clear (&self->lru);
+  g_clear_pointer (&self->pages, g_hash_table_unref);
+  g_clear_pointer (&self->classes, g_hash_table_unref);
+  G_OBJECT_CLASS (leaf_image_list_parent_class)->finalize (object);
+}
+
+static void
+leaf_image_list_class_init (LeafImageListClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = leaf_image_list_dispose;
+  object_class->finalize = leaf_image_list_finalize;
+}
+
+static void
+leaf_image_list_init (LeafImageList *self)
+{
+  self->pages = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  self->classes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                         (GDestroyNotify) leaf_class_info_free);
+  g_queue_init (&self->lru);
+}
+
+/**
+ * leaf_image_list_new:
+ * @catalog: the catalog to list
+ *
+ * The list starts with every image in import order and follows the catalog's signals.
+ *
+ * Returns: (transfer full): a list model of #LeafLibraryItem
+ */
+LeafImageList *
+leaf_image_list_new (LeafCatalog *catalog)
+{
+  LeafImageList *self;
+  g_autoptr(GError) error = NULL;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
+
+  self = g_object_new (LEAF_TYPE_IMAGE_LIST, NULL);
+  self->catalog = g_object_ref (catalog);
+  load_classes (self);
+  if (!leaf_image_list_reload (self, &error))
+    g_warning ("Could not count the photos: %s", error->message);
+  g_signal_connect_object (catalog, "classes-changed", G_CALLBACK (on_classes_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "labels-changed", G_CALLBACK (on_labels_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "images-changed", G_CALLBACK (on_images_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  return self;
+}
+
+/**
+ * leaf_image_list_get_catalog:
+ *
+ * Returns: (transfer none): the catalog listed
+ */
+LeafCatalog *
+leaf_image_list_get_catalog (LeafImageList *self)
+{
+  g_return_val_if_fail (LEAF_IS_IMAGE_LIST (self), NULL);
+  return self->catalog;
+}
+
+/**
+ * leaf_image_list_set_query:
+ * @self: a list
+ * @query: the filter and order; copied
+ *
+ * Does not reload; call leaf_image_list_reload() after.
+ */
+void
+leaf_image_list_set_query (LeafImageList        *self,
+                           const LeafImageQuery *query)
+{
+  g_return_if_fail (LEAF_IS_IMAGE_LIST (self));
+  g_return_if_fail (query != NULL);
+
+  clear_query (self);
+  self->query = *query;
+  self->query.name_contains = self->name_contains = g_strdup (query->name_contains);
+  self->query.labeller = self->labeller = g_strdup (query->labeller);
+  if (query->taken_after != NULL)
+    g_date_time_ref (query->taken_after);
+  if (query->taken_before != NULL)
+    g_date_time_ref (query->taken_before);
+}
+
+/**
+ * leaf_image_list_set_ids:
+ * @self: a list
+ * @ids: (nullable) (element-type gint64): the images to show, in this order, or %NULL to show
+ *   the query's
+ *
+ * Does not reload; call leaf_image_list_reload() after.
+ */
+void
+leaf_image_list_set_ids (LeafImageList *self,
+                         GArray        *ids)
+{
+  g_return_if_fail (LEAF_IS_IMAGE_LIST (self));
+
+  g_clear_pointer (&self->ids, g_array_unref);
+  if (ids != NULL)
+    self->ids = g_array_ref (ids);
+}
+
+/**
+ * leaf_image_list_reload:
+ *
+ * Counts the query's rows again and replaces every item.
+ *
+ * Returns: %FALSE with @error set when the catalog could not be read; the list is then empty
+ */
+gboolean
+leaf_image_list_reload (LeafImageList  *self,
+                        GError        **error)
+{
+  guint old, count = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (LEAF_IS_IMAGE_LIST (self), FALSE);
+
+  if (self->ids != NULL)
+    ok = TRUE, count = self->ids->len;
+  else
+    ok = leaf_catalog_count_images (self->catalog, &self->query, &count, error);
+  old = self->n_items;
+  self->n_items = ok ? count : 0;
+  drop_pages (self);
+  if (old > 0 || self->n_items > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), 0, old, self->n_items);
+  return ok;
+}
+
+/**
+ * leaf_image_list_get_class:
+ *
+ * Returns: (transfer none) (nullable): the class @class_id as the list last read it
+ */
+LeafClassInfo *
+leaf_image_list_get_class (LeafImageList *self,
+                           gint64         class_id)
+{
+  g_return_val_if_fail (LEAF_IS_IMAGE_LIST (self), NULL);
+  return g_hash_table_lookup (self->classes, &class_id);
+}

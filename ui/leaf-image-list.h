@@ -1,0 +1,36 @@
+/* leaf-image-list.h: a lazily paged list model over a catalog query
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "leaf-catalog.h"
+
+G_BEGIN_DECLS
+
+#define LEAF_TYPE_LIBRARY_ITEM (leaf_library_item_get_type ())
+G_DECLARE_FINAL_TYPE (LeafLibraryItem, leaf_library_item, LEAF, LIBRARY_ITEM, GObject)
+
+LeafCatalogImage *leaf_library_item_get_image       (LeafLibraryItem *self);
+gint64            leaf_library_item_get_id          (LeafLibraryItem *self);
+const char       *leaf_library_item_get_class_name  (LeafLibraryItem *self);
+const char       *leaf_library_item_get_class_color (LeafLibraryItem *self);
+
+#define LEAF_TYPE_IMAGE_LIST (leaf_image_list_get_type ())
+G_DECLARE_FINAL_TYPE (LeafImageList, leaf_image_list, LEAF, IMAGE_LIST, GObject)
+
+LeafImageList *leaf_image_list_new       (LeafCatalog          *catalog);
+LeafCatalog   *leaf_image_list_get_catalog (LeafImageList      *self);
+void           leaf_image_list_set_query (LeafImageList        *self,
+                                          const LeafImageQuery *query);
+void           leaf_image_list_set_ids   (LeafImageList        *self,
+                                          GArray               *ids);
+gboolean       leaf_image_list_reload    (LeafImageList        *self,
+                                          GError              **error);
+LeafClassInfo *leaf_image_list_get_class (LeafImageList        *self,
+                                          gint64                class_id);
+
+G_END_DECLS

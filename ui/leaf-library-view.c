@@ -1,0 +1,1568 @@
+/* leaf-library-view.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The sidebar chooses what the grid shows (everything, unlabelled photos, one class, photos the
+ * latest model disagrees with, or its least certain predictions); the search bar narrows that
+ * down. Keys 1–9 label the selected photos with the class in that place of the sidebar, 0 removes
+ * their label, Space opens the viewer.
+ */
+
+#define G_LOG_DOMAIN "leaf-library-view"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "leaf-class-color.h"
+#include "leaf-library-view.h"
+#include "leaf-settings.h"
+#include "leaf-thumbnail-cell.h"
+#include "leaf-toast.h"
+#include "leaf-viewer-window.h"
+
+typedef enum
+{
+  FILTER_ALL,
+  FILTER_UNLABELLED,
+  FILTER_CLASS,
+  FILTER_DISAGREEMENTS,
+  FILTER_UNCERTAIN,
+  FILTER_CONFUSION,
+} FilterKind;
+
+struct _LeafLibraryView
+{
+  GtkWidget parent_instance;
+
+  LeafCatalog *catalog;
+  LeafThumbnailer *thumbnailer;
+  LeafImageList *images;
+  GtkMultiSelection *selection;
+  GSettings *settings;
+  GPtrArray *classes; /* LeafClassInfo, in sidebar order */
+  gint64 model_id;    /* the latest model, or 0 */
+  GtkWidget *class_popover;
+
+  FilterKind filter;
+  gint64 filter_class;
+  /* FILTER_CONFUSION: the model's class indices and names */
+  gint64 confusion_model;
+  char *confusion_truth;
+  char *confusion_predicted;
+
+  gboolean search_mode;
+  gboolean rebuilding_sidebar;
+
+  /* Template widgets */
+  AdwFlap *flap;
+  GtkListBox *sidebar;
+  GtkMenuButton *class_menu_button;
+  GtkSearchBar *search_bar;
+  GtkSearchEntry *search_entry;
+  GtkEntry *labeller_entry;
+  GtkDropDown *date_dropdown;
+  GtkDropDown *sort_dropdown;
+  GtkWidget *filter_banner;
+  GtkLabel *filter_banner_label;
+  GtkStack *content_stack;
+  GtkGridView *grid_view;
+  AdwStatusPage *empty_page;
+  AdwStatusPage *no_results_page;
+  GtkRevealer *label_bar_revealer;
+  GtkLabel *selection_label;
+  GtkBox *label_buttons;
+};
+
+G_DEFINE_FINAL_TYPE (LeafLibraryView, leaf_library_view, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_SEARCH_MODE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+#define ROW_KIND  "leaf-filter-kind"
+#define ROW_CLASS "leaf-class-id"
+#define ROW_COUNT "leaf-count-label"
+
+static void reload (LeafLibraryView *self);
+
+static LeafClassInfo *
+find_class (LeafLibraryView *self,
+            gint64           class_id)
+{
+  for (guint i = 0; self->classes && i < self->classes->len; i++)
+    {
+      LeafClassInfo *info = g_ptr_array_index (self->classes, i);
+
+      if (info->id == class_id)
+        return info;
+    }
+  return NULL;
+}
+
+static GArray *
+selected_ids (LeafLibraryView *self)
+{
+  g_autoptr(GtkBitset) bitset = NULL;
+  GtkBitsetIter iter;
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  guint position;
+
+  if (self->selection == NULL)
+    return ids;
+  bitset = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+  for (gboolean ok = gtk_bitset_iter_init_first (&iter, bitset, &position); ok;
+       ok = gtk_bitset_iter_next (&iter, &position))
+    {
+      g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (self->selection),
+                                                               position);
+      gint64 id = item ? leaf_library_item_get_id (item) : 0;
+
+      if (id > 0)
+        g_array_append_val (ids, id);
+    }
+  return ids;
+}
+
+/* Sidebar */
+
+static GtkWidget *
+sidebar_row_new (FilterKind     kind,
+                 LeafClassInfo *info,
+                 const char    *icon_name,
+                 const char    *title,
+                 guint          key)
+{
+  GtkWidget *row = gtk_list_box_row_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 10);
+  GtkWidget *label = gtk_label_new (title);
+  GtkWidget *count = gtk_label_new (NULL);
+
+  if (info != NULL)
+    {
+      GtkWidget *dot = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
+
+      gtk_widget_add_css_class (dot, "class-dot");
+      gtk_widget_set_valign (dot, GTK_ALIGN_CENTER);
+      leaf_widget_set_class_color (dot, info->color);
+      gtk_box_append (GTK_BOX (box), dot);
+    }
+  else
+    gtk_box_append (GTK_BOX (box), gtk_image_new_from_icon_name (icon_name));
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_widget_set_hexpand (label, TRUE);
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_widget_add_css_class (count, "dim-label");
+  gtk_widget_add_css_class (count, "numeric");
+  gtk_box_append (GTK_BOX (box), count);
+  if (key > 0)
+    {
+      g_autofree char *text = g_strdup_printf ("%u", key);
+      GtkWidget *keycap = gtk_label_new (text);
+
+      gtk_widget_add_css_class (keycap, "keycap");
+      /* Translators: tooltip of the small key shown beside a class */
+      gtk_widget_set_tooltip_text (keycap, _("Press this key to label the selected photos"));
+      gtk_box_append (GTK_BOX (box), keycap);
+    }
+
+  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
+  g_object_set_data (G_OBJECT (row), ROW_KIND, GINT_TO_POINTER (kind));
+  g_object_set_data_full (G_OBJECT (row), ROW_CLASS,
+                          g_memdup2 (info ? &info->id : &(gint64) { 0 }, sizeof (gint64)), g_free);
+  g_object_set_data (G_OBJECT (row), ROW_COUNT, count);
+  return row;
+}
+
+static gint64
+row_class_id (GtkListBoxRow *row)
+{
+  return *(gint64 *) g_object_get_data (G_OBJECT (row), ROW_CLASS);
+}
+
+static FilterKind
+row_kind (GtkListBoxRow *row)
+{
+  return GPOINTER_TO_INT (g_object_get_data (G_OBJECT (row), ROW_KIND));
+}
+
+static void
+sidebar_header_func (GtkListBoxRow *row,
+                     GtkListBoxRow *before,
+                     gpointer       user_data)
+{
+  FilterKind kind = row_kind (row);
+  const char *title = NULL;
+
+  if (kind == FILTER_CLASS && (before == NULL || row_kind (before) != FILTER_CLASS))
+    title = _("Classes");
+  else if (kind == FILTER_DISAGREEMENTS)
+    title = _("Review");
+
+  if (title != NULL)
+    {
+      GtkWidget *header = gtk_label_new (title);
+
+      gtk_label_set_xalign (GTK_LABEL (header), 0);
+      gtk_widget_add_css_class (header, "sidebar-heading");
+      gtk_list_box_row_set_header (row, header);
+    }
+  else
+    gtk_list_box_row_set_header (row, NULL);
+}
+
+static void
+set_count (GtkListBoxRow *row,
+           gboolean       known,
+           guint          count)
+{
+  GtkLabel *label = g_object_get_data (G_OBJECT (row), ROW_COUNT);
+  char text[16];
+
+  g_snprintf (text, sizeof text, "%u", count);
+  gtk_label_set_text (label, known ? text : "");
+}
+
+static guint
+count_query (LeafLibraryView      *self,
+             const LeafImageQuery *query,
+             gboolean             *known)
+{
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  *known = leaf_catalog_count_images (self->catalog, query, &count, &error);
+  if (!*known)
+    g_warning ("Could not count photos: %s", error->message);
+  return count;
+}
+
+static void
+update_counts (LeafLibraryView *self)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->sidebar)); child;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkListBoxRow *row = GTK_LIST_BOX_ROW (child);
+      LeafImageQuery query = { 0 };
+      gboolean known = TRUE;
+      LeafClassInfo *info;
+      guint count = 0;
+
+      switch (row_kind (row))
+        {
+        case FILTER_ALL:
+          count = count_query (self, &query, &known);
+          break;
+        case FILTER_UNLABELLED:
+          query.labels = LEAF_LABEL_FILTER_UNLABELED;
+          count = count_query (self, &query, &known);
+          break;
+        case FILTER_CLASS:
+          info = find_class (self, row_class_id (row));
+          count = info ? info->n_images : 0;
+          break;
+        case FILTER_DISAGREEMENTS:
+          query.model_id = self->model_id;
+          query.disagreements_only = TRUE;
+          if ((known = self->model_id > 0))
+            count = count_query (self, &query, &known);
+          break;
+        case FILTER_UNCERTAIN:
+          query.model_id = self->model_id;
+          query.sort = LEAF_IMAGE_SORT_UNCERTAINTY;
+          if ((known = self->model_id > 0))
+            count = count_query (self, &query, &known);
+          break;
+        case FILTER_CONFUSION:
+        default:
+          known = FALSE;
+        }
+      set_count (row, known, count);
+    }
+}
+
+static void
+select_current_row (LeafLibraryView *self)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->sidebar)); child;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkListBoxRow *row = GTK_LIST_BOX_ROW (child);
+
+      if (row_kind (row) == self->filter
+          && (self->filter != FILTER_CLASS || row_class_id (row) == self->filter_class))
+        {
+          gtk_list_box_select_row (self->sidebar, row);
+          return;
+        }
+    }
+  gtk_list_box_unselect_all (self->sidebar);
+}
+
+static GMenuModel *
+class_menu_new (gint64 class_id)
+{
+  GMenu *menu = g_menu_new ();
+  g_autoptr(GMenu) edit = g_menu_new ();
+  g_autoptr(GMenu) move = g_menu_new ();
+  g_autoptr(GMenu) remove = g_menu_new ();
+  g_autoptr(GMenuItem) up = NULL;
+  g_autoptr(GMenuItem) down = NULL;
+
+  g_menu_append (edit, _("_Rename…"),
+                 g_action_print_detailed_name ("library.rename-class",
+                                               g_variant_new_int64 (class_id)));
+  g_menu_append (edit, _("_Change Colour…"),
+                 g_action_print_detailed_name ("library.recolor-class",
+                                               g_variant_new_int64 (class_id)));
+  up = g_menu_item_new (_("Move _Up"), NULL);
+  g_menu_item_set_action_and_target (up, "library.move-class", "(xi)", class_id, -1);
+  g_menu_append_item (move, up);
+  down = g_menu_item_new (_("Move _Down"), NULL);
+  g_menu_item_set_action_and_target (down, "library.move-class", "(xi)", class_id, 1);
+  g_menu_append_item (move, down);
+  g_menu_append (remove, _("_Remove…"),
+                 g_action_print_detailed_name ("library.remove-class",
+                                               g_variant_new_int64 (class_id)));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (edit));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (move));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (remove));
+  return G_MENU_MODEL (menu);
+}
+
+static void
+update_class_menu (LeafLibraryView *self)
+{
+  g_autoptr(GMenuModel) menu = NULL;
+  gboolean is_class = self->filter == FILTER_CLASS && find_class (self, self->filter_class);
+
+  if (is_class)
+    menu = class_menu_new (self->filter_class);
+  gtk_menu_button_set_menu_model (self->class_menu_button, menu);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->class_menu_button), is_class);
+}
+
+static void
+rebuild_label_buttons (LeafLibraryView *self)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->label_buttons))) != NULL)
+    gtk_box_remove (self->label_buttons, child);
+  for (guint i = 0; self->classes && i < MIN (self->classes->len, 9); i++)
+    gtk_box_append (self->label_buttons,
+                    leaf_class_button_new (g_ptr_array_index (self->classes, i), i + 1,
+                                           "library.label-class"));
+}
+
+static void
+rebuild_sidebar (LeafLibraryView *self)
+{
+  GtkWidget *child;
+
+  self->rebuilding_sidebar = TRUE;
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->sidebar))) != NULL)
+    gtk_list_box_remove (self->sidebar, child);
+
+  if (self->catalog != NULL)
+    {
+      GtkWidget *row;
+
+      gtk_list_box_append (self->sidebar, sidebar_row_new (FILTER_ALL, NULL,
+                                                           "leaf-library-symbolic",
+                                                           _("All Photos"), 0));
+      gtk_list_box_append (self->sidebar, sidebar_row_new (FILTER_UNLABELLED, NULL,
+                                                           "image-x-generic-symbolic",
+                                                           _("Unlabelled"), 0));
+      for (guint i = 0; i < self->classes->len; i++)
+        {
+          LeafClassInfo *info = g_ptr_array_index (self->classes, i);
+
+          gtk_list_box_append (self->sidebar, sidebar_row_new (FILTER_CLASS, info, NULL,
+                                                               info->name, i < 9 ? i + 1 : 0));
+        }
+      row = sidebar_row_new (FILTER_DISAGREEMENTS, NULL, "dialog-warning-symbolic",
+                             _("Disagreements"), 0);
+      gtk_widget_set_sensitive (row, self->model_id > 0);
+      gtk_widget_set_tooltip_text (row, self->model_id > 0
+                                   ? _("Photos whose label differs from the latest model’s prediction")
+                                   : _("Train a model to find photos it disagrees with"));
+      gtk_list_box_append (self->sidebar, row);
+      row = sidebar_row_new (FILTER_UNCERTAIN, NULL, "dialog-question-symbolic",
+                             _("Uncertain"), 0);
+      gtk_widget_set_sensitive (row, self->model_id > 0);
+      gtk_widget_set_tooltip_text (row, self->model_id > 0
+                                   ? _("The latest model’s least certain predictions first")
+                                   : _("Train a model to see its least certain predictions"));
+      gtk_list_box_append (self->sidebar, row);
+    }
+
+  update_counts (self);
+  select_current_row (self);
+  update_class_menu (self);
+  rebuild_label_buttons (self);
+  self->rebuilding_sidebar = FALSE;
+}
+
+static void
+load_classes (LeafLibraryView *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+
+  g_clear_pointer (&self->classes, g_ptr_array_unref);
+  if (self->catalog == NULL)
+    return;
+  self->classes = leaf_catalog_list_classes (self->catalog, &error);
+  if (self->classes == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      self->classes = g_ptr_array_new ();
+      g_clear_error (&error);
+    }
+  model = leaf_catalog_get_latest_model (self->catalog, NULL);
+  self->model_id = model ? model->id : 0;
+}
+
+static void
+on_sidebar_row_selected_cb (LeafLibraryView *self,
+                            GtkListBoxRow   *row)
+{
+  if (self->rebuilding_sidebar || row == NULL)
+    return;
+  self->filter = row_kind (row);
+  self->filter_class = row_class_id (row);
+  update_class_menu (self);
+  reload (self);
+  if (adw_flap_get_folded (self->flap))
+    adw_flap_set_reveal_flap (self->flap, FALSE);
+}
+
+static void
+on_sidebar_pressed_cb (GtkGestureClick *gesture,
+                       int              n_press,
+                       double           x,
+                       double           y,
+                       LeafLibraryView *self)
+{
+  GtkListBoxRow *row = gtk_list_box_get_row_at_y (self->sidebar, (int) y);
+  g_autoptr(GMenuModel) menu = NULL;
+  graphene_rect_t bounds;
+
+  if (row == NULL || row_kind (row) != FILTER_CLASS)
+    return;
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  menu = class_menu_new (row_class_id (row));
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->class_popover), menu);
+  if (gtk_widget_compute_bounds (GTK_WIDGET (row), GTK_WIDGET (self->sidebar), &bounds))
+    gtk_popover_set_pointing_to (GTK_POPOVER (self->class_popover),
+                                 &(GdkRectangle) { (int) x, (int) bounds.origin.y, 1,
+                                                   (int) bounds.size.height });
+  gtk_popover_popup (GTK_POPOVER (self->class_popover));
+}
+
+/* Grid */
+
+static void
+build_query (LeafLibraryView *self,
+             LeafImageQuery  *query)
+{
+  const char *name = gtk_editable_get_text (GTK_EDITABLE (self->search_entry));
+  const char *labeller = gtk_editable_get_text (GTK_EDITABLE (self->labeller_entry));
+  static const int days[] = { 0, 1, 7, 31, 365 };
+  guint date = gtk_drop_down_get_selected (self->date_dropdown);
+  static const LeafImageSort sorts[] = {
+    LEAF_IMAGE_SORT_IMPORTED, LEAF_IMAGE_SORT_NAME, LEAF_IMAGE_SORT_CAPTURED
+  };
+  guint sort = gtk_drop_down_get_selected (self->sort_dropdown);
+
+  *query = (LeafImageQuery) { 0 };
+  switch (self->filter)
+    {
+    case FILTER_UNLABELLED:
+      query->labels = LEAF_LABEL_FILTER_UNLABELED;
+      break;
+    case FILTER_CLASS:
+      query->class_id = self->filter_class;
+      break;
+    case FILTER_DISAGREEMENTS:
+      query->model_id = self->model_id;
+      query->disagreements_only = TRUE;
+      break;
+    case FILTER_UNCERTAIN:
+      query->model_id = self->model_id;
+      break;
+    case FILTER_CONFUSION:
+      query->model_id = self->confusion_model;
+      query->split = LEAF_SPLIT_VALIDATION;
+      break;
+    case FILTER_ALL:
+    default:
+      break;
+    }
+  if (self->search_mode)
+    {
+      if (name[0] != '\0')
+        query->name_contains = name;
+      if (labeller[0] != '\0')
+        query->labeller = labeller;
+      if (date > 0 && date < G_N_ELEMENTS (days))
+        {
+          g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+          query->taken_after = g_date_time_add_days (now, -days[date]);
+        }
+    }
+  query->sort = self->filter == FILTER_UNCERTAIN ? LEAF_IMAGE_SORT_UNCERTAINTY
+                : sorts[MIN (sort, G_N_ELEMENTS (sorts) - 1)];
+}
+
+static void
+update_selection_label (LeafLibraryView *self)
+{
+  g_autoptr(GtkBitset) bitset = NULL;
+  guint64 selected = 0;
+  guint total = 0;
+
+  if (self->selection != NULL)
+    {
+      bitset = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+      selected = gtk_bitset_get_size (bitset);
+      total = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+    }
+  if (selected > 0)
+    {
+      /* Translators: "3 of 600 selected" */
+      g_autofree char *text = g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " of %u selected",
+                                                         "%" G_GUINT64_FORMAT " of %u selected",
+                                                         (gulong) selected),
+                                               selected, total);
+
+      gtk_label_set_text (self->selection_label, text);
+    }
+  gtk_revealer_set_reveal_child (self->label_bar_revealer, selected > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label", selected > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label-class", selected > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.unlabel", selected > 0);
+}
+
+static void
+update_content_page (LeafLibraryView *self)
+{
+  guint n = self->images ? g_list_model_get_n_items (G_LIST_MODEL (self->images)) : 0;
+  const char *page = "grid";
+
+  if (n == 0)
+    {
+      LeafImageQuery all = { 0 };
+      gboolean known;
+      guint total = self->catalog ? count_query (self, &all, &known) : 0;
+
+      if (total == 0)
+        page = "empty";
+      else
+        {
+          const char *title = _("No Matching Photos");
+          const char *description = _("Try another filter or search.");
+
+          if (self->filter == FILTER_UNLABELLED && !self->search_mode)
+            title = _("Every Photo Is Labelled"), description = NULL;
+          else if (self->filter == FILTER_DISAGREEMENTS && !self->search_mode)
+            title = _("No Disagreements"),
+            description = _("The latest model agrees with every label it has seen.");
+          else if (self->filter == FILTER_CLASS && !self->search_mode)
+            description = _("Select photos and press this class’s key to label them.");
+          adw_status_page_set_title (self->no_results_page, title);
+          adw_status_page_set_description (self->no_results_page, description);
+          page = "no-results";
+        }
+    }
+  gtk_stack_set_visible_child_name (self->content_stack, page);
+}
+
+/* Photos of one confusion-matrix cell: the validation photos of the true class whose stored
+ * prediction by the model is the predicted class. */
+static gboolean
+confusion_ids (LeafLibraryView  *self,
+               GArray          **ids,
+               GError          **error)
+{
+  LeafImageQuery query = { 0 };
+  g_autoptr(LeafClassInfo) truth = NULL;
+  g_autoptr(LeafClassInfo) predicted = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+
+  *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  truth = leaf_catalog_find_class (self->catalog, self->confusion_truth, error);
+  if (truth == NULL)
+    return FALSE;
+  predicted = leaf_catalog_find_class (self->catalog, self->confusion_predicted, error);
+  if (predicted == NULL)
+    return FALSE;
+
+  build_query (self, &query);
+  query.class_id = truth->id;
+  images = leaf_catalog_query_images (self->catalog, &query, 0, G_MAXUINT, error);
+  g_clear_pointer (&query.taken_after, g_date_time_unref);
+  if (images == NULL)
+    return FALSE;
+  for (guint i = 0; i < images->len; i++)
+    {
+      LeafCatalogImage *image = g_ptr_array_index (images, i);
+      gint64 class_id, id = leaf_catalog_image_get_id (image);
+
+      if (leaf_catalog_image_get_prediction (image, &class_id, NULL, NULL)
+          && class_id == predicted->id)
+        g_array_append_val (*ids, id);
+    }
+  return TRUE;
+}
+
+static void
+reload (LeafLibraryView *self)
+{
+  g_autoptr(GError) error = NULL;
+  LeafImageQuery query;
+
+  if (self->images == NULL)
+    return;
+
+  build_query (self, &query);
+  leaf_image_list_set_query (self->images, &query);
+  g_clear_pointer (&query.taken_after, g_date_time_unref);
+  if (self->filter == FILTER_CONFUSION)
+    {
+      g_autoptr(GArray) ids = NULL;
+
+      if (!confusion_ids (self, &ids, &error))
+        leaf_show_toast_error (GTK_WIDGET (self), error);
+      leaf_image_list_set_ids (self->images, ids);
+    }
+  else
+    leaf_image_list_set_ids (self->images, NULL);
+
+  if (!leaf_image_list_reload (self->images, &error))
+    leaf_show_toast_error (GTK_WIDGET (self), error);
+  gtk_widget_set_visible (self->filter_banner, self->filter == FILTER_CONFUSION);
+  update_content_page (self);
+  update_selection_label (self);
+}
+
+static void
+on_filter_changed_cb (LeafLibraryView *self)
+{
+  reload (self);
+}
+
+static void
+on_show_all_clicked_cb (LeafLibraryView *self)
+{
+  self->filter = FILTER_ALL;
+  select_current_row (self);
+  reload (self);
+}
+
+static void
+on_grid_activate_cb (LeafLibraryView *self,
+                     guint            position)
+{
+  leaf_library_view_open_viewer (self, position);
+}
+
+static void
+on_selection_changed_cb (LeafLibraryView *self)
+{
+  update_selection_label (self);
+}
+
+static void
+on_items_changed_cb (LeafLibraryView *self)
+{
+  update_content_page (self);
+  update_selection_label (self);
+}
+
+static void
+factory_setup_cb (GtkSignalListItemFactory *factory,
+                  GtkListItem              *list_item,
+                  LeafLibraryView          *self)
+{
+  GtkWidget *cell = leaf_thumbnail_cell_new ();
+
+  if (self->settings != NULL)
+    {
+      leaf_thumbnail_cell_set_size (LEAF_THUMBNAIL_CELL (cell),
+                                    g_settings_get_int (self->settings, "thumbnail-size"));
+      leaf_thumbnail_cell_set_show_name (LEAF_THUMBNAIL_CELL (cell),
+                                         g_settings_get_boolean (self->settings,
+                                                                 "show-file-names"));
+    }
+  gtk_list_item_set_child (list_item, cell);
+}
+
+static void
+factory_bind_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *list_item,
+                 LeafLibraryView          *self)
+{
+  leaf_thumbnail_cell_bind (LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item)),
+                            gtk_list_item_get_item (list_item), self->thumbnailer);
+}
+
+static void
+factory_unbind_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *list_item,
+                   LeafLibraryView          *self)
+{
+  leaf_thumbnail_cell_unbind (LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item)));
+}
+
+/* A new factory makes the grid create its cells again, with the current settings. */
+static void
+reset_factory (LeafLibraryView *self)
+{
+  g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
+
+  g_signal_connect (factory, "setup", G_CALLBACK (factory_setup_cb), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (factory_bind_cb), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (factory_unbind_cb), self);
+  gtk_grid_view_set_factory (self->grid_view, factory);
+}
+
+static gboolean
+on_space_pressed_cb (GtkWidget *widget,
+                     GVariant  *args,
+                     gpointer   user_data)
+{
+  gtk_widget_activate_action (GTK_WIDGET (user_data), "library.open-viewer", NULL);
+  return TRUE;
+}
+
+/* Catalog */
+
+static void
+on_catalog_labels_changed_cb (LeafLibraryView *self)
+{
+  g_autoptr(GPtrArray) classes = NULL;
+
+  /* Class counts live in the class list; read it again without rebuilding the rows. */
+  classes = leaf_catalog_list_classes (self->catalog, NULL);
+  if (classes != NULL)
+    {
+      g_clear_pointer (&self->classes, g_ptr_array_unref);
+      self->classes = g_steal_pointer (&classes);
+    }
+  update_counts (self);
+}
+
+static void
+on_catalog_structure_changed_cb (LeafLibraryView *self)
+{
+  load_classes (self);
+  if (self->filter == FILTER_CLASS && find_class (self, self->filter_class) == NULL)
+    self->filter = FILTER_ALL;
+  if ((self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN)
+      && self->model_id == 0)
+    self->filter = FILTER_ALL;
+  rebuild_sidebar (self);
+}
+
+/**
+ * leaf_library_view_reload_models:
+ *
+ * Reads the catalog's latest model again, for the Disagreements and Uncertain filters; the
+ * catalog's runs-changed signal does it too, for runs recorded through it.
+ */
+void
+leaf_library_view_reload_models (LeafLibraryView *self)
+{
+  gint64 old;
+
+  g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
+
+  if (self->catalog == NULL)
+    return;
+  old = self->model_id;
+  on_catalog_structure_changed_cb (self);
+  if (self->model_id != old
+      && (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN))
+    reload (self);
+}
+
+static void
+on_catalog_images_changed_cb (LeafLibraryView *self)
+{
+  update_counts (self);
+  update_content_page (self);
+}
+
+/* Actions */
+
+gboolean
+leaf_library_view_label (LeafLibraryView *self,
+                         const gint64    *image_ids,
+                         gsize            n_images,
+                         gint64           class_id)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_val_if_fail (LEAF_IS_LIBRARY_VIEW (self), FALSE);
+  g_return_val_if_fail (self->catalog != NULL, FALSE);
+
+  if (n_images == 0)
+    return TRUE;
+  if (!leaf_catalog_set_labels (self->catalog, image_ids, n_images, class_id,
+                                LEAF_LABEL_HOW_MANUAL, &error))
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+label_selection (LeafLibraryView *self,
+                 gint64           class_id)
+{
+  g_autoptr(GArray) ids = selected_ids (self);
+
+  leaf_library_view_label (self, (const gint64 *) (gpointer) ids->data, ids->len, class_id);
+}
+
+static void
+label_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+  guint key = g_variant_get_uint32 (parameter);
+  LeafClassInfo *info;
+
+  if (self->classes == NULL || key < 1 || key > self->classes->len)
+    {
+      g_autofree char *message = g_strdup_printf (_("No class has the key %u yet. Add classes "
+                                                    "in the sidebar."), key);
+
+      leaf_show_toast (widget, message);
+      return;
+    }
+  info = g_ptr_array_index (self->classes, key - 1);
+  label_selection (self, info->id);
+}
+
+static void
+label_class_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  label_selection (LEAF_LIBRARY_VIEW (widget), g_variant_get_int64 (parameter));
+}
+
+static void
+unlabel_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  label_selection (LEAF_LIBRARY_VIEW (widget), 0);
+}
+
+static void
+open_viewer_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+  g_autoptr(GtkBitset) bitset = NULL;
+  guint position = 0;
+
+  if (self->selection == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->selection)) == 0)
+    return;
+  bitset = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+  if (!gtk_bitset_is_empty (bitset))
+    position = gtk_bitset_get_minimum (bitset);
+  leaf_library_view_open_viewer (self, position);
+}
+
+typedef struct
+{
+  LeafLibraryView *self;
+  GtkWidget *entry;
+  gint64 class_id; /* 0 when adding */
+} NameDialog;
+
+static void
+name_dialog_free (gpointer data)
+{
+  NameDialog *dialog = data;
+
+  g_object_unref (dialog->self);
+  g_free (dialog);
+}
+
+static void
+on_name_changed_cb (GtkEditable *entry,
+                    AdwMessageDialog *dialog)
+{
+  const char *text = gtk_editable_get_text (entry);
+  g_autoptr(GError) error = NULL;
+  gboolean valid = leaf_class_name_is_valid (text, &error);
+
+  adw_message_dialog_set_response_enabled (dialog, "apply", valid);
+  if (valid)
+    gtk_widget_remove_css_class (GTK_WIDGET (entry), "error");
+  else if (text[0] != '\0')
+    gtk_widget_add_css_class (GTK_WIDGET (entry), "error");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (entry), valid ? NULL : error->message);
+}
+
+static void
+on_name_response_cb (AdwMessageDialog *dialog,
+                     const char       *response,
+                     NameDialog       *data)
+{
+  LeafLibraryView *self = data->self;
+  const char *name = gtk_editable_get_text (GTK_EDITABLE (data->entry));
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+
+  if (!g_str_equal (response, "apply") || self->catalog == NULL)
+    return;
+  if (data->class_id == 0)
+    {
+      const char *color = leaf_class_color_suggest (self->classes ? self->classes->len : 0);
+
+      ok = leaf_catalog_add_class (self->catalog, name, color, NULL, &error) > 0;
+    }
+  else
+    ok = leaf_catalog_rename_class (self->catalog, data->class_id, name, &error);
+  if (!ok)
+    leaf_show_toast_error (GTK_WIDGET (self), error);
+}
+
+static void
+show_name_dialog (LeafLibraryView *self,
+                  gint64           class_id)
+{
+  LeafClassInfo *info = class_id ? find_class (self, class_id) : NULL;
+  GtkWidget *dialog;
+  NameDialog *data;
+
+  if (class_id != 0 && info == NULL)
+    return;
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                   info ? _("Rename Class") : _("Add Class"), NULL);
+  adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (dialog),
+                               info ? _("The photos labelled with this class keep their label.")
+                                    : _("Photos can then be labelled with it by its key or "
+                                        "its button."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "apply", info ? _("_Rename") : _("_Add"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "apply",
+                                              ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "apply");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+
+  data = g_new0 (NameDialog, 1);
+  data->self = g_object_ref (self);
+  data->class_id = class_id;
+  data->entry = gtk_entry_new ();
+  gtk_entry_set_activates_default (GTK_ENTRY (data->entry), TRUE);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (data->entry), _("Class name, for example Early blight"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (data->entry),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Class name"), -1);
+  g_signal_connect (data->entry, "changed", G_CALLBACK (on_name_changed_cb), dialog);
+  gtk_editable_set_text (GTK_EDITABLE (data->entry), info ? info->name : "");
+  on_name_changed_cb (GTK_EDITABLE (data->entry), ADW_MESSAGE_DIALOG (dialog));
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), data->entry);
+  g_signal_connect_data (dialog, "response", G_CALLBACK (on_name_response_cb), data,
+                         (GClosureNotify) (void (*) (void)) name_dialog_free, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+add_class_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  show_name_dialog (LEAF_LIBRARY_VIEW (widget), 0);
+}
+
+static void
+rename_class_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  show_name_dialog (LEAF_LIBRARY_VIEW (widget), g_variant_get_int64 (parameter));
+}
+
+typedef struct
+{
+  LeafLibraryView *self;
+  gint64 class_id;
+} ClassRequest;
+
+static void
+class_request_free (gpointer data)
+{
+  ClassRequest *request = data;
+
+  g_object_unref (request->self);
+  g_free (request);
+}
+
+static ClassRequest *
+class_request_new (LeafLibraryView *self,
+                   gint64           class_id)
+{
+  ClassRequest *request = g_new0 (ClassRequest, 1);
+
+  request->self = g_object_ref (self);
+  request->class_id = class_id;
+  return request;
+}
+
+static void
+on_color_response_cb (GtkDialog    *dialog,
+                      int           response,
+                      ClassRequest *request)
+{
+  if (response == GTK_RESPONSE_OK && request->self->catalog != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *color = NULL;
+      GdkRGBA rgba;
+
+      gtk_color_chooser_get_rgba (GTK_COLOR_CHOOSER (dialog), &rgba);
+      color = g_strdup_printf ("#%02x%02x%02x", (guint) (rgba.red * 255 + 0.5),
+                               (guint) (rgba.green * 255 + 0.5), (guint) (rgba.blue * 255 + 0.5));
+      if (!leaf_catalog_set_class_color (request->self->catalog, request->class_id, color,
+                                         &error))
+        leaf_show_toast_error (GTK_WIDGET (request->self), error);
+    }
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+recolor_class_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+  LeafClassInfo *info = find_class (self, g_variant_get_int64 (parameter));
+  g_autofree char *title = NULL;
+  GdkRGBA palette[10];
+  GtkWidget *dialog;
+  GdkRGBA rgba;
+
+  if (info == NULL)
+    return;
+  /* Translators: title of the colour chooser; %s is a class name */
+  title = g_strdup_printf (_("Colour of %s"), info->name);
+  dialog = gtk_color_chooser_dialog_new (title, GTK_WINDOW (gtk_widget_get_root (widget)));
+  gtk_window_set_modal (GTK_WINDOW (dialog), TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (palette); i++)
+    gdk_rgba_parse (&palette[i], leaf_class_color_suggest (i));
+  gtk_color_chooser_add_palette (GTK_COLOR_CHOOSER (dialog), GTK_ORIENTATION_HORIZONTAL, 5,
+                                 G_N_ELEMENTS (palette), palette);
+  if (gdk_rgba_parse (&rgba, info->color))
+    gtk_color_chooser_set_rgba (GTK_COLOR_CHOOSER (dialog), &rgba);
+  g_signal_connect_data (dialog, "response", G_CALLBACK (on_color_response_cb),
+                         class_request_new (self, info->id),
+                         (GClosureNotify) (void (*) (void)) class_request_free, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+move_class_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+  g_autoptr(GError) error = NULL;
+  LeafClassInfo *info;
+  gint64 class_id;
+  int delta, position;
+
+  g_variant_get (parameter, "(xi)", &class_id, &delta);
+  info = find_class (self, class_id);
+  if (info == NULL)
+    return;
+  position = (int) info->position + delta;
+  if (position < 0 || position >= (int) self->classes->len)
+    return;
+  if (!leaf_catalog_move_class (self->catalog, class_id, position, &error))
+    leaf_show_toast_error (widget, error);
+}
+
+static void
+on_remove_response_cb (AdwMessageDialog *dialog,
+                       const char       *response,
+                       ClassRequest     *request)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_str_equal (response, "remove") || request->self->catalog == NULL)
+    return;
+  if (!leaf_catalog_remove_class (request->self->catalog, request->class_id, TRUE, &error))
+    leaf_show_toast_error (GTK_WIDGET (request->self), error);
+  else
+    {
+      AdwToast *toast = adw_toast_new (_("Class removed"));
+      GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (request->self),
+                                                    ADW_TYPE_TOAST_OVERLAY);
+
+      adw_toast_set_button_label (toast, _("_Undo"));
+      adw_toast_set_action_name (toast, "win.undo");
+      if (overlay != NULL)
+        adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+      else
+        g_object_unref (g_object_ref_sink (toast));
+    }
+}
+
+static void
+remove_class_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+  LeafClassInfo *info = find_class (self, g_variant_get_int64 (parameter));
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+
+  if (info == NULL)
+    return;
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)), NULL, NULL);
+  adw_message_dialog_format_heading (ADW_MESSAGE_DIALOG (dialog), _("Remove “%s”?"), info->name);
+  if (info->n_images == 1)
+    body = g_strdup_printf (_("The photo labelled %s becomes unlabelled. Undo brings the class "
+                              "and its label back."), info->name);
+  else if (info->n_images > 1)
+    body = g_strdup_printf (ngettext ("The %u photo labelled %s becomes unlabelled. Undo brings "
+                                      "the class and its labels back.",
+                                      "The %u photos labelled %s become unlabelled. Undo brings "
+                                      "the class and its labels back.",
+                                      info->n_images),
+                            info->n_images, info->name);
+  else
+    body = g_strdup (_("No photo is labelled with this class."));
+  adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (dialog), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "remove", _("_Remove"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_data (dialog, "response", G_CALLBACK (on_remove_response_cb),
+                         class_request_new (self, info->id),
+                         (GClosureNotify) (void (*) (void)) class_request_free, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+toggle_sidebar_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+
+  adw_flap_set_reveal_flap (self->flap, !adw_flap_get_reveal_flap (self->flap));
+}
+
+/* GObject */
+
+static void
+on_settings_changed_cb (LeafLibraryView *self)
+{
+  reset_factory (self);
+}
+
+static void
+leaf_library_view_dispose (GObject *object)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (object);
+
+  leaf_library_view_set_catalog (self, NULL);
+  g_clear_object (&self->thumbnailer);
+  g_clear_object (&self->settings);
+  g_clear_pointer (&self->class_popover, gtk_widget_unparent);
+  gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_LIBRARY_VIEW);
+  G_OBJECT_CLASS (leaf_library_view_parent_class)->dispose (object);
+}
+
+static void
+leaf_library_view_finalize (GObject *object)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (object);
+
+  g_clear_pointer (&self->classes, g_ptr_array_unref);
+  g_clear_pointer (&self->confusion_truth, g_free);
+  g_clear_pointer (&self->confusion_predicted, g_free);
+  G_OBJECT_CLASS (leaf_library_view_parent_class)->finalize (object);
+}
+
+static void
+leaf_library_view_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SEARCH_MODE:
+      g_value_set_boolean (value, self->search_mode);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+leaf_library_view_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SEARCH_MODE:
+      if (self->search_mode == g_value_get_boolean (value))
+        break;
+      self->search_mode = g_value_get_boolean (value);
+      gtk_search_bar_set_search_mode (self->search_bar, self->search_mode);
+      if (self->search_mode)
+        gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+      reload (self);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+on_search_bar_mode_cb (LeafLibraryView *self)
+{
+  /* The search bar closes itself on Escape. */
+  g_object_set (self, "search-mode", gtk_search_bar_get_search_mode (self->search_bar), NULL);
+}
+
+static void
+leaf_library_view_class_init (LeafLibraryViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = leaf_library_view_dispose;
+  object_class->finalize = leaf_library_view_finalize;
+  object_class->get_property = leaf_library_view_get_property;
+  object_class->set_property = leaf_library_view_set_property;
+
+  properties[PROP_SEARCH_MODE] =
+    g_param_spec_boolean ("search-mode", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/leafscope/Leafscope/leaf-library-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, flap);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, sidebar);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, class_menu_button);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, labeller_entry);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, date_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, sort_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, filter_banner);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, filter_banner_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, grid_view);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, empty_page);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, no_results_page);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, label_bar_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, selection_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, label_buttons);
+  gtk_widget_class_bind_template_callback (widget_class, on_filter_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_show_all_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, on_grid_activate_cb);
+
+  gtk_widget_class_install_action (widget_class, "library.label", "u", label_action);
+  gtk_widget_class_install_action (widget_class, "library.label-class", "x", label_class_action);
+  gtk_widget_class_install_action (widget_class, "library.unlabel", NULL, unlabel_action);
+  gtk_widget_class_install_action (widget_class, "library.open-viewer", NULL, open_viewer_action);
+  gtk_widget_class_install_action (widget_class, "library.add-class", NULL, add_class_action);
+  gtk_widget_class_install_action (widget_class, "library.rename-class", "x",
+                                   rename_class_action);
+  gtk_widget_class_install_action (widget_class, "library.recolor-class", "x",
+                                   recolor_class_action);
+  gtk_widget_class_install_action (widget_class, "library.move-class", "(xi)", move_class_action);
+  gtk_widget_class_install_action (widget_class, "library.remove-class", "x",
+                                   remove_class_action);
+  gtk_widget_class_install_action (widget_class, "library.toggle-sidebar", NULL,
+                                   toggle_sidebar_action);
+
+  for (guint key = 1; key <= 9; key++)
+    {
+      gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0 + key, 0,
+                                           "library.label", "u", key);
+      gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_0 + key, 0,
+                                           "library.label", "u", key);
+    }
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, 0, "library.unlabel", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_0, 0, "library.unlabel", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0,
+                                       "library.toggle-sidebar", NULL);
+
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+}
+
+static void
+leaf_library_view_init (LeafLibraryView *self)
+{
+  GtkEventController *shortcuts;
+  GtkGesture *click;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->settings = leaf_settings_new ();
+  if (self->settings != NULL)
+    {
+      g_signal_connect_object (self->settings, "changed::thumbnail-size",
+                               G_CALLBACK (on_settings_changed_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->settings, "changed::show-file-names",
+                               G_CALLBACK (on_settings_changed_cb), self, G_CONNECT_SWAPPED);
+    }
+  reset_factory (self);
+
+  gtk_list_box_set_header_func (self->sidebar, sidebar_header_func, NULL, NULL);
+  g_signal_connect_object (self->sidebar, "row-selected",
+                           G_CALLBACK (on_sidebar_row_selected_cb), self, G_CONNECT_SWAPPED);
+  click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
+  g_signal_connect (click, "pressed", G_CALLBACK (on_sidebar_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->sidebar), GTK_EVENT_CONTROLLER (click));
+  self->class_popover = gtk_popover_menu_new_from_model (NULL);
+  gtk_widget_set_parent (self->class_popover, GTK_WIDGET (self->sidebar));
+  gtk_popover_set_has_arrow (GTK_POPOVER (self->class_popover), FALSE);
+  gtk_widget_set_halign (self->class_popover, GTK_ALIGN_START);
+
+  /* The grid's items bind Space to selection; in the capture phase it opens the viewer first. */
+  shortcuts = gtk_shortcut_controller_new ();
+  gtk_event_controller_set_propagation_phase (shortcuts, GTK_PHASE_CAPTURE);
+  gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts),
+                                        gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_space, 0),
+                                                          gtk_callback_action_new (on_space_pressed_cb,
+                                                                                   self, NULL)));
+  gtk_widget_add_controller (GTK_WIDGET (self->grid_view), shortcuts);
+
+  g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
+                           G_CALLBACK (on_search_bar_mode_cb), self, G_CONNECT_SWAPPED);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+
+  update_selection_label (self);
+  update_content_page (self);
+}
+
+GtkWidget *
+leaf_library_view_new (void)
+{
+  return g_object_new (LEAF_TYPE_LIBRARY_VIEW, NULL);
+}
+
+/**
+ * leaf_library_view_set_catalog:
+ * @self: the view
+ * @catalog: (nullable): the catalog to show
+ */
+void
+leaf_library_view_set_catalog (LeafLibraryView *self,
+                               LeafCatalog     *catalog)
+{
+  g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
+  g_return_if_fail (catalog == NULL || LEAF_IS_CATALOG (catalog));
+
+  if (self->catalog == catalog)
+    return;
+  if (self->catalog != NULL)
+    g_signal_handlers_disconnect_by_data (self->catalog, self);
+  if (self->selection != NULL)
+    g_signal_handlers_disconnect_by_data (self->selection, self);
+  if (self->grid_view != NULL)
+    gtk_grid_view_set_model (self->grid_view, NULL);
+  g_clear_object (&self->selection);
+  g_clear_object (&self->images);
+  g_set_object (&self->catalog, catalog);
+  self->filter = FILTER_ALL;
+
+  if (catalog == NULL)
+    return;
+
+  load_classes (self);
+  self->images = leaf_image_list_new (catalog);
+  self->selection = gtk_multi_selection_new (g_object_ref (G_LIST_MODEL (self->images)));
+  g_signal_connect_object (self->selection, "selection-changed",
+                           G_CALLBACK (on_selection_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->selection, "items-changed",
+                           G_CALLBACK (on_items_changed_cb), self, G_CONNECT_SWAPPED);
+  gtk_grid_view_set_model (self->grid_view, GTK_SELECTION_MODEL (self->selection));
+
+  g_signal_connect_object (catalog, "labels-changed",
+                           G_CALLBACK (on_catalog_labels_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "classes-changed",
+                           G_CALLBACK (on_catalog_structure_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "runs-changed",
+                           G_CALLBACK (leaf_library_view_reload_models), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "images-changed",
+                           G_CALLBACK (on_catalog_images_changed_cb), self, G_CONNECT_SWAPPED);
+  rebuild_sidebar (self);
+  reload (self);
+}
+
+/**
+ * leaf_library_view_set_thumbnailer:
+ * @self: the view
+ * @thumbnailer: (nullable): where the grid's thumbnails come from
+ */
+void
+leaf_library_view_set_thumbnailer (LeafLibraryView *self,
+                                   LeafThumbnailer *thumbnailer)
+{
+  g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
+
+  if (g_set_object (&self->thumbnailer, thumbnailer))
+    reset_factory (self);
+}
+
+/**
+ * leaf_library_view_get_selection:
+ *
+ * Returns: (transfer none) (nullable): the grid's selection over #LeafLibraryItem
+ */
+/**
+ * leaf_library_view_select_only:
+ * @self: the view
+ * @position: a photo of the grid
+ *
+ * Selects that photo alone and scrolls the grid to it.
+ */
+void
+leaf_library_view_select_only (LeafLibraryView *self,
+                               guint            position)
+{
+  g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
+
+  if (self->selection == NULL)
+    return;
+  gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), position, TRUE);
+  gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u", position);
+}
+
+GtkSelectionModel *
+leaf_library_view_get_selection (LeafLibraryView *self)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_VIEW (self), NULL);
+  return self->selection ? GTK_SELECTION_MODEL (self->selection) : NULL;
+}
+
+/**
+ * leaf_library_view_get_classes:
+ *
+ * Returns: (transfer none) (nullable) (element-type LeafClassInfo): the classes in sidebar
+ *   order; the Nth is labelled with the key N
+ */
+const GPtrArray *
+leaf_library_view_get_classes (LeafLibraryView *self)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_VIEW (self), NULL);
+  return self->classes;
+}
+
+/**
+ * leaf_library_view_open_viewer:
+ * @self: the view
+ * @position: the photo to show first
+ *
+ * Opens the large viewer; its arrows move through the grid and its number keys label.
+ */
+void
+leaf_library_view_open_viewer (LeafLibraryView *self,
+                               guint            position)
+{
+  GtkWidget *viewer;
+
+  g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
+
+  if (self->selection == NULL || position >= g_list_model_get_n_items (G_LIST_MODEL (self->selection)))
+    return;
+  viewer = leaf_viewer_window_new (self, position);
+  gtk_window_set_transient_for (GTK_WINDOW (viewer),
+                                GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))));
+  gtk_window_present (GTK_WINDOW (viewer));
+}
+
+/**
+ * leaf_library_view_show_confusion:
+ * @self: the view
+ * @model_id: the model whose validation predictions are shown
+ * @truth: index of the true class in the model's classes
+ * @predicted: index of the predicted class
+ *
+ * Shows the validation photos of one confusion-matrix cell, with a banner saying so.
+ */
+void
+leaf_library_view_show_confusion (LeafLibraryView *self,
+                                  gint64           model_id,
+                                  guint            truth,
+                                  guint            predicted)
+{
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  guint n_classes;
+
+  g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
+
+  if (self->catalog == NULL)
+    return;
+  model = leaf_catalog_get_model (self->catalog, model_id, &error);
+  if (model == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  n_classes = g_strv_length (model->classes);
+  g_return_if_fail (truth < n_classes && predicted < n_classes);
+
+  self->filter = FILTER_CONFUSION;
+  self->confusion_model = model_id;
+  g_free (self->confusion_truth);
+  self->confusion_truth = g_strdup (model->classes[truth]);
+  g_free (self->confusion_predicted);
+  self->confusion_predicted = g_strdup (model->classes[predicted]);
+  /* Translators: banner above the photos of a confusion-matrix cell */
+  text = truth == predicted
+         ? g_strdup_printf (_("Validation photos of %s that the model recognised"),
+                            self->confusion_truth)
+         : g_strdup_printf (_("Validation photos of %s that the model took for %s"),
+                            self->confusion_truth, self->confusion_predicted);
+  gtk_label_set_text (self->filter_banner_label, text);
+  select_current_row (self);
+  update_class_menu (self);
+  reload (self);
+}

@@ -1,0 +1,388 @@
+/* leaf-window-actions.c: the window's actions and keyboard shortcuts
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "leaf-import.h"
+#include "leaf-toast.h"
+#include "leaf-window-private.h"
+
+static void
+on_catalog_chosen_cb (GtkNativeDialog *dialog,
+                      int              response,
+                      gpointer         user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *basename = g_file_get_basename (file);
+
+      /* A new catalog typed without the extension still gets it, so that it opens from the
+       * file manager later. */
+      if (gtk_file_chooser_get_action (GTK_FILE_CHOOSER (dialog)) == GTK_FILE_CHOOSER_ACTION_SAVE
+          && !g_str_has_suffix (basename, ".leafscope"))
+        {
+          g_autofree char *name = g_strconcat (basename, ".leafscope", NULL);
+          g_autoptr(GFile) parent = g_file_get_parent (file);
+
+          g_set_object (&file, g_file_get_child (parent, name));
+        }
+      leaf_window_open_catalog (self, file);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static GtkFileFilter *
+catalog_filter (void)
+{
+  GtkFileFilter *filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, _("Leafscope Catalogs"));
+  gtk_file_filter_add_pattern (filter, "*.leafscope");
+  gtk_file_filter_add_mime_type (filter, "application/x-leafscope-catalog");
+  return filter;
+}
+
+static void
+choose_catalog (LeafWindow           *self,
+                GtkFileChooserAction  action)
+{
+  gboolean create = action == GTK_FILE_CHOOSER_ACTION_SAVE;
+  GtkFileChooserNative *dialog;
+  g_autoptr(GtkFileFilter) filter = catalog_filter ();
+
+  dialog = gtk_file_chooser_native_new (create ? _("New Catalog") : _("Open Catalog"),
+                                        GTK_WINDOW (self), action,
+                                        create ? _("_Create") : _("_Open"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  if (create)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), _("Untitled.leafscope"));
+  g_signal_connect (dialog, "response", G_CALLBACK (on_catalog_chosen_cb), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+new_catalog_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  choose_catalog (LEAF_WINDOW (widget), GTK_FILE_CHOOSER_ACTION_SAVE);
+}
+
+static void
+open_catalog_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  choose_catalog (LEAF_WINDOW (widget), GTK_FILE_CHOOSER_ACTION_OPEN);
+}
+
+static void
+on_import_progress_cb (const LeafImportProgress *progress,
+                       gpointer                  user_data)
+{
+  LeafWindow *self = user_data;
+  g_autofree char *text = NULL;
+
+  if (progress->phase == LEAF_IMPORT_PHASE_SCANNING)
+    {
+      text = g_strdup_printf (ngettext ("Looking for photos… %u found",
+                                        "Looking for photos… %u found", progress->n_total),
+                              progress->n_total);
+      gtk_progress_bar_pulse (self->import_progress);
+    }
+  else
+    {
+      text = g_strdup_printf (ngettext ("Importing %u of %u photo…", "Importing %u of %u photos…",
+                                        progress->n_total),
+                              progress->n_done, progress->n_total);
+      gtk_progress_bar_set_fraction (self->import_progress,
+                                     progress->n_total ? (double) progress->n_done
+                                                         / progress->n_total : 0);
+    }
+  gtk_label_set_text (self->import_label, text);
+}
+
+static void
+on_import_finished_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) message = g_string_new (NULL);
+  guint n_skipped, n_classes;
+
+  summary = leaf_import_run_finish (LEAF_CATALOG (source), result, &error);
+  gtk_revealer_set_reveal_child (self->import_revealer, FALSE);
+  g_clear_object (&self->import_cancellable);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import", self->catalog != NULL);
+  if (summary == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+
+  n_skipped = summary->skipped ? summary->skipped->len : 0;
+  n_classes = summary->new_classes ? g_strv_length (summary->new_classes) : 0;
+  g_string_append_printf (message, ngettext ("Imported %u new photo", "Imported %u new photos",
+                                             summary->n_added),
+                          summary->n_added);
+  if (n_classes > 0)
+    g_string_append_printf (message, ngettext (", %u new class", ", %u new classes", n_classes),
+                            n_classes);
+  if (summary->n_present > 0)
+    g_string_append_printf (message, ngettext ("; %u was already there", "; %u were already there",
+                                               summary->n_present),
+                            summary->n_present);
+  if (n_skipped > 0)
+    {
+      LeafImportSkip *first = g_ptr_array_index (summary->skipped, 0);
+
+      /* Translators: the number of files skipped, then the first one's reason */
+      g_string_append_printf (message, ngettext ("; %u file skipped (%s)",
+                                                 "; %u files skipped, for example %s",
+                                                 n_skipped),
+                              n_skipped, first->message);
+    }
+  leaf_show_toast (GTK_WIDGET (self), message->str);
+}
+
+/**
+ * _leaf_window_import_folder:
+ *
+ * Imports @folder into the window's catalog, showing progress under the header bar. Sub-folders
+ * named after classes label their photos.
+ */
+void
+_leaf_window_import_folder (LeafWindow *self,
+                            GFile      *folder)
+{
+  LeafImportOptions options = { 0 };
+  g_autofree char *path = g_file_get_path (folder);
+  const char *paths[] = { path, NULL };
+
+  if (self->catalog == NULL)
+    return;
+  if (path == NULL)
+    {
+      leaf_show_toast (GTK_WIDGET (self), _("Only folders on this computer can be imported"));
+      return;
+    }
+  if (self->import_cancellable != NULL)
+    {
+      leaf_show_toast (GTK_WIDGET (self), _("Wait for the current import to finish"));
+      return;
+    }
+  self->import_cancellable = g_cancellable_new ();
+  gtk_label_set_text (self->import_label, _("Looking for photos…"));
+  gtk_progress_bar_set_fraction (self->import_progress, 0);
+  gtk_revealer_set_reveal_child (self->import_revealer, TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import", FALSE);
+  leaf_import_run_async (self->catalog, paths, &options, self->import_cancellable,
+                         on_import_progress_cb, g_object_ref (self), g_object_unref,
+                         on_import_finished_cb, g_object_ref (self));
+}
+
+static void
+on_folder_chosen_cb (GtkNativeDialog *dialog,
+                     int              response,
+                     gpointer         user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+
+      _leaf_window_import_folder (self, folder);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+import_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  GtkFileChooserNative *dialog;
+
+  dialog = gtk_file_chooser_native_new (_("Import a Folder of Photos"), GTK_WINDOW (widget),
+                                        GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Import"),
+                                        _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_folder_chosen_cb), g_object_ref (widget));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+cancel_import_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  g_cancellable_cancel (LEAF_WINDOW (widget)->import_cancellable);
+}
+
+static void
+undo_redo (LeafWindow *self,
+           gboolean    redo)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = NULL;
+  g_autofree char *message = NULL;
+  gboolean done;
+
+  if (self->catalog == NULL)
+    return;
+  if (redo)
+    done = leaf_catalog_redo (self->catalog, &description, &error);
+  else
+    done = leaf_catalog_undo (self->catalog, &description, &error);
+  if (!done)
+    {
+      if (error != NULL)
+        leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  /* Translators: %s describes a change, for example “Label 3 photos as Healthy” */
+  message = g_strdup_printf (redo ? _("Redone: %s") : _("Undone: %s"), description);
+  leaf_show_toast (GTK_WIDGET (self), message);
+  _leaf_window_update_actions (self);
+}
+
+static void
+undo_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  undo_redo (LEAF_WINDOW (widget), FALSE);
+}
+
+static void
+redo_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  undo_redo (LEAF_WINDOW (widget), TRUE);
+}
+
+static void
+show_view_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  leaf_window_show_view (LEAF_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+search_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  LeafWindow *self = LEAF_WINDOW (widget);
+
+  leaf_window_show_view (self, "library");
+  gtk_toggle_button_set_active (self->search_button, TRUE);
+}
+
+static void
+paste_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  LeafWindow *self = LEAF_WINDOW (widget);
+
+  leaf_window_show_view (self, "diagnose");
+  leaf_diagnose_view_paste (self->diagnose_view);
+}
+
+/**
+ * _leaf_window_update_actions:
+ *
+ * Enables what makes sense for the catalog shown and describes undo and redo in their tooltips.
+ */
+void
+_leaf_window_update_actions (LeafWindow *self)
+{
+  g_autofree char *undo = NULL;
+  g_autofree char *redo = NULL;
+  gboolean has_catalog = self->catalog != NULL;
+
+  if (has_catalog)
+    {
+      undo = leaf_catalog_get_undo_description (self->catalog);
+      redo = leaf_catalog_get_redo_description (self->catalog);
+    }
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo", undo != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.redo", redo != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import",
+                                 has_catalog && self->import_cancellable == NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", has_catalog);
+
+  {
+    /* Translators: tooltip of the Undo button; %s describes the change */
+    g_autofree char *tip = undo ? g_strdup_printf (_("Undo %s (Ctrl+Z)"), undo) : NULL;
+
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->undo_button), tip ? tip : _("Undo (Ctrl+Z)"));
+  }
+  {
+    /* Translators: tooltip of the Redo button; %s describes the change */
+    g_autofree char *tip = redo ? g_strdup_printf (_("Redo %s (Shift+Ctrl+Z)"), redo) : NULL;
+
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->redo_button),
+                                 tip ? tip : _("Redo (Shift+Ctrl+Z)"));
+  }
+}
+
+void
+_leaf_window_class_actions_init (LeafWindowClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  gtk_widget_class_install_action (widget_class, "win.new-catalog", NULL, new_catalog_action);
+  gtk_widget_class_install_action (widget_class, "win.open-catalog", NULL, open_catalog_action);
+  gtk_widget_class_install_action (widget_class, "win.import", NULL, import_action);
+  gtk_widget_class_install_action (widget_class, "win.cancel-import", NULL, cancel_import_action);
+  gtk_widget_class_install_action (widget_class, "win.undo", NULL, undo_action);
+  gtk_widget_class_install_action (widget_class, "win.redo", NULL, redo_action);
+  gtk_widget_class_install_action (widget_class, "win.show-view", "s", show_view_action);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
+  gtk_widget_class_install_action (widget_class, "win.paste-image", NULL, paste_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
+                                       "win.new-catalog", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK,
+                                       "win.open-catalog", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK,
+                                       "win.import", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK,
+                                       "win.undo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z,
+                                       GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Z,
+                                       GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_y, GDK_CONTROL_MASK,
+                                       "win.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK,
+                                       "win.search", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK,
+                                       "win.paste-image", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_ALT_MASK,
+                                       "win.show-view", "s", "library");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, GDK_ALT_MASK,
+                                       "win.show-view", "s", "train");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_3, GDK_ALT_MASK,
+                                       "win.show-view", "s", "diagnose");
+}

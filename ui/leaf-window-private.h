@@ -1,0 +1,53 @@
+/* leaf-window-private.h: shared by leaf-window.c, leaf-window-actions.c and leaf-window-dnd.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "leaf-catalog.h"
+#include "leaf-diagnose-view.h"
+#include "leaf-library-view.h"
+#include "leaf-thumbnailer.h"
+#include "leaf-train-view.h"
+#include "leaf-trainer.h"
+#include "leaf-window.h"
+
+G_BEGIN_DECLS
+
+struct _LeafWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  GSettings *settings;
+  LeafCatalog *catalog;
+  GFile *catalog_file;
+  LeafThumbnailer *thumbnailer;
+  LeafTrainer *trainer;
+  GCancellable *import_cancellable;
+
+  /* Template widgets */
+  AdwToastOverlay *toast_overlay;
+  AdwHeaderBar *header_bar;
+  AdwViewSwitcherTitle *switcher_title;
+  GtkToggleButton *search_button;
+  GtkButton *undo_button;
+  GtkButton *redo_button;
+  GtkRevealer *import_revealer;
+  GtkLabel *import_label;
+  GtkProgressBar *import_progress;
+  GtkStack *main_stack;
+  AdwViewStack *view_stack;
+  LeafLibraryView *library_view;
+  LeafTrainView *train_view;
+  LeafDiagnoseView *diagnose_view;
+  AdwStatusPage *no_catalog_page;
+};
+
+void _leaf_window_class_actions_init (LeafWindowClass *klass);
+void _leaf_window_update_actions     (LeafWindow      *self);
+void _leaf_window_import_folder      (LeafWindow      *self,
+                                      GFile           *folder);
+void _leaf_window_dnd_init           (LeafWindow      *self);
+
+G_END_DECLS

@@ -1,0 +1,350 @@
+/* leaf-window.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "leaf-settings.h"
+#include "leaf-toast.h"
+#include "leaf-window-private.h"
+
+G_DEFINE_FINAL_TYPE (LeafWindow, leaf_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static void
+drop_trainer (LeafWindow *self)
+{
+  if (self->trainer == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->trainer, self);
+  /* Disposing a running trainer stops it and waits for its thread. */
+  g_clear_object (&self->trainer);
+  if (leaf_train_view_is_running (self->train_view))
+    leaf_train_view_end_run (self->train_view, 0, NULL);
+}
+
+static void
+set_catalog (LeafWindow  *self,
+             LeafCatalog *catalog,
+             GFile       *file)
+{
+  drop_trainer (self);
+  if (self->catalog != NULL)
+    g_signal_handlers_disconnect_by_data (self->catalog, self);
+  g_set_object (&self->catalog, catalog);
+  g_set_object (&self->catalog_file, (catalog != NULL ? file : NULL));
+
+  leaf_library_view_set_catalog (self->library_view, catalog);
+  leaf_train_view_set_catalog (self->train_view, catalog);
+  leaf_diagnose_view_set_catalog (self->diagnose_view, catalog);
+
+  if (catalog != NULL)
+    {
+      g_autofree char *basename = g_file_get_basename (file);
+      g_autofree char *display = NULL;
+
+      /* "plants.leafscope" reads as "plants" in the title. */
+      if (g_str_has_suffix (basename, ".leafscope"))
+        basename[strlen (basename) - strlen (".leafscope")] = '\0';
+      display = g_strdup_printf ("%s — %s", basename, _("Leafscope"));
+      gtk_window_set_title (GTK_WINDOW (self), display);
+      adw_view_switcher_title_set_subtitle (self->switcher_title, basename);
+      gtk_stack_set_visible_child_name (self->main_stack, "views");
+      /* Undo and redo cover labels and classes. */
+      g_signal_connect_object (catalog, "labels-changed",
+                               G_CALLBACK (_leaf_window_update_actions), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "classes-changed",
+                               G_CALLBACK (_leaf_window_update_actions), self,
+                               G_CONNECT_SWAPPED);
+      if (self->settings != NULL)
+        g_settings_set_string (self->settings, "last-catalog", leaf_catalog_get_path (catalog));
+    }
+  else
+    {
+      gtk_window_set_title (GTK_WINDOW (self), _("Leafscope"));
+      adw_view_switcher_title_set_subtitle (self->switcher_title, NULL);
+      gtk_stack_set_visible_child_name (self->main_stack, "no-catalog");
+    }
+  _leaf_window_update_actions (self);
+}
+
+/**
+ * leaf_window_open_catalog:
+ * @self: a window
+ * @file: the catalog to show; it is created when it does not exist
+ *
+ * On failure the window keeps the catalog it had, or shows an empty state, and a toast says why.
+ */
+void
+leaf_window_open_catalog (LeafWindow *self,
+                          GFile      *file)
+{
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (LEAF_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  path = g_file_get_path (file);
+  if (path == NULL)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   _("Cannot open “%s”: catalogs must be local files"), uri);
+    }
+  else
+    catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+
+  if (catalog == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      if (self->catalog == NULL)
+        {
+          adw_status_page_set_description (self->no_catalog_page, error->message);
+          set_catalog (self, NULL, NULL);
+        }
+      return;
+    }
+  set_catalog (self, catalog, file);
+}
+
+/**
+ * leaf_window_get_catalog_file:
+ *
+ * Returns: (transfer none) (nullable): the catalog shown
+ */
+GFile *
+leaf_window_get_catalog_file (LeafWindow *self)
+{
+  g_return_val_if_fail (LEAF_IS_WINDOW (self), NULL);
+  return self->catalog_file;
+}
+
+/**
+ * leaf_window_show_view:
+ * @self: a window
+ * @name: "library", "train" or "diagnose"
+ */
+void
+leaf_window_show_view (LeafWindow *self,
+                       const char *name)
+{
+  g_return_if_fail (LEAF_IS_WINDOW (self));
+  adw_view_stack_set_visible_child_name (self->view_stack, name);
+}
+
+static void
+on_visible_view_changed_cb (LeafWindow *self)
+{
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->search_button), g_strcmp0 (name, "library") == 0);
+}
+
+static void
+on_cell_activated_cb (LeafWindow *self,
+                      gint64      model_id,
+                      guint       truth,
+                      guint       predicted)
+{
+  leaf_library_view_show_confusion (self->library_view, model_id, truth, predicted);
+  leaf_window_show_view (self, "library");
+}
+
+static void
+on_train_requested_cb (LeafWindow *self)
+{
+  leaf_window_show_view (self, "train");
+}
+
+static void
+on_trainer_event_cb (LeafTrainer          *trainer,
+                     const LeafTrainEvent *event,
+                     LeafWindow           *self)
+{
+  leaf_train_view_handle_event (self->train_view, event);
+  if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
+    {
+      /* The trainer records the run and its model through its own connection, which the
+       * window's catalog does not hear about. */
+      leaf_library_view_reload_models (self->library_view);
+      leaf_diagnose_view_reload_model (self->diagnose_view);
+    }
+}
+
+static void
+on_start_training_cb (LeafWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  LeafRecipe recipe;
+
+  if (self->catalog == NULL)
+    return;
+  if (self->trainer == NULL)
+    {
+      self->trainer = leaf_trainer_new (leaf_catalog_get_path (self->catalog));
+      g_signal_connect (self->trainer, "event", G_CALLBACK (on_trainer_event_cb), self);
+    }
+  leaf_train_view_get_recipe (self->train_view, &recipe);
+  leaf_train_view_begin_run (self->train_view);
+  if (!leaf_trainer_start (self->trainer, &recipe, NULL, &error))
+    leaf_train_view_end_run (self->train_view, 0, error);
+}
+
+static void
+on_pause_training_cb (LeafWindow *self)
+{
+  if (self->trainer == NULL)
+    return;
+  leaf_trainer_pause (self->trainer);
+  leaf_train_view_set_paused (self->train_view, TRUE);
+}
+
+static void
+on_resume_training_cb (LeafWindow *self)
+{
+  if (self->trainer == NULL)
+    return;
+  leaf_trainer_resume (self->trainer);
+  leaf_train_view_set_paused (self->train_view, FALSE);
+}
+
+static void
+on_stop_training_cb (LeafWindow *self)
+{
+  if (self->trainer != NULL)
+    leaf_trainer_stop (self->trainer);
+}
+
+static gboolean
+leaf_window_close_request (GtkWindow *window)
+{
+  LeafWindow *self = LEAF_WINDOW (window);
+
+  if (self->settings != NULL)
+    {
+      int width, height;
+
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+      g_settings_set_boolean (self->settings, "window-maximized",
+                              gtk_window_is_maximized (window));
+    }
+  g_cancellable_cancel (self->import_cancellable);
+  return GTK_WINDOW_CLASS (leaf_window_parent_class)->close_request (window);
+}
+
+static void
+leaf_window_dispose (GObject *object)
+{
+  LeafWindow *self = LEAF_WINDOW (object);
+
+  g_cancellable_cancel (self->import_cancellable);
+  g_clear_object (&self->import_cancellable);
+  drop_trainer (self);
+  g_clear_object (&self->thumbnailer);
+  if (self->catalog != NULL)
+    g_signal_handlers_disconnect_by_data (self->catalog, self);
+  g_clear_object (&self->catalog);
+  g_clear_object (&self->catalog_file);
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_WINDOW);
+  G_OBJECT_CLASS (leaf_window_parent_class)->dispose (object);
+}
+
+static void
+leaf_window_class_init (LeafWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = leaf_window_dispose;
+
+  window_class->close_request = leaf_window_close_request;
+
+  g_type_ensure (LEAF_TYPE_LIBRARY_VIEW);
+  g_type_ensure (LEAF_TYPE_TRAIN_VIEW);
+  g_type_ensure (LEAF_TYPE_DIAGNOSE_VIEW);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/leafscope/Leafscope/leaf-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, header_bar);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, search_button);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, undo_button);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, redo_button);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, import_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, import_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, import_progress);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, library_view);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, train_view);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, diagnose_view);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, no_catalog_page);
+
+  _leaf_window_class_actions_init (klass);
+}
+
+static void
+leaf_window_init (LeafWindow *self)
+{
+  g_autofree char *cache_dir = NULL;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->settings = leaf_settings_new ();
+  if (self->settings != NULL)
+    {
+      gtk_window_set_default_size (GTK_WINDOW (self),
+                                   g_settings_get_int (self->settings, "window-width"),
+                                   g_settings_get_int (self->settings, "window-height"));
+      if (g_settings_get_boolean (self->settings, "window-maximized"))
+        gtk_window_maximize (GTK_WINDOW (self));
+    }
+  else
+    gtk_window_set_default_size (GTK_WINDOW (self), 1180, 780);
+
+  g_signal_connect_object (self->view_stack, "notify::visible-child-name",
+                           G_CALLBACK (on_visible_view_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->train_view, "confusion-cell-activated",
+                           G_CALLBACK (on_cell_activated_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->diagnose_view, "train-requested",
+                           G_CALLBACK (on_train_requested_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->train_view, "start-requested",
+                           G_CALLBACK (on_start_training_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->train_view, "pause-requested",
+                           G_CALLBACK (on_pause_training_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->train_view, "resume-requested",
+                           G_CALLBACK (on_resume_training_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->train_view, "stop-requested",
+                           G_CALLBACK (on_stop_training_cb), self, G_CONNECT_SWAPPED);
+
+  cache_dir = g_build_filename (g_get_user_cache_dir (), "leafscope", "thumbnails", NULL);
+  self->thumbnailer = leaf_thumbnailer_new (cache_dir);
+  leaf_library_view_set_thumbnailer (self->library_view, self->thumbnailer);
+  on_visible_view_changed_cb (self);
+  _leaf_window_dnd_init (self);
+  set_catalog (self, NULL, NULL);
+}
+
+/**
+ * leaf_window_new:
+ *
+ * Returns: (transfer full): a window without a catalog; see leaf_window_open_catalog()
+ */
+LeafWindow *
+leaf_window_new (LeafApplication *application)
+{
+  return g_object_new (LEAF_TYPE_WINDOW, "application", application, NULL);
+}
