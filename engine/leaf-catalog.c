@@ -33,6 +33,7 @@ struct _LeafCatalog
   GRecMutex lock;
   LeafDb *db;
   GMainContext *context;
+  GThread *owner;
 };
 
 G_DEFINE_FINAL_TYPE (LeafCatalog, leaf_catalog, G_TYPE_OBJECT)
@@ -157,6 +158,7 @@ leaf_catalog_open (const char            *path,
   self = g_object_new (LEAF_TYPE_CATALOG, NULL);
   self->path = g_strdup (absolute);
   self->context = g_main_context_ref_thread_default ();
+  self->owner = g_thread_self ();
   self->db = _leaf_db_open (absolute, (flags & LEAF_CATALOG_OPEN_CREATE) != 0, LEAF_DB_MAIN,
                             error);
   if (self->db == NULL)
@@ -292,9 +294,22 @@ _leaf_catalog_emit (LeafCatalog       *self,
   emission->self = g_object_ref (self);
   emission->change = change;
   emission->ids = ids;
-  /* Runs at once when called on the owner's thread, otherwise from the owner's main loop. */
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_cb, emission,
-                              emission_free);
+  if (g_thread_self () == self->owner)
+    {
+      emit_cb (emission);
+      emission_free (emission);
+    }
+  else
+    {
+      /* Not g_main_context_invoke(): from a thread without a context of its own it would run
+       * the handler right there whenever the owner's loop is idle. */
+      g_autoptr(GSource) source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, emit_cb, emission, emission_free);
+      g_source_set_static_name (source, "[leafscope] catalog change");
+      g_source_attach (source, self->context);
+    }
 }
 
 /**

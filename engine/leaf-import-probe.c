@@ -1,0 +1,498 @@
+/* leaf-import-probe.c: is this file a complete image we can read, and what does EXIF say?
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-import"
+
+#include "config.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gi18n.h>
+
+#include "leaf-image.h"
+#include "leaf-import-private.h"
+
+/* Import reads each file whole to hash it, so checking the container's structure costs a pass
+ * over bytes already in memory; decoding a JPEG would cost ten times the hashing. */
+
+void
+_leaf_image_probe_clear (LeafImageProbe *probe)
+{
+  g_clear_pointer (&probe->captured, g_free);
+}
+
+/* ---- EXIF (a TIFF structure) ---- */
+
+typedef struct
+{
+  const guint8 *data;
+  gsize length;
+  gboolean big_endian;
+} Tiff;
+
+static gboolean
+tiff_u16 (const Tiff *tiff,
+          gsize       offset,
+          guint      *value)
+{
+  const guint8 *p;
+
+  if (tiff->length < 2 || offset > tiff->length - 2)
+    return FALSE;
+  p = tiff->data + offset;
+  *value = tiff->big_endian ? (p[0] << 8) | p[1] : (p[1] << 8) | p[0];
+  return TRUE;
+}
+
+static gboolean
+tiff_u32 (const Tiff *tiff,
+          gsize       offset,
+          guint32    *value)
+{
+  const guint8 *p;
+
+  if (tiff->length < 4 || offset > tiff->length - 4)
+    return FALSE;
+  p = tiff->data + offset;
+  if (tiff->big_endian)
+    *value = ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+  else
+    *value = ((guint32) p[3] << 24) | ((guint32) p[2] << 16) | ((guint32) p[1] << 8) | p[0];
+  return TRUE;
+}
+
+#define TIFF_TYPE_ASCII 2
+#define TIFF_TYPE_SHORT 3
+#define TIFF_TYPE_LONG  4
+#define TIFF_TYPE_IFD   13
+
+#define TAG_ORIENTATION          0x0112
+#define TAG_EXIF_IFD             0x8769
+#define TAG_DATE_TIME_ORIGINAL   0x9003
+#define TAG_DATE_TIME_DIGITIZED  0x9004
+
+/* No real IFD has this many entries; a corrupt count would make us read garbage for long. */
+#define MAX_IFD_ENTRIES 1024
+
+/* "YYYY:MM:DD HH:MM:SS" → "YYYY-MM-DDTHH:MM:SS"; NULL for blanks ("    :  :  ") and
+ * impossible dates, which cameras without a set clock write. */
+static char *
+exif_date (const Tiff *tiff,
+           gsize       entry)
+{
+  guint type = 0;
+  guint32 count = 0;
+  guint32 offset = 0;
+  const char *text;
+  int y, mo, d, h, mi, s;
+  g_autoptr(GDateTime) time = NULL;
+
+  if (!tiff_u16 (tiff, entry + 2, &type) || type != TIFF_TYPE_ASCII ||
+      !tiff_u32 (tiff, entry + 4, &count) || count < 19 || count > 64 ||
+      !tiff_u32 (tiff, entry + 8, &offset) || offset > tiff->length ||
+      tiff->length - offset < 19)
+    return NULL;
+  text = (const char *) tiff->data + offset;
+  for (int i = 0; i < 19; i++)
+    {
+      gboolean separator = i == 4 || i == 7 || i == 10 || i == 13 || i == 16;
+
+      if (separator ? text[i] != (i == 10 ? ' ' : ':') : !g_ascii_isdigit (text[i]))
+        return NULL;
+    }
+  y = g_ascii_digit_value (text[0]) * 1000 + g_ascii_digit_value (text[1]) * 100 +
+      g_ascii_digit_value (text[2]) * 10 + g_ascii_digit_value (text[3]);
+#define TWO(i) (g_ascii_digit_value (text[i]) * 10 + g_ascii_digit_value (text[(i) + 1]))
+  mo = TWO (5);
+  d = TWO (8);
+  h = TWO (11);
+  mi = TWO (14);
+  s = TWO (17);
+#undef TWO
+  if (y < 1800 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+    return NULL;
+  time = g_date_time_new_utc (y, mo, d, h, mi, s);
+  if (time == NULL || g_date_time_get_day_of_month (time) != d)
+    return NULL;
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, s);
+}
+
+/* Calls visit for each entry of the IFD at offset; entries are 12 bytes after a 2-byte count. */
+static void
+walk_ifd (const Tiff  *tiff,
+          guint32      offset,
+          void       (*visit) (const Tiff *, gsize, guint, gpointer),
+          gpointer     data)
+{
+  guint count = 0;
+
+  if (!tiff_u16 (tiff, offset, &count))
+    return;
+  count = MIN (count, MAX_IFD_ENTRIES);
+  for (guint i = 0; i < count; i++)
+    {
+      gsize entry = (gsize) offset + 2 + 12 * (gsize) i;
+      guint tag = 0;
+
+      if (!tiff_u16 (tiff, entry, &tag) || entry + 12 > tiff->length)
+        return;
+      visit (tiff, entry, tag, data);
+    }
+}
+
+typedef struct
+{
+  guint orientation;
+  guint32 exif_ifd;
+  char *original;
+  char *digitized;
+} ExifFields;
+
+static void
+visit_ifd0 (const Tiff *tiff,
+            gsize       entry,
+            guint       tag,
+            gpointer    data)
+{
+  ExifFields *fields = data;
+  guint type = 0;
+
+  if (!tiff_u16 (tiff, entry + 2, &type))
+    return;
+  if (tag == TAG_ORIENTATION && type == TIFF_TYPE_SHORT)
+    {
+      guint value = 0;
+
+      if (tiff_u16 (tiff, entry + 8, &value) && value >= 1 && value <= 8)
+        fields->orientation = value;
+    }
+  else if (tag == TAG_EXIF_IFD && (type == TIFF_TYPE_LONG || type == TIFF_TYPE_IFD))
+    tiff_u32 (tiff, entry + 8, &fields->exif_ifd);
+}
+
+static void
+visit_exif_ifd (const Tiff *tiff,
+                gsize       entry,
+                guint       tag,
+                gpointer    data)
+{
+  ExifFields *fields = data;
+
+  if (tag == TAG_DATE_TIME_ORIGINAL && fields->original == NULL)
+    fields->original = exif_date (tiff, entry);
+  else if (tag == TAG_DATE_TIME_DIGITIZED && fields->digitized == NULL)
+    fields->digitized = exif_date (tiff, entry);
+}
+
+gboolean
+_leaf_exif_parse (const guint8  *data,
+                  gsize          length,
+                  guint         *orientation,
+                  char         **captured)
+{
+  Tiff tiff = { data, length, FALSE };
+  ExifFields fields = { 1, 0, NULL, NULL };
+  guint magic = 0;
+  guint32 ifd0 = 0;
+
+  *orientation = 1;
+  *captured = NULL;
+  if (length < 8)
+    return FALSE;
+  if (data[0] == 'M' && data[1] == 'M')
+    tiff.big_endian = TRUE;
+  else if (!(data[0] == 'I' && data[1] == 'I'))
+    return FALSE;
+  if (!tiff_u16 (&tiff, 2, &magic) || magic != 42 || !tiff_u32 (&tiff, 4, &ifd0))
+    return FALSE;
+
+  walk_ifd (&tiff, ifd0, visit_ifd0, &fields);
+  if (fields.exif_ifd != 0 && fields.exif_ifd != ifd0)
+    walk_ifd (&tiff, fields.exif_ifd, visit_exif_ifd, &fields);
+
+  *orientation = fields.orientation;
+  *captured = fields.original != NULL ? g_steal_pointer (&fields.original)
+                                      : g_steal_pointer (&fields.digitized);
+  g_free (fields.original);
+  g_free (fields.digitized);
+  return TRUE;
+}
+
+/* ---- Containers ---- */
+
+typedef enum
+{
+  CONTAINER_COMPLETE,
+  CONTAINER_TRUNCATED,
+  CONTAINER_DAMAGED,
+} ContainerState;
+
+/* Walks JPEG segments from SOI to EOI, skipping entropy-coded data, and finds the first EXIF
+ * APP1 segment. Bytes after EOI (phones append videos and depth maps) are allowed. */
+static ContainerState
+walk_jpeg (const guint8  *data,
+           gsize          length,
+           const guint8 **exif,
+           gsize         *exif_length)
+{
+  gsize pos = 2;
+
+  if (length < 2 || data[0] != 0xFF || data[1] != 0xD8)
+    return CONTAINER_DAMAGED;
+  while (pos < length)
+    {
+      guint marker;
+      gsize segment;
+
+      /* libjpeg skips stray bytes between segments with a warning; so do we. */
+      while (pos < length && data[pos] != 0xFF)
+        pos++;
+      while (pos < length && data[pos] == 0xFF)
+        pos++;
+      if (pos >= length)
+        return CONTAINER_TRUNCATED;
+      marker = data[pos++];
+      if (marker == 0xD9)
+        return CONTAINER_COMPLETE;
+      if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7))
+        continue;
+      if (marker == 0x00 || marker == 0xD8)
+        return CONTAINER_DAMAGED;
+      if (length - pos < 2)
+        return CONTAINER_TRUNCATED;
+      segment = ((gsize) data[pos] << 8) | data[pos + 1];
+      if (segment < 2)
+        return CONTAINER_DAMAGED;
+      if (segment > length - pos)
+        return CONTAINER_TRUNCATED;
+      if (marker == 0xE1 && *exif == NULL && segment >= 2 + 6 + 8 &&
+          memcmp (data + pos + 2, "Exif\0\0", 6) == 0)
+        {
+          *exif = data + pos + 2 + 6;
+          *exif_length = segment - 2 - 6;
+        }
+      pos += segment;
+      if (marker == 0xDA)
+        {
+          /* Entropy-coded data ends at the first 0xFF that is neither a stuffed 0xFF00 nor a
+           * restart marker; memchr keeps this pass at memory speed. */
+          for (;;)
+            {
+              const guint8 *ff = memchr (data + pos, 0xFF, length - pos);
+
+              if (ff == NULL || (gsize) (ff - data) + 1 >= length)
+                return CONTAINER_TRUNCATED;
+              pos = ff - data;
+              if (data[pos + 1] != 0x00 && !(data[pos + 1] >= 0xD0 && data[pos + 1] <= 0xD7))
+                break;
+              pos += 2;
+            }
+        }
+    }
+  return CONTAINER_TRUNCATED;
+}
+
+static const guint8 png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
+
+/* Walks PNG chunks to IEND and finds an eXIf chunk. */
+static ContainerState
+walk_png (const guint8  *data,
+          gsize          length,
+          const guint8 **exif,
+          gsize         *exif_length)
+{
+  gsize pos = 8;
+
+  if (length < 8 || memcmp (data, png_signature, 8) != 0)
+    return CONTAINER_DAMAGED;
+  while (pos < length)
+    {
+      guint32 chunk;
+
+      if (length - pos < 12)
+        return CONTAINER_TRUNCATED;
+      chunk = ((guint32) data[pos] << 24) | ((guint32) data[pos + 1] << 16) |
+              ((guint32) data[pos + 2] << 8) | data[pos + 3];
+      if (chunk > G_MAXINT32)
+        return CONTAINER_DAMAGED;
+      if (chunk > length - pos - 12)
+        return CONTAINER_TRUNCATED;
+      if (memcmp (data + pos + 4, "IEND", 4) == 0)
+        return CONTAINER_COMPLETE;
+      if (memcmp (data + pos + 4, "eXIf", 4) == 0 && *exif == NULL)
+        {
+          *exif = data + pos + 8;
+          *exif_length = chunk;
+        }
+      pos += 12 + (gsize) chunk;
+    }
+  return CONTAINER_TRUNCATED;
+}
+
+/* Names image formats that GdkPixbuf has no loader for here, so that the user hears "HEIC is
+ * not supported" rather than "not an image". */
+static const char *
+sniff_unsupported (const guint8 *data,
+                   gsize         length)
+{
+  static const char *const heif_brands[] = { "heic", "heix", "hevc", "heim", "heis", "mif1",
+                                             "msf1", "avif", "avis" };
+
+  if (length >= 12 && memcmp (data, "RIFF", 4) == 0 && memcmp (data + 8, "WEBP", 4) == 0)
+    return "WebP";
+  if (length >= 12 && memcmp (data + 4, "ftyp", 4) == 0)
+    for (guint i = 0; i < G_N_ELEMENTS (heif_brands); i++)
+      if (memcmp (data + 8, heif_brands[i], 4) == 0)
+        return "HEIF/AVIF";
+  if ((length >= 2 && data[0] == 0xFF && data[1] == 0x0A) ||
+      (length >= 12 && memcmp (data, "\0\0\0\x0cJXL \r\n\x87\n", 12) == 0))
+    return "JPEG XL";
+  if (length >= 4 && memcmp (data, "GIF8", 4) == 0)
+    return "GIF";
+  return NULL;
+}
+
+/* Our name for a GdkPixbuf format we import, or NULL. */
+static const char *
+supported_format (const char *format)
+{
+  static const char *const supported[] = { "jpeg", "png", "tiff", "webp", "bmp" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (supported); i++)
+    if (g_strcmp0 (format, supported[i]) == 0)
+      return supported[i];
+  return NULL;
+}
+
+static gboolean
+skip (LeafImportSkipReason   why,
+      LeafImportSkipReason  *reason,
+      char                 **message,
+      char                  *text)
+{
+  *reason = why;
+  *message = text;
+  return FALSE;
+}
+
+static ContainerState
+walk_container (const char    *format,
+                const guint8  *data,
+                gsize          length,
+                const guint8 **exif,
+                gsize         *exif_length)
+{
+  *exif = NULL;
+  *exif_length = 0;
+  if (g_strcmp0 (format, "jpeg") == 0)
+    return walk_jpeg (data, length, exif, exif_length);
+  if (g_strcmp0 (format, "png") == 0)
+    return walk_png (data, length, exif, exif_length);
+  return CONTAINER_COMPLETE;
+}
+
+gboolean
+_leaf_import_probe (const char            *path,
+                    GBytes                *bytes,
+                    guint64                max_pixels,
+                    LeafImageProbe        *probe,
+                    LeafImportSkipReason  *reason,
+                    char                 **message)
+{
+  gsize length = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &length);
+  const guint8 *exif = NULL;
+  gsize exif_length = 0;
+  GdkPixbufFormat *format;
+  g_autofree char *format_name = NULL;
+  const char *name = NULL;
+  const char *unsupported;
+  int width = 0, height = 0;
+
+  memset (probe, 0, sizeof *probe);
+  probe->orientation = 1;
+  if (max_pixels == 0)
+    max_pixels = LEAF_IMPORT_DEFAULT_MAX_PIXELS;
+
+  format = gdk_pixbuf_get_file_info (path, &width, &height);
+  if (format != NULL)
+    format_name = gdk_pixbuf_format_get_name (format);
+  if (format == NULL || width <= 0 || height <= 0)
+    {
+      /* A JPEG or PNG cut short inside its header has no size; say so rather than "not an
+       * image". */
+      if (length >= 8 && (memcmp (data, png_signature, 8) == 0 ||
+                          (data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)))
+        {
+          const char *kind = data[0] == 0xFF ? "jpeg" : "png";
+
+          if (walk_container (kind, data, length, &exif, &exif_length) != CONTAINER_COMPLETE)
+            return skip (LEAF_IMPORT_SKIP_TRUNCATED, reason, message,
+                         g_strdup (_("the file ends in the middle of the image")));
+          return skip (LEAF_IMPORT_SKIP_DAMAGED, reason, message,
+                       g_strdup (_("the image's header is damaged")));
+        }
+      if ((unsupported = sniff_unsupported (data, length)) != NULL)
+        return skip (LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, reason, message,
+                     g_strdup_printf (_("%s images cannot be read on this system; convert them "
+                                        "to JPEG or PNG"), unsupported));
+      return skip (LEAF_IMPORT_SKIP_NOT_AN_IMAGE, reason, message,
+                   g_strdup (_("not an image, or in a format without a loader")));
+    }
+  if ((name = supported_format (format_name)) == NULL)
+    {
+      g_autofree char *upper = g_ascii_strup (format_name, -1);
+
+      return skip (LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, reason, message,
+                   g_strdup_printf (_("%s images are not supported; convert them to JPEG or PNG"),
+                                    upper));
+    }
+  if ((guint64) width * (guint64) height > max_pixels)
+    return skip (LEAF_IMPORT_SKIP_TOO_LARGE, reason, message,
+                 g_strdup_printf (_("%d × %d pixels is over the limit of %.1f megapixels"),
+                                  width, height, max_pixels / 1e6));
+
+  switch (walk_container (name, data, length, &exif, &exif_length))
+    {
+    case CONTAINER_COMPLETE:
+      break;
+    case CONTAINER_TRUNCATED:
+      return skip (LEAF_IMPORT_SKIP_TRUNCATED, reason, message,
+                   g_strdup (_("the file ends in the middle of the image")));
+    case CONTAINER_DAMAGED:
+    default:
+      return skip (LEAF_IMPORT_SKIP_DAMAGED, reason, message,
+                   g_strdup (_("the image's structure is damaged")));
+    }
+
+  if (g_strcmp0 (name, "jpeg") == 0 || g_strcmp0 (name, "png") == 0)
+    {
+      if (exif != NULL)
+        _leaf_exif_parse (exif, exif_length, &probe->orientation, &probe->captured);
+    }
+  else
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GdkPixbuf) pixbuf = NULL;
+      g_autofree char *display = g_filename_display_name (path);
+
+      /* Formats without a cheap structural check are decoded once; they are rare in
+       * practice. A TIFF file is itself the structure EXIF uses. */
+      if (g_strcmp0 (name, "tiff") == 0)
+        _leaf_exif_parse (data, length, &probe->orientation, &probe->captured);
+      pixbuf = leaf_image_load_from_bytes (bytes, display, max_pixels, &error);
+      if (pixbuf == NULL)
+        {
+          g_clear_pointer (&probe->captured, g_free);
+          return skip (LEAF_IMPORT_SKIP_DAMAGED, reason, message,
+                       g_strdup_printf (_("the image cannot be decoded: %s"), error->message));
+        }
+    }
+
+  probe->format = name;
+  /* Orientations 5 to 8 turn the picture a quarter: width and height swap on screen. */
+  probe->width = probe->orientation >= 5 ? height : width;
+  probe->height = probe->orientation >= 5 ? width : height;
+  return TRUE;
+}

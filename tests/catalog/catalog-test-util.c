@@ -1,0 +1,286 @@
+/* catalog-test-util.c: inputs for the catalog tests, made on the spot
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <stdarg.h>
+
+#include "catalog-test-util.h"
+
+char *
+ctu_make_tmp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("leafscope-catalog-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+ctu_remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  GStatBuf st;
+
+  if (g_lstat (path, &st) != 0)
+    return;
+  if (S_ISDIR (st.st_mode))
+    {
+      /* Tests take permissions away; give them back so the tree can go. */
+      g_chmod (path, 0700);
+      dir = g_dir_open (path, 0, NULL);
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          ctu_remove_tree (child);
+        }
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+GBytes *
+ctu_encode_image (const char *format,
+                  int         width,
+                  int         height,
+                  guint       seed)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  guchar *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  char *buffer = NULL;
+  gsize length = 0;
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width * 3; x++)
+      pixels[y * stride + x] = (guchar) ((x * 3 + y * 5) ^ g_rand_int_range (rand, 0, 64));
+  if (g_str_equal (format, "jpeg"))
+    gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &length, "jpeg", &error, "quality", "85", NULL);
+  else
+    gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &length, format, &error, NULL);
+  g_assert_no_error (error);
+  return g_bytes_new_take (buffer, length);
+}
+
+void
+ctu_write_bytes (const char *path,
+                 const void *data,
+                 gsize       length)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *parent = g_path_get_dirname (path);
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  g_file_set_contents (path, data, length, &error);
+  g_assert_no_error (error);
+}
+
+void
+ctu_write_image (const char *path,
+                 const char *format,
+                 int         width,
+                 int         height,
+                 guint       seed)
+{
+  g_autoptr(GBytes) bytes = ctu_encode_image (format, width, height, seed);
+  gsize length = 0;
+  const void *data = g_bytes_get_data (bytes, &length);
+
+  ctu_write_bytes (path, data, length);
+}
+
+static void
+put16 (GByteArray *out,
+       gboolean    big,
+       guint       value)
+{
+  guint8 b[2] = { big ? value >> 8 : value & 0xff, big ? value & 0xff : value >> 8 };
+  g_byte_array_append (out, b, 2);
+}
+
+static void
+put32 (GByteArray *out,
+       gboolean    big,
+       guint32     value)
+{
+  if (big)
+    {
+      put16 (out, TRUE, value >> 16);
+      put16 (out, TRUE, value & 0xffff);
+    }
+  else
+    {
+      put16 (out, FALSE, value & 0xffff);
+      put16 (out, FALSE, value >> 16);
+    }
+}
+
+/* One 12-byte IFD entry whose value (of at most 4 bytes) or offset is `value`. */
+static void
+put_entry (GByteArray *out,
+           gboolean    big,
+           guint       tag,
+           guint       type,
+           guint32     count,
+           guint32     value)
+{
+  put16 (out, big, tag);
+  put16 (out, big, type);
+  put32 (out, big, count);
+  if (type == 3 && count == 1)
+    {
+      /* A SHORT sits in the first two bytes of the value field. */
+      put16 (out, big, value);
+      put16 (out, big, 0);
+    }
+  else
+    put32 (out, big, value);
+}
+
+GBytes *
+ctu_jpeg_with_exif (GBytes     *jpeg,
+                    gboolean    big_endian,
+                    guint       orientation,
+                    const char *date_time_original)
+{
+  g_autoptr(GByteArray) tiff = g_byte_array_new ();
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  guint n_ifd0 = (orientation > 0) + (date_time_original != NULL);
+  guint32 exif_ifd = 8 + 2 + 12 * n_ifd0 + 4;
+  guint32 date_offset = exif_ifd + 2 + 12 + 4;
+  gsize length = 0;
+  const guint8 *data = g_bytes_get_data (jpeg, &length);
+
+  g_byte_array_append (tiff, (const guint8 *) (big_endian ? "MM" : "II"), 2);
+  put16 (tiff, big_endian, 42);
+  put32 (tiff, big_endian, 8);
+  put16 (tiff, big_endian, n_ifd0);
+  if (orientation > 0)
+    put_entry (tiff, big_endian, 0x0112, 3, 1, orientation);
+  if (date_time_original != NULL)
+    put_entry (tiff, big_endian, 0x8769, 4, 1, exif_ifd);
+  put32 (tiff, big_endian, 0);
+  if (date_time_original != NULL)
+    {
+      g_assert_cmpuint (tiff->len, ==, exif_ifd);
+      put16 (tiff, big_endian, 1);
+      put_entry (tiff, big_endian, 0x9003, 2, strlen (date_time_original) + 1, date_offset);
+      put32 (tiff, big_endian, 0);
+      g_assert_cmpuint (tiff->len, ==, date_offset);
+      g_byte_array_append (tiff, (const guint8 *) date_time_original,
+                           strlen (date_time_original) + 1);
+    }
+
+  g_assert_true (length > 2 && data[0] == 0xFF && data[1] == 0xD8);
+  g_byte_array_append (out, data, 2);
+  g_byte_array_append (out, (const guint8 *) "\xFF\xE1", 2);
+  put16 (out, TRUE, 2 + 6 + tiff->len);
+  g_byte_array_append (out, (const guint8 *) "Exif\0\0", 6);
+  g_byte_array_append (out, tiff->data, tiff->len);
+  g_byte_array_append (out, data + 2, length - 2);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+}
+
+char *
+ctu_sha256_of_file (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_file_get_contents (path, &contents, &length, &error);
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+}
+
+sqlite3 *
+ctu_sql_open (const char *path)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 10000);
+  return db;
+}
+
+gint64
+ctu_sql_int (sqlite3    *db,
+             const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    g_error ("%s: %s", sql, sqlite3_errmsg (db));
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return value;
+}
+
+char *
+ctu_sql_text (sqlite3    *db,
+              const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+  char *value;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    g_error ("%s: %s", sql, sqlite3_errmsg (db));
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  return value;
+}
+
+void
+ctu_sql_exec (sqlite3    *db,
+              const char *sql)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_error ("%s: %s", sql, message);
+}
+
+const char *
+ctu_cli_path (void)
+{
+  return g_getenv ("LEAFSCOPE_CLI");
+}
+
+int
+ctu_run_cli (const char  *catalog,
+             char       **out,
+             char       **err,
+             ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  const char *arg;
+  va_list args;
+
+  g_assert_nonnull (ctu_cli_path ());
+  g_ptr_array_add (argv, (char *) ctu_cli_path ());
+  g_ptr_array_add (argv, (char *) "--catalog");
+  g_ptr_array_add (argv, (char *) catalog);
+  va_start (args, err);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
+                &status, &error);
+  g_assert_no_error (error);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}

@@ -1,0 +1,57 @@
+/* catalog-test-util.h: inputs for the catalog tests, made on the spot
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <sqlite3.h>
+
+G_BEGIN_DECLS
+
+/* A fresh temporary folder; remove it with ctu_remove_tree(). */
+char      *ctu_make_tmp_dir        (void);
+void       ctu_remove_tree         (const char  *path);
+
+/* Encodes a width x height picture whose pixels depend on seed (so that every seed gives other
+ * bytes) as "jpeg" or "png". */
+GBytes    *ctu_encode_image        (const char  *format,
+                                    int          width,
+                                    int          height,
+                                    guint        seed);
+void       ctu_write_image         (const char  *path,
+                                    const char  *format,
+                                    int          width,
+                                    int          height,
+                                    guint        seed);
+void       ctu_write_bytes         (const char  *path,
+                                    const void  *data,
+                                    gsize        length);
+/* Inserts an EXIF APP1 segment with an orientation (0: none) and a DateTimeOriginal (NULL: none)
+ * right after the SOI marker of a JPEG, written independently of the parser under test. */
+GBytes    *ctu_jpeg_with_exif      (GBytes      *jpeg,
+                                    gboolean     big_endian,
+                                    guint        orientation,
+                                    const char  *date_time_original);
+
+char      *ctu_sha256_of_file      (const char  *path);
+
+/* A raw connection to a catalog file, beside the catalog object under test. */
+sqlite3   *ctu_sql_open            (const char  *path);
+gint64     ctu_sql_int             (sqlite3     *db,
+                                    const char  *sql);
+char      *ctu_sql_text            (sqlite3     *db,
+                                    const char  *sql);
+void       ctu_sql_exec            (sqlite3     *db,
+                                    const char  *sql);
+
+/* The leafscope-cli built with the tests (env LEAFSCOPE_CLI); NULL when not set. */
+const char *ctu_cli_path           (void);
+/* Runs leafscope-cli --catalog CATALOG ARGS...; returns the exit status and fills the outputs. */
+int        ctu_run_cli             (const char  *catalog,
+                                    char       **out,
+                                    char       **err,
+                                    ...) G_GNUC_NULL_TERMINATED;
+
+G_END_DECLS

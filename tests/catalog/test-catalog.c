@@ -1,0 +1,1212 @@
+/* test-catalog.c: the catalog's schema, classes, labels, history, queries, splits and runs
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "catalog-test-util.h"
+#include "leaf-catalog-private.h"
+#include "leaf-error.h"
+
+typedef struct
+{
+  char *dir;
+  char *path;
+  LeafCatalog *catalog;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->dir = ctu_make_tmp_dir ();
+  fixture->path = g_build_filename (fixture->dir, "test.leafscope", NULL);
+  fixture->catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  /* Signals emitted from workers may still hold references until the context runs. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_finalize_object (fixture->catalog);
+  ctu_remove_tree (fixture->dir);
+  g_free (fixture->path);
+  g_free (fixture->dir);
+}
+
+static void
+reopen (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_finalize_object (fixture->catalog);
+  fixture->catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+}
+
+/* Images as an import would leave them, written beside the catalog object with plain SQL. The
+ * SHA-256 is the number in hex; the name is img-NNNN.jpg. */
+static void
+insert_images (const char *path,
+               guint       first,
+               guint       n)
+{
+  sqlite3 *db = ctu_sql_open (path);
+
+  ctu_sql_exec (db, "BEGIN");
+  for (guint i = first; i < first + n; i++)
+    {
+      g_autofree char *sql =
+        g_strdup_printf ("INSERT INTO images (id, sha256, path, name, size, width, height, "
+                         "format, imported, captured) VALUES (%u, '%064x', '/photos/img-%04u.jpg', "
+                         "'img-%04u.jpg', 1000, 256, 256, 'jpeg', '2024-01-01T00:00:00.000000Z', "
+                         "%s)", i, i, i, i, i % 2 == 0 ? "'2023-05-01T12:00:00'" : "NULL");
+      ctu_sql_exec (db, sql);
+    }
+  ctu_sql_exec (db, "COMMIT");
+  sqlite3_close (db);
+}
+
+static gint64
+class_of (LeafCatalog *catalog,
+          gint64       image_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalogImage) image = leaf_catalog_get_image (catalog, image_id, &error);
+
+  g_assert_no_error (error);
+  return leaf_catalog_image_get_class_id (image);
+}
+
+static gint64
+add_class (LeafCatalog *catalog,
+           const char  *name)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 id = leaf_catalog_add_class (catalog, name, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (id, >, 0);
+  return id;
+}
+
+static void
+label (LeafCatalog  *catalog,
+       gint64        image_id,
+       gint64        class_id,
+       LeafLabelHow  how)
+{
+  g_autoptr(GError) error = NULL;
+
+  leaf_catalog_set_labels (catalog, &image_id, 1, class_id, how, &error);
+  g_assert_no_error (error);
+}
+
+/* ---- Opening ---- */
+
+static void
+test_open_creates (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  sqlite3 *db = ctu_sql_open (fixture->path);
+  g_autofree char *mode = ctu_sql_text (db, "PRAGMA journal_mode");
+  g_autofree char *default_path = leaf_catalog_get_default_path ();
+  g_autofree char *managed = leaf_catalog_get_managed_dir (fixture->catalog);
+  g_autofree char *expected_managed = g_build_filename (fixture->dir, "test-images", NULL);
+
+  g_assert_cmpstr (mode, ==, "wal");
+  g_assert_cmpint (ctu_sql_int (db, "PRAGMA user_version"), ==, LEAF_CATALOG_SCHEMA_VERSION);
+  g_assert_cmpint (ctu_sql_int (db, "PRAGMA application_id"), ==, 0x4c656166);
+  sqlite3_close (db);
+
+  g_assert_cmpstr (leaf_catalog_get_path (fixture->catalog), ==, fixture->path);
+  g_assert_true (g_str_has_suffix (default_path, "/leafscope/default.leafscope"));
+  g_assert_true (g_str_has_prefix (default_path, g_get_user_data_dir ()));
+  g_assert_cmpstr (managed, ==, expected_managed);
+}
+
+static void
+test_open_missing (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *path = g_build_filename (dir, "nope.leafscope", NULL);
+  g_autoptr(GError) error = NULL;
+  LeafCatalog *catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_assert_null (catalog);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  ctu_remove_tree (dir);
+}
+
+static void
+test_open_refuses_newer (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+  sqlite3 *db;
+  LeafCatalog *catalog;
+
+  reopen (fixture);
+  db = ctu_sql_open (fixture->path);
+  ctu_sql_exec (db, "PRAGMA user_version = 99");
+  sqlite3_close (db);
+  g_assert_finalize_object (fixture->catalog);
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  before = ctu_sha256_of_file (fixture->path);
+
+  catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW);
+  g_assert_null (catalog);
+  g_assert_nonnull (strstr (error->message, "newer"));
+  after = ctu_sha256_of_file (fixture->path);
+  g_assert_cmpstr (before, ==, after);
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+
+  /* The fixture's teardown wants a catalog: make one elsewhere. */
+  g_clear_error (&error);
+  g_unlink (fixture->path);
+  fixture->catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_open_refuses_foreign (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *sqlite_path = g_build_filename (dir, "other.db", NULL);
+  g_autofree char *text_path = g_build_filename (dir, "notes.leafscope", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (sqlite_path, &db), ==, SQLITE_OK);
+  ctu_sql_exec (db, "CREATE TABLE things (x); INSERT INTO things VALUES (1)");
+  sqlite3_close (db);
+  before = ctu_sha256_of_file (sqlite_path);
+  g_assert_null (leaf_catalog_open (sqlite_path, LEAF_CATALOG_OPEN_CREATE, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT);
+  after = ctu_sha256_of_file (sqlite_path);
+  g_assert_cmpstr (before, ==, after);
+  g_clear_error (&error);
+
+  ctu_write_bytes (text_path, "just some text, long enough to not be a database header\n", 56);
+  g_assert_null (leaf_catalog_open (text_path, LEAF_CATALOG_OPEN_CREATE, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT);
+  ctu_remove_tree (dir);
+}
+
+/* Data that each older schema version could hold, to check that migrations keep it. */
+static void
+fill_version (const char *path,
+              int         version)
+{
+  sqlite3 *db = ctu_sql_open (path);
+
+  if (version >= 1)
+    {
+      insert_images (path, 1, 3);
+      ctu_sql_exec (db,
+                    "INSERT INTO classes (id, name, position, color, created) VALUES "
+                    "(1, 'healthy', 0, '#33d17a', '2024-01-01T00:00:00Z');"
+                    "INSERT INTO label_actions (id, user, time, how) VALUES "
+                    "(1, 'ana', '2024-01-02T00:00:00Z', 'manual');"
+                    "INSERT INTO labels (image_id, class_id, user, time, how) VALUES "
+                    "(2, 1, 'ana', '2024-01-02T00:00:00Z', 'manual');"
+                    "INSERT INTO label_events (action_id, image_id, new_class_id) VALUES (1, 2, 1);");
+    }
+  sqlite3_close (db);
+}
+
+static void
+test_migrations (void)
+{
+  for (int version = 0; version < LEAF_CATALOG_SCHEMA_VERSION; version++)
+    {
+      g_autofree char *dir = ctu_make_tmp_dir ();
+      g_autofree char *path = g_build_filename (dir, "old.leafscope", NULL);
+      g_autofree char *backup = g_strdup_printf ("%s.v%d.backup", path, version);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(LeafCatalog) catalog = NULL;
+      g_autoptr(GPtrArray) classes = NULL;
+      g_autoptr(GPtrArray) runs = NULL;
+      g_autofree char *undo = NULL;
+      g_autofree char *integrity = NULL;
+      guint counts[4];
+      sqlite3 *db;
+
+      g_test_message ("from version %d", version);
+      _leaf_db_create_at_version (path, version, &error);
+      g_assert_no_error (error);
+      fill_version (path, version);
+
+      catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+      g_assert_no_error (error);
+      db = ctu_sql_open (path);
+      g_assert_cmpint (ctu_sql_int (db, "PRAGMA user_version"), ==, LEAF_CATALOG_SCHEMA_VERSION);
+      integrity = ctu_sql_text (db, "PRAGMA integrity_check");
+      g_assert_cmpstr (integrity, ==, "ok");
+      sqlite3_close (db);
+
+      /* What the old version held is still there and works with the new code. */
+      classes = leaf_catalog_list_classes (catalog, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (classes->len, ==, version >= 1 ? 1 : 0);
+      if (version >= 1)
+        {
+          g_assert_cmpuint (((LeafClassInfo *) classes->pdata[0])->n_images, ==, 1);
+          g_assert_cmpint (class_of (catalog, 2), ==, 1);
+          undo = leaf_catalog_get_undo_description (catalog);
+          g_assert_nonnull (undo);
+          leaf_catalog_undo (catalog, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (class_of (catalog, 2), ==, 0);
+          /* The copy kept before migrating is the old version, untouched. */
+          g_assert_true (g_file_test (backup, G_FILE_TEST_EXISTS));
+          db = ctu_sql_open (backup);
+          g_assert_cmpint (ctu_sql_int (db, "PRAGMA user_version"), ==, version);
+          g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM labels"), ==, 1);
+          sqlite3_close (db);
+        }
+      /* What the new version added works. */
+      leaf_catalog_count_splits (catalog, counts, &error);
+      g_assert_no_error (error);
+      runs = leaf_catalog_list_runs (catalog, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (runs->len, ==, 0);
+
+      g_clear_object (&catalog);
+      ctu_remove_tree (dir);
+    }
+}
+
+/* ---- Classes ---- */
+
+static void
+test_classes (Fixture       *fixture,
+              gconstpointer  data)
+{
+  LeafCatalog *catalog = fixture->catalog;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(LeafClassInfo) found = NULL;
+  const char *bad_names[] = { "", ".hidden", " lead", "trail ", "a/b", "a\\b", "tab\there",
+                              "\xff\xfe" };
+  gint64 healthy, blight, mildew;
+
+  healthy = add_class (catalog, "healthy");
+  blight = add_class (catalog, "early blight");
+  mildew = leaf_catalog_add_class (catalog, "mildew", "#123abc", "m", &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (leaf_catalog_add_class (catalog, "healthy", NULL, NULL, &error), ==, 0);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_names); i++)
+    {
+      g_assert_cmpint (leaf_catalog_add_class (catalog, bad_names[i], NULL, NULL, &error), ==, 0);
+      g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+      g_clear_error (&error);
+    }
+  g_assert_cmpint (leaf_catalog_add_class (catalog, "x", "red", NULL, &error), ==, 0);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (leaf_catalog_set_class_shortcut (catalog, healthy, "m", &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  leaf_catalog_rename_class (catalog, blight, "late blight", &error);
+  g_assert_no_error (error);
+  g_assert_false (leaf_catalog_rename_class (catalog, blight, "healthy", &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  leaf_catalog_set_class_color (catalog, healthy, "#00ff00", &error);
+  g_assert_no_error (error);
+  leaf_catalog_set_class_shortcut (catalog, healthy, "h", &error);
+  g_assert_no_error (error);
+  leaf_catalog_move_class (catalog, mildew, 0, &error);
+  g_assert_no_error (error);
+
+  classes = leaf_catalog_list_classes (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (classes->len, ==, 3);
+  g_assert_cmpint (((LeafClassInfo *) classes->pdata[0])->id, ==, mildew);
+  g_assert_cmpint (((LeafClassInfo *) classes->pdata[1])->id, ==, healthy);
+  g_assert_cmpint (((LeafClassInfo *) classes->pdata[2])->id, ==, blight);
+  for (guint i = 0; i < classes->len; i++)
+    g_assert_cmpuint (((LeafClassInfo *) classes->pdata[i])->position, ==, i);
+  g_assert_cmpstr (((LeafClassInfo *) classes->pdata[0])->color, ==, "#123abc");
+  g_assert_cmpstr (((LeafClassInfo *) classes->pdata[0])->shortcut, ==, "m");
+  g_assert_cmpstr (((LeafClassInfo *) classes->pdata[1])->color, ==, "#00ff00");
+  g_assert_cmpstr (((LeafClassInfo *) classes->pdata[2])->name, ==, "late blight");
+
+  found = leaf_catalog_find_class (catalog, "late blight", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (found->id, ==, blight);
+  g_assert_null (leaf_catalog_find_class (catalog, "early blight", &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+}
+
+static void
+test_remove_class (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  LeafCatalog *catalog = fixture->catalog;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  gint64 ids[] = { 1, 2, 3 };
+  gint64 keep, gone;
+
+  insert_images (fixture->path, 1, 3);
+  keep = add_class (catalog, "keep");
+  gone = add_class (catalog, "gone");
+  leaf_catalog_set_labels (catalog, ids, 2, gone, LEAF_LABEL_HOW_MANUAL, &error);
+  g_assert_no_error (error);
+
+  /* A class that still labels images is not removed unless its labels go with it. */
+  g_assert_false (leaf_catalog_remove_class (catalog, gone, FALSE, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  leaf_catalog_remove_class (catalog, gone, TRUE, &error);
+  g_assert_no_error (error);
+  classes = leaf_catalog_list_classes (catalog, &error);
+  g_assert_cmpuint (classes->len, ==, 1);
+  g_assert_cmpint (((LeafClassInfo *) classes->pdata[0])->id, ==, keep);
+  g_assert_cmpint (class_of (catalog, 1), ==, 0);
+  g_assert_cmpint (class_of (catalog, 2), ==, 0);
+  g_clear_pointer (&classes, g_ptr_array_unref);
+
+  /* Undoing brings the labels and the class back. */
+  leaf_catalog_undo (catalog, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (class_of (catalog, 1), ==, gone);
+  g_assert_cmpint (class_of (catalog, 2), ==, gone);
+  classes = leaf_catalog_list_classes (catalog, &error);
+  g_assert_cmpuint (classes->len, ==, 2);
+  g_assert_cmpuint (((LeafClassInfo *) classes->pdata[1])->n_images, ==, 2);
+}
+
+/* ---- Labels and history ---- */
+
+static void
+test_label_provenance (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  LeafCatalog *catalog = fixture->catalog;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalogImage) image = NULL;
+  g_autoptr(GDateTime) before = g_date_time_new_now_utc ();
+  g_autoptr(GDateTime) after = NULL;
+  gint64 missing_image = 99;
+  gint64 one = 1;
+  gint64 healthy;
+  sqlite3 *db;
+
+  insert_images (fixture->path, 1, 2);
+  healthy = add_class (catalog, "healthy");
+  label (catalog, 1, healthy, LEAF_LABEL_HOW_SUGGESTION);
+  after = g_date_time_new_now_utc ();
+
+  image = leaf_catalog_get_image (catalog, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (leaf_catalog_image_get_class_id (image), ==, healthy);
+  g_assert_cmpstr (leaf_catalog_image_get_labeller (image), ==, g_get_user_name ());
+  g_assert_cmpint (leaf_catalog_image_get_label_how (image), ==, LEAF_LABEL_HOW_SUGGESTION);
+  g_assert_cmpint (g_date_time_compare (leaf_catalog_image_get_label_time (image), before), >=, 0);
+  g_assert_cmpint (g_date_time_compare (leaf_catalog_image_get_label_time (image), after), <=, 0);
+
+  /* Unknown images and classes fail as a whole: nothing is written. */
+  g_assert_false (leaf_catalog_set_labels (catalog, (gint64[]) { 2, missing_image }, 2, healthy,
+                                           LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (class_of (catalog, 2), ==, 0);
+  g_assert_false (leaf_catalog_set_labels (catalog, &one, 1, 12345, LEAF_LABEL_HOW_MANUAL,
+                                           &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* The same label from the same source is no action; confirming it by hand is one. */
+  db = ctu_sql_open (fixture->path);
+  label (catalog, 1, healthy, LEAF_LABEL_HOW_SUGGESTION);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM label_actions"), ==, 1);
+  label (catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM label_actions"), ==, 2);
+  sqlite3_close (db);
+}
+
+static void
+test_undo_redo_across_reopen (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = NULL;
+  gint64 a = 1, b = 2, both[] = { 1, 2 };
+  gint64 healthy, blight;
+
+  insert_images (fixture->path, 1, 2);
+  healthy = add_class (fixture->catalog, "healthy");
+  blight = add_class (fixture->catalog, "blight");
+  g_assert_null (leaf_catalog_get_undo_description (fixture->catalog));
+
+  label (fixture->catalog, a, healthy, LEAF_LABEL_HOW_MANUAL);            /* 1: a=h */
+  label (fixture->catalog, b, blight, LEAF_LABEL_HOW_MANUAL);             /* 2: b=b */
+  leaf_catalog_set_labels (fixture->catalog, both, 2, blight, LEAF_LABEL_HOW_MANUAL, &error);
+  g_assert_no_error (error);                                              /* 3: a=b */
+  label (fixture->catalog, b, 0, LEAF_LABEL_HOW_MANUAL);                  /* 4: b=- */
+
+  reopen (fixture);
+  g_assert_cmpint (class_of (fixture->catalog, a), ==, blight);
+  g_assert_cmpint (class_of (fixture->catalog, b), ==, 0);
+
+  leaf_catalog_undo (fixture->catalog, &description, &error);             /* undo 4 */
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (description, "Remove"));
+  g_assert_cmpint (class_of (fixture->catalog, b), ==, blight);
+  reopen (fixture);
+  leaf_catalog_undo (fixture->catalog, NULL, &error);                     /* undo 3 */
+  g_assert_no_error (error);
+  g_assert_cmpint (class_of (fixture->catalog, a), ==, healthy);
+  g_assert_cmpint (class_of (fixture->catalog, b), ==, blight);
+  leaf_catalog_undo (fixture->catalog, NULL, &error);                     /* undo 2 */
+  leaf_catalog_undo (fixture->catalog, NULL, &error);                     /* undo 1 */
+  g_assert_no_error (error);
+  g_assert_cmpint (class_of (fixture->catalog, a), ==, 0);
+  g_assert_cmpint (class_of (fixture->catalog, b), ==, 0);
+  g_assert_false (leaf_catalog_undo (fixture->catalog, NULL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  reopen (fixture);
+  g_clear_pointer (&description, g_free);
+  description = leaf_catalog_get_redo_description (fixture->catalog);
+  g_assert_nonnull (strstr (description, "healthy"));
+  leaf_catalog_redo (fixture->catalog, NULL, &error);                     /* redo 1 */
+  leaf_catalog_redo (fixture->catalog, NULL, &error);                     /* redo 2 */
+  g_assert_no_error (error);
+  g_assert_cmpint (class_of (fixture->catalog, a), ==, healthy);
+  g_assert_cmpint (class_of (fixture->catalog, b), ==, blight);
+
+  /* A new action ends the redo stack. */
+  label (fixture->catalog, b, healthy, LEAF_LABEL_HOW_MANUAL);
+  g_assert_null (leaf_catalog_get_redo_description (fixture->catalog));
+  g_assert_false (leaf_catalog_redo (fixture->catalog, NULL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  reopen (fixture);
+  leaf_catalog_undo (fixture->catalog, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (class_of (fixture->catalog, b), ==, blight);
+  g_assert_cmpint (class_of (fixture->catalog, a), ==, healthy);
+}
+
+/* Undo restores the earlier label with its provenance, not a fresh one. */
+static void
+test_undo_restores_provenance (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalogImage) image = NULL;
+  g_autofree char *time_before = NULL;
+  g_autofree char *time_after = NULL;
+  gint64 healthy, blight;
+  sqlite3 *db;
+
+  insert_images (fixture->path, 1, 1);
+  healthy = add_class (fixture->catalog, "healthy");
+  blight = add_class (fixture->catalog, "blight");
+  label (fixture->catalog, 1, healthy, LEAF_LABEL_HOW_SUGGESTION);
+  db = ctu_sql_open (fixture->path);
+  time_before = ctu_sql_text (db, "SELECT time FROM labels WHERE image_id = 1");
+  g_usleep (2000);
+  label (fixture->catalog, 1, blight, LEAF_LABEL_HOW_MANUAL);
+  leaf_catalog_undo (fixture->catalog, NULL, &error);
+  g_assert_no_error (error);
+
+  image = leaf_catalog_get_image (fixture->catalog, 1, &error);
+  g_assert_cmpint (leaf_catalog_image_get_class_id (image), ==, healthy);
+  g_assert_cmpint (leaf_catalog_image_get_label_how (image), ==, LEAF_LABEL_HOW_SUGGESTION);
+  time_after = ctu_sql_text (db, "SELECT time FROM labels WHERE image_id = 1");
+  g_assert_cmpstr (time_after, ==, time_before);
+  sqlite3_close (db);
+}
+
+/* ---- Queries ---- */
+
+static GPtrArray *
+query_all (LeafCatalog          *catalog,
+           const LeafImageQuery *query)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *images = leaf_catalog_query_images (catalog, query, 0, G_MAXUINT, &error);
+  guint count = 0;
+
+  g_assert_no_error (error);
+  leaf_catalog_count_images (catalog, query, &count, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count, ==, images->len);
+  return images;
+}
+
+static void
+test_queries (Fixture       *fixture,
+              gconstpointer  data)
+{
+  LeafCatalog *catalog = fixture->catalog;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) pages = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GDateTime) mid_2023 = g_date_time_new_local (2023, 1, 1, 0, 0, 0);
+  g_autoptr(LeafCatalogImage) by_sha = NULL;
+  g_autoptr(LeafCatalogImage) by_prefix = NULL;
+  g_autoptr(LeafCatalogImage) by_path = NULL;
+  gint64 classes[3];
+  guint n = 90, expected_class[3] = { 0 }, expected_unlabelled = 0;
+  sqlite3 *db;
+
+  insert_images (fixture->path, 1, n);
+  for (guint c = 0; c < 3; c++)
+    {
+      g_autofree char *name = g_strdup_printf ("class %u", c);
+      classes[c] = add_class (catalog, name);
+    }
+  /* Image i: unlabelled when i % 4 == 0, else class i % 3. */
+  for (guint i = 1; i <= n; i++)
+    if (i % 4 != 0)
+      {
+        label (catalog, i, classes[i % 3], LEAF_LABEL_HOW_MANUAL);
+        expected_class[i % 3]++;
+      }
+    else
+      expected_unlabelled++;
+  db = ctu_sql_open (fixture->path);
+  ctu_sql_exec (db, "UPDATE images SET missing = 1 WHERE id IN (3, 5);"
+                    "UPDATE labels SET user = 'ben' WHERE image_id IN (1, 2)");
+  sqlite3_close (db);
+
+  all = query_all (catalog, NULL);
+  g_assert_cmpuint (all->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (leaf_catalog_image_get_id (all->pdata[i]), ==, i + 1);
+
+  /* Pages put together are the whole list. */
+  for (guint offset = 0; offset < n; offset += 7)
+    {
+      g_autoptr(GPtrArray) page = leaf_catalog_query_images (catalog, NULL, offset, 7, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (page->len, ==, MIN (7, n - offset));
+      for (guint i = 0; i < page->len; i++)
+        g_ptr_array_add (pages, g_object_ref (page->pdata[i]));
+    }
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (leaf_catalog_image_get_id (pages->pdata[i]), ==, i + 1);
+
+  {
+    LeafImageQuery q = { .labels = LEAF_LABEL_FILTER_UNLABELED };
+    g_autoptr(GPtrArray) images = query_all (catalog, &q);
+
+    g_assert_cmpuint (images->len, ==, expected_unlabelled);
+    for (guint i = 0; i < images->len; i++)
+      g_assert_cmpint (leaf_catalog_image_get_id (images->pdata[i]) % 4, ==, 0);
+  }
+  {
+    LeafImageQuery q = { .labels = LEAF_LABEL_FILTER_LABELED };
+    g_autoptr(GPtrArray) images = query_all (catalog, &q);
+
+    g_assert_cmpuint (images->len, ==, n - expected_unlabelled);
+  }
+  for (guint c = 0; c < 3; c++)
+    {
+      LeafImageQuery q = { .class_id = classes[c] };
+      g_autoptr(GPtrArray) images = query_all (catalog, &q);
+      gint64 previous = 0;
+
+      g_assert_cmpuint (images->len, ==, expected_class[c]);
+      for (guint i = 0; i < images->len; i++)
+        {
+          gint64 id = leaf_catalog_image_get_id (images->pdata[i]);
+
+          g_assert_cmpint (id % 3, ==, c);
+          g_assert_cmpint (leaf_catalog_image_get_class_id (images->pdata[i]), ==, classes[c]);
+          g_assert_cmpint (id, >, previous);
+          previous = id;
+        }
+    }
+  {
+    LeafImageQuery q = { .missing_only = TRUE };
+    g_autoptr(GPtrArray) images = query_all (catalog, &q);
+
+    g_assert_cmpuint (images->len, ==, 2);
+    g_assert_true (leaf_catalog_image_get_missing (images->pdata[0]));
+  }
+  {
+    /* "img-001" matches img-0010 … img-0019; the LIKE wildcards in input are literal. */
+    LeafImageQuery q = { .name_contains = "IMG-001" };
+    LeafImageQuery wild = { .name_contains = "img_0" };
+    g_autoptr(GPtrArray) images = query_all (catalog, &q);
+    g_autoptr(GPtrArray) none = query_all (catalog, &wild);
+
+    g_assert_cmpuint (images->len, ==, 10);
+    g_assert_cmpuint (none->len, ==, 0);
+  }
+  {
+    LeafImageQuery q = { .labeller = "ben" };
+    g_autoptr(GPtrArray) images = query_all (catalog, &q);
+
+    g_assert_cmpuint (images->len, ==, 2);
+  }
+  {
+    /* Even ids were captured in May 2023; odd ones have only their 2024 import time. */
+    LeafImageQuery before = { .taken_before = mid_2023 };
+    LeafImageQuery after = { .taken_after = mid_2023, .sort = LEAF_IMAGE_SORT_CAPTURED };
+    g_autoptr(GPtrArray) old = query_all (catalog, &before);
+    g_autoptr(GPtrArray) recent = query_all (catalog, &after);
+
+    g_assert_cmpuint (old->len, ==, 0);
+    g_assert_cmpuint (recent->len, ==, n);
+    g_assert_null (leaf_catalog_image_get_captured (recent->pdata[0]));
+    g_assert_nonnull (leaf_catalog_image_get_captured (recent->pdata[n - 1]));
+    g_assert_cmpint (g_date_time_get_year (leaf_catalog_image_get_captured (recent->pdata[n - 1])),
+                     ==, 2023);
+  }
+  {
+    LeafImageQuery q = { .sort = LEAF_IMAGE_SORT_NAME, .labels = LEAF_LABEL_FILTER_UNLABELED };
+    g_autoptr(GPtrArray) images = query_all (catalog, &q);
+
+    for (guint i = 1; i < images->len; i++)
+      g_assert_cmpint (strcmp (leaf_catalog_image_get_name (images->pdata[i - 1]),
+                               leaf_catalog_image_get_name (images->pdata[i])), <, 0);
+  }
+
+  by_sha = leaf_catalog_find_image (catalog, leaf_catalog_image_get_sha256 (all->pdata[41]),
+                                    &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (leaf_catalog_image_get_id (by_sha), ==, 42);
+  by_prefix = leaf_catalog_find_image (catalog, "000000000000000000000000000000000000000000000000"
+                                       "000000000000002a", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (leaf_catalog_image_get_id (by_prefix), ==, 42);
+  g_assert_null (leaf_catalog_find_image (catalog, "00000000", &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  by_path = leaf_catalog_find_image (catalog, "/photos/img-0007.jpg", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (leaf_catalog_image_get_id (by_path), ==, 7);
+  g_assert_null (leaf_catalog_find_image (catalog, "/photos/none.jpg", &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+}
+
+/* ---- Splits ---- */
+
+typedef struct
+{
+  char *sha256;
+  guint class_index;
+  char *group;
+} SplitInput;
+
+/* A catalog of images given in `order`, labelled and grouped as in `inputs`. */
+static LeafCatalog *
+split_catalog (const char       *dir,
+               const char       *name,
+               const SplitInput *inputs,
+               const guint      *order,
+               guint             n)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+  LeafCatalog *catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  gint64 classes[3];
+  sqlite3 *db;
+
+  g_assert_no_error (error);
+  for (guint c = 0; c < 3; c++)
+    {
+      g_autofree char *class_name = g_strdup_printf ("c%u", c);
+      classes[c] = add_class (catalog, class_name);
+    }
+  db = ctu_sql_open (path);
+  for (guint k = 0; k < n; k++)
+    {
+      const SplitInput *input = &inputs[order[k]];
+      char *sql = sqlite3_mprintf ("INSERT INTO images (sha256, path, name, size, width, height, "
+                                   "format, imported, group_key) VALUES (%Q, '/x', 'x', 1, 1, 1, "
+                                   "'jpeg', 'now', %Q)", input->sha256, input->group);
+
+      ctu_sql_exec (db, sql);
+      sqlite3_free (sql);
+      label (catalog, sqlite3_last_insert_rowid (db), classes[input->class_index],
+             LEAF_LABEL_HOW_MANUAL);
+    }
+  sqlite3_close (db);
+  return catalog;
+}
+
+/* sha256 → split */
+static GHashTable *
+read_splits (LeafCatalog *catalog)
+{
+  GHashTable *splits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) images = query_all (catalog, NULL);
+
+  for (guint i = 0; i < images->len; i++)
+    g_hash_table_insert (splits, g_strdup (leaf_catalog_image_get_sha256 (images->pdata[i])),
+                         GINT_TO_POINTER (leaf_catalog_image_get_split (images->pdata[i])));
+  return splits;
+}
+
+static void
+test_splits (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) forward = NULL;
+  g_autoptr(LeafCatalog) backward = NULL;
+  g_autoptr(GHashTable) first = NULL;
+  g_autoptr(GHashTable) again = NULL;
+  g_autoptr(GHashTable) mirrored = NULL;
+  g_autoptr(GHashTable) grown = NULL;
+  g_autoptr(GHashTable) group_split = g_hash_table_new (g_str_hash, g_str_equal);
+  LeafSplitOptions options = { 0.7, 0.15, 0.15, 42, FALSE };
+  guint n = 600, n_assigned = 0, counts[4];
+  SplitInput *inputs = g_new0 (SplitInput, n);
+  guint *order = g_new (guint, n);
+  guint per_class[3][4] = { { 0 } };
+  guint class_total[3] = { 0 };
+
+  /* Classes of 300, 200 and 100 images; a third of them in groups of three. */
+  for (guint i = 0; i < n; i++)
+    {
+      inputs[i].sha256 = g_strdup_printf ("%064x", i * 7919 + 1);
+      inputs[i].class_index = i < 300 ? 0 : i < 500 ? 1 : 2;
+      inputs[i].group = i % 3 == 0 ? NULL : g_strdup_printf ("plant-%u", i / 6);
+      order[i] = i;
+    }
+  forward = split_catalog (dir, "forward.leafscope", inputs, order, 400);
+  leaf_catalog_assign_splits (forward, &options, &n_assigned, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_assigned, ==, 400);
+  first = read_splits (forward);
+
+  /* Assigning again changes nothing. */
+  leaf_catalog_assign_splits (forward, &options, &n_assigned, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_assigned, ==, 0);
+
+  /* The same images entered in the opposite order get the same splits. */
+  for (guint i = 0; i < 400; i++)
+    order[i] = 399 - i;
+  backward = split_catalog (dir, "backward.leafscope", inputs, order, 400);
+  leaf_catalog_assign_splits (backward, &options, NULL, &error);
+  g_assert_no_error (error);
+  mirrored = read_splits (backward);
+  for (guint i = 0; i < 400; i++)
+    g_assert_cmpint (GPOINTER_TO_INT (g_hash_table_lookup (first, inputs[i].sha256)), ==,
+                     GPOINTER_TO_INT (g_hash_table_lookup (mirrored, inputs[i].sha256)));
+
+  /* New images get splits; old ones keep theirs. */
+  g_clear_object (&forward);
+  {
+    g_autofree char *path = g_build_filename (dir, "forward.leafscope", NULL);
+    sqlite3 *db;
+
+    forward = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+    g_assert_no_error (error);
+    db = ctu_sql_open (path);
+    for (guint i = 400; i < n; i++)
+      {
+        char *sql = sqlite3_mprintf ("INSERT INTO images (sha256, path, name, size, width, height, "
+                                     "format, imported, group_key) VALUES (%Q, '/x', 'x', 1, 1, 1,"
+                                     " 'jpeg', 'now', %Q)", inputs[i].sha256, inputs[i].group);
+
+        ctu_sql_exec (db, sql);
+        sqlite3_free (sql);
+        label (forward, sqlite3_last_insert_rowid (db), inputs[i].class_index + 1,
+               LEAF_LABEL_HOW_MANUAL);
+      }
+    sqlite3_close (db);
+  }
+  leaf_catalog_assign_splits (forward, &options, &n_assigned, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_assigned, ==, 200);
+  grown = read_splits (forward);
+  for (guint i = 0; i < 400; i++)
+    g_assert_cmpint (GPOINTER_TO_INT (g_hash_table_lookup (first, inputs[i].sha256)), ==,
+                     GPOINTER_TO_INT (g_hash_table_lookup (grown, inputs[i].sha256)));
+
+  /* Every image has a split; groups stay together; each class is split near the shares. */
+  for (guint i = 0; i < n; i++)
+    {
+      LeafSplit split = GPOINTER_TO_INT (g_hash_table_lookup (grown, inputs[i].sha256));
+
+      g_assert_cmpint (split, >=, LEAF_SPLIT_TRAIN);
+      g_assert_cmpint (split, <=, LEAF_SPLIT_TEST);
+      per_class[inputs[i].class_index][split]++;
+      class_total[inputs[i].class_index]++;
+      if (inputs[i].group != NULL)
+        {
+          gpointer seen = g_hash_table_lookup (group_split, inputs[i].group);
+
+          if (seen == NULL)
+            g_hash_table_insert (group_split, inputs[i].group, GINT_TO_POINTER (split));
+          else
+            g_assert_cmpint (GPOINTER_TO_INT (seen), ==, split);
+        }
+    }
+  for (guint c = 0; c < 3; c++)
+    {
+      double shares[4] = { 0, 0.7, 0.15, 0.15 };
+
+      for (int s = LEAF_SPLIT_TRAIN; s <= LEAF_SPLIT_TEST; s++)
+        {
+          double expected = class_total[c] * shares[s];
+
+          g_test_message ("class %u split %d: %u of %u (expected %.1f)", c, s, per_class[c][s],
+                          class_total[c], expected);
+          /* Whole groups of up to three images, added in two rounds, may overshoot a little. */
+          g_assert_cmpfloat (fabs (per_class[c][s] - expected), <=, 6);
+        }
+    }
+  leaf_catalog_count_splits (forward, counts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (counts[LEAF_SPLIT_NONE], ==, 0);
+  g_assert_cmpuint (counts[1] + counts[2] + counts[3], ==, n);
+
+  /* Another seed, reassigning all, gives another division. */
+  options.seed = 7;
+  options.reassign = TRUE;
+  leaf_catalog_assign_splits (forward, &options, &n_assigned, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_assigned, ==, n);
+  again = read_splits (forward);
+  {
+    guint moved = 0;
+
+    for (guint i = 0; i < n; i++)
+      moved += g_hash_table_lookup (again, inputs[i].sha256) !=
+               g_hash_table_lookup (grown, inputs[i].sha256);
+    g_assert_cmpuint (moved, >, n / 10);
+  }
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_free (inputs[i].sha256);
+      g_free (inputs[i].group);
+    }
+  g_free (inputs);
+  g_free (order);
+  g_clear_object (&forward);
+  g_clear_object (&backward);
+  ctu_remove_tree (dir);
+}
+
+/* ---- Runs, metrics, models, predictions ---- */
+
+static void
+test_runs (Fixture       *fixture,
+           gconstpointer  data)
+{
+  LeafCatalog *catalog = fixture->catalog;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafRunInfo) run = NULL;
+  g_autoptr(LeafRunInfo) dead = NULL;
+  g_autoptr(LeafRunInfo) alive = NULL;
+  g_autoptr(GArray) loss = NULL;
+  g_autoptr(GArray) nan_values = NULL;
+  g_auto(GStrv) names = NULL;
+  LeafMetric steps[300];
+  LeafMetric epoch[] = { { 1, "val_accuracy", 0.5 }, { 1, "val_loss", NAN } };
+  g_autofree char *sql = NULL;
+  GPid child = 0;
+  gint64 id, dead_id, alive_id;
+  sqlite3 *db;
+
+  g_assert_cmpint (leaf_catalog_begin_run (catalog, "{not json", NULL, &error), ==, 0);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  id = leaf_catalog_begin_run (catalog, "{\"epochs\": 3}", "ab", &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    steps[i] = (LeafMetric) { 299 - i, "loss", 1.0 / (300 - i) };
+  leaf_catalog_add_metrics (catalog, id, LEAF_METRIC_STEP, steps, G_N_ELEMENTS (steps), &error);
+  g_assert_no_error (error);
+  leaf_catalog_add_metrics (catalog, id, LEAF_METRIC_EPOCH, epoch, 2, &error);
+  g_assert_no_error (error);
+
+  loss = leaf_catalog_get_metric (catalog, id, LEAF_METRIC_STEP, "loss", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loss->len, ==, 300);
+  for (guint i = 0; i < loss->len; i++)
+    {
+      LeafMetricPoint *point = &g_array_index (loss, LeafMetricPoint, i);
+
+      g_assert_cmpint (point->step, ==, i);
+      g_assert_cmpfloat_with_epsilon (point->value, 1.0 / (i + 1), 1e-12);
+    }
+  nan_values = leaf_catalog_get_metric (catalog, id, LEAF_METRIC_EPOCH, "val_loss", &error);
+  g_assert_cmpuint (nan_values->len, ==, 1);
+  g_assert_true (isnan (g_array_index (nan_values, LeafMetricPoint, 0).value));
+  names = leaf_catalog_list_metric_names (catalog, id, LEAF_METRIC_EPOCH, &error);
+  g_assert_cmpuint (g_strv_length (names), ==, 2);
+  g_assert_cmpstr (names[0], ==, "val_accuracy");
+
+  leaf_catalog_end_run (catalog, id, LEAF_RUN_COMPLETED, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (leaf_catalog_end_run (catalog, id, LEAF_RUN_FAILED, "again", &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  run = leaf_catalog_get_run (catalog, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (run->status, ==, LEAF_RUN_COMPLETED);
+  g_assert_cmpstr (run->config_json, ==, "{\"epochs\": 3}");
+  g_assert_cmpstr (run->base_weights_sha256, ==, "ab");
+  g_assert_nonnull (run->finished);
+  g_assert_cmpint (g_date_time_compare (run->started, run->finished), <=, 0);
+
+  /* A run left running by a process that is gone is interrupted at the next open; one of a
+   * living process (this one) is not. */
+  g_spawn_async (NULL, (char *[]) { (char *) "true", NULL }, NULL,
+                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &child, &error);
+  g_assert_no_error (error);
+  waitpid (child, NULL, 0);
+  alive_id = leaf_catalog_begin_run (catalog, "{}", NULL, &error);
+  dead_id = leaf_catalog_begin_run (catalog, "{}", NULL, &error);
+  g_assert_no_error (error);
+  db = ctu_sql_open (fixture->path);
+  sql = g_strdup_printf ("UPDATE runs SET pid = %d WHERE id = %" G_GINT64_FORMAT, child, dead_id);
+  ctu_sql_exec (db, sql);
+  sqlite3_close (db);
+  reopen (fixture);
+  dead = leaf_catalog_get_run (fixture->catalog, dead_id, &error);
+  alive = leaf_catalog_get_run (fixture->catalog, alive_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (dead->status, ==, LEAF_RUN_INTERRUPTED);
+  g_assert_cmpint (alive->status, ==, LEAF_RUN_RUNNING);
+}
+
+static void
+test_models_and_predictions (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  LeafCatalog *catalog = fixture->catalog;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafModelInfo) latest = NULL;
+  g_autoptr(LeafPrediction) prediction = NULL;
+  g_autoptr(GPtrArray) models = NULL;
+  const char *model_classes[] = { "healthy", "blight", "retired", NULL };
+  gint64 images[] = { 1, 2, 3, 4 };
+  /* Image 1: sure healthy; 2: unsure; 3: sure blight; 4: uniform. */
+  float probabilities[] = {
+    0.98f, 0.01f, 0.01f,
+    0.40f, 0.35f, 0.25f,
+    0.05f, 0.90f, 0.05f,
+    1 / 3.0f, 1 / 3.0f, 1 / 3.0f,
+  };
+  gint64 healthy, blight, first, model;
+
+  g_assert_null (leaf_catalog_get_latest_model (catalog, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL);
+  g_clear_error (&error);
+
+  insert_images (fixture->path, 1, 4);
+  healthy = add_class (catalog, "healthy");
+  blight = add_class (catalog, "blight");
+  label (catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
+  label (catalog, 2, healthy, LEAF_LABEL_HOW_MANUAL);
+  label (catalog, 3, healthy, LEAF_LABEL_HOW_MANUAL);
+
+  /* Not a SHA-256: the schema refuses it. */
+  first = leaf_catalog_add_model (catalog, 0, "/m/first.pt", "aa", model_classes, NULL, &error);
+  g_assert_cmpint (first, ==, 0);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpint (leaf_catalog_add_model (catalog, 0, "/m/x.pt", "aa", model_classes, "{bad",
+                                           &error), ==, 0);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  model = leaf_catalog_add_model (catalog, 0, "/m/second.pt",
+                                  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                                  model_classes, "{\"accuracy\": 0.9}", &error);
+  g_assert_no_error (error);
+  latest = leaf_catalog_get_latest_model (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (latest->id, ==, model);
+  g_assert_cmpstrv (latest->classes, model_classes);
+  models = leaf_catalog_list_models (catalog, &error);
+  g_assert_cmpuint (models->len, ==, 1);
+
+  g_assert_false (leaf_catalog_add_predictions (catalog, model, images, 4, probabilities, 2,
+                                                &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH);
+  g_clear_error (&error);
+  leaf_catalog_add_predictions (catalog, model, images, 4, probabilities, 3, &error);
+  g_assert_no_error (error);
+
+  prediction = leaf_catalog_get_prediction (catalog, model, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (prediction->n_classes, ==, 3);
+  g_assert_cmpfloat (prediction->probabilities[1], ==, 0.35f);
+  g_assert_cmpuint (prediction->top_index, ==, 0);
+  g_assert_cmpint (prediction->top_class_id, ==, healthy);
+  g_assert_cmpfloat_with_epsilon (prediction->entropy,
+                                  -(0.4 * log (0.4) + 0.35 * log (0.35) + 0.25 * log (0.25)),
+                                  1e-6);
+
+  {
+    /* Disagreements: labelled images whose label is not the top prediction: image 3 only. */
+    LeafImageQuery q = { .model_id = model, .disagreements_only = TRUE };
+    g_autoptr(GPtrArray) rows = query_all (catalog, &q);
+    gint64 predicted = 0;
+    double p = 0;
+
+    g_assert_cmpuint (rows->len, ==, 1);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[0]), ==, 3);
+    g_assert_true (leaf_catalog_image_get_prediction (rows->pdata[0], &predicted, &p, NULL));
+    g_assert_cmpint (predicted, ==, blight);
+    g_assert_cmpfloat_with_epsilon (p, 0.9, 1e-6);
+  }
+  {
+    /* Most uncertain first: the uniform image, then the unsure one. */
+    LeafImageQuery q = { .model_id = model, .sort = LEAF_IMAGE_SORT_UNCERTAINTY };
+    g_autoptr(GPtrArray) rows = query_all (catalog, &q);
+    double previous = G_MAXDOUBLE;
+
+    g_assert_cmpuint (rows->len, ==, 4);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[0]), ==, 4);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[1]), ==, 2);
+    for (guint i = 0; i < rows->len; i++)
+      {
+        double entropy = 0;
+
+        g_assert_true (leaf_catalog_image_get_prediction (rows->pdata[i], NULL, NULL, &entropy));
+        g_assert_cmpfloat (entropy, <=, previous);
+        previous = entropy;
+      }
+  }
+}
+
+/* ---- Signals ---- */
+
+typedef struct
+{
+  LeafCatalog *catalog;
+  gint64 image_id;
+  gint64 class_id;
+  GThread *main_thread;
+  guint n_signals;
+  gboolean worker_done;
+} SignalData;
+
+static void
+on_labels_changed_cb (LeafCatalog *catalog,
+                      GArray      *ids,
+                      SignalData  *data)
+{
+  g_assert_true (g_thread_self () == data->main_thread);
+  g_assert_nonnull (ids);
+  g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpint (g_array_index (ids, gint64, 0), ==, data->image_id);
+  data->n_signals++;
+}
+
+static gpointer
+label_in_thread (gpointer user_data)
+{
+  SignalData *data = user_data;
+  g_autoptr(GError) error = NULL;
+
+  leaf_catalog_set_labels (data->catalog, &data->image_id, 1, data->class_id,
+                           LEAF_LABEL_HOW_MANUAL, &error);
+  g_assert_no_error (error);
+  g_atomic_int_set (&data->worker_done, TRUE);
+  return NULL;
+}
+
+static void
+test_signals_on_owner_context (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  SignalData signal_data = { fixture->catalog, 1, 0, g_thread_self (), 0, FALSE };
+  g_autoptr(GThread) thread = NULL;
+
+  insert_images (fixture->path, 1, 1);
+  signal_data.class_id = add_class (fixture->catalog, "healthy");
+  g_signal_connect (fixture->catalog, "labels-changed", G_CALLBACK (on_labels_changed_cb),
+                    &signal_data);
+
+  /* On the owner's thread the signal comes at once. */
+  label (fixture->catalog, 1, signal_data.class_id, LEAF_LABEL_HOW_SUGGESTION);
+  g_assert_cmpuint (signal_data.n_signals, ==, 1);
+
+  /* From a worker it waits for the owner's main context. */
+  thread = g_thread_new ("labeller", label_in_thread, &signal_data);
+  g_thread_join (g_steal_pointer (&thread));
+  g_assert_true (signal_data.worker_done);
+  g_assert_cmpuint (signal_data.n_signals, ==, 1);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (signal_data.n_signals, ==, 2);
+  g_signal_handlers_disconnect_by_data (fixture->catalog, &signal_data);
+}
+
+static void
+test_closed_catalog_fails (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+
+  leaf_catalog_close (fixture->catalog);
+  classes = leaf_catalog_list_classes (fixture->catalog, &error);
+  g_assert_null (classes);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/catalog/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("open/creates-wal-catalog", test_open_creates);
+  g_test_add_func ("/catalog/open/missing-file", test_open_missing);
+  ADD ("open/refuses-newer-version-unchanged", test_open_refuses_newer);
+  g_test_add_func ("/catalog/open/refuses-foreign-files", test_open_refuses_foreign);
+  g_test_add_func ("/catalog/migrate/from-every-earlier-version", test_migrations);
+  ADD ("classes/add-rename-colour-shortcut-move", test_classes);
+  ADD ("classes/remove-and-undo", test_remove_class);
+  ADD ("labels/provenance", test_label_provenance);
+  ADD ("labels/undo-redo-across-reopen", test_undo_redo_across_reopen);
+  ADD ("labels/undo-restores-provenance", test_undo_restores_provenance);
+  ADD ("query/filters-paging-lookup", test_queries);
+  g_test_add_func ("/catalog/splits/stratified-grouped-seeded-stable", test_splits);
+  ADD ("runs/metrics-status-interrupted", test_runs);
+  ADD ("models/predictions-disagreements-uncertainty", test_models_and_predictions);
+  ADD ("signals/emitted-on-owner-context", test_signals_on_owner_context);
+  ADD ("open/closed-catalog-fails", test_closed_catalog_fails);
+
+  return g_test_run ();
+}
