@@ -31,7 +31,6 @@ constexpr size_t kMaxStack = 1u << 21;
 constexpr size_t kMaxMemo = 1u << 21;
 constexpr size_t kMaxObjects = 1u << 21;
 constexpr size_t kMaxItems = 1u << 23;
-constexpr size_t kMaxDims = 64;
 constexpr size_t kMaxGlobalName = 256;
 
 enum class Kind : uint8_t
@@ -503,7 +502,7 @@ Unpickler::check_view (const Storage &storage, int64_t offset, const std::vector
   if (sizes.size () != strides.size ())
     fail_view ("has " + std::to_string (sizes.size ()) + " sizes but "
                + std::to_string (strides.size ()) + " strides");
-  if (sizes.size () > kMaxDims)
+  if (sizes.size () > LT_MAX_DIMS)
     fail_view ("has " + std::to_string (sizes.size ()) + " dimensions");
   if (offset < 0)
     fail_view ("has a negative storage offset");

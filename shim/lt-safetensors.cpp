@@ -377,6 +377,8 @@ parse_tensor_info (const std::string &path, const std::string &name, const Json 
 
   if (shape->type != Json::Type::Array)
     fail ("its shape is not a list");
+  if (shape->array.size () > LT_MAX_DIMS)
+    fail ("its shape has " + std::to_string (shape->array.size ()) + " dimensions");
   uint64_t numel = 1;
   for (const Json &dim : shape->array)
     {

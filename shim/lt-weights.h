@@ -14,6 +14,9 @@ LT_BEGIN_DECLS
  * go through a restricted unpickler that refuses everything but tensors and plain containers. */
 typedef struct LtStateDict LtStateDict;
 
+/* Tensors read from weight files have at most this many dimensions. */
+#define LT_MAX_DIMS 64
+
 /* Reads path, choosing the format from its content (a torch.save zip archive or safetensors),
  * never from its name. On failure returns LT_ERROR_IO (cannot read), LT_ERROR_FORMAT (not a
  * weight file, damaged, legacy or unsupported layout) or LT_ERROR_UNSAFE (the pickle names

@@ -152,6 +152,8 @@ def archive(dest, pickle_bytes, records=None):
 def write_good(w, minimal):
     small = small_model().state_dict()
     w.save("small.pth", small, small)
+    write_safetensors(w.path("small.safetensors"), small, {"format": "pt"})
+    w.expect("small.safetensors", small)
     if minimal:
         return
 
@@ -270,6 +272,8 @@ def write_hostile(w):
     w.raw("st-gap.safetensors", raw_safetensors(
         {"a": {"dtype": "F32", "shape": [4], "data_offsets": [4, 20]}}, b"\0" * 20))
     w.raw("st-metadata.safetensors", raw_safetensors({"__metadata__": {"a": 1}}, b""))
+    w.raw("st-too-many-dims.safetensors", raw_safetensors(
+        {"a": {"dtype": "F32", "shape": [1] * 65, "data_offsets": [0, 4]}}, b"\0" * 4))
     w.raw("st-shape-overflow.safetensors", raw_safetensors(
         {"a": {"dtype": "F32", "shape": [2**62, 2**62], "data_offsets": [0, 16]}}, b"\0" * 16))
 
