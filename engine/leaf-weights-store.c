@@ -5,6 +5,7 @@
  *   <sha256>.pth, <sha256>.safetensors   verified weight files, named after their SHA-256
  *   <sha256>.pth.part                    a download in progress or interrupted; the next fetch
  *                                        of the same hash resumes it with an HTTP range request
+ *   import-XXXXXX.tmp                    an import being copied and checked
  *   index.json, index.lock               where each file came from, and the lock guarding it
  *
  * A file only ever gets its final name by a rename after its hash (and, for files that are not
@@ -1247,29 +1248,25 @@ copy_to_temporary (LeafWeightsStore  *self,
                        _("Cannot read %s: %s"), path, local_error->message);
           break;
         }
-      if (n == 0)
-        {
-          if (fsync (fd) == 0)
-            {
-              close (fd);
-              return g_steal_pointer (&temp_path);
-            }
-          n = -1;
-        }
-      else if (copied + n > MAX_WEIGHTS_BYTES)
+      if (copied + n > MAX_WEIGHTS_BYTES)
         {
           g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE,
                        _("%s is larger than any EfficientNet-B0 weight file; it was not "
                          "imported."), path);
           break;
         }
-      if (n < 0 || !write_all (fd, buffer, n))
+      if ((n > 0 && !write_all (fd, buffer, n)) || (n == 0 && fsync (fd) != 0))
         {
           int saved = errno;
           g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
                        _("Cannot write in the weights folder %s: %s"), self->directory,
                        g_strerror (saved));
           break;
+        }
+      if (n == 0)
+        {
+          close (fd);
+          return g_steal_pointer (&temp_path);
         }
       g_checksum_update (checksum, buffer, n);
       copied += n;
