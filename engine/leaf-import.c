@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "leaf-catalog-private.h"
@@ -65,6 +66,7 @@ typedef struct
 
   GPtrArray *candidates;
   GHashTable *visited; /* "dev:inode" of folders entered */
+  char *root_real;     /* the folder being imported, links resolved */
   LeafImportSummary *summary;
   GPtrArray *new_classes;
   char *roots_json;
@@ -250,6 +252,23 @@ looks_like_image_folder (GPtrArray  *names,
   return has_folders;
 }
 
+/* A link to the imported folder or one above it would walk back into what is being imported
+ * (or out into folders nobody asked for). */
+static gboolean
+links_above_root (Import     *import,
+                  const char *path)
+{
+  g_autofree char *real = NULL;
+  GStatBuf lst;
+
+  if (import->root_real == NULL || g_lstat (path, &lst) != 0 || !S_ISLNK (lst.st_mode) ||
+      (real = realpath (path, NULL)) == NULL)
+    return FALSE;
+  return g_str_equal (real, "/") || g_str_equal (real, import->root_real) ||
+         (g_str_has_prefix (import->root_real, real) &&
+          import->root_real[strlen (real)] == G_DIR_SEPARATOR);
+}
+
 static gboolean
 enter_folder (Import     *import,
               const char *path,
@@ -258,7 +277,7 @@ enter_folder (Import     *import,
   g_autofree char *key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
                                           (guint64) st->st_dev, (guint64) st->st_ino);
 
-  if (g_hash_table_contains (import->visited, key))
+  if (g_hash_table_contains (import->visited, key) || links_above_root (import, path))
     {
       add_skip (import, path, LEAF_IMPORT_SKIP_SYMLINK_LOOP,
                 g_strdup (_("a symbolic link leads back to a folder that is already being "
@@ -364,8 +383,10 @@ scan_root (Import     *import,
       g_autoptr(GPtrArray) names = NULL;
       gboolean classes = FALSE;
 
+      g_clear_pointer (&import->root_real, g_free);
       if (!enter_folder (import, path, &st))
         return;
+      import->root_real = realpath (path, NULL);
       switch (import->options->folder_labels)
         {
         case LEAF_FOLDER_LABELS_ALWAYS:
@@ -960,6 +981,7 @@ leaf_import_run (LeafCatalog              *catalog,
   g_autoptr(GHashTable) visited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) new_classes = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GRegex) group_regex = NULL;
+  g_autoptr(GError) regex_error = NULL;
   g_autoptr(LeafDb) db = NULL;
   g_autofree char *managed_dir = NULL;
   g_autofree char *roots_json = NULL;
@@ -980,9 +1002,12 @@ leaf_import_run (LeafCatalog              *catalog,
       return NULL;
     }
   if (options->group_pattern != NULL &&
-      (group_regex = g_regex_new (options->group_pattern, G_REGEX_OPTIMIZE, 0, error)) == NULL)
+      (group_regex = g_regex_new (options->group_pattern, G_REGEX_OPTIMIZE, 0, &regex_error))
+      == NULL)
     {
-      g_prefix_error (error, _("The group pattern is not a valid regular expression: "));
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                   _("The group pattern is not a valid regular expression: %s"),
+                   regex_error->message);
       return NULL;
     }
   if ((db = _leaf_db_open (leaf_catalog_get_path (catalog), FALSE, LEAF_DB_WORKER, error)) == NULL)
@@ -1009,6 +1034,7 @@ leaf_import_run (LeafCatalog              *catalog,
 
   for (guint i = 0; paths[i] != NULL && !g_cancellable_is_cancelled (cancellable); i++)
     scan_root (&import, paths[i]);
+  g_clear_pointer (&import.root_real, g_free);
   report (&import, LEAF_IMPORT_PHASE_SCANNING);
 
   batch = options->batch_size > 0 ? options->batch_size : DEFAULT_BATCH;
