@@ -1,0 +1,413 @@
+/* leaf-export.c: labels out of the catalog, as CSV or as an ImageFolder tree
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-export"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "leaf-catalog-private.h"
+#include "leaf-error.h"
+#include "leaf-export.h"
+
+typedef struct
+{
+  char *sha256;
+  char *path;
+  char *name;
+  char *class_name;
+  char *labeller;
+  char *time;
+  char *how;
+} LabelRow;
+
+static void
+label_row_clear (gpointer data)
+{
+  LabelRow *row = data;
+
+  g_free (row->sha256);
+  g_free (row->path);
+  g_free (row->name);
+  g_free (row->class_name);
+  g_free (row->labeller);
+  g_free (row->time);
+  g_free (row->how);
+}
+
+/* Every label, read in one statement on a connection of our own: a consistent snapshot that
+ * does not hold the catalog's lock while files are written. */
+static GArray *
+read_labels (LeafCatalog  *catalog,
+             GError      **error)
+{
+  g_autoptr(LeafDb) db = _leaf_db_open (leaf_catalog_get_path (catalog), FALSE, LEAF_DB_WORKER,
+                                        error);
+  g_autoptr(GArray) rows = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  int rc;
+
+  if (db == NULL)
+    return NULL;
+  stmt = _leaf_db_prepare (db,
+                           "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how "
+                           "FROM labels l JOIN images i ON i.id = l.image_id "
+                           "JOIN classes c ON c.id = l.class_id ORDER BY i.id",
+                           error);
+  if (stmt == NULL)
+    return NULL;
+  rows = g_array_new (FALSE, FALSE, sizeof (LabelRow));
+  g_array_set_clear_func (rows, label_row_clear);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      LabelRow row = {
+        g_strdup (_leaf_column_text (stmt, 0)),
+        g_strdup (_leaf_column_text (stmt, 1)),
+        g_strdup (_leaf_column_text (stmt, 2)),
+        g_strdup (_leaf_column_text (stmt, 3)),
+        g_strdup (_leaf_column_text (stmt, 4)),
+        g_strdup (_leaf_column_text (stmt, 5)),
+        g_strdup (_leaf_column_text (stmt, 6)),
+      };
+      g_array_append_val (rows, row);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  return g_steal_pointer (&rows);
+}
+
+/* RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled. */
+static void
+append_field (GString    *line,
+              const char *field)
+{
+  if (field == NULL)
+    field = "";
+  if (strpbrk (field, ",\"\r\n") == NULL)
+    {
+      g_string_append (line, field);
+      return;
+    }
+  g_string_append_c (line, '"');
+  for (const char *p = field; *p != '\0'; p++)
+    {
+      if (*p == '"')
+        g_string_append_c (line, '"');
+      g_string_append_c (line, *p);
+    }
+  g_string_append_c (line, '"');
+}
+
+/**
+ * leaf_export_csv_to_stream:
+ * @catalog: a #LeafCatalog
+ * @stream: where to write; not closed
+ * @cancellable: (nullable): a #GCancellable
+ * @n_rows: (out) (optional): how many labels were written
+ * @error: return location for a #GError
+ *
+ * Writes every label as CSV (RFC 4180 quoting, `\n` line ends, UTF-8) with the header
+ * `sha256,path,class,labeller,time,how`: the image's SHA-256 and path, the class name, the OS
+ * user who labelled it, when (ISO 8601, UTC) and how (`folder-import`, `manual` or
+ * `suggestion`). Rows come in import order.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_export_csv_to_stream (LeafCatalog    *catalog,
+                           GOutputStream  *stream,
+                           GCancellable   *cancellable,
+                           guint          *n_rows,
+                           GError        **error)
+{
+  g_autoptr(GArray) rows = NULL;
+  g_autoptr(GString) text = g_string_new ("sha256,path,class,labeller,time,how\n");
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), FALSE);
+
+  if ((rows = read_labels (catalog, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++)
+    {
+      LabelRow *row = &g_array_index (rows, LabelRow, i);
+      const char *fields[] = { row->sha256, row->path, row->class_name, row->labeller, row->time,
+                               row->how };
+
+      for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+        {
+          if (f > 0)
+            g_string_append_c (text, ',');
+          append_field (text, fields[f]);
+        }
+      g_string_append_c (text, '\n');
+      /* Write in slices of about a megabyte; 100,000 labels make some 20 MB. */
+      if (text->len > (1 << 20) || i + 1 == rows->len)
+        {
+          if (!g_output_stream_write_all (stream, text->str, text->len, NULL, cancellable, error))
+            return FALSE;
+          g_string_truncate (text, 0);
+        }
+    }
+  if (text->len > 0 &&
+      !g_output_stream_write_all (stream, text->str, text->len, NULL, cancellable, error))
+    return FALSE;
+  if (n_rows != NULL)
+    *n_rows = rows->len;
+  return TRUE;
+}
+
+/**
+ * leaf_export_csv:
+ * @catalog: a #LeafCatalog
+ * @path: (type filename): the CSV file to write; replaced whole, or left as it was on failure
+ * @cancellable: (nullable): a #GCancellable
+ * @n_rows: (out) (optional): how many labels were written
+ * @error: return location for a #GError
+ *
+ * leaf_export_csv_to_stream() into a file.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_export_csv (LeafCatalog   *catalog,
+                 const char    *path,
+                 GCancellable  *cancellable,
+                 guint         *n_rows,
+                 GError       **error)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFileOutputStream) stream = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  file = g_file_new_for_path (path);
+  stream = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION, cancellable,
+                           error);
+  if (stream == NULL)
+    return FALSE;
+  if (!leaf_export_csv_to_stream (catalog, G_OUTPUT_STREAM (stream), cancellable, n_rows,
+                                  &local_error))
+    {
+      /* Closing after a cancelled write leaves the old file in place. */
+      g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+
+      g_cancellable_cancel (cancelled);
+      g_output_stream_close (G_OUTPUT_STREAM (stream), cancelled, NULL);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return g_output_stream_close (G_OUTPUT_STREAM (stream), cancellable, error);
+}
+
+void
+leaf_export_summary_free (LeafExportSummary *summary)
+{
+  if (summary == NULL)
+    return;
+  g_clear_pointer (&summary->missing, g_ptr_array_unref);
+  g_free (summary);
+}
+
+static gboolean
+folder_is_empty_or_absent (const char  *folder,
+                           GError     **error)
+{
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_test (folder, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if ((dir = g_dir_open (folder, 0, &local_error)) == NULL)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Cannot export into “%s”: %s"), folder, local_error->message);
+      return FALSE;
+    }
+  if (g_dir_read_name (dir) != NULL)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                   _("The folder “%s” is not empty. Export into a new or empty folder."),
+                   folder);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A free name in the class folder: the original name, or name-<sha8>.ext when two images of
+ * one class share a name. */
+static char *
+destination_for (const char  *class_folder,
+                 const LabelRow *row)
+{
+  g_autofree char *dest = g_build_filename (class_folder, row->name, NULL);
+  const char *dot;
+  g_autofree char *stem = NULL;
+  g_autofree char *unique = NULL;
+
+  if (!g_file_test (dest, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&dest);
+  dot = strrchr (row->name, '.');
+  stem = dot != NULL ? g_strndup (row->name, dot - row->name) : g_strdup (row->name);
+  unique = g_strdup_printf ("%s-%.8s%s", stem, row->sha256, dot != NULL ? dot : "");
+  return g_build_filename (class_folder, unique, NULL);
+}
+
+static gboolean
+copy_file (const char  *source,
+           const char  *dest,
+           GError     **error)
+{
+  g_autoptr(GFile) from = g_file_new_for_path (source);
+  g_autoptr(GFile) to = g_file_new_for_path (dest);
+
+  return g_file_copy (from, to, G_FILE_COPY_NONE, NULL, NULL, NULL, error);
+}
+
+/**
+ * leaf_export_folder:
+ * @catalog: a #LeafCatalog
+ * @folder: (type filename): a new or empty folder
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Writes the labelled images as an ImageFolder tree, `FOLDER/<class>/<file name>`, which
+ * torchvision and most training scripts read. Files are hard links to the catalog's images
+ * where the file system allows, copies otherwise. Images whose file is missing are left out and
+ * listed in the summary.
+ *
+ * Returns: (transfer full): the summary, or %NULL with @error set
+ */
+LeafExportSummary *
+leaf_export_folder (LeafCatalog   *catalog,
+                    const char    *folder,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_autoptr(LeafExportSummary) summary = g_new0 (LeafExportSummary, 1);
+  g_autoptr(GArray) rows = NULL;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
+  g_return_val_if_fail (folder != NULL, NULL);
+
+  summary->missing = g_ptr_array_new_with_free_func (g_free);
+  if (!folder_is_empty_or_absent (folder, error) ||
+      (rows = read_labels (catalog, error)) == NULL)
+    return NULL;
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      LabelRow *row = &g_array_index (rows, LabelRow, i);
+      g_autofree char *class_folder = g_build_filename (folder, row->class_name, NULL);
+      g_autofree char *dest = NULL;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+      if (!g_file_test (row->path, G_FILE_TEST_IS_REGULAR))
+        {
+          g_ptr_array_add (summary->missing, g_strdup (row->path));
+          continue;
+        }
+      if (g_mkdir_with_parents (class_folder, 0755) != 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                       _("Could not create the folder “%s”: %s"), class_folder,
+                       g_strerror (saved_errno));
+          return NULL;
+        }
+      dest = destination_for (class_folder, row);
+      if (link (row->path, dest) == 0)
+        summary->n_linked++;
+      else if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP)
+        {
+          if (!copy_file (row->path, dest, error))
+            return NULL;
+          summary->n_copied++;
+        }
+      else
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                       _("Could not write “%s”: %s"), dest, g_strerror (saved_errno));
+          return NULL;
+        }
+      summary->n_exported++;
+    }
+  return g_steal_pointer (&summary);
+}
+
+static void
+export_folder_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  GError *error = NULL;
+  LeafExportSummary *summary;
+
+  summary = leaf_export_folder (source_object, task_data, cancellable, &error);
+  if (summary != NULL)
+    g_task_return_pointer (task, summary, (GDestroyNotify) leaf_export_summary_free);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * leaf_export_folder_async:
+ * @catalog: a #LeafCatalog
+ * @folder: (type filename): a new or empty folder
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called on the caller's thread-default main context when done
+ * @user_data: data for @callback
+ *
+ * Runs leaf_export_folder() in a worker thread.
+ */
+void
+leaf_export_folder_async (LeafCatalog         *catalog,
+                          const char          *folder,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (LEAF_IS_CATALOG (catalog));
+  g_return_if_fail (folder != NULL);
+
+  task = g_task_new (catalog, cancellable, callback, user_data);
+  g_task_set_source_tag (task, leaf_export_folder_async);
+  g_task_set_task_data (task, g_strdup (folder), g_free);
+  g_task_run_in_thread (task, export_folder_thread);
+}
+
+/**
+ * leaf_export_folder_finish:
+ * @catalog: a #LeafCatalog
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the summary, or %NULL with @error set
+ */
+LeafExportSummary *
+leaf_export_folder_finish (LeafCatalog   *catalog,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, catalog), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

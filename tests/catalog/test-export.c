@@ -1,0 +1,286 @@
+/* test-export.c: labels out as CSV and as an ImageFolder tree
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "catalog-test-util.h"
+#include "leaf-catalog.h"
+#include "leaf-error.h"
+#include "leaf-export.h"
+#include "leaf-import.h"
+
+typedef struct
+{
+  char *dir;
+  char *photos;
+  char *path;
+  LeafCatalog *catalog;
+} Fixture;
+
+/* Names a spreadsheet or a careless CSV writer would get wrong. */
+static const char *const tricky_names[] = {
+  "healthy/plain.jpg",
+  "healthy/comma, and \"quotes\".jpg",
+  "blight/line\nbreak.jpg",
+  "blight/ünïcode leaf.png",
+  "rust spot/plain.jpg",
+};
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  const char *paths[2] = { NULL, NULL };
+
+  fixture->dir = ctu_make_tmp_dir ();
+  fixture->photos = g_build_filename (fixture->dir, "photos", NULL);
+  fixture->path = g_build_filename (fixture->dir, "test.leafscope", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (tricky_names); i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->photos, tricky_names[i], NULL);
+      ctu_write_image (path, g_str_has_suffix (path, ".png") ? "png" : "jpeg", 20 + i, 20, i);
+    }
+  /* One more image, unlabelled: it must not be exported. */
+  {
+    g_autofree char *loose = g_build_filename (fixture->dir, "loose.jpg", NULL);
+    ctu_write_image (loose, "jpeg", 16, 16, 77);
+    paths[0] = loose;
+    fixture->catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_CREATE, &error);
+    g_assert_no_error (error);
+    summary = leaf_import_run (fixture->catalog, paths, NULL, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_clear_pointer (&summary, leaf_import_summary_free);
+  }
+  paths[0] = fixture->photos;
+  summary = leaf_import_run (fixture->catalog, paths, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_labeled, ==, G_N_ELEMENTS (tricky_names));
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_finalize_object (fixture->catalog);
+  ctu_remove_tree (fixture->dir);
+  g_free (fixture->path);
+  g_free (fixture->photos);
+  g_free (fixture->dir);
+}
+
+/* path → class name, from the catalog itself. */
+static GHashTable *
+expected_labels (Fixture *fixture)
+{
+  GHashTable *labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (tricky_names); i++)
+    {
+      g_autofree char *class_name = g_path_get_dirname (tricky_names[i]);
+      g_hash_table_insert (labels, g_build_filename (fixture->photos, tricky_names[i], NULL),
+                           g_steal_pointer (&class_name));
+    }
+  return labels;
+}
+
+static void
+test_csv (Fixture       *fixture,
+          gconstpointer  data)
+{
+  const char *python = g_getenv ("LEAFSCOPE_PYTHON");
+  g_autofree char *csv = g_build_filename (fixture->dir, "labels.csv", NULL);
+  g_autoptr(GHashTable) expected = expected_labels (fixture);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) parsed = NULL;
+  g_autofree char *out = NULL;
+  JsonArray *rows;
+  guint n_rows = 0;
+  int status = 0;
+  /* Python's csv module reads it back: an independent RFC 4180 reader. */
+  const char *script =
+    "import csv, json, sys\n"
+    "with open(sys.argv[1], newline='', encoding='utf-8') as f:\n"
+    "    print(json.dumps(list(csv.reader(f))))\n";
+
+  leaf_export_csv (fixture->catalog, csv, NULL, &n_rows, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_rows, ==, G_N_ELEMENTS (tricky_names));
+
+  if (python == NULL || !g_file_test (python, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("LEAFSCOPE_PYTHON is not available to read the CSV back");
+      return;
+    }
+  g_spawn_sync (NULL, (char *[]) { (char *) python, (char *) "-c", (char *) script, csv, NULL },
+                NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  parsed = json_from_string (out, &error);
+  g_assert_no_error (error);
+  rows = json_node_get_array (parsed);
+  g_assert_cmpuint (json_array_get_length (rows), ==, 1 + G_N_ELEMENTS (tricky_names));
+
+  {
+    JsonArray *header = json_array_get_array_element (rows, 0);
+    const char *columns[] = { "sha256", "path", "class", "labeller", "time", "how" };
+
+    g_assert_cmpuint (json_array_get_length (header), ==, G_N_ELEMENTS (columns));
+    for (guint c = 0; c < G_N_ELEMENTS (columns); c++)
+      g_assert_cmpstr (json_array_get_string_element (header, c), ==, columns[c]);
+  }
+  for (guint i = 1; i < json_array_get_length (rows); i++)
+    {
+      JsonArray *row = json_array_get_array_element (rows, i);
+      const char *path = json_array_get_string_element (row, 1);
+      g_autofree char *sha = ctu_sha256_of_file (path);
+      g_autoptr(GDateTime) time =
+        g_date_time_new_from_iso8601 (json_array_get_string_element (row, 4), NULL);
+
+      g_assert_cmpstr (json_array_get_string_element (row, 0), ==, sha);
+      g_assert_cmpstr (json_array_get_string_element (row, 2), ==,
+                       g_hash_table_lookup (expected, path));
+      g_assert_cmpstr (json_array_get_string_element (row, 3), ==, g_get_user_name ());
+      g_assert_nonnull (time);
+      g_assert_cmpstr (json_array_get_string_element (row, 5), ==, "folder-import");
+      g_assert_true (g_hash_table_remove (expected, path));
+    }
+  g_assert_cmpuint (g_hash_table_size (expected), ==, 0);
+}
+
+static GHashTable *
+sha_to_class (LeafCatalog *catalog)
+{
+  GHashTable *map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) classes = leaf_catalog_list_classes (catalog, NULL);
+  LeafImageQuery labelled = { .labels = LEAF_LABEL_FILTER_LABELED };
+  g_autoptr(GPtrArray) images = leaf_catalog_query_images (catalog, &labelled, 0, G_MAXUINT, NULL);
+
+  for (guint i = 0; i < images->len; i++)
+    for (guint c = 0; c < classes->len; c++)
+      if (((LeafClassInfo *) classes->pdata[c])->id ==
+          leaf_catalog_image_get_class_id (images->pdata[i]))
+        g_hash_table_insert (map, g_strdup (leaf_catalog_image_get_sha256 (images->pdata[i])),
+                             g_strdup (((LeafClassInfo *) classes->pdata[c])->name));
+  return map;
+}
+
+static void
+test_folder_round_trip (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *tree = g_build_filename (fixture->dir, "export", NULL);
+  g_autofree char *other_path = g_build_filename (fixture->dir, "other.leafscope", NULL);
+  g_autoptr(LeafExportSummary) summary = NULL;
+  g_autoptr(LeafExportSummary) again = NULL;
+  g_autoptr(LeafImportSummary) reimport = NULL;
+  g_autoptr(LeafCatalog) other = NULL;
+  g_autoptr(GHashTable) original = NULL;
+  g_autoptr(GHashTable) copied = NULL;
+  g_autoptr(GError) error = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+  const char *paths[] = { tree, NULL };
+
+  summary = leaf_export_folder (fixture->catalog, tree, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_exported, ==, G_N_ELEMENTS (tricky_names));
+  g_assert_cmpuint (summary->n_linked, ==, G_N_ELEMENTS (tricky_names));
+  g_assert_cmpuint (summary->missing->len, ==, 0);
+
+  /* Hard links: the same inode as the photo. */
+  for (guint i = 0; i < G_N_ELEMENTS (tricky_names); i++)
+    {
+      g_autofree char *source = g_build_filename (fixture->photos, tricky_names[i], NULL);
+      g_autofree char *dest = g_build_filename (tree, tricky_names[i], NULL);
+      GStatBuf a, b;
+
+      g_assert_cmpint (g_stat (source, &a), ==, 0);
+      g_assert_cmpint (g_stat (dest, &b), ==, 0);
+      g_assert_cmpuint (a.st_ino, ==, b.st_ino);
+    }
+
+  /* A tree that is not empty is not written into. */
+  again = leaf_export_folder (fixture->catalog, tree, NULL, &error);
+  g_assert_null (again);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Importing the tree into a new catalog gives the same labels. */
+  other = leaf_catalog_open (other_path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  reimport = leaf_import_run (other, paths, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (reimport->n_added, ==, G_N_ELEMENTS (tricky_names));
+  original = sha_to_class (fixture->catalog);
+  copied = sha_to_class (other);
+  g_assert_cmpuint (g_hash_table_size (original), ==, g_hash_table_size (copied));
+  g_hash_table_iter_init (&iter, original);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_assert_cmpstr (g_hash_table_lookup (copied, key), ==, value);
+}
+
+static void
+test_folder_copies_and_missing (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autofree char *shm_dir = NULL;
+  g_autofree char *gone = g_build_filename (fixture->photos, tricky_names[0], NULL);
+  g_autoptr(LeafExportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  GStatBuf tmp_st, shm_st;
+
+  g_assert_cmpint (g_unlink (gone), ==, 0);
+  /* /dev/shm is another file system on most systems: links fail there, copies must not. */
+  if (g_stat ("/dev/shm", &shm_st) != 0 || g_stat (fixture->dir, &tmp_st) != 0 ||
+      shm_st.st_dev == tmp_st.st_dev || g_access ("/dev/shm", W_OK) != 0)
+    {
+      g_test_skip ("no second writable file system at /dev/shm");
+      return;
+    }
+  shm_dir = g_build_filename ("/dev/shm", "leafscope-export-XXXXXX", NULL);
+  g_assert_nonnull (g_mkdtemp (shm_dir));
+  g_rmdir (shm_dir);
+
+  summary = leaf_export_folder (fixture->catalog, shm_dir, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_exported, ==, G_N_ELEMENTS (tricky_names) - 1);
+  g_assert_cmpuint (summary->n_copied, ==, G_N_ELEMENTS (tricky_names) - 1);
+  g_assert_cmpuint (summary->n_linked, ==, 0);
+  g_assert_cmpuint (summary->missing->len, ==, 1);
+  g_assert_cmpstr (summary->missing->pdata[0], ==, gone);
+  for (guint i = 1; i < G_N_ELEMENTS (tricky_names); i++)
+    {
+      g_autofree char *source = g_build_filename (fixture->photos, tricky_names[i], NULL);
+      g_autofree char *dest = g_build_filename (shm_dir, tricky_names[i], NULL);
+      g_autofree char *a = ctu_sha256_of_file (source);
+      g_autofree char *b = ctu_sha256_of_file (dest);
+
+      g_assert_cmpstr (a, ==, b);
+    }
+  ctu_remove_tree (shm_dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/catalog/export/csv-read-back-by-python", Fixture, NULL, fixture_set_up, test_csv,
+              fixture_tear_down);
+  g_test_add ("/catalog/export/folder-hard-links-round-trip", Fixture, NULL, fixture_set_up,
+              test_folder_round_trip, fixture_tear_down);
+  g_test_add ("/catalog/export/folder-copies-and-missing", Fixture, NULL, fixture_set_up,
+              test_folder_copies_and_missing, fixture_tear_down);
+
+  return g_test_run ();
+}
