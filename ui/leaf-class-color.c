@@ -138,7 +138,7 @@ leaf_class_button_new (const LeafClassInfo *info,
       g_autofree char *text = g_strdup_printf ("%u", key);
       GtkWidget *keycap = gtk_label_new (text);
 
-      gtk_widget_add_css_class (keycap, "keycap");
+      gtk_widget_add_css_class (keycap, "key-hint");
       gtk_box_append (GTK_BOX (box), keycap);
       /* Translators: tooltip of a class button; %s is the class name, %u its key */
       tooltip = g_strdup_printf (_("Label as %s (%u)"), info->name, key);

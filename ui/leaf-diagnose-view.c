@@ -19,6 +19,7 @@
 
 #include "leaf-class-color.h"
 #include "leaf-diagnose-view.h"
+#include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-import.h"
 #include "leaf-predictor.h"
@@ -209,7 +210,7 @@ latest_model (LeafDiagnoseView *self)
   if (self->catalog == NULL)
     return NULL;
   model = leaf_catalog_get_latest_model (self->catalog, &error);
-  if (model == NULL && error != NULL)
+  if (model == NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL))
     g_warning ("Could not read the catalog's models: %s", error->message);
   return model;
 }

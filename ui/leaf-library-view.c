@@ -167,7 +167,7 @@ sidebar_row_new (FilterKind     kind,
       g_autofree char *text = g_strdup_printf ("%u", key);
       GtkWidget *keycap = gtk_label_new (text);
 
-      gtk_widget_add_css_class (keycap, "keycap");
+      gtk_widget_add_css_class (keycap, "key-hint");
       /* Translators: tooltip of the small key shown beside a class */
       gtk_widget_set_tooltip_text (keycap, _("Press this key to label the selected photos"));
       gtk_box_append (GTK_BOX (box), keycap);
@@ -247,10 +247,11 @@ count_query (LeafLibraryView      *self,
 static void
 update_counts (LeafLibraryView *self)
 {
-  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->sidebar)); child;
-       child = gtk_widget_get_next_sibling (child))
+  GtkListBoxRow *row;
+
+  /* Rows only: the list box's other children are its section headers. */
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->sidebar, i)) != NULL; i++)
     {
-      GtkListBoxRow *row = GTK_LIST_BOX_ROW (child);
       LeafImageQuery query = { 0 };
       gboolean known = TRUE;
       LeafClassInfo *info;
@@ -292,11 +293,10 @@ update_counts (LeafLibraryView *self)
 static void
 select_current_row (LeafLibraryView *self)
 {
-  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->sidebar)); child;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkListBoxRow *row = GTK_LIST_BOX_ROW (child);
+  GtkListBoxRow *row;
 
+  for (int i = 0; (row = gtk_list_box_get_row_at_index (self->sidebar, i)) != NULL; i++)
+    {
       if (row_kind (row) == self->filter
           && (self->filter != FILTER_CLASS || row_class_id (row) == self->filter_class))
         {
@@ -366,11 +366,11 @@ rebuild_label_buttons (LeafLibraryView *self)
 static void
 rebuild_sidebar (LeafLibraryView *self)
 {
-  GtkWidget *child;
+  GtkListBoxRow *old;
 
   self->rebuilding_sidebar = TRUE;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->sidebar))) != NULL)
-    gtk_list_box_remove (self->sidebar, child);
+  while ((old = gtk_list_box_get_row_at_index (self->sidebar, 0)) != NULL)
+    gtk_list_box_remove (self->sidebar, GTK_WIDGET (old));
 
   if (self->catalog != NULL)
     {

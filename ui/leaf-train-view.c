@@ -57,6 +57,7 @@ struct _LeafTrainView
   gint64 results_model; /* the model whose confusion matrix is shown */
 
   /* Template widgets */
+  GtkPaned *paned;
   AdwComboRow *preset_row;
   GtkSpinButton *head_epochs_spin;
   AdwComboRow *head_lr_row;
@@ -520,10 +521,10 @@ reload_history (LeafTrainView *self,
 {
   g_autoptr(GPtrArray) runs = NULL;
   g_autoptr(GError) error = NULL;
-  GtkWidget *child;
+  GtkListBoxRow *old;
 
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->history_list))) != NULL)
-    gtk_list_box_remove (self->history_list, child);
+  while ((old = gtk_list_box_get_row_at_index (self->history_list, 0)) != NULL)
+    gtk_list_box_remove (self->history_list, GTK_WIDGET (old));
   if (self->catalog == NULL)
     return;
 
@@ -673,6 +674,7 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/leafscope/Leafscope/leaf-train-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, paned);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, preset_row);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, head_epochs_spin);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, head_lr_row);

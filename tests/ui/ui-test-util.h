@@ -1,0 +1,37 @@
+/* ui-test-util.h: helpers for the widget tests, which run under Xvfb
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+void        ui_test_init           (int           *argc,
+                                    char        ***argv);
+void        ui_test_iterate        (guint          ms);
+gboolean    ui_test_wait_for       (GSourceFunc    condition,
+                                    gpointer       data,
+                                    guint          timeout_ms);
+GdkTexture *ui_test_render         (GtkWidget     *widget);
+guint       ui_test_count_pixels   (GdkTexture    *texture,
+                                    const char    *color,
+                                    int            tolerance);
+gboolean    ui_test_press_key      (GtkWidget     *widget,
+                                    guint          keyval,
+                                    GdkModifierType modifiers);
+GtkWidget  *ui_test_show           (GtkWidget     *child,
+                                    int            width,
+                                    int            height);
+GtkWidget  *ui_test_find_label     (GtkWidget     *root,
+                                    const char    *substring);
+GtkWidget  *ui_test_find_type      (GtkWidget     *root,
+                                    GType          type);
+char       *ui_test_make_photos    (const char    *dir,
+                                    const char * const *classes,
+                                    guint          per_class);
+void        ui_test_remove_tree    (const char    *path);
+
+G_END_DECLS
