@@ -1,14 +1,892 @@
-/* leaf-cli-catalog.c
+/* leaf-cli-catalog.c: the catalog's subcommands (init, import, classes, label, list, export…)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define G_LOG_DOMAIN "leaf-cli-catalog"
+
 #include "config.h"
 
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+#include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "leaf-catalog.h"
 #include "leaf-cli.h"
+#include "leaf-error.h"
+#include "leaf-export.h"
+#include "leaf-import.h"
+
+static LeafCatalog *
+open_catalog (LeafCli   *cli,
+              gboolean   create,
+              GError   **error)
+{
+  g_autofree char *path = cli->catalog_path != NULL ? g_strdup (cli->catalog_path)
+                                                     : leaf_catalog_get_default_path ();
+
+  return leaf_catalog_open (path, create ? LEAF_CATALOG_OPEN_CREATE : LEAF_CATALOG_OPEN_DEFAULT,
+                            error);
+}
+
+static int
+usage_error (GOptionContext *context,
+             const char     *message)
+{
+  g_printerr ("leafscope-cli: %s\n", message);
+  g_printerr ("%s", g_option_context_get_help (context, TRUE, NULL));
+  return 2;
+}
+
+static void
+print_json (JsonNode *node,
+            gboolean  pretty)
+{
+  g_autofree char *text = json_to_string (node, pretty);
+
+  printf ("%s\n", text);
+}
+
+static char *
+class_name_for (GPtrArray *classes,
+                gint64     class_id)
+{
+  for (guint i = 0; i < classes->len; i++)
+    if (((LeafClassInfo *) classes->pdata[i])->id == class_id)
+      return ((LeafClassInfo *) classes->pdata[i])->name;
+  return NULL;
+}
+
+/* init --------------------------------------------------------------------------------------- */
+
+static int
+cmd_init (LeafCli  *cli,
+          int       argc,
+          char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  guint n_images = 0;
+
+  g_option_context_set_summary (context, _("Create the catalog, or bring an older one up to "
+                                           "date. Running it again is harmless."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error (context, _("init takes no arguments"));
+  if ((catalog = open_catalog (cli, TRUE, &error)) == NULL ||
+      !leaf_catalog_count_images (catalog, NULL, &n_images, &error))
+    return leaf_cli_fail (&error);
+  printf (g_dngettext (GETTEXT_PACKAGE, "Catalog %s is ready (%u image).\n",
+                       "Catalog %s is ready (%u images).\n", n_images),
+          leaf_catalog_get_path (catalog), n_images);
+  return 0;
+}
+
+/* import ------------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  GMainLoop *loop;
+  LeafImportSummary *summary;
+  GError *error;
+  gboolean show_progress;
+} ImportRun;
+
+static void
+on_import_progress_cb (const LeafImportProgress *progress,
+                       gpointer                  user_data)
+{
+  ImportRun *run = user_data;
+
+  if (!run->show_progress)
+    return;
+  if (progress->phase == LEAF_IMPORT_PHASE_SCANNING)
+    g_printerr (_("\rLooking for images: %u found"), progress->n_total);
+  else
+    g_printerr (_("\rImporting: %u of %u files, %u added, %u skipped"), progress->n_done,
+                progress->n_total, progress->n_added, progress->n_skipped);
+}
+
+static void
+on_import_finished_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  ImportRun *run = user_data;
+
+  run->summary = leaf_import_run_finish (LEAF_CATALOG (source), result, &run->error);
+  g_main_loop_quit (run->loop);
+}
+
+static gboolean
+on_interrupt_cb (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+print_import_json (const LeafImportSummary *summary)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "added");
+  json_builder_add_int_value (b, summary->n_added);
+  json_builder_set_member_name (b, "present");
+  json_builder_add_int_value (b, summary->n_present);
+  json_builder_set_member_name (b, "updated");
+  json_builder_add_int_value (b, summary->n_updated);
+  json_builder_set_member_name (b, "labeled");
+  json_builder_add_int_value (b, summary->n_labeled);
+  json_builder_set_member_name (b, "new_classes");
+  json_builder_begin_array (b);
+  for (guint i = 0; summary->new_classes[i] != NULL; i++)
+    json_builder_add_string_value (b, summary->new_classes[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "skipped");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < summary->skipped->len; i++)
+    {
+      LeafImportSkip *skip = summary->skipped->pdata[i];
+      g_autofree char *display = g_filename_display_name (skip->path);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "path");
+      json_builder_add_string_value (b, display);
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, leaf_import_skip_reason_to_string (skip->reason));
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, skip->message);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  print_json (root, TRUE);
+}
+
+static void
+print_import_text (const LeafImportSummary *summary)
+{
+  for (guint i = 0; i < summary->skipped->len; i++)
+    {
+      LeafImportSkip *skip = summary->skipped->pdata[i];
+      g_autofree char *display = g_filename_display_name (skip->path);
+
+      g_printerr (_("skipped %s: %s\n"), display, skip->message);
+    }
+  printf (_("Added %u, already present %u, paths updated %u, labelled %u, skipped %u.\n"),
+          summary->n_added, summary->n_present, summary->n_updated, summary->n_labeled,
+          summary->skipped->len);
+  if (summary->new_classes[0] != NULL)
+    {
+      g_autofree char *names = g_strjoinv (", ", summary->new_classes);
+      printf (_("New classes: %s\n"), names);
+    }
+}
+
+static int
+cmd_import (LeafCli  *cli,
+            int       argc,
+            char    **argv)
+{
+  gboolean copy = FALSE, no_labels = FALSE, folder_labels = FALSE, json = FALSE;
+  g_autofree char *group_pattern = NULL;
+  gint64 max_pixels = 0;
+  int batch_size = 0;
+  GOptionEntry entries[] = {
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy,
+      N_("Copy the images into the folder beside the catalog instead of referring to them"), NULL },
+    { "no-folder-labels", 0, 0, G_OPTION_ARG_NONE, &no_labels,
+      N_("Do not take sub-folder names as classes"), NULL },
+    { "folder-labels", 0, 0, G_OPTION_ARG_NONE, &folder_labels,
+      N_("Take sub-folder names as classes even when the folder holds images of its own"), NULL },
+    { "group-pattern", 0, 0, G_OPTION_ARG_STRING, &group_pattern,
+      N_("Regular expression on the path below the folder; its first group keeps a specimen's "
+         "photos in one split"), "REGEX" },
+    { "max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels,
+      N_("Skip images with more pixels (default 100000000)"), "N" },
+    { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch_size,
+      N_("Files per transaction (default 256)"), "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the summary as one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PATH…"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  LeafImportOptions options = { 0 };
+  ImportRun run = { loop, NULL, NULL, isatty (STDERR_FILENO) && !json };
+  guint interrupt_id;
+  int status = 0;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Import image files and folders, recursively. In a "
+                                           "folder of class sub-folders (ImageFolder), the "
+                                           "sub-folder names become classes and labels."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc < 2)
+    return usage_error (context, _("name at least one file or folder to import"));
+  if (no_labels && folder_labels)
+    return usage_error (context, _("--folder-labels and --no-folder-labels exclude each other"));
+  if (max_pixels < 0 || batch_size < 0)
+    return usage_error (context, _("--max-pixels and --batch-size must be positive"));
+
+  if ((catalog = open_catalog (cli, TRUE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  options.copy = copy;
+  options.folder_labels = no_labels ? LEAF_FOLDER_LABELS_NEVER
+                          : folder_labels ? LEAF_FOLDER_LABELS_ALWAYS : LEAF_FOLDER_LABELS_AUTO;
+  options.max_pixels = max_pixels;
+  options.group_pattern = group_pattern;
+  options.batch_size = batch_size;
+
+  /* Ctrl+C stops between files; what was imported stays, and the same command finishes it. */
+  interrupt_id = g_unix_signal_add (SIGINT, on_interrupt_cb, cancellable);
+  leaf_import_run_async (catalog, (const char * const *) argv + 1, &options, cancellable,
+                         on_import_progress_cb, &run, NULL, on_import_finished_cb, &run);
+  g_main_loop_run (loop);
+  g_source_remove (interrupt_id);
+  if (run.show_progress)
+    g_printerr ("\n");
+
+  if (run.summary == NULL)
+    {
+      if (g_error_matches (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_printerr (_("leafscope-cli: import interrupted; what was imported stays. Run the "
+                        "same command again to import the rest.\n"));
+          g_clear_error (&run.error);
+          status = 130;
+        }
+      else
+        status = leaf_cli_fail (&run.error);
+    }
+  else if (json)
+    print_import_json (run.summary);
+  else
+    print_import_text (run.summary);
+  g_clear_pointer (&run.summary, leaf_import_summary_free);
+  return status;
+}
+
+/* classes ------------------------------------------------------------------------------------ */
+
+static int
+classes_list (LeafCatalog *catalog,
+              gboolean     json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) classes = leaf_catalog_list_classes (catalog, &error);
+
+  if (classes == NULL)
+    return leaf_cli_fail (&error);
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_array (b);
+      for (guint i = 0; i < classes->len; i++)
+        {
+          LeafClassInfo *info = classes->pdata[i];
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, info->name);
+          json_builder_set_member_name (b, "position");
+          json_builder_add_int_value (b, info->position);
+          json_builder_set_member_name (b, "color");
+          json_builder_add_string_value (b, info->color);
+          json_builder_set_member_name (b, "shortcut");
+          if (info->shortcut != NULL)
+            json_builder_add_string_value (b, info->shortcut);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "images");
+          json_builder_add_int_value (b, info->n_images);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      root = json_builder_get_root (b);
+      print_json (root, TRUE);
+      return 0;
+    }
+  for (guint i = 0; i < classes->len; i++)
+    {
+      LeafClassInfo *info = classes->pdata[i];
+
+      printf ("%3u  %-30s %7u  %s  %s\n", info->position + 1, info->name, info->n_images,
+              info->color, info->shortcut != NULL ? info->shortcut : "");
+    }
+  return 0;
+}
+
+static gint64
+class_id_by_name (LeafCatalog  *catalog,
+                  const char   *name,
+                  GError      **error)
+{
+  g_autoptr(LeafClassInfo) info = leaf_catalog_find_class (catalog, name, error);
+
+  return info != NULL ? info->id : 0;
+}
+
+static int
+cmd_classes (LeafCli  *cli,
+             int       argc,
+             char    **argv)
+{
+  gboolean json = FALSE, with_labels = FALSE;
+  g_autofree char *color = NULL;
+  g_autofree char *key = NULL;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("List as one JSON array"), NULL },
+    { "color", 0, 0, G_OPTION_ARG_STRING, &color, N_("Colour as #rrggbb (add, set)"), "COLOR" },
+    { "key", 0, 0, G_OPTION_ARG_STRING, &key,
+      N_("Key that labels with the class (add, set; empty to remove)"), "KEY" },
+    { "with-labels", 0, 0, G_OPTION_ARG_NONE, &with_labels,
+      N_("remove: also remove the class's labels (undoable)"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context =
+    g_option_context_new (_("[list | add NAME | rename NAME NEW-NAME | remove NAME | "
+                            "move NAME POSITION | set NAME]"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  const char *verb;
+  gboolean ok = FALSE;
+  gint64 id;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("List and edit the classes images are labelled with. "
+                                           "Positions count from 1."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  verb = argc >= 2 ? argv[1] : "list";
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+
+  if (g_str_equal (verb, "list") && argc <= 2)
+    return classes_list (catalog, json);
+  if (g_str_equal (verb, "add") && argc == 3)
+    ok = leaf_catalog_add_class (catalog, argv[2], color, key, &error) > 0;
+  else if (g_str_equal (verb, "rename") && argc == 4)
+    ok = (id = class_id_by_name (catalog, argv[2], &error)) > 0 &&
+         leaf_catalog_rename_class (catalog, id, argv[3], &error);
+  else if (g_str_equal (verb, "remove") && argc == 3)
+    ok = (id = class_id_by_name (catalog, argv[2], &error)) > 0 &&
+         leaf_catalog_remove_class (catalog, id, with_labels, &error);
+  else if (g_str_equal (verb, "move") && argc == 4)
+    {
+      guint64 position = 0;
+
+      if (!g_ascii_string_to_unsigned (argv[3], 10, 1, G_MAXUINT, &position, NULL))
+        return usage_error (context, _("the position is a number from 1"));
+      ok = (id = class_id_by_name (catalog, argv[2], &error)) > 0 &&
+           leaf_catalog_move_class (catalog, id, position - 1, &error);
+    }
+  else if (g_str_equal (verb, "set") && argc == 3)
+    {
+      if (color == NULL && key == NULL)
+        return usage_error (context, _("set needs --color or --key"));
+      ok = (id = class_id_by_name (catalog, argv[2], &error)) > 0 &&
+           (color == NULL || leaf_catalog_set_class_color (catalog, id, color, &error)) &&
+           (key == NULL || leaf_catalog_set_class_shortcut (catalog, id, key, &error));
+    }
+  else
+    return usage_error (context, _("unknown classes command or wrong number of arguments"));
+
+  if (!ok)
+    return leaf_cli_fail (&error);
+  return 0;
+}
+
+/* label, unlabel, undo, redo ----------------------------------------------------------------- */
+
+static gboolean
+label_one (LeafCatalog   *catalog,
+           const char    *image_name,
+           const char    *class_name,
+           LeafLabelHow   how,
+           GError       **error)
+{
+  g_autoptr(LeafCatalogImage) image = leaf_catalog_find_image (catalog, image_name, error);
+  gint64 class_id = 0;
+  gint64 image_id;
+
+  if (image == NULL)
+    return FALSE;
+  if (class_name != NULL && (class_id = class_id_by_name (catalog, class_name, error)) == 0)
+    return FALSE;
+  image_id = leaf_catalog_image_get_id (image);
+  if (!leaf_catalog_set_labels (catalog, &image_id, 1, class_id, how, error))
+    return FALSE;
+  /* The label is on disk once set_labels returned: say so, line by line, so that a script
+   * (or a test that kills us) knows exactly which labels are safe. */
+  if (class_name != NULL)
+    printf ("labeled %s %s\n", leaf_catalog_image_get_sha256 (image), class_name);
+  else
+    printf ("unlabeled %s\n", leaf_catalog_image_get_sha256 (image));
+  fflush (stdout);
+  return TRUE;
+}
+
+/* Lines of IMAGE<TAB>CLASS from standard input, each its own undoable action. */
+static int
+label_from_stdin (LeafCatalog  *catalog,
+                  LeafLabelHow  how)
+{
+  g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  g_autoptr(GDataInputStream) data = g_data_input_stream_new (in);
+  guint n_failed = 0;
+  char *line;
+
+  while ((line = g_data_input_stream_read_line_utf8 (data, NULL, NULL, NULL)) != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *owned = line;
+      char *tab = strchr (g_strchomp (line), '\t');
+
+      if (*line == '\0')
+        continue;
+      if (tab == NULL)
+        {
+          g_printerr (_("leafscope-cli: expected IMAGE<TAB>CLASS, got “%s”\n"), line);
+          n_failed++;
+          continue;
+        }
+      *tab = '\0';
+      if (!label_one (catalog, line, tab + 1, how, &error))
+        {
+          g_printerr ("leafscope-cli: %s\n", error->message);
+          n_failed++;
+        }
+    }
+  return n_failed > 0 ? 1 : 0;
+}
+
+static int
+cmd_label (LeafCli  *cli,
+           int       argc,
+           char    **argv)
+{
+  gboolean from_stdin = FALSE, suggestion = FALSE;
+  GOptionEntry entries[] = {
+    { "stdin", 0, 0, G_OPTION_ARG_NONE, &from_stdin,
+      N_("Read lines of IMAGE<TAB>CLASS; one line of output per label saved"), NULL },
+    { "suggestion", 0, 0, G_OPTION_ARG_NONE, &suggestion,
+      N_("Record the label as an accepted model suggestion"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("IMAGE CLASS"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  LeafLabelHow how;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Label an image, named by its path or its SHA-256 "
+                                           "(or a prefix of at least 8 digits)."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (from_stdin ? argc != 1 : argc != 3)
+    return usage_error (context, _("give IMAGE and CLASS, or --stdin"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  how = suggestion ? LEAF_LABEL_HOW_SUGGESTION : LEAF_LABEL_HOW_MANUAL;
+  if (from_stdin)
+    return label_from_stdin (catalog, how);
+  if (!label_one (catalog, argv[1], argv[2], how, &error))
+    return leaf_cli_fail (&error);
+  return 0;
+}
+
+static int
+cmd_unlabel (LeafCli  *cli,
+             int       argc,
+             char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("IMAGE…"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+
+  g_option_context_set_summary (context, _("Remove the label of images, named by path or "
+                                           "SHA-256."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc < 2)
+    return usage_error (context, _("name at least one image"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  for (int i = 1; i < argc; i++)
+    if (!label_one (catalog, argv[i], NULL, LEAF_LABEL_HOW_MANUAL, &error))
+      return leaf_cli_fail (&error);
+  return 0;
+}
+
+static int
+undo_or_redo (LeafCli  *cli,
+              int       argc,
+              char    **argv,
+              gboolean  undo)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autofree char *description = NULL;
+  gboolean ok;
+
+  g_option_context_set_summary (context, undo ? _("Take back the last labelling action, also "
+                                                  "one made in an earlier session.")
+                                              : _("Apply again the labelling action undone "
+                                                  "last."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error (context, _("no arguments expected"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  ok = undo ? leaf_catalog_undo (catalog, &description, &error)
+            : leaf_catalog_redo (catalog, &description, &error);
+  if (!ok)
+    return leaf_cli_fail (&error);
+  printf (undo ? _("Undone: %s\n") : _("Redone: %s\n"), description);
+  return 0;
+}
+
+static int
+cmd_undo (LeafCli  *cli,
+          int       argc,
+          char    **argv)
+{
+  return undo_or_redo (cli, argc, argv, TRUE);
+}
+
+static int
+cmd_redo (LeafCli  *cli,
+          int       argc,
+          char    **argv)
+{
+  return undo_or_redo (cli, argc, argv, FALSE);
+}
+
+/* list, stats -------------------------------------------------------------------------------- */
+
+static JsonNode *
+image_to_json (LeafCatalogImage *image,
+               GPtrArray        *classes)
+{
+  static const char *const splits[] = { NULL, "train", "validation", "test" };
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  const char *class_name = class_name_for (classes, leaf_catalog_image_get_class_id (image));
+  GDateTime *captured = leaf_catalog_image_get_captured (image);
+  GDateTime *labelled = leaf_catalog_image_get_label_time (image);
+  LeafSplit split = leaf_catalog_image_get_split (image);
+
+#define MEMBER_STRING(name, value) \
+  G_STMT_START { \
+    const char *v_ = (value); \
+    json_builder_set_member_name (b, name); \
+    if (v_ != NULL) json_builder_add_string_value (b, v_); else json_builder_add_null_value (b); \
+  } G_STMT_END
+#define MEMBER_TIME(name, value) \
+  G_STMT_START { \
+    g_autofree char *t_ = (value) != NULL ? g_date_time_format_iso8601 (value) : NULL; \
+    MEMBER_STRING (name, t_); \
+  } G_STMT_END
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, leaf_catalog_image_get_id (image));
+  MEMBER_STRING ("sha256", leaf_catalog_image_get_sha256 (image));
+  MEMBER_STRING ("path", leaf_catalog_image_get_path (image));
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, leaf_catalog_image_get_width (image));
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, leaf_catalog_image_get_height (image));
+  MEMBER_STRING ("format", leaf_catalog_image_get_format (image));
+  MEMBER_TIME ("captured", captured);
+  MEMBER_STRING ("group", leaf_catalog_image_get_group_key (image));
+  json_builder_set_member_name (b, "missing");
+  json_builder_add_boolean_value (b, leaf_catalog_image_get_missing (image));
+  MEMBER_STRING ("class", class_name);
+  MEMBER_STRING ("labeller", class_name != NULL ? leaf_catalog_image_get_labeller (image) : NULL);
+  MEMBER_TIME ("labeled_at", class_name != NULL ? labelled : NULL);
+  MEMBER_STRING ("how", class_name != NULL
+                 ? leaf_label_how_to_string (leaf_catalog_image_get_label_how (image)) : NULL);
+  MEMBER_STRING ("split", split <= LEAF_SPLIT_TEST ? splits[split] : NULL);
+  json_builder_end_object (b);
+#undef MEMBER_TIME
+#undef MEMBER_STRING
+  return json_builder_get_root (b);
+}
+
+static int
+cmd_list (LeafCli  *cli,
+          int       argc,
+          char    **argv)
+{
+  gboolean unlabeled = FALSE, labeled = FALSE, missing = FALSE, json = FALSE;
+  g_autofree char *class_name = NULL;
+  g_autofree char *name = NULL;
+  int limit = -1, offset = 0;
+  GOptionEntry entries[] = {
+    { "class", 0, 0, G_OPTION_ARG_STRING, &class_name, N_("Only images of this class"), "CLASS" },
+    { "unlabeled", 0, 0, G_OPTION_ARG_NONE, &unlabeled, N_("Only unlabelled images"), NULL },
+    { "labeled", 0, 0, G_OPTION_ARG_NONE, &labeled, N_("Only labelled images"), NULL },
+    { "missing", 0, 0, G_OPTION_ARG_NONE, &missing, N_("Only images whose file is missing"), NULL },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Only file names containing TEXT"), "TEXT" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N images"), "N" },
+    { "offset", 0, 0, G_OPTION_ARG_INT, &offset, N_("Skip the first N images"), "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print one JSON array of image objects"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  LeafImageQuery query = { 0 };
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("List images in import order, after checking which "
+                                           "files are missing."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error (context, _("list takes options only"));
+  if ((class_name != NULL) + unlabeled + labeled > 1)
+    return usage_error (context, _("choose one of --class, --unlabeled and --labeled"));
+  if (offset < 0)
+    return usage_error (context, _("--offset must not be negative"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_catalog_check_missing (catalog, NULL, NULL, &error) ||
+      (classes = leaf_catalog_list_classes (catalog, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  if (class_name != NULL && (query.class_id = class_id_by_name (catalog, class_name, &error)) == 0)
+    return leaf_cli_fail (&error);
+  query.labels = unlabeled ? LEAF_LABEL_FILTER_UNLABELED
+                 : labeled ? LEAF_LABEL_FILTER_LABELED : LEAF_LABEL_FILTER_ANY;
+  query.missing_only = missing;
+  query.name_contains = name;
+  images = leaf_catalog_query_images (catalog, &query, offset, limit < 0 ? G_MAXUINT : (guint) limit,
+                                      &error);
+  if (images == NULL)
+    return leaf_cli_fail (&error);
+
+  /* JSON: one array, written element by element so that 100,000 images need no tree. */
+  if (json)
+    printf ("[");
+  for (guint i = 0; i < images->len; i++)
+    {
+      LeafCatalogImage *image = images->pdata[i];
+
+      if (json)
+        {
+          g_autoptr(JsonNode) node = image_to_json (image, classes);
+          g_autofree char *text = json_to_string (node, FALSE);
+
+          printf ("%s\n  %s", i > 0 ? "," : "", text);
+        }
+      else
+        {
+          const char *class = class_name_for (classes, leaf_catalog_image_get_class_id (image));
+
+          printf ("%.12s  %-20s %5ux%-5u %s%s\n", leaf_catalog_image_get_sha256 (image),
+                  class != NULL ? class : "-", leaf_catalog_image_get_width (image),
+                  leaf_catalog_image_get_height (image), leaf_catalog_image_get_path (image),
+                  leaf_catalog_image_get_missing (image) ? _(" (missing)") : "");
+        }
+    }
+  if (json)
+    printf ("%s]\n", images->len > 0 ? "\n" : "");
+  return 0;
+}
+
+static int
+cmd_stats (LeafCli  *cli,
+           int       argc,
+           char    **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print {\"images\", \"labeled\", \"missing\", \"classes\": {name: count}}"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  LeafImageQuery labelled = { .labels = LEAF_LABEL_FILTER_LABELED };
+  guint n_images = 0, n_labelled = 0, n_missing = 0;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Count images, labels and missing files (after "
+                                           "looking for every file)."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error (context, _("stats takes no arguments"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_catalog_check_missing (catalog, NULL, &n_missing, &error) ||
+      !leaf_catalog_count_images (catalog, NULL, &n_images, &error) ||
+      !leaf_catalog_count_images (catalog, &labelled, &n_labelled, &error) ||
+      (classes = leaf_catalog_list_classes (catalog, &error)) == NULL)
+    return leaf_cli_fail (&error);
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "images");
+      json_builder_add_int_value (b, n_images);
+      json_builder_set_member_name (b, "labeled");
+      json_builder_add_int_value (b, n_labelled);
+      json_builder_set_member_name (b, "missing");
+      json_builder_add_int_value (b, n_missing);
+      json_builder_set_member_name (b, "classes");
+      json_builder_begin_object (b);
+      for (guint i = 0; i < classes->len; i++)
+        {
+          json_builder_set_member_name (b, ((LeafClassInfo *) classes->pdata[i])->name);
+          json_builder_add_int_value (b, ((LeafClassInfo *) classes->pdata[i])->n_images);
+        }
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      print_json (root, FALSE);
+      return 0;
+    }
+  printf (_("Images:    %u\nLabelled:  %u\nUnlabelled: %u\nMissing:   %u\n"), n_images,
+          n_labelled, n_images - n_labelled, n_missing);
+  for (guint i = 0; i < classes->len; i++)
+    printf ("  %-30s %u\n", ((LeafClassInfo *) classes->pdata[i])->name,
+            ((LeafClassInfo *) classes->pdata[i])->n_images);
+  return 0;
+}
+
+/* export, relocate --------------------------------------------------------------------------- */
+
+static int
+cmd_export_csv (LeafCli  *cli,
+                int       argc,
+                char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("FILE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  guint n_rows = 0;
+  gboolean ok;
+
+  g_option_context_set_summary (context, _("Write the labels as CSV: sha256, path, class, "
+                                           "labeller, time, how. FILE “-” is standard output."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error (context, _("name the CSV file to write"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  if (g_str_equal (argv[1], "-"))
+    {
+      g_autoptr(GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
+
+      fflush (stdout);
+      ok = leaf_export_csv_to_stream (catalog, out, NULL, &n_rows, &error);
+    }
+  else
+    ok = leaf_export_csv (catalog, argv[1], NULL, &n_rows, &error);
+  if (!ok)
+    return leaf_cli_fail (&error);
+  if (!g_str_equal (argv[1], "-"))
+    printf (g_dngettext (GETTEXT_PACKAGE, "Wrote %u label to %s.\n",
+                         "Wrote %u labels to %s.\n", n_rows), n_rows, argv[1]);
+  return 0;
+}
+
+static int
+cmd_export_folder (LeafCli  *cli,
+                   int       argc,
+                   char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("FOLDER"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafExportSummary) summary = NULL;
+
+  g_option_context_set_summary (context, _("Write the labelled images as an ImageFolder tree, "
+                                           "FOLDER/CLASS/FILE, of hard links (copies across file "
+                                           "systems). FOLDER must be new or empty."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error (context, _("name the folder to write"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+      (summary = leaf_export_folder (catalog, argv[1], NULL, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  for (guint i = 0; i < summary->missing->len; i++)
+    {
+      g_autofree char *display = g_filename_display_name (summary->missing->pdata[i]);
+      g_printerr (_("missing, not exported: %s\n"), display);
+    }
+  printf (_("Exported %u images (%u hard links, %u copies); %u missing.\n"), summary->n_exported,
+          summary->n_linked, summary->n_copied, summary->missing->len);
+  return 0;
+}
+
+static int
+cmd_relocate (LeafCli  *cli,
+              int       argc,
+              char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("OLD-FOLDER NEW-FOLDER"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  guint n_repaired = 0;
+
+  g_option_context_set_summary (context, _("Repair the paths of images whose folder was moved: "
+                                           "each image under OLD-FOLDER found at the same place "
+                                           "under NEW-FOLDER gets its new path."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 3)
+    return usage_error (context, _("give the old and the new folder"));
+  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_catalog_relocate (catalog, argv[1], argv[2], &n_repaired, &error))
+    return leaf_cli_fail (&error);
+  printf (g_dngettext (GETTEXT_PACKAGE, "Repaired the path of %u image.\n",
+                       "Repaired the paths of %u images.\n", n_repaired), n_repaired);
+  return 0;
+}
 
 const LeafCliCommand leaf_cli_catalog_commands[] = {
+  { "init", cmd_init, N_("Create the catalog (or update an older one)") },
+  { "import", cmd_import, N_("Import image files and ImageFolder trees") },
+  { "classes", cmd_classes, N_("List, add, rename, move or remove classes") },
+  { "label", cmd_label, N_("Label an image (by path or SHA-256) with a class") },
+  { "unlabel", cmd_unlabel, N_("Remove the label of images") },
+  { "undo", cmd_undo, N_("Undo the last labelling action") },
+  { "redo", cmd_redo, N_("Redo the last undone labelling action") },
+  { "list", cmd_list, N_("List images, by class, unlabelled or missing") },
+  { "stats", cmd_stats, N_("Count images, labels and missing files") },
+  { "export-csv", cmd_export_csv, N_("Write the labels as CSV") },
+  { "export-folder", cmd_export_folder, N_("Write labelled images as an ImageFolder tree") },
+  { "relocate", cmd_relocate, N_("Repair paths after a folder was moved") },
   { NULL, NULL, NULL },
 };
