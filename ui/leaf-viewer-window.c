@@ -409,8 +409,6 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
     }
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, 0, "viewer.unlabel", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_0, 0, "viewer.unlabel", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, 0, "viewer.previous", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Right, 0, "viewer.next", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_plus, 0, "viewer.zoom-in", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_equal, 0, "viewer.zoom-in", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Add, 0, "viewer.zoom-in", NULL);
@@ -429,9 +427,22 @@ static void
 leaf_viewer_window_init (LeafViewerWindow *self)
 {
   GtkEventController *scroll;
+  GtkEventController *arrows;
   GtkGesture *zoom;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  /* GtkWindow binds the arrows to moving the focus; taken in the capture phase, they move
+   * through the photos instead. */
+  arrows = gtk_shortcut_controller_new ();
+  gtk_event_controller_set_propagation_phase (arrows, GTK_PHASE_CAPTURE);
+  gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (arrows),
+                                        gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Left, 0),
+                                                          gtk_named_action_new ("viewer.previous")));
+  gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (arrows),
+                                        gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Right, 0),
+                                                          gtk_named_action_new ("viewer.next")));
+  gtk_widget_add_controller (GTK_WIDGET (self), arrows);
 
   scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
   gtk_event_controller_set_propagation_phase (scroll, GTK_PHASE_CAPTURE);

@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "leaf-export.h"
 #include "leaf-import.h"
 #include "leaf-toast.h"
 #include "leaf-window-private.h"
@@ -235,6 +236,150 @@ cancel_import_action (GtkWidget  *widget,
   g_cancellable_cancel (LEAF_WINDOW (widget)->import_cancellable);
 }
 
+/* Export */
+
+static void
+export_csv_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  GError *error = NULL;
+  guint n_rows = 0;
+
+  if (!leaf_export_csv (source_object, task_data, cancellable, &n_rows, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, n_rows);
+}
+
+static void
+on_csv_exported_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+  gssize n_rows = g_task_propagate_int (G_TASK (result), &error);
+
+  if (n_rows < 0)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  message = g_strdup_printf (ngettext ("Exported %u label", "Exported %u labels", (gulong) n_rows),
+                             (guint) n_rows);
+  leaf_show_toast (GTK_WIDGET (self), message);
+}
+
+static void
+on_folder_exported_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+  g_autoptr(LeafExportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) message = g_string_new (NULL);
+
+  summary = leaf_export_folder_finish (LEAF_CATALOG (source), result, &error);
+  if (summary == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  g_string_append_printf (message, ngettext ("Exported %u photo", "Exported %u photos",
+                                             summary->n_exported),
+                          summary->n_exported);
+  if (summary->missing != NULL && summary->missing->len > 0)
+    g_string_append_printf (message, ngettext ("; %u was missing", "; %u were missing",
+                                               summary->missing->len),
+                            summary->missing->len);
+  leaf_show_toast (GTK_WIDGET (self), message->str);
+}
+
+static void
+on_export_target_chosen_cb (GtkNativeDialog *dialog,
+                            int              response,
+                            gpointer         user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT && self->catalog != NULL)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (file);
+
+      if (path == NULL)
+        leaf_show_toast (GTK_WIDGET (self), _("Export to a folder on this computer"));
+      else if (gtk_file_chooser_get_action (GTK_FILE_CHOOSER (dialog))
+               == GTK_FILE_CHOOSER_ACTION_SAVE)
+        {
+          g_autoptr(GTask) task = g_task_new (self->catalog, NULL, on_csv_exported_cb,
+                                              g_object_ref (self));
+
+          g_task_set_source_tag (task, on_export_target_chosen_cb);
+          g_task_set_task_data (task, g_steal_pointer (&path), g_free);
+          g_task_run_in_thread (task, export_csv_thread);
+        }
+      else
+        leaf_export_folder_async (self->catalog, path, NULL, on_folder_exported_cb,
+                                  g_object_ref (self));
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+on_export_format_chosen_cb (AdwMessageDialog *message,
+                            const char       *response,
+                            LeafWindow       *self)
+{
+  gboolean csv = g_str_equal (response, "csv");
+  GtkFileChooserNative *dialog;
+
+  if (!csv && !g_str_equal (response, "folder"))
+    return;
+  dialog = gtk_file_chooser_native_new (csv ? _("Export Labels as CSV")
+                                            : _("Export Photos into Class Folders"),
+                                        GTK_WINDOW (self),
+                                        csv ? GTK_FILE_CHOOSER_ACTION_SAVE
+                                            : GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                        _("_Export"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  if (csv)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), _("labels.csv"));
+  g_signal_connect (dialog, "response", G_CALLBACK (on_export_target_chosen_cb),
+                    g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+export_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (widget), _("Export Labels"),
+                                   _("A CSV file lists every labelled photo with its class, "
+                                     "labeller and date. Class folders hold the labelled photos "
+                                     "themselves, one folder per class, as most training tools "
+                                     "expect."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "folder", _("Class _Folders…"),
+                                    "csv", _("_CSV File…"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "csv",
+                                              ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_export_format_chosen_cb), widget,
+                           0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 undo_redo (LeafWindow *self,
            gboolean    redo)
@@ -329,6 +474,7 @@ _leaf_window_update_actions (LeafWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.redo", redo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import",
                                  has_catalog && self->import_cancellable == NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export", has_catalog);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", has_catalog);
 
   {
@@ -355,6 +501,7 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.open-catalog", NULL, open_catalog_action);
   gtk_widget_class_install_action (widget_class, "win.import", NULL, import_action);
   gtk_widget_class_install_action (widget_class, "win.cancel-import", NULL, cancel_import_action);
+  gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.undo", NULL, undo_action);
   gtk_widget_class_install_action (widget_class, "win.redo", NULL, redo_action);
   gtk_widget_class_install_action (widget_class, "win.show-view", "s", show_view_action);
@@ -367,6 +514,8 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
                                        "win.open-catalog", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK,
                                        "win.import", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e, GDK_CONTROL_MASK,
+                                       "win.export", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK,
                                        "win.undo", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z,

@@ -1,0 +1,327 @@
+/* test-library.c: the labelling flow of the Library against a real catalog
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "test-library"
+
+#include "config.h"
+
+#include <adwaita.h>
+
+#include "leaf-catalog.h"
+#include "leaf-import.h"
+#include "leaf-library-view.h"
+#include "leaf-viewer-window.h"
+#include "ui-test-util.h"
+
+typedef struct
+{
+  char *dir;
+  LeafCatalog *catalog;
+  gint64 classes[3];
+  GtkWidget *window;
+  LeafLibraryView *view;
+  GtkWidget *grid;
+  GtkSelectionModel *selection;
+} Fixture;
+
+static const char *const class_names[] = { "healthy", "early blight", "late blight" };
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *photos = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  LeafImportOptions options = { 0 };
+  const char *paths[2] = { NULL, NULL };
+
+  f->dir = g_dir_make_tmp ("leafscope-library-XXXXXX", NULL);
+  photos = g_build_filename (f->dir, "photos", NULL);
+  g_free (ui_test_make_photos (photos, NULL, 12));
+  path = g_build_filename (f->dir, "test.leafscope", NULL);
+  f->catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  paths[0] = photos;
+  summary = leaf_import_run (f->catalog, paths, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_added, ==, 12);
+  g_assert_cmpuint (summary->n_labeled, ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (class_names); i++)
+    {
+      f->classes[i] = leaf_catalog_add_class (f->catalog, class_names[i], "#2ec27e", NULL, &error);
+      g_assert_no_error (error);
+    }
+
+  f->view = LEAF_LIBRARY_VIEW (leaf_library_view_new ());
+  f->window = ui_test_show (GTK_WIDGET (f->view), 1000, 700);
+  leaf_library_view_set_catalog (f->view, f->catalog);
+  ui_test_iterate (100);
+  f->grid = ui_test_find_type (GTK_WIDGET (f->view), GTK_TYPE_GRID_VIEW);
+  f->selection = leaf_library_view_get_selection (f->view);
+  g_assert_nonnull (f->grid);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->selection)), ==, 12);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  GtkWidget *view = GTK_WIDGET (f->view);
+
+  g_object_ref (view);
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  ui_test_iterate (50);
+  g_assert_finalize_object (view);
+  leaf_catalog_close (f->catalog);
+  g_assert_finalize_object (f->catalog);
+  ui_test_remove_tree (f->dir);
+  g_free (f->dir);
+}
+
+static guint
+count_class (Fixture *f,
+             gint64   class_id)
+{
+  LeafImageQuery query = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint count = 0;
+
+  if (class_id == 0)
+    query.labels = LEAF_LABEL_FILTER_UNLABELED;
+  else
+    query.class_id = class_id;
+  g_assert_true (leaf_catalog_count_images (f->catalog, &query, &count, &error));
+  g_assert_no_error (error);
+  return count;
+}
+
+static const char *
+item_class (Fixture *f,
+            guint    position)
+{
+  g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (f->selection), position);
+
+  /* The list keeps the item alive; the string outlives this reference. */
+  return leaf_library_item_get_class_name (item);
+}
+
+static guint64
+n_selected (Fixture *f)
+{
+  g_autoptr(GtkBitset) bitset = gtk_selection_model_get_selection (f->selection);
+
+  return gtk_bitset_get_size (bitset);
+}
+
+static void
+test_keys_label_selection (Fixture       *f,
+                           gconstpointer  data)
+{
+  gtk_selection_model_select_range (f->selection, 0, 3, TRUE);
+  gtk_widget_grab_focus (f->grid);
+
+  /* 2 labels with the second class of the sidebar. */
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_2, 0));
+  g_assert_cmpuint (count_class (f, f->classes[1]), ==, 3);
+  g_assert_cmpstr (item_class (f, 0), ==, "early blight");
+  g_assert_cmpstr (item_class (f, 2), ==, "early blight");
+  g_assert_null (item_class (f, 3));
+  /* Labels change in place: the selection stays for the next key. */
+  g_assert_cmpuint (n_selected (f), ==, 3);
+
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_KP_3, 0));
+  g_assert_cmpuint (count_class (f, f->classes[1]), ==, 0);
+  g_assert_cmpuint (count_class (f, f->classes[2]), ==, 3);
+
+  /* 0 removes the label. */
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_0, 0));
+  g_assert_cmpuint (count_class (f, 0), ==, 12);
+  g_assert_null (item_class (f, 1));
+
+  /* A key without a class changes nothing. */
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_8, 0));
+  g_assert_cmpuint (count_class (f, 0), ==, 12);
+}
+
+static void
+test_undo_updates_grid (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = NULL;
+
+  gtk_selection_model_select_item (f->selection, 5, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_1, 0));
+  g_assert_cmpstr (item_class (f, 5), ==, "healthy");
+
+  g_assert_true (leaf_catalog_undo (f->catalog, &description, &error));
+  g_assert_no_error (error);
+  g_assert_null (item_class (f, 5));
+  g_assert_true (leaf_catalog_redo (f->catalog, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (item_class (f, 5), ==, "healthy");
+}
+
+static void
+test_sidebar_filters (Fixture       *f,
+                      gconstpointer  data)
+{
+  GtkListBox *sidebar = GTK_LIST_BOX (ui_test_find_type (GTK_WIDGET (f->view), GTK_TYPE_LIST_BOX));
+  GtkListBoxRow *row;
+
+  gtk_selection_model_select_range (f->selection, 0, 4, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_1, 0));
+
+  /* Rows: All, Unlabelled, the three classes, Disagreements, Uncertain. */
+  row = gtk_list_box_get_row_at_index (sidebar, 1);
+  gtk_list_box_select_row (sidebar, row);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->selection)), ==, 8);
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (row), "8"));
+
+  row = gtk_list_box_get_row_at_index (sidebar, 2);
+  gtk_list_box_select_row (sidebar, row);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->selection)), ==, 4);
+  g_assert_cmpstr (item_class (f, 0), ==, "healthy");
+
+  /* Without a model the review filters cannot be chosen. */
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (gtk_list_box_get_row_at_index (sidebar, 5))));
+
+  gtk_list_box_select_row (sidebar, gtk_list_box_get_row_at_index (sidebar, 0));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->selection)), ==, 12);
+}
+
+static AdwMessageDialog *
+find_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static void
+test_add_and_remove_class (Fixture       *f,
+                           gconstpointer  data)
+{
+  AdwMessageDialog *dialog;
+  GtkWidget *entry;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "library.add-class", NULL));
+  ui_test_iterate (50);
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  entry = adw_message_dialog_get_extra_child (dialog);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "leaf mold");
+  adw_message_dialog_response (dialog, "apply");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_test_iterate (50);
+  classes = leaf_catalog_list_classes (f->catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (classes->len, ==, 4);
+  g_assert_cmpuint (leaf_library_view_get_classes (f->view)->len, ==, 4);
+
+  /* The new class is fourth: key 4 labels with it. */
+  gtk_selection_model_select_range (f->selection, 0, 2, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_4, 0));
+  g_assert_cmpstr (item_class (f, 1), ==, "leaf mold");
+
+  /* Removing asks first; its labels go back to Unlabelled, and undo brings both back. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "library.remove-class", "x",
+                                             ((LeafClassInfo *) g_ptr_array_index (classes, 3))->id));
+  ui_test_iterate (50);
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_cmpuint (leaf_library_view_get_classes (f->view)->len, ==, 4);
+  adw_message_dialog_response (dialog, "remove");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_test_iterate (50);
+  g_assert_cmpuint (leaf_library_view_get_classes (f->view)->len, ==, 3);
+  g_assert_null (item_class (f, 1));
+  g_assert_cmpuint (count_class (f, 0), ==, 12);
+
+  g_assert_true (leaf_catalog_undo (f->catalog, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (leaf_library_view_get_classes (f->view)->len, ==, 4);
+  g_assert_cmpstr (item_class (f, 1), ==, "leaf mold");
+}
+
+static LeafViewerWindow *
+find_viewer (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (LEAF_IS_VIEWER_WINDOW (window))
+        return LEAF_VIEWER_WINDOW (window);
+    }
+  return NULL;
+}
+
+static void
+test_viewer_navigates_and_labels (Fixture       *f,
+                                  gconstpointer  data)
+{
+  LeafViewerWindow *viewer;
+
+  gtk_selection_model_select_item (f->selection, 2, TRUE);
+  gtk_widget_grab_focus (f->grid);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_space, 0));
+  ui_test_iterate (100);
+  viewer = find_viewer ();
+  g_assert_nonnull (viewer);
+  g_assert_cmpuint (leaf_viewer_window_get_position (viewer), ==, 2);
+
+  g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_Right, 0));
+  g_assert_cmpuint (leaf_viewer_window_get_position (viewer), ==, 3);
+  /* The grid follows the viewer. */
+  g_assert_true (gtk_selection_model_is_selected (f->selection, 3));
+  g_assert_cmpuint (n_selected (f), ==, 1);
+
+  g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_3, 0));
+  g_assert_cmpstr (item_class (f, 3), ==, "late blight");
+  g_assert_null (item_class (f, 2));
+
+  g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_Left, 0));
+  g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_plus, 0));
+  g_assert_cmpfloat (leaf_viewer_window_get_zoom (viewer), >, 0);
+  g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_0, GDK_CONTROL_MASK));
+  g_assert_cmpfloat (leaf_viewer_window_get_zoom (viewer), ==, 0);
+
+  g_object_ref (viewer);
+  g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_Escape, 0));
+  ui_test_iterate (50);
+  g_assert_finalize_object (viewer);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  ui_test_init (&argc, &argv);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/ui/library/keys-label-selection", test_keys_label_selection);
+  ADD ("/ui/library/undo-updates-grid", test_undo_updates_grid);
+  ADD ("/ui/library/sidebar-filters", test_sidebar_filters);
+  ADD ("/ui/library/add-and-remove-class", test_add_and_remove_class);
+  ADD ("/ui/library/viewer-navigates-and-labels", test_viewer_navigates_and_labels);
+#undef ADD
+
+  return g_test_run ();
+}
