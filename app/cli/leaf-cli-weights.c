@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "leaf-cli.h"
+#include "leaf-cli-weights-store.h"
 #include "leaf-error.h"
 #include "lt-weights.h"
 
@@ -201,6 +202,9 @@ weights_inspect (LeafCli  *cli,
 /* One row per verb of `leafscope-cli weights`. */
 static const LeafCliCommand weights_verbs[] = {
   { "inspect", weights_inspect, N_("List the tensors, size and SHA-256 of a weight file") },
+  { "fetch", leaf_cli_weights_fetch, N_("Download and verify the pretrained ImageNet weights") },
+  { "import", leaf_cli_weights_import, N_("Add a weight file from disk to the weights folder") },
+  { "status", leaf_cli_weights_status, N_("Show which pretrained weights are present") },
   { NULL, NULL, NULL },
 };
 
