@@ -23,6 +23,7 @@ import io
 import json
 import os
 import pickle
+import random
 import struct
 import subprocess
 import sys
@@ -278,6 +279,34 @@ def write_hostile(w):
         {"a": {"dtype": "F32", "shape": [2**62, 2**62], "data_offsets": [0, 16]}}, b"\0" * 16))
 
 
+def write_mutants(w, count):
+    """Archives around mutated copies of small.pth's data.pkl, with valid CRCs so that the
+    unpickler itself sees the damage: fuzz-NNN.pth."""
+    with zipfile.ZipFile(w.path("small.pth")) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    pkl = members["small/data.pkl"]
+    rng = random.Random(1950)
+    opcodes = b"(.012NJKMGXqhjrcRbQtsuae]})\x85\x86\x87\x88\x89\x8a\x8b\x8c\x93\x94\x95io\x81"
+    for i in range(count):
+        data = bytearray(pkl)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            kind = rng.randrange(5)
+            if kind == 0:
+                data[at] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                data[at] = rng.choice(opcodes)
+            elif kind == 2:
+                del data[at:at + rng.randint(1, 16)]
+            elif kind == 3:
+                data[at:at] = data[rng.randrange(len(data)):][: rng.randint(1, 32)]
+            else:
+                data[at:at + 4] = struct.pack("<I", rng.choice([0, 255, 2**31 - 1, 2**32 - 1]))
+        with zipfile.ZipFile(w.path(f"fuzz-{i:03d}.pth"), "w") as z:
+            for name, member in members.items():
+                z.writestr(name, bytes(data) if name == "small/data.pkl" else member)
+
+
 def write_leafnet(w, path):
     """What PyTorch reads in the shared pretrained file, to compare with our reader."""
     state_dict = torch.load(path, map_location="cpu")
@@ -329,6 +358,7 @@ def main():
     write_good(w, minimal)
     if not minimal:
         write_hostile(w)
+        write_mutants(w, 400)
     if "--leafnet" in sys.argv:
         write_leafnet(w, sys.argv[sys.argv.index("--leafnet") + 1])
     w.expected.close()

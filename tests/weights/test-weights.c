@@ -481,6 +481,101 @@ test_api_arguments (void)
   lt_state_dict_free (sd);
 }
 
+/* A damaged file may be refused (FORMAT, UNSAFE) or, when the damage misses everything that
+ * matters, read; anything else (a libtorch exception, a crash, a sanitizer report) is a bug. */
+static LtStatus
+assert_survives (const char *path)
+{
+  LtStateDict *sd = NULL;
+  char *message = NULL;
+  LtStatus status = lt_state_dict_load (path, &sd, &message);
+
+  if (status != LT_OK && status != LT_ERROR_FORMAT && status != LT_ERROR_UNSAFE)
+    g_error ("%s: unexpected status %s: %s", path, lt_status_name (status), message);
+  if (status != LT_OK)
+    {
+      g_assert_nonnull (message);
+      g_assert_null (sd);
+      lt_string_free (message);
+      return status;
+    }
+  for (size_t i = 0; i < lt_state_dict_count (sd); i++)
+    g_free (tensor_sha256 (sd, i));
+  lt_state_dict_free (sd);
+  return status;
+}
+
+static void
+test_fuzz_pickles (void)
+{
+  guint n = 0;
+  guint outcomes[LT_ERROR_UNKNOWN + 1] = { 0 };
+
+  if (!require_files ())
+    return;
+  for (;; n++)
+    {
+      g_autofree char *name = g_strdup_printf ("fuzz-%03u.pth", n);
+      g_autofree char *path = gen_path (name);
+
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        break;
+      outcomes[assert_survives (path)]++;
+    }
+  g_assert_cmpuint (n, ==, 400);
+  g_test_message ("read %u, refused as damaged %u, refused as unsafe %u", outcomes[LT_OK],
+                  outcomes[LT_ERROR_FORMAT], outcomes[LT_ERROR_UNSAFE]);
+}
+
+/* Random damage to the bytes of a whole file: zip directories, local headers, safetensors
+ * headers. The seed is fixed so that a failure can be replayed. */
+static void
+test_fuzz_bytes (gconstpointer data)
+{
+  const char *file = data;
+  g_autofree char *source = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *original = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (1950);
+  gsize length;
+
+  if (!require_files ())
+    return;
+  source = gen_path (file);
+  target = g_strconcat (source, ".fuzz", NULL);
+  g_assert_true (g_file_get_contents (source, &original, &length, NULL));
+  for (int round = 0; round < 300; round++)
+    {
+      g_autofree char *bytes = g_memdup2 (original, length);
+      gsize size = length;
+      int damage = g_rand_int_range (rand, 1, 5);
+
+      for (int k = 0; k < damage; k++)
+        {
+          gsize at = g_rand_int_range (rand, 0, (gint32) size);
+
+          switch (g_rand_int_range (rand, 0, 4))
+            {
+            case 0:
+              bytes[at] ^= (char) (1 << g_rand_int_range (rand, 0, 8));
+              break;
+            case 1:
+              bytes[at] = (char) g_rand_int_range (rand, 0, 256);
+              break;
+            case 2:
+              memset (bytes + at, 0xff, MIN (8, size - at));
+              break;
+            default:
+              size = MAX (at, 1);
+              break;
+            }
+        }
+      g_assert_true (g_file_set_contents (target, bytes, (gssize) size, NULL));
+      assert_survives (target);
+    }
+  g_remove (target);
+}
+
 typedef struct
 {
   const char *file;
@@ -646,6 +741,13 @@ main (int argc, char *argv[])
   g_test_add_func ("/weights/safetensors/replaces-atomically", test_safetensors_replaces_atomically);
   g_test_add_func ("/weights/safetensors/disk-full", test_safetensors_disk_full);
   g_test_add_func ("/weights/safetensors/bad-destination", test_safetensors_bad_destination);
+  g_test_add_func ("/weights/fuzz/pickles", test_fuzz_pickles);
+  g_test_add_data_func ("/weights/fuzz/bytes/small.pth", "small.pth", test_fuzz_bytes);
+  g_test_add_data_func ("/weights/fuzz/bytes/views.pth", "views.pth", test_fuzz_bytes);
+  g_test_add_data_func ("/weights/fuzz/bytes/small.safetensors", "small.safetensors",
+                        test_fuzz_bytes);
+  g_test_add_data_func ("/weights/fuzz/bytes/python.safetensors", "python.safetensors",
+                        test_fuzz_bytes);
   for (gsize i = 0; i < G_N_ELEMENTS (hostile_files); i++)
     {
       g_autofree char *test = g_strdup_printf ("/weights/hostile/%s",
