@@ -233,6 +233,25 @@ list_folder (const char  *path,
   return g_steal_pointer (&names);
 }
 
+/* The catalog's own files (with its journal and backups) and its managed folder are not
+ * photos to import, when someone imports the folder that holds them. */
+static gboolean
+is_catalog_file (Import     *import,
+                 const char *path)
+{
+  const char *catalog = leaf_catalog_get_path (import->catalog);
+  const char *rest;
+
+  if (g_str_equal (path, import->managed_dir))
+    return TRUE;
+  if (!g_str_has_prefix (path, catalog))
+    return FALSE;
+  rest = path + strlen (catalog);
+  return *rest == '\0' || g_str_equal (rest, "-wal") || g_str_equal (rest, "-shm") ||
+         g_str_equal (rest, "-journal") ||
+         (g_str_has_prefix (rest, ".v") && g_str_has_suffix (rest, ".backup"));
+}
+
 /* An ImageFolder tree has sub-folders and no images of its own. */
 static gboolean
 looks_like_image_folder (GPtrArray  *names,
@@ -332,6 +351,8 @@ scan_folder (Import     *import,
 
       if (g_cancellable_is_cancelled (import->cancellable))
         return;
+      if (is_catalog_file (import, child))
+        continue;
       /* stat, not lstat: links to files and folders are followed; loops are caught by the
        * folders already entered (and by ELOOP for links to themselves). */
       if (g_stat (child, &st) != 0)

@@ -438,6 +438,26 @@ test_group_pattern (Fixture       *fixture,
   g_assert_null (leaf_catalog_image_get_group_key (one));
 }
 
+/* Importing the folder that holds the catalog does not try the catalog's own files. */
+static void
+test_ignores_own_files (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(LeafImportSummary) copied = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  LeafImportOptions copy = { .copy = TRUE };
+  LeafImportOptions plain = { .folder_labels = LEAF_FOLDER_LABELS_NEVER };
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+
+  write_tree (fixture);
+  copied = import_with (fixture, fixture->photos, &copy);
+  g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+  summary = import_with (fixture, fixture->dir, &plain);
+  g_assert_cmpuint (summary->skipped->len, ==, 0);
+  g_assert_cmpuint (summary->n_added, ==, 0);
+  g_assert_cmpuint (summary->n_present, ==, 4);
+}
+
 /* ---- Bad input ---- */
 
 static void
@@ -1032,6 +1052,7 @@ main (int   argc,
   ADD ("missing-files-and-relocate", test_missing_and_relocate);
   ADD ("copy-into-managed-folder", test_copy_into_managed_folder);
   ADD ("group-pattern", test_group_pattern);
+  ADD ("ignores-own-catalog-files", test_ignores_own_files);
   ADD ("skips-empty-file", test_skips_empty);
   ADD ("skips-truncated-jpeg", test_skips_truncated_jpeg);
   ADD ("skips-jpeg-cut-in-header", test_skips_header_only_jpeg);
