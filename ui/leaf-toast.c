@@ -12,17 +12,10 @@
 
 #include "leaf-toast.h"
 
-/**
- * leaf_show_toast:
- * @widget: any widget; the toast goes to the nearest #AdwToastOverlay above it
- * @message: the text, already translated
- *
- * Views use this so that they stay usable outside the main window, in tests for example; with no
- * overlay above them the message goes to the log.
- */
-void
-leaf_show_toast (GtkWidget  *widget,
-                 const char *message)
+static void
+show_toast (GtkWidget        *widget,
+            const char       *message,
+            AdwToastPriority  priority)
 {
   g_autofree char *escaped = NULL;
   GtkWidget *overlay;
@@ -32,6 +25,11 @@ leaf_show_toast (GtkWidget  *widget,
   g_return_if_fail (message != NULL);
 
   overlay = gtk_widget_get_ancestor (widget, ADW_TYPE_TOAST_OVERLAY);
+  /* A window itself is above its overlay, which is its content. */
+  if (overlay == NULL && ADW_IS_APPLICATION_WINDOW (widget))
+    overlay = adw_application_window_get_content (ADW_APPLICATION_WINDOW (widget));
+  if (overlay != NULL && !ADW_IS_TOAST_OVERLAY (overlay))
+    overlay = NULL;
   if (overlay == NULL)
     {
       g_message ("%s", message);
@@ -42,9 +40,33 @@ leaf_show_toast (GtkWidget  *widget,
   toast = adw_toast_new (escaped);
   /* Error messages name a file and a reason; give people time to read them. */
   adw_toast_set_timeout (toast, strlen (message) > 60 ? 8 : 4);
+  adw_toast_set_priority (toast, priority);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
 }
 
+/**
+ * leaf_show_toast:
+ * @widget: any widget; the toast goes to the nearest #AdwToastOverlay above it, or to the
+ *   window's own when @widget is the window
+ * @message: the text, already translated
+ *
+ * Views use this so that they stay usable outside the main window, in tests for example; with no
+ * overlay the message goes to the log.
+ */
+void
+leaf_show_toast (GtkWidget  *widget,
+                 const char *message)
+{
+  show_toast (widget, message, ADW_TOAST_PRIORITY_NORMAL);
+}
+
+/**
+ * leaf_show_toast_error:
+ * @widget: as for leaf_show_toast()
+ * @error: what went wrong; cancellations are not reported
+ *
+ * Shows the error's message at once, ahead of toasts already waiting.
+ */
 void
 leaf_show_toast_error (GtkWidget    *widget,
                        const GError *error)
@@ -53,5 +75,6 @@ leaf_show_toast_error (GtkWidget    *widget,
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  leaf_show_toast (widget, error->message);
+  /* Something went wrong: say so now rather than after the toasts already waiting. */
+  show_toast (widget, error->message, ADW_TOAST_PRIORITY_HIGH);
 }

@@ -93,7 +93,12 @@ on_files_sorted_cb (GObject      *source,
   if (!g_task_propagate_boolean (G_TASK (result), NULL))
     return;
   for (guint i = 0; i < sorting->rejects->len; i++)
-    leaf_show_toast (GTK_WIDGET (self), g_ptr_array_index (sorting->rejects, i));
+    {
+      g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                                     g_ptr_array_index (sorting->rejects, i));
+
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+    }
   if (sorting->photos->len > 0)
     {
       leaf_window_show_view (self, "diagnose");
