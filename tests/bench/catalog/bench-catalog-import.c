@@ -19,7 +19,7 @@
 #include "leaf-catalog.h"
 #include "leaf-import.h"
 
-/* Smooth gradients and noise, so that JPEG sizes are near those of real 256×256 leaf photos (about 17 KB). */
+/* Smooth gradients and noise, so that JPEG sizes are about 20 KB, a little above real 256×256 leaf photos (17 KB). */
 static GBytes *
 photo_like_jpeg (guint seed)
 {
