@@ -1,0 +1,56 @@
+/* lt-handles.hpp: what the C handles of lt.h hold
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <array>
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "lt-efficientnet.hpp"
+#include "lt-private.hpp"
+#include "lt.h"
+
+struct LtTensor
+{
+  torch::Tensor tensor;
+};
+
+struct LtModel
+{
+  lt::EfficientNet net;
+};
+
+struct LtOptim
+{
+  lt::EfficientNet net{ nullptr };  /* keeps the parameters alive */
+  LtOptimKind kind;
+  double weight_decay;
+  double momentum;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::array<bool, lt::EfficientNetImpl::kStages> stage_taken{};
+  uint64_t head_generation;
+};
+
+namespace lt {
+
+/* Throws LT_ERROR_INVALID_ARGUMENT naming `what` when pointer is NULL. */
+template <typename T>
+T *
+require (T *pointer, const char *what)
+{
+  if (pointer == nullptr)
+    throw Error (LT_ERROR_INVALID_ARGUMENT, std::string (what) + " must not be NULL");
+  return pointer;
+}
+
+inline LtTensor *
+wrap (torch::Tensor tensor)
+{
+  return new LtTensor{ std::move (tensor) };
+}
+
+} // namespace lt

@@ -1,0 +1,204 @@
+/* lt-tensor.cpp: the runtime settings and the tensors of lt.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <sched.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "lt-handles.hpp"
+#include "lt-runtime.hpp"
+
+namespace lt {
+
+namespace {
+
+std::atomic<int> configured_threads{ 0 };
+
+int
+available_cores ()
+{
+  /* The cores this process may run on, which a container or taskset may limit. */
+  cpu_set_t set;
+  if (sched_getaffinity (0, sizeof set, &set) == 0)
+    return std::max (1, CPU_COUNT (&set));
+  return std::max (1u, std::thread::hardware_concurrency ());
+}
+
+constexpr size_t kMaxDims = 8;
+
+std::vector<int64_t>
+checked_shape (const int64_t *shape, size_t ndim)
+{
+  if (ndim > kMaxDims)
+    throw Error (LT_ERROR_INVALID_ARGUMENT, "a tensor has at most 8 dimensions");
+  if (ndim > 0)
+    require (shape, "shape");
+  std::vector<int64_t> sizes (shape, shape + ndim);
+  for (auto size : sizes)
+    if (size < 0)
+      throw Error (LT_ERROR_INVALID_ARGUMENT, "tensor sizes must not be negative");
+  return sizes;
+}
+
+LtStatus
+new_tensor (const void *data, const int64_t *shape, size_t ndim, torch::ScalarType type,
+            LtTensor **out, char **error)
+{
+  return guard (error, [&] {
+    require (out, "out");
+    auto sizes = checked_shape (shape, ndim);
+    auto tensor = torch::empty (sizes, torch::dtype (type));
+    if (tensor.numel () > 0)
+      std::memcpy (tensor.data_ptr (), require (data, "data"), tensor.nbytes ());
+    *out = wrap (std::move (tensor));
+  });
+}
+
+LtStatus
+copy_out (const LtTensor *tensor, void *data, size_t numel, torch::ScalarType type, char **error)
+{
+  return guard (error, [&] {
+    require (tensor, "tensor");
+    if (static_cast<int64_t> (numel) != tensor->tensor.numel ())
+      throw Error (LT_ERROR_INVALID_ARGUMENT,
+                   "the buffer holds " + std::to_string (numel) + " values, the tensor "
+                     + std::to_string (tensor->tensor.numel ()));
+    auto values = tensor->tensor.to (type).contiguous ();
+    if (numel > 0)
+      std::memcpy (require (data, "data"), values.data_ptr (), values.nbytes ());
+  });
+}
+
+LtStatus
+join (const LtTensor *const *tensors, size_t n_tensors, bool stack, LtTensor **out, char **error)
+{
+  return guard (error, [&] {
+    require (out, "out");
+    if (n_tensors == 0)
+      throw Error (LT_ERROR_INVALID_ARGUMENT, "nothing to join");
+    require (tensors, "tensors");
+    std::vector<torch::Tensor> parts;
+    parts.reserve (n_tensors);
+    for (size_t i = 0; i < n_tensors; i++)
+      parts.push_back (require (tensors[i], "tensors[i]")->tensor);
+    *out = wrap (stack ? torch::stack (parts) : torch::cat (parts));
+  });
+}
+
+} // namespace
+
+void
+use_configured_threads ()
+{
+  /* With OpenMP the thread count belongs to each calling thread, and the engine computes on a
+   * thread of its own: apply the setting wherever computation starts. */
+  const int wanted = configured_threads.load ();
+  if (wanted > 0 && at::get_num_threads () != wanted)
+    at::set_num_threads (wanted);
+}
+
+} // namespace lt
+
+extern "C" LtStatus
+lt_init (int num_threads, char **error)
+{
+  return lt::guard (error, [&] {
+    /* Debian's libtorch starts with one thread; two are about 2.5 times faster on two cores. */
+    lt::configured_threads = num_threads > 0 ? num_threads : lt::available_cores ();
+    lt::use_configured_threads ();
+  });
+}
+
+extern "C" int
+lt_get_num_threads (void)
+{
+  lt::use_configured_threads ();
+  return at::get_num_threads ();
+}
+
+extern "C" void
+lt_manual_seed (uint64_t seed)
+{
+  torch::manual_seed (seed);
+}
+
+extern "C" LtStatus
+lt_tensor_new_f32 (const float *data, const int64_t *shape, size_t ndim, LtTensor **out,
+                   char **error)
+{
+  return lt::new_tensor (data, shape, ndim, torch::kFloat, out, error);
+}
+
+extern "C" LtStatus
+lt_tensor_new_f16 (const uint16_t *data, const int64_t *shape, size_t ndim, LtTensor **out,
+                   char **error)
+{
+  return lt::new_tensor (data, shape, ndim, torch::kHalf, out, error);
+}
+
+extern "C" void
+lt_tensor_free (LtTensor *tensor)
+{
+  delete tensor;
+}
+
+extern "C" size_t
+lt_tensor_ndim (const LtTensor *tensor)
+{
+  return tensor != nullptr ? static_cast<size_t> (tensor->tensor.dim ()) : 0;
+}
+
+extern "C" int64_t
+lt_tensor_dim (const LtTensor *tensor, size_t axis)
+{
+  if (tensor == nullptr || axis >= static_cast<size_t> (tensor->tensor.dim ()))
+    return -1;
+  return tensor->tensor.size (static_cast<int64_t> (axis));
+}
+
+extern "C" int64_t
+lt_tensor_numel (const LtTensor *tensor)
+{
+  return tensor != nullptr ? tensor->tensor.numel () : 0;
+}
+
+extern "C" LtStatus
+lt_tensor_copy_f32 (const LtTensor *tensor, float *data, size_t numel, char **error)
+{
+  return lt::copy_out (tensor, data, numel, torch::kFloat, error);
+}
+
+extern "C" LtStatus
+lt_tensor_copy_f16 (const LtTensor *tensor, uint16_t *data, size_t numel, char **error)
+{
+  return lt::copy_out (tensor, data, numel, torch::kHalf, error);
+}
+
+extern "C" LtStatus
+lt_tensor_cat (const LtTensor *const *tensors, size_t n_tensors, LtTensor **out, char **error)
+{
+  return lt::join (tensors, n_tensors, false, out, error);
+}
+
+extern "C" LtStatus
+lt_tensor_stack (const LtTensor *const *tensors, size_t n_tensors, LtTensor **out, char **error)
+{
+  return lt::join (tensors, n_tensors, true, out, error);
+}
+
+extern "C" LtStatus
+lt_tensor_mean_spatial (const LtTensor *tensor, LtTensor **out, char **error)
+{
+  return lt::guard (error, [&] {
+    const auto &t = lt::require (tensor, "tensor")->tensor;
+    lt::require (out, "out");
+    if (t.dim () != 4)
+      throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "the spatial mean needs an [N, C, H, W] tensor");
+    c10::InferenceMode inference;
+    *out = lt::wrap (t.to (torch::kFloat).mean ({ 2, 3 }, true).contiguous ());
+  });
+}
