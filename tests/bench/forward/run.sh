@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run.sh: EfficientNet-B0 inference throughput of the shim and of torchvision, on this machine,
+# one after the other: the full eval forward and the frozen prefix features[0:7], batch 32 at
+# 224 px, all cores.
+#
+#   tests/bench/forward/run.sh [--json] [--build DIR] [bench options: --batch N --size PX
+#                               --iterations N --cut K --threads N]
+#
+# The shim's side is the bench-forward program (meson target tests/shim/bench-forward), the
+# baseline tests/bench/forward/bench_forward.py under /usr/bin/python3 (or $LEAFSCOPE_PYTHON).
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+build="$root/_build"
+json=0
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --json) json=1 ;;
+    --build) build=$(cd "$2" && pwd); shift ;;
+    *) args+=("$1") ;;
+  esac
+  shift
+done
+python=${LEAFSCOPE_PYTHON:-/usr/bin/python3}
+
+ninja -C "$build" tests/shim/bench-forward >/dev/null
+lines=$("$build/tests/shim/bench-forward" --json ${args[@]+"${args[@]}"}
+        "$python" "$here/bench_forward.py" --json ${args[@]+"${args[@]}"})
+
+"$python" - "$json" <<PY
+import json, sys
+rows = [json.loads(line) for line in """$lines""".splitlines() if line.strip()]
+if sys.argv[1] == "1":
+    print(json.dumps(rows, indent=2))
+    sys.exit()
+print(f"EfficientNet-B0 eval, batch {rows[0]['batch']}, {rows[0]['size']} px, "
+      f"{rows[0]['threads']} threads (images per second)")
+whats = list(dict.fromkeys(r["what"] for r in rows))
+impls = list(dict.fromkeys(r["impl"] for r in rows))
+print(f"{'':26s}" + "".join(f"{w:>18s}" for w in whats))
+for impl in impls:
+    cells = {r["what"]: r["images_per_second"] for r in rows if r["impl"] == impl}
+    print(f"{impl:26s}" + "".join(f"{cells.get(w, float('nan')):18.1f}" for w in whats))
+PY
