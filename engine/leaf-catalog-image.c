@@ -836,13 +836,21 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
     {
       if (g_utf8_validate (path, -1, NULL))
         image = get_image_where (db, "i.path = ?1", path, 0, NULL, &local_error);
-      /* A file the catalog knows under another path (or a copy of one): find it by content. */
-      if (image == NULL && local_error == NULL &&
-          g_file_get_contents (path, &contents, &length, NULL))
+      /* A file the catalog knows under another path (or a copy of one): find it by content,
+       * read without holding the lock. */
+      if (image == NULL && local_error == NULL)
         {
-          g_autofree char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-                                                              (const guchar *) contents, length);
-          image = get_image_where (db, "i.sha256 = ?1", sha, 0, NULL, &local_error);
+          g_clear_pointer (&locker, _leaf_catalog_locker_free);
+          if (g_file_get_contents (path, &contents, &length, NULL))
+            {
+              g_autofree char *sha =
+                g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+
+              locker = _leaf_catalog_locker_new (catalog);
+              if ((db = _leaf_catalog_get_db (catalog, error)) == NULL)
+                return NULL;
+              image = get_image_where (db, "i.sha256 = ?1", sha, 0, NULL, &local_error);
+            }
         }
     }
 

@@ -31,6 +31,8 @@ struct _LeafCatalog
 
   char *path;
   GRecMutex lock;
+  guint lock_depth;     /* how deep the thread holding the lock is in it */
+  GPtrArray *pending;   /* Emission, announced once the lock is let go */
   LeafDb *db;
   GMainContext *context;
   GThread *owner;
@@ -56,6 +58,7 @@ leaf_catalog_finalize (GObject *object)
   g_clear_pointer (&self->db, _leaf_db_close);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_rec_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (leaf_catalog_parent_class)->finalize (object);
@@ -113,6 +116,7 @@ static void
 leaf_catalog_init (LeafCatalog *self)
 {
   g_rec_mutex_init (&self->lock);
+  self->pending = g_ptr_array_new ();
 }
 
 /**
@@ -220,16 +224,32 @@ leaf_catalog_get_managed_dir (LeafCatalog *self)
   return g_strconcat (stem, "-images", NULL);
 }
 
+static void dispatch (LeafCatalog *self, gpointer emission);
+
 void
 _leaf_catalog_lock (LeafCatalog *self)
 {
   g_rec_mutex_lock (&self->lock);
+  self->lock_depth++;
 }
 
 void
 _leaf_catalog_unlock (LeafCatalog *self)
 {
+  g_autoptr(GPtrArray) pending = NULL;
+
+  g_assert (self->lock_depth > 0);
+  if (--self->lock_depth == 0 && self->pending->len > 0)
+    {
+      pending = g_steal_pointer (&self->pending);
+      self->pending = g_ptr_array_new ();
+    }
   g_rec_mutex_unlock (&self->lock);
+
+  /* Handlers run with the lock let go: one that waits for a thread using the catalog must not
+   * deadlock. */
+  for (guint i = 0; pending != NULL && i < pending->len; i++)
+    dispatch (self, pending->pdata[i]);
 }
 
 LeafDb *
@@ -284,16 +304,12 @@ emit_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-void
-_leaf_catalog_emit (LeafCatalog       *self,
-                    LeafCatalogChange  change,
-                    GArray            *ids)
+static void
+dispatch (LeafCatalog *self,
+          gpointer     data)
 {
-  Emission *emission = g_new0 (Emission, 1);
+  Emission *emission = data;
 
-  emission->self = g_object_ref (self);
-  emission->change = change;
-  emission->ids = ids;
   if (g_thread_self () == self->owner)
     {
       emit_cb (emission);
@@ -310,6 +326,30 @@ _leaf_catalog_emit (LeafCatalog       *self,
       g_source_set_static_name (source, "[leafscope] catalog change");
       g_source_attach (source, self->context);
     }
+}
+
+void
+_leaf_catalog_emit (LeafCatalog       *self,
+                    LeafCatalogChange  change,
+                    GArray            *ids)
+{
+  Emission *emission = g_new0 (Emission, 1);
+
+  emission->self = g_object_ref (self);
+  emission->change = change;
+  emission->ids = ids;
+
+  /* Holding the lock (a depth above zero can only be ours once we hold it too), the emission
+   * waits for the outermost unlock; a worker with a connection of its own announces at once. */
+  g_rec_mutex_lock (&self->lock);
+  if (self->lock_depth > 0)
+    {
+      g_ptr_array_add (self->pending, emission);
+      g_rec_mutex_unlock (&self->lock);
+      return;
+    }
+  g_rec_mutex_unlock (&self->lock);
+  dispatch (self, emission);
 }
 
 /**

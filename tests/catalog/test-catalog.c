@@ -1169,6 +1169,42 @@ test_signals_on_owner_context (Fixture       *fixture,
   g_signal_handlers_disconnect_by_data (fixture->catalog, &signal_data);
 }
 
+static gpointer
+list_classes_in_thread (gpointer catalog)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *classes = leaf_catalog_list_classes (catalog, &error);
+
+  g_assert_no_error (error);
+  return classes;
+}
+
+static void
+on_classes_changed_cb (LeafCatalog *catalog,
+                       guint       *n_seen)
+{
+  /* Handlers run with the catalog's lock let go: a thread of theirs may use the catalog. */
+  GThread *thread = g_thread_new ("reader", list_classes_in_thread, catalog);
+  g_autoptr(GPtrArray) classes = g_thread_join (thread);
+
+  *n_seen = classes->len;
+}
+
+static void
+test_handlers_run_unlocked (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  guint n_seen = 0;
+
+  g_signal_connect (fixture->catalog, "classes-changed", G_CALLBACK (on_classes_changed_cb),
+                    &n_seen);
+  add_class (fixture->catalog, "healthy");
+  g_assert_cmpuint (n_seen, ==, 1);
+  add_class (fixture->catalog, "blight");
+  g_assert_cmpuint (n_seen, ==, 2);
+  g_signal_handlers_disconnect_by_data (fixture->catalog, &n_seen);
+}
+
 static void
 test_closed_catalog_fails (Fixture       *fixture,
                            gconstpointer  data)
@@ -1206,6 +1242,7 @@ main (int   argc,
   ADD ("runs/metrics-status-interrupted", test_runs);
   ADD ("models/predictions-disagreements-uncertainty", test_models_and_predictions);
   ADD ("signals/emitted-on-owner-context", test_signals_on_owner_context);
+  ADD ("signals/handlers-run-unlocked", test_handlers_run_unlocked);
   ADD ("open/closed-catalog-fails", test_closed_catalog_fails);
 
   return g_test_run ();
