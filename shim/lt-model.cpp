@@ -357,32 +357,26 @@ extern "C" LtStatus
 lt_model_forward_prefix (LtModel *model, const LtTensor *images, int cut, LtTensor **activations,
                          char **error)
 {
-  return guard (error, [&] {
-    auto &net = lt::net_of (model);
-    require (activations, "activations");
-    lt::check_cut (cut);
-    lt::use_configured_threads ();
-    c10::InferenceMode inference;
-    net.set_training (false);
-    *activations = lt::wrap (net.features (lt::input_of (images, 0), 0, cut, true));
-  });
+  return lt_model_forward_range (model, images, 0, cut, activations, error);
 }
 
 extern "C" LtStatus
-lt_model_forward_range (LtModel *model, const LtTensor *input, int from_cut, int to_cut,
+lt_model_forward_range (LtModel *model, const LtTensor *input, int begin, int end,
                         LtTensor **activations, char **error)
 {
   return guard (error, [&] {
     auto &net = lt::net_of (model);
     require (activations, "activations");
-    lt::check_cut (from_cut);
-    lt::check_cut (to_cut);
-    if (to_cut < from_cut || to_cut > LT_N_FEATURES)
-      throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "a range of features runs forwards, at most to 9");
+    lt::check_cut (begin);
+    lt::check_cut (end);
+    if (begin > end)
+      throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "the range " + std::to_string (begin) + ".."
+                                                    + std::to_string (end) + " is backwards");
     lt::use_configured_threads ();
     c10::InferenceMode inference;
+    auto x = lt::input_of (input, begin);
     net.set_training (false);
-    *activations = lt::wrap (net.features (lt::input_of (input, from_cut), from_cut, to_cut, true));
+    *activations = lt::wrap (net.features (x, begin, end, true));
   });
 }
 

@@ -194,11 +194,12 @@ extern "C" LtStatus
 lt_tensor_mean_spatial (const LtTensor *tensor, LtTensor **out, char **error)
 {
   return lt::guard (error, [&] {
-    const auto &t = lt::require (tensor, "tensor")->tensor;
     lt::require (out, "out");
-    if (t.dim () != 4)
-      throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "the spatial mean needs an [N, C, H, W] tensor");
+    const auto &x = lt::require (tensor, "tensor")->tensor;
+    if (x.dim () != 4)
+      throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "expected a [N, C, H, W] tensor");
+    lt::use_configured_threads ();
     c10::InferenceMode inference;
-    *out = lt::wrap (t.to (torch::kFloat).mean ({ 2, 3 }, true).contiguous ());
+    *out = lt::wrap (x.to (torch::kFloat).mean ({ 2, 3 }, true));
   });
 }

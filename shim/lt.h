@@ -78,9 +78,8 @@ LtStatus    lt_tensor_stack             (const LtTensor  *const *tensors,
                                          size_t            n_tensors,
                                          LtTensor        **out,
                                          char            **error);
-
-/* The mean over the last two axes of [N, C, H, W], kept as [N, C, 1, 1]: the pooled features
- * that lt_model_forward_rest() takes at cut LT_N_FEATURES. */
+/* The mean of a [N, C, H, W] tensor over H and W, as float32 [N, C, 1, 1]: what the model's
+ * avgpool hands its classifier, so a cut-9 input. */
 LtStatus    lt_tensor_mean_spatial      (const LtTensor   *tensor,
                                          LtTensor        **out,
                                          char            **error);
@@ -178,12 +177,12 @@ LtStatus    lt_model_forward_prefix     (LtModel          *model,
                                          int               cut,
                                          LtTensor        **activations,
                                          char            **error);
-/* features[from_cut:to_cut] in inference mode, on images (from_cut 0) or on activations from
- * lt_model_forward_prefix() at from_cut; caches of frozen stages chain through it. */
+/* features[begin:end](input), where input is images (begin 0) or the activations of
+ * features[0:begin]; 0 <= begin <= end <= 9. */
 LtStatus    lt_model_forward_range      (LtModel          *model,
                                          const LtTensor   *input,
-                                         int               from_cut,
-                                         int               to_cut,
+                                         int               begin,
+                                         int               end,
                                          LtTensor        **activations,
                                          char            **error);
 /* features[cut:] + avgpool + classifier on activations from lt_model_forward_prefix(). */

@@ -199,7 +199,7 @@ test_prefix_rest (void)
 
   for (int cut = 0; cut <= LT_N_FEATURES; cut++)
     {
-      LtTensor *activations = NULL, *logits = NULL;
+      LtTensor *activations = NULL, *logits = NULL, *top = NULL, *pooled = NULL;
       g_autofree float *actual = NULL;
 
       shim_assert_ok (lt_model_forward_prefix (model, input, cut, &activations, &shim_error_));
@@ -210,6 +210,22 @@ test_prefix_rest (void)
       g_assert_cmpfloat (shim_max_abs_diff (actual, expected, n), <=,
                          1e-6f * shim_max_abs (expected, n));
       lt_tensor_free (logits);
+      g_clear_pointer (&actual, g_free);
+
+      /* The pooled features for a frozen backbone: features[cut:9], then the spatial mean,
+       * fed to the head alone. */
+      shim_assert_ok (lt_model_forward_range (model, activations, cut, LT_N_FEATURES, &top,
+                                              &shim_error_));
+      shim_assert_ok (lt_tensor_mean_spatial (top, &pooled, &shim_error_));
+      g_assert_cmpint (lt_tensor_dim (pooled, 2), ==, 1);
+      g_assert_cmpint (lt_tensor_dim (pooled, 3), ==, 1);
+      shim_assert_ok (lt_model_forward_rest (model, pooled, LT_N_FEATURES, &logits, &shim_error_));
+      actual = shim_tensor_values (logits);
+      g_assert_cmpfloat (shim_max_abs_diff (actual, expected, n), <=,
+                         1e-6f * shim_max_abs (expected, n));
+      lt_tensor_free (logits);
+      lt_tensor_free (pooled);
+      lt_tensor_free (top);
       lt_tensor_free (activations);
     }
   lt_tensor_free (full);

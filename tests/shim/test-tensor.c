@@ -121,6 +121,28 @@ test_cat_stack (void)
 }
 
 static void
+test_mean_spatial (void)
+{
+  /* Two channels of a 2x3 map: means 3.5 and -1. */
+  const float values[12] = { 1, 2, 3, 4, 5, 6, -1, -1, -1, -1, -1, -1 };
+  const float expected[2] = { 3.5f, -1.f };
+  const int64_t shape[4] = { 1, 2, 2, 3 };
+  LtTensor *t = shim_tensor_f32 (values, shape, 4), *mean = NULL;
+  float out[2];
+
+  shim_assert_ok (lt_tensor_mean_spatial (t, &mean, &shim_error_));
+  g_assert_cmpuint (lt_tensor_ndim (mean), ==, 4);
+  g_assert_cmpint (lt_tensor_dim (mean, 0), ==, 1);
+  g_assert_cmpint (lt_tensor_dim (mean, 1), ==, 2);
+  g_assert_cmpint (lt_tensor_dim (mean, 2), ==, 1);
+  g_assert_cmpint (lt_tensor_dim (mean, 3), ==, 1);
+  shim_assert_ok (lt_tensor_copy_f32 (mean, out, 2, &shim_error_));
+  g_assert_cmpmem (out, sizeof out, expected, sizeof expected);
+  lt_tensor_free (mean);
+  lt_tensor_free (t);
+}
+
+static void
 test_tensor_errors (void)
 {
   const float values[2] = { 1, 2 };
@@ -281,6 +303,10 @@ test_model_errors (void)
                    LT_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error, "cut 10"));
   g_clear_pointer (&error, lt_string_free);
+  g_assert_cmpint (lt_model_forward_range (model, images, 5, 3, &out, &error), ==,
+                   LT_ERROR_INVALID_ARGUMENT);
+  g_assert_null (out);
+  g_clear_pointer (&error, lt_string_free);
   g_assert_cmpint (lt_model_forward (model, gray, &out, &error), ==, LT_ERROR_INVALID_ARGUMENT);
   g_assert_null (out);
   g_clear_pointer (&error, lt_string_free);
@@ -343,6 +369,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/shim/tensor/f32-round-trip", test_f32_round_trip);
   g_test_add_func ("/shim/tensor/f16", test_f16);
   g_test_add_func ("/shim/tensor/cat-stack", test_cat_stack);
+  g_test_add_func ("/shim/tensor/mean-spatial", test_mean_spatial);
   g_test_add_func ("/shim/tensor/errors", test_tensor_errors);
   g_test_add_func ("/shim/model/head-init", test_head_init);
   g_test_add_func ("/shim/model/trainable-flags", test_trainable_flags);
