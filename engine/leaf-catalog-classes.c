@@ -21,6 +21,10 @@ static const char *const palette[] = {
 #define MAX_CLASS_NAME_CHARS 100
 #define MAX_SHORTCUT_CHARS   32
 
+/**
+ * leaf_class_info_free:
+ * @info: (transfer full) (nullable): a #LeafClassInfo
+ */
 void
 leaf_class_info_free (LeafClassInfo *info)
 {

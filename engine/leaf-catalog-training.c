@@ -397,6 +397,10 @@ run_status_from_string (const char *text)
   return LEAF_RUN_FAILED;
 }
 
+/**
+ * leaf_run_info_free:
+ * @info: (transfer full) (nullable): a #LeafRunInfo
+ */
 void
 leaf_run_info_free (LeafRunInfo *info)
 {
@@ -860,6 +864,10 @@ leaf_catalog_list_metric_names (LeafCatalog      *self,
 
 /* ---- Models ---- */
 
+/**
+ * leaf_model_info_free:
+ * @info: (transfer full) (nullable): a #LeafModelInfo
+ */
 void
 leaf_model_info_free (LeafModelInfo *info)
 {
@@ -1042,6 +1050,10 @@ leaf_catalog_get_latest_model (LeafCatalog  *self,
 
 /* ---- Predictions ---- */
 
+/**
+ * leaf_prediction_free:
+ * @prediction: (transfer full) (nullable): a #LeafPrediction
+ */
 void
 leaf_prediction_free (LeafPrediction *prediction)
 {

@@ -211,6 +211,10 @@ leaf_export_csv (LeafCatalog   *catalog,
   return g_output_stream_close (G_OUTPUT_STREAM (stream), cancellable, error);
 }
 
+/**
+ * leaf_export_summary_free:
+ * @summary: (transfer full) (nullable): a #LeafExportSummary
+ */
 void
 leaf_export_summary_free (LeafExportSummary *summary)
 {

@@ -775,12 +775,13 @@ apply_present (Import   *import,
                          NULL, error))
         return FALSE;
     }
-  else if (existing.managed || _leaf_images_exists_at (existing.path, existing.size))
+  else if (_leaf_images_exists_at (existing.path, existing.size))
     import->summary->n_present++;
   else
     {
-      if (!update_image (import->db, "UPDATE images SET path = ?2, missing = 0 WHERE id = ?1",
-                         existing.id, item->candidate->path, error))
+      /* Also a managed copy that was deleted: the file found here takes its place. */
+      if (!update_image (import->db, "UPDATE images SET path = ?2, missing = 0, managed = 0 "
+                         "WHERE id = ?1", existing.id, item->candidate->path, error))
         return FALSE;
       import->summary->n_updated++;
     }

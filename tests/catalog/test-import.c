@@ -120,6 +120,17 @@ image_at (Fixture    *fixture,
   return image;
 }
 
+static LeafCatalogImage *
+image_at_sha (Fixture    *fixture,
+              const char *sha)
+{
+  g_autoptr(GError) error = NULL;
+  LeafCatalogImage *image = leaf_catalog_find_image (fixture->catalog, sha, &error);
+
+  g_assert_no_error (error);
+  return image;
+}
+
 static char *
 class_name_of (Fixture          *fixture,
                LeafCatalogImage *image)
@@ -384,9 +395,19 @@ test_copy_into_managed_folder (Fixture       *fixture,
   g_autoptr(GPtrArray) images = NULL;
   g_autofree char *managed = leaf_catalog_get_managed_dir (fixture->catalog);
   LeafImportOptions copy = { .copy = TRUE };
+  g_autofree char *a_path = photo (fixture, "healthy/a.jpg");
+  g_autofree char *a_bytes = NULL;
+  g_autofree char *a_sha = NULL;
+  g_autofree char *found_path = g_build_filename (fixture->dir, "found", "a.jpg", NULL);
+  g_autoptr(LeafImportSummary) again = NULL;
+  g_autoptr(LeafCatalogImage) a = NULL;
+  gsize a_length = 0;
   guint n_missing = 99;
 
   write_tree (fixture);
+  a_sha = ctu_sha256_of_file (a_path);
+  g_file_get_contents (a_path, &a_bytes, &a_length, &error);
+  g_assert_no_error (error);
   summary = import_with (fixture, fixture->photos, &copy);
   g_assert_cmpuint (summary->n_added, ==, 4);
   ctu_remove_tree (fixture->photos);
@@ -405,6 +426,17 @@ test_copy_into_managed_folder (Fixture       *fixture,
   leaf_catalog_check_missing (fixture->catalog, NULL, &n_missing, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (n_missing, ==, 0);
+
+  /* A managed copy that was deleted is replaced by the original, found again elsewhere. */
+  a = image_at_sha (fixture, a_sha);
+  g_assert_cmpint (g_unlink (leaf_catalog_image_get_path (a)), ==, 0);
+  ctu_write_bytes (found_path, a_bytes, a_length);
+  again = import_with (fixture, found_path, &copy);
+  g_assert_cmpuint (again->n_updated, ==, 1);
+  g_clear_object (&a);
+  a = image_at_sha (fixture, a_sha);
+  g_assert_cmpstr (leaf_catalog_image_get_path (a), ==, found_path);
+  g_assert_false (leaf_catalog_image_get_managed (a));
 }
 
 static void
