@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "lt-handles.hpp"
-#include "lt-runtime.hpp"
 
 namespace lt {
 
@@ -372,7 +371,6 @@ lt_model_forward_range (LtModel *model, const LtTensor *input, int begin, int en
     if (begin > end)
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "the range " + std::to_string (begin) + ".."
                                                     + std::to_string (end) + " is backwards");
-    lt::use_configured_threads ();
     c10::InferenceMode inference;
     auto x = lt::input_of (input, begin);
     net.set_training (false);
@@ -394,7 +392,6 @@ lt_model_eval_step (LtModel *model, const LtTensor *input, int cut, const int64_
   return guard (error, [&] {
     auto &net = lt::net_of (model);
     lt::check_cut (cut);
-    lt::use_configured_threads ();
     c10::InferenceMode inference;
     auto x = lt::input_of (input, cut);
     net.set_training (false);
@@ -430,7 +427,6 @@ lt_model_train_step (LtModel *model, LtOptim *optim, const LtTensor *input, int 
                        "the head was replaced after the optimiser was made; make a new one");
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "label smoothing is in [0, 1]");
-    lt::use_configured_threads ();
 
     auto x = lt::input_of (input, cut);
     auto targets = lt::labels_of (labels, x, net.num_classes ());
@@ -481,7 +477,6 @@ lt_model_grad_cam (LtModel *model, const LtTensor *images, int64_t class_index, 
     if (class_index < 0 || class_index >= net.num_classes ())
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT,
                        "class " + std::to_string (class_index) + " is not in the model");
-    lt::use_configured_threads ();
     auto x = lt::input_of (images, 0);
     net.set_training (false);
 

@@ -5,18 +5,14 @@
 
 #include <sched.h>
 
-#include <atomic>
 #include <cstring>
 #include <thread>
 
 #include "lt-handles.hpp"
-#include "lt-runtime.hpp"
 
 namespace lt {
 
 namespace {
-
-std::atomic<int> configured_threads{ 0 };
 
 int
 available_cores ()
@@ -91,32 +87,21 @@ join (const LtTensor *const *tensors, size_t n_tensors, bool stack, LtTensor **o
 
 } // namespace
 
-void
-use_configured_threads ()
-{
-  /* With OpenMP the thread count belongs to each calling thread, and the engine computes on a
-   * thread of its own: apply the setting wherever computation starts. */
-  const int wanted = configured_threads.load ();
-  if (wanted > 0 && at::get_num_threads () != wanted)
-    at::set_num_threads (wanted);
-}
-
 } // namespace lt
 
 extern "C" LtStatus
 lt_init (int num_threads, char **error)
 {
   return lt::guard (error, [&] {
-    /* Debian's libtorch starts with one thread; two are about 2.5 times faster on two cores. */
-    lt::configured_threads = num_threads > 0 ? num_threads : lt::available_cores ();
-    lt::use_configured_threads ();
+    /* Debian's libtorch starts with one thread; two are about 2.5 times faster on two cores.
+     * ATen applies the number to every thread on its first parallel operation. */
+    at::set_num_threads (num_threads > 0 ? num_threads : lt::available_cores ());
   });
 }
 
 extern "C" int
 lt_get_num_threads (void)
 {
-  lt::use_configured_threads ();
   return at::get_num_threads ();
 }
 
@@ -198,7 +183,6 @@ lt_tensor_mean_spatial (const LtTensor *tensor, LtTensor **out, char **error)
     const auto &x = lt::require (tensor, "tensor")->tensor;
     if (x.dim () != 4)
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "expected a [N, C, H, W] tensor");
-    lt::use_configured_threads ();
     c10::InferenceMode inference;
     *out = lt::wrap (x.to (torch::kFloat).mean ({ 2, 3 }, true));
   });

@@ -33,7 +33,8 @@ typedef struct LtOptim  LtOptim;
 
 /* Runtime */
 
-/* Sets the number of threads libtorch computes with: all cores when num_threads <= 0. */
+/* Sets the number of threads libtorch computes with: all cores when num_threads <= 0. Threads
+ * take the setting when they first compute, so call it before starting work elsewhere. */
 LtStatus    lt_init                     (int               num_threads,
                                          char            **error);
 int         lt_get_num_threads          (void);
