@@ -139,6 +139,7 @@ leaf_class_button_new (const LeafClassInfo *info,
       GtkWidget *keycap = gtk_label_new (text);
 
       gtk_widget_add_css_class (keycap, "key-hint");
+      gtk_widget_set_valign (keycap, GTK_ALIGN_CENTER);
       gtk_box_append (GTK_BOX (box), keycap);
       /* Translators: tooltip of a class button; %s is the class name, %u its key */
       tooltip = g_strdup_printf (_("Label as %s (%u)"), info->name, key);

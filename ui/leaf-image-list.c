@@ -8,7 +8,9 @@
  *
  * Items are LeafLibraryItem wrappers rather than the catalog's immutable image snapshots, so that
  * a label change updates the items in place (the grid keeps its selection and scroll position)
- * instead of removing and re-adding rows.
+ * instead of removing and re-adding rows. There is never more than one item per image: a page
+ * read again (after eviction, or because it was the partial last page when photos were added)
+ * reuses the items still alive, so that cells the grid keeps bound go on receiving updates.
  */
 
 #define G_LOG_DOMAIN "leaf-image-list"
@@ -158,6 +160,7 @@ struct _LeafImageList
   GArray *ids; /* when set, the list shows exactly these images instead of the query's */
 
   guint n_items;
+  GHashTable *live;   /* image id → LeafLibraryItem, weak: every item of this list still alive */
   GHashTable *pages;  /* page index → GPtrArray of LeafLibraryItem */
   GQueue lru;         /* page indices, most recent first */
   GHashTable *classes; /* class id → LeafClassInfo */
@@ -198,56 +201,93 @@ item_update_class (LeafImageList   *self,
     }
 }
 
+static void
+on_item_finalized_cb (gpointer  data,
+                      GObject  *where_the_object_was)
+{
+  LeafImageList *self = data;
+  LeafLibraryItem *item = (LeafLibraryItem *) where_the_object_was;
+
+  /* The key points into the dying item; it is still readable during weak notification. */
+  g_hash_table_remove (self->live, &item->id);
+}
+
 static LeafLibraryItem *
-item_new (LeafImageList    *self,
+item_for (LeafImageList    *self,
           LeafCatalogImage *image)
 {
-  LeafLibraryItem *item = g_object_new (LEAF_TYPE_LIBRARY_ITEM, NULL);
+  gint64 id = image ? leaf_catalog_image_get_id (image) : 0;
+  LeafLibraryItem *item = id > 0 ? g_hash_table_lookup (self->live, &id) : NULL;
 
-  item->image = image ? g_object_ref (image) : NULL;
-  item->id = image ? leaf_catalog_image_get_id (image) : 0;
+  if (item != NULL)
+    {
+      g_object_ref (item);
+      if (item->image != image)
+        {
+          g_set_object (&item->image, image);
+          g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
+        }
+    }
+  else
+    {
+      item = g_object_new (LEAF_TYPE_LIBRARY_ITEM, NULL);
+      item->image = image ? g_object_ref (image) : NULL;
+      item->id = id;
+      if (id > 0)
+        {
+          g_hash_table_insert (self->live, &item->id, item);
+          g_object_weak_ref (G_OBJECT (item), on_item_finalized_cb, self);
+        }
+    }
   item_update_class (self, item);
   return item;
 }
 
+/* Reads rows [offset, offset + count) of the list. */
 static GPtrArray *
-load_page (LeafImageList *self,
-           guint          page)
+read_images (LeafImageList  *self,
+             guint           offset,
+             guint           count,
+             GError        **error)
+{
+  GPtrArray *images;
+
+  if (self->ids == NULL)
+    return leaf_catalog_query_images (self->catalog, &self->query, offset, count, error);
+
+  images = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = offset; i < offset + count && i < self->ids->len; i++)
+    /* A hole keeps the positions; its item shows as missing. */
+    g_ptr_array_add (images, leaf_catalog_get_image (self->catalog,
+                                                     g_array_index (self->ids, gint64, i), NULL));
+  return images;
+}
+
+/* Fills @items, the page @page, up to the list's length. */
+static void
+fill_page (LeafImageList *self,
+           guint          page,
+           GPtrArray     *items)
 {
   g_autoptr(GPtrArray) images = NULL;
   g_autoptr(GError) error = NULL;
-  GPtrArray *items;
   guint wanted = MIN (PAGE_SIZE, self->n_items - page * PAGE_SIZE);
+  guint have = items->len;
 
-  if (self->ids != NULL)
-    {
-      images = g_ptr_array_new_with_free_func (g_object_unref);
-      for (guint i = 0; i < wanted; i++)
-        {
-          gint64 id = g_array_index (self->ids, gint64, page * PAGE_SIZE + i);
-          LeafCatalogImage *image = leaf_catalog_get_image (self->catalog, id, NULL);
-
-          /* A hole keeps the positions; the item shows as missing. */
-          g_ptr_array_add (images, image);
-        }
-    }
-  else
-    images = leaf_catalog_query_images (self->catalog, &self->query, page * PAGE_SIZE, PAGE_SIZE,
-                                        &error);
+  if (have >= wanted)
+    return;
+  images = read_images (self, page * PAGE_SIZE + have, wanted - have, &error);
   if (images == NULL)
     g_warning ("Could not read photos %u to %u of the catalog: %s",
-               page * PAGE_SIZE, page * PAGE_SIZE + wanted, error->message);
-
-  items = g_ptr_array_new_full (wanted, g_object_unref);
-  for (guint i = 0; i < wanted; i++)
+               page * PAGE_SIZE + have, page * PAGE_SIZE + wanted, error->message);
+  for (guint i = 0; have + i < wanted; i++)
     {
       /* The catalog may have shrunk since the count (another process, an import running); the
        * grid still expects an item at every position up to n_items. */
       LeafCatalogImage *image = images && i < images->len ? g_ptr_array_index (images, i) : NULL;
 
-      g_ptr_array_add (items, item_new (self, image));
+      g_ptr_array_add (items, item_for (self, image));
     }
-  return items;
 }
 
 static gpointer
@@ -264,16 +304,22 @@ leaf_image_list_get_item (GListModel *model,
   items = g_hash_table_lookup (self->pages, GUINT_TO_POINTER (page));
   if (items == NULL)
     {
-      items = load_page (self, page);
+      items = g_ptr_array_new_full (PAGE_SIZE, g_object_unref);
+      fill_page (self, page, items);
       g_hash_table_insert (self->pages, GUINT_TO_POINTER (page), items);
       g_queue_push_head (&self->lru, GUINT_TO_POINTER (page));
       if (g_queue_get_length (&self->lru) > MAX_PAGES)
         g_hash_table_remove (self->pages, g_queue_pop_tail (&self->lru));
     }
-  else if (g_queue_peek_head (&self->lru) != GUINT_TO_POINTER (page))
+  else
     {
-      g_queue_remove (&self->lru, GUINT_TO_POINTER (page));
-      g_queue_push_head (&self->lru, GUINT_TO_POINTER (page));
+      /* The last page grows when photos are added. */
+      fill_page (self, page, items);
+      if (g_queue_peek_head (&self->lru) != GUINT_TO_POINTER (page))
+        {
+          g_queue_remove (&self->lru, GUINT_TO_POINTER (page));
+          g_queue_push_head (&self->lru, GUINT_TO_POINTER (page));
+        }
     }
   return g_object_ref (g_ptr_array_index (items, position % PAGE_SIZE));
 }
@@ -333,47 +379,50 @@ static void
 on_classes_changed_cb (LeafImageList *self)
 {
   GHashTableIter iter;
-  GPtrArray *items;
+  LeafLibraryItem *item;
 
   load_classes (self);
-  g_hash_table_iter_init (&iter, self->pages);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &items))
-    for (guint i = 0; i < items->len; i++)
-      item_update_class (self, g_ptr_array_index (items, i));
+  g_hash_table_iter_init (&iter, self->live);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &item))
+    item_update_class (self, item);
 }
 
-/* Refreshes the loaded items whose image is in @ids (all when @ids is NULL) in place. */
+static void
+refresh_item (LeafImageList   *self,
+              LeafLibraryItem *item)
+{
+  g_autoptr(LeafCatalogImage) image = leaf_catalog_get_image (self->catalog, item->id, NULL);
+
+  if (image == NULL)
+    return;
+  g_set_object (&item->image, image);
+  g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
+  item_update_class (self, item);
+}
+
+/* Refreshes the live items whose image is in @ids (all when @ids is NULL) in place. */
 static void
 on_labels_changed_cb (LeafImageList *self,
                       GArray        *ids)
 {
-  g_autoptr(GHashTable) wanted = NULL;
-  GHashTableIter iter;
-  GPtrArray *items;
-
   if (ids != NULL)
     {
-      wanted = g_hash_table_new (g_int64_hash, g_int64_equal);
       for (guint i = 0; i < ids->len; i++)
-        g_hash_table_add (wanted, &g_array_index (ids, gint64, i));
+        {
+          LeafLibraryItem *item = g_hash_table_lookup (self->live,
+                                                       &g_array_index (ids, gint64, i));
+
+          if (item != NULL)
+            refresh_item (self, item);
+        }
     }
+  else
+    {
+      g_autoptr(GList) items = g_hash_table_get_values (self->live);
 
-  g_hash_table_iter_init (&iter, self->pages);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &items))
-    for (guint i = 0; i < items->len; i++)
-      {
-        LeafLibraryItem *item = g_ptr_array_index (items, i);
-        g_autoptr(LeafCatalogImage) image = NULL;
-
-        if (item->id == 0 || (wanted != NULL && !g_hash_table_contains (wanted, &item->id)))
-          continue;
-        image = leaf_catalog_get_image (self->catalog, item->id, NULL);
-        if (image == NULL)
-          continue;
-        g_set_object (&item->image, image);
-        g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
-        item_update_class (self, item);
-      }
+      for (GList *l = items; l != NULL; l = l->next)
+        refresh_item (self, l->data);
+    }
 }
 
 static void
@@ -390,13 +439,9 @@ on_images_changed_cb (LeafImageList *self)
       && leaf_catalog_count_images (self->catalog, &self->query, &count, &error)
       && count >= old)
     {
-      guint last_page = old / PAGE_SIZE;
-
       if (count == old)
         return;
-      /* The last page may be partial; load it again when asked. */
-      if (g_hash_table_remove (self->pages, GUINT_TO_POINTER (last_page)))
-        g_queue_remove (&self->lru, GUINT_TO_POINTER (last_page));
+      /* A partial last page fills up when asked for its new items. */
       self->n_items = count;
       g_list_model_items_changed (G_LIST_MODEL (self), old, 0, count - old);
       return;
@@ -425,6 +470,16 @@ leaf_image_list_finalize (GObject *object)
   g_clear_pointer (&self->ids, g_array_unref);
   g_queue_clear (&self->lru);
   g_clear_pointer (&self->pages, g_hash_table_unref);
+  {
+    GHashTableIter iter;
+    LeafLibraryItem *item;
+
+    /* Items may outlive the list, in a cell for example. */
+    g_hash_table_iter_init (&iter, self->live);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &item))
+      g_object_weak_unref (G_OBJECT (item), on_item_finalized_cb, self);
+    g_clear_pointer (&self->live, g_hash_table_unref);
+  }
   g_clear_pointer (&self->classes, g_hash_table_unref);
   G_OBJECT_CLASS (leaf_image_list_parent_class)->finalize (object);
 }
@@ -442,6 +497,7 @@ static void
 leaf_image_list_init (LeafImageList *self)
 {
   self->pages = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  self->live = g_hash_table_new (g_int64_hash, g_int64_equal);
   self->classes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                          (GDestroyNotify) leaf_class_info_free);
   g_queue_init (&self->lru);

@@ -168,6 +168,7 @@ sidebar_row_new (FilterKind     kind,
       GtkWidget *keycap = gtk_label_new (text);
 
       gtk_widget_add_css_class (keycap, "key-hint");
+      gtk_widget_set_valign (keycap, GTK_ALIGN_CENTER);
       /* Translators: tooltip of the small key shown beside a class */
       gtk_widget_set_tooltip_text (keycap, _("Press this key to label the selected photos"));
       gtk_box_append (GTK_BOX (box), keycap);
@@ -717,14 +718,6 @@ factory_bind_cb (GtkSignalListItemFactory *factory,
                             gtk_list_item_get_item (list_item), self->thumbnailer);
 }
 
-static void
-factory_unbind_cb (GtkSignalListItemFactory *factory,
-                   GtkListItem              *list_item,
-                   LeafLibraryView          *self)
-{
-  leaf_thumbnail_cell_unbind (LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item)));
-}
-
 /* A new factory makes the grid create its cells again, with the current settings. */
 static void
 reset_factory (LeafLibraryView *self)
@@ -733,7 +726,8 @@ reset_factory (LeafLibraryView *self)
 
   g_signal_connect (factory, "setup", G_CALLBACK (factory_setup_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (factory_bind_cb), self);
-  g_signal_connect (factory, "unbind", G_CALLBACK (factory_unbind_cb), self);
+  /* No unbind handler: a cell keeps its photo until bound to another one, since GTK 4.8 unbinds
+   * and binds again on every selection change. */
   gtk_grid_view_set_factory (self->grid_view, factory);
 }
 

@@ -142,8 +142,8 @@ leaf_thumbnail_cell_new (void)
  * @item: the photo to show
  * @thumbnailer: (nullable): where thumbnails come from; without one the cell shows a placeholder
  *
- * Shows @item's label at once and its thumbnail when it has been decoded; a later bind or
- * unbind cancels the decoding.
+ * Shows @item's label at once and its thumbnail when it has been decoded; binding another item,
+ * or unbinding, cancels the decoding. Binding the item already shown does nothing.
  */
 void
 leaf_thumbnail_cell_bind (LeafThumbnailCell *self,
@@ -156,6 +156,10 @@ leaf_thumbnail_cell_bind (LeafThumbnailCell *self,
   g_return_if_fail (LEAF_IS_THUMBNAIL_CELL (self));
   g_return_if_fail (LEAF_IS_LIBRARY_ITEM (item));
 
+  /* GTK 4.8 binds again whenever the selection changes; keep the thumbnail rather than
+   * decoding it anew. */
+  if (item == self->item)
+    return;
   leaf_thumbnail_cell_unbind (self);
   self->item = g_object_ref (item);
   self->cancellable = g_cancellable_new ();

@@ -55,6 +55,7 @@ struct _LeafTrainView
 
   LeafConfusion *confusion;
   gint64 results_model; /* the model whose confusion matrix is shown */
+  gint64 live_run;      /* the run whose curves were drawn live, with its fine-tuning marker */
 
   /* Template widgets */
   GtkPaned *paned;
@@ -437,8 +438,12 @@ show_run (LeafTrainView *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *title = NULL;
 
-  if (self->state == STATE_IDLE)
-    load_run_curves (self, run_id);
+  /* Curves drawn live know where fine-tuning began; the catalog does not record it. */
+  if (self->state == STATE_IDLE && run_id != self->live_run)
+    {
+      self->live_run = 0;
+      load_run_curves (self, run_id);
+    }
 
   model = model_of_run (self, run_id);
   if (model != NULL)
@@ -782,6 +787,7 @@ leaf_train_view_set_catalog (LeafTrainView *self,
                              self, G_CONNECT_SWAPPED);
   if (self->history_list == NULL)
     return;
+  self->live_run = 0;
   clear_charts (self);
   gtk_widget_set_visible (self->results_box, FALSE);
   reload_history (self, 0);
@@ -964,6 +970,7 @@ leaf_train_view_end_run (LeafTrainView *self,
   g_return_if_fail (LEAF_IS_TRAIN_VIEW (self));
 
   self->state = STATE_IDLE;
+  self->live_run = run_id;
   update_actions (self);
   if (error != NULL)
     {
@@ -974,6 +981,8 @@ leaf_train_view_end_run (LeafTrainView *self,
   else
     {
       gtk_label_set_text (self->phase_label, _("Training Finished"));
+      gtk_label_set_text (self->status_label,
+                          _("The model is ready: Diagnose uses it for new photos"));
       gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
     }
   /* The trainer writes through its own connection: the catalog does not signal its runs. */

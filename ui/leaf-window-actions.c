@@ -89,7 +89,7 @@ open_catalog_action (GtkWidget  *widget,
 }
 
 static void
-on_import_progress_cb (const LeafImportProgress *progress,
+on_task_progress_cb (const LeafImportProgress *progress,
                        gpointer                  user_data)
 {
   LeafWindow *self = user_data;
@@ -100,18 +100,18 @@ on_import_progress_cb (const LeafImportProgress *progress,
       text = g_strdup_printf (ngettext ("Looking for photos… %u found",
                                         "Looking for photos… %u found", progress->n_total),
                               progress->n_total);
-      gtk_progress_bar_pulse (self->import_progress);
+      gtk_progress_bar_pulse (self->task_progress);
     }
   else
     {
       text = g_strdup_printf (ngettext ("Importing %u of %u photo…", "Importing %u of %u photos…",
                                         progress->n_total),
                               progress->n_done, progress->n_total);
-      gtk_progress_bar_set_fraction (self->import_progress,
+      gtk_progress_bar_set_fraction (self->task_progress,
                                      progress->n_total ? (double) progress->n_done
                                                          / progress->n_total : 0);
     }
-  gtk_label_set_text (self->import_label, text);
+  gtk_label_set_text (self->task_label, text);
 }
 
 static void
@@ -126,8 +126,8 @@ on_import_finished_cb (GObject      *source,
   guint n_skipped, n_classes;
 
   summary = leaf_import_run_finish (LEAF_CATALOG (source), result, &error);
-  gtk_revealer_set_reveal_child (self->import_revealer, FALSE);
-  g_clear_object (&self->import_cancellable);
+  gtk_revealer_set_reveal_child (self->task_revealer, FALSE);
+  g_clear_object (&self->task_cancellable);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import", self->catalog != NULL);
   if (summary == NULL)
     {
@@ -150,12 +150,13 @@ on_import_finished_cb (GObject      *source,
   if (n_skipped > 0)
     {
       LeafImportSkip *first = g_ptr_array_index (summary->skipped, 0);
+      g_autofree char *name = g_filename_display_basename (first->path);
 
-      /* Translators: the number of files skipped, then the first one's reason */
-      g_string_append_printf (message, ngettext ("; %u file skipped (%s)",
-                                                 "; %u files skipped, for example %s",
+      /* Translators: the number of files skipped, then the first one's name and reason */
+      g_string_append_printf (message, ngettext ("; %u file skipped (%s: %s)",
+                                                 "; %u files skipped, such as %s: %s",
                                                  n_skipped),
-                              n_skipped, first->message);
+                              n_skipped, name, first->message);
     }
   leaf_show_toast (GTK_WIDGET (self), message->str);
 }
@@ -181,18 +182,18 @@ _leaf_window_import_folder (LeafWindow *self,
       leaf_show_toast (GTK_WIDGET (self), _("Only folders on this computer can be imported"));
       return;
     }
-  if (self->import_cancellable != NULL)
+  if (self->task_cancellable != NULL)
     {
-      leaf_show_toast (GTK_WIDGET (self), _("Wait for the current import to finish"));
+      leaf_show_toast (GTK_WIDGET (self), _("Another task is running: wait for it, or cancel it"));
       return;
     }
-  self->import_cancellable = g_cancellable_new ();
-  gtk_label_set_text (self->import_label, _("Looking for photos…"));
-  gtk_progress_bar_set_fraction (self->import_progress, 0);
-  gtk_revealer_set_reveal_child (self->import_revealer, TRUE);
+  self->task_cancellable = g_cancellable_new ();
+  gtk_label_set_text (self->task_label, _("Looking for photos…"));
+  gtk_progress_bar_set_fraction (self->task_progress, 0);
+  gtk_revealer_set_reveal_child (self->task_revealer, TRUE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import", FALSE);
-  leaf_import_run_async (self->catalog, paths, &options, self->import_cancellable,
-                         on_import_progress_cb, g_object_ref (self), g_object_unref,
+  leaf_import_run_async (self->catalog, paths, &options, self->task_cancellable,
+                         on_task_progress_cb, g_object_ref (self), g_object_unref,
                          on_import_finished_cb, g_object_ref (self));
 }
 
@@ -229,11 +230,11 @@ import_action (GtkWidget  *widget,
 }
 
 static void
-cancel_import_action (GtkWidget  *widget,
+cancel_task_action (GtkWidget  *widget,
                       const char *action_name,
                       GVariant   *parameter)
 {
-  g_cancellable_cancel (LEAF_WINDOW (widget)->import_cancellable);
+  g_cancellable_cancel (LEAF_WINDOW (widget)->task_cancellable);
 }
 
 /* Export */
@@ -473,7 +474,7 @@ _leaf_window_update_actions (LeafWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo", undo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.redo", redo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import",
-                                 has_catalog && self->import_cancellable == NULL);
+                                 has_catalog && self->task_cancellable == NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export", has_catalog);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", has_catalog);
 
@@ -500,7 +501,7 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.new-catalog", NULL, new_catalog_action);
   gtk_widget_class_install_action (widget_class, "win.open-catalog", NULL, open_catalog_action);
   gtk_widget_class_install_action (widget_class, "win.import", NULL, import_action);
-  gtk_widget_class_install_action (widget_class, "win.cancel-import", NULL, cancel_import_action);
+  gtk_widget_class_install_action (widget_class, "win.cancel-task", NULL, cancel_task_action);
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.undo", NULL, undo_action);
   gtk_widget_class_install_action (widget_class, "win.redo", NULL, redo_action);

@@ -24,7 +24,7 @@ struct _LeafWindow
   GFile *catalog_file;
   LeafThumbnailer *thumbnailer;
   LeafTrainer *trainer;
-  GCancellable *import_cancellable;
+  GCancellable *task_cancellable;
 
   /* Template widgets */
   AdwToastOverlay *toast_overlay;
@@ -33,9 +33,9 @@ struct _LeafWindow
   GtkToggleButton *search_button;
   GtkButton *undo_button;
   GtkButton *redo_button;
-  GtkRevealer *import_revealer;
-  GtkLabel *import_label;
-  GtkProgressBar *import_progress;
+  GtkRevealer *task_revealer;
+  GtkLabel *task_label;
+  GtkProgressBar *task_progress;
   GtkStack *main_stack;
   AdwViewStack *view_stack;
   LeafLibraryView *library_view;
@@ -49,5 +49,7 @@ void _leaf_window_update_actions     (LeafWindow      *self);
 void _leaf_window_import_folder      (LeafWindow      *self,
                                       GFile           *folder);
 void _leaf_window_dnd_init           (LeafWindow      *self);
+void _leaf_window_review_model       (LeafWindow      *self,
+                                      gint64           model_id);
 
 G_END_DECLS

@@ -176,6 +176,13 @@ on_trainer_event_cb (LeafTrainer          *trainer,
        * window's catalog does not hear about. */
       leaf_library_view_reload_models (self->library_view);
       leaf_diagnose_view_reload_model (self->diagnose_view);
+      if (event->error == NULL && self->catalog != NULL)
+        {
+          g_autoptr(LeafModelInfo) model = leaf_catalog_get_latest_model (self->catalog, NULL);
+
+          if (model != NULL && model->run_id == event->run_id)
+            _leaf_window_review_model (self, model->id);
+        }
     }
 }
 
@@ -238,7 +245,7 @@ leaf_window_close_request (GtkWindow *window)
       g_settings_set_boolean (self->settings, "window-maximized",
                               gtk_window_is_maximized (window));
     }
-  g_cancellable_cancel (self->import_cancellable);
+  g_cancellable_cancel (self->task_cancellable);
   return GTK_WINDOW_CLASS (leaf_window_parent_class)->close_request (window);
 }
 
@@ -247,8 +254,8 @@ leaf_window_dispose (GObject *object)
 {
   LeafWindow *self = LEAF_WINDOW (object);
 
-  g_cancellable_cancel (self->import_cancellable);
-  g_clear_object (&self->import_cancellable);
+  g_cancellable_cancel (self->task_cancellable);
+  g_clear_object (&self->task_cancellable);
   drop_trainer (self);
   g_clear_object (&self->thumbnailer);
   if (self->catalog != NULL)
@@ -283,9 +290,9 @@ leaf_window_class_init (LeafWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, search_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, undo_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, redo_button);
-  gtk_widget_class_bind_template_child (widget_class, LeafWindow, import_revealer);
-  gtk_widget_class_bind_template_child (widget_class, LeafWindow, import_label);
-  gtk_widget_class_bind_template_child (widget_class, LeafWindow, import_progress);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_progress);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, library_view);

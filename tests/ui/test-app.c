@@ -71,12 +71,13 @@ iterate_measured (Probe *probe)
   g_main_context_release (context);
 }
 
+/* Import and review share the bar under the header and run one at a time. */
 static gboolean
 import_done (gpointer data)
 {
   LeafWindow *window = data;
 
-  return window->import_cancellable == NULL;
+  return window->task_cancellable == NULL;
 }
 
 static gboolean
@@ -249,6 +250,18 @@ test_end_to_end (void)
   g_assert_nonnull (model);
   /* The finished run shows its confusion matrix, over the validation photos. */
   g_assert_nonnull (leaf_train_view_get_confusion (window->train_view));
+
+  /* The new model then reviews every photo, for the Disagreements and Uncertain filters. */
+  g_assert_nonnull (window->task_cancellable);
+  g_assert_true (ui_test_wait_for (import_done, window, 120000));
+  {
+    LeafImageQuery predicted = { .model_id = model->id, .sort = LEAF_IMAGE_SORT_UNCERTAINTY };
+    guint count = 0;
+
+    g_assert_true (leaf_catalog_count_images (window->catalog, &predicted, &count, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (count, ==, 16);
+  }
 
   /* Drop a photo and a text file on the window. */
   photo_path = g_build_filename (photos, "healthy", "photo-010.png", NULL);

@@ -12,6 +12,7 @@
 #include "leaf-catalog.h"
 #include "leaf-import.h"
 #include "leaf-library-view.h"
+#include "leaf-thumbnail-cell.h"
 #include "leaf-viewer-window.h"
 #include "ui-test-util.h"
 
@@ -257,6 +258,83 @@ test_add_and_remove_class (Fixture       *f,
   g_assert_cmpstr (item_class (f, 1), ==, "leaf mold");
 }
 
+static void
+test_cells_follow_changes (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *more = g_build_filename (f->dir, "more", NULL);
+  const char *paths[] = { more, NULL };
+  LeafImportOptions options = { 0 };
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Photos imported while the grid shows the list join its end. */
+  g_free (ui_test_make_photos (more, NULL, 3));
+  summary = leaf_import_run (f->catalog, paths, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  ui_test_iterate (100);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->selection)), ==, 15);
+
+  /* What the cells on screen show follows labels and class renames. */
+  gtk_selection_model_select_item (f->selection, 0, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_1, 0));
+  gtk_selection_model_select_item (f->selection, 13, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_2, 0));
+  ui_test_iterate (100);
+  g_assert_nonnull (ui_test_find_label (f->grid, "healthy"));
+  g_assert_nonnull (ui_test_find_label (f->grid, "early blight"));
+
+  g_assert_true (leaf_catalog_rename_class (f->catalog, f->classes[0], "sound", &error));
+  g_assert_no_error (error);
+  ui_test_iterate (100);
+  g_assert_null (ui_test_find_label (f->grid, "healthy"));
+  g_assert_nonnull (ui_test_find_label (f->grid, "sound"));
+  g_assert_cmpstr (item_class (f, 0), ==, "sound");
+}
+
+static void
+collect_cells (GtkWidget *widget,
+               GPtrArray *cells)
+{
+  if (LEAF_IS_THUMBNAIL_CELL (widget) && gtk_widget_get_mapped (widget))
+    g_ptr_array_add (cells, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    collect_cells (child, cells);
+}
+
+static gboolean
+all_cells_have_thumbnails (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GPtrArray) cells = g_ptr_array_new ();
+
+  collect_cells (f->grid, cells);
+  g_assert_cmpuint (cells->len, >=, 12);
+  for (guint i = 0; i < cells->len; i++)
+    if (!leaf_thumbnail_cell_has_thumbnail (g_ptr_array_index (cells, i)))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_selection_keeps_thumbnails (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autofree char *cache = g_build_filename (f->dir, "thumbnails", NULL);
+  g_autoptr(LeafThumbnailer) thumbnailer = leaf_thumbnailer_new (cache);
+
+  leaf_library_view_set_thumbnailer (f->view, thumbnailer);
+  g_assert_true (ui_test_wait_for (all_cells_have_thumbnails, f, 10000));
+
+  /* Selecting and labelling must not send the cells back to decoding, which would show the
+   * placeholder until the thumbnail came back from the thread pool. */
+  gtk_selection_model_select_range (f->selection, 0, 6, TRUE);
+  g_assert_true (all_cells_have_thumbnails (f));
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_3, 0));
+  g_assert_true (all_cells_have_thumbnails (f));
+}
+
 static LeafViewerWindow *
 find_viewer (void)
 {
@@ -320,6 +398,8 @@ main (int   argc,
   ADD ("/ui/library/undo-updates-grid", test_undo_updates_grid);
   ADD ("/ui/library/sidebar-filters", test_sidebar_filters);
   ADD ("/ui/library/add-and-remove-class", test_add_and_remove_class);
+  ADD ("/ui/library/cells-follow-changes", test_cells_follow_changes);
+  ADD ("/ui/library/selection-keeps-thumbnails", test_selection_keeps_thumbnails);
   ADD ("/ui/library/viewer-navigates-and-labels", test_viewer_navigates_and_labels);
 #undef ADD
 

@@ -98,7 +98,7 @@ ui_test_show (GtkWidget *child,
 GdkTexture *
 ui_test_render (GtkWidget *widget)
 {
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkWidget *parent = gtk_widget_get_parent (widget);
   GtkSnapshot *snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
   int width = gtk_widget_get_width (widget);
@@ -106,7 +106,21 @@ ui_test_render (GtkWidget *widget)
 
   g_assert_cmpint (width, >, 0);
   g_assert_cmpint (height, >, 0);
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  if (parent != NULL)
+    {
+      graphene_rect_t bounds;
+
+      /* Through the parent, as GTK itself draws children; place the widget at the origin. */
+      g_assert_true (gtk_widget_compute_bounds (widget, parent, &bounds));
+      gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (-bounds.origin.x, -bounds.origin.y));
+      gtk_widget_snapshot_child (parent, widget, snapshot);
+    }
+  else
+    {
+      g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+    }
   node = gtk_snapshot_free_to_node (snapshot);
   g_assert_nonnull (node);
   return gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
