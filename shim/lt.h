@@ -5,7 +5,8 @@
  * Conventions (see lt-common.h): every fallible call returns an LtStatus and fills *error with
  * a message the caller frees with lt_string_free(); handles returned through out-parameters
  * belong to the caller and are released with their *_free(); arguments are borrowed. No call
- * keeps a pointer to caller memory after it returns.
+ * keeps a pointer to caller memory after it returns. A model, and the optimisers made for it,
+ * must be used by one thread at a time; different models may run on different threads.
  *
  * Stages are numbered as torchvision's module names: 0..8 are features.0 .. features.8 and
  * LT_STAGE_CLASSIFIER (9) is the head. A "cut" k splits the network into the prefix
