@@ -17,7 +17,6 @@
 
 #include "config.h"
 
-#include <string.h>
 
 #include "leaf-image-list.h"
 
@@ -342,7 +341,6 @@ clear_query (LeafImageList *self)
   g_clear_pointer (&self->labeller, g_free);
   g_clear_pointer (&self->query.taken_after, g_date_time_unref);
   g_clear_pointer (&self->query.taken_before, g_date_time_unref);
-  memset (&self->query, 0, sizeof self->query);
 }
 
 static void
@@ -506,31 +504,50 @@ leaf_image_list_init (LeafImageList *self)
 /**
  * leaf_image_list_new:
  * @catalog: the catalog to list
+ * @query: the filter and order; copied
+ * @ids: (nullable) (element-type gint64): when given, the list shows exactly these images, in
+ *   this order, instead of the query's
+ * @error: return location for a #GError
  *
- * The list starts with every image in import order and follows the catalog's signals.
+ * Counts the rows at once and reads them when asked for; the list follows the catalog's signals.
+ * A list for another filter is a new list: replacing a grid's whole model is much cheaper than
+ * telling it that every row changed.
  *
- * Returns: (transfer full): a list model of #LeafLibraryItem
+ * Returns: (transfer full) (nullable): a list model of #LeafLibraryItem, or %NULL with @error
+ *   set when the catalog could not be read
  */
 LeafImageList *
-leaf_image_list_new (LeafCatalog *catalog)
+leaf_image_list_new (LeafCatalog          *catalog,
+                     const LeafImageQuery *query,
+                     GArray               *ids,
+                     GError              **error)
 {
-  LeafImageList *self;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafImageList) self = NULL;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
+  g_return_val_if_fail (query != NULL, NULL);
 
   self = g_object_new (LEAF_TYPE_IMAGE_LIST, NULL);
   self->catalog = g_object_ref (catalog);
+  self->query = *query;
+  self->query.name_contains = self->name_contains = g_strdup (query->name_contains);
+  self->query.labeller = self->labeller = g_strdup (query->labeller);
+  if (query->taken_after != NULL)
+    g_date_time_ref (query->taken_after);
+  if (query->taken_before != NULL)
+    g_date_time_ref (query->taken_before);
+  if (ids != NULL)
+    self->ids = g_array_ref (ids);
   load_classes (self);
-  if (!leaf_image_list_reload (self, &error))
-    g_warning ("Could not count the photos: %s", error->message);
+  if (!leaf_image_list_reload (self, error))
+    return NULL;
   g_signal_connect_object (catalog, "classes-changed", G_CALLBACK (on_classes_changed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "labels-changed", G_CALLBACK (on_labels_changed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "images-changed", G_CALLBACK (on_images_changed_cb), self,
                            G_CONNECT_SWAPPED);
-  return self;
+  return g_steal_pointer (&self);
 }
 
 /**
@@ -546,52 +563,9 @@ leaf_image_list_get_catalog (LeafImageList *self)
 }
 
 /**
- * leaf_image_list_set_query:
- * @self: a list
- * @query: the filter and order; copied
- *
- * Does not reload; call leaf_image_list_reload() after.
- */
-void
-leaf_image_list_set_query (LeafImageList        *self,
-                           const LeafImageQuery *query)
-{
-  g_return_if_fail (LEAF_IS_IMAGE_LIST (self));
-  g_return_if_fail (query != NULL);
-
-  clear_query (self);
-  self->query = *query;
-  self->query.name_contains = self->name_contains = g_strdup (query->name_contains);
-  self->query.labeller = self->labeller = g_strdup (query->labeller);
-  if (query->taken_after != NULL)
-    g_date_time_ref (query->taken_after);
-  if (query->taken_before != NULL)
-    g_date_time_ref (query->taken_before);
-}
-
-/**
- * leaf_image_list_set_ids:
- * @self: a list
- * @ids: (nullable) (element-type gint64): the images to show, in this order, or %NULL to show
- *   the query's
- *
- * Does not reload; call leaf_image_list_reload() after.
- */
-void
-leaf_image_list_set_ids (LeafImageList *self,
-                         GArray        *ids)
-{
-  g_return_if_fail (LEAF_IS_IMAGE_LIST (self));
-
-  g_clear_pointer (&self->ids, g_array_unref);
-  if (ids != NULL)
-    self->ids = g_array_ref (ids);
-}
-
-/**
  * leaf_image_list_reload:
  *
- * Counts the query's rows again and replaces every item.
+ * Counts the rows again and replaces every item.
  *
  * Returns: %FALSE with @error set when the catalog could not be read; the list is then empty
  */
@@ -614,17 +588,4 @@ leaf_image_list_reload (LeafImageList  *self,
   if (old > 0 || self->n_items > 0)
     g_list_model_items_changed (G_LIST_MODEL (self), 0, old, self->n_items);
   return ok;
-}
-
-/**
- * leaf_image_list_get_class:
- *
- * Returns: (transfer none) (nullable): the class @class_id as the list last read it
- */
-LeafClassInfo *
-leaf_image_list_get_class (LeafImageList *self,
-                           gint64         class_id)
-{
-  g_return_val_if_fail (LEAF_IS_IMAGE_LIST (self), NULL);
-  return g_hash_table_lookup (self->classes, &class_id);
 }

@@ -22,15 +22,12 @@ const char       *leaf_library_item_get_class_color (LeafLibraryItem *self);
 #define LEAF_TYPE_IMAGE_LIST (leaf_image_list_get_type ())
 G_DECLARE_FINAL_TYPE (LeafImageList, leaf_image_list, LEAF, IMAGE_LIST, GObject)
 
-LeafImageList *leaf_image_list_new       (LeafCatalog          *catalog);
-LeafCatalog   *leaf_image_list_get_catalog (LeafImageList      *self);
-void           leaf_image_list_set_query (LeafImageList        *self,
-                                          const LeafImageQuery *query);
-void           leaf_image_list_set_ids   (LeafImageList        *self,
-                                          GArray               *ids);
-gboolean       leaf_image_list_reload    (LeafImageList        *self,
-                                          GError              **error);
-LeafClassInfo *leaf_image_list_get_class (LeafImageList        *self,
-                                          gint64                class_id);
+LeafImageList *leaf_image_list_new         (LeafCatalog          *catalog,
+                                            const LeafImageQuery *query,
+                                            GArray               *ids,
+                                            GError              **error);
+LeafCatalog   *leaf_image_list_get_catalog (LeafImageList        *self);
+gboolean       leaf_image_list_reload      (LeafImageList        *self,
+                                            GError              **error);
 
 G_END_DECLS

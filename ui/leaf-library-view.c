@@ -89,7 +89,9 @@ static GParamSpec *properties[N_PROPS];
 #define ROW_CLASS "leaf-class-id"
 #define ROW_COUNT "leaf-count-label"
 
-static void reload (LeafLibraryView *self);
+static void reload                  (LeafLibraryView *self);
+static void on_selection_changed_cb (LeafLibraryView *self);
+static void on_items_changed_cb     (LeafLibraryView *self);
 
 static LeafClassInfo *
 find_class (LeafLibraryView *self,
@@ -627,31 +629,43 @@ confusion_ids (LeafLibraryView  *self,
   return TRUE;
 }
 
+/* Shows the photos the sidebar and the search bar ask for, in a new list model. */
 static void
 reload (LeafLibraryView *self)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) ids = NULL;
+  g_autoptr(LeafImageList) images = NULL;
   LeafImageQuery query;
 
-  if (self->images == NULL)
+  if (self->catalog == NULL)
     return;
 
   build_query (self, &query);
-  leaf_image_list_set_query (self->images, &query);
-  g_clear_pointer (&query.taken_after, g_date_time_unref);
-  if (self->filter == FILTER_CONFUSION)
+  if (self->filter == FILTER_CONFUSION && !confusion_ids (self, &ids, &error))
     {
-      g_autoptr(GArray) ids = NULL;
-
-      if (!confusion_ids (self, &ids, &error))
-        leaf_show_toast_error (GTK_WIDGET (self), error);
-      leaf_image_list_set_ids (self->images, ids);
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      g_clear_error (&error);
     }
-  else
-    leaf_image_list_set_ids (self->images, NULL);
-
-  if (!leaf_image_list_reload (self->images, &error))
+  images = leaf_image_list_new (self->catalog, &query, ids, &error);
+  g_clear_pointer (&query.taken_after, g_date_time_unref);
+  if (images == NULL)
     leaf_show_toast_error (GTK_WIDGET (self), error);
+
+  if (self->selection != NULL)
+    g_signal_handlers_disconnect_by_data (self->selection, self);
+  g_clear_object (&self->selection);
+  g_set_object (&self->images, images);
+  if (images != NULL)
+    {
+      self->selection = gtk_multi_selection_new (g_object_ref (G_LIST_MODEL (images)));
+      g_signal_connect_object (self->selection, "selection-changed",
+                               G_CALLBACK (on_selection_changed_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->selection, "items-changed",
+                               G_CALLBACK (on_items_changed_cb), self, G_CONNECT_SWAPPED);
+    }
+  gtk_grid_view_set_model (self->grid_view, GTK_SELECTION_MODEL (self->selection));
+
   gtk_widget_set_visible (self->filter_banner, self->filter == FILTER_CONFUSION);
   update_content_page (self);
   update_selection_label (self);
@@ -1408,14 +1422,6 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
     return;
 
   load_classes (self);
-  self->images = leaf_image_list_new (catalog);
-  self->selection = gtk_multi_selection_new (g_object_ref (G_LIST_MODEL (self->images)));
-  g_signal_connect_object (self->selection, "selection-changed",
-                           G_CALLBACK (on_selection_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->selection, "items-changed",
-                           G_CALLBACK (on_items_changed_cb), self, G_CONNECT_SWAPPED);
-  gtk_grid_view_set_model (self->grid_view, GTK_SELECTION_MODEL (self->selection));
-
   g_signal_connect_object (catalog, "labels-changed",
                            G_CALLBACK (on_catalog_labels_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "classes-changed",

@@ -326,7 +326,8 @@ test_template_thumbnail_cell (void)
 {
   g_autofree char *dir = NULL;
   g_autoptr(LeafCatalog) catalog = catalog_with_photos (&dir);
-  g_autoptr(LeafImageList) list = leaf_image_list_new (catalog);
+  LeafImageQuery all = { 0 };
+  g_autoptr(LeafImageList) list = leaf_image_list_new (catalog, &all, NULL, NULL);
   g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (list), 0);
   g_autofree char *cache = g_build_filename (dir, "thumbnails", NULL);
   g_autoptr(LeafThumbnailer) thumbnailer = leaf_thumbnailer_new (cache);
