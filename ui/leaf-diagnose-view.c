@@ -185,6 +185,7 @@ struct _LeafDiagnoseView
   GtkSpinner *spinner;
   GtkPicture *photo;
   GtkLabel *verdict_label;
+  GtkLabel *confidence_label;
   GtkLabel *refer_label;
   GtkBox *top_box;
   AdwSplitButton *add_button;
@@ -297,6 +298,14 @@ show_diagnosis (LeafDiagnoseView *self,
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->photo),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, diagnosis->name, -1);
   gtk_label_set_text (self->verdict_label, top);
+  {
+    /* Translators: how probable the diagnosis is, e.g. "87% probable" */
+    g_autofree char *confidence = g_strdup_printf (_("%.0f%% probable"),
+                                                   leaf_diagnosis_get_probability (diagnosis, 0)
+                                                   * 100);
+
+    gtk_label_set_text (self->confidence_label, confidence);
+  }
   gtk_widget_set_visible (GTK_WIDGET (self->refer_label), diagnosis->refer);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->top_box))) != NULL)
@@ -781,6 +790,7 @@ leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, spinner);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, photo);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, verdict_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, confidence_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, refer_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, top_box);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, add_button);

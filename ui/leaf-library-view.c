@@ -543,13 +543,17 @@ update_selection_label (LeafLibraryView *self)
     }
   if (selected > 0)
     {
-      /* Translators: "3 of 600 selected" */
-      g_autofree char *text = g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " of %u selected",
-                                                         "%" G_GUINT64_FORMAT " of %u selected",
+      g_autofree char *text = g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " selected",
+                                                         "%" G_GUINT64_FORMAT " selected",
                                                          (gulong) selected),
-                                               selected, total);
+                                               selected);
+      /* Translators: tooltip of the selection count; %u is how many photos are shown */
+      g_autofree char *tooltip = g_strdup_printf (ngettext ("Of %u photo shown",
+                                                            "Of %u photos shown", total),
+                                                  total);
 
       gtk_label_set_text (self->selection_label, text);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->selection_label), tooltip);
     }
   gtk_revealer_set_reveal_child (self->label_bar_revealer, selected > 0);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label", selected > 0);

@@ -16,14 +16,27 @@
 #include <adwaita.h>
 
 #include "leaf-application.h"
+#include "leaf-thumbnail-cell.h"
 #include "leaf-weights-store.h"
 #include "leaf-window-private.h"
 #include "ui-test-util.h"
 
+/* An import, or the review of the photos by a new model. */
 static gboolean
-import_done (gpointer data)
+task_done (gpointer data)
 {
   return LEAF_WINDOW (data)->task_cancellable == NULL;
+}
+
+static void
+collect_drop_downs (GtkWidget *widget,
+                    GPtrArray *found)
+{
+  if (GTK_IS_DROP_DOWN (widget))
+    g_ptr_array_add (found, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    collect_drop_downs (child, found);
 }
 
 static gboolean
@@ -36,6 +49,29 @@ static gboolean
 diagnosis_done (gpointer data)
 {
   return !leaf_diagnose_view_is_busy (LEAF_WINDOW (data)->diagnose_view);
+}
+
+static void
+collect_cells (GtkWidget *widget,
+               GPtrArray *cells)
+{
+  if (LEAF_IS_THUMBNAIL_CELL (widget) && gtk_widget_get_mapped (widget))
+    g_ptr_array_add (cells, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    collect_cells (child, cells);
+}
+
+static gboolean
+thumbnails_shown (gpointer data)
+{
+  g_autoptr(GPtrArray) cells = g_ptr_array_new ();
+
+  collect_cells (GTK_WIDGET (LEAF_WINDOW (data)->library_view), cells);
+  for (guint i = 0; i < cells->len; i++)
+    if (!leaf_thumbnail_cell_has_thumbnail (g_ptr_array_index (cells, i)))
+      return FALSE;
+  return cells->len > 0;
 }
 
 static void
@@ -128,7 +164,7 @@ main (int   argc,
     g_autoptr(GFile) photos = g_file_new_for_commandline_arg (argv[2]);
 
     _leaf_window_import_folder (window, photos);
-    ui_test_wait_for (import_done, window, 120000);
+    ui_test_wait_for (task_done, window, 120000);
   }
   tidy_class_names (window->catalog);
   /* Let the import's toast go before the first picture. */
@@ -149,12 +185,25 @@ main (int   argc,
     leaf_catalog_set_labels (window->catalog, ids, G_N_ELEMENTS (ids), 0, LEAF_LABEL_HOW_MANUAL,
                              NULL);
   }
-  gtk_selection_model_select_item (selection, 3, TRUE);
-  gtk_selection_model_select_item (selection, 19, FALSE);
+  /* Open the search bar and sort by file name, which mixes the classes. */
+  {
+    g_autoptr(GPtrArray) drop_downs = g_ptr_array_new ();
+
+    g_object_set (window->library_view, "search-mode", TRUE, NULL);
+    collect_drop_downs (GTK_WIDGET (window->library_view), drop_downs);
+    g_assert (drop_downs->len == 2);
+    gtk_drop_down_set_selected (g_ptr_array_index (drop_downs, 1), 1);
+  }
+  selection = leaf_library_view_get_selection (window->library_view);
+  for (guint i = 0; i < 3; i++)
+    gtk_selection_model_select_item (selection, 6 + i, FALSE);
+  /* Thumbnails are made on a low-priority thread; wait for those on screen. */
+  ui_test_wait_for (thumbnails_shown, window, 120000);
   save (window, output, "library.png");
+  g_object_set (window->library_view, "search-mode", FALSE, NULL);
 
   leaf_window_show_view (window, "train");
-  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 960);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 1040);
   if (argc > 4)
     {
       LeafRecipe recipe;
@@ -168,6 +217,7 @@ main (int   argc,
       leaf_train_view_set_recipe (window->train_view, &recipe);
       gtk_widget_activate_action (GTK_WIDGET (window->train_view), "train.start", NULL);
       ui_test_wait_for (training_done, window, 3600 * 1000);
+      ui_test_wait_for (task_done, window, 3600 * 1000);
     }
   save (window, output, "train.png");
 
