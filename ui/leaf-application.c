@@ -297,14 +297,3 @@ leaf_application_new (GApplicationFlags flags)
                        NULL);
 }
 
-/**
- * leaf_application_get_settings:
- *
- * Returns: (transfer none) (nullable): the settings, %NULL when the schema is missing
- */
-GSettings *
-leaf_application_get_settings (LeafApplication *self)
-{
-  g_return_val_if_fail (LEAF_IS_APPLICATION (self), NULL);
-  return self->settings;
-}

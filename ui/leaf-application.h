@@ -13,6 +13,5 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (LeafApplication, leaf_application, LEAF, APPLICATION, AdwApplication)
 
 LeafApplication *leaf_application_new          (GApplicationFlags  flags);
-GSettings       *leaf_application_get_settings (LeafApplication   *self);
 
 G_END_DECLS

@@ -49,7 +49,7 @@ static const char *
 ensure_rule (GdkDisplay *display,
              const char *color)
 {
-  static GHashTable *known; /* "#rrggbb" → CSS class name, for every display */
+  static GHashTable *known; /* "#rrggbb" → CSS class name */
   static GtkCssProvider *provider;
   static GString *css;
   const char *css_class;

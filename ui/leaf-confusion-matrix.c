@@ -570,27 +570,6 @@ leaf_confusion_matrix_set_model (LeafConfusionMatrix *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
 }
 
-/**
- * leaf_confusion_matrix_activate_cell:
- * @self: a matrix
- * @truth: a row
- * @predicted: a column
- *
- * Focuses the cell and emits ::cell-activated, as a click on it does.
- */
-void
-leaf_confusion_matrix_activate_cell (LeafConfusionMatrix *self,
-                                     guint                truth,
-                                     guint                predicted)
-{
-  g_return_if_fail (LEAF_IS_CONFUSION_MATRIX (self));
-  g_return_if_fail (self->model != NULL);
-  g_return_if_fail (truth < leaf_confusion_get_n_classes (self->model));
-  g_return_if_fail (predicted < leaf_confusion_get_n_classes (self->model));
-
-  activate_cell (self, truth, predicted);
-}
-
 const char *
 leaf_confusion_matrix_get_summary (LeafConfusionMatrix *self)
 {

@@ -19,8 +19,5 @@ LeafConfusion *leaf_confusion_matrix_get_model   (LeafConfusionMatrix *self);
 void           leaf_confusion_matrix_set_model   (LeafConfusionMatrix *self,
                                                   LeafConfusion       *model);
 const char    *leaf_confusion_matrix_get_summary (LeafConfusionMatrix *self);
-void           leaf_confusion_matrix_activate_cell (LeafConfusionMatrix *self,
-                                                    guint                truth,
-                                                    guint                predicted);
 
 G_END_DECLS

@@ -114,18 +114,6 @@ leaf_confusion_set_counts (LeafConfusion *self,
   g_signal_emit (self, signals[CHANGED], 0);
 }
 
-void
-leaf_confusion_add (LeafConfusion *self,
-                    guint          truth,
-                    guint          predicted)
-{
-  g_return_if_fail (LEAF_IS_CONFUSION (self));
-  g_return_if_fail (truth < self->n && predicted < self->n);
-
-  self->counts[truth * self->n + predicted]++;
-  g_signal_emit (self, signals[CHANGED], 0);
-}
-
 guint
 leaf_confusion_get_count (LeafConfusion *self,
                           guint          truth,

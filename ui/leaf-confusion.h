@@ -19,9 +19,6 @@ const char    *leaf_confusion_get_class_name (LeafConfusion     *self,
 void           leaf_confusion_set_counts     (LeafConfusion     *self,
                                               const guint       *counts,
                                               gsize              n_counts);
-void           leaf_confusion_add            (LeafConfusion     *self,
-                                              guint              truth,
-                                              guint              predicted);
 guint          leaf_confusion_get_count      (LeafConfusion     *self,
                                               guint              truth,
                                               guint              predicted);

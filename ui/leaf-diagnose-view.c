@@ -78,30 +78,6 @@ leaf_diagnosis_get_name (LeafDiagnosis *self)
   return self->name;
 }
 
-/**
- * leaf_diagnosis_get_file:
- *
- * Returns: (transfer none) (nullable): the photo's file, %NULL for a pasted image
- */
-GFile *
-leaf_diagnosis_get_file (LeafDiagnosis *self)
-{
-  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
-  return self->file;
-}
-
-/**
- * leaf_diagnosis_get_texture:
- *
- * Returns: (transfer none): the photo as decoded for the model
- */
-GdkTexture *
-leaf_diagnosis_get_texture (LeafDiagnosis *self)
-{
-  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
-  return self->texture;
-}
-
 guint
 leaf_diagnosis_get_n_classes (LeafDiagnosis *self)
 {

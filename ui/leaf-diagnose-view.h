@@ -32,8 +32,6 @@ gboolean    leaf_diagnose_view_is_busy      (LeafDiagnoseView  *self);
 G_DECLARE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, LEAF, DIAGNOSIS, GObject)
 
 const char  *leaf_diagnosis_get_name        (LeafDiagnosis *self);
-GFile       *leaf_diagnosis_get_file        (LeafDiagnosis *self);
-GdkTexture  *leaf_diagnosis_get_texture     (LeafDiagnosis *self);
 guint        leaf_diagnosis_get_n_classes   (LeafDiagnosis *self);
 const char  *leaf_diagnosis_get_class       (LeafDiagnosis *self,
                                              guint          rank);

@@ -406,6 +406,17 @@ rebuild_sidebar (LeafLibraryView *self)
                                    ? _("The latest model’s least certain predictions first")
                                    : _("Train a model to see its least certain predictions"));
       gtk_list_box_append (self->sidebar, row);
+      /* A confusion-matrix cell gets a row of its own while shown, so that the sidebar says
+       * where the photos come from (and focus entering the sidebar does not pick another). */
+      if (self->confusion_truth != NULL)
+        {
+          g_autofree char *title = g_strdup_printf ("%s → %s", self->confusion_truth,
+                                                    self->confusion_predicted);
+
+          row = sidebar_row_new (FILTER_CONFUSION, NULL, "leaf-train-symbolic", title, 0);
+          gtk_widget_set_tooltip_text (row, gtk_label_get_text (self->filter_banner_label));
+          gtk_list_box_append (self->sidebar, row);
+        }
     }
 
   update_counts (self);
@@ -1421,6 +1432,8 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
   g_clear_object (&self->images);
   g_set_object (&self->catalog, catalog);
   self->filter = FILTER_ALL;
+  g_clear_pointer (&self->confusion_truth, g_free);
+  g_clear_pointer (&self->confusion_predicted, g_free);
 
   if (catalog == NULL)
     return;
@@ -1566,7 +1579,7 @@ leaf_library_view_show_confusion (LeafLibraryView *self,
          : g_strdup_printf (_("Validation photos of %s that the model took for %s"),
                             self->confusion_truth, self->confusion_predicted);
   gtk_label_set_text (self->filter_banner_label, text);
-  select_current_row (self);
-  update_class_menu (self);
+  rebuild_sidebar (self);
   reload (self);
+  gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
 }

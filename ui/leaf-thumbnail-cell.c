@@ -203,18 +203,6 @@ leaf_thumbnail_cell_unbind (LeafThumbnailCell *self)
     gtk_picture_set_paintable (self->picture, NULL);
 }
 
-/**
- * leaf_thumbnail_cell_get_item:
- *
- * Returns: (transfer none) (nullable): the photo shown
- */
-LeafLibraryItem *
-leaf_thumbnail_cell_get_item (LeafThumbnailCell *self)
-{
-  g_return_val_if_fail (LEAF_IS_THUMBNAIL_CELL (self), NULL);
-  return self->item;
-}
-
 void
 leaf_thumbnail_cell_set_size (LeafThumbnailCell *self,
                               int                size)

@@ -20,7 +20,6 @@ void             leaf_thumbnail_cell_bind          (LeafThumbnailCell *self,
                                                     LeafLibraryItem   *item,
                                                     LeafThumbnailer   *thumbnailer);
 void             leaf_thumbnail_cell_unbind        (LeafThumbnailCell *self);
-LeafLibraryItem *leaf_thumbnail_cell_get_item      (LeafThumbnailCell *self);
 void             leaf_thumbnail_cell_set_size      (LeafThumbnailCell *self,
                                                     int                size);
 void             leaf_thumbnail_cell_set_show_name (LeafThumbnailCell *self,

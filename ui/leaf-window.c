@@ -154,8 +154,8 @@ on_cell_activated_cb (LeafWindow *self,
                       guint       truth,
                       guint       predicted)
 {
-  leaf_library_view_show_confusion (self->library_view, model_id, truth, predicted);
   leaf_window_show_view (self, "library");
+  leaf_library_view_show_confusion (self->library_view, model_id, truth, predicted);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "leaf-application.h"
+#include "leaf-confusion-matrix.h"
 #include "leaf-window-private.h"
 #include "ui-test-util.h"
 
@@ -261,6 +262,56 @@ test_end_to_end (void)
     g_assert_true (leaf_catalog_count_images (window->catalog, &predicted, &count, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (count, ==, 16);
+  }
+
+  /* A confusion-matrix cell opens its photos in the Library: validation photos of the row's
+   * class whose stored prediction is the column's class. */
+  {
+    LeafConfusionMatrix *matrix = LEAF_CONFUSION_MATRIX (
+      ui_test_find_type (GTK_WIDGET (window->train_view), LEAF_TYPE_CONFUSION_MATRIX));
+    LeafConfusion *confusion = leaf_train_view_get_confusion (window->train_view);
+    g_autoptr(LeafClassInfo) truth = NULL;
+    g_autoptr(LeafClassInfo) guess = NULL;
+    GListModel *shown;
+
+    guint t = 0, p = 0;
+
+    /* The fullest cell, reached with the arrow keys from the top left. */
+    for (guint i = 0; i < 2; i++)
+      for (guint j = 0; j < 2; j++)
+        if (leaf_confusion_get_count (confusion, i, j) > leaf_confusion_get_count (confusion, t, p))
+          t = i, p = j;
+    gtk_widget_grab_focus (GTK_WIDGET (matrix));
+    for (guint i = 0; i < t; i++)
+      g_assert_true (ui_test_press_key (GTK_WIDGET (matrix), GDK_KEY_Down, 0));
+    for (guint j = 0; j < p; j++)
+      g_assert_true (ui_test_press_key (GTK_WIDGET (matrix), GDK_KEY_Right, 0));
+    g_assert_true (ui_test_press_key (GTK_WIDGET (matrix), GDK_KEY_Return, 0));
+    ui_test_iterate (100);
+    g_assert_cmpstr (adw_view_stack_get_visible_child_name (window->view_stack), ==, "library");
+    truth = leaf_catalog_find_class (window->catalog, leaf_confusion_get_class_name (confusion, t),
+                                     &error);
+    g_assert_no_error (error);
+    guess = leaf_catalog_find_class (window->catalog, leaf_confusion_get_class_name (confusion, p),
+                                     &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window->library_view), "Validation photos of"));
+    shown = G_LIST_MODEL (leaf_library_view_get_selection (window->library_view));
+    /* The review used the same model on the same photos: the fullest cell is not empty. */
+    g_assert_cmpuint (g_list_model_get_n_items (shown), >, 0);
+    for (guint i = 0; i < g_list_model_get_n_items (shown); i++)
+      {
+        g_autoptr(LeafLibraryItem) item = g_list_model_get_item (shown, i);
+        g_autoptr(LeafPrediction) prediction =
+          leaf_catalog_get_prediction (window->catalog, model->id, leaf_library_item_get_id (item),
+                                       &error);
+        LeafCatalogImage *image = leaf_library_item_get_image (item);
+
+        g_assert_no_error (error);
+        g_assert_cmpint (leaf_catalog_image_get_class_id (image), ==, truth->id);
+        g_assert_cmpint (leaf_catalog_image_get_split (image), ==, LEAF_SPLIT_VALIDATION);
+        g_assert_cmpint (prediction->top_class_id, ==, guess->id);
+      }
   }
 
   /* Drop a photo and a text file on the window. */
