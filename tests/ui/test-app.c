@@ -96,6 +96,15 @@ diagnosis_done (gpointer data)
          && g_list_model_get_n_items (leaf_diagnose_view_get_results (window->diagnose_view)) > 0;
 }
 
+static gboolean
+two_diagnoses (gpointer data)
+{
+  LeafWindow *window = data;
+
+  return !leaf_diagnose_view_is_busy (window->diagnose_view)
+         && g_list_model_get_n_items (leaf_diagnose_view_get_results (window->diagnose_view)) == 2;
+}
+
 static const char *
 item_class (GtkSelectionModel *selection,
             guint              position)
@@ -210,6 +219,23 @@ test_end_to_end (void)
   g_assert_cmpstr (item_class (selection, 0), ==, "healthy");
   g_assert_true (ui_test_press_key (grid, GDK_KEY_z, GDK_CONTROL_MASK));
   g_assert_cmpstr (item_class (selection, 0), ==, "blight");
+
+  /* Before any training, Diagnose says there is no model and offers to go and train one. */
+  {
+    g_autofree char *early = g_build_filename (photos, "blight", "photo-000.png", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (early);
+
+    leaf_window_show_view (window, "diagnose");
+    leaf_diagnose_view_open_files (window->diagnose_view, &file, 1);
+    ui_test_iterate (100);
+    g_assert_false (leaf_diagnose_view_is_busy (window->diagnose_view));
+    g_assert_cmpuint (g_list_model_get_n_items (leaf_diagnose_view_get_results (window->diagnose_view)),
+                      ==, 0);
+    g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window->diagnose_view), "No Trained Model"));
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window->diagnose_view),
+                                               "diagnose.go-train", NULL));
+    g_assert_cmpstr (adw_view_stack_get_visible_child_name (window->view_stack), ==, "train");
+  }
 
   /* A tiny training run from scratch (no pretrained weights needed), on one thread so that
    * the probe measures the application rather than the CPU count. */
@@ -347,6 +373,18 @@ test_end_to_end (void)
   g_object_unref (diagnosis);
   /* The text file was refused with a toast that names it. */
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (window->toast_overlay), "notes.txt"));
+
+  /* Paste an image with Ctrl+V, from anywhere in the window. */
+  {
+    g_autoptr(GdkTexture) texture = gdk_texture_new_from_filename (photo_path, &error);
+
+    g_assert_no_error (error);
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (window)), texture);
+    leaf_window_show_view (window, "library");
+    g_assert_true (ui_test_press_key (grid, GDK_KEY_v, GDK_CONTROL_MASK));
+    g_assert_true (ui_test_wait_for (two_diagnoses, window, 60000));
+    g_assert_cmpstr (adw_view_stack_get_visible_child_name (window->view_stack), ==, "diagnose");
+  }
 
   g_object_unref (dropped[0]);
   g_object_unref (dropped[1]);
