@@ -386,6 +386,25 @@ test_end_to_end (void)
     g_assert_cmpstr (adw_view_stack_get_visible_child_name (window->view_stack), ==, "diagnose");
   }
 
+  /* "Add to Catalog as …" imports the pasted image and labels it. */
+  {
+    LeafImageQuery blight = { 0 };
+    g_autoptr(LeafClassInfo) info = leaf_catalog_find_class (window->catalog, "blight", &error);
+    guint before = 0, after = 0;
+
+    g_assert_no_error (error);
+    blight.class_id = info->id;
+    g_assert_true (leaf_catalog_count_images (window->catalog, &blight, &before, &error));
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window->diagnose_view), "diagnose.add-as",
+                                               "s", "blight"));
+    for (guint i = 0; i < 500 && after <= before; i++)
+      {
+        ui_test_iterate (20);
+        g_assert_true (leaf_catalog_count_images (window->catalog, &blight, &after, &error));
+      }
+    g_assert_cmpuint (after, ==, before + 1);
+  }
+
   g_object_unref (dropped[0]);
   g_object_unref (dropped[1]);
   gtk_window_destroy (GTK_WINDOW (window));
