@@ -42,6 +42,7 @@ struct _LeafLibraryView
   GtkMultiSelection *selection;
   GSettings *settings;
   GPtrArray *classes; /* LeafClassInfo, in sidebar order */
+  GArray *class_choice_ids; /* gint64: the class of each choice of the search bar after two */
   gint64 model_id;    /* the latest model, or 0 */
   GtkWidget *class_popover;
 
@@ -61,6 +62,8 @@ struct _LeafLibraryView
   GtkMenuButton *class_menu_button;
   GtkSearchBar *search_bar;
   GtkSearchEntry *search_entry;
+  GtkDropDown *class_dropdown;
+  GtkStringList *class_choices;
   GtkEntry *labeller_entry;
   GtkDropDown *date_dropdown;
   GtkDropDown *sort_dropdown;
@@ -366,6 +369,46 @@ rebuild_label_buttons (LeafLibraryView *self)
                                            "library.label-class"));
 }
 
+/* The search bar's label filter: any label, unlabelled, or one class, in sidebar order. */
+static void
+rebuild_class_choices (LeafLibraryView *self)
+{
+  guint selected = gtk_drop_down_get_selected (self->class_dropdown);
+  gint64 selected_id = 0;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->class_choices));
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  if (selected >= 2 && self->class_choice_ids != NULL && selected - 2 < self->class_choice_ids->len)
+    selected_id = g_array_index (self->class_choice_ids, gint64, selected - 2);
+  g_clear_pointer (&self->class_choice_ids, g_array_unref);
+  self->class_choice_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_ptr_array_add (names, (gpointer) _("Any Label"));
+  g_ptr_array_add (names, (gpointer) _("Unlabelled"));
+  for (guint i = 0; self->classes && i < self->classes->len; i++)
+    {
+      LeafClassInfo *info = g_ptr_array_index (self->classes, i);
+
+      g_ptr_array_add (names, info->name);
+      g_array_append_val (self->class_choice_ids, info->id);
+    }
+  g_ptr_array_add (names, NULL);
+  gtk_string_list_splice (self->class_choices, 0, n, (const char * const *) names->pdata);
+
+  /* Keep the choice across renames and reorders; a removed class falls back to any label. */
+  if (selected == 1)
+    gtk_drop_down_set_selected (self->class_dropdown, 1);
+  else
+    {
+      guint position = 0;
+
+      for (guint i = 0; i < self->class_choice_ids->len; i++)
+        if (g_array_index (self->class_choice_ids, gint64, i) == selected_id && selected_id > 0)
+          position = i + 2;
+      gtk_drop_down_set_selected (self->class_dropdown, position);
+    }
+}
+
 static void
 rebuild_sidebar (LeafLibraryView *self)
 {
@@ -423,6 +466,7 @@ rebuild_sidebar (LeafLibraryView *self)
   select_current_row (self);
   update_class_menu (self);
   rebuild_label_buttons (self);
+  rebuild_class_choices (self);
   self->rebuilding_sidebar = FALSE;
 }
 
@@ -524,6 +568,15 @@ build_query (LeafLibraryView *self,
     }
   if (self->search_mode)
     {
+      guint label = gtk_drop_down_get_selected (self->class_dropdown);
+
+      /* The search bar narrows the sidebar's choice down; it does not replace it. */
+      if (label == 1 && query->class_id == 0)
+        query->labels = LEAF_LABEL_FILTER_UNLABELED;
+      else if (label >= 2 && self->class_choice_ids != NULL
+               && label - 2 < self->class_choice_ids->len && query->class_id == 0
+               && query->labels != LEAF_LABEL_FILTER_UNLABELED)
+        query->class_id = g_array_index (self->class_choice_ids, gint64, label - 2);
       if (name[0] != '\0')
         query->name_contains = name;
       if (labeller[0] != '\0')
@@ -689,7 +742,9 @@ reload (LeafLibraryView *self)
 static void
 on_filter_changed_cb (LeafLibraryView *self)
 {
-  reload (self);
+  /* Rebuilding the search bar's choices is not a change of filter. */
+  if (!self->rebuilding_sidebar)
+    reload (self);
 }
 
 static void
@@ -1231,6 +1286,7 @@ leaf_library_view_finalize (GObject *object)
   LeafLibraryView *self = LEAF_LIBRARY_VIEW (object);
 
   g_clear_pointer (&self->classes, g_ptr_array_unref);
+  g_clear_pointer (&self->class_choice_ids, g_array_unref);
   g_clear_pointer (&self->confusion_truth, g_free);
   g_clear_pointer (&self->confusion_predicted, g_free);
   G_OBJECT_CLASS (leaf_library_view_parent_class)->finalize (object);
@@ -1309,6 +1365,8 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, class_menu_button);
   gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, search_bar);
   gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, class_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, class_choices);
   gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, labeller_entry);
   gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, date_dropdown);
   gtk_widget_class_bind_template_child (widget_class, LeafLibraryView, sort_dropdown);

@@ -196,6 +196,67 @@ test_sidebar_filters (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 12);
 }
 
+static void
+collect_type (GtkWidget *widget,
+              GType      type,
+              GPtrArray *found)
+{
+  if (g_type_is_a (G_OBJECT_TYPE (widget), type))
+    g_ptr_array_add (found, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    collect_type (child, type, found);
+}
+
+static gboolean
+one_photo_shown (gpointer data)
+{
+  Fixture *f = data;
+
+  return g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))) == 1;
+}
+
+static void
+test_search_bar (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GPtrArray) drop_downs = g_ptr_array_new ();
+  GtkEditable *name = GTK_EDITABLE (ui_test_find_type (GTK_WIDGET (f->view), GTK_TYPE_SEARCH_ENTRY));
+  GtkDropDown *labels;
+
+  gtk_selection_model_select_range (SELECTION (f), 0, 5, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_3, 0));
+  g_object_set (f->view, "search-mode", TRUE, NULL);
+  collect_type (GTK_WIDGET (f->view), GTK_TYPE_DROP_DOWN, drop_downs);
+  /* Label, date, order. */
+  g_assert_cmpuint (drop_downs->len, ==, 3);
+  labels = g_ptr_array_index (drop_downs, 0);
+
+  /* Any label, unlabelled, then the classes in sidebar order. */
+  g_assert_cmpuint (g_list_model_get_n_items (gtk_drop_down_get_model (labels)), ==, 2 + 3);
+  gtk_drop_down_set_selected (labels, 2 + 2);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 5);
+  g_assert_cmpstr (item_class (f, 0), ==, "late blight");
+  gtk_drop_down_set_selected (labels, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 7);
+  gtk_drop_down_set_selected (labels, 0);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 12);
+
+  /* File names: the generated photos are photo-NNN.png with consecutive numbers. */
+  {
+    g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (SELECTION (f)), 11);
+    const char *last = leaf_catalog_image_get_name (leaf_library_item_get_image (item));
+
+    gtk_editable_set_text (name, last);
+    /* The search entry waits for typing to pause before it reports a change. */
+    g_assert_true (ui_test_wait_for (one_photo_shown, f, 2000));
+  }
+
+  /* Closing the search bar drops its filters. */
+  g_object_set (f->view, "search-mode", FALSE, NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 12);
+}
+
 static AdwMessageDialog *
 find_dialog (void)
 {
@@ -398,6 +459,7 @@ main (int   argc,
   ADD ("/ui/library/keys-label-selection", test_keys_label_selection);
   ADD ("/ui/library/undo-updates-grid", test_undo_updates_grid);
   ADD ("/ui/library/sidebar-filters", test_sidebar_filters);
+  ADD ("/ui/library/search-bar", test_search_bar);
   ADD ("/ui/library/add-and-remove-class", test_add_and_remove_class);
   ADD ("/ui/library/cells-follow-changes", test_cells_follow_changes);
   ADD ("/ui/library/selection-keeps-thumbnails", test_selection_keeps_thumbnails);
