@@ -191,8 +191,9 @@ main (int   argc,
 
     g_object_set (window->library_view, "search-mode", TRUE, NULL);
     collect_drop_downs (GTK_WIDGET (window->library_view), drop_downs);
-    g_assert (drop_downs->len == 2);
-    gtk_drop_down_set_selected (g_ptr_array_index (drop_downs, 1), 1);
+    /* Label, date, order. */
+    g_assert (drop_downs->len == 3);
+    gtk_drop_down_set_selected (g_ptr_array_index (drop_downs, 2), 1);
   }
   selection = leaf_library_view_get_selection (window->library_view);
   for (guint i = 0; i < 3; i++)
