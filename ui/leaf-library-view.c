@@ -869,9 +869,20 @@ leaf_library_view_reload_models (LeafLibraryView *self)
   if (self->catalog == NULL)
     return;
   old = self->model_id;
+  {
+    g_autoptr(LeafModelInfo) model = leaf_catalog_get_latest_model (self->catalog, NULL);
+
+    self->model_id = model ? model->id : 0;
+  }
+  /* Predictions arrive in batches while a model reviews the photos: recount, and rebuild the
+   * sidebar (which would lose its focus) only for a new model. */
+  if (self->model_id == old)
+    {
+      update_counts (self);
+      return;
+    }
   on_catalog_structure_changed_cb (self);
-  if (self->model_id != old
-      && (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN))
+  if (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN)
     reload (self);
 }
 
