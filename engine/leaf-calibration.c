@@ -1,0 +1,337 @@
+/* leaf-calibration.c: temperature scaling, calibration error and the referral threshold
+ *
+ * Temperature scaling (Guo et al., 2017) divides every logit by one T > 0 fitted on the
+ * validation set: it changes no diagnosis, only how sure the model says it is. The negative
+ * log-likelihood is convex in 1/T, hence unimodal in log T, so a golden-section search on
+ * log T over [0.05, 20] finds its minimum without gradients.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-calibration"
+
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leaf-calibration.h"
+
+#define T_MIN 0.05
+#define T_MAX 20.0
+#define MAX_COVERED_ERROR 0.05
+#define MIN_COVERAGE 0.5
+
+void
+leaf_calibration_softmax (const float *logits,
+                          guint        n_classes,
+                          double       temperature,
+                          float       *probabilities)
+{
+  double max = -INFINITY, sum = 0;
+
+  for (guint c = 0; c < n_classes; c++)
+    max = MAX (max, logits[c] / temperature);
+  for (guint c = 0; c < n_classes; c++)
+    sum += exp (logits[c] / temperature - max);
+  for (guint c = 0; c < n_classes; c++)
+    probabilities[c] = exp (logits[c] / temperature - max) / sum;
+}
+
+/* The top class and its probability at temperature. */
+static guint
+top_class (const float *logits,
+           guint        n_classes,
+           double       temperature,
+           double      *confidence)
+{
+  double max = -INFINITY, sum = 0;
+  guint best = 0;
+
+  for (guint c = 0; c < n_classes; c++)
+    if (logits[c] > logits[best])
+      best = c;
+  max = logits[best] / temperature;
+  for (guint c = 0; c < n_classes; c++)
+    sum += exp (logits[c] / temperature - max);
+  *confidence = 1.0 / sum;
+  return best;
+}
+
+double
+leaf_calibration_nll (const float *logits,
+                      const guint *labels,
+                      gsize        n,
+                      guint        n_classes,
+                      double       temperature)
+{
+  double total = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      const float *row = logits + i * n_classes;
+      double max = -INFINITY, sum = 0;
+
+      for (guint c = 0; c < n_classes; c++)
+        max = MAX (max, row[c] / temperature);
+      for (guint c = 0; c < n_classes; c++)
+        sum += exp (row[c] / temperature - max);
+      total += max + log (sum) - row[labels[i]] / temperature;
+    }
+  return n > 0 ? total / n : NAN;
+}
+
+/**
+ * leaf_calibration_fit_temperature:
+ *
+ * Returns: the temperature in [0.05, 20] that minimises the mean negative log-likelihood of
+ *   labels; 1 when n is 0
+ */
+double
+leaf_calibration_fit_temperature (const float *logits,
+                                  const guint *labels,
+                                  gsize        n,
+                                  guint        n_classes)
+{
+  const double golden = (sqrt (5.0) - 1) / 2;
+  double a = log (T_MIN), b = log (T_MAX);
+  double x1 = b - golden * (b - a), x2 = a + golden * (b - a);
+  double f1, f2;
+
+  if (n == 0)
+    return 1.0;
+  f1 = leaf_calibration_nll (logits, labels, n, n_classes, exp (x1));
+  f2 = leaf_calibration_nll (logits, labels, n, n_classes, exp (x2));
+  /* The interval shrinks by 0.618 per step: 60 steps leave it under 1e-12 wide in log T. */
+  for (guint i = 0; i < 60; i++)
+    {
+      if (f1 < f2)
+        {
+          b = x2;
+          x2 = x1;
+          f2 = f1;
+          x1 = b - golden * (b - a);
+          f1 = leaf_calibration_nll (logits, labels, n, n_classes, exp (x1));
+        }
+      else
+        {
+          a = x1;
+          x1 = x2;
+          f1 = f2;
+          x2 = a + golden * (b - a);
+          f2 = leaf_calibration_nll (logits, labels, n, n_classes, exp (x2));
+        }
+    }
+  return exp ((a + b) / 2);
+}
+
+/**
+ * leaf_calibration_ece:
+ * @bins: (out caller-allocates) (nullable): LEAF_CALIBRATION_N_BINS bins
+ *
+ * The expected calibration error: photos go to 15 equal-width bins of their top probability
+ * (a probability of exactly 1 joins the last), and the error is the mean over photos of
+ * |accuracy - mean confidence| of their bin.
+ */
+double
+leaf_calibration_ece (const float        *logits,
+                      const guint        *labels,
+                      gsize               n,
+                      guint               n_classes,
+                      double              temperature,
+                      LeafReliabilityBin *bins)
+{
+  LeafReliabilityBin local[LEAF_CALIBRATION_N_BINS] = { { 0 } };
+  double ece = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double confidence;
+      guint best = top_class (logits + i * n_classes, n_classes, temperature, &confidence);
+      guint bin = MIN ((guint) (confidence * LEAF_CALIBRATION_N_BINS), LEAF_CALIBRATION_N_BINS - 1);
+
+      local[bin].confidence += confidence;
+      local[bin].accuracy += best == labels[i];
+      local[bin].count++;
+    }
+  for (guint b = 0; b < LEAF_CALIBRATION_N_BINS; b++)
+    if (local[b].count > 0)
+      {
+        local[b].confidence /= local[b].count;
+        local[b].accuracy /= local[b].count;
+        ece += (double) local[b].count / n * fabs (local[b].accuracy - local[b].confidence);
+      }
+  if (bins != NULL)
+    memcpy (bins, local, sizeof local);
+  return n > 0 ? ece : NAN;
+}
+
+typedef struct
+{
+  double confidence;
+  gboolean correct;
+} Scored;
+
+static int
+compare_confidence_desc (const void *a,
+                         const void *b)
+{
+  double x = ((const Scored *) a)->confidence, y = ((const Scored *) b)->confidence;
+  return (x < y) - (x > y);
+}
+
+/**
+ * leaf_calibration_refer_threshold:
+ * @coverage: (out) (nullable): share of photos whose diagnosis stands (top probability at or
+ *   above the threshold)
+ * @covered_error: (out) (nullable): error rate among them
+ *
+ * Chooses the referral threshold from the risk–coverage curve of a labelled set. Photos are
+ * ranked by top calibrated probability; each distinct probability is a candidate threshold
+ * that keeps the photos at or above it. The rule: the threshold of highest coverage whose
+ * covered error is at most 5 %, as long as it keeps at least half of the photos; when no
+ * threshold keeping half of them reaches 5 %, the one of lowest covered error among those
+ * that keep at least half (a model that needs an expert for most photos is better retrained
+ * than trusted on a few).
+ *
+ * Returns: the threshold; 0 when every diagnosis may stand
+ */
+double
+leaf_calibration_refer_threshold (const float *logits,
+                                  const guint *labels,
+                                  gsize        n,
+                                  guint        n_classes,
+                                  double       temperature,
+                                  double      *coverage,
+                                  double      *covered_error)
+{
+  g_autofree Scored *scored = g_new (Scored, MAX (n, 1));
+  gsize errors = 0, best_k = 0;
+  double best_risk = INFINITY;
+  gboolean found = FALSE;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      guint top = top_class (logits + i * n_classes, n_classes, temperature, &scored[i].confidence);
+      scored[i].correct = top == labels[i];
+    }
+  qsort (scored, n, sizeof *scored, compare_confidence_desc);
+
+  for (gsize k = 1; k <= n; k++)
+    {
+      double risk;
+
+      errors += !scored[k - 1].correct;
+      /* Photos of equal probability are kept or referred together. */
+      if (k < n && scored[k].confidence == scored[k - 1].confidence)
+        continue;
+      if (2 * k < n)
+        continue;
+      risk = (double) errors / k;
+      if (risk <= MAX_COVERED_ERROR)
+        {
+          found = TRUE;
+          best_k = k;
+        }
+      else if (!found && risk < best_risk)
+        {
+          best_risk = risk;
+          best_k = k;
+        }
+    }
+
+  if (n == 0 || best_k == 0)
+    {
+      if (coverage != NULL)
+        *coverage = 1.0;
+      if (covered_error != NULL)
+        *covered_error = 0.0;
+      return 0.0;
+    }
+
+  errors = 0;
+  for (gsize k = 0; k < best_k; k++)
+    errors += !scored[k].correct;
+  if (coverage != NULL)
+    *coverage = (double) best_k / n;
+  if (covered_error != NULL)
+    *covered_error = (double) errors / best_k;
+  return best_k == n ? 0.0 : scored[best_k - 1].confidence;
+}
+
+void
+leaf_calibration_fit (const float     *logits,
+                      const guint     *labels,
+                      gsize            n,
+                      guint            n_classes,
+                      LeafCalibration *out)
+{
+  out->temperature = leaf_calibration_fit_temperature (logits, labels, n, n_classes);
+  out->nll_before = leaf_calibration_nll (logits, labels, n, n_classes, 1.0);
+  out->nll_after = leaf_calibration_nll (logits, labels, n, n_classes, out->temperature);
+  out->ece_before = leaf_calibration_ece (logits, labels, n, n_classes, 1.0, out->bins_before);
+  out->ece_after = leaf_calibration_ece (logits, labels, n, n_classes, out->temperature,
+                                         out->bins_after);
+  out->refer_below = leaf_calibration_refer_threshold (logits, labels, n, n_classes,
+                                                       out->temperature, &out->coverage,
+                                                       &out->covered_error);
+}
+
+static void
+add_bins (JsonBuilder              *b,
+          const char               *name,
+          const LeafReliabilityBin *bins)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; i < LEAF_CALIBRATION_N_BINS; i++)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "lower");
+      json_builder_add_double_value (b, (double) i / LEAF_CALIBRATION_N_BINS);
+      json_builder_set_member_name (b, "upper");
+      json_builder_add_double_value (b, (double) (i + 1) / LEAF_CALIBRATION_N_BINS);
+      json_builder_set_member_name (b, "confidence");
+      json_builder_add_double_value (b, bins[i].confidence);
+      json_builder_set_member_name (b, "accuracy");
+      json_builder_add_double_value (b, bins[i].accuracy);
+      json_builder_set_member_name (b, "count");
+      json_builder_add_int_value (b, bins[i].count);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+/**
+ * leaf_calibration_to_json:
+ *
+ * Returns: (transfer full): an object with the temperature, ECE and NLL before and after,
+ *   the referral threshold with its coverage and covered error, and both reliability diagrams
+ */
+JsonNode *
+leaf_calibration_to_json (const LeafCalibration *calibration)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  const struct { const char *name; double value; } numbers[] = {
+    { "temperature", calibration->temperature },
+    { "ece_before", calibration->ece_before },
+    { "ece_after", calibration->ece_after },
+    { "nll_before", calibration->nll_before },
+    { "nll_after", calibration->nll_after },
+    { "refer_below", calibration->refer_below },
+    { "coverage", calibration->coverage },
+    { "covered_error", calibration->covered_error },
+  };
+
+  json_builder_begin_object (b);
+  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
+    {
+      json_builder_set_member_name (b, numbers[i].name);
+      json_builder_add_double_value (b, numbers[i].value);
+    }
+  add_bins (b, "reliability_before", calibration->bins_before);
+  add_bins (b, "reliability", calibration->bins_after);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
