@@ -143,7 +143,9 @@ leaf_model_meta_from_json (const char  *json,
       return NULL;
     }
 
+  /* json_object_get_array_member() is a programming error (a critical) on a non-array. */
   classes = json_object_has_member (object, "classes")
+              && JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "classes"))
               ? json_object_get_array_member (object, "classes") : NULL;
   if (classes == NULL || json_array_get_length (classes) < 1)
     goto not_ours;

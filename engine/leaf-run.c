@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "leaf-calibration.h"
 #include "leaf-catalog.h"
 #include "leaf-decode-pool.h"
 #include "leaf-engine.h"
@@ -168,6 +169,9 @@ typedef struct
   double best_val_loss;
   double kept_val_accuracy;
   guint kept_epoch;
+  double temperature;         /* of the kept model, once calibrated */
+  double refer_below;
+  char *metrics_json;         /* of the kept model, once evaluated */
   double head_seconds;
   double finetune_seconds;
   double extract_seconds;
@@ -1094,13 +1098,17 @@ train_epoch (Run            *run,
   return TRUE;
 }
 
-/* Validation in inference mode; confusion (may be NULL) is n_classes x n_classes, rows true. */
+/* Validation in inference mode; confusion (may be NULL) is n_classes x n_classes, rows true.
+ * all_logits and all_labels (may be NULL) receive every validation photo's logits (float)
+ * and class index (guint), for calibration. */
 static gboolean
 validate (Run     *run,
           int      cut,
           double  *loss_out,
           double  *accuracy_out,
           guint   *confusion,
+          GArray  *all_logits,
+          GArray  *all_labels,
           GError **error)
 {
   guint n_val = run->val->len;
@@ -1168,6 +1176,13 @@ validate (Run     *run,
       loss_sum += (double) loss * n;
       correct += n_correct;
       seen += n;
+      if (all_logits != NULL)
+        g_array_append_vals (all_logits, logits, n * n_classes);
+      for (guint i = 0; all_labels != NULL && i < n; i++)
+        {
+          guint label = labels[i];
+          g_array_append_val (all_labels, label);
+        }
       if (confusion != NULL)
         for (guint i = 0; i < n; i++)
           {
@@ -1201,7 +1216,9 @@ save_model (Run     *run,
     .catalog_path = run->setup->catalog_path,
     .run_id = run->run_id,
     .created = created,
-    .temperature = 1.0,
+    .metrics_json = run->metrics_json,
+    .temperature = run->temperature,
+    .refer_below = run->refer_below,
   };
   g_autofree char *json = leaf_model_meta_to_json (&meta);
   char *msg = NULL;
@@ -1256,7 +1273,7 @@ run_phase (Run              *run,
         return FALSE;
       if (run->stopped)
         break;
-      if (!validate (run, plan->cut, &val_loss, &val_acc, NULL, error))
+      if (!validate (run, plan->cut, &val_loss, &val_acc, NULL, NULL, NULL, error))
         return FALSE;
 
       run->global_epoch++;
@@ -1376,16 +1393,17 @@ models_dir_for (Run *run)
 }
 
 static char *
-build_summary (Run         *run,
-               const guint *confusion,
-               double       val_loss,
-               double       val_accuracy)
+build_summary (Run                   *run,
+               JsonNode              *metrics_node,
+               const LeafCalibration *calibration,
+               double                 val_loss,
+               double                 val_accuracy)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(JsonNode) recipe = leaf_recipe_to_json (run->recipe);
-  g_autoptr(JsonNode) metrics = leaf_metrics_build (confusion, (const char * const *) run->class_names,
-                                                    g_strv_length (run->class_names));
+  g_autoptr(JsonNode) metrics = json_node_copy (metrics_node);
+  g_autoptr(JsonNode) calibration_node = leaf_calibration_to_json (calibration);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "event");
@@ -1422,6 +1440,8 @@ build_summary (Run         *run,
   json_builder_add_string_value (b, g_strstrip (run->stop_reasons->str));
   json_builder_set_member_name (b, "metrics");
   json_builder_add_value (b, g_steal_pointer (&metrics));
+  json_builder_set_member_name (b, "calibration");
+  json_builder_add_value (b, g_steal_pointer (&calibration_node));
   json_builder_set_member_name (b, "recipe");
   json_builder_add_value (b, g_steal_pointer (&recipe));
   json_builder_end_object (b);
@@ -1440,6 +1460,10 @@ train (Run     *run,
   g_autofree char *config = NULL;
   g_autofree char *model_name = NULL;
   g_autofree guint *confusion = NULL;
+  g_autoptr(GArray) val_logits = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) val_labels = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(JsonNode) metrics = NULL;
+  LeafCalibration calibration;
   guint n_classes;
   double val_loss, val_acc;
   gboolean finetune;
@@ -1542,11 +1566,27 @@ train (Run     *run,
                 error))
     return NULL;
   confusion = g_new0 (guint, n_classes * n_classes);
-  if (!validate (run, (int) run->cut, &val_loss, &val_acc, confusion, error))
+  if (!validate (run, (int) run->cut, &val_loss, &val_acc, confusion, val_logits, val_labels,
+                 error))
+    return NULL;
+
+  /* Calibrate the kept model on its validation logits and write the temperature, the referral
+   * threshold and the final metrics into its file (lt_model_save replaces it atomically). */
+  leaf_calibration_fit ((const float *) val_logits->data, (const guint *) val_labels->data,
+                        val_labels->len, n_classes, &calibration);
+  run->temperature = calibration.temperature;
+  run->refer_below = calibration.refer_below;
+  metrics = leaf_metrics_build (confusion, (const char * const *) run->class_names, n_classes);
+  run->metrics_json = json_to_string (metrics, FALSE);
+  emit_message (run, _("Calibration: temperature %.3f, expected calibration error %.1f%% → %.1f%%; "
+                       "diagnoses below %.0f%% confidence are referred to an expert"),
+                calibration.temperature, 100 * calibration.ece_before,
+                100 * calibration.ece_after, 100 * calibration.refer_below);
+  if (!save_model (run, error))
     return NULL;
 
   {
-    g_autofree char *summary = build_summary (run, confusion, val_loss, val_acc);
+    g_autofree char *summary = build_summary (run, metrics, &calibration, val_loss, val_acc);
     g_autofree char *sha = sha256_of_file (run->model_path, error);
     gint64 model_id;
 
@@ -1582,6 +1622,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->base_sha256, g_free);
   g_clear_pointer (&run->base_note, g_free);
   g_clear_pointer (&run->model_path, g_free);
+  g_clear_pointer (&run->metrics_json, g_free);
   g_clear_pointer (&run->step_metrics, g_array_unref);
   if (run->stop_reasons != NULL)
     g_string_free (g_steal_pointer (&run->stop_reasons), TRUE);
@@ -1601,6 +1642,7 @@ leaf_run_execute (LeafRunSetup *setup)
   run.step_metrics = g_array_new (FALSE, FALSE, sizeof (LeafMetric));
   run.stop_reasons = g_string_new (NULL);
   run.best_val_loss = INFINITY;
+  run.temperature = 1.0;
   run.started_us = g_get_monotonic_time ();
 
   summary = train (&run, &error);

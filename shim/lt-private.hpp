@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <c10/util/Exception.h>
+
 #include "lt-common.h"
 
 namespace lt {
@@ -43,6 +45,12 @@ guard (char **error, F &&body) noexcept
     {
       set_error (error, e.what ());
       return e.status ();
+    }
+  catch (const c10::Error &e)
+    {
+      /* what() carries libtorch's C++ stack trace, which means nothing to a user. */
+      set_error (error, std::string ("libtorch: ") + e.what_without_backtrace ());
+      return LT_ERROR_TORCH;
     }
   catch (const std::bad_alloc &)
     {
