@@ -1,0 +1,451 @@
+/* test-robustness.c: SIGKILL during training and model saving, a full disk, a read-only catalog
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Kills during import and labelling are tests/catalog/test-durability.c; this covers what a
+ * training run writes (the run rows, the models folder) and what happens when writes fail.
+ */
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "catalog-test-util.h"
+#include "leaf-catalog.h"
+#include "leaf-engine.h"
+#include "leaf-predictor.h"
+#include "lt.h"
+
+#define TRAIN_KILLS 20
+#define SEED        20261126
+#define NOBODY      65534
+
+static const char *const classes[] = { "red", "green" };
+
+typedef struct
+{
+  char *dir;
+  char *photos;
+  char *catalog;
+  char *models;    /* the folder the trainer writes models into, beside the catalog */
+  char *weights;
+} Setup;
+
+static void
+setup_free (Setup *setup)
+{
+  ctu_remove_tree (setup->dir);
+  g_free (setup->dir);
+  g_free (setup->photos);
+  g_free (setup->catalog);
+  g_free (setup->models);
+  g_free (setup->weights);
+  g_free (setup);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Setup, setup_free)
+
+/* Reddish and greenish noise, so that training has something to learn. */
+static void
+write_photo (const char *path,
+             guint       klass,
+             guint       seed)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 72, 72);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  g_autoptr(GError) error = NULL;
+
+  for (int y = 0; y < 72; y++)
+    for (int x = 0; x < 72; x++)
+      {
+        guint8 *p = pixels + y * stride + x * 3;
+        int noise = g_rand_int_range (rand, 0, 80);
+        p[0] = klass == 0 ? 150 + noise : 40 + noise / 2;
+        p[1] = klass == 0 ? 60 + noise / 2 : 140 + noise;
+        p[2] = 50 + ((x + y) % 16) * 4;
+      }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
+  g_assert_no_error (error);
+}
+
+/* An ImageFolder tree of photos_per_class photos per class and, when with_weights, base
+ * weights from a seeded random network. The catalog is not created yet. */
+static Setup *
+setup_new (guint    photos_per_class,
+           gboolean with_weights)
+{
+  Setup *setup = g_new0 (Setup, 1);
+
+  setup->dir = ctu_make_tmp_dir ();
+  setup->photos = g_build_filename (setup->dir, "photos", NULL);
+  setup->catalog = g_build_filename (setup->dir, "robust.leafscope", NULL);
+  setup->models = g_build_filename (setup->dir, "robust.models", NULL);
+  for (guint c = 0; c < G_N_ELEMENTS (classes); c++)
+    {
+      g_autofree char *folder = g_build_filename (setup->photos, classes[c], NULL);
+      g_assert_cmpint (g_mkdir_with_parents (folder, 0755), ==, 0);
+      for (guint i = 0; i < photos_per_class; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s-%03u.png", classes[c], i);
+          g_autofree char *path = g_build_filename (folder, name, NULL);
+          write_photo (path, c, c * 1000 + i);
+        }
+    }
+  if (with_weights)
+    {
+      g_autoptr(GError) error = NULL;
+      LtModel *model = NULL;
+      char *msg = NULL;
+
+      g_assert_true (leaf_engine_init_torch (0, &error));
+      g_assert_no_error (error);
+      lt_manual_seed (7);
+      g_assert_cmpint (lt_model_new (10, &model, &msg), ==, LT_OK);
+      setup->weights = g_build_filename (setup->dir, "base.safetensors", NULL);
+      g_assert_cmpint (lt_model_save (model, setup->weights, NULL, &msg), ==, LT_OK);
+      lt_model_free (model);
+    }
+  return setup;
+}
+
+static void
+assert_sound (const char *catalog)
+{
+  sqlite3 *db = ctu_sql_open (catalog);
+  g_autofree char *integrity = ctu_sql_text (db, "PRAGMA integrity_check");
+
+  g_assert_cmpstr (integrity, ==, "ok");
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
+  sqlite3_close (db);
+}
+
+static gint64
+sql_int (const char *catalog,
+         const char *sql)
+{
+  sqlite3 *db = ctu_sql_open (catalog);
+  gint64 value = ctu_sql_int (db, sql);
+
+  sqlite3_close (db);
+  return value;
+}
+
+/* Every file in the models folder is a temporary one (the writer's "<name>.tmp-<pid>-<random>",
+ * never loaded by anyone) or a complete model that loads; every model the catalog lists is
+ * there. Returns the number of complete models. */
+static guint
+check_models (Setup *setup)
+{
+  g_autoptr(GDir) dir = g_dir_open (setup->models, 0, NULL);
+  const char *name;
+  guint complete = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (setup->models, name, NULL);
+      g_autoptr(LeafPredictor) predictor = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (strstr (name, ".tmp-") != NULL)
+        continue;
+      predictor = leaf_predictor_new_from_model (path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (leaf_predictor_get_n_classes (predictor), ==, G_N_ELEMENTS (classes));
+      complete++;
+    }
+  {
+    sqlite3 *db = ctu_sql_open (setup->catalog);
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT path FROM models", -1, &stmt, NULL), ==,
+                     SQLITE_OK);
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      g_assert_true (g_file_test ((const char *) sqlite3_column_text (stmt, 0),
+                                  G_FILE_TEST_IS_REGULAR));
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+  }
+  return complete;
+}
+
+static GSubprocess *
+spawn_train (Setup *setup)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process =
+    g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                      ctu_cli_path (), "--catalog", setup->catalog, "train",
+                      "--weights", setup->weights, "--image-size", "64", "--batch-size", "6",
+                      "--head-epochs", "3", "--finetune-epochs", "2", "--views", "1",
+                      "--json", NULL);
+
+  g_assert_no_error (error);
+  return process;
+}
+
+/* Reads the run's JSON events; with kill_after > 0, kills the CLI after that many lines and a
+ * random few milliseconds more (so that the kill lands inside whatever follows the event:
+ * a step, an evaluation, a model being written). Returns the number of lines read. */
+static guint
+watch_train (GSubprocess *process,
+             guint        kill_after,
+             GRand       *rand)
+{
+  g_autoptr(GDataInputStream) events =
+    g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  g_autoptr(GError) error = NULL;
+  guint n_lines = 0;
+  char *line;
+
+  while ((line = g_data_input_stream_read_line_utf8 (events, NULL, NULL, &error)) != NULL)
+    {
+      g_free (line);
+      if (++n_lines == kill_after)
+        {
+          g_usleep (g_rand_int_range (rand, 0, 40000));
+          g_subprocess_force_exit (process);
+        }
+    }
+  g_assert_no_error (error);
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  return n_lines;
+}
+
+static void
+test_kill_training (void)
+{
+  g_autoptr(Setup) setup = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (SEED);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  guint full_lines, kills = 0;
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  setup = setup_new (8, TRUE);
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "init", NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "import", setup->photos, NULL), ==, 0);
+
+  /* One whole run tells how many events a run prints, and must leave one good model. */
+  {
+    g_autoptr(GSubprocess) process = spawn_train (setup);
+    full_lines = watch_train (process, 0, rand);
+    g_assert_true (g_subprocess_get_if_exited (process));
+    g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+    g_assert_cmpuint (check_models (setup), ==, 1);
+    g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs "
+                                              "WHERE status = 'completed'"), ==, 1);
+  }
+  g_assert_cmpuint (full_lines, >, 5);
+
+  for (guint attempt = 0; kills < TRAIN_KILLS; attempt++)
+    {
+      g_autoptr(GSubprocess) process = spawn_train (setup);
+      guint kill_after = g_rand_int_range (rand, 1, full_lines);
+
+      g_assert_cmpuint (attempt, <, 2 * TRAIN_KILLS);
+      watch_train (process, kill_after, rand);
+      if (!g_subprocess_get_if_signaled (process))
+        continue;  /* it finished before the kill landed */
+      g_assert_cmpint (g_subprocess_get_term_sig (process), ==, SIGKILL);
+      kills++;
+
+      assert_sound (setup->catalog);
+      /* Reopening the catalog marks the killed run interrupted, in the file itself. */
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(LeafCatalog) catalog =
+          leaf_catalog_open (setup->catalog, LEAF_CATALOG_OPEN_DEFAULT, &error);
+        g_assert_no_error (error);
+      }
+      assert_sound (setup->catalog);
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs "
+                                                "WHERE status = 'running'"), ==, 0);
+      /* Events carry the run's id, so the run row was there before the kill. */
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs"), ==, 1 + kills);
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs "
+                                                "WHERE status = 'interrupted'"), ==, kills);
+      g_test_message ("kill %u after %u of %u events: %u complete models", kills, kill_after,
+                      full_lines, check_models (setup));
+    }
+}
+
+typedef struct
+{
+  rlim_t max_file_size;  /* 0: no limit */
+  gboolean as_nobody;
+} ChildLimits;
+
+/* Runs in the forked child before exec: only async-signal-safe calls. */
+static void
+limit_child (gpointer data)
+{
+  const ChildLimits *limits = data;
+
+  if (limits->max_file_size > 0)
+    {
+      struct rlimit limit = { limits->max_file_size, limits->max_file_size };
+      /* A write past the limit then fails with EFBIG, as on a full disk, instead of killing. */
+      signal (SIGXFSZ, SIG_IGN);
+      if (setrlimit (RLIMIT_FSIZE, &limit) != 0)
+        _exit (125);
+    }
+  if (limits->as_nobody && (setgid (NOBODY) != 0 || setuid (NOBODY) != 0))
+    _exit (125);
+}
+
+/* Runs leafscope-cli --catalog CATALOG ARGS under limits; returns the exit status, or -1 when
+ * a signal ended it, and the standard error. */
+static int
+run_limited (const char          *catalog,
+             const ChildLimits   *limits,
+             char               **err,
+             const char * const  *args)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (char *) ctu_cli_path ());
+  g_ptr_array_add (argv, (char *) "--catalog");
+  g_ptr_array_add (argv, (char *) catalog);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, limit_child, (gpointer) limits, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, err, &error);
+  g_assert_no_error (error);
+  g_test_message ("leafscope-cli %s: %s", args[0], *err);
+  return g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
+/* An import that runs out of room stops with a message and leaves the catalog with what it
+ * had committed; the same import with room then completes it. */
+static void
+test_full_disk (void)
+{
+  g_autoptr(Setup) setup = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *import[] = { "import", "--batch-size", "10", NULL, NULL };
+  ChildLimits limits = { 0, FALSE };
+  gint64 before, after;
+  int status;
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  setup = setup_new (400, FALSE);
+  import[3] = setup->photos;
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "init", NULL), ==, 0);
+  before = sql_int (setup->catalog, "SELECT count(*) FROM images");
+
+  /* Room for a few transactions, not for 800 images. */
+  limits.max_file_size = file_size (setup->catalog) + 48 * 1024;
+  g_clear_pointer (&err, g_free);
+  status = run_limited (setup->catalog, &limits, &err, import);
+  g_assert_cmpint (status, >, 0);
+  g_assert_nonnull (strstr (err, "robust.leafscope"));
+  assert_sound (setup->catalog);
+  after = sql_int (setup->catalog, "SELECT count(*) FROM images");
+  g_assert_cmpint (after, >=, before);
+  g_assert_cmpint (after, <, 800);
+  /* Every image that made it has its folder's label. */
+  g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM images i LEFT JOIN labels l "
+                                            "ON l.image_id = i.id WHERE l.image_id IS NULL"),
+                   ==, 0);
+
+  limits.max_file_size = 0;
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_limited (setup->catalog, &limits, &err, import), ==, 0);
+  assert_sound (setup->catalog);
+  g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM images"), ==, 800);
+}
+
+/* A catalog its user may not write: commands that write fail with a message naming it and
+ * change nothing; reading commands still work. Root writes anything, so as root the commands
+ * run as nobody. */
+static void
+test_read_only_catalog (void)
+{
+  g_autoptr(Setup) setup = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *sha_before = NULL;
+  g_autofree char *photo = NULL;
+  ChildLimits limits = { 0, getuid () == 0 };
+  const char *label[] = { "label", NULL, "green", NULL };
+  const char *stats[] = { "stats", NULL };
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  setup = setup_new (3, FALSE);
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "init", NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "import", setup->photos, NULL), ==, 0);
+  photo = g_build_filename (setup->photos, "red", "red-000.png", NULL);
+  label[1] = photo;
+
+  /* The folder stays listable (nobody must reach the files), the catalog itself is read-only. */
+  g_assert_cmpint (g_chmod (setup->dir, 0555), ==, 0);
+  g_assert_cmpint (g_chmod (setup->catalog, 0444), ==, 0);
+  sha_before = ctu_sha256_of_file (setup->catalog);
+
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_limited (setup->catalog, &limits, &err, label), >, 0);
+  g_assert_nonnull (strstr (err, "robust.leafscope"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_limited (setup->catalog, &limits, &err, stats), ==, 0);
+
+  g_assert_cmpint (g_chmod (setup->dir, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (setup->catalog, 0644), ==, 0);
+  {
+    g_autofree char *sha_after = ctu_sha256_of_file (setup->catalog);
+    g_assert_cmpstr (sha_after, ==, sha_before);
+  }
+  assert_sound (setup->catalog);
+  g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM labels l JOIN classes c "
+                                            "ON c.id = l.class_id WHERE c.name = 'green'"), ==, 3);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/robustness/kill-during-training", test_kill_training);
+  g_test_add_func ("/robustness/full-disk", test_full_disk);
+  g_test_add_func ("/robustness/read-only-catalog", test_read_only_catalog);
+  return g_test_run ();
+}
