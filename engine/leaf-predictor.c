@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "leaf-calibration.h"
 #include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-image-augment.h"
@@ -233,7 +234,6 @@ leaf_predictor_predict_pixbuf (LeafPredictor  *self,
   LtTensor *input = NULL, *result = NULL;
   char *msg = NULL;
   LtStatus status;
-  double max = -INFINITY, sum = 0;
 
   g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
   g_return_val_if_fail (GDK_IS_PIXBUF (image), FALSE);
@@ -260,20 +260,179 @@ leaf_predictor_predict_pixbuf (LeafPredictor  *self,
     for (guint c = 0; c < n_classes; c++)
       out[c] += out[v * n_classes + c];
   for (guint c = 0; c < n_classes; c++)
-    {
-      out[c] /= n_views;
-      max = MAX (max, out[c] / self->meta->temperature);
-    }
+    out[c] /= n_views;
   if (logits != NULL)
     memcpy (logits, out, n_classes * sizeof (float));
   if (probabilities != NULL)
-    {
-      for (guint c = 0; c < n_classes; c++)
-        sum += exp (out[c] / self->meta->temperature - max);
-      for (guint c = 0; c < n_classes; c++)
-        probabilities[c] = exp (out[c] / self->meta->temperature - max) / sum;
-    }
+    leaf_calibration_softmax (out, n_classes, self->meta->temperature, probabilities);
   return TRUE;
+}
+
+/**
+ * leaf_predictor_predict_batch:
+ * @images: (array length=n_images): photos, preprocessed as the model was trained
+ * @probabilities: (out caller-allocates) (nullable): n_images x n_classes calibrated values
+ * @features: (out caller-allocates) (nullable): n_images x LEAF_PREDICTOR_N_FEATURES pooled
+ *   features, what the classifier sees (for finding near-duplicates)
+ *
+ * One pass gives both: the backbone's pooled output goes on to the classifier.
+ */
+gboolean
+leaf_predictor_predict_batch (LeafPredictor  *self,
+                              GdkPixbuf     **images,
+                              guint           n_images,
+                              float          *probabilities,
+                              float          *features,
+                              GError        **error)
+{
+  gsize n_values;
+  guint size, n_classes;
+  g_autofree float *pixels = NULL;
+  g_autofree float *out = NULL;
+  int64_t shape[4];
+  LtTensor *input = NULL, *act = NULL, *pooled = NULL, *result = NULL;
+  char *msg = NULL;
+  LtStatus status;
+
+  g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
+  g_return_val_if_fail (images != NULL || n_images == 0, FALSE);
+  if (n_images == 0)
+    return TRUE;
+
+  n_values = leaf_image_transform_get_n_values (self->transform);
+  size = self->meta->image_size;
+  n_classes = self->meta->n_classes;
+  pixels = g_new (float, n_values * n_images);
+  out = g_new (float, (gsize) n_images * n_classes);
+  shape[0] = n_images;
+  shape[1] = 3;
+  shape[2] = shape[3] = size;
+  for (guint i = 0; i < n_images; i++)
+    leaf_image_transform_apply (self->transform, images[i], pixels + i * n_values);
+
+  status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
+  if (status == LT_OK)
+    {
+      g_mutex_lock (&self->lock);
+      status = lt_model_forward_prefix (self->model, input, LT_N_FEATURES, &act, &msg);
+      if (status == LT_OK)
+        status = lt_tensor_mean_spatial (act, &pooled, &msg);
+      if (status == LT_OK)
+        status = lt_model_forward_rest (self->model, pooled, LT_N_FEATURES, &result, &msg);
+      g_mutex_unlock (&self->lock);
+    }
+  if (status == LT_OK && features != NULL)
+    status = lt_tensor_copy_f32 (pooled, features, (gsize) n_images * LEAF_PREDICTOR_N_FEATURES,
+                                 &msg);
+  if (status == LT_OK)
+    status = lt_tensor_copy_f32 (result, out, (gsize) n_images * n_classes, &msg);
+  lt_tensor_free (input);
+  lt_tensor_free (act);
+  lt_tensor_free (pooled);
+  lt_tensor_free (result);
+  if (status != LT_OK)
+    return leaf_engine_error_from_shim (status, msg, error);
+
+  for (guint i = 0; probabilities != NULL && i < n_images; i++)
+    leaf_calibration_softmax (out + (gsize) i * n_classes, n_classes, self->meta->temperature,
+                              probabilities + (gsize) i * n_classes);
+  return TRUE;
+}
+
+/**
+ * leaf_predictor_grad_cam:
+ * @class_index: the class to explain, usually the top one
+ * @crop: (out) (optional) (transfer full): the centre crop the model saw, as RGB
+ *
+ * Grad-CAM on the last feature stage: where in the crop the evidence for @class_index lies.
+ *
+ * Returns: (transfer full): image_size x image_size values in 0..1, row by row, or %NULL with
+ *   @error set
+ */
+float *
+leaf_predictor_grad_cam (LeafPredictor  *self,
+                         GdkPixbuf      *image,
+                         guint           class_index,
+                         GdkPixbuf     **crop,
+                         GError        **error)
+{
+  static const float mean[3] = { 0.485f, 0.456f, 0.406f };
+  static const float std[3] = { 0.229f, 0.224f, 0.225f };
+  gsize n_values;
+  guint size;
+  g_autofree float *pixels = NULL;
+  g_autofree float *cam = NULL;
+  int64_t shape[4];
+  LtTensor *input = NULL, *result = NULL;
+  char *msg = NULL;
+  LtStatus status;
+
+  g_return_val_if_fail (LEAF_IS_PREDICTOR (self), NULL);
+  g_return_val_if_fail (GDK_IS_PIXBUF (image), NULL);
+  g_return_val_if_fail (class_index < self->meta->n_classes, NULL);
+
+  n_values = leaf_image_transform_get_n_values (self->transform);
+  size = self->meta->image_size;
+  pixels = g_new (float, n_values);
+  cam = g_new (float, (gsize) size * size);
+  shape[0] = 1;
+  shape[1] = 3;
+  shape[2] = shape[3] = size;
+  leaf_image_transform_apply (self->transform, image, pixels);
+
+  status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
+  if (status == LT_OK)
+    {
+      g_mutex_lock (&self->lock);
+      status = lt_model_grad_cam (self->model, input, class_index, &result, &msg);
+      g_mutex_unlock (&self->lock);
+    }
+  if (status == LT_OK)
+    status = lt_tensor_copy_f32 (result, cam, (gsize) size * size, &msg);
+  lt_tensor_free (input);
+  lt_tensor_free (result);
+  if (status != LT_OK)
+    {
+      leaf_engine_error_from_shim (status, msg, error);
+      return NULL;
+    }
+
+  if (crop != NULL)
+    {
+      /* Undo the normalisation: the crop as the model saw it, after resizing. */
+      GdkPixbuf *rgb = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, size, size);
+      guint8 *data = gdk_pixbuf_get_pixels (rgb);
+      int stride = gdk_pixbuf_get_rowstride (rgb);
+
+      for (guint y = 0; y < size; y++)
+        for (guint x = 0; x < size; x++)
+          for (guint c = 0; c < 3; c++)
+            {
+              float v = pixels[(gsize) c * size * size + y * size + x] * std[c] + mean[c];
+              data[y * stride + x * 3 + c] = (guint8) CLAMP (lrintf (v * 255), 0, 255);
+            }
+      *crop = rgb;
+    }
+  return g_steal_pointer (&cam);
+}
+
+/**
+ * leaf_predictor_should_refer:
+ * @probabilities: n_classes calibrated probabilities from this predictor
+ *
+ * Returns: whether the top probability is below the model's referral threshold, so that the
+ *   diagnosis should go to an expert
+ */
+gboolean
+leaf_predictor_should_refer (LeafPredictor *self,
+                             const float   *probabilities)
+{
+  float top = 0;
+
+  g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
+  for (guint c = 0; c < self->meta->n_classes; c++)
+    top = MAX (top, probabilities[c]);
+  return top < self->meta->refer_below;
 }
 
 gboolean

@@ -11,6 +11,8 @@
 
 G_BEGIN_DECLS
 
+#define LEAF_PREDICTOR_N_FEATURES 1280
+
 #define LEAF_TYPE_PREDICTOR (leaf_predictor_get_type ())
 
 G_DECLARE_FINAL_TYPE (LeafPredictor, leaf_predictor, LEAF, PREDICTOR, GObject)
@@ -35,6 +37,19 @@ gboolean             leaf_predictor_predict_file     (LeafPredictor  *self,
                                                       float          *probabilities,
                                                       float          *logits,
                                                       GError        **error);
+gboolean             leaf_predictor_predict_batch    (LeafPredictor  *self,
+                                                      GdkPixbuf     **images,
+                                                      guint           n_images,
+                                                      float          *probabilities,
+                                                      float          *features,
+                                                      GError        **error);
+float               *leaf_predictor_grad_cam         (LeafPredictor  *self,
+                                                      GdkPixbuf      *image,
+                                                      guint           class_index,
+                                                      GdkPixbuf     **crop,
+                                                      GError        **error);
+gboolean             leaf_predictor_should_refer     (LeafPredictor  *self,
+                                                      const float    *probabilities);
 void                 leaf_predictor_top_k            (const float    *probabilities,
                                                       guint           n_classes,
                                                       guint          *indices,

@@ -1,0 +1,18 @@
+/* leaf-heatmap.h: a Grad-CAM map drawn over the crop the model saw
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+
+G_BEGIN_DECLS
+
+void       leaf_heatmap_color   (double      value,
+                                 guint8     *rgb);
+GdkPixbuf *leaf_heatmap_overlay (GdkPixbuf   *crop,
+                                 const float *map,
+                                 double       opacity);
+
+G_END_DECLS

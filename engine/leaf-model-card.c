@@ -1,0 +1,263 @@
+/* leaf-model-card.c: a Markdown description of a trained model, for whoever relies on it
+ *
+ * After Mitchell et al., "Model Cards for Model Reporting" (2019): what the model was trained
+ * on, how, how well it does per class, how far its confidence can be trusted, and where it
+ * should not be used.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-model-card"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+
+#include "leaf-catalog.h"
+#include "leaf-model-card.h"
+
+static JsonObject *
+parse_object (JsonParser *parser,
+              const char *json)
+{
+  JsonNode *root;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  return JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+}
+
+static char *
+sha256_of_file (const char  *path,
+                GError     **error)
+{
+  g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, error);
+
+  if (file == NULL)
+    return NULL;
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+                                      (const guchar *) g_mapped_file_get_contents (file),
+                                      g_mapped_file_get_length (file));
+}
+
+static gboolean
+append_data (GString             *md,
+             LeafCatalog         *catalog,
+             const LeafModelMeta *meta,
+             GError             **error)
+{
+  static const char *split_names[] = { N_("unassigned"), N_("train"), N_("validation"), N_("test") };
+  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_LABELED };
+  g_autoptr(GPtrArray) classes = leaf_catalog_list_classes (catalog, error);
+  g_autoptr(GPtrArray) images = NULL;
+  g_autofree guint *counts = NULL;
+  guint totals[4] = { 0 };
+
+  if (classes == NULL)
+    return FALSE;
+  images = leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, error);
+  if (images == NULL)
+    return FALSE;
+
+  /* Rows follow the model's classes; photos of classes the model lacks are not counted. */
+  counts = g_new0 (guint, meta->n_classes * 4);
+  for (guint i = 0; i < images->len; i++)
+    {
+      LeafCatalogImage *image = images->pdata[i];
+      gint64 class_id = leaf_catalog_image_get_class_id (image);
+      guint split = leaf_catalog_image_get_split (image);
+
+      for (guint k = 0; k < classes->len; k++)
+        {
+          LeafClassInfo *info = classes->pdata[k];
+          if (info->id != class_id)
+            continue;
+          for (guint c = 0; c < meta->n_classes; c++)
+            if (g_str_equal (meta->classes[c], info->name) && split < 4)
+              {
+                counts[c * 4 + split]++;
+                totals[split]++;
+              }
+        }
+    }
+
+  g_string_append_printf (md, "## %s\n\n", _("Data"));
+  g_string_append_printf (md, _("Labelled photos in the catalog now, by class and split (the "
+                                "validation split is the one the model was calibrated and "
+                                "measured on).\n\n"));
+  g_string_append_printf (md, "| %s | %s | %s | %s | %s | %s |\n|---|---:|---:|---:|---:|---:|\n",
+                          _("Class"), _(split_names[1]), _(split_names[2]), _(split_names[3]),
+                          _(split_names[0]), _("Total"));
+  for (guint c = 0; c < meta->n_classes; c++)
+    {
+      guint *row = counts + c * 4;
+      g_string_append_printf (md, "| %s | %u | %u | %u | %u | %u |\n", meta->classes[c], row[1],
+                              row[2], row[3], row[0], row[0] + row[1] + row[2] + row[3]);
+    }
+  g_string_append_printf (md, "| **%s** | %u | %u | %u | %u | %u |\n\n", _("All"), totals[1],
+                          totals[2], totals[3], totals[0],
+                          totals[0] + totals[1] + totals[2] + totals[3]);
+  return TRUE;
+}
+
+static void
+append_recipe (GString    *md,
+               JsonObject *recipe)
+{
+  g_autoptr(GList) members = json_object_get_members (recipe);
+
+  g_string_append_printf (md, "## %s\n\n", _("Training recipe"));
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *node = json_object_get_member (recipe, l->data);
+      g_autofree char *value = json_to_string (node, FALSE);
+      g_string_append_printf (md, "- `%s`: %s\n", (const char *) l->data, value);
+    }
+  g_string_append (md, "\n");
+}
+
+static void
+append_metrics (GString    *md,
+                JsonObject *metrics)
+{
+  JsonArray *per_class = json_object_has_member (metrics, "per_class")
+                           ? json_object_get_array_member (metrics, "per_class") : NULL;
+
+  g_string_append_printf (md, "## %s\n\n", _("Performance on the validation split"));
+  g_string_append_printf (md, _("Accuracy %.2f %% on %" G_GINT64_FORMAT " photos, macro F1 "
+                                "%.3f.\n\n"),
+                          100 * json_object_get_double_member_with_default (metrics, "accuracy", NAN),
+                          json_object_get_int_member_with_default (metrics, "n", 0),
+                          json_object_get_double_member_with_default (metrics, "macro_f1", NAN));
+  if (per_class == NULL)
+    return;
+  g_string_append_printf (md, "| %s | %s | %s | F1 | %s |\n|---|---:|---:|---:|---:|\n",
+                          _("Class"), _("Precision"), _("Recall"), _("Photos"));
+  for (guint i = 0; i < json_array_get_length (per_class); i++)
+    {
+      JsonObject *pc = json_array_get_object_element (per_class, i);
+      g_string_append_printf (md, "| %s | %.3f | %.3f | %.3f | %" G_GINT64_FORMAT " |\n",
+                              json_object_get_string_member_with_default (pc, "class", "?"),
+                              json_object_get_double_member_with_default (pc, "precision", NAN),
+                              json_object_get_double_member_with_default (pc, "recall", NAN),
+                              json_object_get_double_member_with_default (pc, "f1", NAN),
+                              json_object_get_int_member_with_default (pc, "support", 0));
+    }
+  g_string_append (md, "\n");
+}
+
+static void
+append_calibration (GString             *md,
+                    const LeafModelMeta *meta,
+                    JsonObject          *calibration)
+{
+  g_string_append_printf (md, "## %s\n\n", _("Calibration and referral"));
+  g_string_append_printf (md, _("- Temperature: %.4f (logits are divided by it before the "
+                                "softmax)\n"), meta->temperature);
+  if (meta->refer_below > 0)
+    g_string_append_printf (md, _("- Diagnoses whose top probability is below %.1f %% are marked "
+                                  "“refer to an expert”\n"), 100 * meta->refer_below);
+  else
+    g_string_append_printf (md, _("- No referral threshold: every diagnosis stands\n"));
+  if (calibration != NULL)
+    {
+      g_string_append_printf (md, _("- Expected calibration error on validation: %.2f %% before, "
+                                    "%.2f %% after temperature scaling\n"),
+                              100 * json_object_get_double_member_with_default (calibration,
+                                                                                "ece_before", NAN),
+                              100 * json_object_get_double_member_with_default (calibration,
+                                                                                "ece_after", NAN));
+      g_string_append_printf (md, _("- At that threshold %.1f %% of validation photos keep their "
+                                    "diagnosis, with %.2f %% errors among them\n"),
+                              100 * json_object_get_double_member_with_default (calibration,
+                                                                                "coverage", NAN),
+                              100 * json_object_get_double_member_with_default (calibration,
+                                                                                "covered_error",
+                                                                                NAN));
+    }
+  g_string_append (md, "\n");
+}
+
+/**
+ * leaf_model_card_render:
+ * @catalog: the catalog the model was trained on, for the counts of photos
+ * @meta: the model file's metadata
+ * @model_path: the model file, for its checksum
+ * @summary_json: (nullable): the training run's summary as the catalog keeps it, for the
+ *   calibration error and coverage
+ *
+ * Returns: (transfer full): the card as Markdown, or %NULL with @error set
+ */
+char *
+leaf_model_card_render (LeafCatalog         *catalog,
+                        const LeafModelMeta *meta,
+                        const char          *model_path,
+                        const char          *summary_json,
+                        GError             **error)
+{
+  g_autoptr(GString) md = g_string_new (NULL);
+  g_autoptr(JsonParser) recipe_parser = json_parser_new ();
+  g_autoptr(JsonParser) metrics_parser = json_parser_new ();
+  g_autoptr(JsonParser) summary_parser = json_parser_new ();
+  g_autofree char *sha = sha256_of_file (model_path, error);
+  g_autofree char *name = g_path_get_basename (model_path);
+  JsonObject *recipe = parse_object (recipe_parser, meta->recipe_json);
+  JsonObject *metrics = parse_object (metrics_parser, meta->metrics_json);
+  JsonObject *summary = parse_object (summary_parser, summary_json);
+  JsonObject *calibration = NULL;
+
+  if (sha == NULL)
+    return NULL;
+  if (summary != NULL && json_object_has_member (summary, "calibration") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (summary, "calibration")))
+    calibration = json_object_get_object_member (summary, "calibration");
+  if (metrics == NULL && summary != NULL && json_object_has_member (summary, "metrics") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (summary, "metrics")))
+    metrics = json_object_get_object_member (summary, "metrics");
+
+  g_string_append_printf (md, _("# Model card: %s\n\n"), name);
+  g_string_append_printf (md, _("EfficientNet-B0 fine-tuned by Leafscope to tell %u classes of "
+                                "leaf photos apart: "), meta->n_classes);
+  for (guint c = 0; c < meta->n_classes; c++)
+    g_string_append_printf (md, c == 0 ? "%s" : ", %s", meta->classes[c]);
+  g_string_append (md, ".\n\n");
+  g_string_append_printf (md, "- %s: `%s`\n", _("File SHA-256"), sha);
+  if (meta->created != NULL)
+    g_string_append_printf (md, "- %s: %s\n", _("Created"), meta->created);
+  if (meta->run_id > 0)
+    g_string_append_printf (md, "- %s: %" G_GINT64_FORMAT "\n", _("Training run"), meta->run_id);
+  g_string_append_printf (md, _("- Input: resized to %u pixels, centre crop of %u × %u, "
+                                "ImageNet normalisation\n"), meta->resize_size, meta->image_size,
+                          meta->image_size);
+  if (meta->base_weights_sha256 != NULL && *meta->base_weights_sha256 != '\0')
+    g_string_append_printf (md, _("- Base weights: ImageNet-pretrained EfficientNet-B0, SHA-256 "
+                                  "`%s`\n\n"), meta->base_weights_sha256);
+  else
+    g_string_append_printf (md, _("- Base weights: none (trained from scratch)\n\n"));
+
+  if (!append_data (md, catalog, meta, error))
+    return NULL;
+  if (recipe != NULL)
+    append_recipe (md, recipe);
+  if (metrics != NULL)
+    append_metrics (md, metrics);
+  append_calibration (md, meta, calibration);
+
+  g_string_append_printf (md, "## %s\n\n", _("Known limits"));
+  g_string_append (md, _("- It knows only the classes above: a photo of another disease, another "
+                         "crop or no leaf at all still gets one of them. Low confidence is a hint, "
+                         "not a guarantee.\n"
+                         "- Its figures come from photos like those it was trained on. Photos "
+                         "taken under laboratory conditions (one leaf, plain background, even "
+                         "light) transfer poorly to field photos with clutter, shadows and "
+                         "several leaves, and the reverse.\n"
+                         "- Near-duplicate photos of one leaf split across training and validation "
+                         "inflate the validation figures; give them a common group key.\n"
+                         "- Classes with few validation photos have uncertain per-class figures.\n"
+                         "- It supports an expert's diagnosis; it does not replace a laboratory "
+                         "test.\n"));
+  return g_string_free (g_steal_pointer (&md), FALSE);
+}
