@@ -1,4 +1,4 @@
-/* leaf-cli-model.c: `leafscope-cli train`, `predict` and `evaluate`
+/* leaf-cli-model.c: `leafscope-cli train`, `predict`, `evaluate`, `split`, `next` and `model-card`
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,16 +7,24 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "leaf-calibration.h"
 #include "leaf-catalog.h"
 #include "leaf-cli.h"
 #include "leaf-error.h"
+#include "leaf-heatmap.h"
+#include "leaf-image.h"
 #include "leaf-metrics.h"
+#include "leaf-model-card.h"
+#include "leaf-next.h"
 #include "leaf-predictor.h"
 #include "leaf-trainer.h"
 
@@ -353,6 +361,35 @@ open_predictor (LeafCli     *cli,
   return leaf_predictor_new_from_model (info->path, error);
 }
 
+/* Grad-CAM for class_index over the crop the model saw, at 50 % opacity, as DIR/NAME.png. */
+static char *
+write_heatmap (LeafPredictor  *predictor,
+               GdkPixbuf      *image,
+               guint           class_index,
+               const char     *input,
+               const char     *dir,
+               GError        **error)
+{
+  g_autoptr(GdkPixbuf) crop = NULL;
+  g_autoptr(GdkPixbuf) overlay = NULL;
+  g_autofree float *map = leaf_predictor_grad_cam (predictor, image, class_index, &crop, error);
+  g_autofree char *base = g_path_get_basename (input);
+  g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
+  char *dot = strrchr (base, '.');
+
+  if (map == NULL)
+    return NULL;
+  if (dot != NULL && dot != base)
+    *dot = '\0';
+  name = g_strconcat (base, ".png", NULL);
+  path = g_build_filename (dir, name, NULL);
+  overlay = leaf_heatmap_overlay (crop, map, 0.5);
+  if (!gdk_pixbuf_save (overlay, path, "png", error, NULL))
+    return NULL;
+  return g_steal_pointer (&path);
+}
+
 static int
 cmd_predict (LeafCli  *cli,
              int       argc,
@@ -360,6 +397,7 @@ cmd_predict (LeafCli  *cli,
 {
   g_autofree char *weights = NULL;
   g_autofree char *model = NULL;
+  g_autofree char *heatmap_dir = NULL;
   gboolean json = FALSE, with_logits = FALSE, tta = FALSE, timing = FALSE;
   int top = 5;
   GOptionEntry entries[] = {
@@ -369,6 +407,7 @@ cmd_predict (LeafCli  *cli,
     { "logits", 0, 0, G_OPTION_ARG_NONE, &with_logits, N_("Also print the raw logits"), NULL },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
     { "timing", 0, 0, G_OPTION_ARG_NONE, &timing, N_("Report each photo's diagnosis time (read, preprocess, model)"), NULL },
+    { "heatmap", 0, 0, G_OPTION_ARG_FILENAME, &heatmap_dir, N_("Write where the model looked (Grad-CAM over the crop it saw) as DIR/NAME.png"), "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per image"), NULL },
     { NULL }
   };
@@ -407,12 +446,24 @@ cmd_predict (LeafCli  *cli,
   logits = g_new (float, n_classes);
   order = g_new (guint, top);
 
+  if (heatmap_dir != NULL && g_mkdir_with_parents (heatmap_dir, 0755) != 0)
+    {
+      int saved = errno;
+      g_printerr (_("leafscope-cli: cannot create the heatmap folder %s: %s\n"), heatmap_dir,
+                  g_strerror (saved));
+      return 1;
+    }
+
   for (int i = 1; i < argc; i++)
     {
       gint64 t0 = g_get_monotonic_time ();
+      g_autoptr(GdkPixbuf) image = leaf_image_load (argv[i], LEAF_IMAGE_DEFAULT_MAX_PIXELS, &error);
+      g_autofree char *heatmap = NULL;
+      gboolean refer;
       double ms;
 
-      if (!leaf_predictor_predict_file (predictor, argv[i], tta, probabilities, logits, &error))
+      if (image == NULL ||
+          !leaf_predictor_predict_pixbuf (predictor, image, tta, probabilities, logits, &error))
         {
           g_printerr ("leafscope-cli: %s\n", error->message);
           g_clear_error (&error);
@@ -421,6 +472,17 @@ cmd_predict (LeafCli  *cli,
         }
       ms = (g_get_monotonic_time () - t0) / 1000.0;
       leaf_predictor_top_k (probabilities, n_classes, order, top);
+      refer = leaf_predictor_should_refer (predictor, probabilities);
+      if (heatmap_dir != NULL)
+        {
+          heatmap = write_heatmap (predictor, image, order[0], argv[i], heatmap_dir, &error);
+          if (heatmap == NULL)
+            {
+              g_printerr ("leafscope-cli: %s\n", error->message);
+              g_clear_error (&error);
+              status = 1;
+            }
+        }
 
       if (json)
         {
@@ -445,6 +507,14 @@ cmd_predict (LeafCli  *cli,
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
+          json_builder_set_member_name (b, "refer");
+          json_builder_add_boolean_value (b, refer);
+          if (heatmap != NULL)
+            {
+              g_autofree char *heatmap_display = g_filename_display_name (heatmap);
+              json_builder_set_member_name (b, "heatmap");
+              json_builder_add_string_value (b, heatmap_display);
+            }
           if (timing)
             {
               json_builder_set_member_name (b, "ms");
@@ -470,6 +540,10 @@ cmd_predict (LeafCli  *cli,
             printf ("%s\n", argv[i]);
           for (int k = 0; k < top; k++)
             printf ("  %-24s %6.2f%%\n", classes[order[k]], 100 * probabilities[order[k]]);
+          if (refer)
+            printf ("  %s\n", _("Uncertain: refer to an expert"));
+          if (heatmap != NULL)
+            printf (_("  heatmap: %s\n"), heatmap);
           if (with_logits)
             {
               printf ("  logits:");
@@ -516,7 +590,11 @@ cmd_evaluate (LeafCli  *cli,
   g_autoptr(GDir) dir = NULL;
   g_autofree guint *confusion = NULL;
   g_autofree float *probabilities = NULL;
+  g_autofree float *logits = NULL;
+  g_autoptr(GArray) all_logits = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) all_labels = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(JsonNode) metrics = NULL;
+  double temperature, ece_before, ece_after;
   const char * const *classes;
   const char *name;
   guint n_classes, n_skipped = 0;
@@ -540,6 +618,7 @@ cmd_evaluate (LeafCli  *cli,
   classes = leaf_predictor_get_classes (predictor);
   confusion = g_new0 (guint, n_classes * n_classes);
   probabilities = g_new (float, n_classes);
+  logits = g_new (float, n_classes);
 
   while ((name = g_dir_read_name (dir)) != NULL)
     {
@@ -566,7 +645,7 @@ cmd_evaluate (LeafCli  *cli,
 
           if (!is_image_name (file))
             continue;
-          if (!leaf_predictor_predict_file (predictor, path, tta, probabilities, NULL, &error))
+          if (!leaf_predictor_predict_file (predictor, path, tta, probabilities, logits, &error))
             {
               g_printerr ("leafscope-cli: %s\n", error->message);
               g_clear_error (&error);
@@ -575,10 +654,34 @@ cmd_evaluate (LeafCli  *cli,
             }
           leaf_predictor_top_k (probabilities, n_classes, &best, 1);
           confusion[truth * n_classes + best]++;
+          g_array_append_vals (all_logits, logits, n_classes);
+          g_array_append_val (all_labels, truth);
         }
     }
 
   metrics = leaf_metrics_build (confusion, classes, n_classes);
+  /* Calibration error of the raw logits (temperature 1) and of the model's calibrated ones. */
+  temperature = leaf_predictor_get_meta (predictor)->temperature;
+  ece_before = leaf_calibration_ece ((const float *) all_logits->data,
+                                     (const guint *) all_labels->data, all_labels->len, n_classes,
+                                     1.0, NULL);
+  ece_after = leaf_calibration_ece ((const float *) all_logits->data,
+                                    (const guint *) all_labels->data, all_labels->len, n_classes,
+                                    temperature, NULL);
+  {
+    JsonObject *o = json_node_get_object (metrics);
+    g_autoptr(JsonBuilder) b = json_builder_new ();
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "temperature");
+    json_builder_add_double_value (b, temperature);
+    json_builder_set_member_name (b, "before");
+    json_builder_add_double_value (b, ece_before);
+    json_builder_set_member_name (b, "after");
+    json_builder_add_double_value (b, ece_after);
+    json_builder_end_object (b);
+    json_object_set_member (o, "ece", json_builder_get_root (b));
+  }
   if (json)
     print_json (metrics);
   else
@@ -601,6 +704,8 @@ cmd_evaluate (LeafCli  *cli,
                   json_object_get_double_member (pc, "f1"),
                   json_object_get_int_member (pc, "support"));
         }
+      printf (_("Expected calibration error %.2f%% before calibration, %.2f%% after "
+                "(temperature %.3f)\n"), 100 * ece_before, 100 * ece_after, temperature);
     }
   return 0;
 }
@@ -682,10 +787,275 @@ cmd_split (LeafCli  *cli,
   return 0;
 }
 
+/* next --------------------------------------------------------------------------------------- */
+
+#define NEXT_BATCH 32
+
+/* The catalog's record of the model at path, or NULL (and no error) when it has none. */
+static LeafModelInfo *
+find_model (LeafCatalog  *catalog,
+            const char   *path,
+            GError      **error)
+{
+  g_autoptr(GPtrArray) models = leaf_catalog_list_models (catalog, error);
+  g_autoptr(GFile) wanted = g_file_new_for_path (path);
+
+  if (models == NULL)
+    return NULL;
+  for (guint i = 0; i < models->len; i++)
+    {
+      LeafModelInfo *info = models->pdata[i];
+      g_autoptr(GFile) file = g_file_new_for_path (info->path);
+      if (g_file_equal (file, wanted))
+        return g_steal_pointer (&models->pdata[i]);
+    }
+  return NULL;
+}
+
+/* Predicts one batch of candidates, dropping photos that cannot be read. */
+static gboolean
+predict_next_batch (LeafPredictor  *predictor,
+                    GPtrArray      *batch,
+                    GPtrArray      *kept,
+                    GArray         *probabilities,
+                    GArray         *features,
+                    GError        **error)
+{
+  guint n_classes = leaf_predictor_get_n_classes (predictor);
+  g_autoptr(GPtrArray) pixbufs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) readable = g_ptr_array_new ();
+  guint first;
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      GdkPixbuf *image = leaf_image_load (leaf_catalog_image_get_path (batch->pdata[i]),
+                                          LEAF_IMAGE_DEFAULT_MAX_PIXELS, &local);
+      if (image == NULL)
+        {
+          g_printerr (_("leafscope-cli: skipping a photo: %s\n"), local->message);
+          continue;
+        }
+      g_ptr_array_add (pixbufs, image);
+      g_ptr_array_add (readable, batch->pdata[i]);
+    }
+  first = kept->len;
+  g_array_set_size (probabilities, (gsize) (first + readable->len) * n_classes);
+  g_array_set_size (features, (gsize) (first + readable->len) * LEAF_PREDICTOR_N_FEATURES);
+  if (!leaf_predictor_predict_batch (predictor, (GdkPixbuf **) pixbufs->pdata, pixbufs->len,
+                                     &g_array_index (probabilities, float, (gsize) first * n_classes),
+                                     &g_array_index (features, float,
+                                                     (gsize) first * LEAF_PREDICTOR_N_FEATURES),
+                                     error))
+    return FALSE;
+  for (guint i = 0; i < readable->len; i++)
+    g_ptr_array_add (kept, g_object_ref (readable->pdata[i]));
+  return TRUE;
+}
+
+static int
+cmd_next (LeafCli  *cli,
+          int       argc,
+          char    **argv)
+{
+  g_autofree char *model = NULL;
+  g_autofree char *path = catalog_path (cli);
+  gboolean json = FALSE;
+  int count = 20;
+  double max_similarity = LEAF_NEXT_DEFAULT_MAX_SIMILARITY;
+  GOptionEntry entries[] = {
+    { "count", 0, 0, G_OPTION_ARG_INT, &count, N_("How many photos to list (default 20)"), "N" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "max-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &max_similarity, N_("Cosine similarity above which photos count as near-duplicates (default 0.95)"), "X" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per photo"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context =
+    g_option_context_new (_("— the unlabelled photos a label would teach the model most"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelInfo) info = NULL;
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autoptr(GPtrArray) candidates = NULL;
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+  g_autoptr(GArray) probabilities = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) features = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) picks = NULL;
+  g_autofree gint64 *ids = NULL;
+  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_UNLABELED };
+  const char * const *classes;
+  guint n_classes;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 1 || count < 1)
+    {
+      g_printerr (_("leafscope-cli: next takes no arguments and a positive --count\n"));
+      return 2;
+    }
+
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  if (catalog == NULL)
+    return leaf_cli_fail (&error);
+  info = model != NULL ? find_model (catalog, model, &error)
+                       : leaf_catalog_get_latest_model (catalog, &error);
+  if (error != NULL)
+    return leaf_cli_fail (&error);
+  if (model == NULL && info == NULL)
+    {
+      g_set_error (&error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
+                   _("The catalog has no trained model yet: run “leafscope-cli train” first, "
+                     "or pass --model FILE"));
+      return leaf_cli_fail (&error);
+    }
+  if (model != NULL && info == NULL)
+    g_printerr (_("leafscope-cli: %s is not one of this catalog's models; its predictions are "
+                  "not stored\n"), model);
+  predictor = leaf_predictor_new_from_model (model != NULL ? model : info->path, &error);
+  if (predictor == NULL)
+    return leaf_cli_fail (&error);
+  n_classes = leaf_predictor_get_n_classes (predictor);
+  classes = leaf_predictor_get_classes (predictor);
+
+  candidates = leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, &error);
+  if (candidates == NULL)
+    return leaf_cli_fail (&error);
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      if (leaf_catalog_image_get_missing (candidates->pdata[i]))
+        continue;
+      g_ptr_array_add (batch, candidates->pdata[i]);
+      if (batch->len == NEXT_BATCH)
+        {
+          if (!predict_next_batch (predictor, batch, kept, probabilities, features, &error))
+            return leaf_cli_fail (&error);
+          g_ptr_array_set_size (batch, 0);
+        }
+    }
+  if (batch->len > 0 &&
+      !predict_next_batch (predictor, batch, kept, probabilities, features, &error))
+    return leaf_cli_fail (&error);
+
+  /* Stored, the predictions show in the catalog's views without being computed again. */
+  ids = g_new (gint64, MAX (kept->len, 1));
+  for (guint i = 0; i < kept->len; i++)
+    ids[i] = leaf_catalog_image_get_id (kept->pdata[i]);
+  if (info != NULL && kept->len > 0 &&
+      !leaf_catalog_add_predictions (catalog, info->id, ids, kept->len,
+                                     (const float *) probabilities->data, n_classes, &error))
+    return leaf_cli_fail (&error);
+
+  picks = leaf_next_rank ((const float *) probabilities->data, n_classes,
+                          (const float *) features->data, LEAF_PREDICTOR_N_FEATURES, kept->len,
+                          count, max_similarity);
+  if (!json)
+    printf ("%-4s %-8s %-24s %-64s %s\n", "#", _("margin"), _("likeliest"), "SHA-256",
+            _("path"));
+  for (guint r = 0; r < picks->len; r++)
+    {
+      LeafNextPick *pick = &g_array_index (picks, LeafNextPick, r);
+      LeafCatalogImage *image = kept->pdata[pick->index];
+      const float *p = &g_array_index (probabilities, float, (gsize) pick->index * n_classes);
+      guint top;
+
+      leaf_predictor_top_k (p, n_classes, &top, 1);
+      if (json)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autoptr(JsonNode) root = NULL;
+          g_autofree char *display = g_filename_display_name (leaf_catalog_image_get_path (image));
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "rank");
+          json_builder_add_int_value (b, r + 1);
+          json_builder_set_member_name (b, "path");
+          json_builder_add_string_value (b, display);
+          json_builder_set_member_name (b, "sha256");
+          json_builder_add_string_value (b, leaf_catalog_image_get_sha256 (image));
+          json_builder_set_member_name (b, "score");
+          json_builder_add_double_value (b, pick->margin);
+          json_builder_set_member_name (b, "class");
+          json_builder_add_string_value (b, classes[top]);
+          json_builder_set_member_name (b, "probability");
+          json_builder_add_double_value (b, p[top]);
+          json_builder_set_member_name (b, "near_duplicate");
+          json_builder_add_boolean_value (b, pick->duplicate);
+          json_builder_end_object (b);
+          root = json_builder_get_root (b);
+          print_json (root);
+        }
+      else
+        printf ("%-4u %-8.4f %-24s %-64s %s%s\n", r + 1, pick->margin, classes[top],
+                leaf_catalog_image_get_sha256 (image), leaf_catalog_image_get_path (image),
+                pick->duplicate ? _(" (near-duplicate)") : "");
+    }
+  return 0;
+}
+
+/* model-card --------------------------------------------------------------------------------- */
+
+static int
+cmd_model_card (LeafCli  *cli,
+                int       argc,
+                char    **argv)
+{
+  g_autofree char *model = NULL;
+  g_autofree char *path = catalog_path (cli);
+  GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context =
+    g_option_context_new (_("OUT.md — describe a model: data, recipe, metrics, calibration, limits"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelInfo) info = NULL;
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autofree char *card = NULL;
+  const char *model_path;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    {
+      g_printerr (_("leafscope-cli: model-card needs one output file\n"));
+      return 2;
+    }
+
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  if (catalog == NULL)
+    return leaf_cli_fail (&error);
+  info = model != NULL ? find_model (catalog, model, &error)
+                       : leaf_catalog_get_latest_model (catalog, &error);
+  if (error != NULL)
+    return leaf_cli_fail (&error);
+  if (model == NULL && info == NULL)
+    {
+      g_set_error (&error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
+                   _("The catalog has no trained model yet: run “leafscope-cli train” first, "
+                     "or pass --model FILE"));
+      return leaf_cli_fail (&error);
+    }
+  model_path = model != NULL ? model : info->path;
+  predictor = leaf_predictor_new_from_model (model_path, &error);
+  if (predictor == NULL)
+    return leaf_cli_fail (&error);
+  card = leaf_model_card_render (catalog, leaf_predictor_get_meta (predictor), model_path,
+                                 info != NULL ? info->metrics_json : NULL, &error);
+  if (card == NULL || !g_file_set_contents (argv[1], card, -1, &error))
+    return leaf_cli_fail (&error);
+  return 0;
+}
+
 const LeafCliCommand leaf_cli_model_commands[] = {
   { "split", cmd_split, N_("Assign labelled photos to training, validation and test") },
   { "train", cmd_train, N_("Fine-tune EfficientNet-B0 on the catalog's labelled photos") },
   { "predict", cmd_predict, N_("Diagnose photos with a trained model or a raw weight file") },
   { "evaluate", cmd_evaluate, N_("Measure a model on an ImageFolder tree") },
+  { "next", cmd_next, N_("List the unlabelled photos worth labelling next") },
+  { "model-card", cmd_model_card, N_("Write a Markdown model card: data, metrics, calibration, limits") },
   { NULL, NULL, NULL },
 };
