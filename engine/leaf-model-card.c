@@ -113,7 +113,10 @@ append_recipe (GString    *md,
   for (GList *l = members; l != NULL; l = l->next)
     {
       JsonNode *node = json_object_get_member (recipe, l->data);
-      g_autofree char *value = json_to_string (node, FALSE);
+      /* %g, not JSON's round-trip digits: 0.4, not 0.40000000000000002. */
+      g_autofree char *value = json_node_get_value_type (node) == G_TYPE_DOUBLE
+                                 ? g_strdup_printf ("%g", json_node_get_double (node))
+                                 : json_to_string (node, FALSE);
       g_string_append_printf (md, "- `%s`: %s\n", (const char *) l->data, value);
     }
   g_string_append (md, "\n");
@@ -132,6 +135,9 @@ append_metrics (GString    *md,
                           100 * json_object_get_double_member_with_default (metrics, "accuracy", NAN),
                           json_object_get_int_member_with_default (metrics, "n", 0),
                           json_object_get_double_member_with_default (metrics, "macro_f1", NAN));
+  if (json_object_get_int_member_with_default (metrics, "n", 0) < 100)
+    g_string_append_printf (md, _("With so few validation photos these figures are rough: one "
+                                  "photo more or less right moves them by several points.\n\n"));
   if (per_class == NULL)
     return;
   g_string_append_printf (md, "| %s | %s | %s | F1 | %s |\n|---|---:|---:|---:|---:|\n",
@@ -233,8 +239,8 @@ leaf_model_card_render (LeafCatalog         *catalog,
                                 "ImageNet normalisation\n"), meta->resize_size, meta->image_size,
                           meta->image_size);
   if (meta->base_weights_sha256 != NULL && *meta->base_weights_sha256 != '\0')
-    g_string_append_printf (md, _("- Base weights: ImageNet-pretrained EfficientNet-B0, SHA-256 "
-                                  "`%s`\n\n"), meta->base_weights_sha256);
+    g_string_append_printf (md, _("- Base weights (pretrained EfficientNet-B0): SHA-256 `%s`\n\n"),
+                            meta->base_weights_sha256);
   else
     g_string_append_printf (md, _("- Base weights: none (trained from scratch)\n\n"));
 

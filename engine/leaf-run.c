@@ -1386,7 +1386,8 @@ models_dir_for (Run *run)
 
   if (run->setup->models_dir != NULL)
     return g_strdup (run->setup->models_dir);
-  base = g_strdup (run->setup->catalog_path);
+  /* Absolute, so that the catalog's record of the model holds from any working folder. */
+  base = g_canonicalize_filename (run->setup->catalog_path, NULL);
   if (g_str_has_suffix (base, ".leafscope"))
     base[strlen (base) - strlen (".leafscope")] = '\0';
   return g_strconcat (base, ".models", NULL);
@@ -1578,10 +1579,14 @@ train (Run     *run,
   run->refer_below = calibration.refer_below;
   metrics = leaf_metrics_build (confusion, (const char * const *) run->class_names, n_classes);
   run->metrics_json = json_to_string (metrics, FALSE);
-  emit_message (run, _("Calibration: temperature %.3f, expected calibration error %.1f%% → %.1f%%; "
-                       "diagnoses below %.0f%% confidence are referred to an expert"),
+  emit_message (run, _("Calibration: temperature %.3f, expected calibration error %.1f%% → %.1f%%"),
                 calibration.temperature, 100 * calibration.ece_before,
-                100 * calibration.ece_after, 100 * calibration.refer_below);
+                100 * calibration.ece_after);
+  if (calibration.refer_below > 0)
+    emit_message (run, _("Diagnoses below %.0f%% confidence will be referred to an expert: on "
+                         "validation, %.0f%% of photos keep their diagnosis, with %.1f%% errors"),
+                  100 * calibration.refer_below, 100 * calibration.coverage,
+                  100 * calibration.covered_error);
   if (!save_model (run, error))
     return NULL;
 
