@@ -181,6 +181,21 @@ drop_alpha (GdkPixbuf *pixbuf)
   return rgb;
 }
 
+/* GdkPixbuf's BMP loader buffers a whole info header before it checks its declared size, so a
+ * 20-byte file claiming a 4 GB header makes it allocate 4 GB. No BMP version has a header over
+ * 124 bytes (BITMAPV5HEADER): refuse larger claims before the loader sees them. */
+static gboolean
+bmp_header_is_absurd (const guint8 *data,
+                      gsize         length)
+{
+  guint32 info_size;
+
+  if (length < 18 || data[0] != 'B' || data[1] != 'M')
+    return FALSE;
+  info_size = data[14] | (data[15] << 8) | (data[16] << 16) | ((guint32) data[17] << 24);
+  return info_size > 124;
+}
+
 static GdkPixbuf *
 decode (const guint8  *data,
         gsize          length,
@@ -202,6 +217,14 @@ decode (const guint8  *data,
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
                    _("“%s” is empty (0 bytes). Copy the photo again from its source."),
                    display_name);
+      return NULL;
+    }
+
+  if (bmp_header_is_absurd (data, length))
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
+                   _("“%s” is not an image Leafscope can read (a damaged BMP header). "
+                     "Use JPEG or PNG photos."), display_name);
       return NULL;
     }
 

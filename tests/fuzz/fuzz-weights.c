@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       /* Every refusal explains itself. */
       if (error == NULL || error[0] == '\0')
         abort ();
-      free (error);
+      lt_string_free (error);
       return 0;
     }
 
@@ -87,7 +87,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
           void *buffer = malloc ((size_t) numel * esize + 1);
           if (lt_state_dict_read (sd, i, buffer, (size_t) numel * esize, &error) != LT_OK)
             {
-              free (error);
+              lt_string_free (error);
               error = NULL;
             }
           free (buffer);
