@@ -947,6 +947,11 @@ cmd_next (LeafCli  *cli,
                                      (const float *) probabilities->data, n_classes, &error))
     return leaf_cli_fail (&error);
 
+  if (kept->len == 0)
+    {
+      g_printerr (_("leafscope-cli: the catalog has no unlabelled photos to rank\n"));
+      return 0;
+    }
   picks = leaf_next_rank ((const float *) probabilities->data, n_classes,
                           (const float *) features->data, LEAF_PREDICTOR_N_FEATURES, kept->len,
                           count, max_similarity);
