@@ -298,7 +298,8 @@ load_images (Run     *run,
 
   /* Only classes that have photos take part; their order is the catalog's. */
   {
-    g_autoptr(GHashTable) used = g_hash_table_new (g_int64_hash, g_int64_equal);
+    g_autoptr(GHashTable) used =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
     g_autoptr(GPtrArray) names = g_ptr_array_new ();
 
     for (guint i = 0; i < all->len; i++)
@@ -317,7 +318,6 @@ load_images (Run     *run,
       }
     g_ptr_array_add (names, NULL);
     run->class_names = (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
-    g_hash_table_remove_all (used);
   }
 
   if (g_strv_length (run->class_names) < 2)

@@ -251,7 +251,7 @@ ZipArchive::find (const std::string &name) const
 }
 
 void
-ZipArchive::read (const Entry &entry, void *buffer) const
+ZipArchive::require_stored (const Entry &entry) const
 {
   if (entry.method != 0)
     fail_file (LT_ERROR_FORMAT, file_.path (),
@@ -259,6 +259,12 @@ ZipArchive::read (const Entry &entry, void *buffer) const
                    + std::to_string (entry.method)
                    + "); torch.save never compresses, so the file was repacked by another tool: "
                      "save it again with torch.save");
+}
+
+void
+ZipArchive::read (const Entry &entry, void *buffer) const
+{
+  require_stored (entry);
   file_.read_at (entry.data_offset, buffer, entry.size);
   if (crc32 (buffer, entry.size) != entry.crc32)
     fail_file (LT_ERROR_FORMAT, file_.path (),

@@ -901,6 +901,7 @@ read_torch_archive (const WeightFile &file)
     fail_file (LT_ERROR_FORMAT, path, "its data.pkl is " + std::to_string (pickle->size >> 20)
                                           + " MiB, far more than a state dict needs");
 
+  zip.require_stored (*pickle);
   std::string data (pickle->size, '\0');
   zip.read (*pickle, data.data ());
 
@@ -910,6 +911,8 @@ read_torch_archive (const WeightFile &file)
     if (record == nullptr)
       fail_file (LT_ERROR_FORMAT, path, "its data.pkl refers to the tensor data " + printable (name)
                                             + ", which the archive lacks");
+    /* A compressed member's size is not bounded by the file's: refuse it before allocating. */
+    zip.require_stored (*record);
     const uint64_t item = c10::elementSize (type);
     uint64_t needed;
     if (__builtin_mul_overflow (static_cast<uint64_t> (numel), item, &needed)

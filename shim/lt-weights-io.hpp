@@ -60,6 +60,9 @@ public:
 
   const std::vector<Entry> &entries () const noexcept { return entries_; }
   const Entry *find (const std::string &name) const;
+  /* Fails unless entry is stored uncompressed. Only then is entry.size known to lie within
+   * the file, so call this before allocating entry.size bytes for read(). */
+  void require_stored (const Entry &entry) const;
   /* Reads the whole stored member into buffer (entry.size bytes) and checks its CRC-32. */
   void read (const Entry &entry, void *buffer) const;
 
