@@ -181,19 +181,22 @@ drop_alpha (GdkPixbuf *pixbuf)
   return rgb;
 }
 
-/* GdkPixbuf's BMP loader buffers a whole info header before it checks its declared size, so a
- * 20-byte file claiming a 4 GB header makes it allocate 4 GB. No BMP version has a header over
- * 124 bytes (BITMAPV5HEADER): refuse larger claims before the loader sees them. */
+/* GdkPixbuf's BMP loader buffers everything up to the info header's end and then up to the
+ * pixel data before it checks either: a 60-byte file declaring a 4 GB info header, or pixels
+ * 4 GB in, makes it allocate 4 GB. No BMP version has an info header over 124 bytes
+ * (BITMAPV5HEADER), and in a whole file the pixels start inside it: refuse other claims before
+ * the loader sees them. */
 static gboolean
 bmp_header_is_absurd (const guint8 *data,
                       gsize         length)
 {
-  guint32 info_size;
+  guint32 pixels_offset, info_size;
 
   if (length < 18 || data[0] != 'B' || data[1] != 'M')
     return FALSE;
+  pixels_offset = data[10] | (data[11] << 8) | (data[12] << 16) | ((guint32) data[13] << 24);
   info_size = data[14] | (data[15] << 8) | (data[16] << 16) | ((guint32) data[17] << 24);
-  return info_size > 124;
+  return info_size > 124 || pixels_offset > length;
 }
 
 static GdkPixbuf *

@@ -7,8 +7,6 @@
 
 #include "config.h"
 
-#include <string.h>
-
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
@@ -129,11 +127,8 @@ leaf_model_meta_from_json (const char  *json,
   JsonObject *object;
   JsonArray *classes;
 
-  /* Only an object can be ours: anything else is refused before json-glib 1.6 sees it, whose
-   * parser leaks what follows a top-level scalar ("9{...}"). An empty or blank text parses, to
-   * no root at all. */
-  if (json == NULL || *(json + strspn (json, " \t\r\n")) != '{' ||
-      !json_parser_load_from_data (parser, json, -1, NULL) ||
+  /* An empty or blank text parses, to no root at all. */
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL) ||
       json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     goto not_ours;

@@ -18,8 +18,10 @@ mkdir -p "$findings"
 
 # Criticals are bugs too; leaks count; glib's slice allocator would hide them.
 export G_DEBUG=fatal-criticals G_SLICE=always-malloc
-# handle_sigtrap: a fatal GLib critical raises SIGTRAP, which must count as a crash too.
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:handle_sigtrap=1
+# handle_sigtrap: a fatal GLib critical raises SIGTRAP, which must count as a crash too; slow
+# unwinding: GLib has no frame pointers, and suppressions need whole stacks.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
+ASAN_OPTIONS+=:handle_sigtrap=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$here/../lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
