@@ -59,6 +59,11 @@ top_class (const float *logits,
   return best;
 }
 
+/**
+ * leaf_calibration_nll:
+ *
+ * Returns: the mean negative log-likelihood of labels at temperature; 0 when n is 0
+ */
 double
 leaf_calibration_nll (const float *logits,
                       const guint *labels,
@@ -79,7 +84,7 @@ leaf_calibration_nll (const float *logits,
         sum += exp (row[c] / temperature - max);
       total += max + log (sum) - row[labels[i]] / temperature;
     }
-  return n > 0 ? total / n : NAN;
+  return n > 0 ? total / n : 0.0;
 }
 
 /**
@@ -132,7 +137,7 @@ leaf_calibration_fit_temperature (const float *logits,
  *
  * The expected calibration error: photos go to 15 equal-width bins of their top probability
  * (a probability of exactly 1 joins the last), and the error is the mean over photos of
- * |accuracy - mean confidence| of their bin.
+ * |accuracy - mean confidence| of their bin; 0 for no photos, so that JSON can hold it.
  */
 double
 leaf_calibration_ece (const float        *logits,
@@ -164,7 +169,7 @@ leaf_calibration_ece (const float        *logits,
       }
   if (bins != NULL)
     memcpy (bins, local, sizeof local);
-  return n > 0 ? ece : NAN;
+  return ece;
 }
 
 typedef struct

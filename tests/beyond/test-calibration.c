@@ -231,6 +231,21 @@ test_against_numpy (void)
   set_clear (&set);
 }
 
+/* A validation set whose photos all failed to decode: neutral values JSON can hold. */
+static void
+test_empty (void)
+{
+  LeafCalibration cal;
+
+  leaf_calibration_fit (NULL, NULL, 0, N_CLASSES, &cal);
+  g_assert_cmpfloat (cal.temperature, ==, 1.0);
+  g_assert_cmpfloat (cal.ece_before, ==, 0.0);
+  g_assert_cmpfloat (cal.ece_after, ==, 0.0);
+  g_assert_cmpfloat (cal.nll_after, ==, 0.0);
+  g_assert_cmpfloat (cal.refer_below, ==, 0.0);
+  g_assert_cmpfloat (cal.coverage, ==, 1.0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -239,5 +254,6 @@ main (int   argc,
   g_test_add_func ("/calibration/temperature/recovers-overconfidence", test_recovers_temperature);
   g_test_add_func ("/calibration/refer/risk-coverage-rule", test_refer_threshold);
   g_test_add_func ("/calibration/ece/matches-numpy", test_against_numpy);
+  g_test_add_func ("/calibration/empty", test_empty);
   return g_test_run ();
 }
