@@ -111,6 +111,49 @@ member_to_json (JsonObject *object,
   return json_to_string (node, FALSE);
 }
 
+/* json-glib 1.6's *_member_with_default() and json_node_get_string() are programming errors
+ * (criticals, or worse) on members of another JSON type; a damaged file can hold any type. */
+static const char *
+node_string (JsonNode *node)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node) : NULL;
+}
+
+static const char *
+string_member (JsonObject *object,
+               const char *name)
+{
+  return node_string (json_object_get_member (object, name));
+}
+
+static gint64
+int_member (JsonObject *object,
+            const char *name,
+            gint64      fallback)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_INT64 ? json_node_get_int (node) : fallback;
+}
+
+static double
+double_member (JsonObject *object,
+               const char *name,
+               double      fallback)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return fallback;
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    return json_node_get_double (node);
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return json_node_get_int (node);
+  return fallback;
+}
+
 /**
  * leaf_model_meta_from_json:
  * @file_name: named in error messages
@@ -126,6 +169,7 @@ leaf_model_meta_from_json (const char  *json,
   g_autoptr(LeafModelMeta) meta = g_new0 (LeafModelMeta, 1);
   JsonObject *object;
   JsonArray *classes;
+  gint64 image_size, resize_size;
 
   /* An empty or blank text parses, to no root at all. */
   if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL) ||
@@ -134,10 +178,9 @@ leaf_model_meta_from_json (const char  *json,
     goto not_ours;
 
   object = json_node_get_object (json_parser_get_root (parser));
-  if (g_strcmp0 (json_object_get_string_member_with_default (object, "format", ""),
-                 FORMAT_NAME) != 0)
+  if (g_strcmp0 (string_member (object, "format"), FORMAT_NAME) != 0)
     goto not_ours;
-  if (json_object_get_int_member_with_default (object, "version", 0) > FORMAT_VERSION)
+  if (int_member (object, "version", 0) > FORMAT_VERSION)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW,
                    _("%s was written by a newer version of Leafscope; update Leafscope to use it"),
@@ -155,28 +198,28 @@ leaf_model_meta_from_json (const char  *json,
   meta->classes = g_new0 (char *, meta->n_classes + 1);
   for (guint i = 0; i < meta->n_classes; i++)
     {
-      const char *name = json_node_get_string (json_array_get_element (classes, i));
+      const char *name = node_string (json_array_get_element (classes, i));
       if (name == NULL)
         goto not_ours;
       meta->classes[i] = g_strdup (name);
     }
 
-  meta->image_size = json_object_get_int_member_with_default (object, "image_size", 224);
-  meta->resize_size = json_object_get_int_member_with_default (object, "resize_size", 256);
-  if (meta->image_size < 32 || meta->image_size > 1024 || meta->resize_size < meta->image_size ||
-      meta->resize_size > 2048)
+  image_size = int_member (object, "image_size", 224);
+  resize_size = int_member (object, "resize_size", 256);
+  if (image_size < 32 || image_size > 1024 || resize_size < image_size || resize_size > 2048)
     goto not_ours;
-  meta->base_weights_sha256 =
-    g_strdup (json_object_get_string_member_with_default (object, "base_weights_sha256", NULL));
+  meta->image_size = image_size;
+  meta->resize_size = resize_size;
+  meta->base_weights_sha256 = g_strdup (string_member (object, "base_weights_sha256"));
   meta->recipe_json = member_to_json (object, "recipe");
   meta->metrics_json = member_to_json (object, "metrics");
-  meta->catalog_path = g_strdup (json_object_get_string_member_with_default (object, "catalog", NULL));
-  meta->run_id = json_object_get_int_member_with_default (object, "run_id", 0);
-  meta->created = g_strdup (json_object_get_string_member_with_default (object, "created", NULL));
-  meta->temperature = json_object_get_double_member_with_default (object, "temperature", 1.0);
+  meta->catalog_path = g_strdup (string_member (object, "catalog"));
+  meta->run_id = int_member (object, "run_id", 0);
+  meta->created = g_strdup (string_member (object, "created"));
+  meta->temperature = double_member (object, "temperature", 1.0);
   if (!(meta->temperature > 0))
     meta->temperature = 1.0;
-  meta->refer_below = json_object_get_double_member_with_default (object, "refer_below", 0.0);
+  meta->refer_below = double_member (object, "refer_below", 0.0);
   return g_steal_pointer (&meta);
 
 not_ours:
