@@ -40,8 +40,10 @@ static int
 usage_error (GOptionContext *context,
              const char     *message)
 {
+  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
   g_printerr ("leafscope-cli: %s\n", message);
-  g_printerr ("%s", g_option_context_get_help (context, TRUE, NULL));
+  g_printerr ("%s", help);
   return 2;
 }
 
