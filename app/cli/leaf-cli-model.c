@@ -169,9 +169,9 @@ print_event_text (TrainState           *state,
           if (json_parser_load_from_data (parser, e->summary_json, -1, NULL))
             {
               o = json_node_get_object (json_parser_get_root (parser));
-              printf (_("Validation accuracy %.1f%% (model from epoch %" G_GINT64_FORMAT ")\n"),
+              printf (_("Validation accuracy %.1f%% (model from epoch %u)\n"),
                       100 * json_object_get_double_member (o, "val_accuracy"),
-                      json_object_get_int_member (o, "kept_epoch"));
+                      (guint) json_object_get_int_member (o, "kept_epoch"));
               printf (_("Time: %.1f s (extract %.1f s, head %.1f s, fine-tune %.1f s)\n"),
                       json_object_get_double_member (o, "total_seconds"),
                       json_object_get_double_member (o, "extract_seconds"),
@@ -689,9 +689,9 @@ cmd_evaluate (LeafCli  *cli,
       JsonObject *o = json_node_get_object (metrics);
       JsonArray *per_class = json_object_get_array_member (o, "per_class");
 
-      printf (_("Accuracy %.2f%% on %" G_GINT64_FORMAT " photos (%u skipped)\n"),
+      printf (_("Accuracy %.2f%% on %u photos (%u skipped)\n"),
               100 * json_object_get_double_member (o, "accuracy"),
-              json_object_get_int_member (o, "n"), n_skipped);
+              (guint) json_object_get_int_member (o, "n"), n_skipped);
       printf ("%-24s %9s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), "F1",
               _("photos"));
       for (guint c = 0; c < json_array_get_length (per_class); c++)
