@@ -853,6 +853,33 @@ predict_next_batch (LeafPredictor  *predictor,
   return TRUE;
 }
 
+/* The model --model names (its catalog record, or NULL when the catalog does not know the file),
+ * else the catalog's latest; fails when there is neither. */
+static gboolean
+lookup_model (LeafCatalog    *catalog,
+              const char     *model,
+              LeafModelInfo **info,
+              GError        **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  *info = model != NULL ? find_model (catalog, model, &local)
+                        : leaf_catalog_get_latest_model (catalog, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (model == NULL && *info == NULL)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
+                   _("The catalog has no trained model yet: run “leafscope-cli train” first, "
+                     "or pass --model FILE"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static int
 cmd_next (LeafCli  *cli,
           int       argc,
@@ -899,17 +926,8 @@ cmd_next (LeafCli  *cli,
   catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
   if (catalog == NULL)
     return leaf_cli_fail (&error);
-  info = model != NULL ? find_model (catalog, model, &error)
-                       : leaf_catalog_get_latest_model (catalog, &error);
-  if (error != NULL)
+  if (!lookup_model (catalog, model, &info, &error))
     return leaf_cli_fail (&error);
-  if (model == NULL && info == NULL)
-    {
-      g_set_error (&error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
-                   _("The catalog has no trained model yet: run “leafscope-cli train” first, "
-                     "or pass --model FILE"));
-      return leaf_cli_fail (&error);
-    }
   if (model != NULL && info == NULL)
     g_printerr (_("leafscope-cli: %s is not one of this catalog's models; its predictions are "
                   "not stored\n"), model);
@@ -1033,17 +1051,8 @@ cmd_model_card (LeafCli  *cli,
   catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
   if (catalog == NULL)
     return leaf_cli_fail (&error);
-  info = model != NULL ? find_model (catalog, model, &error)
-                       : leaf_catalog_get_latest_model (catalog, &error);
-  if (error != NULL)
+  if (!lookup_model (catalog, model, &info, &error))
     return leaf_cli_fail (&error);
-  if (model == NULL && info == NULL)
-    {
-      g_set_error (&error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
-                   _("The catalog has no trained model yet: run “leafscope-cli train” first, "
-                     "or pass --model FILE"));
-      return leaf_cli_fail (&error);
-    }
   model_path = model != NULL ? model : info->path;
   predictor = leaf_predictor_new_from_model (model_path, &error);
   if (predictor == NULL)
