@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <dlfcn.h>
 #include <sched.h>
 
 #include <cstring>
@@ -89,6 +90,21 @@ join (const LtTensor *const *tensors, size_t n_tensors, bool stack, LtTensor **o
 
 } // namespace lt
 
+/* OpenBLAS (which Debian's libtorch picks up when libopenblas0-pthread is installed) keeps a
+ * pool of its own beside ATen's OpenMP threads. On a small machine the two pools busy-wait
+ * against each other: a warm single-image diagnosis measured 17 ms most of the time but 80 to
+ * 140 ms every few calls. Only the classifier's small matrix products reach BLAS here, so it
+ * runs them on the calling thread. Looked up at run time: the reference BLAS has no such call. */
+static void
+quiet_blas_threads (void)
+{
+  using SetThreads = void (*) (int);
+  auto set_threads = reinterpret_cast<SetThreads> (dlsym (RTLD_DEFAULT, "openblas_set_num_threads"));
+
+  if (set_threads != nullptr)
+    set_threads (1);
+}
+
 extern "C" LtStatus
 lt_init (int num_threads, char **error)
 {
@@ -96,6 +112,7 @@ lt_init (int num_threads, char **error)
     /* Debian's libtorch starts with one thread; two are about 2.5 times faster on two cores.
      * ATen applies the number to every thread on its first parallel operation. */
     at::set_num_threads (num_threads > 0 ? num_threads : lt::available_cores ());
+    quiet_blas_threads ();
   });
 }
 
