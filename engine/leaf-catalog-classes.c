@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "leaf-catalog-private.h"
@@ -153,7 +155,7 @@ get_class (LeafDb      *db,
     return class_from_row (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-                 _("The catalog has no class with id %" G_GINT64_FORMAT "."), class_id);
+                 _("The catalog has no class with id %" PRId64 "."), class_id);
   else
     _leaf_db_fail (db, error);
   return NULL;

@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "leaf-catalog-private.h"
@@ -762,7 +764,7 @@ leaf_catalog_get_image (LeafCatalog  *catalog,
     g_propagate_error (error, g_steal_pointer (&local_error));
   else if (image == NULL)
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-                 _("The catalog has no image with id %" G_GINT64_FORMAT "."), image_id);
+                 _("The catalog has no image with id %" PRId64 "."), image_id);
   return image;
 }
 

@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "leaf-catalog-private.h"
@@ -243,7 +245,7 @@ check_image_exists (LeafDb   *db,
   if (rc != SQLITE_DONE)
     return _leaf_db_fail (db, error);
   g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-               _("The catalog has no image with id %" G_GINT64_FORMAT "."), image_id);
+               _("The catalog has no image with id %" PRId64 "."), image_id);
   return FALSE;
 }
 
@@ -265,7 +267,7 @@ check_class_active (LeafDb   *db,
   if (rc != SQLITE_DONE)
     return _leaf_db_fail (db, error);
   g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-               _("The catalog has no class with id %" G_GINT64_FORMAT "."), class_id);
+               _("The catalog has no class with id %" PRId64 "."), class_id);
   return FALSE;
 }
 

@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
@@ -585,7 +587,7 @@ leaf_catalog_end_run (LeafCatalog    *self,
   if (sqlite3_changes (db->handle) == 0)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-                   _("Run %" G_GINT64_FORMAT " is not running."), run_id);
+                   _("Run %" PRId64 " is not running."), run_id);
       return FALSE;
     }
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
@@ -1084,7 +1086,7 @@ map_model_classes (LeafDb       *db,
     {
       if (rc == SQLITE_DONE)
         g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-                     _("There is no model with id %" G_GINT64_FORMAT "."), model_id);
+                     _("There is no model with id %" PRId64 "."), model_id);
       else
         _leaf_db_fail (db, error);
       return NULL;
@@ -1143,7 +1145,7 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
   if (model_classes != n_classes)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH,
-                   _("Model %" G_GINT64_FORMAT " has %u classes, but the predictions have %u."),
+                   _("Model %" PRId64 " has %u classes, but the predictions have %u."),
                    model_id, model_classes, n_classes);
       goto fail;
     }
@@ -1252,7 +1254,7 @@ leaf_catalog_get_prediction (LeafCatalog  *self,
     return prediction_from_row (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-                 _("Model %" G_GINT64_FORMAT " has no prediction for image %" G_GINT64_FORMAT "."),
+                 _("Model %" PRId64 " has no prediction for image %" PRId64 "."),
                  model_id, image_id);
   else
     _leaf_db_fail (db, error);

@@ -11,6 +11,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -130,7 +132,7 @@ append_metrics (GString    *md,
                            ? json_object_get_array_member (metrics, "per_class") : NULL;
 
   g_string_append_printf (md, "## %s\n\n", _("Performance on the validation split"));
-  g_string_append_printf (md, _("Accuracy %.2f %% on %" G_GINT64_FORMAT " photos, macro F1 "
+  g_string_append_printf (md, _("Accuracy %.2f %% on %" PRId64 " photos, macro F1 "
                                 "%.3f.\n\n"),
                           100 * json_object_get_double_member_with_default (metrics, "accuracy", NAN),
                           json_object_get_int_member_with_default (metrics, "n", 0),

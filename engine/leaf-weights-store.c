@@ -21,6 +21,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n.h>
@@ -921,7 +923,7 @@ download (FetchData     *data,
       if (total > MAX_WEIGHTS_BYTES)
         {
           g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE,
-                       _("%s is %" G_GINT64_FORMAT " bytes long, far more than any "
+                       _("%s is %" PRId64 " bytes long, far more than any "
                          "EfficientNet-B0 weight file; it was not downloaded."),
                        data->url, (gint64) total);
           return FALSE;

@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
@@ -607,8 +609,8 @@ update_selection_label (LeafLibraryView *self)
     }
   if (selected > 0)
     {
-      g_autofree char *text = g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " selected",
-                                                         "%" G_GUINT64_FORMAT " selected",
+      g_autofree char *text = g_strdup_printf (ngettext ("%" PRIu64 " selected",
+                                                         "%" PRIu64 " selected",
                                                          (gulong) selected),
                                                selected);
       /* Translators: tooltip of the selection count; %u is how many photos are shown */

@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <adwaita.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
@@ -461,9 +463,9 @@ show_run (LeafTrainView *self,
   leaf_confusion_matrix_set_model (self->confusion_matrix, confusion);
   fill_per_class (self);
   /* Translators: %s is a run number, %.1f%% the accuracy, %u the photo count */
-  title = g_strdup_printf (ngettext ("Run %" G_GINT64_FORMAT ": %.1f%% of %u validation photo "
+  title = g_strdup_printf (ngettext ("Run %" PRId64 ": %.1f%% of %u validation photo "
                                      "recognised",
-                                     "Run %" G_GINT64_FORMAT ": %.1f%% of %u validation photos "
+                                     "Run %" PRId64 ": %.1f%% of %u validation photos "
                                      "recognised",
                                      leaf_confusion_get_total (confusion)),
                            run_id, leaf_confusion_get_accuracy (confusion) * 100,
@@ -558,7 +560,7 @@ reload_history (LeafTrainView *self,
       LeafRunInfo *run = g_ptr_array_index (runs, i - 1);
       g_autoptr(GDateTime) local = g_date_time_to_local (run->started);
       g_autofree char *when = g_date_time_format (local, "%x %R");
-      g_autofree char *title = g_strdup_printf (_("Run %" G_GINT64_FORMAT), run->id);
+      g_autofree char *title = g_strdup_printf (_("Run %" PRId64), run->id);
       g_autofree char *subtitle = g_strdup_printf ("%s · %s", when, status_text (run->status));
       GtkWidget *row = adw_action_row_new ();
       GtkWidget *icon = gtk_image_new_from_icon_name (status_icon (run->status));
