@@ -1,8 +1,10 @@
 /* leaf-trainer.c: the training thread
  *
- * One dedicated thread owns every libtorch object of a run. The caller's main context receives
- * LeafTrainEvents through the "event" signal; pause, resume and stop are flags the run checks
- * between steps, so a step in flight always completes.
+ * One dedicated thread owns every libtorch object: the model of a run and the predictor that
+ * diagnoses photos. It takes commands: start a run, predict a photo (served between two steps
+ * when a run is going, so a diagnosis never waits for training to end), and pause, resume and
+ * stop, which are flags the run checks between steps, so a step in flight always completes.
+ * The caller's main context receives LeafTrainEvents through the "event" signal.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,6 +16,7 @@
 #include <glib/gi18n.h>
 
 #include "leaf-error.h"
+#include "leaf-predictor.h"
 #include "leaf-run-private.h"
 #include "leaf-trainer.h"
 
@@ -66,10 +69,16 @@ struct _LeafTrainer
   GMainContext *context;
 
   GThread *thread;
+  gboolean running; /* from start until the FINISHED event reaches the main context */
   LeafRunControl control;
+
+  LeafPredictor *predictor; /* the training thread's: the model of the last prediction */
 };
 
 G_DEFINE_FINAL_TYPE (LeafTrainer, leaf_trainer, G_TYPE_OBJECT)
+
+static void serve_request (gpointer request,
+                           gpointer user_data);
 
 enum {
   SIGNAL_EVENT,
@@ -83,13 +92,19 @@ leaf_trainer_dispose (GObject *object)
 {
   LeafTrainer *self = LEAF_TRAINER (object);
 
-  /* Events hold a reference, so the run has posted its last one by now; the thread may still
-   * be unwinding. */
+  /* Events and predictions hold a reference, so nothing is in flight now but a run's
+   * unwinding. The last reference may be dropped on the training thread itself, which then
+   * ends on its own. */
   if (self->thread != NULL)
     {
-      leaf_run_control_request_stop (&self->control);
-      g_thread_join (g_steal_pointer (&self->thread));
+      leaf_run_control_quit (&self->control);
+      if (g_thread_self () == self->thread)
+        g_thread_unref (g_steal_pointer (&self->thread));
+      else
+        g_thread_join (g_steal_pointer (&self->thread));
     }
+  g_clear_pointer ((LeafRunSetup **) &self->control.job, leaf_run_setup_free);
+  g_clear_object (&self->predictor);
 
   G_OBJECT_CLASS (leaf_trainer_parent_class)->dispose (object);
 }
@@ -131,6 +146,8 @@ static void
 leaf_trainer_init (LeafTrainer *self)
 {
   leaf_run_control_init (&self->control);
+  self->control.serve = serve_request;
+  self->control.serve_data = self;
   self->context = g_main_context_ref_thread_default ();
   self->cache_max_bytes = G_GUINT64_CONSTANT (4) << 30;
 }
@@ -193,8 +210,8 @@ emit_event_cb (gpointer data)
 {
   PostedEvent *posted = data;
 
-  if (posted->event->kind == LEAF_TRAIN_EVENT_FINISHED && posted->self->thread != NULL)
-    g_thread_join (g_steal_pointer (&posted->self->thread));
+  if (posted->event->kind == LEAF_TRAIN_EVENT_FINISHED)
+    posted->self->running = FALSE;
 
   g_signal_emit (posted->self, signals[SIGNAL_EVENT], 0, posted->event);
   return G_SOURCE_REMOVE;
@@ -223,14 +240,26 @@ post_event_cb (const LeafTrainEvent *event,
                               posted_event_free);
 }
 
+/* Holds no reference: dispose ends the thread before the trainer goes. */
 static gpointer
-train_thread (gpointer data)
+trainer_thread (gpointer data)
 {
-  LeafRunSetup *setup = data;
+  LeafTrainer *self = data;
+  LeafRunSetup *setup;
 
-  leaf_run_execute (setup);
-  leaf_run_setup_free (setup);
+  while ((setup = leaf_run_control_next_job (&self->control)) != NULL)
+    {
+      leaf_run_execute (setup);
+      leaf_run_setup_free (setup);
+    }
   return NULL;
+}
+
+static void
+ensure_thread (LeafTrainer *self)
+{
+  if (self->thread == NULL)
+    self->thread = g_thread_new ("leaf-trainer", trainer_thread, self);
 }
 
 /**
@@ -254,7 +283,7 @@ leaf_trainer_start (LeafTrainer       *self,
   g_return_val_if_fail (LEAF_IS_TRAINER (self), FALSE);
   g_return_val_if_fail (recipe != NULL, FALSE);
 
-  if (self->thread != NULL)
+  if (self->running)
     {
       g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
                            _("A training run is already in progress"));
@@ -275,7 +304,9 @@ leaf_trainer_start (LeafTrainer       *self,
   setup->emit = post_event_cb;
   setup->emit_data = self;
 
-  self->thread = g_thread_new ("leaf-trainer", train_thread, setup);
+  self->running = TRUE;
+  leaf_run_control_push_job (&self->control, setup);
+  ensure_thread (self);
   return TRUE;
 }
 
@@ -283,14 +314,14 @@ gboolean
 leaf_trainer_is_running (LeafTrainer *self)
 {
   g_return_val_if_fail (LEAF_IS_TRAINER (self), FALSE);
-  return self->thread != NULL;
+  return self->running;
 }
 
 gboolean
 leaf_trainer_is_paused (LeafTrainer *self)
 {
   g_return_val_if_fail (LEAF_IS_TRAINER (self), FALSE);
-  return self->thread != NULL && leaf_run_control_is_paused (&self->control);
+  return self->running && leaf_run_control_is_paused (&self->control);
 }
 
 void
@@ -318,4 +349,149 @@ leaf_trainer_stop (LeafTrainer *self)
 {
   g_return_if_fail (LEAF_IS_TRAINER (self));
   leaf_run_control_request_stop (&self->control);
+}
+
+/* Predictions --------------------------------------------------------------------------- */
+
+G_DEFINE_BOXED_TYPE (LeafTrainerPrediction, leaf_trainer_prediction, leaf_trainer_prediction_copy, leaf_trainer_prediction_free)
+
+LeafTrainerPrediction *
+leaf_trainer_prediction_copy (const LeafTrainerPrediction *prediction)
+{
+  LeafTrainerPrediction *copy = g_new0 (LeafTrainerPrediction, 1);
+
+  copy->model_path = g_strdup (prediction->model_path);
+  copy->classes = g_strdupv (prediction->classes);
+  copy->n_classes = prediction->n_classes;
+  copy->probabilities = g_memdup2 (prediction->probabilities,
+                                   prediction->n_classes * sizeof (float));
+  copy->refer = prediction->refer;
+  return copy;
+}
+
+void
+leaf_trainer_prediction_free (LeafTrainerPrediction *prediction)
+{
+  if (prediction == NULL)
+    return;
+  g_free (prediction->model_path);
+  g_strfreev (prediction->classes);
+  g_free (prediction->probabilities);
+  g_free (prediction);
+}
+
+typedef struct
+{
+  char *model_path;
+  char *image_path;
+  gboolean tta;
+} PredictRequest;
+
+static void
+predict_request_free (gpointer data)
+{
+  PredictRequest *request = data;
+
+  g_free (request->model_path);
+  g_free (request->image_path);
+  g_free (request);
+}
+
+static LeafTrainerPrediction *
+predict_on_thread (LeafTrainer     *self,
+                   PredictRequest  *request,
+                   GError         **error)
+{
+  g_autoptr(LeafTrainerPrediction) prediction = g_new0 (LeafTrainerPrediction, 1);
+
+  /* Loading a model costs far more than a diagnosis: the last one stays loaded. */
+  if (self->predictor == NULL ||
+      g_strcmp0 (leaf_predictor_get_path (self->predictor), request->model_path) != 0)
+    {
+      g_clear_object (&self->predictor);
+      self->predictor = leaf_predictor_new_from_model (request->model_path, error);
+      if (self->predictor == NULL)
+        return NULL;
+    }
+
+  prediction->model_path = g_strdup (request->model_path);
+  prediction->classes = g_strdupv ((char **) leaf_predictor_get_classes (self->predictor));
+  prediction->n_classes = leaf_predictor_get_n_classes (self->predictor);
+  prediction->probabilities = g_new (float, prediction->n_classes);
+  if (!leaf_predictor_predict_file (self->predictor, request->image_path, request->tta,
+                                    prediction->probabilities, NULL, error))
+    return NULL;
+  prediction->refer = leaf_predictor_should_refer (self->predictor, prediction->probabilities);
+  return g_steal_pointer (&prediction);
+}
+
+/* Runs on the training thread; the task was queued by leaf_trainer_predict_async(). */
+static void
+serve_request (gpointer request,
+               gpointer user_data)
+{
+  g_autoptr(GTask) task = request;
+  LeafTrainer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  LeafTrainerPrediction *prediction;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  prediction = predict_on_thread (self, g_task_get_task_data (task), &error);
+  if (prediction == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, prediction, (GDestroyNotify) leaf_trainer_prediction_free);
+}
+
+/**
+ * leaf_trainer_predict_async:
+ * @model_path: a model saved by a run (safetensors with Leafscope's metadata)
+ * @image_path: the photo to diagnose
+ * @tta: average the eight flips and rotations of the photo
+ *
+ * Diagnoses a photo on the training thread, which owns every libtorch object. While a run is
+ * going or paused, the request is served between two of its steps.
+ */
+void
+leaf_trainer_predict_async (LeafTrainer         *self,
+                            const char          *model_path,
+                            const char          *image_path,
+                            gboolean             tta,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  GTask *task;
+  PredictRequest *request;
+
+  g_return_if_fail (LEAF_IS_TRAINER (self));
+  g_return_if_fail (model_path != NULL);
+  g_return_if_fail (image_path != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, leaf_trainer_predict_async);
+  request = g_new0 (PredictRequest, 1);
+  request->model_path = g_strdup (model_path);
+  request->image_path = g_strdup (image_path);
+  request->tta = tta;
+  g_task_set_task_data (task, request, predict_request_free);
+  leaf_run_control_push_request (&self->control, task);
+  ensure_thread (self);
+}
+
+/**
+ * leaf_trainer_predict_finish:
+ *
+ * Returns: (transfer full): the calibrated class probabilities, or %NULL with @error set
+ */
+LeafTrainerPrediction *
+leaf_trainer_predict_finish (LeafTrainer   *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (LEAF_IS_TRAINER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
