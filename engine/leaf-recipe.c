@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 
 #include "leaf-error.h"
 #include "leaf-recipe.h"
@@ -145,23 +146,23 @@ leaf_preset_from_string (const char *name,
   return TRUE;
 }
 
-static const char *
-optimizer_name (LeafOptimizer o)
-{
-  return o == LEAF_OPTIMIZER_SGD ? "sgd" : o == LEAF_OPTIMIZER_ADAMW ? "adamw" : "adam";
-}
+static const char *const optimizer_names[] = {
+  [LEAF_OPTIMIZER_ADAM] = "adam",
+  [LEAF_OPTIMIZER_ADAMW] = "adamw",
+  [LEAF_OPTIMIZER_SGD] = "sgd",
+};
 
-static const char *
-schedule_name (LeafSchedule s)
-{
-  return s == LEAF_SCHEDULE_COSINE ? "cosine" : s == LEAF_SCHEDULE_STEP ? "step" : "constant";
-}
+static const char *const schedule_names[] = {
+  [LEAF_SCHEDULE_CONSTANT] = "constant",
+  [LEAF_SCHEDULE_COSINE] = "cosine",
+  [LEAF_SCHEDULE_STEP] = "step",
+};
 
-static const char *
-class_weights_name (LeafClassWeights w)
-{
-  return w == LEAF_CLASS_WEIGHTS_OFF ? "off" : w == LEAF_CLASS_WEIGHTS_BALANCED ? "balanced" : "auto";
-}
+static const char *const class_weights_names[] = {
+  [LEAF_CLASS_WEIGHTS_AUTO] = "auto",
+  [LEAF_CLASS_WEIGHTS_OFF] = "off",
+  [LEAF_CLASS_WEIGHTS_BALANCED] = "balanced",
+};
 
 /**
  * leaf_recipe_to_json:
@@ -186,11 +187,11 @@ leaf_recipe_to_json (const LeafRecipe *r)
   MEMBER ("finetune_head_lr", double, r->finetune_head_lr);
   MEMBER ("finetune_early_stopping", boolean, r->finetune_early_stopping);
   MEMBER ("patience", int, r->patience);
-  MEMBER ("optimizer", string, optimizer_name (r->optimizer));
+  MEMBER ("optimizer", string, optimizer_names[r->optimizer]);
   MEMBER ("weight_decay", double, r->weight_decay);
-  MEMBER ("schedule", string, schedule_name (r->schedule));
+  MEMBER ("schedule", string, schedule_names[r->schedule]);
   MEMBER ("label_smoothing", double, r->label_smoothing);
-  MEMBER ("class_weights", string, class_weights_name (r->class_weights));
+  MEMBER ("class_weights", string, class_weights_names[r->class_weights]);
   MEMBER ("batch_size", int, r->batch_size);
   MEMBER ("image_size", int, r->image_size);
   MEMBER ("resize_size", int, leaf_recipe_resize_size (r));
@@ -212,4 +213,219 @@ leaf_recipe_to_string (const LeafRecipe *recipe)
 {
   g_autoptr(JsonNode) node = leaf_recipe_to_json (recipe);
   return json_to_string (node, FALSE);
+}
+
+/* Reading a recipe back. Members that are absent keep the preset's value, so that a recipe
+ * saved by an older version, which knew fewer settings, still loads. */
+
+static gboolean
+invalid_member (const char  *name,
+                GError     **error)
+{
+  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+               _("Invalid training recipe: “%s” has the wrong type or value"), name);
+  return FALSE;
+}
+
+static JsonNode *
+value_member (JsonObject *object,
+              const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) ? node : NULL;
+}
+
+static gboolean
+read_number (JsonObject  *object,
+             const char  *name,
+             double      *value,
+             GError     **error)
+{
+  JsonNode *node;
+  GType type;
+
+  if (!json_object_has_member (object, name))
+    return TRUE;
+  node = value_member (object, name);
+  type = node ? json_node_get_value_type (node) : G_TYPE_INVALID;
+  if (type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
+    return invalid_member (name, error);
+  *value = json_node_get_double (node);
+  if (!isfinite (*value))
+    return invalid_member (name, error);
+  return TRUE;
+}
+
+static gboolean
+read_uint (JsonObject  *object,
+           const char  *name,
+           guint       *value,
+           GError     **error)
+{
+  double number = *value;
+
+  if (!read_number (object, name, &number, error))
+    return FALSE;
+  if (number < 0 || number > G_MAXUINT || number != floor (number))
+    return invalid_member (name, error);
+  *value = (guint) number;
+  return TRUE;
+}
+
+static gboolean
+read_boolean (JsonObject  *object,
+              const char  *name,
+              gboolean    *value,
+              GError     **error)
+{
+  JsonNode *node;
+
+  if (!json_object_has_member (object, name))
+    return TRUE;
+  node = value_member (object, name);
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return invalid_member (name, error);
+  *value = json_node_get_boolean (node);
+  return TRUE;
+}
+
+/* Enums are stored by name; @names is indexed by the enum's value. */
+static gboolean
+read_enum (JsonObject         *object,
+           const char         *name,
+           const char * const *names,
+           guint               n_names,
+           guint              *value,
+           GError            **error)
+{
+  JsonNode *node;
+  const char *text;
+
+  if (!json_object_has_member (object, name))
+    return TRUE;
+  node = value_member (object, name);
+  text = node && json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node)
+                                                                  : NULL;
+  for (guint i = 0; text != NULL && i < n_names; i++)
+    if (g_strcmp0 (text, names[i]) == 0)
+      {
+        *value = i;
+        return TRUE;
+      }
+  return invalid_member (name, error);
+}
+
+/**
+ * leaf_recipe_from_json:
+ * @node: an object as leaf_recipe_to_json() writes it
+ * @recipe: (out caller-allocates): the recipe; left unchanged on failure
+ *
+ * Starts from the preset the object names ("default" when it names none), takes every member
+ * it has, and validates the result.
+ *
+ * Returns: whether @node held a valid recipe; %FALSE with @error set otherwise
+ */
+gboolean
+leaf_recipe_from_json (JsonNode    *node,
+                       LeafRecipe  *recipe,
+                       GError     **error)
+{
+  LeafRecipe r;
+  JsonObject *object;
+  LeafPreset preset = LEAF_PRESET_DEFAULT;
+  guint optimizer, schedule, class_weights;
+  JsonNode *member;
+
+  g_return_val_if_fail (recipe != NULL, FALSE);
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                           _("Invalid training recipe: it is not a JSON object"));
+      return FALSE;
+    }
+  object = json_node_get_object (node);
+  if (json_object_has_member (object, "preset"))
+    {
+      member = value_member (object, "preset");
+      if (member == NULL || json_node_get_value_type (member) != G_TYPE_STRING
+          || !leaf_preset_from_string (json_node_get_string (member), &preset))
+        return invalid_member ("preset", error);
+    }
+  leaf_recipe_init_preset (&r, preset);
+  optimizer = r.optimizer;
+  schedule = r.schedule;
+  class_weights = r.class_weights;
+
+  if (!read_uint (object, "head_epochs", &r.head_epochs, error)
+      || !read_number (object, "head_lr", &r.head_lr, error)
+      || !read_boolean (object, "head_early_stopping", &r.head_early_stopping, error)
+      || !read_uint (object, "finetune_epochs", &r.finetune_epochs, error)
+      || !read_uint (object, "unfreeze", &r.unfreeze, error)
+      || !read_number (object, "finetune_lr", &r.finetune_lr, error)
+      || !read_number (object, "finetune_head_lr", &r.finetune_head_lr, error)
+      || !read_boolean (object, "finetune_early_stopping", &r.finetune_early_stopping, error)
+      || !read_uint (object, "patience", &r.patience, error)
+      || !read_enum (object, "optimizer", optimizer_names, G_N_ELEMENTS (optimizer_names),
+                     &optimizer, error)
+      || !read_number (object, "weight_decay", &r.weight_decay, error)
+      || !read_enum (object, "schedule", schedule_names, G_N_ELEMENTS (schedule_names),
+                     &schedule, error)
+      || !read_number (object, "label_smoothing", &r.label_smoothing, error)
+      || !read_enum (object, "class_weights", class_weights_names,
+                     G_N_ELEMENTS (class_weights_names), &class_weights, error)
+      || !read_uint (object, "batch_size", &r.batch_size, error)
+      || !read_uint (object, "image_size", &r.image_size, error)
+      || !read_uint (object, "views", &r.views, error)
+      || !read_boolean (object, "random_resized_crop", &r.random_resized_crop, error)
+      || !read_boolean (object, "color_jitter", &r.color_jitter, error)
+      || !read_boolean (object, "cache_features", &r.cache_features, error)
+      || !read_boolean (object, "from_scratch", &r.from_scratch, error)
+      || !read_number (object, "val_fraction", &r.val_fraction, error))
+    return FALSE;
+  /* Read as an integer, not through a double, to keep all 64 bits of the seed. */
+  if (json_object_has_member (object, "seed"))
+    {
+      member = value_member (object, "seed");
+      if (member == NULL || json_node_get_value_type (member) != G_TYPE_INT64
+          || json_node_get_int (member) < 0)
+        return invalid_member ("seed", error);
+      r.seed = (guint64) json_node_get_int (member);
+    }
+  r.optimizer = optimizer;
+  r.schedule = schedule;
+  r.class_weights = class_weights;
+
+  if (!leaf_recipe_validate (&r, error))
+    return FALSE;
+  *recipe = r;
+  return TRUE;
+}
+
+/**
+ * leaf_recipe_from_string:
+ * @text: JSON text as leaf_recipe_to_string() writes it
+ * @recipe: (out caller-allocates): the recipe; left unchanged on failure
+ *
+ * Returns: whether @text held a valid recipe; %FALSE with @error set otherwise
+ */
+gboolean
+leaf_recipe_from_string (const char  *text,
+                         LeafRecipe  *recipe,
+                         GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local = NULL;
+
+  g_return_val_if_fail (text != NULL, FALSE);
+  g_return_val_if_fail (recipe != NULL, FALSE);
+
+  if (!json_parser_load_from_data (parser, text, -1, &local))
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                   _("Invalid training recipe: %s"), local->message);
+      return FALSE;
+    }
+  return leaf_recipe_from_json (json_parser_get_root (parser), recipe, error);
 }

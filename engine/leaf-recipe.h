@@ -81,6 +81,12 @@ guint       leaf_recipe_cut          (const LeafRecipe *recipe);
 guint       leaf_recipe_resize_size  (const LeafRecipe *recipe);
 JsonNode   *leaf_recipe_to_json      (const LeafRecipe *recipe);
 char       *leaf_recipe_to_string    (const LeafRecipe *recipe);
+gboolean    leaf_recipe_from_json    (JsonNode     *node,
+                                      LeafRecipe   *recipe,
+                                      GError      **error);
+gboolean    leaf_recipe_from_string  (const char   *text,
+                                      LeafRecipe   *recipe,
+                                      GError      **error);
 const char *leaf_preset_to_string    (LeafPreset    preset);
 gboolean    leaf_preset_from_string  (const char   *name,
                                       LeafPreset   *preset);

@@ -1,0 +1,172 @@
+/* test-recipe.c: the training recipe survives JSON, as the Train view saves it in GSettings
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "leaf-error.h"
+#include "leaf-recipe.h"
+
+static void
+assert_recipes_equal (const LeafRecipe *a,
+                      const LeafRecipe *b)
+{
+  g_autofree char *ja = leaf_recipe_to_string (a);
+  g_autofree char *jb = leaf_recipe_to_string (b);
+
+  g_assert_cmpstr (ja, ==, jb);
+  /* Field by field too, so that a member the JSON forgets cannot pass. */
+  g_assert_cmpint (a->preset, ==, b->preset);
+  g_assert_cmpuint (a->head_epochs, ==, b->head_epochs);
+  g_assert_cmpfloat (a->head_lr, ==, b->head_lr);
+  g_assert_cmpint (a->head_early_stopping, ==, b->head_early_stopping);
+  g_assert_cmpuint (a->finetune_epochs, ==, b->finetune_epochs);
+  g_assert_cmpuint (a->unfreeze, ==, b->unfreeze);
+  g_assert_cmpfloat (a->finetune_lr, ==, b->finetune_lr);
+  g_assert_cmpfloat (a->finetune_head_lr, ==, b->finetune_head_lr);
+  g_assert_cmpint (a->finetune_early_stopping, ==, b->finetune_early_stopping);
+  g_assert_cmpuint (a->patience, ==, b->patience);
+  g_assert_cmpint (a->optimizer, ==, b->optimizer);
+  g_assert_cmpfloat (a->weight_decay, ==, b->weight_decay);
+  g_assert_cmpint (a->schedule, ==, b->schedule);
+  g_assert_cmpfloat (a->label_smoothing, ==, b->label_smoothing);
+  g_assert_cmpint (a->class_weights, ==, b->class_weights);
+  g_assert_cmpuint (a->batch_size, ==, b->batch_size);
+  g_assert_cmpuint (a->image_size, ==, b->image_size);
+  g_assert_cmpuint (a->views, ==, b->views);
+  g_assert_cmpint (a->random_resized_crop, ==, b->random_resized_crop);
+  g_assert_cmpint (a->color_jitter, ==, b->color_jitter);
+  g_assert_cmpint (a->cache_features, ==, b->cache_features);
+  g_assert_cmpint (a->from_scratch, ==, b->from_scratch);
+  g_assert_cmpuint (a->seed, ==, b->seed);
+  g_assert_cmpfloat (a->val_fraction, ==, b->val_fraction);
+}
+
+static void
+round_trip (const LeafRecipe *recipe)
+{
+  g_autofree char *text = leaf_recipe_to_string (recipe);
+  g_autoptr(GError) error = NULL;
+  LeafRecipe back;
+
+  /* Start from something else, so that a member left unread shows. */
+  leaf_recipe_init_preset (&back, recipe->preset == LEAF_PRESET_ARTICLE ? LEAF_PRESET_DEFAULT
+                                                                        : LEAF_PRESET_ARTICLE);
+  g_assert_true (leaf_recipe_from_string (text, &back, &error));
+  g_assert_no_error (error);
+  assert_recipes_equal (recipe, &back);
+}
+
+static void
+test_round_trip (void)
+{
+  LeafRecipe recipe;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  round_trip (&recipe);
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
+  round_trip (&recipe);
+
+  /* Every member away from both presets, every enum at a value no preset uses. */
+  recipe = (LeafRecipe) {
+    .preset = LEAF_PRESET_ARTICLE,
+    .head_epochs = 17,
+    .head_lr = 3e-4,
+    .head_early_stopping = TRUE,
+    .finetune_epochs = 0,
+    .unfreeze = 5,
+    .finetune_lr = 2.5e-6,
+    .finetune_head_lr = 7.5e-5,
+    .finetune_early_stopping = TRUE,
+    .patience = 11,
+    .optimizer = LEAF_OPTIMIZER_SGD,
+    .weight_decay = 0.01,
+    .schedule = LEAF_SCHEDULE_STEP,
+    .label_smoothing = 0.15,
+    .class_weights = LEAF_CLASS_WEIGHTS_BALANCED,
+    .batch_size = 12,
+    .image_size = 160,
+    .views = 8,
+    .random_resized_crop = TRUE,
+    .color_jitter = TRUE,
+    .cache_features = FALSE,
+    .from_scratch = TRUE,
+    .seed = G_GUINT64_CONSTANT (0x7fffffff12345678),
+    .val_fraction = 0.35,
+  };
+  round_trip (&recipe);
+  recipe.optimizer = LEAF_OPTIMIZER_ADAMW;
+  recipe.schedule = LEAF_SCHEDULE_COSINE;
+  recipe.class_weights = LEAF_CLASS_WEIGHTS_OFF;
+  round_trip (&recipe);
+}
+
+/* An older version's recipe lacks newer members: they take the named preset's values. */
+static void
+test_missing_members (void)
+{
+  g_autoptr(GError) error = NULL;
+  LeafRecipe recipe, expected;
+
+  g_assert_true (leaf_recipe_from_string ("{\"preset\": \"article\", \"head_epochs\": 9}",
+                                          &recipe, &error));
+  g_assert_no_error (error);
+  leaf_recipe_init_preset (&expected, LEAF_PRESET_ARTICLE);
+  expected.head_epochs = 9;
+  assert_recipes_equal (&recipe, &expected);
+
+  g_assert_true (leaf_recipe_from_string ("{}", &recipe, &error));
+  leaf_recipe_init_preset (&expected, LEAF_PRESET_DEFAULT);
+  assert_recipes_equal (&recipe, &expected);
+}
+
+static void
+test_invalid (void)
+{
+  const char *invalid[] = {
+    "",
+    "not json",
+    "[1, 2]",
+    "{\"preset\": \"fastest\"}",
+    "{\"head_epochs\": \"five\"}",
+    "{\"head_epochs\": -1}",
+    "{\"head_epochs\": 2.5}",
+    "{\"head_lr\": true}",
+    "{\"head_early_stopping\": 1}",
+    "{\"optimizer\": \"lion\"}",
+    "{\"schedule\": 3}",
+    "{\"seed\": -4}",
+    "{\"seed\": 1.5}",
+    "{\"views\": 3}",                 /* parses, but validation refuses it */
+    "{\"val_fraction\": 1.0}",
+    "{\"head_epochs\": 0, \"finetune_epochs\": 0}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (invalid); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      LeafRecipe recipe, untouched;
+
+      leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
+      recipe.seed = 99;
+      untouched = recipe;
+      g_test_message ("%s", invalid[i]);
+      g_assert_false (leaf_recipe_from_string (invalid[i], &recipe, &error));
+      g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+      g_assert_true (memcmp (&recipe, &untouched, sizeof recipe) == 0);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/recipe/json/round-trip", test_round_trip);
+  g_test_add_func ("/recipe/json/missing-members-keep-preset", test_missing_members);
+  g_test_add_func ("/recipe/json/invalid", test_invalid);
+  return g_test_run ();
+}
