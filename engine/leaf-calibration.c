@@ -12,11 +12,13 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "leaf-calibration.h"
+#include "leaf-error.h"
 
 #define T_MIN 0.05
 #define T_MAX 20.0
@@ -308,6 +310,22 @@ add_bins (JsonBuilder              *b,
   json_builder_end_array (b);
 }
 
+/* The numbers of a LeafCalibration as its JSON names them, for writing and reading back. */
+static const struct
+{
+  const char *name;
+  gsize offset;
+} number_members[] = {
+  { "temperature", G_STRUCT_OFFSET (LeafCalibration, temperature) },
+  { "ece_before", G_STRUCT_OFFSET (LeafCalibration, ece_before) },
+  { "ece_after", G_STRUCT_OFFSET (LeafCalibration, ece_after) },
+  { "nll_before", G_STRUCT_OFFSET (LeafCalibration, nll_before) },
+  { "nll_after", G_STRUCT_OFFSET (LeafCalibration, nll_after) },
+  { "refer_below", G_STRUCT_OFFSET (LeafCalibration, refer_below) },
+  { "coverage", G_STRUCT_OFFSET (LeafCalibration, coverage) },
+  { "covered_error", G_STRUCT_OFFSET (LeafCalibration, covered_error) },
+};
+
 /**
  * leaf_calibration_to_json:
  *
@@ -318,25 +336,80 @@ JsonNode *
 leaf_calibration_to_json (const LeafCalibration *calibration)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  const struct { const char *name; double value; } numbers[] = {
-    { "temperature", calibration->temperature },
-    { "ece_before", calibration->ece_before },
-    { "ece_after", calibration->ece_after },
-    { "nll_before", calibration->nll_before },
-    { "nll_after", calibration->nll_after },
-    { "refer_below", calibration->refer_below },
-    { "coverage", calibration->coverage },
-    { "covered_error", calibration->covered_error },
-  };
 
   json_builder_begin_object (b);
-  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (number_members); i++)
     {
-      json_builder_set_member_name (b, numbers[i].name);
-      json_builder_add_double_value (b, numbers[i].value);
+      json_builder_set_member_name (b, number_members[i].name);
+      json_builder_add_double_value (b, G_STRUCT_MEMBER (double, calibration,
+                                                         number_members[i].offset));
     }
   add_bins (b, "reliability_before", calibration->bins_before);
   add_bins (b, "reliability", calibration->bins_after);
   json_builder_end_object (b);
   return json_builder_get_root (b);
+}
+
+static gboolean
+read_bins (JsonObject         *object,
+           const char         *name,
+           LeafReliabilityBin *bins)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  JsonArray *array = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+
+  if (array == NULL || json_array_get_length (array) != LEAF_CALIBRATION_N_BINS)
+    return FALSE;
+  for (guint i = 0; i < LEAF_CALIBRATION_N_BINS; i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *bin = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
+      gint64 count;
+
+      if (bin == NULL)
+        return FALSE;
+      count = json_object_get_int_member_with_default (bin, "count", -1);
+      if (count < 0 || count > G_MAXUINT)
+        return FALSE;
+      bins[i].count = (guint) count;
+      bins[i].confidence = CLAMP (json_object_get_double_member_with_default (bin, "confidence",
+                                                                              0), 0.0, 1.0);
+      bins[i].accuracy = CLAMP (json_object_get_double_member_with_default (bin, "accuracy", 0),
+                                0.0, 1.0);
+    }
+  return TRUE;
+}
+
+/**
+ * leaf_calibration_from_json:
+ * @node: an object as leaf_calibration_to_json() writes it
+ * @out: (out caller-allocates): the calibration; zeroed on failure
+ *
+ * Returns: whether @node held both reliability diagrams; numbers it lacks read as 0 (the
+ *   temperature as 1)
+ */
+gboolean
+leaf_calibration_from_json (JsonNode         *node,
+                            LeafCalibration  *out,
+                            GError          **error)
+{
+  JsonObject *object;
+
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  object = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  if (object == NULL || !read_bins (object, "reliability_before", out->bins_before)
+      || !read_bins (object, "reliability", out->bins_after))
+    {
+      memset (out, 0, sizeof *out);
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                           _("The calibration record has no reliability diagram"));
+      return FALSE;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (number_members); i++)
+    G_STRUCT_MEMBER (double, out, number_members[i].offset) =
+      json_object_get_double_member_with_default (object, number_members[i].name, 0);
+  if (!(out->temperature > 0))
+    out->temperature = 1.0;
+  return TRUE;
 }

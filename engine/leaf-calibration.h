@@ -63,6 +63,9 @@ void      leaf_calibration_fit              (const float        *logits,
                                              guint               n_classes,
                                              LeafCalibration    *out);
 JsonNode *leaf_calibration_to_json          (const LeafCalibration *calibration);
+gboolean  leaf_calibration_from_json        (JsonNode           *node,
+                                             LeafCalibration    *out,
+                                             GError            **error);
 void      leaf_calibration_softmax          (const float        *logits,
                                              guint               n_classes,
                                              double              temperature,

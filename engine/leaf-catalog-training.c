@@ -366,6 +366,43 @@ leaf_catalog_count_splits (LeafCatalog  *self,
   return TRUE;
 }
 
+/**
+ * leaf_catalog_count_grouped:
+ * @self: a #LeafCatalog
+ * @n_grouped: (out): labelled images that have a group key
+ * @error: return location for a #GError
+ *
+ * Without any group key, splits are drawn photo by photo, and photos of one plant can end up
+ * on both sides of the validation split.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_catalog_count_grouped (LeafCatalog  *self,
+                            guint        *n_grouped,
+                            GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (n_grouped != NULL, FALSE);
+
+  *n_grouped = 0;
+  locker = _leaf_catalog_locker_new (self);
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL)
+    return FALSE;
+  stmt = _leaf_db_prepare (db, "SELECT count(*) FROM labels l JOIN images i ON i.id = l.image_id "
+                           "WHERE i.group_key IS NOT NULL", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return _leaf_db_fail (db, error);
+  *n_grouped = sqlite3_column_int (stmt, 0);
+  return TRUE;
+}
+
 /* ---- Runs ---- */
 
 static const char *const run_statuses[] = {

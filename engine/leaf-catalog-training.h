@@ -146,6 +146,9 @@ gboolean        leaf_catalog_assign_splits       (LeafCatalog            *self,
 gboolean        leaf_catalog_count_splits        (LeafCatalog            *self,
                                                   guint                   counts[4],
                                                   GError                **error);
+gboolean        leaf_catalog_count_grouped       (LeafCatalog            *self,
+                                                  guint                  *n_grouped,
+                                                  GError                **error);
 
 /* Runs and metrics */
 gint64          leaf_catalog_begin_run           (LeafCatalog            *self,

@@ -9,10 +9,15 @@
 
 G_BEGIN_DECLS
 
-void       leaf_heatmap_color   (double      value,
-                                 guint8     *rgb);
-GdkPixbuf *leaf_heatmap_overlay (GdkPixbuf   *crop,
-                                 const float *map,
-                                 double       opacity);
+void       leaf_heatmap_color         (double       value,
+                                       guint8      *rgb);
+GdkPixbuf *leaf_heatmap_overlay       (GdkPixbuf   *crop,
+                                       const float *map,
+                                       double       opacity);
+GdkPixbuf *leaf_heatmap_overlay_photo (GdkPixbuf   *photo,
+                                       const float *map,
+                                       guint        map_size,
+                                       guint        resize_size,
+                                       double       opacity);
 
 G_END_DECLS
