@@ -159,8 +159,9 @@ ws_server_new (GBytes *body)
   g_autoptr(GError) error = NULL;
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
   WsServer *server = g_new0 (WsServer, 1);
-  GSList *uris;
+  GSList *listeners;
 
   /* Only the loopback interface is ever contacted; keep any configured proxy out of it. */
   g_setenv ("no_proxy", "127.0.0.1,localhost", TRUE);
@@ -173,10 +174,14 @@ ws_server_new (GBytes *body)
   g_assert_true (soup_server_listen (server->server, address, 0, &error));
   g_assert_no_error (error);
 
-  uris = soup_server_get_uris (server->server);
-  g_assert_nonnull (uris);
-  server->base_url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  /* Not soup_server_get_uris(): libsoup 3.2 leaks a socket address in it. */
+  listeners = soup_server_get_listeners (server->server);
+  g_assert_nonnull (listeners);
+  bound = g_socket_get_local_address (listeners->data, &error);
+  g_assert_no_error (error);
+  server->base_url = g_strdup_printf ("http://127.0.0.1:%u",
+                                      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_slist_free (listeners);
   return server;
 }
 
