@@ -25,7 +25,7 @@ typedef enum
   LEAF_TRAIN_EVENT_PHASE,    /* a phase starts; message says why the previous one stopped */
   LEAF_TRAIN_EVENT_STEP,     /* one optimisation step: loss */
   LEAF_TRAIN_EVENT_EPOCH,    /* one epoch: training and validation loss and accuracy */
-  LEAF_TRAIN_EVENT_PROGRESS, /* fraction of the run done, speed and ETA */
+  LEAF_TRAIN_EVENT_PROGRESS, /* fraction of the phase done, speed and ETA */
   LEAF_TRAIN_EVENT_MESSAGE,  /* something the user should read (a skipped photo, a warning) */
   LEAF_TRAIN_EVENT_FINISHED, /* the run ended: summary_json, or error */
 } LeafTrainEventKind;
@@ -47,9 +47,9 @@ typedef struct
   double val_accuracy;
   double learning_rate;
   double epoch_seconds; /* EPOCH: how long the epoch took, validation included */
-  double fraction;      /* of the whole run, 0..1 */
+  double fraction;      /* of the current phase, 0..1 */
   double images_per_second;
-  double eta_seconds;   /* < 0 when unknown */
+  double eta_seconds;   /* left in the current phase; < 0 when early stopping decides */
   char *message;
   char *summary_json;   /* FINISHED: the run's summary */
   GError *error;        /* FINISHED: why the run failed, or NULL */
