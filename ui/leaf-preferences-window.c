@@ -11,6 +11,7 @@
 
 #include "leaf-preferences-window.h"
 #include "leaf-settings.h"
+#include "leaf-weights-page.h"
 
 struct _LeafPreferencesWindow
 {
@@ -22,6 +23,10 @@ struct _LeafPreferencesWindow
   AdwComboRow *style_row;
   GtkSpinButton *thumbnail_size_spin;
   GtkSwitch *file_names_switch;
+  GtkSwitch *model_threshold_switch;
+  AdwActionRow *refer_threshold_row;
+  GtkSpinButton *refer_threshold_spin;
+  LeafWeightsPage *weights_page;
 };
 
 G_DEFINE_FINAL_TYPE (LeafPreferencesWindow, leaf_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -72,11 +77,18 @@ leaf_preferences_window_class_init (LeafPreferencesWindowClass *klass)
 
   object_class->dispose = leaf_preferences_window_dispose;
 
+  g_type_ensure (LEAF_TYPE_WEIGHTS_PAGE);
+
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/leafscope/Leafscope/leaf-preferences-window.ui");
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, style_row);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, thumbnail_size_spin);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, file_names_switch);
+  gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow,
+                                        model_threshold_switch);
+  gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, refer_threshold_row);
+  gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, refer_threshold_spin);
+  gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, weights_page);
 }
 
 static void
@@ -91,6 +103,8 @@ leaf_preferences_window_init (LeafPreferencesWindow *self)
       gtk_widget_set_sensitive (GTK_WIDGET (self->style_row), FALSE);
       gtk_widget_set_sensitive (GTK_WIDGET (self->thumbnail_size_spin), FALSE);
       gtk_widget_set_sensitive (GTK_WIDGET (self->file_names_switch), FALSE);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->model_threshold_switch), FALSE);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->refer_threshold_row), FALSE);
       return;
     }
   g_settings_bind_with_mapping (self->settings, "color-scheme", self->style_row, "selected",
@@ -100,10 +114,34 @@ leaf_preferences_window_init (LeafPreferencesWindow *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "show-file-names", self->file_names_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "refer-use-model-threshold", self->model_threshold_switch,
+                   "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "refer-threshold", self->refer_threshold_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  /* A fixed threshold only matters while each model's own one is not used. */
+  g_settings_bind (self->settings, "refer-use-model-threshold", self->refer_threshold_row,
+                   "sensitive", G_SETTINGS_BIND_GET | G_SETTINGS_BIND_INVERT_BOOLEAN);
 }
 
 GtkWidget *
 leaf_preferences_window_new (void)
 {
   return g_object_new (LEAF_TYPE_PREFERENCES_WINDOW, NULL);
+}
+
+/**
+ * leaf_preferences_window_show_weights:
+ *
+ * Turns to the Weights page.
+ *
+ * Returns: (transfer none): that page
+ */
+LeafWeightsPage *
+leaf_preferences_window_show_weights (LeafPreferencesWindow *self)
+{
+  g_return_val_if_fail (LEAF_IS_PREFERENCES_WINDOW (self), NULL);
+
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (self),
+                                           ADW_PREFERENCES_PAGE (self->weights_page));
+  return self->weights_page;
 }

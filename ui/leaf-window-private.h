@@ -1,4 +1,5 @@
-/* leaf-window-private.h: shared by leaf-window.c, leaf-window-actions.c and leaf-window-dnd.c
+/* leaf-window-private.h: shared by leaf-window.c and its -actions.c, -dnd.c, -review.c and
+ * -weights.c
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -51,5 +52,10 @@ void _leaf_window_import_folder      (LeafWindow      *self,
 void _leaf_window_dnd_init           (LeafWindow      *self);
 void _leaf_window_review_model       (LeafWindow      *self,
                                       gint64           model_id);
+void _leaf_window_start_training     (LeafWindow      *self,
+                                      const char      *weights_path,
+                                      gboolean         from_scratch);
+gboolean _leaf_window_has_weights (LeafWindow      *self);
+void _leaf_window_ask_for_weights    (LeafWindow      *self);
 
 G_END_DECLS

@@ -186,8 +186,17 @@ on_trainer_event_cb (LeafTrainer          *trainer,
     }
 }
 
-static void
-on_start_training_cb (LeafWindow *self)
+/**
+ * _leaf_window_start_training:
+ * @weights_path: (nullable): base weights; %NULL for the store's default
+ * @from_scratch: train without base weights, whatever the Train view's recipe says
+ *
+ * Starts a run with the Train view's recipe.
+ */
+void
+_leaf_window_start_training (LeafWindow *self,
+                             const char *weights_path,
+                             gboolean    from_scratch)
 {
   g_autoptr(GError) error = NULL;
   LeafRecipe recipe;
@@ -200,9 +209,25 @@ on_start_training_cb (LeafWindow *self)
       g_signal_connect (self->trainer, "event", G_CALLBACK (on_trainer_event_cb), self);
     }
   leaf_train_view_get_recipe (self->train_view, &recipe);
+  recipe.from_scratch |= from_scratch;
   leaf_train_view_begin_run (self->train_view);
-  if (!leaf_trainer_start (self->trainer, &recipe, NULL, &error))
+  if (!leaf_trainer_start (self->trainer, &recipe, weights_path, &error))
     leaf_train_view_end_run (self->train_view, 0, error);
+}
+
+static void
+on_start_training_cb (LeafWindow *self)
+{
+  LeafRecipe recipe;
+
+  if (self->catalog == NULL)
+    return;
+  leaf_train_view_get_recipe (self->train_view, &recipe);
+  /* Without base weights the run would only fail: ask how to go on instead. */
+  if (!recipe.from_scratch && !_leaf_window_has_weights (self))
+    _leaf_window_ask_for_weights (self);
+  else
+    _leaf_window_start_training (self, NULL, FALSE);
 }
 
 static void
