@@ -257,21 +257,6 @@ test_search_bar (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 12);
 }
 
-static AdwMessageDialog *
-find_dialog (void)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
-
-      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
-        return ADW_MESSAGE_DIALOG (window);
-    }
-  return NULL;
-}
-
 static void
 test_add_and_remove_class (Fixture       *f,
                            gconstpointer  data)
@@ -283,7 +268,7 @@ test_add_and_remove_class (Fixture       *f,
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "library.add-class", NULL));
   ui_test_iterate (50);
-  dialog = find_dialog ();
+  dialog = ADW_MESSAGE_DIALOG (ui_test_find_message_dialog ());
   g_assert_nonnull (dialog);
   entry = adw_message_dialog_get_extra_child (dialog);
   gtk_editable_set_text (GTK_EDITABLE (entry), "leaf mold");
@@ -304,7 +289,7 @@ test_add_and_remove_class (Fixture       *f,
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->view), "library.remove-class", "x",
                                              ((LeafClassInfo *) g_ptr_array_index (classes, 3))->id));
   ui_test_iterate (50);
-  dialog = find_dialog ();
+  dialog = ADW_MESSAGE_DIALOG (ui_test_find_message_dialog ());
   g_assert_nonnull (dialog);
   g_assert_cmpuint (leaf_library_view_get_classes (f->view)->len, ==, 4);
   adw_message_dialog_response (dialog, "remove");

@@ -397,21 +397,6 @@ test_diagnosis_rows (void)
 
 /* Train when no base weights are present */
 
-static AdwMessageDialog *
-find_message_dialog (void)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
-
-      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
-        return ADW_MESSAGE_DIALOG (window);
-    }
-  return NULL;
-}
-
 static gboolean
 not_running_cb (gpointer data)
 {
@@ -436,7 +421,7 @@ test_train_asks_for_weights (void)
   /* The test's cache folder holds no weights: Train asks instead of starting. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "train.start", NULL));
   ui_test_iterate (50);
-  dialog = find_message_dialog ();
+  dialog = ADW_MESSAGE_DIALOG (ui_test_find_message_dialog ());
   g_assert_nonnull (dialog);
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Pretrained Weights Needed");
   g_assert_true (strstr (adw_message_dialog_get_body (dialog), "far less accurate") != NULL);
@@ -447,13 +432,13 @@ test_train_asks_for_weights (void)
   /* As a click does: a response alone does not close the dialog. */
   g_signal_emit_by_name (find_button (GTK_WIDGET (dialog), "_Cancel"), "clicked");
   ui_test_iterate (50);
-  g_assert_null (find_message_dialog ());
+  g_assert_null (ui_test_find_message_dialog ());
   g_assert_false (leaf_train_view_is_running (view));
 
   /* From scratch needs no weights: the run starts (and, on an empty catalog, ends). */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "train.start", NULL));
   ui_test_iterate (50);
-  dialog = find_message_dialog ();
+  dialog = ADW_MESSAGE_DIALOG (ui_test_find_message_dialog ());
   g_assert_nonnull (dialog);
   g_signal_emit_by_name (find_button (GTK_WIDGET (dialog), "Train from _Scratch"), "clicked");
   g_assert_true (leaf_train_view_is_running (view));
@@ -497,7 +482,7 @@ test_train_with_weights_does_not_ask (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "train.start", NULL));
   g_assert_true (leaf_train_view_is_running (view));
   ui_test_iterate (50);
-  g_assert_null (find_message_dialog ());
+  g_assert_null (ui_test_find_message_dialog ());
   g_assert_true (ui_test_wait_for (not_running_cb, view, 60000));
 
   gtk_window_destroy (GTK_WINDOW (window));

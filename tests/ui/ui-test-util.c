@@ -261,6 +261,22 @@ ui_test_find_type (GtkWidget *root,
   return NULL;
 }
 
+/* The message dialog on screen, if any. */
+GtkWidget *
+ui_test_find_message_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return GTK_WIDGET (window);
+    }
+  return NULL;
+}
+
 /*
  * Writes @per_class PNG photos into DIR/<class>/ for each class (or straight into @dir when
  * @classes is NULL), each a different flat colour with a few stripes, so that every file has its
