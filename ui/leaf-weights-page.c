@@ -91,18 +91,21 @@ file_row_new (const LeafWeightsInfo *info,
   g_autofree char *hash = short_hash (info->sha256);
   g_autofree char *size = g_format_size (info->size);
   g_autofree char *subtitle = NULL;
+  g_autofree char *tooltip = NULL;
   GtkWidget *row = adw_action_row_new ();
 
-  subtitle = g_strdup_printf ("%s\n%s · %s · %s",
+  /* Translators: "Official ImageNet weights", then "SHA-256 7f5810bc…fca14934 · 21.4 MB" */
+  subtitle = g_strdup_printf (_("%s\nSHA-256 %s · %s"),
                               info->official
                               ? _("Official ImageNet weights")
                               : _("Not the official file: accepted after a key-and-shape check"),
-                              hash, size, info->path);
+                              hash, size);
+  tooltip = g_strdup_printf ("%s\nSHA-256 %s", info->path, info->sha256);
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
   adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 0);
-  gtk_widget_set_tooltip_text (row, info->sha256);
+  gtk_widget_set_tooltip_text (row, tooltip);
   adw_action_row_set_icon_name (ADW_ACTION_ROW (row),
                                 info->official ? "emblem-ok-symbolic" : "dialog-warning-symbolic");
   if (!info->official)

@@ -152,7 +152,8 @@ static void
 test_download (Fixture       *fixture,
                gconstpointer  data)
 {
-  g_autofree char *short_hash = g_strdup_printf ("%.8s…", body_sha256);
+  g_autofree char *short_hash = g_strdup_printf ("SHA-256 %.8s…%s", body_sha256,
+                                                body_sha256 + 56);
   g_autoptr(GBytes) kept = NULL;
   char *contents;
   gsize length;
