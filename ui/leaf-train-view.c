@@ -6,6 +6,9 @@
  * requested, ::resume-requested and ::stop-requested signals and is fed with what happens through
  * leaf_train_view_add_step() and friends (or leaf_train_view_handle_event()). The charts redraw
  * as those calls append points to their series, never on a timer.
+ *
+ * The recipe the controls set is saved in GSettings whenever the user changes one, and restored
+ * when the view is made, so that the next start trains the same way.
  */
 
 #define G_LOG_DOMAIN "leaf-train-view"
@@ -21,6 +24,8 @@
 
 #include "leaf-chart.h"
 #include "leaf-confusion-matrix.h"
+#include "leaf-reliability-diagram.h"
+#include "leaf-settings.h"
 #include "leaf-toast.h"
 #include "leaf-train-view.h"
 
@@ -46,6 +51,7 @@ struct _LeafTrainView
   LeafRecipe recipe; /* fields without a control keep their value from here */
   State state;
   gboolean loading_recipe;
+  GSettings *settings; /* NULL when the schema is not installed */
 
   LeafChartSeries *train_loss;
   LeafChartSeries *val_loss;
@@ -61,6 +67,7 @@ struct _LeafTrainView
 
   /* Template widgets */
   GtkPaned *paned;
+  GtkWidget *group_warning;
   AdwComboRow *preset_row;
   GtkSpinButton *head_epochs_spin;
   AdwComboRow *head_lr_row;
@@ -87,6 +94,9 @@ struct _LeafTrainView
   GtkLabel *results_title;
   LeafConfusionMatrix *confusion_matrix;
   GtkGrid *per_class_grid;
+  GtkWidget *calibration_box;
+  GtkLabel *calibration_label;
+  LeafReliabilityDiagram *reliability_diagram;
   GtkStringList *head_lr_choices;
   GtkStringList *finetune_lr_choices;
 };
@@ -208,6 +218,26 @@ leaf_train_view_get_recipe (LeafTrainView *self,
 }
 
 static void
+save_recipe (LeafTrainView *self)
+{
+  LeafRecipe recipe;
+  g_autofree char *text = NULL;
+
+  if (self->settings == NULL)
+    return;
+  leaf_train_view_get_recipe (self, &recipe);
+  text = leaf_recipe_to_string (&recipe);
+  g_settings_set_string (self->settings, "recipe", text);
+}
+
+static void
+on_control_changed_cb (LeafTrainView *self)
+{
+  if (!self->loading_recipe)
+    save_recipe (self);
+}
+
+static void
 on_preset_changed_cb (LeafTrainView *self)
 {
   LeafRecipe recipe;
@@ -217,6 +247,39 @@ on_preset_changed_cb (LeafTrainView *self)
   leaf_recipe_init_preset (&recipe, adw_combo_row_get_selected (self->preset_row) == 1
                                     ? LEAF_PRESET_ARTICLE : LEAF_PRESET_DEFAULT);
   leaf_train_view_set_recipe (self, &recipe);
+  save_recipe (self);
+}
+
+/* The recipe saved by the last session, or the default preset when there is none or it does
+ * not parse (a newer version may have written it). */
+static void
+restore_recipe (LeafTrainView *self)
+{
+  g_autofree char *text = self->settings ? g_settings_get_string (self->settings, "recipe")
+                                         : NULL;
+  g_autoptr(GError) error = NULL;
+  LeafRecipe recipe;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  if (text != NULL && text[0] != '\0' && !leaf_recipe_from_string (text, &recipe, &error))
+    g_message ("Using the default training recipe, not the saved one: %s", error->message);
+  leaf_train_view_set_recipe (self, &recipe);
+}
+
+/* Without group keys leaf_catalog_assign_splits() draws photo by photo. */
+static void
+update_group_warning (LeafTrainView *self)
+{
+  guint counts[4] = { 0 };
+  guint n_grouped = 0;
+  gboolean warn;
+
+  warn = self->catalog != NULL
+         && leaf_catalog_count_splits (self->catalog, counts, NULL)
+         && counts[0] + counts[1] + counts[2] + counts[3] > 0
+         && leaf_catalog_count_grouped (self->catalog, &n_grouped, NULL)
+         && n_grouped == 0;
+  gtk_widget_set_visible (self->group_warning, warn);
 }
 
 /* Charts */
@@ -384,6 +447,48 @@ confusion_from_metrics (const char  *metrics_json,
   return g_steal_pointer (&confusion);
 }
 
+/* Reads the calibration the trainer records next to the metrics: `{"calibration": {...}}`. */
+static gboolean
+calibration_from_metrics (const char      *metrics_json,
+                          LeafCalibration *calibration)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (metrics_json == NULL || !json_parser_load_from_data (parser, metrics_json, -1, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  return leaf_calibration_from_json (json_object_get_member (json_node_get_object (root),
+                                                             "calibration"),
+                                     calibration, NULL);
+}
+
+static void
+show_calibration (LeafTrainView *self,
+                  const char    *metrics_json)
+{
+  LeafCalibration calibration;
+  g_autofree char *text = NULL;
+
+  if (!calibration_from_metrics (metrics_json, &calibration))
+    {
+      gtk_widget_set_visible (self->calibration_box, FALSE);
+      leaf_reliability_diagram_set_calibration (self->reliability_diagram, NULL);
+      return;
+    }
+  /* Translators: the numbers are percentages, then the fitted temperature */
+  text = g_strdup_printf (_("Expected calibration error: %.1f%% before temperature scaling, "
+                            "%.1f%% after (temperature %.2f). A calibrated model is right as "
+                            "often as it says it is sure: its bars reach the diagonal."),
+                          100 * calibration.ece_before, 100 * calibration.ece_after,
+                          calibration.temperature);
+  gtk_label_set_text (self->calibration_label, text);
+  leaf_reliability_diagram_set_calibration (self->reliability_diagram, &calibration);
+  gtk_widget_set_visible (self->calibration_box, TRUE);
+}
+
 static LeafModelInfo *
 model_of_run (LeafTrainView *self,
               gint64         run_id)
@@ -462,6 +567,7 @@ show_run (LeafTrainView *self,
   self->results_model = model->id;
   leaf_confusion_matrix_set_model (self->confusion_matrix, confusion);
   fill_per_class (self);
+  show_calibration (self, model->metrics_json);
   /* Translators: %s is a run number, %.1f%% the accuracy, %u the photo count */
   title = g_strdup_printf (ngettext ("Run %" PRId64 ": %.1f%% of %u validation photo "
                                      "recognised",
@@ -630,6 +736,7 @@ leaf_train_view_dispose (GObject *object)
   LeafTrainView *self = LEAF_TRAIN_VIEW (object);
 
   leaf_train_view_set_catalog (self, NULL);
+  g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_TRAIN_VIEW);
   g_clear_object (&self->train_loss);
   g_clear_object (&self->val_loss);
@@ -678,10 +785,12 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
 
   g_type_ensure (LEAF_TYPE_CHART);
   g_type_ensure (LEAF_TYPE_CONFUSION_MATRIX);
+  g_type_ensure (LEAF_TYPE_RELIABILITY_DIAGRAM);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/leafscope/Leafscope/leaf-train-view.ui");
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, paned);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, group_warning);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, preset_row);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, head_epochs_spin);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, head_lr_row);
@@ -708,6 +817,9 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, results_title);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, confusion_matrix);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, per_class_grid);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, calibration_box);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, calibration_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, reliability_diagram);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, head_lr_choices);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, finetune_lr_choices);
 
@@ -726,11 +838,31 @@ format_rate (double rate)
   return g_strdup_printf ("%.*f", MAX (decimals, 0), rate);
 }
 
+/* Saves the recipe whenever the user changes one of its controls. */
+static void
+watch_controls (LeafTrainView *self)
+{
+  const struct { gpointer control; const char *property; } controls[] = {
+    { self->head_epochs_spin, "value" }, { self->head_lr_row, "selected" },
+    { self->head_early_switch, "active" }, { self->finetune_epochs_spin, "value" },
+    { self->unfreeze_spin, "value" }, { self->finetune_lr_row, "selected" },
+    { self->finetune_early_switch, "active" }, { self->image_size_spin, "value" },
+    { self->views_row, "selected" }, { self->jitter_switch, "active" },
+    { self->val_fraction_spin, "value" }, { self->seed_spin, "value" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (controls); i++)
+    {
+      g_autofree char *signal = g_strconcat ("notify::", controls[i].property, NULL);
+
+      g_signal_connect_object (controls[i].control, signal, G_CALLBACK (on_control_changed_cb),
+                               self, G_CONNECT_SWAPPED);
+    }
+}
+
 static void
 leaf_train_view_init (LeafTrainView *self)
 {
-  LeafRecipe recipe;
-
   gtk_widget_init_template (GTK_WIDGET (self));
 
   for (guint i = 0; i < G_N_ELEMENTS (learning_rates); i++)
@@ -742,10 +874,11 @@ leaf_train_view_init (LeafTrainView *self)
     }
   setup_charts (self);
 
-  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
-  leaf_train_view_set_recipe (self, &recipe);
+  self->settings = leaf_settings_new ();
+  restore_recipe (self);
   g_signal_connect_object (self->preset_row, "notify::selected",
                            G_CALLBACK (on_preset_changed_cb), self, G_CONNECT_SWAPPED);
+  watch_controls (self);
   g_signal_connect_object (self->history_list, "row-selected",
                            G_CALLBACK (on_history_row_selected_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->confusion_matrix, "cell-activated",
@@ -785,10 +918,17 @@ leaf_train_view_set_catalog (LeafTrainView *self,
     g_signal_handlers_disconnect_by_data (self->catalog, self);
   g_set_object (&self->catalog, catalog);
   if (catalog != NULL)
-    g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (on_catalog_runs_changed_cb),
-                             self, G_CONNECT_SWAPPED);
+    {
+      g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (on_catalog_runs_changed_cb),
+                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "images-changed", G_CALLBACK (update_group_warning),
+                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "labels-changed", G_CALLBACK (update_group_warning),
+                               self, G_CONNECT_SWAPPED);
+    }
   if (self->history_list == NULL)
     return;
+  update_group_warning (self);
   self->live_run = 0;
   clear_charts (self);
   gtk_widget_set_visible (self->results_box, FALSE);
