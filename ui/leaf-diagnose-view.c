@@ -6,6 +6,11 @@
  * first use loading the catalog's latest model, happen there too, so that dropping a hundred
  * photos never blocks the window. Each result joins a list on the left; the selected one is
  * shown with its top three diagnoses.
+ *
+ * The heatmap of where the model looked is computed on demand, on another worker thread, only
+ * for the photo shown while the heatmap is switched on, and kept with its diagnosis. Whether to
+ * advise an expert's opinion is decided when the result is shown rather than when it is made,
+ * so that changing the threshold in Preferences applies at once.
  */
 
 #define G_LOG_DOMAIN "leaf-diagnose-view"
@@ -20,9 +25,11 @@
 #include "leaf-class-color.h"
 #include "leaf-diagnose-view.h"
 #include "leaf-error.h"
+#include "leaf-heatmap-job.h"
 #include "leaf-image.h"
 #include "leaf-import.h"
 #include "leaf-predictor.h"
+#include "leaf-settings.h"
 #include "leaf-toast.h"
 
 #define TOP_K 3
@@ -35,12 +42,15 @@ struct _LeafDiagnosis
   char *name;
   GFile *file;        /* NULL for a pasted image */
   GBytes *png;        /* the pasted image, to add it to the catalog */
+  GdkPixbuf *pixbuf;  /* as decoded for the model, for its heatmap */
   GdkTexture *texture;
+  GdkTexture *heatmap; /* NULL until computed */
+  LeafPredictor *predictor; /* the model that diagnosed it, which its heatmap explains */
   GStrv classes;      /* the model's classes, in output order */
   float *probabilities;
   guint *ranking;     /* class indices, most probable first */
   guint n_classes;
-  gboolean refer;     /* below the model's referral threshold */
+  double refer_below; /* the model's referral threshold */
 };
 
 G_DEFINE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, G_TYPE_OBJECT)
@@ -53,7 +63,10 @@ leaf_diagnosis_finalize (GObject *object)
   g_clear_pointer (&self->name, g_free);
   g_clear_object (&self->file);
   g_clear_pointer (&self->png, g_bytes_unref);
+  g_clear_object (&self->pixbuf);
   g_clear_object (&self->texture);
+  g_clear_object (&self->heatmap);
+  g_clear_object (&self->predictor);
   g_clear_pointer (&self->classes, g_strfreev);
   g_clear_pointer (&self->probabilities, g_free);
   g_clear_pointer (&self->ranking, g_free);
@@ -109,6 +122,19 @@ leaf_diagnosis_get_probability (LeafDiagnosis *self,
   return self->probabilities[self->ranking[rank]];
 }
 
+/**
+ * leaf_diagnosis_get_heatmap:
+ *
+ * Returns: (transfer none) (nullable): the photo with the heatmap of its most probable class,
+ *   once computed
+ */
+GdkTexture *
+leaf_diagnosis_get_heatmap (LeafDiagnosis *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
+  return self->heatmap;
+}
+
 /* LeafDiagnoseView */
 
 typedef struct
@@ -151,6 +177,10 @@ struct _LeafDiagnoseView
   GQueue pending; /* Job */
   GCancellable *cancellable;
   gboolean busy;
+  GSettings *settings;      /* NULL when the schema is not installed */
+  gboolean show_heatmap;
+  GCancellable *heatmap_cancellable; /* of the heatmap being computed, if any */
+  LeafDiagnosis *heatmap_diagnosis;  /* whose heatmap that is */
 
   /* Template widgets */
   GtkStack *stack;
@@ -160,6 +190,7 @@ struct _LeafDiagnoseView
   GtkLabel *name_label;
   GtkSpinner *spinner;
   GtkPicture *photo;
+  GtkSpinner *heatmap_spinner;
   GtkLabel *verdict_label;
   GtkLabel *confidence_label;
   GtkLabel *refer_label;
@@ -168,6 +199,14 @@ struct _LeafDiagnoseView
 };
 
 G_DEFINE_FINAL_TYPE (LeafDiagnoseView, leaf_diagnose_view, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_SHOW_HEATMAP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 enum {
   TRAIN_REQUESTED,
@@ -253,6 +292,97 @@ rebuild_add_menu (LeafDiagnoseView *self)
   adw_split_button_set_menu_model (self->add_button, G_MENU_MODEL (menu));
 }
 
+/* The model's own threshold, chosen on its validation set, or the one set in Preferences. */
+static double
+refer_threshold (LeafDiagnoseView *self,
+                 LeafDiagnosis    *diagnosis)
+{
+  if (self->settings == NULL || g_settings_get_boolean (self->settings,
+                                                        "refer-use-model-threshold"))
+    return diagnosis->refer_below;
+  return g_settings_get_double (self->settings, "refer-threshold");
+}
+
+static void
+update_refer (LeafDiagnoseView *self)
+{
+  gboolean refer = self->current != NULL
+                   && leaf_diagnosis_get_probability (self->current, 0)
+                      < refer_threshold (self, self->current);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->refer_label), refer);
+}
+
+static void
+cancel_heatmap (LeafDiagnoseView *self)
+{
+  g_cancellable_cancel (self->heatmap_cancellable);
+  g_clear_object (&self->heatmap_cancellable);
+  g_clear_object (&self->heatmap_diagnosis);
+  if (self->heatmap_spinner != NULL)
+    gtk_spinner_stop (self->heatmap_spinner);
+}
+
+static void update_photo (LeafDiagnoseView *self);
+
+static void
+on_heatmap_ready_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(LeafDiagnoseView) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) heatmap = leaf_heatmap_job_run_finish (result, NULL, &error);
+  g_autoptr(LeafDiagnosis) diagnosis = NULL;
+
+  /* A cancelled job was replaced by another, or the view went away: leave both alone. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  diagnosis = g_steal_pointer (&self->heatmap_diagnosis);
+  g_clear_object (&self->heatmap_cancellable);
+  gtk_spinner_stop (self->heatmap_spinner);
+  if (heatmap == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  g_set_object (&diagnosis->heatmap, heatmap);
+  if (diagnosis == self->current)
+    update_photo (self);
+}
+
+/* Shows the photo, or its heatmap when switched on, computing it the first time. */
+static void
+update_photo (LeafDiagnoseView *self)
+{
+  LeafDiagnosis *diagnosis = self->current;
+  gboolean heatmap = self->show_heatmap && diagnosis != NULL && diagnosis->heatmap != NULL;
+
+  if (diagnosis == NULL)
+    return;
+  gtk_picture_set_paintable (self->photo, GDK_PAINTABLE (heatmap ? diagnosis->heatmap
+                                                                 : diagnosis->texture));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->photo),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  heatmap ? _("Heatmap of where the model found the evidence for "
+                                              "its diagnosis: red is strong, blue is none")
+                                          : "",
+                                  -1);
+
+  if (self->heatmap_diagnosis == diagnosis && self->show_heatmap)
+    return;
+  cancel_heatmap (self);
+  if (self->show_heatmap && diagnosis->heatmap == NULL)
+    {
+      self->heatmap_cancellable = g_cancellable_new ();
+      self->heatmap_diagnosis = g_object_ref (diagnosis);
+      gtk_spinner_start (self->heatmap_spinner);
+      leaf_heatmap_job_run_async (diagnosis->predictor, NULL, diagnosis->pixbuf,
+                                  (int) diagnosis->ranking[0], self->heatmap_cancellable,
+                                  on_heatmap_ready_cb, g_object_ref (self));
+    }
+}
+
 static void
 show_diagnosis (LeafDiagnoseView *self,
                 LeafDiagnosis    *diagnosis)
@@ -270,7 +400,7 @@ show_diagnosis (LeafDiagnoseView *self,
 
   top = leaf_diagnosis_get_class (diagnosis, 0);
   gtk_label_set_text (self->name_label, diagnosis->name);
-  gtk_picture_set_paintable (self->photo, GDK_PAINTABLE (diagnosis->texture));
+  update_photo (self);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->photo),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, diagnosis->name, -1);
   gtk_label_set_text (self->verdict_label, top);
@@ -282,7 +412,7 @@ show_diagnosis (LeafDiagnoseView *self,
 
     gtk_label_set_text (self->confidence_label, confidence);
   }
-  gtk_widget_set_visible (GTK_WIDGET (self->refer_label), diagnosis->refer);
+  update_refer (self);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->top_box))) != NULL)
     gtk_box_remove (self->top_box, child);
@@ -416,14 +546,15 @@ diagnosis_from_job (Job *job)
   diagnosis->name = g_strdup (job->name);
   diagnosis->file = job->file ? g_object_ref (job->file) : NULL;
   diagnosis->png = job->png ? g_bytes_ref (job->png) : NULL;
+  diagnosis->pixbuf = g_object_ref (job->pixbuf);
   diagnosis->texture = gdk_texture_new_for_pixbuf (job->pixbuf);
+  diagnosis->predictor = g_object_ref (job->predictor);
   diagnosis->classes = g_strdupv ((char **) leaf_predictor_get_classes (job->predictor));
   diagnosis->n_classes = n;
   diagnosis->probabilities = g_steal_pointer (&job->probabilities);
   diagnosis->ranking = g_new0 (guint, n);
   leaf_predictor_top_k (diagnosis->probabilities, n, diagnosis->ranking, n);
-  diagnosis->refer = meta != NULL && meta->refer_below > 0
-                     && diagnosis->probabilities[diagnosis->ranking[0]] < meta->refer_below;
+  diagnosis->refer_below = meta->refer_below;
   return diagnosis;
 }
 
@@ -723,11 +854,81 @@ leaf_diagnose_view_reload_model (LeafDiagnoseView *self)
   update_page (self);
 }
 
+/**
+ * leaf_diagnose_view_set_show_heatmap:
+ * @show: whether to draw, over the photo, where the model found the evidence for its diagnosis
+ */
+void
+leaf_diagnose_view_set_show_heatmap (LeafDiagnoseView *self,
+                                     gboolean          show)
+{
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+
+  show = !!show;
+  if (self->show_heatmap == show)
+    return;
+  self->show_heatmap = show;
+  update_photo (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_HEATMAP]);
+}
+
+/**
+ * leaf_diagnose_view_is_showing_heatmap:
+ *
+ * Returns: whether the photo shown has its heatmap drawn over it (it may still be computing
+ *   after the heatmap was switched on)
+ */
+gboolean
+leaf_diagnose_view_is_showing_heatmap (LeafDiagnoseView *self)
+{
+  g_return_val_if_fail (LEAF_IS_DIAGNOSE_VIEW (self), FALSE);
+  return self->current != NULL && self->current->heatmap != NULL
+         && gtk_picture_get_paintable (self->photo) == GDK_PAINTABLE (self->current->heatmap);
+}
+
+static void
+leaf_diagnose_view_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  LeafDiagnoseView *self = LEAF_DIAGNOSE_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SHOW_HEATMAP:
+      g_value_set_boolean (value, self->show_heatmap);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+leaf_diagnose_view_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  LeafDiagnoseView *self = LEAF_DIAGNOSE_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SHOW_HEATMAP:
+      leaf_diagnose_view_set_show_heatmap (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 leaf_diagnose_view_dispose (GObject *object)
 {
   LeafDiagnoseView *self = LEAF_DIAGNOSE_VIEW (object);
 
+  cancel_heatmap (self);
+  g_clear_object (&self->settings);
   g_cancellable_cancel (self->cancellable);
   g_queue_clear_full (&self->pending, job_free);
   leaf_diagnose_view_set_catalog (self, NULL);
@@ -746,6 +947,18 @@ leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = leaf_diagnose_view_dispose;
+  object_class->get_property = leaf_diagnose_view_get_property;
+  object_class->set_property = leaf_diagnose_view_set_property;
+
+  /**
+   * LeafDiagnoseView:show-heatmap:
+   *
+   * Whether the photo has the Grad-CAM heatmap of its diagnosis drawn over it.
+   */
+  properties[PROP_SHOW_HEATMAP] =
+    g_param_spec_boolean ("show-heatmap", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
    * LeafDiagnoseView::train-requested:
@@ -765,6 +978,7 @@ leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, name_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, spinner);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, photo);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, heatmap_spinner);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, verdict_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, confidence_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, refer_label);
@@ -775,6 +989,8 @@ leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
   gtk_widget_class_install_action (widget_class, "diagnose.go-train", NULL, go_train_action);
   gtk_widget_class_install_action (widget_class, "diagnose.add-as-top", NULL, add_as_top_action);
   gtk_widget_class_install_action (widget_class, "diagnose.add-as", "s", add_as_action);
+  gtk_widget_class_install_property_action (widget_class, "diagnose.show-heatmap",
+                                            "show-heatmap");
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
@@ -782,7 +998,30 @@ leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
 static void
 leaf_diagnose_view_init (LeafDiagnoseView *self)
 {
+  GtkEventController *shortcuts;
+
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  /* H works wherever the focus is while Diagnose is shown, as Ctrl+V does: the window runs a
+   * managed controller's shortcuts. */
+  shortcuts = gtk_shortcut_controller_new ();
+  gtk_shortcut_controller_set_scope (GTK_SHORTCUT_CONTROLLER (shortcuts),
+                                     GTK_SHORTCUT_SCOPE_MANAGED);
+  gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts),
+                                        gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_h, 0),
+                                                          gtk_named_action_new ("diagnose.show-heatmap")));
+  gtk_widget_add_controller (GTK_WIDGET (self), shortcuts);
+
+  self->settings = leaf_settings_new ();
+  if (self->settings != NULL)
+    {
+      g_settings_bind (self->settings, "show-heatmap", self, "show-heatmap",
+                       G_SETTINGS_BIND_DEFAULT);
+      g_signal_connect_object (self->settings, "changed::refer-use-model-threshold",
+                               G_CALLBACK (update_refer), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->settings, "changed::refer-threshold",
+                               G_CALLBACK (update_refer), self, G_CONNECT_SWAPPED);
+    }
 
   g_queue_init (&self->pending);
   self->cancellable = g_cancellable_new ();

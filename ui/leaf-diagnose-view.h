@@ -27,6 +27,9 @@ void        leaf_diagnose_view_paste        (LeafDiagnoseView  *self);
 void        leaf_diagnose_view_reload_model (LeafDiagnoseView  *self);
 GListModel *leaf_diagnose_view_get_results  (LeafDiagnoseView  *self);
 gboolean    leaf_diagnose_view_is_busy      (LeafDiagnoseView  *self);
+void        leaf_diagnose_view_set_show_heatmap   (LeafDiagnoseView *self,
+                                                   gboolean          show);
+gboolean    leaf_diagnose_view_is_showing_heatmap (LeafDiagnoseView *self);
 
 #define LEAF_TYPE_DIAGNOSIS (leaf_diagnosis_get_type ())
 G_DECLARE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, LEAF, DIAGNOSIS, GObject)
@@ -37,5 +40,6 @@ const char  *leaf_diagnosis_get_class       (LeafDiagnosis *self,
                                              guint          rank);
 double       leaf_diagnosis_get_probability (LeafDiagnosis *self,
                                              guint          rank);
+GdkTexture  *leaf_diagnosis_get_heatmap     (LeafDiagnosis *self);
 
 G_END_DECLS

@@ -4,7 +4,8 @@
  *
  * Walks through the Library grid's current list: ← and → move (and select the photo in the grid),
  * 1–9 label with the class in that place of the sidebar, 0 removes the label. The photo fits the
- * window until zoomed with +/−, Ctrl+scroll or a pinch.
+ * window until zoomed with +/−, Ctrl+scroll or a pinch. H draws, when the catalog has a model,
+ * where its latest model found the evidence for its diagnosis of the photo.
  */
 
 #define G_LOG_DOMAIN "leaf-viewer-window"
@@ -14,7 +15,11 @@
 #include <glib/gi18n.h>
 
 #include "leaf-class-color.h"
+#include "leaf-error.h"
+#include "leaf-heatmap-job.h"
 #include "leaf-image.h"
+#include "leaf-settings.h"
+#include "leaf-toast.h"
 #include "leaf-viewer-window.h"
 
 #define MIN_ZOOM 0.1
@@ -29,7 +34,15 @@ struct _LeafViewerWindow
   LeafLibraryItem *item;
   guint position;
   GCancellable *cancellable;
+  GdkPixbuf *pixbuf;   /* the photo as decoded, for its heatmap */
   GdkTexture *texture;
+  GdkTexture *heatmap; /* the photo with its heatmap, once computed */
+  GCancellable *heatmap_cancellable;
+  LeafCatalog *catalog;
+  LeafPredictor *predictor; /* the catalog's latest model, once loaded */
+  gint64 predictor_model;
+  GSettings *settings;
+  gboolean show_heatmap;
   double zoom; /* 0: fit the window */
   double zoom_at_gesture_start;
 
@@ -39,12 +52,21 @@ struct _LeafViewerWindow
   GtkScrolledWindow *scroller;
   GtkPicture *picture;
   GtkSpinner *spinner;
+  GtkSpinner *heatmap_spinner;
   AdwStatusPage *error_page;
   GtkLabel *chip;
   GtkBox *label_buttons;
 };
 
 G_DEFINE_FINAL_TYPE (LeafViewerWindow, leaf_viewer_window, ADW_TYPE_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_SHOW_HEATMAP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void show_position (LeafViewerWindow *self,
                            guint             position);
@@ -118,6 +140,84 @@ rebuild_label_buttons (LeafViewerWindow *self)
                                            "viewer.label-class"));
 }
 
+static LeafModelInfo *
+latest_model (LeafViewerWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  LeafModelInfo *model = leaf_catalog_get_latest_model (self->catalog, &error);
+
+  if (model == NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL))
+    g_warning ("Could not read the catalog's models: %s", error->message);
+  return model;
+}
+
+static void
+cancel_heatmap (LeafViewerWindow *self)
+{
+  g_cancellable_cancel (self->heatmap_cancellable);
+  g_clear_object (&self->heatmap_cancellable);
+  gtk_spinner_stop (self->heatmap_spinner);
+}
+
+static void update_heatmap (LeafViewerWindow *self);
+
+static void
+on_heatmap_ready_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(LeafViewerWindow) self = user_data;
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) heatmap = leaf_heatmap_job_run_finish (result, &predictor, &error);
+
+  /* Cancelled: another photo or model replaced this one, or the window closed. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  g_clear_object (&self->heatmap_cancellable);
+  gtk_spinner_stop (self->heatmap_spinner);
+  if (self->predictor == NULL)
+    self->predictor = g_steal_pointer (&predictor);
+  if (heatmap == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  g_set_object (&self->heatmap, heatmap);
+  update_heatmap (self);
+}
+
+/* Enables the heatmap when there is a model to explain, shows it when switched on, and starts
+ * computing it for the photo when needed. */
+static void
+update_heatmap (LeafViewerWindow *self)
+{
+  g_autoptr(LeafModelInfo) model = self->catalog ? latest_model (self) : NULL;
+  gboolean shown;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "viewer.show-heatmap", model != NULL);
+  if (model == NULL || model->id != self->predictor_model)
+    {
+      cancel_heatmap (self);
+      g_clear_object (&self->predictor);
+      g_clear_object (&self->heatmap);
+      self->predictor_model = model ? model->id : 0;
+    }
+  shown = self->show_heatmap && self->heatmap != NULL;
+  if (self->texture != NULL)
+    gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (shown ? self->heatmap
+                                                                   : self->texture));
+  if (model == NULL || !self->show_heatmap || self->heatmap != NULL || self->pixbuf == NULL
+      || self->heatmap_cancellable != NULL)
+    return;
+
+  self->heatmap_cancellable = g_cancellable_new ();
+  gtk_spinner_start (self->heatmap_spinner);
+  leaf_heatmap_job_run_async (self->predictor, model->path, self->pixbuf, -1,
+                              self->heatmap_cancellable, on_heatmap_ready_cb,
+                              g_object_ref (self));
+}
+
 static void
 load_image_thread (GTask        *task,
                    gpointer      source_object,
@@ -155,7 +255,9 @@ on_image_loaded_cb (GObject      *source,
     }
   g_clear_object (&self->texture);
   self->texture = gdk_texture_new_for_pixbuf (pixbuf);
+  g_set_object (&self->pixbuf, pixbuf);
   gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (self->texture));
+  update_heatmap (self);
   apply_zoom (self);
 }
 
@@ -177,6 +279,9 @@ show_position (LeafViewerWindow *self,
     g_signal_handlers_disconnect_by_data (self->item, self);
   g_clear_object (&self->item);
   g_clear_object (&self->texture);
+  g_clear_object (&self->pixbuf);
+  g_clear_object (&self->heatmap);
+  cancel_heatmap (self);
   gtk_picture_set_paintable (self->picture, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->error_page), FALSE);
 
@@ -355,10 +460,62 @@ on_classes_changed_cb (LeafViewerWindow *self)
 }
 
 static void
+on_runs_changed_cb (LeafViewerWindow *self)
+{
+  update_heatmap (self);
+}
+
+static void
+leaf_viewer_window_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  LeafViewerWindow *self = LEAF_VIEWER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SHOW_HEATMAP:
+      g_value_set_boolean (value, self->show_heatmap);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+leaf_viewer_window_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  LeafViewerWindow *self = LEAF_VIEWER_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SHOW_HEATMAP:
+      if (self->show_heatmap == g_value_get_boolean (value))
+        break;
+      self->show_heatmap = g_value_get_boolean (value);
+      update_heatmap (self);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 leaf_viewer_window_dispose (GObject *object)
 {
   LeafViewerWindow *self = LEAF_VIEWER_WINDOW (object);
 
+  cancel_heatmap (self);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->pixbuf);
+  g_clear_object (&self->heatmap);
+  g_clear_object (&self->predictor);
+  g_clear_object (&self->catalog);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->item != NULL)
@@ -377,6 +534,18 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = leaf_viewer_window_dispose;
+  object_class->get_property = leaf_viewer_window_get_property;
+  object_class->set_property = leaf_viewer_window_set_property;
+
+  /**
+   * LeafViewerWindow:show-heatmap:
+   *
+   * Whether the photo has the heatmap of the latest model's diagnosis drawn over it.
+   */
+  properties[PROP_SHOW_HEATMAP] =
+    g_param_spec_boolean ("show-heatmap", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/leafscope/Leafscope/leaf-viewer-window.ui");
@@ -385,6 +554,7 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, scroller);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, picture);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, spinner);
+  gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, heatmap_spinner);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, error_page);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, chip);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, label_buttons);
@@ -399,6 +569,7 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "viewer.zoom-fit", NULL, zoom_fit_action);
   gtk_widget_class_install_action (widget_class, "viewer.zoom-original", NULL,
                                    zoom_original_action);
+  gtk_widget_class_install_property_action (widget_class, "viewer.show-heatmap", "show-heatmap");
 
   for (guint key = 1; key <= 9; key++)
     {
@@ -419,6 +590,7 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
                                        "viewer.zoom-fit", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_CONTROL_MASK,
                                        "viewer.zoom-original", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_h, 0, "viewer.show-heatmap", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_space, 0, "window.close", NULL);
 }
@@ -479,8 +651,16 @@ leaf_viewer_window_new (LeafLibraryView *library,
   self->model = g_object_ref (G_LIST_MODEL (leaf_library_view_get_selection (library)));
   catalog = leaf_image_list_get_catalog (
     LEAF_IMAGE_LIST (gtk_multi_selection_get_model (GTK_MULTI_SELECTION (self->model))));
+  self->catalog = g_object_ref (catalog);
   g_signal_connect_object (catalog, "classes-changed", G_CALLBACK (on_classes_changed_cb), self,
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (on_runs_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  self->settings = leaf_settings_new ();
+  if (self->settings != NULL)
+    g_settings_bind (self->settings, "show-heatmap", self, "show-heatmap",
+                     G_SETTINGS_BIND_DEFAULT);
+  update_heatmap (self);
   rebuild_label_buttons (self);
   show_position (self, position);
   set_zoom (self, 0);
@@ -504,4 +684,17 @@ leaf_viewer_window_get_zoom (LeafViewerWindow *self)
 {
   g_return_val_if_fail (LEAF_IS_VIEWER_WINDOW (self), 0);
   return self->zoom;
+}
+
+/**
+ * leaf_viewer_window_is_showing_heatmap:
+ *
+ * Returns: whether the photo shown has its heatmap drawn over it
+ */
+gboolean
+leaf_viewer_window_is_showing_heatmap (LeafViewerWindow *self)
+{
+  g_return_val_if_fail (LEAF_IS_VIEWER_WINDOW (self), FALSE);
+  return self->heatmap != NULL
+         && gtk_picture_get_paintable (self->picture) == GDK_PAINTABLE (self->heatmap);
 }

@@ -14,9 +14,10 @@ G_BEGIN_DECLS
 #define LEAF_TYPE_VIEWER_WINDOW (leaf_viewer_window_get_type ())
 G_DECLARE_FINAL_TYPE (LeafViewerWindow, leaf_viewer_window, LEAF, VIEWER_WINDOW, AdwWindow)
 
-GtkWidget *leaf_viewer_window_new          (LeafLibraryView  *library,
-                                            guint             position);
-guint      leaf_viewer_window_get_position (LeafViewerWindow *self);
-double     leaf_viewer_window_get_zoom     (LeafViewerWindow *self);
+GtkWidget *leaf_viewer_window_new                (LeafLibraryView  *library,
+                                                  guint             position);
+guint      leaf_viewer_window_get_position       (LeafViewerWindow *self);
+double     leaf_viewer_window_get_zoom           (LeafViewerWindow *self);
+gboolean   leaf_viewer_window_is_showing_heatmap (LeafViewerWindow *self);
 
 G_END_DECLS
