@@ -381,6 +381,23 @@ bring_up_to_date (LeafDb  *db,
 {
   int version = 0;
 
+  /* Nothing can be migrated or marked in a file we may not write: it is read as it is, and
+   * every command that writes fails with the message for an unwritable catalog. */
+  if (db->read_only)
+    {
+      if (!read_pragma_int (db, "PRAGMA user_version", &version, error))
+        return FALSE;
+      if (version < LEAF_CATALOG_SCHEMA_VERSION)
+        {
+          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                       _("The catalog “%s” must be updated to this version of Leafscope, but "
+                         "it is read-only. Make the file and its folder writable and open it "
+                         "again."), db->path);
+          return FALSE;
+        }
+      return TRUE;
+    }
+
   if (!_leaf_db_begin (db, error))
     return FALSE;
   /* Another process may have migrated between our first look and the write lock. */
@@ -400,6 +417,25 @@ bring_up_to_date (LeafDb  *db,
 fail:
   _leaf_db_rollback (db);
   return FALSE;
+}
+
+/* SQLite reads a WAL catalog only through its -shm file, which it must be able to create next
+ * to the catalog; in a folder we may not write either, the file is read as immutable, which
+ * is what it is to us. */
+static gboolean
+open_read_only (LeafDb *db)
+{
+  g_autofree char *absolute = g_canonicalize_filename (db->path, NULL);
+  g_autofree char *dir = g_path_get_dirname (absolute);
+  g_autofree char *uri = g_filename_to_uri (absolute, NULL, NULL);
+  g_autofree char *with_mode = NULL;
+
+  if (uri == NULL)
+    return FALSE;
+  with_mode = g_strconcat (uri, g_access (dir, W_OK) == 0 ? "?mode=ro" : "?immutable=1", NULL);
+  return sqlite3_open_v2 (with_mode, &db->handle,
+                          SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                          NULL) == SQLITE_OK;
 }
 
 static void
@@ -462,7 +498,10 @@ _leaf_db_open (const char  *path,
     }
 
   db = db_new (path);
-  if (sqlite3_open_v2 (path, &db->handle, flags, NULL) != SQLITE_OK)
+  if (!(flags & SQLITE_OPEN_CREATE) && g_access (path, W_OK) != 0)
+    db->read_only = TRUE;
+  if (db->read_only ? !open_read_only (db)
+                    : sqlite3_open_v2 (path, &db->handle, flags, NULL) != SQLITE_OK)
     {
       if (db->handle == NULL)
         g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
@@ -502,7 +541,7 @@ _leaf_db_open (const char  *path,
       return NULL;
     }
 
-  if (!_leaf_db_exec (db, "PRAGMA journal_mode = WAL", error) ||
+  if ((!db->read_only && !_leaf_db_exec (db, "PRAGMA journal_mode = WAL", error)) ||
       /* FULL: a label whose call returned survives a power cut, not only a crash. */
       !_leaf_db_exec (db, "PRAGMA synchronous = FULL", error) ||
       !_leaf_db_exec (db, "PRAGMA foreign_keys = ON", error) ||

@@ -19,6 +19,7 @@ typedef struct
   sqlite3 *handle;
   char *path;
   GHashTable *statements; /* SQL text → sqlite3_stmt, prepared once */
+  gboolean read_only;      /* the file is not writable by us: opened for reading only */
 } LeafDb;
 
 /* A borrowed cached statement; the autoptr cleanup resets it and clears its bindings so that no

@@ -402,6 +402,7 @@ test_read_only_catalog (void)
   g_autofree char *photo = NULL;
   ChildLimits limits = { 0, getuid () == 0 };
   const char *label[] = { "label", NULL, "green", NULL };
+  const char *stats[] = { "stats", NULL };
 
   if (ctu_cli_path () == NULL)
     {
@@ -424,6 +425,9 @@ test_read_only_catalog (void)
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (run_limited (setup->catalog, &limits, &err, label), >, 0);
   g_assert_nonnull (strstr (err, "robust.leafscope"));
+  /* Reading still works: the catalog opens read-only. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_limited (setup->catalog, &limits, &err, stats), ==, 0);
 
   g_assert_cmpint (g_chmod (setup->dir, 0755), ==, 0);
   g_assert_cmpint (g_chmod (setup->catalog, 0644), ==, 0);
