@@ -316,11 +316,12 @@ update_refer (LeafDiagnoseView *self)
 static void
 cancel_heatmap (LeafDiagnoseView *self)
 {
+  if (self->heatmap_cancellable == NULL)
+    return;
   g_cancellable_cancel (self->heatmap_cancellable);
   g_clear_object (&self->heatmap_cancellable);
   g_clear_object (&self->heatmap_diagnosis);
-  if (self->heatmap_spinner != NULL)
-    gtk_spinner_stop (self->heatmap_spinner);
+  gtk_spinner_stop (self->heatmap_spinner);
 }
 
 static void update_photo (LeafDiagnoseView *self);

@@ -154,6 +154,8 @@ latest_model (LeafViewerWindow *self)
 static void
 cancel_heatmap (LeafViewerWindow *self)
 {
+  if (self->heatmap_cancellable == NULL)
+    return;
   g_cancellable_cancel (self->heatmap_cancellable);
   g_clear_object (&self->heatmap_cancellable);
   gtk_spinner_stop (self->heatmap_spinner);
