@@ -86,6 +86,28 @@ fixture_teardown (Fixture       *f,
   g_free (f->dir);
 }
 
+/* Records a model file in the catalog, as the latest model. */
+static gint64
+record_model (Fixture            *f,
+              gint64              run_id,
+              const char         *path,
+              const char * const *classes,
+              const char         *metrics_json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *sha = NULL;
+  gsize length;
+  gint64 id;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+  id = leaf_catalog_add_model (f->catalog, run_id, path, sha, classes, metrics_json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (id, >, 0);
+  return id;
+}
+
 /* An untrained two-class model, recorded in the catalog as the latest. */
 static gint64
 add_model (Fixture    *f,
@@ -105,12 +127,8 @@ add_model (Fixture    *f,
   };
   g_autofree char *json = leaf_model_meta_to_json (&meta);
   g_autoptr(GError) error = NULL;
-  g_autofree char *contents = NULL;
-  g_autofree char *sha = NULL;
   LtModel *model = NULL;
   char *msg = NULL;
-  gsize length;
-  gint64 id;
 
   g_assert_true (leaf_engine_init_torch (1, &error));
   g_assert_no_error (error);
@@ -118,12 +136,44 @@ add_model (Fixture    *f,
   g_assert_cmpint (lt_model_new (2, &model, &msg), ==, LT_OK);
   g_assert_cmpint (lt_model_save (model, path, json, &msg), ==, LT_OK);
   lt_model_free (model);
-  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
-  sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
-  id = leaf_catalog_add_model (f->catalog, run_id, path, sha, class_names, metrics_json, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (id, >, 0);
-  return id;
+  return record_model (f, run_id, path, class_names, metrics_json);
+}
+
+/* The shared stand-in weights (pretrained on ten other leaf classes, named as their README lists
+ * them), as a model whose heatmap shows something: for screenshots only. */
+static gboolean
+add_pretrained_model (Fixture *f)
+{
+  static const char *const names[] = {
+    "pepper bacterial spot", "pepper healthy", "potato early blight", "potato late blight",
+    "potato healthy", "tomato septoria leaf spot", "tomato spider mites", "tomato target spot",
+    "tomato yellow leaf curl virus", "tomato mosaic virus", NULL,
+  };
+  g_autofree char *weights = g_build_filename (g_getenv ("LEAFSCOPE_SHARED"), "weights",
+                                               "leafnet-b0.pth", NULL);
+  g_autofree char *path = g_build_filename (f->dir, "pretrained.safetensors", NULL);
+  LeafModelMeta meta = {
+    .classes = (char **) names,
+    .n_classes = 10,
+    .image_size = 224,
+    .resize_size = 256,
+    .created = (char *) "2024-01-01T00:00:00Z",
+    .temperature = 1.0,
+  };
+  g_autofree char *json = leaf_model_meta_to_json (&meta);
+  g_autoptr(GError) error = NULL;
+  LtModel *model = NULL;
+  char *msg = NULL;
+
+  if (!g_file_test (weights, G_FILE_TEST_EXISTS))
+    return FALSE;
+  g_assert_true (leaf_engine_init_torch (1, &error));
+  g_assert_cmpint (lt_model_new (10, &model, &msg), ==, LT_OK);
+  g_assert_cmpint (lt_model_load (model, weights, LT_LOAD_STRICT, NULL, &msg), ==, LT_OK);
+  g_assert_cmpint (lt_model_save (model, path, json, &msg), ==, LT_OK);
+  lt_model_free (model);
+  record_model (f, 0, path, names, NULL);
+  return TRUE;
 }
 
 static void
@@ -307,6 +357,32 @@ test_diagnose_heatmap_and_referral (Fixture       *f,
   g_assert_finalize_object (view);
 }
 
+/* Screenshot of Diagnose with a pretrained model's heatmap over a real leaf. */
+static void
+test_diagnose_screenshot (Fixture       *f,
+                          gconstpointer  data)
+{
+  LeafDiagnoseView *view = LEAF_DIAGNOSE_VIEW (leaf_diagnose_view_new ());
+  GtkWidget *window = ui_test_show (GTK_WIDGET (view), 1000, 700);
+  g_autofree char *path = photo_to_diagnose (f);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  if (!add_pretrained_model (f))
+    {
+      g_test_skip ("no shared weights");
+      gtk_window_destroy (GTK_WINDOW (window));
+      return;
+    }
+  g_settings_set_boolean (f->settings, "show-heatmap", TRUE);
+  leaf_diagnose_view_set_catalog (view, f->catalog);
+  leaf_diagnose_view_open_files (view, &file, 1);
+  g_assert_true (ui_test_wait_for (diagnosed, view, 60000));
+  g_assert_true (ui_test_wait_for (diagnose_shows_heatmap, view, 60000));
+  save_screenshot (GTK_WIDGET (view), "diagnose-heatmap-pretrained.png");
+  g_settings_reset (f->settings, "show-heatmap");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* Viewer */
 
 static LeafViewerWindow *
@@ -360,6 +436,7 @@ test_viewer_heatmap_needs_a_model (Fixture       *f,
   g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_h, 0));
   g_assert_true (g_settings_get_boolean (f->settings, "show-heatmap"));
   g_assert_true (ui_test_wait_for (viewer_shows_heatmap, viewer, 60000));
+  save_screenshot (adw_window_get_content (ADW_WINDOW (viewer)), "viewer-heatmap.png");
   g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_h, 0));
   g_assert_false (leaf_viewer_window_is_showing_heatmap (viewer));
 
@@ -524,6 +601,8 @@ main (int   argc,
   ADD ("/ui/viewer/heatmap-needs-a-model", test_viewer_heatmap_needs_a_model);
   ADD ("/ui/train/recipe-in-settings", test_train_recipe_in_settings);
   ADD ("/ui/train/split-warning-and-calibration", test_train_warning_and_calibration);
+  if (g_getenv ("LEAFSCOPE_SCREENSHOTS") != NULL)
+    ADD ("/ui/diagnose/screenshot", test_diagnose_screenshot);
 #undef ADD
   return g_test_run ();
 }
