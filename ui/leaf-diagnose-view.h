@@ -14,22 +14,22 @@ G_BEGIN_DECLS
 #define LEAF_TYPE_DIAGNOSE_VIEW (leaf_diagnose_view_get_type ())
 G_DECLARE_FINAL_TYPE (LeafDiagnoseView, leaf_diagnose_view, LEAF, DIAGNOSE_VIEW, GtkWidget)
 
-GtkWidget  *leaf_diagnose_view_new          (void);
-void        leaf_diagnose_view_set_catalog  (LeafDiagnoseView  *self,
-                                             LeafCatalog       *catalog);
-void        leaf_diagnose_view_open_files   (LeafDiagnoseView  *self,
-                                             GFile            **files,
-                                             guint              n_files);
-void        leaf_diagnose_view_open_texture (LeafDiagnoseView  *self,
-                                             GdkTexture        *texture,
-                                             const char        *name);
-void        leaf_diagnose_view_paste        (LeafDiagnoseView  *self);
-void        leaf_diagnose_view_reload_model (LeafDiagnoseView  *self);
-GListModel *leaf_diagnose_view_get_results  (LeafDiagnoseView  *self);
-gboolean    leaf_diagnose_view_is_busy      (LeafDiagnoseView  *self);
-void        leaf_diagnose_view_set_show_heatmap   (LeafDiagnoseView *self,
-                                                   gboolean          show);
-gboolean    leaf_diagnose_view_is_showing_heatmap (LeafDiagnoseView *self);
+GtkWidget  *leaf_diagnose_view_new                (void);
+void        leaf_diagnose_view_set_catalog        (LeafDiagnoseView  *self,
+                                                   LeafCatalog       *catalog);
+void        leaf_diagnose_view_open_files         (LeafDiagnoseView  *self,
+                                                   GFile            **files,
+                                                   guint              n_files);
+void        leaf_diagnose_view_open_texture       (LeafDiagnoseView  *self,
+                                                   GdkTexture        *texture,
+                                                   const char        *name);
+void        leaf_diagnose_view_paste              (LeafDiagnoseView  *self);
+void        leaf_diagnose_view_reload_model       (LeafDiagnoseView  *self);
+GListModel *leaf_diagnose_view_get_results        (LeafDiagnoseView  *self);
+gboolean    leaf_diagnose_view_is_busy            (LeafDiagnoseView  *self);
+void        leaf_diagnose_view_set_show_heatmap   (LeafDiagnoseView  *self,
+                                                   gboolean           show);
+gboolean    leaf_diagnose_view_is_showing_heatmap (LeafDiagnoseView  *self);
 
 #define LEAF_TYPE_DIAGNOSIS (leaf_diagnosis_get_type ())
 G_DECLARE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, LEAF, DIAGNOSIS, GObject)

@@ -293,23 +293,43 @@ photo_to_diagnose (Fixture *f)
   return g_build_filename (f->photos, "blight", "photo-000.png", NULL);
 }
 
+/* Diagnoses @path with the catalog's latest model, in a view of its own window. */
+static LeafDiagnoseView *
+diagnose (Fixture    *f,
+          const char *path)
+{
+  LeafDiagnoseView *view = LEAF_DIAGNOSE_VIEW (leaf_diagnose_view_new ());
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  ui_test_show (GTK_WIDGET (view), 1000, 700);
+  leaf_diagnose_view_set_catalog (view, f->catalog);
+  leaf_diagnose_view_open_files (view, &file, 1);
+  g_assert_true (ui_test_wait_for (diagnosed, view, 60000));
+  return view;
+}
+
+static void
+close_diagnose (LeafDiagnoseView *view)
+{
+  g_object_ref (view);
+  gtk_window_destroy (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (view))));
+  ui_test_iterate (50);
+  g_assert_finalize_object (view);
+}
+
 static void
 test_diagnose_heatmap_and_referral (Fixture       *f,
                                     gconstpointer  data)
 {
-  LeafDiagnoseView *view = LEAF_DIAGNOSE_VIEW (leaf_diagnose_view_new ());
-  GtkWidget *window = ui_test_show (GTK_WIDGET (view), 1000, 700);
   g_autofree char *path = photo_to_diagnose (f);
-  g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(LeafDiagnosis) diagnosis = NULL;
+  LeafDiagnoseView *view;
   GdkTexture *heatmap;
   gboolean shown;
 
   /* The model's own threshold is above any two-class top probability. */
   add_model (f, 0, 0.99, NULL);
-  leaf_diagnose_view_set_catalog (view, f->catalog);
-  leaf_diagnose_view_open_files (view, &file, 1);
-  g_assert_true (ui_test_wait_for (diagnosed, view, 60000));
+  view = diagnose (f, path);
   diagnosis = g_list_model_get_item (leaf_diagnose_view_get_results (view), 0);
   g_assert_cmpfloat (leaf_diagnosis_get_probability (diagnosis, 0), <, 0.99);
 
@@ -351,10 +371,7 @@ test_diagnose_heatmap_and_referral (Fixture       *f,
   g_assert_true (leaf_diagnosis_get_heatmap (diagnosis) == heatmap);
 
   g_settings_reset (f->settings, "show-heatmap");
-  g_object_ref (view);
-  gtk_window_destroy (GTK_WINDOW (window));
-  ui_test_iterate (50);
-  g_assert_finalize_object (view);
+  close_diagnose (view);
 }
 
 /* Screenshot of Diagnose with a pretrained model's heatmap over a real leaf. */
@@ -362,43 +379,23 @@ static void
 test_diagnose_screenshot (Fixture       *f,
                           gconstpointer  data)
 {
-  LeafDiagnoseView *view = LEAF_DIAGNOSE_VIEW (leaf_diagnose_view_new ());
-  GtkWidget *window = ui_test_show (GTK_WIDGET (view), 1000, 700);
   g_autofree char *path = photo_to_diagnose (f);
-  g_autoptr(GFile) file = g_file_new_for_path (path);
+  LeafDiagnoseView *view;
 
   if (!add_pretrained_model (f))
     {
       g_test_skip ("no shared weights");
-      gtk_window_destroy (GTK_WINDOW (window));
       return;
     }
   g_settings_set_boolean (f->settings, "show-heatmap", TRUE);
-  leaf_diagnose_view_set_catalog (view, f->catalog);
-  leaf_diagnose_view_open_files (view, &file, 1);
-  g_assert_true (ui_test_wait_for (diagnosed, view, 60000));
+  view = diagnose (f, path);
   g_assert_true (ui_test_wait_for (diagnose_shows_heatmap, view, 60000));
   save_screenshot (GTK_WIDGET (view), "diagnose-heatmap-pretrained.png");
   g_settings_reset (f->settings, "show-heatmap");
-  gtk_window_destroy (GTK_WINDOW (window));
+  close_diagnose (view);
 }
 
 /* Viewer */
-
-static LeafViewerWindow *
-find_viewer (void)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
-
-      if (LEAF_IS_VIEWER_WINDOW (window))
-        return LEAF_VIEWER_WINDOW (window);
-    }
-  return NULL;
-}
 
 static gboolean
 viewer_shows_heatmap (gpointer data)
@@ -423,7 +420,7 @@ test_viewer_heatmap_needs_a_model (Fixture       *f,
   gtk_widget_grab_focus (grid);
   g_assert_true (ui_test_press_key (grid, GDK_KEY_space, 0));
   ui_test_iterate (200);
-  viewer = find_viewer ();
+  viewer = LEAF_VIEWER_WINDOW (ui_test_find_toplevel (LEAF_TYPE_VIEWER_WINDOW));
   g_assert_nonnull (viewer);
 
   /* No model: H does nothing. */

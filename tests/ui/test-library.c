@@ -382,21 +382,6 @@ test_selection_keeps_thumbnails (Fixture       *f,
   g_assert_true (all_cells_have_thumbnails (f));
 }
 
-static LeafViewerWindow *
-find_viewer (void)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
-
-      if (LEAF_IS_VIEWER_WINDOW (window))
-        return LEAF_VIEWER_WINDOW (window);
-    }
-  return NULL;
-}
-
 static void
 test_viewer_navigates_and_labels (Fixture       *f,
                                   gconstpointer  data)
@@ -407,7 +392,7 @@ test_viewer_navigates_and_labels (Fixture       *f,
   gtk_widget_grab_focus (f->grid);
   g_assert_true (ui_test_press_key (f->grid, GDK_KEY_space, 0));
   ui_test_iterate (100);
-  viewer = find_viewer ();
+  viewer = LEAF_VIEWER_WINDOW (ui_test_find_toplevel (LEAF_TYPE_VIEWER_WINDOW));
   g_assert_nonnull (viewer);
   g_assert_cmpuint (leaf_viewer_window_get_position (viewer), ==, 2);
 

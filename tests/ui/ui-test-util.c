@@ -277,6 +277,22 @@ ui_test_find_message_dialog (void)
   return NULL;
 }
 
+/* The first open window of @type, such as a viewer a key press opened. */
+GtkWindow *
+ui_test_find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (g_type_is_a (G_OBJECT_TYPE (window), type))
+        return GTK_WINDOW (window);
+    }
+  return NULL;
+}
+
 /*
  * Writes @per_class PNG photos into DIR/<class>/ for each class (or straight into @dir when
  * @classes is NULL), each a different flat colour with a few stripes, so that every file has its

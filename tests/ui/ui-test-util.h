@@ -29,6 +29,7 @@ GtkWidget  *ui_test_find_label     (GtkWidget     *root,
                                     const char    *substring);
 GtkWidget  *ui_test_find_type      (GtkWidget     *root,
                                     GType          type);
+GtkWindow  *ui_test_find_toplevel  (GType          type);
 GtkWidget  *ui_test_find_message_dialog (void);
 char       *ui_test_make_photos    (const char    *dir,
                                     const char * const *classes,
