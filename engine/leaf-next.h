@@ -16,6 +16,7 @@ typedef struct
 {
   guint index;         /* into the candidates */
   double margin;       /* top probability minus the second: small is uncertain */
+  double score;        /* (1 - margin) x typicality^3, typicality in 0..1: what the ranking weighs */
   gboolean duplicate;  /* a near-duplicate of a photo ranked before it */
 } LeafNextPick;
 
