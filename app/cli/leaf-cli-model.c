@@ -974,8 +974,8 @@ cmd_next (LeafCli  *cli,
                           (const float *) features->data, LEAF_PREDICTOR_N_FEATURES, kept->len,
                           count, max_similarity);
   if (!json)
-    printf ("%-4s %-8s %-24s %-64s %s\n", "#", _("margin"), _("likeliest"), "SHA-256",
-            _("path"));
+    printf ("%-4s %-8s %-8s %-24s %-64s %s\n", "#", _("score"), _("margin"), _("likeliest"),
+            "SHA-256", _("path"));
   for (guint r = 0; r < picks->len; r++)
     {
       LeafNextPick *pick = &g_array_index (picks, LeafNextPick, r);
@@ -998,6 +998,8 @@ cmd_next (LeafCli  *cli,
           json_builder_set_member_name (b, "sha256");
           json_builder_add_string_value (b, leaf_catalog_image_get_sha256 (image));
           json_builder_set_member_name (b, "score");
+          json_builder_add_double_value (b, pick->score);
+          json_builder_set_member_name (b, "margin");
           json_builder_add_double_value (b, pick->margin);
           json_builder_set_member_name (b, "class");
           json_builder_add_string_value (b, classes[top]);
@@ -1010,7 +1012,8 @@ cmd_next (LeafCli  *cli,
           print_json (root);
         }
       else
-        printf ("%-4u %-8.4f %-24s %-64s %s%s\n", r + 1, pick->margin, classes[top],
+        printf ("%-4u %-8.4f %-8.4f %-24s %-64s %s%s\n", r + 1, pick->score, pick->margin,
+                classes[top],
                 leaf_catalog_image_get_sha256 (image), leaf_catalog_image_get_path (image),
                 pick->duplicate ? _(" (near-duplicate)") : "");
     }

@@ -11,8 +11,8 @@
 #   and a PyTorch Grad-CAM of the same weights give (features.8, ReLU(sum_c mean(grad_c) act_c),
 #   bilinear, scaled to 0..1, jet at 50 % over the crop);
 # - `evaluate --json` reports the calibration error before and after;
-# - `next` stores predictions for every unlabelled photo and never ranks both copies among the
-#   first distinct photos;
+# - `next` stores predictions for every unlabelled photo, never ranks both copies among the
+#   first distinct photos, and scores no photo above its uncertainty;
 # - `model-card` names the classes and counts the photos.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -189,9 +189,14 @@ with tempfile.TemporaryDirectory() as tmp:
     queue = [json.loads(line) for line in lines]
     n_loose = len(os.listdir(loose))
     firsts = [os.path.basename(q["path"]) for q in queue[:n_loose - 1]]
-    margins = [q["score"] for q in queue if not q["near_duplicate"]]
+    # With 9 clusters for 8 photos each is a cluster of its own (a twin at most joins its
+    # copy, and is then deferred), so the distinct ones come by decreasing score,
+    # which uncertainty bounds: score = (1 - margin) x typicality^3, typicality at most 1.
+    scores = [q["score"] for q in queue if not q["near_duplicate"]]
     check(len(queue) == n_loose and len(twin_names & set(firsts)) <= 1
-          and margins == sorted(margins) and all(len(q["sha256"]) == 64 for q in queue),
+          and scores == sorted(scores, reverse=True)
+          and all(0 <= q["score"] <= 1 - q["margin"] + 1e-9 for q in queue)
+          and all(len(q["sha256"]) == 64 for q in queue),
           "next/spreads-near-duplicates",
           f"{len(queue)} ranked, twins at {[i for i, q in enumerate(queue) if os.path.basename(q['path']) in twin_names]}")
     # The batch pass (prefix, pooled features, head) gives what predict gives photo by photo.
