@@ -9,7 +9,7 @@
  * 1. The 40 x count candidates of smallest margin (at most 1000, unless count is more) form
  *    the shortlist.
  * 2. A shortlisted photo's typicality is 1 / (mean distance of its unit-length pooled features to
- *    its 20 nearest shortlisted neighbours), scaled to a maximum of 1; its score is
+ *    its 10 nearest shortlisted neighbours), scaled to a maximum of 1; its score is
  *    (1 - margin) x typicality^3: an uncertain photo in a dense region stands for many.
  * 3. The 10 x count best-scored are split into count clusters by k-means (farthest-point start
  *    from the best-scored, then at most 20 Lloyd iterations, until no photo changes cluster),
@@ -38,7 +38,7 @@
 
 #define SHORTLIST_PER_PICK 40
 #define CLUSTERED_PER_PICK 10
-#define NEIGHBOURS 20
+#define NEIGHBOURS 10
 #define TYPICALITY_POWER 3
 #define MAX_ITERATIONS 20
 #define SHORTLIST_MAX 1000

@@ -6,17 +6,22 @@
 # what Leafscope's head phase trains) is fitted on the photos labelled so far and measured on
 # a held-out fifth of the tree. Two orders are compared from the same 2-per-class start:
 #   random  - the next 10 photos at random;
-#   next    - the rule of engine/leaf-next.c: smallest margin between the two likeliest
-#             classes first, a photo whose features have cosine similarity above 0.95 with one
-#             already chosen deferred behind every distinct one.
+#   next    - engine/leaf-next.c's ranking, replayed step for step by next_order() below: a
+#             shortlist of the smallest margins, score (1 - margin) x typicality^3, one pick per
+#             k-means cluster of the best-scored, near-duplicates (cosine above 0.95) deferred.
+#             With --check-engine LIB (engine/leaf-next.c built as a shared library, see the
+#             README) every round also asks leaf_next_rank() through ctypes, on the same float32
+#             inputs, and stops unless it gives the same order.
 # Features come from torchvision's efficientnet_b0 with the given weights and torchvision's
 # ImageNet preprocessing, which the shim reproduces to 1e-4 (tests/cli/test-predict.py).
 #
 # Usage: /usr/bin/python3 simulate.py TREE WEIGHTS [--seeds 5] [--budget 100] [--cache F.npz]
+#                                     [--check-engine LIB.so]
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 import argparse
+import ctypes
 import os
 import time
 
@@ -33,6 +38,7 @@ parser.add_argument("--seeds", type=int, default=5)
 parser.add_argument("--budget", type=int, default=100)
 parser.add_argument("--batch", type=int, default=10)
 parser.add_argument("--cache", default=None)
+parser.add_argument("--check-engine", default=None)
 args = parser.parse_args()
 
 
@@ -69,7 +75,6 @@ else:
         np.savez(args.cache, X=X, y=y, classes=np.array(classes))
 K = len(classes)
 Xt = torch.tensor(X, dtype=torch.float64)
-Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
 def fit_head(idx):
@@ -87,20 +92,94 @@ def fit_head(idx):
     return w.detach(), b.detach()
 
 
-def next_order(probs, candidates, count):
+def kmeans(rows, k):
+    """engine/leaf-next.c's cluster(): farthest-point start from row 0, Lloyd until stable."""
+    k = min(k, len(rows))
+    centres = [rows[0]]
+    nearest = ((rows - rows[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        far = int(np.argmax(nearest))
+        centres.append(rows[far])
+        nearest = np.minimum(nearest, ((rows - rows[far]) ** 2).sum(1))
+    centres = np.array(centres)
+    assignment = None
+    for _ in range(20):
+        d = ((rows[:, None, :] - centres[None]) ** 2).sum(2)
+        new = d.argmin(1)
+        if assignment is not None and (new == assignment).all():
+            break
+        assignment = new
+        for c in range(k):
+            if (assignment == c).any():
+                centres[c] = rows[assignment == c].mean(0)
+    return assignment
+
+
+def next_order(probs, candidates, count, features):
+    """engine/leaf-next.c's leaf_next_rank(), step for step (see the comment at its top)."""
+    count = min(count, len(candidates))
     top2 = np.sort(probs, axis=1)[:, -2:]
     margin = top2[:, 1] - top2[:, 0]
-    order = [candidates[i] for i in np.argsort(margin, kind="stable")]
+    by_margin = np.argsort(margin, kind="stable")
+    short = by_margin[:min(len(candidates), max(count, min(40 * count, 1000)))]
+    unit = features[short].astype(np.float64)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    k = min(10, len(short) - 1)
+    if k > 0:
+        dist = np.sqrt(np.maximum(2 - 2 * unit @ unit.T, 0))
+        np.fill_diagonal(dist, np.inf)
+        typical = 1 / (np.sort(dist, 1)[:, :k].mean(1) + 1e-6)
+        typical /= typical.max()
+    else:
+        typical = np.ones(len(short))
+    score = (1 - margin[short]) * typical ** 3
+    by_score = np.argsort(-score, kind="stable")
+    clustered = by_score[:min(len(short), 10 * count)]
+    assignment = kmeans(unit[clustered], count)
+    firsts = [r for r in range(len(clustered)) if assignment[r] not in assignment[:r]]
+    order = ([by_score[r] for r in firsts]
+             + [by_score[r] for r in range(len(short)) if r not in firsts])
     chosen, deferred = [], []
-    for c in order:
+    for s in order:
         if len(chosen) == count:
             break
-        dup = any(Xn[c] @ Xn[k] > 0.95 for k in chosen)
-        (deferred if dup else chosen).append(c)
-    return (chosen + deferred)[:count]
+        dup = any(unit[s] @ unit[t] > 0.95 for t in chosen)
+        (deferred if dup else chosen).append(s)
+    return [candidates[short[s]] for s in (chosen + deferred)[:count]]
+
+
+class Pick(ctypes.Structure):
+    _fields_ = [("index", ctypes.c_uint), ("margin", ctypes.c_double),
+                ("score", ctypes.c_double), ("duplicate", ctypes.c_int)]
+
+
+class GArray(ctypes.Structure):
+    _fields_ = [("data", ctypes.POINTER(Pick)), ("len", ctypes.c_uint)]
+
+
+if args.check_engine:
+    engine = ctypes.CDLL(args.check_engine)
+    engine.leaf_next_rank.restype = ctypes.POINTER(GArray)
+    engine.g_array_unref.argtypes = [ctypes.POINTER(GArray)]
+
+
+def engine_order(probs, features, count):
+    """leaf_next_rank() itself, from the shared library --check-engine names."""
+    floats = ctypes.POINTER(ctypes.c_float)
+    p = np.ascontiguousarray(probs, np.float32)
+    f = np.ascontiguousarray(features, np.float32)
+    picks = engine.leaf_next_rank(p.ctypes.data_as(floats), p.shape[1], f.ctypes.data_as(floats),
+                                  f.shape[1], p.shape[0], count, ctypes.c_double(0.95))
+    order = [picks.contents.data[i].index for i in range(picks.contents.len)]
+    engine.g_array_unref(picks)
+    return order
+
+
+checked = 0
 
 
 def simulate(seed, strategy):
+    global checked
     rng = np.random.default_rng(seed)
     test = np.concatenate([rng.permutation(np.flatnonzero(y == k))[:int(0.2 * (y == k).sum())]
                            for k in range(K)])
@@ -119,7 +198,12 @@ def simulate(seed, strategy):
             pick = list(rng.choice(rest, args.batch, replace=False))
         else:
             probs = torch.softmax(Xt[rest] @ w + b, 1).numpy()
-            pick = next_order(probs, list(rest), args.batch)
+            pick = next_order(probs, list(rest), args.batch, X[rest])
+            if args.check_engine:
+                mirror = next_order(probs.astype(np.float32).astype(np.float64),
+                                    list(range(len(rest))), args.batch, X[rest])
+                assert engine_order(probs, X[rest], args.batch) == mirror, f"seed {seed}"
+                checked += 1
         labelled += pick
 
 
@@ -138,6 +222,8 @@ for seed in range(args.seeds):
                            for k in range(K)])
     w, b = fit_head(np.setdiff1d(np.arange(len(y)), test))
     ceiling.append(float(((Xt[test] @ w + b).argmax(1).numpy() == y[test]).mean()))
+if args.check_engine:
+    print(f"# leaf_next_rank() and next_order() agreed in all {checked} rounds")
 print(f"# every pool photo labelled ({len(y) - len(test)}): {100 * np.mean(ceiling):.1f} %")
 for share in (0.8, 0.9):
     target = share * np.mean(ceiling)
