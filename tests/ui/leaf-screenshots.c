@@ -1,4 +1,5 @@
 /* leaf-screenshots.c: renders docs/screenshots/{library,train,diagnose}.png from a real session
+ * (Diagnose with its heatmap on)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -49,6 +50,12 @@ static gboolean
 diagnosis_done (gpointer data)
 {
   return !leaf_diagnose_view_is_busy (LEAF_WINDOW (data)->diagnose_view);
+}
+
+static gboolean
+heatmap_shown (gpointer data)
+{
+  return leaf_diagnose_view_is_showing_heatmap (LEAF_WINDOW (data)->diagnose_view);
 }
 
 static void
@@ -235,6 +242,8 @@ main (int   argc,
     for (guint i = 0; i < G_N_ELEMENTS (files); i++)
       g_object_unref (files[i]);
   }
+  leaf_diagnose_view_set_show_heatmap (window->diagnose_view, TRUE);
+  ui_test_wait_for (heatmap_shown, window, 120000);
   save (window, output, "diagnose.png");
 
   gtk_window_destroy (GTK_WINDOW (window));
