@@ -179,6 +179,28 @@ test_spreads_over_groups (void)
     g_assert_cmpuint (g_array_index (with_outlier, LeafNextPick, r).index, !=, n);
 }
 
+static void
+test_few_candidates (void)
+{
+  /* One candidate, none, or more asked for than there are: no neighbours to measure, nothing
+   * to cluster, and every candidate still comes back once. */
+  const float probabilities[2 * N_CLASSES] = { 0.5f, 0.4f, 0.1f, 0.8f, 0.1f, 0.1f };
+  const float features[2 * N_FEATURES] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+  g_autoptr(GArray) one = leaf_next_rank (probabilities, N_CLASSES, features, N_FEATURES, 1, 5,
+                                          LEAF_NEXT_DEFAULT_MAX_SIMILARITY);
+  g_autoptr(GArray) none = leaf_next_rank (probabilities, N_CLASSES, features, N_FEATURES, 0, 5,
+                                           LEAF_NEXT_DEFAULT_MAX_SIMILARITY);
+  g_autoptr(GArray) two = leaf_next_rank (probabilities, N_CLASSES, features, N_FEATURES, 2, 5,
+                                          LEAF_NEXT_DEFAULT_MAX_SIMILARITY);
+
+  g_assert_cmpuint (one->len, ==, 1);
+  g_assert_cmpfloat_with_epsilon (g_array_index (one, LeafNextPick, 0).score, 0.9, 1e-6);
+  g_assert_cmpuint (none->len, ==, 0);
+  g_assert_cmpuint (two->len, ==, 2);
+  g_assert_cmpuint (g_array_index (two, LeafNextPick, 0).index, ==, 0);
+  g_assert_cmpuint (g_array_index (two, LeafNextPick, 1).index, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -188,5 +210,6 @@ main (int   argc,
   g_test_add_func ("/next/rank/spreads-near-duplicates", test_spreads_duplicates);
   g_test_add_func ("/next/rank/uncertain-first", test_uncertainty);
   g_test_add_func ("/next/rank/spreads-over-groups", test_spreads_over_groups);
+  g_test_add_func ("/next/rank/few-candidates", test_few_candidates);
   return g_test_run ();
 }
