@@ -381,23 +381,6 @@ bring_up_to_date (LeafDb  *db,
 {
   int version = 0;
 
-  /* Nothing can be migrated or marked in a file we may not write: it is read as it is, and
-   * every command that writes fails with the message for an unwritable catalog. */
-  if (db->read_only)
-    {
-      if (!read_pragma_int (db, "PRAGMA user_version", &version, error))
-        return FALSE;
-      if (version < LEAF_CATALOG_SCHEMA_VERSION)
-        {
-          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
-                       _("The catalog “%s” must be updated to this version of Leafscope, but "
-                         "it is read-only. Make the file and its folder writable and open it "
-                         "again."), db->path);
-          return FALSE;
-        }
-      return TRUE;
-    }
-
   if (!_leaf_db_begin (db, error))
     return FALSE;
   /* Another process may have migrated between our first look and the write lock. */
@@ -548,7 +531,17 @@ _leaf_db_open (const char  *path,
       !_leaf_db_exec (db, "PRAGMA cache_size = -16384", error))
     return NULL;
 
-  if (role == LEAF_DB_MAIN)
+  /* Nothing can be migrated or marked in a file we may not write: it is read as it is, and
+   * every command that writes fails with the message for an unwritable catalog. */
+  if (db->read_only && version < LEAF_CATALOG_SCHEMA_VERSION)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("The catalog “%s” must be updated to this version of Leafscope, but "
+                     "it is read-only. Make the file and its folder writable and open it "
+                     "again."), db->path);
+      return NULL;
+    }
+  if (role == LEAF_DB_MAIN && !db->read_only)
     {
       if (version >= 1 && version < LEAF_CATALOG_SCHEMA_VERSION &&
           !backup_before_migration (db, version, error))
