@@ -5,10 +5,11 @@
  * torch.save writes an uncompressed ("stored") zip archive. Reading it ourselves rather than
  * through libtorch's PyTorchStreamReader keeps every size and offset under our control: a
  * member is only ever read into a buffer of the size the central directory declares, after
- * checking that it lies inside the file, so a damaged or hostile archive cannot make us
- * allocate more than the file holds.
+ * checking that it lies inside the file and shares no byte with another member, so a damaged
+ * or hostile archive cannot make us allocate more than the file holds.
  */
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -156,6 +157,15 @@ ZipArchive::ZipArchive (const WeightFile &file)
   const Directory dir = find_directory (file);
   const std::string central = file.read_string (dir.offset, dir.size);
   const auto *c = reinterpret_cast<const unsigned char *> (central.data ());
+  /* The bytes each member takes, from its local header to the end of its data. */
+  struct Span
+  {
+    uint64_t begin;
+    uint64_t end;
+    size_t entry;
+    bool operator< (const Span &other) const { return begin < other.begin; }
+  };
+  std::vector<Span> spans;
 
   size_t pos = 0;
   while (pos < central.size ())
@@ -234,6 +244,8 @@ ZipArchive::ZipArchive (const WeightFile &file)
 
       if (!index_.emplace (entry.name, entries_.size ()).second)
         fail_file (LT_ERROR_FORMAT, path, "the archive lists " + entry.name + " twice");
+      spans.push_back (Span{ local_offset, entry.data_offset + entry.compressed_size,
+                             entries_.size () });
       entries_.push_back (std::move (entry));
     }
 
@@ -241,6 +253,16 @@ ZipArchive::ZipArchive (const WeightFile &file)
     fail_file (LT_ERROR_FORMAT, path, "the zip directory announces " + std::to_string (dir.count)
                                           + " members but holds "
                                           + std::to_string (entries_.size ()));
+
+  /* Each member is read into a buffer of its own, so members that share bytes (one member's
+   * data holding the next member whole, every CRC valid) would let a small file make us
+   * allocate many times its size. Members that do not overlap add up to at most the file. */
+  std::sort (spans.begin (), spans.end ());
+  for (size_t i = 1; i < spans.size (); i++)
+    if (spans[i].begin < spans[i - 1].end)
+      fail_file (LT_ERROR_FORMAT, path, "the archive members " + entries_[spans[i - 1].entry].name
+                                            + " and " + entries_[spans[i].entry].name
+                                            + " overlap: the file is forged or damaged");
 }
 
 const ZipArchive::Entry *

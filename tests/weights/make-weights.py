@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 
 import torch
 import torch.nn as nn
@@ -150,6 +151,40 @@ def archive(dest, pickle_bytes, records=None):
         z.writestr("archive/version", "3\n")
 
 
+def stored_header(name, data):
+    """A zip local header for a stored member, as zipfile writes one."""
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, zlib.crc32(data), len(data),
+                       len(data), len(name), 0) + name.encode()
+
+
+def overlapping_archive(n, payload):
+    """A torch.save-shaped archive of n float32 storages whose stored members nest: the data of
+    data/i is data/i+1 whole, local header included. Every offset lies inside the file and every
+    CRC is right, yet reading each member into its own buffer takes about n times the file."""
+    names = [f"archive/data/{i}" for i in range(n)]
+    data = [payload]
+    for name in reversed(names[1:]):
+        data.insert(0, stored_header(name, data[0]) + data[0])
+    state = collections.OrderedDict((f"t{i}", torch.zeros(len(d) // 4)) for i, d in enumerate(data))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with zipfile.ZipFile(buffer) as z:
+        pickled = z.read("archive/data.pkl")
+
+    body = stored_header("archive/data.pkl", pickled) + pickled
+    offsets = [0, len(body)]
+    for name in names[:-1]:
+        offsets.append(offsets[-1] + 30 + len(name))
+    body += stored_header(names[0], data[0]) + data[0]
+    central = b""
+    for name, member, offset in zip(["archive/data.pkl"] + names, [pickled] + data, offsets):
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0,
+                               zlib.crc32(member), len(member), len(member), len(name), 0, 0, 0,
+                               0, 0, offset) + name.encode()
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n + 1, n + 1, len(central), len(body), 0)
+    return body + central + end
+
+
 def write_good(w, minimal):
     small = small_model().state_dict()
     w.save("small.pth", small, small)
@@ -250,6 +285,7 @@ def write_hostile(w):
     archive(w.path("cyclic.pth"), b"\x80\x02]r\xff\xff\xff\xffj\xff\xff\xff\xffa.")
     archive(w.path("bad-memo.pth"), b"\x80\x02}h\x07s.")
     archive(w.path("unterminated.pth"), b"\x80\x02}q\x00(X\x01\x00\x00\x00a")
+    w.raw("overlapping-members.pth", overlapping_archive(16, bytes(64 * 1024)))
 
     w.raw("text.txt", b"these are not the weights you are looking for\n")
     w.raw("empty.pth", b"")

@@ -613,6 +613,8 @@ static const Hostile hostile_files[] = {
   { "cyclic.pth", LT_ERROR_FORMAT, "it holds a list" },
   { "bad-memo.pth", LT_ERROR_FORMAT, "memo entry 7, which was never stored" },
   { "unterminated.pth", LT_ERROR_FORMAT, "ends in the middle of an opcode" },
+  { "overlapping-members.pth", LT_ERROR_FORMAT,
+    "members archive/data/0 and archive/data/1 overlap" },
   { "text.txt", LT_ERROR_FORMAT, "it is a text file" },
   { "empty.pth", LT_ERROR_FORMAT, "the file is empty" },
   { "page.pth", LT_ERROR_FORMAT, "it is a web page" },
@@ -685,7 +687,7 @@ main (int argc, char *argv[])
   const char *shared = g_getenv ("LEAFSCOPE_SHARED");
   int result;
 
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   if (shared != NULL)
     {
