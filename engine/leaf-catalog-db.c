@@ -8,14 +8,21 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
 
 /* "Leaf", so that `file` and our own open can tell a catalog from any other SQLite file. */
 #define LEAF_CATALOG_APPLICATION_ID 0x4c656166
+
+/* Versions go up by one for each release that changes the schema: a header claiming more than
+ * this was not written by a newer Leafscope but damaged (a flipped high bit). */
+#define LEAF_CATALOG_MAX_PLAUSIBLE_VERSION 1000
 
 /* Each entry takes the schema from version i to i + 1. Entries are never edited once released:
  * a change is a new entry. Version 1 is the labelling catalog; version 2 adds what training
@@ -183,6 +190,56 @@ _leaf_stmt_release (LeafStmt *stmt)
   sqlite3_clear_bindings (stmt);
 }
 
+/* The errno behind an I/O error. sqlite3_system_errno() has it for the errors of a statement
+ * but not for those of COMMIT, which is when the -wal file is written and synced; each file
+ * keeps its own last one. */
+static int
+last_system_errno (LeafDb *db)
+{
+  sqlite3_file *journal = NULL;
+  int value = sqlite3_system_errno (db->handle);
+
+  if (value == 0 &&
+      sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal)
+        == SQLITE_OK &&
+      journal != NULL && journal->pMethods != NULL)
+    journal->pMethods->xFileControl (journal, SQLITE_FCNTL_LAST_ERRNO, &value);
+  if (value == 0)
+    sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_LAST_ERRNO, &value);
+  return value;
+}
+
+/* SQLite says SQLITE_FULL only when write() fails with ENOSPC; the same lack of room met while
+ * syncing, or as EFBIG (a file size limit) or EDQUOT (a quota), comes as an I/O error with the
+ * errno beside it. */
+static gboolean
+is_out_of_room (LeafDb *db,
+                int     code)
+{
+  int system_errno = (code & 0xff) == SQLITE_IOERR ? last_system_errno (db) : 0;
+
+  return (code & 0xff) == SQLITE_FULL ||
+         ((code & 0xff) == SQLITE_IOERR &&
+          (system_errno == ENOSPC || system_errno == EFBIG || system_errno == EDQUOT));
+}
+
+static void
+set_out_of_room_error (LeafDb  *db,
+                       GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (db->path);
+  g_autofree char *free_size = NULL;
+  struct statvfs fs;
+
+  if (statvfs (dir, &fs) == 0)
+    free_size = g_format_size ((guint64) fs.f_bavail * fs.f_frsize);
+  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+               _("There is no room to write the catalog “%s”: the disk that holds it is full, or "
+                 "a quota or file size limit was reached (%s free in “%s”). Free some space and "
+                 "try again; what was saved before is kept."),
+               db->path, free_size != NULL ? free_size : "?", dir);
+}
+
 gboolean
 _leaf_db_fail (LeafDb   *db,
                GError  **error)
@@ -190,6 +247,11 @@ _leaf_db_fail (LeafDb   *db,
   int code = sqlite3_extended_errcode (db->handle);
   const char *detail = sqlite3_errmsg (db->handle);
 
+  if (is_out_of_room (db, code))
+    {
+      set_out_of_room_error (db, error);
+      return FALSE;
+    }
   switch (code & 0xff)
     {
     case SQLITE_BUSY:
@@ -203,11 +265,6 @@ _leaf_db_fail (LeafDb   *db,
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
                    _("The catalog “%s” is damaged or is not a Leafscope catalog (%s)."),
                    db->path, detail);
-      break;
-    case SQLITE_FULL:
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
-                   _("The disk that holds the catalog “%s” is full. Free some space and try again."),
-                   db->path);
       break;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
@@ -278,13 +335,87 @@ _leaf_db_run (LeafDb    *db,
   return TRUE;
 }
 
+static LeafFileId
+file_id_of (const char *path)
+{
+  LeafFileId id = { FALSE, 0, 0 };
+  GStatBuf st;
+
+  if (g_stat (path, &st) == 0)
+    {
+      id.known = TRUE;
+      id.device = st.st_dev;
+      id.inode = st.st_ino;
+    }
+  return id;
+}
+
+static gboolean
+is_same_file (const char       *path,
+              const LeafFileId *id)
+{
+  LeafFileId now;
+
+  if (!id->known)
+    return TRUE;
+  now = file_id_of (path);
+  return now.known && now.device == id->device && now.inode == id->inode;
+}
+
+/* Once the connection has its -wal and -shm files open: SQLite keeps them open, and deletes them
+ * only when the last connection to the catalog closes, so they stay the same files for as long
+ * as this connection lives. */
+static void
+remember_journal (LeafDb *db)
+{
+  g_autofree char *wal = g_strconcat (db->path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db->path, "-shm", NULL);
+
+  db->wal_id = file_id_of (wal);
+  db->shm_id = file_id_of (shm);
+}
+
+/* SQLite does not notice when the catalog, its -wal or its -shm file is deleted or replaced
+ * under an open connection (by a clean-up tool, a sync client, a user): it goes on writing to
+ * files no other connection reads, and what it writes there is lost if the process dies before
+ * it closes the catalog. So each write transaction first checks that the paths still name the
+ * files this connection has open. */
+static gboolean
+check_files_in_place (LeafDb  *db,
+                      GError **error)
+{
+  g_autofree char *wal = g_strconcat (db->path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db->path, "-shm", NULL);
+  int moved = 0;
+
+  if (sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+      moved)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("The catalog “%s” was deleted, moved or replaced while it was open, so "
+                     "nothing more can be saved in it. Put the file back, or close the catalog "
+                     "and open it again."), db->path);
+      return FALSE;
+    }
+  if (!is_same_file (wal, &db->wal_id) || !is_same_file (shm, &db->shm_id))
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("The files “%s-wal” and “%s-shm” of the catalog were deleted or replaced "
+                     "while it was open, so nothing more can be saved safely. Close the "
+                     "catalog, which saves what was done before, and open it again."),
+                   db->path, db->path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 _leaf_db_begin (LeafDb  *db,
                 GError **error)
 {
   /* IMMEDIATE takes the write lock now, so a transaction that reads before it writes cannot be
    * overtaken by another connection (and fail with SQLITE_BUSY half-way). */
-  return _leaf_db_exec (db, "BEGIN IMMEDIATE", error);
+  return check_files_in_place (db, error) && _leaf_db_exec (db, "BEGIN IMMEDIATE", error);
 }
 
 gboolean
@@ -343,84 +474,6 @@ _leaf_db_migrate (LeafDb  *db,
   return _leaf_db_exec (db, set_id, error) && _leaf_db_exec (db, set_version, error);
 }
 
-/* Keeps a copy of the catalog as it was before a migration, in case the new version turns out
- * to be wrong for the user: "FILE.vN.backup". */
-static gboolean
-backup_before_migration (LeafDb  *db,
-                         int      version,
-                         GError **error)
-{
-  g_autofree char *backup = g_strdup_printf ("%s.v%d.backup", db->path, version);
-  g_autofree char *sql = NULL;
-  char *quoted;
-
-  if (g_file_test (backup, G_FILE_TEST_EXISTS))
-    return TRUE;
-  quoted = sqlite3_mprintf ("VACUUM INTO %Q", backup);
-  sql = g_strdup (quoted);
-  sqlite3_free (quoted);
-  return _leaf_db_exec (db, sql, error);
-}
-
-static gboolean
-is_fresh_file (LeafDb   *db,
-               gboolean *fresh,
-               GError  **error)
-{
-  int n_objects = 0;
-
-  if (!read_pragma_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error))
-    return FALSE;
-  *fresh = n_objects == 0;
-  return TRUE;
-}
-
-static gboolean
-bring_up_to_date (LeafDb  *db,
-                  GError **error)
-{
-  int version = 0;
-
-  if (!_leaf_db_begin (db, error))
-    return FALSE;
-  /* Another process may have migrated between our first look and the write lock. */
-  if (!read_pragma_int (db, "PRAGMA user_version", &version, error))
-    goto fail;
-  if (version < LEAF_CATALOG_SCHEMA_VERSION)
-    {
-      g_info ("Migrating catalog %s from version %d to %d", db->path, version,
-              LEAF_CATALOG_SCHEMA_VERSION);
-      if (!_leaf_db_migrate (db, version, LEAF_CATALOG_SCHEMA_VERSION, error))
-        goto fail;
-    }
-  if (!_leaf_runs_mark_interrupted (db, error))
-    goto fail;
-  return _leaf_db_commit (db, error);
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
-}
-
-/* SQLite reads a WAL catalog only through its -shm file, which it must be able to create next
- * to the catalog; in a folder we may not write either, the file is read as immutable, which
- * is what it is to us. */
-static gboolean
-open_read_only (LeafDb *db)
-{
-  g_autofree char *absolute = g_canonicalize_filename (db->path, NULL);
-  g_autofree char *dir = g_path_get_dirname (absolute);
-  g_autofree char *uri = g_filename_to_uri (absolute, NULL, NULL);
-  g_autofree char *with_mode = NULL;
-
-  if (uri == NULL)
-    return FALSE;
-  with_mode = g_strconcat (uri, g_access (dir, W_OK) == 0 ? "?mode=ro" : "?immutable=1", NULL);
-  return sqlite3_open_v2 (with_mode, &db->handle,
-                          SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-                          NULL) == SQLITE_OK;
-}
-
 static void
 finalize_statement (gpointer stmt)
 {
@@ -437,6 +490,216 @@ db_new (const char *path)
   return db;
 }
 
+static gboolean
+damaged_header (LeafDb  *db,
+                int      app_id,
+                int      version,
+                GError **error)
+{
+  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
+               _("The catalog “%s” is damaged: its header (catalog version %d, application id "
+                 "%#010x) is not one Leafscope writes. Restore the file from a backup; it was not "
+                 "changed."),
+               db->path, version, (guint) app_id);
+  return FALSE;
+}
+
+/* Reads the catalog version from the header, refusing any header that Leafscope cannot have
+ * written: a bit flipped on the disk must give a message, not a migration from version
+ * -2147483646 or the tables of version 0 laid over a catalog's. */
+static gboolean
+read_header (LeafDb  *db,
+             int     *version,
+             GError **error)
+{
+  int app_id = 0;
+  int n_objects = 0;
+  int n_tables = 0;
+
+  if (!read_pragma_int (db, "PRAGMA application_id", &app_id, error) ||
+      !read_pragma_int (db, "PRAGMA user_version", version, error) ||
+      !read_pragma_int (db, "SELECT count(*) FROM sqlite_schema", &n_objects, error) ||
+      !read_pragma_int (db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                            "name IN ('images', 'classes', 'labels')", &n_tables, error))
+    return FALSE;
+
+  /* An empty file, new or made by the user, becomes a catalog. */
+  if (app_id == 0 && *version == 0 && n_objects == 0)
+    return TRUE;
+  if (app_id != LEAF_CATALOG_APPLICATION_ID && n_tables < 3)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
+                   _("“%s” is an SQLite database but not a Leafscope catalog."), db->path);
+      return FALSE;
+    }
+  if (app_id != LEAF_CATALOG_APPLICATION_ID || *version < 0 ||
+      *version > LEAF_CATALOG_MAX_PLAUSIBLE_VERSION)
+    return damaged_header (db, app_id, *version, error);
+  if (*version > LEAF_CATALOG_SCHEMA_VERSION)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW,
+                   _("The catalog “%s” was written by a newer Leafscope (catalog version %d; this "
+                     "one reads up to version %d). Update Leafscope to open it; the file was not "
+                     "changed."),
+                   db->path, *version, LEAF_CATALOG_SCHEMA_VERSION);
+      return FALSE;
+    }
+  /* Version 0 has no tables, every later one has these. SQLite itself opens a file whose header
+   * asks for a newer writer than SQLite (byte 18) read-only, without a word. */
+  if ((*version == 0 ? n_objects > 0 : n_tables < 3) ||
+      (!db->read_only && sqlite3_db_readonly (db->handle, "main") == 1))
+    return damaged_header (db, app_id, *version, error);
+  return TRUE;
+}
+
+/* Whether path is a whole copy of a catalog at `version`: it opens, has that header and passes
+ * SQLite's quick check, which reads every page. */
+static gboolean
+backup_is_sound (const char *path,
+                 int         version)
+{
+  g_autoptr(LeafDb) copy = db_new (path);
+  int app_id = 0;
+  int copy_version = -1;
+  int n_problems = -1;
+
+  if (sqlite3_open_v2 (path, &copy->handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK)
+    return FALSE;
+  return read_pragma_int (copy, "PRAGMA application_id", &app_id, NULL) &&
+         app_id == LEAF_CATALOG_APPLICATION_ID &&
+         read_pragma_int (copy, "PRAGMA user_version", &copy_version, NULL) &&
+         copy_version == version &&
+         read_pragma_int (copy, "SELECT count(*) FROM pragma_quick_check WHERE quick_check <> 'ok'",
+                          &n_problems, NULL) &&
+         n_problems == 0;
+}
+
+/* Leaves errno as fsync() set it when it fails. */
+static gboolean
+sync_path (const char *path)
+{
+  int fd = g_open (path, O_RDONLY, 0);
+  int saved_errno;
+  gboolean synced;
+
+  if (fd < 0)
+    return FALSE;
+  synced = fsync (fd) == 0;
+  saved_errno = errno;
+  close (fd);
+  errno = saved_errno;
+  return synced;
+}
+
+/* Keeps a copy of the catalog as it was before a migration, in case the new version turns out
+ * to be wrong for the user: "FILE.vN.backup". The caller holds the write lock, so no other
+ * Leafscope migrates or copies at the same time. The copy is made under a temporary name,
+ * synced, read back and only then renamed: the final name never holds a partial copy, even if
+ * the process is killed, and one that does (left by an older Leafscope) is made again. */
+static gboolean
+backup_before_migration (LeafDb  *db,
+                         int      version,
+                         GError **error)
+{
+  g_autofree char *backup = g_strdup_printf ("%s.v%d.backup", db->path, version);
+  g_autofree char *temporary = g_strconcat (backup, ".tmp", NULL);
+  g_autofree char *dir = g_path_get_dirname (db->path);
+  g_autofree char *failure = NULL;
+  g_autoptr(LeafDb) reader = NULL;
+  char *sql;
+
+  if (backup_is_sound (backup, version))
+    return TRUE;
+  /* VACUUM INTO wants a new or empty file; it cannot run inside our transaction, and a second
+   * connection reads the catalog as last committed, which is what we are about to migrate. */
+  g_unlink (temporary);
+  reader = db_new (db->path);
+  if (sqlite3_open_v2 (db->path, &reader->handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                       NULL) != SQLITE_OK)
+    return _leaf_db_fail (reader, error);
+  sqlite3_extended_result_codes (reader->handle, 1);
+  sql = sqlite3_mprintf ("VACUUM INTO %Q", temporary);
+  if (!_leaf_db_exec (reader, sql, error))
+    {
+      sqlite3_free (sql);
+      g_unlink (temporary);
+      g_prefix_error (error, _("Could not keep a copy of the catalog in “%s” before updating it: "),
+                      backup);
+      return FALSE;
+    }
+  sqlite3_free (sql);
+
+  if (!sync_path (temporary))
+    failure = g_strdup (g_strerror (errno));
+  else if (!backup_is_sound (temporary, version))
+    failure = g_strdup (_("the copy did not read back whole"));
+  else if (g_rename (temporary, backup) != 0 || !sync_path (dir))
+    failure = g_strdup (g_strerror (errno));
+  if (failure != NULL)
+    {
+      g_unlink (temporary);
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Could not keep a copy of the catalog in “%s” before updating it (%s). "
+                     "Make room beside the catalog and open it again; it was not changed."),
+                   backup, failure);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+bring_up_to_date (LeafDb  *db,
+                  GError **error)
+{
+  int version = 0;
+
+  if (!_leaf_db_begin (db, error))
+    return FALSE;
+  /* Another process may have migrated between our first look and the write lock. */
+  if (!read_header (db, &version, error))
+    goto fail;
+  if (version < LEAF_CATALOG_SCHEMA_VERSION)
+    {
+      g_info ("Migrating catalog %s from version %d to %d", db->path, version,
+              LEAF_CATALOG_SCHEMA_VERSION);
+      if ((version >= 1 && !backup_before_migration (db, version, error)) ||
+          !_leaf_db_migrate (db, version, LEAF_CATALOG_SCHEMA_VERSION, error))
+        goto fail;
+    }
+  if (!_leaf_runs_mark_interrupted (db, error))
+    goto fail;
+  return _leaf_db_commit (db, error);
+
+fail:
+  _leaf_db_rollback (db);
+  return FALSE;
+}
+
+/* A file we may not write is opened for reading. A WAL catalog's latest changes may be only in
+ * its -wal file, which SQLite reads through the -shm file: it can when both are there, even if
+ * we may not write them, or when it may create them in the folder. Only in a folder we may not
+ * write, with no -wal, is the catalog opened as immutable; then the main file holds every
+ * change. */
+static gboolean
+open_read_only (LeafDb *db)
+{
+  g_autofree char *absolute = g_canonicalize_filename (db->path, NULL);
+  g_autofree char *dir = g_path_get_dirname (absolute);
+  g_autofree char *wal = g_strconcat (absolute, "-wal", NULL);
+  g_autofree char *uri = g_filename_to_uri (absolute, NULL, NULL);
+  g_autofree char *with_mode = NULL;
+  gboolean immutable;
+
+  if (uri == NULL)
+    return FALSE;
+  immutable = g_access (dir, W_OK) != 0 && !g_file_test (wal, G_FILE_TEST_EXISTS);
+  with_mode = g_strconcat (uri, immutable ? "?immutable=1" : "?mode=ro", NULL);
+  return sqlite3_open_v2 (with_mode, &db->handle,
+                          SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                          NULL) == SQLITE_OK;
+}
+
 LeafDb *
 _leaf_db_open (const char  *path,
                gboolean     create,
@@ -445,9 +708,7 @@ _leaf_db_open (const char  *path,
 {
   g_autoptr(LeafDb) db = NULL;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  int app_id = 0;
   int version = 0;
-  gboolean fresh = FALSE;
 
   g_assert (path != NULL);
 
@@ -496,27 +757,10 @@ _leaf_db_open (const char  *path,
   sqlite3_extended_result_codes (db->handle, 1);
   sqlite3_busy_timeout (db->handle, 10000);
 
-  /* Look before touching anything: a catalog from a newer Leafscope, or another program's
-   * database, must come out of this unchanged. */
-  if (!read_pragma_int (db, "PRAGMA application_id", &app_id, error) ||
-      !read_pragma_int (db, "PRAGMA user_version", &version, error) ||
-      !is_fresh_file (db, &fresh, error))
+  /* Look before touching anything: a catalog from a newer Leafscope, a damaged one, or another
+   * program's database must come out of this unchanged. */
+  if (!read_header (db, &version, error))
     return NULL;
-  if (!fresh && app_id != LEAF_CATALOG_APPLICATION_ID)
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
-                   _("“%s” is an SQLite database but not a Leafscope catalog."), path);
-      return NULL;
-    }
-  if (version > LEAF_CATALOG_SCHEMA_VERSION)
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW,
-                   _("The catalog “%s” was written by a newer Leafscope (catalog version %d; this "
-                     "one reads up to version %d). Update Leafscope to open it; the file was not "
-                     "changed."),
-                   path, version, LEAF_CATALOG_SCHEMA_VERSION);
-      return NULL;
-    }
   if (role == LEAF_DB_WORKER && version != LEAF_CATALOG_SCHEMA_VERSION)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
@@ -541,14 +785,10 @@ _leaf_db_open (const char  *path,
                      "again."), db->path);
       return NULL;
     }
-  if (role == LEAF_DB_MAIN && !db->read_only)
-    {
-      if (version >= 1 && version < LEAF_CATALOG_SCHEMA_VERSION &&
-          !backup_before_migration (db, version, error))
-        return NULL;
-      if (!bring_up_to_date (db, error))
-        return NULL;
-    }
+  if (role == LEAF_DB_MAIN && !db->read_only && !bring_up_to_date (db, error))
+    return NULL;
+  if (!db->read_only)
+    remember_journal (db);
   return g_steal_pointer (&db);
 }
 

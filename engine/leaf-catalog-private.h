@@ -14,12 +14,23 @@ G_BEGIN_DECLS
 /* One SQLite connection and the statements prepared on it. A LeafDb is used by one thread at a
  * time: the catalog's own connection under the catalog's lock, and a private one for each
  * long-running worker (import, export) so that WAL lets readers go on while it writes. */
+/* Which file a path named when it was looked at: the same path naming another file (or none)
+ * means it was deleted or replaced in between. */
+typedef struct
+{
+  gboolean known;
+  guint64 device;
+  guint64 inode;
+} LeafFileId;
+
 typedef struct
 {
   sqlite3 *handle;
   char *path;
   GHashTable *statements; /* SQL text → sqlite3_stmt, prepared once */
   gboolean read_only;      /* the file is not writable by us: opened for reading only */
+  LeafFileId wal_id;       /* the -wal and -shm files this connection has open */
+  LeafFileId shm_id;
 } LeafDb;
 
 /* A borrowed cached statement; the autoptr cleanup resets it and clears its bindings so that no

@@ -6,7 +6,10 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "catalog-test-util.h"
 
@@ -257,30 +260,73 @@ ctu_cli_path (void)
   return g_getenv ("LEAFSCOPE_CLI");
 }
 
+/* Runs in the forked child before exec: only async-signal-safe calls. */
+static void
+become_user (gpointer data)
+{
+  const struct passwd *user = data;
+
+  if (setgid (user->pw_gid) != 0 || setuid (user->pw_uid) != 0)
+    _exit (125);
+}
+
+static int
+run_cli_valist (const char            *catalog,
+                const struct passwd   *user,
+                char                 **out,
+                char                 **err,
+                va_list                args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  const char *arg;
+
+  g_assert_nonnull (ctu_cli_path ());
+  g_ptr_array_add (argv, (char *) ctu_cli_path ());
+  g_ptr_array_add (argv, (char *) "--catalog");
+  g_ptr_array_add (argv, (char *) catalog);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  g_ptr_array_add (argv, NULL);
+
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT,
+                user != NULL ? become_user : NULL, (gpointer) user, out, err, &status, &error);
+  g_assert_no_error (error);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
 int
 ctu_run_cli (const char  *catalog,
              char       **out,
              char       **err,
              ...)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  const char *arg;
   va_list args;
+  int status;
 
-  g_assert_nonnull (ctu_cli_path ());
-  g_ptr_array_add (argv, (char *) ctu_cli_path ());
-  g_ptr_array_add (argv, (char *) "--catalog");
-  g_ptr_array_add (argv, (char *) catalog);
   va_start (args, err);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
+  status = run_cli_valist (catalog, NULL, out, err, args);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
+  return status;
+}
 
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
-                &status, &error);
-  g_assert_no_error (error);
-  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+int
+ctu_run_cli_as_nobody (const char  *catalog,
+                       char       **out,
+                       char       **err,
+                       ...)
+{
+  /* Looked up here: the child may only make async-signal-safe calls. */
+  const struct passwd *nobody = getpwnam ("nobody");
+  struct passwd copy;
+  va_list args;
+  int status;
+
+  g_assert_nonnull (nobody);
+  copy = *nobody;
+  va_start (args, err);
+  status = run_cli_valist (catalog, &copy, out, err, args);
+  va_end (args);
+  return status;
 }

@@ -53,5 +53,10 @@ int        ctu_run_cli             (const char  *catalog,
                                     char       **out,
                                     char       **err,
                                     ...) G_GNUC_NULL_TERMINATED;
+/* The same as the user nobody, who may not write what root's tests made (the caller is root). */
+int        ctu_run_cli_as_nobody   (const char  *catalog,
+                                    char       **out,
+                                    char       **err,
+                                    ...) G_GNUC_NULL_TERMINATED;
 
 G_END_DECLS

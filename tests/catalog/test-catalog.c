@@ -8,7 +8,9 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "catalog-test-util.h"
 #include "leaf-catalog-private.h"
@@ -296,6 +298,360 @@ test_migrations (void)
       g_clear_object (&catalog);
       ctu_remove_tree (dir);
     }
+}
+
+/* ---- The catalog's files: header, backup, read-only WAL, journal, full disk ---- */
+
+/* Flips one bit of the file, as a bad sector or a bad RAM cell would. */
+static void
+flip_bit (const char *path,
+          gsize       offset,
+          guint       bit)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_file_get_contents (path, &contents, &length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (offset, <, length);
+  contents[offset] ^= 1 << bit;
+  ctu_write_bytes (path, contents, length);
+}
+
+/* A catalog with one labelled image, closed: everything is in the main file. */
+static void
+make_closed_catalog (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+
+  g_assert_no_error (error);
+  insert_images (path, 1, 1);
+  label (catalog, 1, add_class (catalog, "healthy"), LEAF_LABEL_HOW_MANUAL);
+}
+
+/* Header values no Leafscope writes (offsets from SQLite's file format: the write and read
+ * versions at 18 and 19, user_version at 60, application_id at 68) are "damaged", not a reason
+ * to abort or to touch the file. */
+static void
+test_open_refuses_damaged_header (void)
+{
+  static const struct
+  {
+    const char *what;
+    gsize offset;
+    guint bit;
+  } flips[] = {
+    { "user_version negative", 60, 7 },
+    { "user_version 2 + 2^30", 60, 6 },
+    { "user_version 0 with tables", 63, 1 },
+    { "user_version 3: newer", 63, 0 },
+    { "application_id one bit off", 71, 0 },
+    { "application_id negative", 68, 7 },
+    { "write version 3", 18, 0 },
+    { "read version 3", 19, 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (flips); i++)
+    {
+      g_autofree char *dir = ctu_make_tmp_dir ();
+      g_autofree char *path = g_build_filename (dir, "flipped.leafscope", NULL);
+      g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+      g_autofree char *before = NULL;
+      g_autofree char *after = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("%s", flips[i].what);
+      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 2);
+      make_closed_catalog (path);
+      flip_bit (path, flips[i].offset, flips[i].bit);
+      before = ctu_sha256_of_file (path);
+
+      g_assert_null (leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error));
+      if (flips[i].offset == 63 && flips[i].bit == 0)
+        g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW);
+      else
+        {
+          g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT);
+          g_assert_nonnull (strstr (error->message, "damaged"));
+        }
+      g_assert_nonnull (strstr (error->message, path));
+      after = ctu_sha256_of_file (path);
+      g_assert_cmpstr (before, ==, after);
+      g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+      ctu_remove_tree (dir);
+    }
+}
+
+/* Our header on a file without any of our tables. */
+static void
+test_open_refuses_tables_missing (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *path = g_build_filename (dir, "hollow.leafscope", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  ctu_sql_exec (db, "PRAGMA application_id = 1281712486; PRAGMA user_version = 1");
+  sqlite3_close (db);
+  before = ctu_sha256_of_file (path);
+  g_assert_null (leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "damaged"));
+  after = ctu_sha256_of_file (path);
+  g_assert_cmpstr (before, ==, after);
+  ctu_remove_tree (dir);
+}
+
+/* The copy kept before a migration: one left empty or cut short by a kill, or a temporary file
+ * left by one, is replaced by a good copy; a good copy is kept as it is. */
+static void
+test_migration_backup_replaced_when_damaged (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *path = g_build_filename (dir, "old.leafscope", NULL);
+  g_autofree char *backup = g_strconcat (path, ".v1.backup", NULL);
+  g_autofree char *good = NULL;
+  g_autofree char *good_sha = NULL;
+  gsize good_length = 0;
+  enum { EMPTY, HALF, FIRST_PAGE, LEFTOVER_TEMPORARY, GOOD, N_CASES };
+
+  for (int state = 0; state < N_CASES; state++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(LeafCatalog) catalog = NULL;
+      g_autoptr(GDir) listing = NULL;
+      g_autofree char *integrity = NULL;
+      const char *name;
+      sqlite3 *db;
+
+      g_test_message ("backup state %d", state);
+      g_unlink (path);
+      _leaf_db_create_at_version (path, 1, &error);
+      g_assert_no_error (error);
+      fill_version (path, 1);
+      switch (state)
+        {
+        case EMPTY:
+          ctu_write_bytes (backup, "", 0);
+          break;
+        case HALF:
+        case FIRST_PAGE:
+          g_assert_nonnull (good);
+          ctu_write_bytes (backup, good, state == HALF ? good_length / 2 : 4096);
+          break;
+        case LEFTOVER_TEMPORARY:
+          {
+            g_autofree char *temporary = g_strconcat (backup, ".tmp", NULL);
+
+            g_unlink (backup);
+            ctu_write_bytes (temporary, good, good_length / 2);
+          }
+          break;
+        case GOOD:
+          g_free (good_sha);
+          good_sha = ctu_sha256_of_file (backup);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+
+      catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (class_of (catalog, 2), ==, 1);
+
+      db = ctu_sql_open (backup);
+      integrity = ctu_sql_text (db, "PRAGMA integrity_check");
+      g_assert_cmpstr (integrity, ==, "ok");
+      g_assert_cmpint (ctu_sql_int (db, "PRAGMA user_version"), ==, 1);
+      g_assert_cmpint (ctu_sql_int (db, "PRAGMA application_id"), ==, 0x4c656166);
+      g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM labels"), ==, 1);
+      sqlite3_close (db);
+      if (state == GOOD)
+        {
+          g_autofree char *sha = ctu_sha256_of_file (backup);
+          g_assert_cmpstr (sha, ==, good_sha);
+        }
+      if (good == NULL)
+        {
+          g_file_get_contents (backup, &good, &good_length, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (good_length, >, 4096);
+        }
+      /* Nothing but the catalog, its journal and the backup. */
+      listing = g_dir_open (dir, 0, &error);
+      g_assert_no_error (error);
+      while ((name = g_dir_read_name (listing)) != NULL)
+        g_assert_true (g_str_equal (name, "old.leafscope") ||
+                       g_str_equal (name, "old.leafscope-wal") ||
+                       g_str_equal (name, "old.leafscope-shm") ||
+                       g_str_equal (name, "old.leafscope.v1.backup"));
+    }
+  ctu_remove_tree (dir);
+}
+
+/* The owner has the catalog open and has labelled 77 photos, all still in the -wal file; another
+ * user, who may write neither the catalog nor its folder, must see them. */
+static void
+test_read_only_reads_wal (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *immutable_uri = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  gint64 ids[77];
+  sqlite3 *main_file = NULL;
+  int status;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root, to run leafscope-cli as a user who may not write the catalog");
+      return;
+    }
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  dir = ctu_make_tmp_dir ();
+  path = g_build_filename (dir, "shared.leafscope", NULL);
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  insert_images (path, 1, G_N_ELEMENTS (ids));
+  /* Their files are not there; saying so from the start spares `stats` a write. */
+  main_file = ctu_sql_open (path);
+  ctu_sql_exec (main_file, "UPDATE images SET missing = 1");
+  sqlite3_close (main_file);
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ids[i] = i + 1;
+  leaf_catalog_set_labels (catalog, ids, G_N_ELEMENTS (ids), add_class (catalog, "blight"),
+                           LEAF_LABEL_HOW_MANUAL, &error);
+  g_assert_no_error (error);
+
+  /* The labels are in the -wal only: the main file alone has none. */
+  immutable_uri = g_strconcat ("file:", path, "?immutable=1", NULL);
+  g_assert_cmpint (sqlite3_open_v2 (immutable_uri, &main_file,
+                                    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (ctu_sql_int (main_file, "SELECT count(*) FROM sqlite_schema"), ==, 0);
+  sqlite3_close (main_file);
+
+  g_assert_cmpint (g_chmod (dir, 0555), ==, 0);
+  g_assert_cmpint (g_chmod (path, 0444), ==, 0);
+  status = ctu_run_cli_as_nobody (path, &out, &err, "stats", "--json", NULL);
+  g_test_message ("as nobody, owner writing: %s%s", out, err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "\"images\":77,\"labeled\":77"));
+
+  /* Once the owner closes it, everything is in the main file, read as it is. */
+  g_clear_object (&catalog);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  status = ctu_run_cli_as_nobody (path, &out, &err, "stats", "--json", NULL);
+  g_test_message ("as nobody, owner gone: %s%s", out, err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "\"images\":77,\"labeled\":77"));
+  ctu_remove_tree (dir);
+}
+
+/* Deleting the -wal and -shm files (or the catalog) under an open catalog: the next change is
+ * refused with a message instead of going into a file nobody will read again; closing the
+ * catalog saves what was acknowledged before. */
+static void
+test_deleted_journal_detected (void)
+{
+  static const char *const deleted[] = { "-wal", "-shm", "" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (deleted); i++)
+    {
+      g_autofree char *dir = ctu_make_tmp_dir ();
+      g_autofree char *path = g_build_filename (dir, "busy.leafscope", NULL);
+      g_autofree char *victim = g_strconcat (path, deleted[i], NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE,
+                                                          &error);
+      gint64 image = 2;
+      gint64 healthy;
+
+      g_test_message ("deleting %s", victim);
+      g_assert_no_error (error);
+      insert_images (path, 1, 2);
+      healthy = add_class (catalog, "healthy");
+      label (catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
+      g_assert_cmpint (g_unlink (victim), ==, 0);
+
+      g_assert_false (leaf_catalog_set_labels (catalog, &image, 1, healthy,
+                                               LEAF_LABEL_HOW_MANUAL, &error));
+      g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO);
+      g_assert_nonnull (strstr (error->message, path));
+      g_assert_nonnull (strstr (error->message, "open it again"));
+      g_clear_error (&error);
+      g_clear_object (&catalog);
+
+      if (*deleted[i] != '\0')
+        {
+          /* Closing folded the acknowledged label into the main file. */
+          catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (class_of (catalog, 1), ==, healthy);
+          g_assert_cmpint (class_of (catalog, 2), ==, 0);
+          label (catalog, 2, healthy, LEAF_LABEL_HOW_MANUAL);
+        }
+      ctu_remove_tree (dir);
+    }
+}
+
+/* A full disk while labelling says so, names the catalog and keeps what was saved. The file
+ * size limit stands in for the full disk: SQLite then fails the write with EFBIG. */
+static void
+test_full_disk_says_so (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+  g_autoptr(GError) error = NULL;
+  struct rlimit saved, limited;
+  void (*saved_handler) (int);
+  gint64 image = 2;
+  gint64 healthy;
+  GStatBuf st;
+  gboolean labelled;
+
+  insert_images (fixture->path, 1, 2);
+  healthy = add_class (fixture->catalog, "healthy");
+  label (fixture->catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
+
+  /* The next label must grow the -wal past its present size. */
+  g_assert_cmpint (g_stat (wal, &st), ==, 0);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  limited = saved;
+  limited.rlim_cur = st.st_size;
+  saved_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limited), ==, 0);
+  labelled = leaf_catalog_set_labels (fixture->catalog, &image, 1, healthy,
+                                      LEAF_LABEL_HOW_MANUAL, &error);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, saved_handler);
+
+  g_assert_false (labelled);
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, fixture->path));
+  g_assert_nonnull (strstr (error->message, "full"));
+  g_assert_null (strstr (error->message, "writable"));
+
+  /* Nothing that was saved is lost, and with room again the label goes in. */
+  g_assert_cmpint (class_of (fixture->catalog, 1), ==, healthy);
+  g_assert_cmpint (class_of (fixture->catalog, 2), ==, 0);
+  label (fixture->catalog, 2, healthy, LEAF_LABEL_HOW_MANUAL);
+  reopen (fixture);
+  g_assert_cmpint (class_of (fixture->catalog, 1), ==, healthy);
+  g_assert_cmpint (class_of (fixture->catalog, 2), ==, healthy);
 }
 
 /* ---- Classes ---- */
@@ -1222,7 +1578,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
 #define ADD(path, func) \
   g_test_add ("/catalog/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -1231,7 +1587,15 @@ main (int   argc,
   g_test_add_func ("/catalog/open/missing-file", test_open_missing);
   ADD ("open/refuses-newer-version-unchanged", test_open_refuses_newer);
   g_test_add_func ("/catalog/open/refuses-foreign-files", test_open_refuses_foreign);
+  g_test_add_func ("/catalog/open/refuses-damaged-header-unchanged",
+                   test_open_refuses_damaged_header);
+  g_test_add_func ("/catalog/open/refuses-header-without-tables", test_open_refuses_tables_missing);
   g_test_add_func ("/catalog/migrate/from-every-earlier-version", test_migrations);
+  g_test_add_func ("/catalog/migrate/replaces-damaged-backup",
+                   test_migration_backup_replaced_when_damaged);
+  g_test_add_func ("/catalog/files/read-only-reads-wal", test_read_only_reads_wal);
+  g_test_add_func ("/catalog/files/deleted-journal-detected", test_deleted_journal_detected);
+  ADD ("files/full-disk-says-so", test_full_disk_says_so);
   ADD ("classes/add-rename-colour-shortcut-move", test_classes);
   ADD ("classes/remove-and-undo", test_remove_class);
   ADD ("labels/provenance", test_label_provenance);
