@@ -304,14 +304,17 @@ emit_phase (Run            *run,
   emit (run, &event);
 }
 
+/* Takes the message's address, never its value: C leaves the order of a call's arguments
+ * unspecified, so in `shim_ok (lt_x (..., &msg), msg, error)` msg could be read before lt_x()
+ * fills it, and every failure would say "unknown error". The body runs after the call. */
 static gboolean
-shim_ok (LtStatus  status,
-         char     *message,
-         GError  **error)
+shim_ok (LtStatus   status,
+         char     **message,
+         GError   **error)
 {
   if (status == LT_OK)
     return TRUE;
-  return leaf_engine_error_from_shim (status, message, error);
+  return leaf_engine_error_from_shim (status, g_steal_pointer (message), error);
 }
 
 static double
@@ -504,7 +507,7 @@ prepare_model (Run     *run,
   int64_t n_classes = g_strv_length (run->class_names);
   char *msg = NULL;
 
-  if (!shim_ok (lt_model_new (n_classes, &run->model, &msg), msg, error))
+  if (!shim_ok (lt_model_new (n_classes, &run->model, &msg), &msg, error))
     return FALSE;
 
   if (r->from_scratch)
@@ -524,14 +527,14 @@ prepare_model (Run     *run,
     if (run->base_sha256 == NULL)
       return FALSE;
     if (!shim_ok (lt_model_load (run->model, path, LT_LOAD_SKIP_MISMATCHED_HEAD, NULL, &msg),
-                  msg, error))
+                  &msg, error))
       return FALSE;
   }
 
   /* The checkpoint's head (ImageNet's, or another task's that happens to have as many
    * classes) knows nothing of these classes: start from a fresh one. */
   lt_manual_seed (r->seed);
-  if (!shim_ok (lt_model_reset_head (run->model, n_classes, &msg), msg, error))
+  if (!shim_ok (lt_model_reset_head (run->model, n_classes, &msg), &msg, error))
     return FALSE;
   return TRUE;
 }
@@ -604,13 +607,13 @@ stream_batch (Run          *run,
   leaf_decode_batch_wait (leaf_decode_pool_submit (run->decoder, requests, n), failed, errors);
   report_decode_errors (run, errors);
 
-  if (!shim_ok (lt_tensor_new_f32 (pixels, shape, 4, &input, &msg), msg, error))
+  if (!shim_ok (lt_tensor_new_f32 (pixels, shape, 4, &input, &msg), &msg, error))
     return NULL;
   if (cut == 0)
     return input;
 
   if (!shim_ok (lt_model_forward_prefix (run->model, input, MIN (cut, LT_N_FEATURES), &out, &msg),
-                msg, error))
+                &msg, error))
     {
       lt_tensor_free (input);
       return NULL;
@@ -620,7 +623,7 @@ stream_batch (Run          *run,
   if (cut == POOLED_CUT)
     {
       LtTensor *pooled = NULL;
-      if (!shim_ok (lt_tensor_mean_spatial (out, &pooled, &msg), msg, error))
+      if (!shim_ok (lt_tensor_mean_spatial (out, &pooled, &msg), &msg, error))
         pooled = NULL;
       lt_tensor_free (out);
       return pooled;
@@ -646,7 +649,7 @@ cached_batch (Run          *run,
       for (guint i = 0; i < n; i++)
         memcpy (data + (gsize) i * N_FEATURES, run->pooled + (gsize) rows[i] * N_FEATURES,
                 N_FEATURES * sizeof (float));
-      if (!shim_ok (lt_tensor_new_f32 (data, shape, 4, &out, &msg), msg, error))
+      if (!shim_ok (lt_tensor_new_f32 (data, shape, 4, &out, &msg), &msg, error))
         return NULL;
     }
   else
@@ -657,7 +660,7 @@ cached_batch (Run          *run,
       for (guint i = 0; i < n; i++)
         memcpy (data + (gsize) i * run->act_numel, run->act + (gsize) rows[i] * run->act_numel,
                 run->act_numel * sizeof (guint16));
-      if (!shim_ok (lt_tensor_new_f16 (data, shape, 4, &out, &msg), msg, error))
+      if (!shim_ok (lt_tensor_new_f16 (data, shape, 4, &out, &msg), &msg, error))
         return NULL;
     }
   return out;
@@ -676,9 +679,9 @@ probe_activation_shape (Run     *run,
   char *msg = NULL;
   gboolean ok;
 
-  if (!shim_ok (lt_tensor_new_f32 (zeros, shape, 4, &input, &msg), msg, error))
+  if (!shim_ok (lt_tensor_new_f32 (zeros, shape, 4, &input, &msg), &msg, error))
     return FALSE;
-  ok = shim_ok (lt_model_forward_prefix (run->model, input, run->cut, &out, &msg), msg, error);
+  ok = shim_ok (lt_model_forward_prefix (run->model, input, run->cut, &out, &msg), &msg, error);
   lt_tensor_free (input);
   if (!ok)
     return FALSE;
@@ -751,9 +754,9 @@ extract_flush (Run              *run,
     return TRUE;
 
   shape[0] = n;
-  if (!shim_ok (lt_tensor_new_f32 (pixels, shape, 4, &input, &msg), msg, error))
+  if (!shim_ok (lt_tensor_new_f32 (pixels, shape, 4, &input, &msg), &msg, error))
     return FALSE;
-  if (!shim_ok (lt_model_forward_prefix (run->model, input, run->cut, &out, &msg), msg, error))
+  if (!shim_ok (lt_model_forward_prefix (run->model, input, run->cut, &out, &msg), &msg, error))
     {
       lt_tensor_free (input);
       return FALSE;
@@ -761,7 +764,7 @@ extract_flush (Run              *run,
   lt_tensor_free (input);
 
   half = g_new (guint16, n * run->act_numel);
-  if (!shim_ok (lt_tensor_copy_f16 (out, half, n * run->act_numel, &msg), msg, error))
+  if (!shim_ok (lt_tensor_copy_f16 (out, half, n * run->act_numel, &msg), &msg, error))
     {
       lt_tensor_free (out);
       return FALSE;
@@ -1026,10 +1029,10 @@ pool_features (Run     *run,
       if (act == NULL)
         return FALSE;
       ok = shim_ok (lt_model_forward_range (run->model, act, run->cut, LT_N_FEATURES, &features,
-                                            &msg), msg, error) &&
-           shim_ok (lt_tensor_mean_spatial (features, &pooled, &msg), msg, error) &&
+                                            &msg), &msg, error) &&
+           shim_ok (lt_tensor_mean_spatial (features, &pooled, &msg), &msg, error) &&
            shim_ok (lt_tensor_copy_f32 (pooled, run->pooled + (gsize) start * N_FEATURES,
-                                        (gsize) n * N_FEATURES, &msg), msg, error);
+                                        (gsize) n * N_FEATURES, &msg), &msg, error);
       lt_tensor_free (act);
       lt_tensor_free (features);
       lt_tensor_free (pooled);
@@ -1143,7 +1146,7 @@ train_epoch (Run            *run,
 
       ok = shim_ok (lt_model_train_step (run->model, run->optim, input, cut, labels,
                                          run->recipe->label_smoothing, run->class_weights,
-                                         &loss, &n_correct, &msg), msg, error);
+                                         &loss, &n_correct, &msg), &msg, error);
       n = lt_tensor_dim (input, 0);
       lt_tensor_free (input);
       if (!ok)
@@ -1236,8 +1239,8 @@ validate (Run     *run,
         }
 
       ok = shim_ok (lt_model_eval_step (run->model, input, cut, labels, &out, &loss, &n_correct,
-                                        &msg), msg, error) &&
-           shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) n * n_classes, &msg), msg, error);
+                                        &msg), &msg, error) &&
+           shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) n * n_classes, &msg), &msg, error);
       lt_tensor_free (input);
       lt_tensor_free (out);
       if (!ok)
@@ -1293,7 +1296,7 @@ save_model (Run     *run,
   g_autofree char *json = leaf_model_meta_to_json (&meta);
   char *msg = NULL;
 
-  if (!shim_ok (lt_model_save (run->model, run->model_path, json, &msg), msg, error))
+  if (!shim_ok (lt_model_save (run->model, run->model_path, json, &msg), &msg, error))
     return FALSE;
   run->model_saved = TRUE;
   return TRUE;
@@ -1414,7 +1417,7 @@ run_phase (Run              *run,
     {
       char *msg = NULL;
       if (!shim_ok (lt_model_load (run->model, run->model_path, LT_LOAD_STRICT, NULL, &msg),
-                    msg, error))
+                    &msg, error))
         return FALSE;
     }
 
@@ -1438,15 +1441,15 @@ make_optimizer (Run     *run,
   char *msg = NULL;
 
   g_clear_pointer (&run->optim, lt_optim_free);
-  if (!shim_ok (lt_optim_new (run->model, kind, r->weight_decay, 0.9, &run->optim, &msg), msg,
+  if (!shim_ok (lt_optim_new (run->model, kind, r->weight_decay, 0.9, &run->optim, &msg), &msg,
                 error))
     return FALSE;
   if (first_stage < LT_STAGE_CLASSIFIER &&
       !shim_ok (lt_optim_add_group (run->optim, first_stage, LT_STAGE_CLASSIFIER - 1, stage_lr,
-                                    NULL, &msg), msg, error))
+                                    NULL, &msg), &msg, error))
     return FALSE;
   return shim_ok (lt_optim_add_group (run->optim, LT_STAGE_CLASSIFIER, LT_STAGE_CLASSIFIER,
-                                      head_lr, NULL, &msg), msg, error);
+                                      head_lr, NULL, &msg), &msg, error);
 }
 
 static char *
@@ -1601,7 +1604,7 @@ train (Run     *run,
                          r->head_early_stopping, _("The head phase") };
 
       emit_phase (run, LEAF_TRAIN_PHASE_HEAD, NULL);
-      if (!shim_ok (lt_model_set_trainable (run->model, 0, LT_N_FEATURES - 1, FALSE, &msg), msg,
+      if (!shim_ok (lt_model_set_trainable (run->model, 0, LT_N_FEATURES - 1, FALSE, &msg), &msg,
                     error) ||
           !make_optimizer (run, LT_STAGE_CLASSIFIER, r->head_lr, r->head_lr, error) ||
           !run_phase (run, &plan, error))
@@ -1618,7 +1621,7 @@ train (Run     *run,
 
       emit_phase (run, LEAF_TRAIN_PHASE_FINETUNE, run->stop_reasons->str);
       if (!shim_ok (lt_model_set_trainable (run->model, run->cut, LT_STAGE_CLASSIFIER, TRUE, &msg),
-                    msg, error) ||
+                    &msg, error) ||
           !make_optimizer (run, run->cut, stage_lr, head_lr, error) ||
           !run_phase (run, &plan, error))
         return NULL;
@@ -1633,7 +1636,7 @@ train (Run     *run,
 
   /* Final metrics are those of the kept model, which is what the file holds. */
   emit_phase (run, LEAF_TRAIN_PHASE_EVALUATE, NULL);
-  if (!shim_ok (lt_model_load (run->model, run->model_path, LT_LOAD_STRICT, NULL, &msg), msg,
+  if (!shim_ok (lt_model_load (run->model, run->model_path, LT_LOAD_STRICT, NULL, &msg), &msg,
                 error))
     return NULL;
   confusion = g_new0 (guint, n_classes * n_classes);

@@ -390,6 +390,53 @@ test_full_disk (void)
   g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM images"), ==, 800);
 }
 
+/* A disk that fills up while the model is written: the run fails with the reason the model
+ * library gives (every such failure used to say "unknown error in the model library"), the
+ * run's row keeps it, and the catalog stays sound. */
+static void
+test_full_disk_saving_model (void)
+{
+  g_autoptr(Setup) setup = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *message = NULL;
+  const char *train[] = { "train", "--weights", NULL, "--image-size", "64", "--batch-size", "6",
+                          "--head-epochs", "1", "--finetune-epochs", "1", "--views", "1", NULL };
+  /* Room for the catalog and the feature cache, not for a 16 MB model. */
+  ChildLimits limits = { 4 << 20, FALSE };
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  setup = setup_new (8, TRUE);
+  train[2] = setup->weights;
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "init", NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "import", setup->photos, NULL), ==, 0);
+
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_limited (setup->catalog, &limits, &err, train), ==, 1);
+  g_assert_nonnull (strstr (err, "robust.models/run-1.safetensors"));
+  g_assert_nonnull (strstr (err, "cannot write"));
+  g_assert_nonnull (strstr (err, "free some disk space"));
+  g_assert_null (strstr (err, "unknown error"));
+
+  assert_sound (setup->catalog);
+  g_assert_cmpuint (check_models (setup), ==, 0);
+  g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM models"), ==, 0);
+  g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs WHERE status = 'failed'"),
+                   ==, 1);
+  {
+    sqlite3 *db = ctu_sql_open (setup->catalog);
+    message = ctu_sql_text (db, "SELECT message FROM runs");
+    sqlite3_close (db);
+  }
+  g_assert_nonnull (strstr (message, "cannot write"));
+}
+
 /* A catalog its user may not write: a command that writes fails with a message naming it and
  * changes nothing. Root writes anything, so as root the command runs as nobody. */
 static void
@@ -444,9 +491,12 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  /* Each test gets its own home, cache, data and configuration folders, which the CLI it runs
+   * inherits: a feature cache left by an earlier run never changes what a test sees. */
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/robustness/kill-during-training", test_kill_training);
   g_test_add_func ("/robustness/full-disk", test_full_disk);
+  g_test_add_func ("/robustness/full-disk-saving-model", test_full_disk_saving_model);
   g_test_add_func ("/robustness/read-only-catalog", test_read_only_catalog);
   return g_test_run ();
 }

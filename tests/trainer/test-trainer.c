@@ -436,6 +436,73 @@ test_refuses_a_bad_recipe (void)
   g_assert_false (leaf_trainer_is_running (trainer));
 }
 
+/* A copy of the fixture's weights whose stem convolution claims the shape [32, 3, 9, 1]: the
+ * same bytes as its [32, 3, 3, 3], so the file itself is sound and only the model refuses it. */
+static char *
+write_wrong_stem (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonArray) shape = json_array_new ();
+  g_autofree char *contents = NULL;
+  g_autofree char *header = NULL;
+  g_autoptr(GString) out = NULL;
+  char *path = g_build_filename (f->dir, "wrong-stem.safetensors", NULL);
+  const gint64 wrong[] = { 32, 3, 9, 1 };
+  JsonObject *stem;
+  guint64 n = 0;
+  gsize length;
+
+  g_assert_true (g_file_get_contents (f->weights_path, &contents, &length, &error));
+  g_assert_no_error (error);
+  for (int i = 7; i >= 0; i--)
+    n = (n << 8) | (guint8) contents[i];
+  g_assert_true (json_parser_load_from_data (parser, contents + 8, (gssize) n, &error));
+  g_assert_no_error (error);
+  stem = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
+                                        "features.0.0.weight");
+  g_assert_nonnull (stem);
+  for (guint i = 0; i < G_N_ELEMENTS (wrong); i++)
+    json_array_add_int_element (shape, wrong[i]);
+  json_object_set_array_member (stem, "shape", g_steal_pointer (&shape));
+  header = json_to_string (json_parser_get_root (parser), FALSE);
+
+  out = g_string_new (NULL);
+  for (int i = 0; i < 8; i++)
+    g_string_append_c (out, (char) ((strlen (header) >> (8 * i)) & 0xff));
+  g_string_append (out, header);
+  g_string_append_len (out, contents + 8 + n, (gssize) (length - 8 - n));
+  g_assert_true (g_file_set_contents (path, out->str, (gssize) out->len, &error));
+  g_assert_no_error (error);
+  return path;
+}
+
+/* The model library's own reason reaches the user (it was "unknown error in the model library"
+ * for every failure: the message was read before the call that fills it). */
+static void
+test_wrong_shape_weights_say_why (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autofree char *wrong = write_wrong_stem (f);
+  const LeafTrainEvent *finished;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  g_free (f->weights_path);
+  f->weights_path = g_strdup (wrong);
+  events = train (f, &recipe, "cache", FALSE);
+  finished = events->pdata[events->len - 1];
+  g_assert_cmpint (finished->kind, ==, LEAF_TRAIN_EVENT_FINISHED);
+  g_assert_nonnull (finished->error);
+  g_test_message ("%s", finished->error->message);
+  g_assert_error (finished->error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH);
+  g_assert_nonnull (strstr (finished->error->message, "wrong-stem.safetensors"));
+  g_assert_nonnull (strstr (finished->error->message, "features.0.0.weight"));
+  g_assert_nonnull (strstr (finished->error->message, "[32, 3, 9, 1]"));
+  g_assert_null (strstr (finished->error->message, "unknown error"));
+}
+
 typedef struct
 {
   GMainLoop *loop;
@@ -564,7 +631,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add_func ("/trainer/refuses-a-bad-recipe", test_refuses_a_bad_recipe);
   g_test_add ("/trainer/run-records-metrics-and-model", Fixture, NULL, fixture_setup,
@@ -577,5 +644,7 @@ main (int   argc,
               test_predicts_on_the_training_thread, fixture_teardown);
   g_test_add ("/trainer/early-stopping-says-why", Fixture, NULL, fixture_setup,
               test_early_stopping_says_why, fixture_teardown);
+  g_test_add ("/trainer/wrong-shape-weights-say-why", Fixture, NULL, fixture_setup,
+              test_wrong_shape_weights_say_why, fixture_teardown);
   return g_test_run ();
 }
