@@ -1151,6 +1151,17 @@ train_epoch (Run            *run,
       lt_tensor_free (input);
       if (!ok)
         return FALSE;
+      /* A loss that is not finite never recovers: every later step trains on NaN, early
+       * stopping keeps nothing, and the run would end as if stopped before its first epoch. */
+      if (!isfinite (loss))
+        {
+          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                       _("The loss became %s at epoch %u: the base weights or the learning "
+                         "rate are unusable. Lower the learning rate, or train from other "
+                         "weights."),
+                       isnan (loss) ? "NaN" : "∞", run->global_epoch + 1);
+          return FALSE;
+        }
 
       loss_sum += (double) loss * n;
       correct += n_correct;

@@ -503,6 +503,52 @@ test_wrong_shape_weights_say_why (Fixture       *f,
   g_assert_null (strstr (finished->error->message, "unknown error"));
 }
 
+/* Fine-tuning at a rate this high overflows the activations within an epoch: the run fails and
+ * says so, instead of training on NaN (with early stopping it kept the head phase's model and
+ * reported success; with NaN from the first epoch, it claimed it stopped before that epoch). */
+static void
+test_diverging_loss_says_so (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) runs = NULL;
+  g_autoptr(GError) error = NULL;
+  const LeafTrainEvent *finished;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  recipe.finetune_lr = recipe.finetune_head_lr = 1.5e20;
+  recipe.finetune_early_stopping = TRUE;
+  events = train (f, &recipe, "cache", FALSE);
+  finished = events->pdata[events->len - 1];
+  g_assert_cmpint (finished->kind, ==, LEAF_TRAIN_EVENT_FINISHED);
+  g_assert_nonnull (finished->error);
+  g_test_message ("%s", finished->error->message);
+  g_assert_error (finished->error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (finished->error->message, "The loss became"));
+  /* The two head epochs went well; the first fine-tuning epoch is the third. */
+  g_assert_nonnull (strstr (finished->error->message, "at epoch 3:"));
+  g_assert_nonnull (strstr (finished->error->message, "learning rate"));
+  for (guint i = 0; i < events->len; i++)
+    {
+      const LeafTrainEvent *e = events->pdata[i];
+      if (e->kind == LEAF_TRAIN_EVENT_STEP)
+        g_assert_true (isfinite (e->loss));
+      if (e->kind == LEAF_TRAIN_EVENT_EPOCH)
+        g_assert_cmpint (e->phase, ==, LEAF_TRAIN_PHASE_HEAD);
+    }
+
+  /* The run's record says why it failed. */
+  catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  runs = leaf_catalog_list_runs (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (runs->len, ==, 1);
+  g_assert_cmpint (((LeafRunInfo *) runs->pdata[0])->status, ==, LEAF_RUN_FAILED);
+  g_assert_cmpstr (((LeafRunInfo *) runs->pdata[0])->message, ==, finished->error->message);
+}
+
 typedef struct
 {
   GMainLoop *loop;
@@ -646,5 +692,7 @@ main (int   argc,
               test_early_stopping_says_why, fixture_teardown);
   g_test_add ("/trainer/wrong-shape-weights-say-why", Fixture, NULL, fixture_setup,
               test_wrong_shape_weights_say_why, fixture_teardown);
+  g_test_add ("/trainer/diverging-loss-says-so", Fixture, NULL, fixture_setup,
+              test_diverging_loss_says_so, fixture_teardown);
   return g_test_run ();
 }
