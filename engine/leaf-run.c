@@ -212,6 +212,7 @@ typedef struct
 
   LtModel *model;
   LtOptim *optim;
+  char *base_path;            /* NULL when training from scratch */
   char *base_sha256;
   char *base_note;            /* a warning about the base weights, for the run's record */
   gint64 run_id;
@@ -491,12 +492,27 @@ resolve_weights (Run     *run,
       return NULL;
     }
   if (!info->official)
-    {
-      run->base_note = g_strdup_printf (_("Base weights are not torchvision's official ImageNet "
-                                          "file (%s); results may differ"), info->path);
-      emit_message (run, "%s", run->base_note);
-    }
+    run->base_note = g_strdup_printf (_("Base weights are not torchvision's official ImageNet "
+                                        "file (%s); results may differ"), info->path);
   return g_strdup (info->path);
+}
+
+/* Which weights the run starts from, and their SHA-256, which the run's row records: this
+ * comes before the row, and so before any event. */
+static gboolean
+resolve_base (Run     *run,
+              GError **error)
+{
+  if (run->recipe->from_scratch)
+    {
+      run->base_sha256 = g_strdup ("");
+      return TRUE;
+    }
+  run->base_path = resolve_weights (run, error);
+  if (run->base_path == NULL)
+    return FALSE;
+  run->base_sha256 = sha256_of_file (run->base_path, error);
+  return run->base_sha256 != NULL;
 }
 
 static gboolean
@@ -512,24 +528,17 @@ prepare_model (Run     *run,
 
   if (r->from_scratch)
     {
-      run->base_sha256 = g_strdup ("");
       lt_model_set_batch_norm_mode (run->model, LT_BATCH_NORM_TRAIN);
       emit_message (run, _("Training from scratch: without pretrained weights, accuracy will be "
                            "far lower than with them"));
       return TRUE;
     }
 
-  {
-    g_autofree char *path = resolve_weights (run, error);
-    if (path == NULL)
-      return FALSE;
-    run->base_sha256 = sha256_of_file (path, error);
-    if (run->base_sha256 == NULL)
-      return FALSE;
-    if (!shim_ok (lt_model_load (run->model, path, LT_LOAD_SKIP_MISMATCHED_HEAD, NULL, &msg),
-                  &msg, error))
-      return FALSE;
-  }
+  if (run->base_note != NULL)
+    emit_message (run, "%s", run->base_note);
+  if (!shim_ok (lt_model_load (run->model, run->base_path, LT_LOAD_SKIP_MISMATCHED_HEAD, NULL,
+                               &msg), &msg, error))
+    return FALSE;
 
   /* The checkpoint's head (ImageNet's, or another task's that happens to have as many
    * classes) knows nothing of these classes: start from a fresh one. */
@@ -1554,20 +1563,23 @@ train (Run     *run,
   gboolean finetune;
   char *msg = NULL;
 
-  emit_phase (run, LEAF_TRAIN_PHASE_PREPARE, NULL);
+  /* Every event carries the run's id, so the row comes first: a process killed right after
+   * its first event still leaves its run in the catalog. What cannot start at all (too few
+   * photos, no weights) leaves no row and ends with run id 0. */
   if (!leaf_engine_init_torch (0, error))
     return NULL;
   run->catalog = leaf_catalog_open (run->setup->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, error);
-  if (run->catalog == NULL || !load_images (run, error))
+  if (run->catalog == NULL || !load_images (run, error) || !resolve_base (run, error))
     return NULL;
-  n_classes = g_strv_length (run->class_names);
-  compute_class_weights (run);
-  if (!prepare_model (run, error))
-    return NULL;
-
   config = leaf_recipe_to_string (r);
   run->run_id = leaf_catalog_begin_run (run->catalog, config, run->base_sha256, error);
   if (run->run_id <= 0)
+    return NULL;
+
+  emit_phase (run, LEAF_TRAIN_PHASE_PREPARE, NULL);
+  n_classes = g_strv_length (run->class_names);
+  compute_class_weights (run);
+  if (!prepare_model (run, error))
     return NULL;
 
   models_dir = models_dir_for (run);
@@ -1708,6 +1720,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->classes, g_ptr_array_unref);
   g_clear_pointer (&run->class_names, g_strfreev);
   g_clear_pointer (&run->class_weights, g_free);
+  g_clear_pointer (&run->base_path, g_free);
   g_clear_pointer (&run->base_sha256, g_free);
   g_clear_pointer (&run->base_note, g_free);
   g_clear_pointer (&run->model_path, g_free);

@@ -159,7 +159,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/feature-cache/round-trip", test_round_trip);
   g_test_add_func ("/feature-cache/damaged-entry-is-a-miss", test_damaged_entry_is_a_miss);
   g_test_add_func ("/feature-cache/trim-removes-least-recently-used",
