@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "lt-handles.hpp"
+#include "lt-weights-io.hpp"
 
 namespace lt {
 
@@ -130,6 +131,27 @@ ends_with (const std::string &name, const std::string &suffix)
          && name.compare (name.size () - suffix.size (), suffix.size (), suffix) == 0;
 }
 
+/* What makes a tensor unusable although its name and shape fit, or "" when it is fine. A
+ * trained network has none of these, and training from one runs at loss nan from the first
+ * step: NaN or infinite values, BatchNorm variances below zero (they are square-rooted), and
+ * integers where the network computes in floating point (copying would silently convert). */
+std::string
+unusable_values (const std::string &name, const torch::Tensor &value, const torch::Tensor &own)
+{
+  if (!own.is_floating_point ())
+    return "";
+  if (!value.is_floating_point ())
+    return name + " holds " + dtype_name (value.scalar_type ())
+           + " values where EfficientNet-B0 needs floating-point ones";
+  if (!torch::isfinite (value).all ().item<bool> ())
+    return name + " has NaN or infinite values: the training that saved them diverged, or the "
+                  "file is damaged";
+  if (ends_with (name, ".running_var") && (value < 0).any ().item<bool> ())
+    return name + " has negative values, which a BatchNorm variance never has: the file is "
+                  "damaged";
+  return "";
+}
+
 void
 load_entries (EfficientNetImpl &net, const StateDict &given, LtLoadFlags flags)
 {
@@ -145,6 +167,7 @@ load_entries (EfficientNetImpl &net, const StateDict &given, LtLoadFlags flags)
         skip_head = true;
 
   std::vector<std::string> unexpected, mismatched, missing;
+  std::string unusable;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
   std::map<std::string, bool> seen;
   for (auto &entry : given)
@@ -162,7 +185,13 @@ load_entries (EfficientNetImpl &net, const StateDict &given, LtLoadFlags flags)
         mismatched.push_back (entry.name + " (checkpoint " + shape_string (entry.tensor)
                               + ", model " + shape_string (it->second) + ")");
       else
-        copies.emplace_back (it->second, entry.tensor);
+        {
+          /* The first culprit in the file's order; checked before anything is copied, so
+           * that a refused file leaves the model as it was. */
+          if (unusable.empty ())
+            unusable = unusable_values (entry.name, entry.tensor, it->second);
+          copies.emplace_back (it->second, entry.tensor);
+        }
     }
   for (auto &item : own)
     {
@@ -189,6 +218,8 @@ load_entries (EfficientNetImpl &net, const StateDict &given, LtLoadFlags flags)
             }
       throw Error (LT_ERROR_MISMATCH, "the weights do not fit EfficientNet-B0: " + problems);
     }
+  if (!unusable.empty ())
+    throw Error (LT_ERROR_FORMAT, "the weights cannot be used: " + unusable);
 
   torch::NoGradGuard no_grad;
   for (auto &copy : copies)

@@ -4,6 +4,9 @@
 #   b0.pth              torchvision state dict (OrderedDict, as torch.save writes it) whose
 #                       BatchNorm statistics were recalibrated on synthetic images
 #   broken.pth          the same with one key renamed, one dropped and one shape changed
+#   nan.pth, inf.pth,   the same with one NaN weight, one infinite bias, one negative BatchNorm
+#   negative-var.pth,   variance, integer stem weights: every key and shape fits, the values
+#   integer.pth         cannot be trained from
 #   input.f32           the evaluation batch, raw little-endian float32 [N, 3, H, W]
 #   logits1000.f32      eval-mode logits of the 1000-class model on input.f32
 #   logits5.f32         logits after swapping in a 5-class head made of copied rows
@@ -118,6 +121,24 @@ def main():
     del broken["features.5.1.block.2.fc1.bias"]
     broken["features.6.0.block.3.1.weight"] = torch.ones(7)
     torch.save(broken, os.path.join(out, "broken.pth"))
+
+    def nan(t):
+        t.view(-1)[3] = float("nan")
+        return t
+
+    def inf(t):
+        t[0] = float("inf")
+        return t
+
+    for name, key, change in [
+        ("nan.pth", "features.5.0.block.0.0.weight", nan),
+        ("inf.pth", "classifier.1.bias", inf),
+        ("negative-var.pth", "features.3.0.block.1.1.running_var", torch.neg),
+        ("integer.pth", "features.0.0.weight", lambda t: t.round().long()),
+    ]:
+        changed = collections.OrderedDict(state)
+        changed[key] = change(changed[key].clone())
+        torch.save(changed, os.path.join(out, name))
 
     x = synthetic_images(generator, BATCH)
     write_f32(os.path.join(out, "input.f32"), x)

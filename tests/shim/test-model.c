@@ -303,6 +303,60 @@ test_load_names_problems (void)
   lt_model_free (model);
 }
 
+typedef struct
+{
+  const char *file;
+  const char *tensor;
+  const char *problem;
+} Unusable;
+
+static const Unusable unusable_files[] = {
+  { "nan.pth", "features.5.0.block.0.0.weight", "has NaN or infinite values" },
+  { "inf.pth", "classifier.1.bias", "has NaN or infinite values" },
+  { "negative-var.pth", "features.3.0.block.1.1.running_var", "has negative values" },
+  { "integer.pth", "features.0.0.weight",
+    "holds int64 values where EfficientNet-B0 needs floating-point ones" },
+};
+
+/* Every key and shape fits, but the values would train at loss nan: refused by name, and the
+ * model keeps what it had. */
+static void
+test_load_unusable_values (gconstpointer data)
+{
+  const Unusable *u = data;
+  g_autofree char *path = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree float *before = NULL, *after = NULL;
+  LtStateDict *sd = NULL;
+  char *error = NULL;
+  LtModel *model;
+  gsize n = 0;
+
+  if (!need_reference ())
+    return;
+  model = reference_model (1000, LT_LOAD_STRICT);
+  before = model_tensor (model, u->tensor, &n);
+  path = shim_reference_path (ref, u->file);
+  g_assert_cmpint (lt_model_load (model, path, LT_LOAD_SKIP_MISMATCHED_HEAD, NULL, &error), ==,
+                   LT_ERROR_FORMAT);
+  g_test_message ("%s", error);
+  expected = g_strdup_printf ("%s: the weights cannot be used: %s %s", path, u->tensor,
+                              u->problem);
+  g_assert_true (g_str_has_prefix (error, expected));
+  g_clear_pointer (&error, lt_string_free);
+  after = model_tensor (model, u->tensor, &n);
+  g_assert_cmpmem (before, n * sizeof (float), after, n * sizeof (float));
+
+  /* Loaded by the caller first, as the weights store checks an import. */
+  shim_assert_ok (lt_state_dict_load (path, &sd, &shim_error_));
+  g_assert_cmpint (lt_model_load_state_dict (model, sd, LT_LOAD_SKIP_MISMATCHED_HEAD, &error), ==,
+                   LT_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error, u->tensor));
+  lt_string_free (error);
+  lt_state_dict_free (sd);
+  lt_model_free (model);
+}
+
 static void
 test_load_head_mismatch (void)
 {
@@ -655,7 +709,7 @@ main (int argc, char *argv[])
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   shim_assert_ok (lt_init (0, &shim_error_));
   ref = shim_reference_make (&skip_reason);
 
@@ -666,6 +720,12 @@ main (int argc, char *argv[])
   g_test_add_func ("/shim/model/prefix-through-fp16", test_prefix_fp16);
   g_test_add_func ("/shim/model/load/names-problems", test_load_names_problems);
   g_test_add_func ("/shim/model/load/head-mismatch", test_load_head_mismatch);
+  for (gsize i = 0; i < G_N_ELEMENTS (unusable_files); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/shim/model/load/refuses/%s",
+                                               unusable_files[i].file);
+      g_test_add_data_func (name, &unusable_files[i], test_load_unusable_values);
+    }
   g_test_add_func ("/shim/model/save-load-safetensors", test_save_load);
   g_test_add_data_func ("/shim/model/train/parity/adam", GINT_TO_POINTER (LT_OPTIM_ADAM),
                         test_train_parity);

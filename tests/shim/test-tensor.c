@@ -361,7 +361,7 @@ test_trainable_flags (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add_func ("/shim/runtime/threads-default-to-cores", test_threads_default);
   g_test_add_func ("/shim/runtime/threads-on-other-thread", test_threads_other_thread);

@@ -356,7 +356,7 @@ main (int   argc,
   g_autoptr(GBytes) body = NULL;
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  ws_test_init (&argc, &argv);
   if (g_getenv ("LEAFSCOPE_CLI") == NULL)
     {
       g_print ("1..0 # SKIP LEAFSCOPE_CLI is not set\n");

@@ -580,9 +580,10 @@ test_import_compatible (Fixture       *fixture,
 }
 
 static void
-assert_import_rejected (Fixture    *fixture,
-                        const char *name,
-                        const char *key)
+assert_import_rejected (Fixture        *fixture,
+                        const char     *name,
+                        LeafEngineError code,
+                        const char     *reason)
 {
   const char *torch_dir;
   g_autofree char *source = NULL;
@@ -594,10 +595,10 @@ assert_import_rejected (Fixture    *fixture,
     return;
   source = g_build_filename (torch_dir, name, NULL);
   path = leaf_weights_store_import (fixture->store, source, NULL, NULL, &error);
-  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH);
+  g_assert_error (error, LEAF_ENGINE_ERROR, (gint) code);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, source));
-  g_assert_nonnull (strstr (error->message, key));
+  g_assert_nonnull (strstr (error->message, reason));
   g_assert_null (path);
   assert_dir_is (fixture, "");
 }
@@ -606,14 +607,40 @@ static void
 test_import_wrong_shape (Fixture       *fixture,
                          gconstpointer  data)
 {
-  assert_import_rejected (fixture, "shape.pth", "features.1.0.block.0.0.weight");
+  assert_import_rejected (fixture, "shape.pth", LEAF_ENGINE_ERROR_MISMATCH,
+                          "features.1.0.block.0.0.weight");
 }
 
 static void
 test_import_missing_key (Fixture       *fixture,
                          gconstpointer  data)
 {
-  assert_import_rejected (fixture, "missing.pth", "features.2.0.block.1.1.running_var");
+  assert_import_rejected (fixture, "missing.pth", LEAF_ENGINE_ERROR_MISMATCH,
+                          "features.2.0.block.1.1.running_var");
+}
+
+static void
+test_import_nan (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  assert_import_rejected (fixture, "nan.pth", LEAF_ENGINE_ERROR_FORMAT,
+                          "features.4.0.block.0.0.weight has NaN or infinite values");
+}
+
+static void
+test_import_negative_variance (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  assert_import_rejected (fixture, "negative-var.pth", LEAF_ENGINE_ERROR_FORMAT,
+                          "features.3.0.block.1.1.running_var has negative values");
+}
+
+static void
+test_import_integer (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  assert_import_rejected (fixture, "integer.pth", LEAF_ENGINE_ERROR_FORMAT,
+                          "features.0.0.weight holds int64 values");
 }
 
 static void
@@ -729,7 +756,7 @@ main (int   argc,
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  ws_test_init (&argc, &argv);
   main_thread = g_thread_self ();
   body = ws_make_bytes (BODY_BYTES, 42);
   body_sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, body);
@@ -756,6 +783,9 @@ main (int   argc,
   ADD ("/weights-store/import/compatible", test_import_compatible);
   ADD ("/weights-store/import/wrong-shape", test_import_wrong_shape);
   ADD ("/weights-store/import/missing-key", test_import_missing_key);
+  ADD ("/weights-store/import/nan", test_import_nan);
+  ADD ("/weights-store/import/negative-variance", test_import_negative_variance);
+  ADD ("/weights-store/import/integer", test_import_integer);
   ADD ("/weights-store/list/index-lost", test_index_lost);
 #undef ADD
 

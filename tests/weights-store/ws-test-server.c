@@ -13,6 +13,23 @@
 #define TRICKLE_BYTES (16 * 1024)
 #define TRICKLE_MS 20
 
+void
+ws_test_init (int    *argc,
+              char ***argv)
+{
+  const char *const *dirs = g_get_system_data_dirs ();
+
+  for (gsize i = 0; dirs[i] != NULL && g_getenv ("GSETTINGS_SCHEMA_DIR") == NULL; i++)
+    {
+      g_autofree char *schemas = g_build_filename (dirs[i], "glib-2.0", "schemas", NULL);
+      g_autofree char *compiled = g_build_filename (schemas, "gschemas.compiled", NULL);
+
+      if (g_file_test (compiled, G_FILE_TEST_IS_REGULAR))
+        g_setenv ("GSETTINGS_SCHEMA_DIR", schemas, TRUE);
+    }
+  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+}
+
 typedef struct
 {
   WsServer *server;
@@ -247,7 +264,16 @@ make_torch_files (const char *dir)
     "torch.save(bad, sys.argv[1] + '/shape.pth')\n"
     "missing = collections.OrderedDict(sd)\n"
     "del missing['features.2.0.block.1.1.running_var']\n"
-    "torch.save(missing, sys.argv[1] + '/missing.pth')\n";
+    "torch.save(missing, sys.argv[1] + '/missing.pth')\n"
+    "for name, key, value in [('nan.pth', 'features.4.0.block.0.0.weight', float('nan')),\n"
+    "                         ('negative-var.pth', 'features.3.0.block.1.1.running_var', -1.0)]:\n"
+    "    changed = collections.OrderedDict(sd)\n"
+    "    changed[key] = changed[key].clone()\n"
+    "    changed[key].view(-1)[5] = value\n"
+    "    torch.save(changed, sys.argv[1] + '/' + name)\n"
+    "integer = collections.OrderedDict(sd)\n"
+    "integer['features.0.0.weight'] = integer['features.0.0.weight'].round().long()\n"
+    "torch.save(integer, sys.argv[1] + '/integer.pth')\n";
   const char *python = g_getenv ("LEAFSCOPE_PYTHON");
   const char *argv[] = { python, "-c", script, dir, NULL };
   g_autoptr(GError) error = NULL;

@@ -27,6 +27,12 @@ typedef struct
   GHashTable *slow;  /* SoupServerMessage -> its trickle source id */
 } WsServer;
 
+/* g_test_init() with every test in its own home and XDG folders, keeping the system's GSettings
+ * schemas in sight: the isolated XDG_DATA_DIRS hides them, and GIO's GNOME proxy resolver, which
+ * every download (ours and the CLI's) asks, aborts without them. */
+void      ws_test_init         (int        *argc,
+                                char     ***argv);
+
 WsServer *ws_server_new        (GBytes     *body);
 void      ws_server_free       (WsServer   *server);
 void      ws_server_set_body   (WsServer   *server,
@@ -40,7 +46,9 @@ GBytes   *ws_make_bytes        (gsize       n_bytes,
 
 /* A folder holding weight files written by torchvision through LEAFSCOPE_PYTHON, made on first
  * use: compatible.pth (efficientnet_b0(num_classes=10)), shape.pth (one tensor of the wrong
- * shape) and missing.pth (one key removed). NULL, after g_test_skip(), without torch. */
+ * shape), missing.pth (one key removed), and with every key and shape right but values nothing
+ * can train from: nan.pth (one NaN), negative-var.pth (one negative BatchNorm variance) and
+ * integer.pth (int64 stem weights). NULL, after g_test_skip(), without torch. */
 const char *ws_torch_files         (void);
 void        ws_torch_files_remove  (void);
 

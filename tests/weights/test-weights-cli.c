@@ -274,7 +274,7 @@ main (int argc, char *argv[])
   const char *python = g_getenv ("LEAFSCOPE_PYTHON");
   int result;
 
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_assert_cmpint (argc, ==, 2);
   cli_path = argv[1];
 
