@@ -190,37 +190,36 @@ _leaf_stmt_release (LeafStmt *stmt)
   sqlite3_clear_bindings (stmt);
 }
 
-/* The errno behind an I/O error. sqlite3_system_errno() has it for the errors of a statement
- * but not for those of COMMIT, which is when the -wal file is written and synced; each file
- * keeps its own last one. */
-static int
-last_system_errno (LeafDb *db)
+static gboolean
+means_no_room (int system_errno)
 {
-  sqlite3_file *journal = NULL;
-  int value = sqlite3_system_errno (db->handle);
-
-  if (value == 0 &&
-      sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal)
-        == SQLITE_OK &&
-      journal != NULL && journal->pMethods != NULL)
-    journal->pMethods->xFileControl (journal, SQLITE_FCNTL_LAST_ERRNO, &value);
-  if (value == 0)
-    sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_LAST_ERRNO, &value);
-  return value;
+  return system_errno == ENOSPC || system_errno == EFBIG || system_errno == EDQUOT;
 }
 
 /* SQLite says SQLITE_FULL only when write() fails with ENOSPC; the same lack of room met while
  * syncing, or as EFBIG (a file size limit) or EDQUOT (a quota), comes as an I/O error with the
- * errno beside it. */
+ * errno beside it. sqlite3_system_errno() has that errno for the errors of a statement but not
+ * for those of COMMIT, which is when the -wal file is written and synced; each file keeps its
+ * own last one. */
 static gboolean
 is_out_of_room (LeafDb *db,
                 int     code)
 {
-  int system_errno = (code & 0xff) == SQLITE_IOERR ? last_system_errno (db) : 0;
+  sqlite3_file *journal = NULL;
+  int journal_errno = 0;
+  int main_errno = 0;
 
-  return (code & 0xff) == SQLITE_FULL ||
-         ((code & 0xff) == SQLITE_IOERR &&
-          (system_errno == ENOSPC || system_errno == EFBIG || system_errno == EDQUOT));
+  if ((code & 0xff) == SQLITE_FULL)
+    return TRUE;
+  if ((code & 0xff) != SQLITE_IOERR)
+    return FALSE;
+  if (sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal)
+        == SQLITE_OK &&
+      journal != NULL && journal->pMethods != NULL)
+    journal->pMethods->xFileControl (journal, SQLITE_FCNTL_LAST_ERRNO, &journal_errno);
+  sqlite3_file_control (db->handle, "main", SQLITE_FCNTL_LAST_ERRNO, &main_errno);
+  return means_no_room (sqlite3_system_errno (db->handle)) || means_no_room (journal_errno) ||
+         means_no_room (main_errno);
 }
 
 static void
