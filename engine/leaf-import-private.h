@@ -22,9 +22,9 @@ void     _leaf_image_probe_clear (LeafImageProbe        *probe);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LeafImageProbe, _leaf_image_probe_clear)
 
 /* Checks that data (the whole file at path) is a complete image we can read, without decoding
- * JPEG and PNG: the format and size from the GdkPixbuf loader's header, the pixel limit, the
- * container's end marker, and EXIF. Other formats are decoded once. On failure fills reason and
- * message (UTF-8). */
+ * JPEG and PNG: the format by content (leaf_image_sniff_format()), the size from its loader's
+ * header, the pixel limit, the container's end marker, and EXIF. Other formats are decoded
+ * once. On failure fills reason and message (UTF-8). */
 gboolean _leaf_import_probe      (const char            *path,
                                   GBytes                *data,
                                   guint64                max_pixels,

@@ -10,7 +10,7 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gi18n.h>
 
-#include "leaf-image.h"
+#include "leaf-image-private.h"
 #include "leaf-import-private.h"
 
 /* Import reads each file whole to hash it, so checking the container's structure costs a pass
@@ -219,152 +219,6 @@ _leaf_exif_parse (const guint8  *data,
   return TRUE;
 }
 
-/* ---- Containers ---- */
-
-typedef enum
-{
-  CONTAINER_COMPLETE,
-  CONTAINER_TRUNCATED,
-  CONTAINER_DAMAGED,
-} ContainerState;
-
-/* Walks JPEG segments from SOI to EOI, skipping entropy-coded data, and finds the first EXIF
- * APP1 segment. Bytes after EOI (phones append videos and depth maps) are allowed. */
-static ContainerState
-walk_jpeg (const guint8  *data,
-           gsize          length,
-           const guint8 **exif,
-           gsize         *exif_length)
-{
-  gsize pos = 2;
-
-  if (length < 2 || data[0] != 0xFF || data[1] != 0xD8)
-    return CONTAINER_DAMAGED;
-  while (pos < length)
-    {
-      guint marker;
-      gsize segment;
-
-      /* libjpeg skips stray bytes between segments with a warning; so do we. */
-      while (pos < length && data[pos] != 0xFF)
-        pos++;
-      while (pos < length && data[pos] == 0xFF)
-        pos++;
-      if (pos >= length)
-        return CONTAINER_TRUNCATED;
-      marker = data[pos++];
-      if (marker == 0xD9)
-        return CONTAINER_COMPLETE;
-      if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7))
-        continue;
-      if (marker == 0x00 || marker == 0xD8)
-        return CONTAINER_DAMAGED;
-      if (length - pos < 2)
-        return CONTAINER_TRUNCATED;
-      segment = ((gsize) data[pos] << 8) | data[pos + 1];
-      if (segment < 2)
-        return CONTAINER_DAMAGED;
-      if (segment > length - pos)
-        return CONTAINER_TRUNCATED;
-      if (marker == 0xE1 && *exif == NULL && segment >= 2 + 6 + 8 &&
-          memcmp (data + pos + 2, "Exif\0\0", 6) == 0)
-        {
-          *exif = data + pos + 2 + 6;
-          *exif_length = segment - 2 - 6;
-        }
-      pos += segment;
-      if (marker == 0xDA)
-        {
-          /* Entropy-coded data ends at the first 0xFF that is neither a stuffed 0xFF00 nor a
-           * restart marker; memchr keeps this pass at memory speed. */
-          for (;;)
-            {
-              const guint8 *ff = memchr (data + pos, 0xFF, length - pos);
-
-              if (ff == NULL || (gsize) (ff - data) + 1 >= length)
-                return CONTAINER_TRUNCATED;
-              pos = ff - data;
-              if (data[pos + 1] != 0x00 && !(data[pos + 1] >= 0xD0 && data[pos + 1] <= 0xD7))
-                break;
-              pos += 2;
-            }
-        }
-    }
-  return CONTAINER_TRUNCATED;
-}
-
-static const guint8 png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
-
-/* Walks PNG chunks to IEND and finds an eXIf chunk. */
-static ContainerState
-walk_png (const guint8  *data,
-          gsize          length,
-          const guint8 **exif,
-          gsize         *exif_length)
-{
-  gsize pos = 8;
-
-  if (length < 8 || memcmp (data, png_signature, 8) != 0)
-    return CONTAINER_DAMAGED;
-  while (pos < length)
-    {
-      guint32 chunk;
-
-      if (length - pos < 12)
-        return CONTAINER_TRUNCATED;
-      chunk = ((guint32) data[pos] << 24) | ((guint32) data[pos + 1] << 16) |
-              ((guint32) data[pos + 2] << 8) | data[pos + 3];
-      if (chunk > G_MAXINT32)
-        return CONTAINER_DAMAGED;
-      if (chunk > length - pos - 12)
-        return CONTAINER_TRUNCATED;
-      if (memcmp (data + pos + 4, "IEND", 4) == 0)
-        return CONTAINER_COMPLETE;
-      if (memcmp (data + pos + 4, "eXIf", 4) == 0 && *exif == NULL)
-        {
-          *exif = data + pos + 8;
-          *exif_length = chunk;
-        }
-      pos += 12 + (gsize) chunk;
-    }
-  return CONTAINER_TRUNCATED;
-}
-
-/* Names image formats that GdkPixbuf has no loader for here, so that the user hears "HEIC is
- * not supported" rather than "not an image". */
-static const char *
-sniff_unsupported (const guint8 *data,
-                   gsize         length)
-{
-  static const char *const heif_brands[] = { "heic", "heix", "hevc", "heim", "heis", "mif1",
-                                             "msf1", "avif", "avis" };
-
-  if (length >= 12 && memcmp (data, "RIFF", 4) == 0 && memcmp (data + 8, "WEBP", 4) == 0)
-    return "WebP";
-  if (length >= 12 && memcmp (data + 4, "ftyp", 4) == 0)
-    for (guint i = 0; i < G_N_ELEMENTS (heif_brands); i++)
-      if (memcmp (data + 8, heif_brands[i], 4) == 0)
-        return "HEIF/AVIF";
-  if ((length >= 2 && data[0] == 0xFF && data[1] == 0x0A) ||
-      (length >= 12 && memcmp (data, "\0\0\0\x0cJXL \r\n\x87\n", 12) == 0))
-    return "JPEG XL";
-  if (length >= 4 && memcmp (data, "GIF8", 4) == 0)
-    return "GIF";
-  return NULL;
-}
-
-/* Our name for a GdkPixbuf format we import, or NULL. */
-static const char *
-supported_format (const char *format)
-{
-  static const char *const supported[] = { "jpeg", "png", "tiff", "webp", "bmp" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (supported); i++)
-    if (g_strcmp0 (format, supported[i]) == 0)
-      return supported[i];
-  return NULL;
-}
-
 static gboolean
 skip (LeafImportSkipReason   why,
       LeafImportSkipReason  *reason,
@@ -374,22 +228,6 @@ skip (LeafImportSkipReason   why,
   *reason = why;
   *message = text;
   return FALSE;
-}
-
-static ContainerState
-walk_container (const char    *format,
-                const guint8  *data,
-                gsize          length,
-                const guint8 **exif,
-                gsize         *exif_length)
-{
-  *exif = NULL;
-  *exif_length = 0;
-  if (g_strcmp0 (format, "jpeg") == 0)
-    return walk_jpeg (data, length, exif, exif_length);
-  if (g_strcmp0 (format, "png") == 0)
-    return walk_png (data, length, exif, exif_length);
-  return CONTAINER_COMPLETE;
 }
 
 gboolean
@@ -404,10 +242,8 @@ _leaf_import_probe (const char            *path,
   const guint8 *data = g_bytes_get_data (bytes, &length);
   const guint8 *exif = NULL;
   gsize exif_length = 0;
-  GdkPixbufFormat *format;
-  g_autofree char *format_name = NULL;
-  const char *name = NULL;
-  const char *unsupported;
+  const char *name;
+  const char *refused;
   int width = 0, height = 0;
 
   memset (probe, 0, sizeof *probe);
@@ -415,52 +251,50 @@ _leaf_import_probe (const char            *path,
   if (max_pixels == 0)
     max_pixels = LEAF_IMPORT_DEFAULT_MAX_PIXELS;
 
-  format = gdk_pixbuf_get_file_info (path, &width, &height);
-  if (format != NULL)
-    format_name = gdk_pixbuf_format_get_name (format);
-  if (format == NULL || width <= 0 || height <= 0)
-    {
-      /* A JPEG or PNG cut short inside its header has no size; say so rather than "not an
-       * image". */
-      if (length >= 8 && (memcmp (data, png_signature, 8) == 0 ||
-                          (data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)))
-        {
-          const char *kind = data[0] == 0xFF ? "jpeg" : "png";
+  /* The same formats, told apart the same way, as everything that decodes photos later. */
+  name = leaf_image_sniff_format (data, length);
+  if (name == NULL && (refused = _leaf_image_name_refused (data, length)) != NULL)
+    return skip (LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, reason, message,
+                 g_strdup_printf (_("%s images are not supported; convert them to JPEG, PNG, "
+                                    "TIFF, WebP or BMP"), refused));
+  if (name == NULL)
+    return skip (LEAF_IMPORT_SKIP_NOT_AN_IMAGE, reason, message,
+                 g_strdup (_("not an image in a format Leafscope reads (JPEG, PNG, TIFF, WebP "
+                             "or BMP)")));
+  if (!_leaf_image_has_loader (name))
+    return skip (LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, reason, message,
+                 g_strdup (_("WebP images cannot be read on this system; install the "
+                             "webp-pixbuf-loader package, or convert them to JPEG or PNG")));
 
-          if (walk_container (kind, data, length, &exif, &exif_length) != CONTAINER_COMPLETE)
-            return skip (LEAF_IMPORT_SKIP_TRUNCATED, reason, message,
-                         g_strdup (_("the file ends in the middle of the image")));
-          return skip (LEAF_IMPORT_SKIP_DAMAGED, reason, message,
-                       g_strdup (_("the image's header is damaged")));
-        }
-      if ((unsupported = sniff_unsupported (data, length)) != NULL)
-        return skip (LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, reason, message,
-                     g_strdup_printf (_("%s images cannot be read on this system; convert them "
-                                        "to JPEG or PNG"), unsupported));
-      return skip (LEAF_IMPORT_SKIP_NOT_AN_IMAGE, reason, message,
-                   g_strdup (_("not an image, or in a format without a loader")));
-    }
-  if ((name = supported_format (format_name)) == NULL)
+  if (!_leaf_image_read_size (name, data, length, &width, &height))
     {
-      g_autofree char *upper = g_ascii_strup (format_name, -1);
-
-      return skip (LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, reason, message,
-                   g_strdup_printf (_("%s images are not supported; convert them to JPEG or PNG"),
-                                    upper));
+      /* A JPEG or PNG cut short inside its header has no size; say so rather than "damaged". */
+      if ((g_strcmp0 (name, "jpeg") == 0 || g_strcmp0 (name, "png") == 0) &&
+          _leaf_image_walk_container (name, data, length, &exif, &exif_length) !=
+          LEAF_CONTAINER_COMPLETE)
+        return skip (LEAF_IMPORT_SKIP_TRUNCATED, reason, message,
+                     g_strdup (_("the file ends in the middle of the image")));
+      return skip (LEAF_IMPORT_SKIP_DAMAGED, reason, message,
+                   g_strdup (_("the image's header is damaged")));
     }
   if ((guint64) width * (guint64) height > max_pixels)
     return skip (LEAF_IMPORT_SKIP_TOO_LARGE, reason, message,
                  g_strdup_printf (_("%d × %d pixels is over the limit of %.1f megapixels"),
                                   width, height, max_pixels / 1e6));
 
-  switch (walk_container (name, data, length, &exif, &exif_length))
+  switch (_leaf_image_walk_container (name, data, length, &exif, &exif_length))
     {
-    case CONTAINER_COMPLETE:
+    case LEAF_CONTAINER_COMPLETE:
       break;
-    case CONTAINER_TRUNCATED:
+    case LEAF_CONTAINER_TRUNCATED:
       return skip (LEAF_IMPORT_SKIP_TRUNCATED, reason, message,
                    g_strdup (_("the file ends in the middle of the image")));
-    case CONTAINER_DAMAGED:
+    case LEAF_CONTAINER_TOO_MANY_SCANS:
+      return skip (LEAF_IMPORT_SKIP_TOO_LARGE, reason, message,
+                   g_strdup_printf (_("a JPEG with more than %d scans costs too much to decode; "
+                                      "save it again as a baseline JPEG"),
+                                    LEAF_IMAGE_MAX_JPEG_SCANS));
+    case LEAF_CONTAINER_DAMAGED:
     default:
       return skip (LEAF_IMPORT_SKIP_DAMAGED, reason, message,
                    g_strdup (_("the image's structure is damaged")));

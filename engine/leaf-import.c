@@ -17,6 +17,7 @@
 
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
+#include "leaf-image.h"
 #include "leaf-import-private.h"
 
 /* Files larger than this are not read: no photo comes near it, and reading it whole to hash it
@@ -190,23 +191,6 @@ report (Import          *import,
 
 /* ---- Walking folders ---- */
 
-static gboolean
-has_image_extension (const char *name)
-{
-  static const char *const extensions[] = {
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp",
-    ".gif", ".heic", ".heif", ".avif",
-  };
-  const char *dot = strrchr (name, '.');
-
-  if (dot == NULL)
-    return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (extensions); i++)
-    if (g_ascii_strcasecmp (dot, extensions[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 static int
 compare_names (gconstpointer a,
                gconstpointer b)
@@ -265,7 +249,7 @@ looks_like_image_folder (GPtrArray  *names,
 
       if (g_file_test (child, G_FILE_TEST_IS_DIR))
         has_folders = TRUE;
-      else if (has_image_extension (names->pdata[i]))
+      else if (leaf_image_is_photo_name (names->pdata[i]))
         return FALSE;
     }
   return has_folders;
@@ -377,6 +361,10 @@ scan_folder (Import     *import,
             child_class = leaf_class_name_is_valid (name, NULL) ? name : NULL;
           scan_folder (import, child, child_relative, FALSE, child_class, depth + 1);
         }
+      /* Notes, sidecars and spreadsheets beside the photos are passed over, as evaluate passes
+       * them over: both take the same files in a folder as photos. */
+      else if (!leaf_image_is_photo_name (name))
+        continue;
       else if (S_ISREG (st.st_mode))
         add_candidate (import, child, child_relative, class_name);
       else

@@ -561,13 +561,8 @@ cmd_predict (LeafCli  *cli,
 static gboolean
 is_image_name (const char *name)
 {
-  g_autofree char *lower = g_ascii_strdown (name, -1);
-  const char *suffixes[] = { ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp" };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (suffixes); i++)
-    if (g_str_has_suffix (lower, suffixes[i]))
-      return TRUE;
-  return FALSE;
+  /* The files import takes from a folder; their content then decides. */
+  return leaf_image_is_photo_name (name);
 }
 
 static int

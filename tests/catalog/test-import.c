@@ -803,7 +803,7 @@ test_everything_bad_at_once (Fixture       *fixture,
     { "b/notes.jpg", LEAF_IMPORT_SKIP_NOT_AN_IMAGE, make_text },
     { "c/anim.gif", LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, make_gif },
     { "c/bomb.jpg", LEAF_IMPORT_SKIP_TOO_LARGE, make_huge_jpeg },
-    { "c/pipe", LEAF_IMPORT_SKIP_NOT_A_FILE, make_fifo },
+    { "c/pipe.jpg", LEAF_IMPORT_SKIP_NOT_A_FILE, make_fifo },
     { "d/self.jpg", LEAF_IMPORT_SKIP_SYMLINK_LOOP, make_self_link },
     { "d/\xff\xfe.jpg", LEAF_IMPORT_SKIP_BAD_FILE_NAME, make_small_image },
   };
@@ -1071,7 +1071,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
 #define ADD(path, func) \
   g_test_add ("/catalog/import/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)

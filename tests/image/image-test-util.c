@@ -55,3 +55,23 @@ image_test_pixbufs_equal (GdkPixbuf *a,
       return FALSE;
   return TRUE;
 }
+
+GdkPixbuf *
+image_test_make_gradient (int width,
+                          int height)
+{
+  GdkPixbuf *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        guint8 *p = pixels + (gsize) y * stride + 3 * x;
+
+        p[0] = x * 255 / width;
+        p[1] = y * 255 / height;
+        p[2] = (x ^ y) & 0xFF;
+      }
+  return pixbuf;
+}

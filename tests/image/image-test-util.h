@@ -12,5 +12,8 @@ G_BEGIN_DECLS
 void     image_test_remove_tree    (const char *path);
 gboolean image_test_pixbufs_equal (GdkPixbuf  *a,
                                    GdkPixbuf  *b);
+/* An RGB picture with a different colour at every pixel: x, y and their XOR in the channels. */
+GdkPixbuf *image_test_make_gradient (int width,
+                                     int height);
 
 G_END_DECLS

@@ -107,26 +107,6 @@ compare_tensors (const float *values,
   return d;
 }
 
-static GdkPixbuf *
-make_gradient (int width,
-               int height)
-{
-  GdkPixbuf *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
-  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
-  int stride = gdk_pixbuf_get_rowstride (pixbuf);
-
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      {
-        guint8 *p = pixels + (gsize) y * stride + 3 * x;
-
-        p[0] = x * 255 / width;
-        p[1] = y * 255 / height;
-        p[2] = (x ^ y) & 0xFF;
-      }
-  return pixbuf;
-}
-
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 static void
@@ -497,7 +477,7 @@ test_preprocess_ignores_alpha (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
-      g_autoptr(GdkPixbuf) rgb = make_gradient (sizes[i][0], sizes[i][1]);
+      g_autoptr(GdkPixbuf) rgb = image_test_make_gradient (sizes[i][0], sizes[i][1]);
       g_autoptr(GdkPixbuf) rgba = gdk_pixbuf_add_alpha (rgb, FALSE, 0, 0, 0);
 
       leaf_image_transform_apply (transform, rgb, rgb_values);
@@ -769,7 +749,7 @@ encode (const char *type,
         int         width,
         int         height)
 {
-  g_autoptr(GdkPixbuf) pixbuf = make_gradient (width, height);
+  g_autoptr(GdkPixbuf) pixbuf = image_test_make_gradient (width, height);
   g_autoptr(GError) error = NULL;
   char *buffer = NULL;
   gsize length = 0;
@@ -968,7 +948,7 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   ref_dir = g_dir_make_tmp ("leafscope-image-ref-XXXXXX", &error);
   g_assert_no_error (error);
