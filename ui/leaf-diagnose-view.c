@@ -780,7 +780,9 @@ open_action (GtkWidget  *widget,
   g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
 
   gtk_file_filter_set_name (filter, _("Photos"));
-  gtk_file_filter_add_pixbuf_formats (filter);
+  /* The formats Leafscope decodes, not every one GdkPixbuf has a loader for. */
+  for (const char * const *type = leaf_image_get_mime_types (); *type != NULL; type++)
+    gtk_file_filter_add_mime_type (filter, *type);
   dialog = gtk_file_chooser_native_new (_("Open Photos"),
                                         GTK_WINDOW (gtk_widget_get_root (widget)),
                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
