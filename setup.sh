@@ -19,6 +19,8 @@ if [ "$mode" = test ]; then
     # Reference numbers come from Debian's own PyTorch and torchvision.
     python3-torch python3-torchvision python3-pil
     xvfb xauth desktop-file-utils appstream sqlite3
+    # A private session bus for the tests that launch a second instance.
+    dbus-daemon
     # Fuzzing with libFuzzer and the sanitizer runtimes (.ci/run, tests/fuzz).
     clang-14 libclang-rt-14-dev lld-14
   )

@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Opens one window per catalog: `leafscope` reopens the last catalog, `leafscope FILE.leafscope`
- * and `leafscope --catalog FILE` open that one (in the running instance when there is one), and
- * the file manager opens a catalog through GApplication::open.
+ * (a path or a URI, as the desktop's `Exec=leafscope %F` passes it) and `leafscope --catalog FILE`
+ * open that one, in the running instance when there is one; `leafscope PHOTO` diagnoses the photo
+ * in the last catalog's window. The file manager reaches the same code through GApplication::open.
  */
 
 #define G_LOG_DOMAIN "leaf-application"
@@ -12,6 +13,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "leaf-application.h"
 #include "leaf-catalog.h"
@@ -70,18 +72,18 @@ open_window (LeafApplication *self,
   return window;
 }
 
-static void
-leaf_application_activate (GApplication *app)
+/* The window of the last catalog, or of the default one: what a plain `leafscope` shows. */
+static LeafWindow *
+present_default_window (LeafApplication *self)
 {
-  LeafApplication *self = LEAF_APPLICATION (app);
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
   g_autoptr(GFile) file = NULL;
   g_autofree char *last = NULL;
 
-  if (window != NULL)
+  if (LEAF_IS_WINDOW (window))
     {
       gtk_window_present (window);
-      return;
+      return LEAF_WINDOW (window);
     }
 
   if (self->settings != NULL)
@@ -94,17 +96,62 @@ leaf_application_activate (GApplication *app)
 
       file = g_file_new_for_path (path);
     }
-  open_window (self, file);
+  return open_window (self, file);
 }
 
+static void
+leaf_application_activate (GApplication *app)
+{
+  present_default_window (LEAF_APPLICATION (app));
+}
+
+/* Whether @file is to be opened as a catalog: by its name, or, for a renamed one, by the SQLite
+ * header (the catalog then says whether it is one of ours). A missing FILE.leafscope counts, so
+ * that `leafscope new.leafscope` creates it as `--catalog` does. */
+static gboolean
+is_catalog (GFile *file)
+{
+  static const char sqlite_magic[16] = "SQLite format 3";
+  g_autofree char *basename = g_file_get_basename (file);
+  g_autoptr(GFileInputStream) stream = NULL;
+  char header[sizeof sqlite_magic];
+  gsize n_read = 0;
+
+  if (basename != NULL && g_str_has_suffix (basename, ".leafscope"))
+    return TRUE;
+  stream = g_file_read (file, NULL, NULL);
+  return stream != NULL
+         && g_input_stream_read_all (G_INPUT_STREAM (stream), header, sizeof header, &n_read,
+                                     NULL, NULL)
+         && n_read == sizeof header
+         && memcmp (header, sqlite_magic, sizeof header) == 0;
+}
+
+/* Catalogs open in a window each; anything else (photos, folders, a name that does not exist) is
+ * handled as if dropped on the window of the catalog named with it, or of the last catalog:
+ * photos are diagnosed, folders offered for import, the rest reported in a toast. */
 static void
 leaf_application_open (GApplication  *app,
                        GFile        **files,
                        int            n_files,
                        const char    *hint)
 {
+  LeafApplication *self = LEAF_APPLICATION (app);
+  g_autoptr(GPtrArray) others = g_ptr_array_new ();
+  LeafWindow *window = NULL;
+
   for (int i = 0; i < n_files; i++)
-    open_window (LEAF_APPLICATION (app), files[i]);
+    {
+      if (is_catalog (files[i]))
+        window = open_window (self, files[i]);
+      else
+        g_ptr_array_add (others, files[i]);
+    }
+  if (others->len == 0)
+    return;
+  if (window == NULL)
+    window = present_default_window (self);
+  leaf_window_open_files (window, (GFile **) others->pdata, others->len);
 }
 
 static int
@@ -131,7 +178,7 @@ leaf_application_command_line (GApplication            *app,
   if (g_variant_dict_lookup (options, "catalog", "^ay", &catalog))
     g_ptr_array_add (files, g_application_command_line_create_file_for_arg (command_line,
                                                                             catalog));
-  if (g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &remaining))
+  if (g_variant_dict_lookup (options, G_OPTION_REMAINING, "^aay", &remaining))
     for (guint i = 0; remaining[i] != NULL; i++)
       g_ptr_array_add (files, g_application_command_line_create_file_for_arg (command_line,
                                                                               remaining[i]));

@@ -2,8 +2,9 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Dropped photos go to Diagnose; a dropped folder is offered for import. What the files are is
- * found out off the main thread, since a drop from a network share can take a while to stat.
+ * Dropped photos, and photos the desktop opens with Leafscope, go to Diagnose; a folder is
+ * offered for import. What the files are is found out off the main thread, since a drop from a
+ * network share can take a while to stat.
  */
 
 #define G_LOG_DOMAIN "leaf-window"
@@ -109,6 +110,39 @@ on_files_sorted_cb (GObject      *source,
     _leaf_window_import_folder (self, g_ptr_array_index (sorting->folders, i));
 }
 
+/**
+ * leaf_window_open_files:
+ * @self: a window
+ * @files: (array length=n_files): photos, folders or anything else
+ * @n_files: how many
+ *
+ * Does with @files what dropping them on the window does: photos are diagnosed, folders offered
+ * for import, and everything else is reported in a toast with the reason.
+ */
+void
+leaf_window_open_files (LeafWindow  *self,
+                        GFile      **files,
+                        guint        n_files)
+{
+  g_autoptr(GTask) task = NULL;
+  Sorting *sorting;
+
+  g_return_if_fail (LEAF_IS_WINDOW (self));
+
+  sorting = g_new0 (Sorting, 1);
+  sorting->files = g_ptr_array_new_with_free_func (g_object_unref);
+  sorting->photos = g_ptr_array_new_with_free_func (g_object_unref);
+  sorting->folders = g_ptr_array_new_with_free_func (g_object_unref);
+  sorting->rejects = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < n_files; i++)
+    g_ptr_array_add (sorting->files, g_object_ref (files[i]));
+
+  task = g_task_new (NULL, NULL, on_files_sorted_cb, g_object_ref (self));
+  g_task_set_source_tag (task, leaf_window_open_files);
+  g_task_set_task_data (task, sorting, sorting_free);
+  g_task_run_in_thread (task, sort_files_thread);
+}
+
 static gboolean
 on_drop_cb (GtkDropTarget *target,
             const GValue  *value,
@@ -118,20 +152,11 @@ on_drop_cb (GtkDropTarget *target,
 {
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     {
-      g_autoptr(GTask) task = NULL;
-      Sorting *sorting = g_new0 (Sorting, 1);
+      g_autoptr(GPtrArray) files = g_ptr_array_new ();
 
-      sorting->files = g_ptr_array_new_with_free_func (g_object_unref);
-      sorting->photos = g_ptr_array_new_with_free_func (g_object_unref);
-      sorting->folders = g_ptr_array_new_with_free_func (g_object_unref);
-      sorting->rejects = g_ptr_array_new_with_free_func (g_free);
       for (GSList *l = g_value_get_boxed (value); l != NULL; l = l->next)
-        g_ptr_array_add (sorting->files, g_object_ref (l->data));
-
-      task = g_task_new (NULL, NULL, on_files_sorted_cb, g_object_ref (self));
-      g_task_set_source_tag (task, on_drop_cb);
-      g_task_set_task_data (task, sorting, sorting_free);
-      g_task_run_in_thread (task, sort_files_thread);
+        g_ptr_array_add (files, l->data);
+      leaf_window_open_files (self, (GFile **) files->pdata, files->len);
       return TRUE;
     }
   if (G_VALUE_HOLDS (value, GDK_TYPE_TEXTURE))

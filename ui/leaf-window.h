@@ -17,6 +17,9 @@ G_DECLARE_FINAL_TYPE (LeafWindow, leaf_window, LEAF, WINDOW, AdwApplicationWindo
 LeafWindow *leaf_window_new              (LeafApplication *application);
 void        leaf_window_open_catalog     (LeafWindow      *self,
                                           GFile           *file);
+void        leaf_window_open_files       (LeafWindow      *self,
+                                          GFile          **files,
+                                          guint            n_files);
 GFile      *leaf_window_get_catalog_file (LeafWindow      *self);
 void        leaf_window_show_view        (LeafWindow      *self,
                                           const char      *name);
