@@ -13,6 +13,8 @@ packages=(
   libsqlite3-dev libgtk-4-dev libadwaita-1-dev
   # libtorch, and OpenBLAS so that it does not fall back to Netlib's reference BLAS.
   libtorch-dev libopenblas0-pthread
+  # GdkPixbuf reads WebP photos only with this loader.
+  webp-pixbuf-loader
 )
 if [ "$mode" = test ]; then
   packages+=(
