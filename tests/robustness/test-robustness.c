@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,7 +22,7 @@
 #include "leaf-predictor.h"
 #include "lt.h"
 
-#define TRAIN_KILLS 20
+#define TRAIN_ATTEMPTS 20
 #define SEED        20261126
 #define NOBODY      65534
 
@@ -189,35 +190,71 @@ spawn_train (Setup *setup)
   return process;
 }
 
-/* Reads the run's JSON events; with kill_after > 0, kills the CLI after that many lines and a
- * random few milliseconds more (so that the kill lands inside whatever follows the event:
- * a step, an evaluation, a model being written). Returns the number of lines read. */
-static guint
+/* Reads the run's JSON events; with kill_after > 0, kills the CLI after that many lines, and
+ * with rand a random few milliseconds more (so that the kill lands inside whatever follows the
+ * event: a step, an evaluation, a model being written). Returns the lines read. */
+static GPtrArray *
 watch_train (GSubprocess *process,
              guint        kill_after,
              GRand       *rand)
 {
   g_autoptr(GDataInputStream) events =
     g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
-  guint n_lines = 0;
   char *line;
 
   while ((line = g_data_input_stream_read_line_utf8 (events, NULL, NULL, &error)) != NULL)
     {
-      g_free (line);
-      if (++n_lines == kill_after)
+      g_ptr_array_add (lines, line);
+      if (lines->len == kill_after)
         {
-          g_usleep (g_rand_int_range (rand, 0, 40000));
+          if (rand != NULL)
+            g_usleep (g_rand_int_range (rand, 0, 40000));
           g_subprocess_force_exit (process);
         }
     }
   g_assert_no_error (error);
   g_subprocess_wait (process, NULL, &error);
   g_assert_no_error (error);
-  return n_lines;
+  return g_steal_pointer (&lines);
 }
 
+/* The first event of a run is its prepare phase, and already carries the id of the run's
+ * row: returns that id. */
+static gint64
+first_event_run_id (GPtrArray *lines)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *event;
+
+  g_assert_cmpuint (lines->len, >, 0);
+  json_parser_load_from_data (parser, lines->pdata[0], -1, &error);
+  g_assert_no_error (error);
+  event = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==, "phase");
+  g_assert_cmpstr (json_object_get_string_member (event, "phase"), ==, "prepare");
+  g_assert_cmpint (json_object_get_int_member (event, "run_id"), >, 0);
+  return json_object_get_int_member (event, "run_id");
+}
+
+static char *
+run_status (const char *catalog,
+            gint64      run_id)
+{
+  sqlite3 *db = ctu_sql_open (catalog);
+  g_autofree char *sql = g_strdup_printf ("SELECT status FROM runs WHERE id = %" G_GINT64_FORMAT,
+                                          run_id);
+  char *status = ctu_sql_text (db, sql);
+
+  sqlite3_close (db);
+  return status;
+}
+
+/* Kills the CLI at random points of a run. Each test has its own cache folder (a warm or cold
+ * feature cache changes how many events a run prints), and nothing asserted depends on where a
+ * kill lands: a kill can come after the run ended, or the run can end before it. */
 static void
 test_kill_training (void)
 {
@@ -241,29 +278,41 @@ test_kill_training (void)
   /* One whole run tells how many events a run prints, and must leave one good model. */
   {
     g_autoptr(GSubprocess) process = spawn_train (setup);
-    full_lines = watch_train (process, 0, rand);
+    g_autoptr(GPtrArray) lines = watch_train (process, 0, NULL);
+
     g_assert_true (g_subprocess_get_if_exited (process));
     g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+    g_assert_cmpint (first_event_run_id (lines), ==, 1);
     g_assert_cmpuint (check_models (setup), ==, 1);
     g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs "
                                               "WHERE status = 'completed'"), ==, 1);
+    full_lines = lines->len;
   }
   g_assert_cmpuint (full_lines, >, 5);
 
-  for (guint attempt = 0; kills < TRAIN_KILLS; attempt++)
+  for (guint attempt = 1; attempt <= TRAIN_ATTEMPTS; attempt++)
     {
       g_autoptr(GSubprocess) process = spawn_train (setup);
-      guint kill_after = g_rand_int_range (rand, 1, full_lines);
+      /* The first kill lands right after the first event, which the run's row precedes. */
+      guint kill_after = attempt == 1 ? 1 : g_rand_int_range (rand, 1, full_lines);
+      g_autoptr(GPtrArray) lines = watch_train (process, kill_after, attempt == 1 ? NULL : rand);
+      gint64 run_id = first_event_run_id (lines);
+      gboolean killed = g_subprocess_get_if_signaled (process);
+      g_autofree char *status = NULL;
 
-      g_assert_cmpuint (attempt, <, 2 * TRAIN_KILLS);
-      watch_train (process, kill_after, rand);
-      if (!g_subprocess_get_if_signaled (process))
-        continue;  /* it finished before the kill landed */
-      g_assert_cmpint (g_subprocess_get_term_sig (process), ==, SIGKILL);
-      kills++;
+      if (killed)
+        {
+          g_assert_cmpint (g_subprocess_get_term_sig (process), ==, SIGKILL);
+          kills++;
+        }
+      else
+        {
+          g_assert_true (g_subprocess_get_if_exited (process));
+          g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+        }
 
       assert_sound (setup->catalog);
-      /* Reopening the catalog marks the killed run interrupted, in the file itself. */
+      /* Reopening the catalog marks a killed run interrupted, in the file itself. */
       {
         g_autoptr(GError) error = NULL;
         g_autoptr(LeafCatalog) catalog =
@@ -272,15 +321,26 @@ test_kill_training (void)
         g_assert_nonnull (catalog);
       }
       assert_sound (setup->catalog);
-      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs "
-                                                "WHERE status = 'running'"), ==, 0);
-      /* Events carry the run's id, so the run row was there before the kill. */
-      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs"), ==, 1 + kills);
-      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs "
-                                                "WHERE status = 'interrupted'"), ==, kills);
-      g_test_message ("kill %u after %u of %u events: %u complete models", kills, kill_after,
-                      full_lines, check_models (setup));
+
+      /* Every run has its row, this one's is the newest, and none is left running. */
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs"), ==, 1 + attempt);
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT max(id) FROM runs"), ==, run_id);
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs WHERE status NOT IN "
+                                                "('completed', 'interrupted')"), ==, 0);
+      status = run_status (setup->catalog, run_id);
+      /* A kill may land after the run ended and before the process exited. */
+      if (!killed)
+        g_assert_cmpstr (status, ==, "completed");
+      /* A completed run always has its model, and every model listed is there and loads. */
+      g_assert_cmpint (sql_int (setup->catalog, "SELECT count(*) FROM runs r WHERE status = "
+                                                "'completed' AND NOT EXISTS (SELECT 1 FROM "
+                                                "models m WHERE m.run_id = r.id)"), ==, 0);
+      g_test_message ("run %" G_GINT64_FORMAT " %s after %u of %u events (%u read): %s, "
+                      "%u complete models", run_id, killed ? "killed" : "not killed",
+                      kill_after, full_lines, lines->len, status, check_models (setup));
     }
+  /* The first attempt is killed while it prepares, long before its run could end. */
+  g_assert_cmpuint (kills, >, 0);
 }
 
 typedef struct
