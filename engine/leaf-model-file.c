@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "leaf-error.h"
+#include "leaf-json-private.h"
 #include "leaf-model-file.h"
 
 #define FORMAT_NAME "leafscope-model"
@@ -111,49 +112,6 @@ member_to_json (JsonObject *object,
   return json_to_string (node, FALSE);
 }
 
-/* json-glib 1.6's *_member_with_default() and json_node_get_string() are programming errors
- * (criticals, or worse) on members of another JSON type; a damaged file can hold any type. */
-static const char *
-node_string (JsonNode *node)
-{
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
-         json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node) : NULL;
-}
-
-static const char *
-string_member (JsonObject *object,
-               const char *name)
-{
-  return node_string (json_object_get_member (object, name));
-}
-
-static gint64
-int_member (JsonObject *object,
-            const char *name,
-            gint64      fallback)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
-         json_node_get_value_type (node) == G_TYPE_INT64 ? json_node_get_int (node) : fallback;
-}
-
-static double
-double_member (JsonObject *object,
-               const char *name,
-               double      fallback)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return fallback;
-  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return json_node_get_double (node);
-  if (json_node_get_value_type (node) == G_TYPE_INT64)
-    return json_node_get_int (node);
-  return fallback;
-}
-
 /**
  * leaf_model_meta_from_json:
  * @file_name: named in error messages
@@ -178,9 +136,9 @@ leaf_model_meta_from_json (const char  *json,
     goto not_ours;
 
   object = json_node_get_object (json_parser_get_root (parser));
-  if (g_strcmp0 (string_member (object, "format"), FORMAT_NAME) != 0)
+  if (g_strcmp0 (_leaf_json_string_member (object, "format"), FORMAT_NAME) != 0)
     goto not_ours;
-  if (int_member (object, "version", 0) > FORMAT_VERSION)
+  if (_leaf_json_int_member (object, "version", 0) > FORMAT_VERSION)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW,
                    _("%s was written by a newer version of Leafscope; update Leafscope to use it"),
@@ -188,38 +146,35 @@ leaf_model_meta_from_json (const char  *json,
       return NULL;
     }
 
-  /* json_object_get_array_member() is a programming error (a critical) on a non-array. */
-  classes = json_object_has_member (object, "classes")
-              && JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "classes"))
-              ? json_object_get_array_member (object, "classes") : NULL;
+  classes = _leaf_json_array_member (object, "classes");
   if (classes == NULL || json_array_get_length (classes) < 1)
     goto not_ours;
   meta->n_classes = json_array_get_length (classes);
   meta->classes = g_new0 (char *, meta->n_classes + 1);
   for (guint i = 0; i < meta->n_classes; i++)
     {
-      const char *name = node_string (json_array_get_element (classes, i));
+      const char *name = _leaf_json_node_string (json_array_get_element (classes, i));
       if (name == NULL)
         goto not_ours;
       meta->classes[i] = g_strdup (name);
     }
 
-  image_size = int_member (object, "image_size", 224);
-  resize_size = int_member (object, "resize_size", 256);
+  image_size = _leaf_json_int_member (object, "image_size", 224);
+  resize_size = _leaf_json_int_member (object, "resize_size", 256);
   if (image_size < 32 || image_size > 1024 || resize_size < image_size || resize_size > 2048)
     goto not_ours;
   meta->image_size = image_size;
   meta->resize_size = resize_size;
-  meta->base_weights_sha256 = g_strdup (string_member (object, "base_weights_sha256"));
+  meta->base_weights_sha256 = g_strdup (_leaf_json_string_member (object, "base_weights_sha256"));
   meta->recipe_json = member_to_json (object, "recipe");
   meta->metrics_json = member_to_json (object, "metrics");
-  meta->catalog_path = g_strdup (string_member (object, "catalog"));
-  meta->run_id = int_member (object, "run_id", 0);
-  meta->created = g_strdup (string_member (object, "created"));
-  meta->temperature = double_member (object, "temperature", 1.0);
+  meta->catalog_path = g_strdup (_leaf_json_string_member (object, "catalog"));
+  meta->run_id = _leaf_json_int_member (object, "run_id", 0);
+  meta->created = g_strdup (_leaf_json_string_member (object, "created"));
+  meta->temperature = _leaf_json_double_member (object, "temperature", 1.0);
   if (!(meta->temperature > 0))
     meta->temperature = 1.0;
-  meta->refer_below = double_member (object, "refer_below", 0.0);
+  meta->refer_below = _leaf_json_double_member (object, "refer_below", 0.0);
   return g_steal_pointer (&meta);
 
 not_ours:

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "leaf-error.h"
+#include "leaf-json-private.h"
 #include "leaf-weights-store.h"
 #include "lt-weights.h"
 #include "lt.h"
@@ -413,86 +414,90 @@ index_lock (LeafWeightsStore *self)
   return lock;
 }
 
-/* Reads index.json; a missing or unreadable index is an empty one, since every file in the
- * store stands on its own and the index only adds where it came from. */
+/* One entry of index.json as index_add() writes it, or NULL when it is anything else. */
+static LeafWeightsInfo *
+index_entry (JsonNode *node)
+{
+  JsonObject *object = _leaf_json_node_object (node);
+  const char *sha256, *origin, *source;
+  gint64 added;
+  LeafWeightsInfo *info;
+
+  if (object == NULL)
+    return NULL;
+  sha256 = _leaf_json_string_member (object, "sha256");
+  origin = _leaf_json_string_member (object, "origin");
+  source = _leaf_json_string_member (object, "source");
+  added = _leaf_json_int_member (object, "added", -1);
+  if (sha256 == NULL || !is_sha256_hex (sha256) || origin == NULL || source == NULL || added < 0)
+    return NULL;
+
+  info = g_new0 (LeafWeightsInfo, 1);
+  info->sha256 = g_strdup (sha256);
+  info->origin = g_strdup (origin);
+  info->source = g_strdup (source);
+  info->added = added;
+  return info;
+}
+
+/* Reads index.json. A missing index is an empty one, and so is a damaged one, whatever its
+ * damage (then *damaged is set, when not NULL): every file in the store stands on its own, its
+ * name being its verified hash, and the index only adds where it came from. */
 static GPtrArray *
-index_read (LeafWeightsStore *self)
+index_read (LeafWeightsStore *self,
+            gboolean         *damaged)
 {
   g_autofree char *path = g_build_filename (self->directory, "index.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (
     (GDestroyNotify) leaf_weights_info_free);
   g_autoptr(GError) error = NULL;
-  JsonNode *root;
+  JsonObject *root;
   JsonArray *files;
 
+  if (damaged != NULL)
+    *damaged = FALSE;
   if (!json_parser_load_from_file (parser, path, &error))
     {
-      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("Ignoring the weights index %s: %s", path, error->message);
+      if (damaged != NULL)
+        *damaged = !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
       return g_steal_pointer (&entries);
     }
-  root = json_parser_get_root (parser);
-  if (!JSON_NODE_HOLDS_OBJECT (root)
-      || (files = json_object_get_array_member (json_node_get_object (root), "files")) == NULL)
+  root = _leaf_json_node_object (json_parser_get_root (parser));
+  files = root != NULL ? _leaf_json_array_member (root, "files") : NULL;
+  for (guint i = 0; files != NULL && i < json_array_get_length (files); i++)
     {
-      g_warning ("Ignoring the weights index %s: not a Leafscope weights index", path);
-      return g_steal_pointer (&entries);
-    }
+      LeafWeightsInfo *info = index_entry (json_array_get_element (files, i));
 
-  for (guint i = 0; i < json_array_get_length (files); i++)
-    {
-      JsonObject *object = json_array_get_object_element (files, i);
-      LeafWeightsInfo *info;
-      const char *sha256;
-
-      if (object == NULL)
-        continue;
-      sha256 = json_object_get_string_member_with_default (object, "sha256", "");
-      if (!is_sha256_hex (sha256))
-        continue;
-      info = g_new0 (LeafWeightsInfo, 1);
-      info->sha256 = g_strdup (sha256);
-      info->origin = g_strdup (json_object_get_string_member_with_default (object, "origin",
-                                                                           NULL));
-      info->source = g_strdup (json_object_get_string_member_with_default (object, "source",
-                                                                           NULL));
-      info->added = json_object_get_int_member_with_default (object, "added", 0);
+      if (info == NULL)
+        {
+          files = NULL;
+          break;
+        }
       g_ptr_array_add (entries, info);
+    }
+  if (files == NULL)
+    {
+      if (damaged != NULL)
+        *damaged = TRUE;
+      g_ptr_array_set_size (entries, 0);
     }
   return g_steal_pointer (&entries);
 }
 
-/* Records where the file with this hash came from, unless the index already knows it: the
- * first origin of a file is the one worth telling. */
+/* Replaces index.json with entries; the caller holds the index lock. */
 static gboolean
-index_add (LeafWeightsStore  *self,
-           const char        *sha256,
-           const char        *origin,
-           const char        *source,
-           GError           **error)
+index_write (LeafWeightsStore  *self,
+             GPtrArray         *entries,
+             GError           **error)
 {
-  g_autoptr(IndexLock) lock = index_lock (self);
-  g_autoptr(GPtrArray) entries = index_read (self);
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *path = g_build_filename (self->directory, "index.json", NULL);
   g_autofree char *text = NULL;
   g_autoptr(GError) local_error = NULL;
-  LeafWeightsInfo *info;
   gsize length;
-
-  for (guint i = 0; i < entries->len; i++)
-    if (g_str_equal (((LeafWeightsInfo *) entries->pdata[i])->sha256, sha256))
-      return TRUE;
-
-  info = g_new0 (LeafWeightsInfo, 1);
-  info->sha256 = g_strdup (sha256);
-  info->origin = g_strdup (origin);
-  info->source = g_strdup (source);
-  info->added = g_get_real_time () / G_USEC_PER_SEC;
-  g_ptr_array_add (entries, info);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "version");
@@ -532,6 +537,55 @@ index_add (LeafWeightsStore  *self,
   return TRUE;
 }
 
+/* A damaged index is rebuilt as the lost one would be: listing only the files in the folder,
+ * by their hashes, and no longer saying where any came from. */
+static void
+index_rebuild (LeafWeightsStore *self)
+{
+  g_autoptr(IndexLock) lock = index_lock (self);
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean damaged;
+
+  /* Another process may have rewritten it since it was read. */
+  entries = index_read (self, &damaged);
+  if (!damaged)
+    return;
+  if (index_write (self, entries, &error))
+    g_message ("The weights index in %s was damaged and has been rebuilt: the weight files are "
+               "all kept, but where they came from is forgotten", self->directory);
+  else
+    g_message ("The weights index in %s is damaged and is ignored: %s", self->directory,
+               error->message);
+}
+
+/* Records where the file with this hash came from, unless the index already knows it: the
+ * first origin of a file is the one worth telling. */
+static gboolean
+index_add (LeafWeightsStore  *self,
+           const char        *sha256,
+           const char        *origin,
+           const char        *source,
+           GError           **error)
+{
+  g_autoptr(IndexLock) lock = index_lock (self);
+  g_autoptr(GPtrArray) entries = index_read (self, NULL);
+  LeafWeightsInfo *info;
+
+  /* A damaged index reads as empty and is replaced by a sound one here. */
+  for (guint i = 0; i < entries->len; i++)
+    if (g_str_equal (((LeafWeightsInfo *) entries->pdata[i])->sha256, sha256))
+      return TRUE;
+
+  info = g_new0 (LeafWeightsInfo, 1);
+  info->sha256 = g_strdup (sha256);
+  info->origin = g_strdup (origin);
+  info->source = g_strdup (source);
+  info->added = g_get_real_time () / G_USEC_PER_SEC;
+  g_ptr_array_add (entries, info);
+  return index_write (self, entries, error);
+}
+
 /* Listing */
 
 static gint
@@ -563,6 +617,7 @@ leaf_weights_store_list (LeafWeightsStore *self)
   g_autoptr(GPtrArray) entries = NULL;
   g_autoptr(GDir) dir = NULL;
   const char *name;
+  gboolean damaged;
 
   g_return_val_if_fail (LEAF_IS_WEIGHTS_STORE (self), NULL);
 
@@ -572,7 +627,9 @@ leaf_weights_store_list (LeafWeightsStore *self)
     return g_steal_pointer (&result);
 
   /* No lock needed to read: the index is only ever replaced whole, by a rename. */
-  entries = index_read (self);
+  entries = index_read (self, &damaged);
+  if (damaged)
+    index_rebuild (self);
 
   while ((name = g_dir_read_name (dir)) != NULL)
     {

@@ -175,6 +175,32 @@ test_status_empty (Fixture       *fixture,
   g_assert_nonnull (strstr (text->out, "--from-scratch"));
 }
 
+/* A damaged index used to crash every command that lists weights. */
+static void
+test_status_damaged_index (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GBytes) bytes = ws_make_bytes (4096, 6);
+  g_autofree char *sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  g_autofree char *name = g_strconcat (sha256, ".pth", NULL);
+  g_autofree char *path = g_build_filename (fixture->store, name, NULL);
+  g_autofree char *index = g_build_filename (fixture->store, "index.json", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonArray *weights;
+
+  g_assert_cmpint (g_mkdir_with_parents (fixture->store, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+                                      g_bytes_get_size (bytes), &error));
+  g_assert_true (g_file_set_contents (index, "{\"files\":[{\"sha256\": 5}]}", -1, &error));
+  g_assert_no_error (error);
+
+  weights = json_object_get_array_member (status_json (fixture, &root), "weights");
+  g_assert_cmpuint (json_array_get_length (weights), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (weights, 0),
+                                                  "sha256"), ==, sha256);
+}
+
 static void
 test_import_rejected (Fixture       *fixture,
                       gconstpointer  data)
@@ -368,6 +394,7 @@ main (int   argc,
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/weights-store/cli/status-empty", test_status_empty);
+  ADD ("/weights-store/cli/status-damaged-index", test_status_damaged_index);
   ADD ("/weights-store/cli/import-rejected", test_import_rejected);
   ADD ("/weights-store/cli/import-compatible", test_import_compatible);
   ADD ("/weights-store/cli/fetch-mirror", test_fetch_mirror);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "leaf-error.h"
@@ -738,6 +739,86 @@ test_index_lost (Fixture       *fixture,
 }
 
 static void
+assert_index_lists (const char *index,
+                    guint       n_files)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *root;
+
+  g_assert_true (json_parser_load_from_file (parser, index, &error));
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (json_object_get_member (root, "files")));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "files")), ==,
+                    n_files);
+}
+
+/* Each replaces the index after an import of the official file; @SHA@ is that file's hash. */
+static const char *const damaged_indexes[] = {
+  "{\"files\":[{\"sha256\": 5}]}",
+  "{\"files\":{\"sha256\":\"@SHA@\"}}",
+  "{\"files\":[5]}",
+  "{\"files\":[null]}",
+  "{\"files\":[{\"sha256\":\"@SHA@\",\"origin\":[\"import\"],\"source\":\"/x\","
+    "\"added\":1}]}",
+  "{\"files\":[{\"sha256\":\"@SHA@\",\"origin\":\"import\",\"source\":{},\"added\":1}]}",
+  "{\"files\":[{\"sha256\":\"@SHA@\",\"origin\":\"import\",\"source\":\"/x\","
+    "\"added\":{\"day\":1}}]}",
+  "{\"files\":[{\"sha256\":\"@SHA@\",\"origin\":\"import\",\"source\":\"/x\","
+    "\"added\":\"yesterday\"}]}",
+  "{\"files\":[{\"sha256\":\"@SHA@\",\"origin\":null,\"source\":\"/x\",\"added\":1}]}",
+  "[\"@SHA@\"]",
+  "{\"files\":[{\"sha256\":\"@SHA@\"",
+};
+
+/* A damaged index counts as lost: every file is still listed, by its hash alone, and the next
+ * import writes a sound index again. */
+static void
+test_index_damaged (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *source = write_temp (fixture, "downloaded.pth", body);
+  g_autofree char *index = g_build_filename (fixture->dir, "index.json", NULL);
+  g_autoptr(GString) text = g_string_new (data);
+  g_autofree char *path = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GPtrArray) relisted = NULL;
+  g_autoptr(LeafWeightsInfo) best = NULL;
+  LeafWeightsInfo *info;
+
+  path = leaf_weights_store_import (fixture->store, source, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_string_replace (text, "@SHA@", body_sha256, 0);
+  g_assert_true (g_file_set_contents (index, text->str, -1, &error));
+  g_assert_no_error (error);
+
+  list = leaf_weights_store_list (fixture->store);
+  g_assert_cmpuint (list->len, ==, 1);
+  info = list->pdata[0];
+  g_assert_cmpstr (info->path, ==, path);
+  g_assert_true (info->official);
+  g_assert_null (info->origin);
+  g_assert_null (info->source);
+  best = leaf_weights_store_find_default (fixture->store);
+  g_assert_cmpstr (best->path, ==, path);
+  /* Rebuilt at once, as the lost index would be: a sound index that knows no origin. */
+  assert_index_lists (index, 0);
+
+  again = leaf_weights_store_import (fixture->store, source, NULL, NULL, &error);
+  g_assert_no_error (error);
+  relisted = leaf_weights_store_list (fixture->store);
+  g_assert_cmpuint (relisted->len, ==, 1);
+  info = relisted->pdata[0];
+  g_assert_cmpstr (info->origin, ==, "import");
+  g_assert_cmpstr (info->source, ==, source);
+  assert_index_lists (index, 1);
+}
+
+static void
 test_default_dir (void)
 {
   g_autoptr(LeafWeightsStore) store = leaf_weights_store_new (NULL);
@@ -788,6 +869,13 @@ main (int   argc,
   ADD ("/weights-store/import/integer", test_import_integer);
   ADD ("/weights-store/list/index-lost", test_index_lost);
 #undef ADD
+  for (gsize i = 0; i < G_N_ELEMENTS (damaged_indexes); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/weights-store/list/index-damaged/%" G_GSIZE_FORMAT,
+                                               i);
+      g_test_add (path, Fixture, damaged_indexes[i], fixture_set_up, test_index_damaged,
+                  fixture_tear_down);
+    }
 
   status = g_test_run ();
 
