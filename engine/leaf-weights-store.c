@@ -12,7 +12,8 @@
  * the official ones, its keys and shapes) were checked, so a crash or a cut connection can leave
  * a .part file but never a half-written weight file. A .part is kept after a network error or a
  * cancellation so that the next attempt continues where this one stopped; it is deleted when the
- * finished download has the wrong hash, and when it holds no bytes at all.
+ * finished download has the wrong hash, when the server sends more than any weight file holds
+ * (nothing to resume there), and when it holds no bytes at all.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -53,6 +54,7 @@ struct _LeafWeightsStore
   char *directory;
   char *official_sha256;
   char *official_url;
+  gint64 max_bytes;
 };
 
 G_DEFINE_FINAL_TYPE (LeafWeightsStore, leaf_weights_store, G_TYPE_OBJECT)
@@ -64,6 +66,7 @@ enum {
   PROP_DIRECTORY,
   PROP_OFFICIAL_SHA256,
   PROP_OFFICIAL_URL,
+  PROP_MAX_BYTES,
   N_PROPS
 };
 
@@ -130,6 +133,7 @@ leaf_weights_store_get_property (GObject    *object,
     case PROP_DIRECTORY: g_value_set_string (value, self->directory); break;
     case PROP_OFFICIAL_SHA256: g_value_set_string (value, self->official_sha256); break;
     case PROP_OFFICIAL_URL: g_value_set_string (value, self->official_url); break;
+    case PROP_MAX_BYTES: g_value_set_int64 (value, self->max_bytes); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -141,7 +145,7 @@ leaf_weights_store_set_property (GObject      *object,
                                  GParamSpec   *pspec)
 {
   LeafWeightsStore *self = LEAF_WEIGHTS_STORE (object);
-  const char *str = g_value_get_string (value);
+  const char *str = G_VALUE_HOLDS_STRING (value) ? g_value_get_string (value) : NULL;
 
   /* NULL keeps the default set in init. */
   switch (prop_id)
@@ -167,6 +171,9 @@ leaf_weights_store_set_property (GObject      *object,
           self->official_url = g_strdup (str);
         }
       break;
+    case PROP_MAX_BYTES:
+      self->max_bytes = g_value_get_int64 (value);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -190,6 +197,11 @@ leaf_weights_store_class_init (LeafWeightsStoreClass *klass)
   properties[PROP_OFFICIAL_URL] =
     g_param_spec_string ("official-url", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /* The largest file the store takes, downloaded or imported; tests lower it so that they
+   * need not send 256 MiB to see a download stopped. */
+  properties[PROP_MAX_BYTES] =
+    g_param_spec_int64 ("max-bytes", NULL, NULL, 1, G_MAXINT64, MAX_WEIGHTS_BYTES,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -783,6 +795,7 @@ typedef struct
   char *url;
   char *sha256;
   gboolean official;
+  gint64 max_bytes;
   Progress *progress;
 } FetchData;
 
@@ -977,7 +990,7 @@ download (FetchData     *data,
           return FALSE;
         }
 
-      if (total > MAX_WEIGHTS_BYTES)
+      if (total > data->max_bytes)
         {
           g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE,
                        _("%s is %" PRId64 " bytes long, far more than any "
@@ -998,11 +1011,12 @@ download (FetchData     *data,
             }
           if (n == 0)
             break;
-          if (offset + n > MAX_WEIGHTS_BYTES)
+          if (offset + n > data->max_bytes)
             {
               g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE,
                            _("%s sends more data than any EfficientNet-B0 weight file holds; "
-                             "the download was stopped."), data->url);
+                             "the download was stopped and what it sent was deleted."),
+                           data->url);
               return FALSE;
             }
           if (!write_all (fd, buffer, n))
@@ -1100,7 +1114,11 @@ fetch_thread (GTask        *task,
 
   checksum = g_checksum_new (G_CHECKSUM_SHA256);
   if (!download (data, fd, checksum, cancellable, &error))
-    goto failed;
+    {
+      /* More than any weight file holds is nothing to resume. */
+      keep_partial = !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE);
+      goto failed;
+    }
 
   digest = g_checksum_get_string (checksum);
   if (!g_str_equal (digest, data->sha256))
@@ -1173,7 +1191,8 @@ failed:
  * not the official one, the file must also pass the key-and-shape check.
  *
  * A cancelled or interrupted download leaves `<sha256>.pth.part` behind for the next attempt;
- * a download with the wrong hash or an incompatible file is deleted.
+ * a download with the wrong hash, an incompatible file, or one larger than any weight file
+ * (#LeafWeightsStore:max-bytes) is deleted.
  */
 void
 leaf_weights_store_fetch_async (LeafWeightsStore        *self,
@@ -1200,6 +1219,7 @@ leaf_weights_store_fetch_async (LeafWeightsStore        *self,
   data->url = g_strdup (url != NULL ? url : self->official_url);
   data->sha256 = g_ascii_strdown (sha256 != NULL ? sha256 : self->official_sha256, -1);
   data->official = g_str_equal (data->sha256, self->official_sha256);
+  data->max_bytes = self->max_bytes;
   if (progress != NULL)
     {
       data->progress = g_atomic_rc_box_new0 (Progress);
@@ -1307,7 +1327,7 @@ copy_to_temporary (LeafWeightsStore  *self,
                        _("Cannot read %s: %s"), path, local_error->message);
           break;
         }
-      if (copied + n > MAX_WEIGHTS_BYTES)
+      if (copied + n > self->max_bytes)
         {
           g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE,
                        _("%s is larger than any EfficientNet-B0 weight file; it was not "

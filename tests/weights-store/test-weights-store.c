@@ -419,6 +419,30 @@ test_fetch_cancel (Fixture       *fixture,
   assert_holds_body (resumed->path);
 }
 
+/* A server that never stops sending is cut off at the store's limit, and what it sent, which
+ * cannot be the start of any weight file, is not kept to be resumed. */
+static void
+test_fetch_endless (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(Run) run = run_new (-1);
+  g_autoptr(LeafWeightsStore) small = g_object_new (LEAF_TYPE_WEIGHTS_STORE,
+                                                    "directory", fixture->dir,
+                                                    "max-bytes", (gint64) 256 * 1024,
+                                                    NULL);
+  g_autofree char *url = ws_server_url (server, "/endless/weights.pth");
+
+  leaf_weights_store_fetch_async (small, url, body_sha256, run->cancellable, progress_cb, run,
+                                  fetched_cb, run);
+  run_wait (run);
+  g_assert_error (run->error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_UNSAFE);
+  g_test_message ("%s", run->error->message);
+  g_assert_nonnull (strstr (run->error->message, "stopped"));
+  g_assert_cmpint (g_array_index (run->received, goffset, run->received->len - 1), <=,
+                   256 * 1024);
+  assert_dir_is (fixture, "");
+}
+
 static void
 test_fetch_busy (Fixture       *fixture,
                  gconstpointer  data)
@@ -855,6 +879,7 @@ main (int   argc,
   ADD ("/weights-store/fetch/not-found", test_fetch_not_found);
   ADD ("/weights-store/fetch/cancel-slow", test_fetch_cancel);
   ADD ("/weights-store/fetch/busy", test_fetch_busy);
+  ADD ("/weights-store/fetch/endless", test_fetch_endless);
   ADD ("/weights-store/fetch/bad-arguments", test_fetch_bad_arguments);
   ADD ("/weights-store/fetch/compatible-mirror", test_fetch_compatible);
   ADD ("/weights-store/import/official", test_import_official);

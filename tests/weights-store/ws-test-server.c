@@ -35,6 +35,7 @@ typedef struct
   WsServer *server;
   SoupServerMessage *message;
   gsize sent;
+  gboolean endless;  /* the body over and over, until the client goes away */
 } Trickle;
 
 static gboolean
@@ -42,16 +43,17 @@ trickle_cb (gpointer data)
 {
   Trickle *trickle = data;
   gsize size = g_bytes_get_size (trickle->server->body);
-  gsize n = MIN (TRICKLE_BYTES, size - trickle->sent);
+  gsize offset = trickle->sent % size;
+  gsize n = MIN (TRICKLE_BYTES, size - offset);
   const guint8 *bytes = g_bytes_get_data (trickle->server->body, NULL);
   SoupMessageBody *body = soup_server_message_get_response_body (trickle->message);
 
-  soup_message_body_append (body, SOUP_MEMORY_COPY, bytes + trickle->sent, n);
+  soup_message_body_append (body, SOUP_MEMORY_COPY, bytes + offset, n);
   trickle->sent += n;
-  if (trickle->sent == size)
+  if (!trickle->endless && trickle->sent == size)
     soup_message_body_complete (body);
   soup_server_message_unpause (trickle->message);
-  if (trickle->sent < size)
+  if (trickle->endless || trickle->sent < size)
     return G_SOURCE_CONTINUE;
   g_hash_table_remove (trickle->server->slow, trickle->message);
   return G_SOURCE_REMOVE;
@@ -125,16 +127,24 @@ serve_cut (WsServer          *server,
 
 static void
 serve_slow (WsServer          *server,
-            SoupServerMessage *message)
+            SoupServerMessage *message,
+            gboolean           endless)
 {
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (message);
   Trickle *trickle = g_new0 (Trickle, 1);
   guint id;
 
   trickle->server = server;
   trickle->message = message;
+  trickle->endless = endless;
   soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (message),
-                                           g_bytes_get_size (server->body));
+  if (endless)
+    {
+      soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
+      soup_message_body_set_accumulate (soup_server_message_get_response_body (message), FALSE);
+    }
+  else
+    soup_message_headers_set_content_length (headers, g_bytes_get_size (server->body));
   g_signal_connect (message, "finished", G_CALLBACK (slow_finished_cb), server);
   soup_server_message_pause (message);
   id = g_timeout_add_full (G_PRIORITY_DEFAULT, TRICKLE_MS, trickle_cb, trickle, g_free);
@@ -165,7 +175,9 @@ handle_cb (SoupServer        *soup_server,
   else if (g_str_has_prefix (path, "/norange/"))
     serve_whole_or_range (server, message, FALSE);
   else if (g_str_has_prefix (path, "/slow/"))
-    serve_slow (server, message);
+    serve_slow (server, message, FALSE);
+  else if (g_str_has_prefix (path, "/endless/"))
+    serve_slow (server, message, TRUE);
   else
     soup_server_message_set_status (message, SOUP_STATUS_NOT_FOUND, NULL);
 }

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
  *                 with Range: as /ok/
  *   /norange/...  always 200 with the whole body, Range or not
  *   /slow/...     200, the body trickling out in small pieces
+ *   /endless/...  200 without a length, the body trickling out over and over, never ending
  *   anything else 404 */
 typedef struct
 {
