@@ -85,19 +85,27 @@ read_labels (LeafCatalog  *catalog,
   return g_steal_pointer (&rows);
 }
 
-/* RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled. */
+/* RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled. A cell that
+ * starts like a formula (= + - @, or a tab or carriage return before one) gets a single quote
+ * in front, inside the quotes, as OWASP advises against CSV injection: spreadsheets then show
+ * the text instead of running it. Class names are the cells at risk: anyone may name a folder. */
 static void
 append_field (GString    *line,
               const char *field)
 {
+  gboolean formula;
+
   if (field == NULL)
     field = "";
-  if (strpbrk (field, ",\"\r\n") == NULL)
+  formula = *field != '\0' && strchr ("=+-@\t\r", *field) != NULL;
+  if (!formula && strpbrk (field, ",\"\r\n") == NULL)
     {
       g_string_append (line, field);
       return;
     }
   g_string_append_c (line, '"');
+  if (formula)
+    g_string_append_c (line, '\'');
   for (const char *p = field; *p != '\0'; p++)
     {
       if (*p == '"')
@@ -118,7 +126,8 @@ append_field (GString    *line,
  * Writes every label as CSV (RFC 4180 quoting, `\n` line ends, UTF-8) with the header
  * `sha256,path,class,labeller,time,how`: the image's SHA-256 and path, the class name, the OS
  * user who labelled it, when (ISO 8601, UTC) and how (`folder-import`, `manual` or
- * `suggestion`). Rows come in import order.
+ * `suggestion`). Rows come in import order. Cells that a spreadsheet would take for a formula
+ * (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) start with a `'`.
  *
  * Returns: %TRUE on success
  */

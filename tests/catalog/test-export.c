@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <string.h>
 
 #include "catalog-test-util.h"
 #include "leaf-catalog.h"
@@ -156,6 +157,52 @@ test_csv (Fixture       *fixture,
   g_assert_cmpuint (g_hash_table_size (expected), ==, 0);
 }
 
+/* Cells a spreadsheet would run as formulas (OWASP's CSV injection: = + - @ first) are written
+ * as text: a single quote first, inside a quoted field. */
+static void
+test_csv_formulas_neutralised (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  static const char *const formulas[] = {
+    "=HYPERLINK(\"evil.example\",\"open\")", "+1+1", "-2+3", "@SUM(1)",
+  };
+  static const char *const written[] = {
+    ",\"'=HYPERLINK(\"\"evil.example\"\",\"\"open\"\")\",", ",\"'+1+1\",", ",\"'-2+3\",",
+    ",\"'@SUM(1)\",",
+  };
+  LeafImageQuery query = { 0 };
+  g_autoptr(GPtrArray) images = leaf_catalog_query_images (fixture->catalog, &query, 0, G_MAXUINT,
+                                                           NULL);
+  g_autofree char *csv = g_build_filename (fixture->dir, "formulas.csv", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (images->len, >=, G_N_ELEMENTS (formulas));
+  for (guint i = 0; i < G_N_ELEMENTS (formulas); i++)
+    {
+      gint64 class_id = leaf_catalog_add_class (fixture->catalog, formulas[i], NULL, NULL, &error);
+      gint64 image_id = leaf_catalog_image_get_id (images->pdata[i]);
+
+      g_assert_no_error (error);
+      g_assert_true (leaf_catalog_set_labels (fixture->catalog, &image_id, 1, class_id,
+                                              LEAF_LABEL_HOW_MANUAL, &error));
+      g_assert_no_error (error);
+    }
+  leaf_export_csv (fixture->catalog, csv, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (csv, &text, NULL, NULL));
+  g_test_message ("%s", text);
+  for (guint i = 0; i < G_N_ELEMENTS (written); i++)
+    g_assert_nonnull (strstr (text, written[i]));
+  /* No cell, quoted or not, starts with a formula character. */
+  for (const char *p = text; *p != '\0'; p++)
+    if (*p == ',' || *p == '\n')
+      {
+        const char *cell = p[1] == '"' ? p + 2 : p + 1;
+        g_assert_false (*cell != '\0' && strchr ("=+-@\t\r", *cell) != NULL);
+      }
+}
+
 static GHashTable *
 sha_to_class (LeafCatalog *catalog)
 {
@@ -273,10 +320,12 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add ("/catalog/export/csv-read-back-by-python", Fixture, NULL, fixture_set_up, test_csv,
               fixture_tear_down);
+  g_test_add ("/catalog/export/csv-formulas-neutralised", Fixture, NULL, fixture_set_up,
+              test_csv_formulas_neutralised, fixture_tear_down);
   g_test_add ("/catalog/export/folder-hard-links-round-trip", Fixture, NULL, fixture_set_up,
               test_folder_round_trip, fixture_tear_down);
   g_test_add ("/catalog/export/folder-copies-and-missing", Fixture, NULL, fixture_set_up,
