@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,125 @@ leaf_cli_fail (GError **error)
   return 1;
 }
 
+static LeafCliNumber *
+find_number (LeafCliNumber *numbers,
+             const char    *option_name)
+{
+  const char *name = option_name + strspn (option_name, "-");
+
+  for (; numbers->name != NULL; numbers++)
+    if (g_str_equal (numbers->name, name))
+      return numbers;
+  g_assert_not_reached ();
+}
+
+/* “above 0 and below 1”, “at least 1”: the range a number must be in, as the messages say it. */
+static char *
+describe_range (const LeafCliNumber *number)
+{
+  /* %.15g writes whole numbers up to 2^32 and more in full. */
+  g_autofree char *min = g_strdup_printf ("%.15g", number->min);
+  g_autofree char *max = g_strdup_printf ("%.15g", number->max);
+  g_autofree char *lower = NULL;
+  g_autofree char *upper = NULL;
+
+  if (isfinite (number->min))
+    lower = g_strdup_printf (number->min_open ? _("above %s") : _("at least %s"), min);
+  if (isfinite (number->max))
+    upper = g_strdup_printf (number->max_open ? _("below %s") : _("at most %s"), max);
+  if (lower != NULL && upper != NULL)
+    /* TRANSLATORS: a range, as in “above 0 and below 1” */
+    return g_strdup_printf (_("%s and %s"), lower, upper);
+  return g_strdup (lower != NULL ? lower : upper);
+}
+
+static gboolean
+parse_number_cb (const char  *option_name,
+                 const char  *text,
+                 gpointer     user_data,
+                 GError     **error)
+{
+  LeafCliNumber *number = find_number (user_data, option_name);
+  double min = number->min, max = number->max;
+  gint64 whole = 0;
+  double value = NAN;
+  char *end = NULL;
+
+  if (number->type == LEAF_CLI_DOUBLE)
+    {
+      value = g_strtod (text, &end);
+      if (end == text || *end != '\0' || !isfinite (value))
+        value = NAN;
+    }
+  else if (g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &whole, NULL))
+    value = (double) whole;
+  if (number->type == LEAF_CLI_INT)
+    {
+      min = MAX (min, G_MININT);
+      max = MIN (max, G_MAXINT);
+    }
+
+  /* NaN fails every comparison, so it lands here too. */
+  if (!(value >= min && value <= max) || (number->min_open && value == min) ||
+      (number->max_open && value == max))
+    {
+      g_autofree char *range = describe_range (number);
+
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   number->type == LEAF_CLI_DOUBLE ? _("--%s takes a finite number %s, not “%s”")
+                                                   : _("--%s takes a whole number %s, not “%s”"),
+                   number->name, range, text);
+      return FALSE;
+    }
+  switch (number->type)
+    {
+    case LEAF_CLI_INT:
+      *(int *) number->value = (int) whole;
+      break;
+    case LEAF_CLI_INT64:
+      *(gint64 *) number->value = whole;
+      break;
+    case LEAF_CLI_DOUBLE:
+    default:
+      *(double *) number->value = value;
+      break;
+    }
+  number->given = TRUE;
+  return TRUE;
+}
+
+void
+leaf_cli_add_options (GOptionContext     *context,
+                      const GOptionEntry *entries,
+                      LeafCliNumber      *numbers)
+{
+  /* The callback finds its number through the group's user data, hence a group of our own. */
+  GOptionGroup *group = g_option_group_new (NULL, NULL, NULL, numbers, NULL);
+  g_autoptr(GArray) generated = g_array_new (TRUE, TRUE, sizeof (GOptionEntry));
+
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  if (entries != NULL)
+    g_option_group_add_entries (group, entries);
+  for (LeafCliNumber *number = numbers; number->name != NULL; number++)
+    {
+      GOptionEntry entry = { number->name, 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number_cb,
+                             number->description, number->arg_description };
+      g_array_append_val (generated, entry);
+    }
+  g_option_group_add_entries (group, (const GOptionEntry *) generated->data);
+  g_option_context_set_main_group (context, group);
+}
+
+gboolean
+leaf_cli_given (const LeafCliNumber *numbers,
+                gconstpointer        value)
+{
+  for (; numbers->name != NULL; numbers++)
+    if (numbers->value == value)
+      return numbers->given;
+  g_assert_not_reached ();
+}
+
 gboolean
 leaf_cli_parse (GOptionContext   *context,
                 int              *argc,
@@ -43,7 +163,34 @@ leaf_cli_parse (GOptionContext   *context,
       g_printerr (_("Run with --help for usage.\n"));
       return FALSE;
     }
+  /* GLib leaves the “--” that ended the options in argv when an argument after it starts with
+   * “-” or arguments come on both sides of it; it is never an argument itself. Any “--” left is
+   * that one: one GLib took out leaves no argument after it that starts with “-”. */
+  for (int i = 1; i < *argc; i++)
+    if (g_str_equal ((*argv)[i], "--"))
+      {
+        memmove (*argv + i, *argv + i + 1, (*argc - i - 1) * sizeof (char *));
+        (*argv)[--*argc] = NULL;
+        break;
+      }
   return TRUE;
+}
+
+char *
+leaf_cli_escape (const char *text)
+{
+  GString *out = g_string_sized_new (strlen (text));
+
+  for (const char *p = text; *p != '\0'; p++)
+    switch (*p)
+      {
+      case '\\': g_string_append (out, "\\\\"); break;
+      case '\t': g_string_append (out, "\\t"); break;
+      case '\n': g_string_append (out, "\\n"); break;
+      case '\r': g_string_append (out, "\\r"); break;
+      default: g_string_append_c (out, *p); break;
+      }
+  return g_string_free (out, FALSE);
 }
 
 static void
@@ -87,7 +234,12 @@ main (int   argc,
   /* Global options come before the subcommand; everything after it belongs to the subcommand. */
   for (; i < argc && argv[i][0] == '-'; i++)
     {
-      if (g_str_equal (argv[i], "--version"))
+      if (g_str_equal (argv[i], "--"))
+        {
+          i++;
+          break;
+        }
+      else if (g_str_equal (argv[i], "--version"))
         {
           printf ("leafscope-cli %s\n", PACKAGE_VERSION);
           return 0;

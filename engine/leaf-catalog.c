@@ -419,6 +419,7 @@ typedef struct
   char *path;
   guint64 size;
   gboolean missing;
+  char *sha256;
 } ImagePlace;
 
 static void
@@ -427,6 +428,7 @@ image_place_clear (gpointer data)
   ImagePlace *place = data;
 
   g_free (place->path);
+  g_free (place->sha256);
 }
 
 static GArray *
@@ -440,10 +442,11 @@ load_places (LeafDb      *db,
 
   g_array_set_clear_func (places, image_place_clear);
   if (prefix == NULL)
-    stmt = _leaf_db_prepare (db, "SELECT id, path, size, missing FROM images ORDER BY id", error);
+    stmt = _leaf_db_prepare (db, "SELECT id, path, size, missing, sha256 FROM images ORDER BY id",
+                             error);
   else
     stmt = _leaf_db_prepare (db,
-                             "SELECT id, path, size, missing FROM images "
+                             "SELECT id, path, size, missing, sha256 FROM images "
                              "WHERE substr (path, 1, length (?1)) = ?1 ORDER BY id",
                              error);
   if (stmt == NULL)
@@ -457,6 +460,7 @@ load_places (LeafDb      *db,
         g_strdup (_leaf_column_text (stmt, 1)),
         sqlite3_column_int64 (stmt, 2),
         sqlite3_column_int (stmt, 3) != 0,
+        g_strdup (_leaf_column_text (stmt, 4)),
       };
       g_array_append_val (places, place);
     }
@@ -626,17 +630,39 @@ leaf_catalog_check_missing_finish (LeafCatalog   *self,
   return TRUE;
 }
 
+/* Whether path holds the photo the catalog knows by size and sha256: the size is looked at
+ * first, so that only files that could match are read. */
+static gboolean
+holds_photo (const char *path,
+             guint64     size,
+             const char *sha256)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *found = NULL;
+  gsize length = 0;
+
+  if (!_leaf_images_exists_at (path, size) || !g_file_get_contents (path, &contents, &length, NULL))
+    return FALSE;
+  found = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+  return g_strcmp0 (found, sha256) == 0;
+}
+
 /**
  * leaf_catalog_relocate:
  * @self: a #LeafCatalog
  * @old_folder: (type filename): where images used to be
  * @new_folder: (type filename): where they are now
  * @n_repaired: (out) (optional): how many paths were changed
+ * @differing: (out) (optional) (transfer full) (element-type filename): files under @new_folder
+ *   in the place of an image that are not that image (another size or content, or unreadable)
+ * @not_found: (out) (optional) (transfer full) (element-type filename): places under
+ *   @new_folder where an image under @old_folder was looked for and nothing was found
  * @error: return location for a #GError
  *
  * Repairs the paths of images that were moved with their folder: each image under @old_folder
- * whose file now exists at the same place under @new_folder, with the same size, gets the new
- * path. Others are left alone.
+ * whose file now exists at the same place under @new_folder, with the same content (SHA-256),
+ * gets the new path. Others keep their path; same-sized scans under the same names must not
+ * take each other's labels. Files are read without holding the catalog's lock.
  *
  * Returns: %TRUE on success
  */
@@ -645,6 +671,8 @@ leaf_catalog_relocate (LeafCatalog  *self,
                        const char   *old_folder,
                        const char   *new_folder,
                        guint        *n_repaired,
+                       GPtrArray   **differing,
+                       GPtrArray   **not_found,
                        GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
@@ -653,6 +681,8 @@ leaf_catalog_relocate (LeafCatalog  *self,
   g_autofree char *prefix = NULL;
   g_autoptr(GArray) places = NULL;
   g_autoptr(GArray) moved = g_array_new (FALSE, FALSE, sizeof (ImagePlace));
+  g_autoptr(GPtrArray) other = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) absent = g_ptr_array_new_with_free_func (g_free);
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
@@ -671,30 +701,44 @@ leaf_catalog_relocate (LeafCatalog  *self,
                                                           : g_strconcat (old_abs, "/", NULL);
   g_array_set_clear_func (moved, image_place_clear);
 
-  locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
-      (places = load_places (db, prefix, error)) == NULL)
+  _leaf_catalog_lock (self);
+  db = _leaf_catalog_get_db (self, error);
+  places = db != NULL ? load_places (db, prefix, error) : NULL;
+  _leaf_catalog_unlock (self);
+  if (places == NULL)
     return FALSE;
   for (guint i = 0; i < places->len; i++)
     {
       ImagePlace *place = &g_array_index (places, ImagePlace, i);
       g_autofree char *candidate = g_build_filename (new_abs, place->path + strlen (prefix), NULL);
 
-      if (_leaf_images_exists_at (candidate, place->size))
+      if (holds_photo (candidate, place->size, place->sha256))
         {
-          ImagePlace move = { place->id, g_steal_pointer (&candidate), place->size, FALSE };
+          ImagePlace move = { place->id, g_steal_pointer (&candidate), place->size, FALSE, NULL };
           g_array_append_val (moved, move);
         }
+      else
+        {
+          GPtrArray *unmatched = g_file_test (candidate, G_FILE_TEST_EXISTS) ? other : absent;
+          g_ptr_array_add (unmatched, g_steal_pointer (&candidate));
+        }
     }
+
   if (moved->len > 0)
     {
-      if (!update_places (db, moved, "UPDATE images SET path = ?2, missing = 0 WHERE id = ?1",
+      locker = _leaf_catalog_locker_new (self);
+      if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+          !update_places (db, moved, "UPDATE images SET path = ?2, missing = 0 WHERE id = ?1",
                           error))
         return FALSE;
       _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
     }
   if (n_repaired != NULL)
     *n_repaired = moved->len;
+  if (differing != NULL)
+    *differing = g_steal_pointer (&other);
+  if (not_found != NULL)
+    *not_found = g_steal_pointer (&absent);
   return TRUE;
 }
 

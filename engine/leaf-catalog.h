@@ -134,6 +134,8 @@ gboolean        leaf_catalog_relocate           (LeafCatalog          *self,
                                                  const char           *old_folder,
                                                  const char           *new_folder,
                                                  guint                *n_repaired,
+                                                 GPtrArray           **differing,
+                                                 GPtrArray           **not_found,
                                                  GError              **error);
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -178,14 +179,39 @@ print_import_json (const LeafImportSummary *summary)
   print_json (root, TRUE);
 }
 
+/* Skips inside the folders named are reported by print_import_text(); these are the paths named. */
+static guint
+report_named_skips (const LeafImportSummary *summary,
+                    GHashTable              *named)
+{
+  guint n_named = 0;
+
+  for (guint i = 0; i < summary->skipped->len; i++)
+    {
+      LeafImportSkip *skip = summary->skipped->pdata[i];
+      g_autofree char *display = NULL;
+
+      if (!g_hash_table_contains (named, skip->path))
+        continue;
+      display = g_filename_display_name (skip->path);
+      g_printerr (_("leafscope-cli: cannot import %s: %s\n"), display, skip->message);
+      n_named++;
+    }
+  return n_named;
+}
+
 static void
-print_import_text (const LeafImportSummary *summary)
+print_import_text (const LeafImportSummary *summary,
+                   GHashTable              *named)
 {
   for (guint i = 0; i < summary->skipped->len; i++)
     {
       LeafImportSkip *skip = summary->skipped->pdata[i];
-      g_autofree char *display = g_filename_display_name (skip->path);
+      g_autofree char *display = NULL;
 
+      if (g_hash_table_contains (named, skip->path))
+        continue;
+      display = g_filename_display_name (skip->path);
       g_printerr (_("skipped %s: %s\n"), display, skip->message);
     }
   printf (_("Added %u, already present %u, paths updated %u, labelled %u, skipped %u.\n"),
@@ -217,11 +243,14 @@ cmd_import (LeafCli  *cli,
     { "group-pattern", 0, 0, G_OPTION_ARG_STRING, &group_pattern,
       N_("Regular expression on the path below the folder; its first group keeps a specimen's "
          "photos in one split"), "REGEX" },
-    { "max-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels,
-      N_("Skip images with more pixels (default 100000000)"), "N" },
-    { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch_size,
-      N_("Files per transaction (default 256)"), "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the summary as one JSON object"), NULL },
+    { NULL }
+  };
+  LeafCliNumber numbers[] = {
+    { "max-pixels", LEAF_CLI_INT64, &max_pixels, 1, INFINITY, FALSE, FALSE,
+      N_("Skip images with more pixels (default 100000000)"), "N" },
+    { "batch-size", LEAF_CLI_INT, &batch_size, 1, INFINITY, FALSE, FALSE,
+      N_("Files per transaction (default 256)"), "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("PATH…"));
@@ -231,10 +260,11 @@ cmd_import (LeafCli  *cli,
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   LeafImportOptions options = { 0 };
   ImportRun run = { loop, NULL, NULL, isatty (STDERR_FILENO) && !json };
+  g_autoptr(GHashTable) named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint interrupt_id;
   int status = 0;
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  leaf_cli_add_options (context, entries, numbers);
   g_option_context_set_summary (context, _("Import image files and folders, recursively. In a "
                                            "folder of class sub-folders (ImageFolder), the "
                                            "sub-folder names become classes and labels."));
@@ -244,8 +274,9 @@ cmd_import (LeafCli  *cli,
     return usage_error (context, _("name at least one file or folder to import"));
   if (no_labels && folder_labels)
     return usage_error (context, _("--folder-labels and --no-folder-labels exclude each other"));
-  if (max_pixels < 0 || batch_size < 0)
-    return usage_error (context, _("--max-pixels and --batch-size must be positive"));
+  /* As the import names them, to tell a path that was asked for from one found inside it. */
+  for (int i = 1; i < argc; i++)
+    g_hash_table_add (named, g_canonicalize_filename (argv[i], NULL));
 
   if ((catalog = open_catalog (cli, TRUE, &error)) == NULL)
     return leaf_cli_fail (&error);
@@ -277,10 +308,17 @@ cmd_import (LeafCli  *cli,
       else
         status = leaf_cli_fail (&run.error);
     }
-  else if (json)
-    print_import_json (run.summary);
   else
-    print_import_text (run.summary);
+    {
+      if (json)
+        print_import_json (run.summary);
+      else
+        print_import_text (run.summary, named);
+      /* A path that was named and not imported at all (not there, unreadable, not an image) is
+       * an error; what the other paths held is imported all the same. */
+      if (report_named_skips (run.summary, named) > 0)
+        status = 1;
+    }
   g_clear_pointer (&run.summary, leaf_import_summary_free);
   return status;
 }
@@ -447,37 +485,60 @@ label_one (LeafCatalog   *catalog,
   return TRUE;
 }
 
-/* Lines of IMAGE<TAB>CLASS from standard input, each its own undoable action. */
+/* Lines of IMAGE<TAB>CLASS from standard input, each its own undoable action. Every line is
+ * applied or reported with its number: a list in another encoding must not end the labelling
+ * quietly halfway. */
 static int
 label_from_stdin (LeafCatalog  *catalog,
                   LeafLabelHow  how)
 {
   g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   g_autoptr(GDataInputStream) data = g_data_input_stream_new (in);
-  guint n_failed = 0;
+  g_autoptr(GError) read_error = NULL;
+  guint n_failed = 0, number = 0;
   char *line;
 
-  while ((line = g_data_input_stream_read_line_utf8 (data, NULL, NULL, NULL)) != NULL)
+  while ((line = g_data_input_stream_read_line (data, NULL, NULL, &read_error)) != NULL)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *owned = line;
-      char *tab = strchr (g_strchomp (line), '\t');
+      const char *invalid;
+      char *tab;
 
-      if (*line == '\0')
+      number++;
+      if (*g_strchomp (line) == '\0')
         continue;
-      if (tab == NULL)
+      if (!g_utf8_validate (line, -1, &invalid))
         {
-          g_printerr (_("leafscope-cli: expected IMAGE<TAB>CLASS, got “%s”\n"), line);
+          g_printerr (_("leafscope-cli: line %u: not UTF-8 text (byte %u); convert the list to "
+                        "UTF-8, for example with “iconv -f WINDOWS-1252 -t UTF-8”\n"), number,
+                      (guint) (invalid - line) + 1);
+          n_failed++;
+          continue;
+        }
+      if ((tab = strchr (line, '\t')) == NULL)
+        {
+          g_printerr (_("leafscope-cli: line %u: expected IMAGE<TAB>CLASS, got “%s”\n"), number,
+                      line);
           n_failed++;
           continue;
         }
       *tab = '\0';
       if (!label_one (catalog, line, tab + 1, how, &error))
         {
-          g_printerr ("leafscope-cli: %s\n", error->message);
+          g_printerr (_("leafscope-cli: line %u: %s\n"), number, error->message);
           n_failed++;
         }
     }
+  if (read_error != NULL)
+    {
+      g_printerr (_("leafscope-cli: cannot read standard input after line %u: %s\n"), number,
+                  read_error->message);
+      n_failed++;
+    }
+  if (n_failed > 0)
+    g_printerr (g_dngettext (GETTEXT_PACKAGE, "leafscope-cli: %u line was not applied\n",
+                             "leafscope-cli: %u lines were not applied\n", n_failed), n_failed);
   return n_failed > 0 ? 1 : 0;
 }
 
@@ -644,17 +705,21 @@ cmd_list (LeafCli  *cli,
   gboolean unlabeled = FALSE, labeled = FALSE, missing = FALSE, json = FALSE;
   g_autofree char *class_name = NULL;
   g_autofree char *name = NULL;
-  int limit = -1, offset = 0;
+  int limit = G_MAXINT, offset = 0;
   GOptionEntry entries[] = {
     { "class", 0, 0, G_OPTION_ARG_STRING, &class_name, N_("Only images of this class"), "CLASS" },
     { "unlabeled", 0, 0, G_OPTION_ARG_NONE, &unlabeled, N_("Only unlabelled images"), NULL },
     { "labeled", 0, 0, G_OPTION_ARG_NONE, &labeled, N_("Only labelled images"), NULL },
     { "missing", 0, 0, G_OPTION_ARG_NONE, &missing, N_("Only images whose file is missing"), NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Only file names containing TEXT"), "TEXT" },
-    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N images"), "N" },
-    { "offset", 0, 0, G_OPTION_ARG_INT, &offset, N_("Skip the first N images"), "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print one JSON array of image objects"), NULL },
+    { NULL }
+  };
+  LeafCliNumber numbers[] = {
+    { "limit", LEAF_CLI_INT, &limit, 0, INFINITY, FALSE, FALSE, N_("At most N images"), "N" },
+    { "offset", LEAF_CLI_INT, &offset, 0, INFINITY, FALSE, FALSE, N_("Skip the first N images"),
+      "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -664,17 +729,17 @@ cmd_list (LeafCli  *cli,
   g_autoptr(GPtrArray) images = NULL;
   LeafImageQuery query = { 0 };
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  leaf_cli_add_options (context, entries, numbers);
   g_option_context_set_summary (context, _("List images in import order, after checking which "
-                                           "files are missing."));
+                                           "files are missing. In the plain list, backslashes, "
+                                           "tabs and line breaks in paths are written \\\\, \\t "
+                                           "and \\n."));
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (argc != 1)
     return usage_error (context, _("list takes options only"));
   if ((class_name != NULL) + unlabeled + labeled > 1)
     return usage_error (context, _("choose one of --class, --unlabeled and --labeled"));
-  if (offset < 0)
-    return usage_error (context, _("--offset must not be negative"));
   if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
       !leaf_catalog_check_missing (catalog, NULL, NULL, &error) ||
       (classes = leaf_catalog_list_classes (catalog, &error)) == NULL)
@@ -685,8 +750,7 @@ cmd_list (LeafCli  *cli,
                  : labeled ? LEAF_LABEL_FILTER_LABELED : LEAF_LABEL_FILTER_ANY;
   query.missing_only = missing;
   query.name_contains = name;
-  images = leaf_catalog_query_images (catalog, &query, offset, limit < 0 ? G_MAXUINT : (guint) limit,
-                                      &error);
+  images = leaf_catalog_query_images (catalog, &query, offset, limit, &error);
   if (images == NULL)
     return leaf_cli_fail (&error);
 
@@ -707,10 +771,12 @@ cmd_list (LeafCli  *cli,
       else
         {
           const char *class = class_name_for (classes, leaf_catalog_image_get_class_id (image));
+          g_autofree char *path = leaf_cli_escape (leaf_catalog_image_get_path (image));
 
+          /* Class names hold no control characters or backslashes; paths may. */
           printf ("%.12s  %-20s %5ux%-5u %s%s\n", leaf_catalog_image_get_sha256 (image),
                   class != NULL ? class : "-", leaf_catalog_image_get_width (image),
-                  leaf_catalog_image_get_height (image), leaf_catalog_image_get_path (image),
+                  leaf_catalog_image_get_height (image), path,
                   leaf_catalog_image_get_missing (image) ? _(" (missing)") : "");
         }
     }
@@ -798,7 +864,10 @@ cmd_export_csv (LeafCli  *cli,
   gboolean ok;
 
   g_option_context_set_summary (context, _("Write the labels as CSV: sha256, path, class, "
-                                           "labeller, time, how. FILE “-” is standard output."));
+                                           "labeller, time, how. FILE “-” is standard output. A "
+                                           "cell that starts with =, +, -, @, a tab or a carriage "
+                                           "return gets a ' in front, so that spreadsheets show "
+                                           "it rather than run it."));
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (argc != 2)
@@ -860,21 +929,46 @@ cmd_relocate (LeafCli  *cli,
   g_autoptr(GOptionContext) context = g_option_context_new (_("OLD-FOLDER NEW-FOLDER"));
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafCatalog) catalog = NULL;
-  guint n_repaired = 0;
+  g_autoptr(GPtrArray) differing = NULL;
+  g_autoptr(GPtrArray) not_found = NULL;
+  guint n_repaired = 0, n_left;
 
   g_option_context_set_summary (context, _("Repair the paths of images whose folder was moved: "
                                            "each image under OLD-FOLDER found at the same place "
-                                           "under NEW-FOLDER gets its new path."));
+                                           "under NEW-FOLDER, with the same content, gets its new "
+                                           "path. Images that do not match are listed and keep "
+                                           "their path."));
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (argc != 3)
     return usage_error (context, _("give the old and the new folder"));
   if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
-      !leaf_catalog_relocate (catalog, argv[1], argv[2], &n_repaired, &error))
+      !leaf_catalog_relocate (catalog, argv[1], argv[2], &n_repaired, &differing, &not_found,
+                              &error))
     return leaf_cli_fail (&error);
   printf (g_dngettext (GETTEXT_PACKAGE, "Repaired the path of %u image.\n",
                        "Repaired the paths of %u images.\n", n_repaired), n_repaired);
-  return 0;
+
+  for (guint i = 0; i < differing->len; i++)
+    {
+      g_autofree char *display = g_filename_display_name (differing->pdata[i]);
+      g_printerr (_("not the same photo (content differs): %s\n"), display);
+    }
+  for (guint i = 0; i < not_found->len; i++)
+    {
+      g_autofree char *display = g_filename_display_name (not_found->pdata[i]);
+      g_printerr (_("not found: %s\n"), display);
+    }
+  n_left = differing->len + not_found->len;
+  if (n_left == 0)
+    return 0;
+  g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                           "leafscope-cli: %u image could not be relocated and keeps its old "
+                           "path; import the right file to repair it.\n",
+                           "leafscope-cli: %u images could not be relocated and keep their old "
+                           "paths; import the right files to repair them.\n", n_left),
+              n_left);
+  return 1;
 }
 
 const LeafCliCommand leaf_cli_catalog_commands[] = {

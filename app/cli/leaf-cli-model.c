@@ -46,7 +46,28 @@ typedef struct
   gboolean progress_bar;
   int status;
   guint n_interrupts;
+  LeafTrainPhase logged_phase; /* of the last progress line without a terminal */
+  gint64 logged_at;            /* monotonic µs; 0 before the first */
 } TrainState;
+
+/* Without a terminal, progress goes to a log or a pipe, one line per report: the first of each
+ * phase, its end, and one every few seconds between, so that a long feature pass shows it is
+ * alive without flooding the log. */
+#define PROGRESS_LINE_SECONDS 5
+
+static gboolean
+progress_line_due (TrainState           *state,
+                   const LeafTrainEvent *e)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (state->logged_at != 0 && e->phase == state->logged_phase && e->fraction < 1.0 &&
+      now - state->logged_at < PROGRESS_LINE_SECONDS * G_USEC_PER_SEC)
+    return FALSE;
+  state->logged_phase = e->phase;
+  state->logged_at = now;
+  return TRUE;
+}
 
 static void
 clear_progress_line (TrainState *state)
@@ -152,9 +173,16 @@ print_event_text (TrainState           *state,
           bar[width] = '\0';
           fprintf (stderr, "\r\033[K%-8s [%s] %3.0f%%  %.1f img/s", leaf_train_phase_to_string (e->phase),
                    bar, 100 * e->fraction, e->images_per_second);
-          if (e->eta_seconds >= 0)
-            fprintf (stderr, _("  ETA %.0f s"), e->eta_seconds);
         }
+      else if (progress_line_due (state, e))
+        fprintf (stderr, "%-8s %3.0f%%  %.1f img/s", leaf_train_phase_to_string (e->phase),
+                 100 * e->fraction, e->images_per_second);
+      else
+        break;
+      if (e->eta_seconds >= 0)
+        fprintf (stderr, _("  ETA %.0f s"), e->eta_seconds);
+      if (!state->progress_bar)
+        fprintf (stderr, "\n");
       break;
     case LEAF_TRAIN_EVENT_MESSAGE:
       clear_progress_line (state);
@@ -241,30 +269,33 @@ cmd_train (LeafCli  *cli,
   g_autofree char *weights = NULL;
   g_autofree char *path = catalog_path (cli);
   gboolean from_scratch = FALSE, json = FALSE, no_cache = FALSE, rrc = FALSE, jitter = FALSE;
-  int head_epochs = -1, finetune_epochs = -1, unfreeze = -1, image_size = -1, batch_size = -1;
-  int views = -1, patience = -1;
-  gint64 seed = -1;
-  double head_lr = -1, finetune_lr = -1, label_smoothing = -1, val_fraction = -1;
+  int head_epochs, finetune_epochs, unfreeze, image_size, batch_size, views, patience;
+  gint64 seed;
+  double head_lr, finetune_lr, label_smoothing, val_fraction;
   GOptionEntry entries[] = {
     { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, N_("article or default (the default)"), "NAME" },
     { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("Base weights (torchvision .pth or safetensors)"), "FILE" },
     { "from-scratch", 0, 0, G_OPTION_ARG_NONE, &from_scratch, N_("Train every layer from random weights"), NULL },
-    { "head-epochs", 0, 0, G_OPTION_ARG_INT, &head_epochs, N_("Epochs of the head phase (at most, with early stopping)"), "N" },
-    { "finetune-epochs", 0, 0, G_OPTION_ARG_INT, &finetune_epochs, N_("Epochs of the fine-tuning phase"), "N" },
-    { "unfreeze", 0, 0, G_OPTION_ARG_INT, &unfreeze, N_("Last stages of features to fine-tune (default 2)"), "N" },
-    { "head-lr", 0, 0, G_OPTION_ARG_DOUBLE, &head_lr, N_("Learning rate of the head phase"), "LR" },
-    { "finetune-lr", 0, 0, G_OPTION_ARG_DOUBLE, &finetune_lr, N_("Learning rate of fine-tuning"), "LR" },
-    { "image-size", 0, 0, G_OPTION_ARG_INT, &image_size, N_("Crop size in pixels (default 224)"), "N" },
-    { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch_size, N_("Photos per step (default 32)"), "N" },
-    { "views", 0, 0, G_OPTION_ARG_INT, &views, N_("Training views: 1, 2, 4 (flips) or 8 (flips and rotations)"), "N" },
-    { "patience", 0, 0, G_OPTION_ARG_INT, &patience, N_("Epochs without improvement before early stopping"), "N" },
-    { "label-smoothing", 0, 0, G_OPTION_ARG_DOUBLE, &label_smoothing, N_("Label smoothing (0 to <1)"), "X" },
-    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val_fraction, N_("Share of new photos put in validation"), "X" },
     { "random-resized-crop", 0, 0, G_OPTION_ARG_NONE, &rrc, N_("Augment with random resized crops"), NULL },
     { "color-jitter", 0, 0, G_OPTION_ARG_NONE, &jitter, N_("Augment with colour jitter"), NULL },
     { "no-cache", 0, 0, G_OPTION_ARG_NONE, &no_cache, N_("Compute frozen stages anew at every batch"), NULL },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed (default 0)"), "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per event; the last is the summary"), NULL },
+    { NULL }
+  };
+  /* The ranges leaf_recipe_validate() accepts; 0 epochs skips a phase. */
+  LeafCliNumber numbers[] = {
+    { "head-epochs", LEAF_CLI_INT, &head_epochs, 0, INFINITY, FALSE, FALSE, N_("Epochs of the head phase (at most, with early stopping; 0 skips it)"), "N" },
+    { "finetune-epochs", LEAF_CLI_INT, &finetune_epochs, 0, INFINITY, FALSE, FALSE, N_("Epochs of the fine-tuning phase (0 skips it)"), "N" },
+    { "unfreeze", LEAF_CLI_INT, &unfreeze, 0, 8, FALSE, FALSE, N_("Last stages of features to fine-tune (default 2)"), "N" },
+    { "head-lr", LEAF_CLI_DOUBLE, &head_lr, 0, INFINITY, TRUE, FALSE, N_("Learning rate of the head phase"), "LR" },
+    { "finetune-lr", LEAF_CLI_DOUBLE, &finetune_lr, 0, INFINITY, TRUE, FALSE, N_("Learning rate of fine-tuning"), "LR" },
+    { "image-size", LEAF_CLI_INT, &image_size, 32, 1024, FALSE, FALSE, N_("Crop size in pixels (default 224)"), "N" },
+    { "batch-size", LEAF_CLI_INT, &batch_size, 1, 4096, FALSE, FALSE, N_("Photos per step (default 32)"), "N" },
+    { "views", LEAF_CLI_INT, &views, 1, 8, FALSE, FALSE, N_("Training views: 1, 2, 4 (flips) or 8 (flips and rotations)"), "N" },
+    { "patience", LEAF_CLI_INT, &patience, 1, INFINITY, FALSE, FALSE, N_("Epochs without improvement before early stopping"), "N" },
+    { "label-smoothing", LEAF_CLI_DOUBLE, &label_smoothing, 0, 1, FALSE, TRUE, N_("Label smoothing (0 to <1)"), "X" },
+    { "val-fraction", LEAF_CLI_DOUBLE, &val_fraction, 0, 1, TRUE, TRUE, N_("Share of new photos put in validation"), "X" },
+    { "seed", LEAF_CLI_INT64, &seed, 0, INFINITY, FALSE, FALSE, N_("Random seed (default 0)"), "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("— fine-tune EfficientNet-B0 on the catalog"));
@@ -276,7 +307,7 @@ cmd_train (LeafCli  *cli,
   TrainState state = { 0 };
   guint sigint;
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  leaf_cli_add_options (context, entries, numbers);
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (preset != NULL && !leaf_preset_from_string (preset, &p))
@@ -290,27 +321,34 @@ cmd_train (LeafCli  *cli,
       return 2;
     }
 
+  /* Options given replace the preset's values. */
   leaf_recipe_init_preset (&recipe, p);
-#define SET_IF(option, field) if ((option) >= 0) recipe.field = (option)
-  SET_IF (head_epochs, head_epochs);
-  SET_IF (finetune_epochs, finetune_epochs);
-  SET_IF (unfreeze, unfreeze);
-  SET_IF (image_size, image_size);
-  SET_IF (batch_size, batch_size);
-  SET_IF (views, views);
-  SET_IF (patience, patience);
-  SET_IF (seed, seed);
-  SET_IF (label_smoothing, label_smoothing);
-  SET_IF (val_fraction, val_fraction);
-#undef SET_IF
-  if (head_lr > 0)
-    recipe.head_lr = head_lr;
-  if (finetune_lr > 0)
-    recipe.finetune_lr = recipe.finetune_head_lr = finetune_lr;
+#define SET_IF_GIVEN(variable, field) if (leaf_cli_given (numbers, &variable)) recipe.field = variable
+  SET_IF_GIVEN (head_epochs, head_epochs);
+  SET_IF_GIVEN (finetune_epochs, finetune_epochs);
+  SET_IF_GIVEN (unfreeze, unfreeze);
+  SET_IF_GIVEN (head_lr, head_lr);
+  SET_IF_GIVEN (finetune_lr, finetune_lr);
+  SET_IF_GIVEN (finetune_lr, finetune_head_lr);
+  SET_IF_GIVEN (image_size, image_size);
+  SET_IF_GIVEN (batch_size, batch_size);
+  SET_IF_GIVEN (views, views);
+  SET_IF_GIVEN (patience, patience);
+  SET_IF_GIVEN (label_smoothing, label_smoothing);
+  SET_IF_GIVEN (val_fraction, val_fraction);
+  SET_IF_GIVEN (seed, seed);
+#undef SET_IF_GIVEN
   recipe.from_scratch = from_scratch;
   recipe.cache_features = !no_cache;
   recipe.random_resized_crop = rrc;
   recipe.color_jitter = jitter;
+  /* What the ranges above cannot say (views 1, 2, 4 or 8; at least one epoch) is a usage error
+   * too, before any work starts. */
+  if (!leaf_recipe_validate (&recipe, &error))
+    {
+      g_printerr ("leafscope-cli: %s\n", error->message);
+      return 2;
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   trainer = leaf_trainer_new (path);
@@ -403,12 +441,16 @@ cmd_predict (LeafCli  *cli,
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
     { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("A raw torchvision weight file, with its own head"), "FILE" },
-    { "top", 0, 0, G_OPTION_ARG_INT, &top, N_("How many classes to show (default 5)"), "K" },
     { "logits", 0, 0, G_OPTION_ARG_NONE, &with_logits, N_("Also print the raw logits"), NULL },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
     { "timing", 0, 0, G_OPTION_ARG_NONE, &timing, N_("Report each photo's diagnosis time (read, preprocess, model)"), NULL },
     { "heatmap", 0, 0, G_OPTION_ARG_FILENAME, &heatmap_dir, N_("Write where the model looked (Grad-CAM over the crop it saw) as DIR/NAME.png"), "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per image"), NULL },
+    { NULL }
+  };
+  LeafCliNumber numbers[] = {
+    { "top", LEAF_CLI_INT, &top, 1, INFINITY, FALSE, FALSE,
+      N_("How many classes to show (default 5, at most all)"), "K" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("IMAGE... — diagnose photos"));
@@ -421,7 +463,7 @@ cmd_predict (LeafCli  *cli,
   guint n_classes;
   int status = 0;
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  leaf_cli_add_options (context, entries, numbers);
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (argc < 2)
@@ -441,7 +483,7 @@ cmd_predict (LeafCli  *cli,
 
   n_classes = leaf_predictor_get_n_classes (predictor);
   classes = leaf_predictor_get_classes (predictor);
-  top = CLAMP (top, 1, (int) n_classes);
+  top = MIN (top, (int) n_classes);
   probabilities = g_new (float, n_classes);
   logits = g_new (float, n_classes);
   order = g_new (guint, top);
@@ -534,10 +576,12 @@ cmd_predict (LeafCli  *cli,
         }
       else
         {
+          g_autofree char *escaped = leaf_cli_escape (argv[i]);
+
           if (timing)
-            printf (_("%s (%.1f ms)\n"), argv[i], ms);
+            printf (_("%s (%.1f ms)\n"), escaped, ms);
           else
-            printf ("%s\n", argv[i]);
+            printf ("%s\n", escaped);
           for (int k = 0; k < top; k++)
             printf ("  %-24s %6.2f%%\n", classes[order[k]], 100 * probabilities[order[k]]);
           if (refer)
@@ -718,11 +762,15 @@ cmd_split (LeafCli  *cli,
   double val_fraction = 0.2, test_fraction = 0.0;
   gint64 seed = 0;
   GOptionEntry entries[] = {
-    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val_fraction, N_("Share of photos for validation (default 0.2)"), "X" },
-    { "test-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &test_fraction, N_("Share of photos held out for testing (default 0)"), "X" },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed (default 0)"), "N" },
     { "reassign", 0, 0, G_OPTION_ARG_NONE, &reassign, N_("Forget earlier assignments and split again"), NULL },
-    { "export", 0, 0, G_OPTION_ARG_FILENAME, &export_path, N_("Write path, class and split of each labelled photo as TSV"), "FILE" },
+    { "export", 0, 0, G_OPTION_ARG_FILENAME, &export_path, N_("Write path, class and split of each labelled photo as TSV (backslashes, tabs and line breaks in paths written \\\\, \\t and \\n)"), "FILE" },
+    { NULL }
+  };
+  /* The seed is 32 bits in the catalog's split. */
+  LeafCliNumber numbers[] = {
+    { "val-fraction", LEAF_CLI_DOUBLE, &val_fraction, 0, 1, TRUE, TRUE, N_("Share of photos for validation (default 0.2)"), "X" },
+    { "test-fraction", LEAF_CLI_DOUBLE, &test_fraction, 0, 1, FALSE, TRUE, N_("Share of photos held out for testing (default 0)"), "X" },
+    { "seed", LEAF_CLI_INT64, &seed, 0, G_MAXUINT32, FALSE, FALSE, N_("Random seed (default 0)"), "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context =
@@ -736,9 +784,20 @@ cmd_split (LeafCli  *cli,
   LeafSplitOptions options;
   guint counts[4] = { 0 }, n_assigned = 0;
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  leaf_cli_add_options (context, entries, numbers);
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
+  if (argc != 1)
+    {
+      g_printerr (_("leafscope-cli: split takes options only\n"));
+      return 2;
+    }
+  if (val_fraction + test_fraction >= 1)
+    {
+      g_printerr (_("leafscope-cli: --val-fraction and --test-fraction must add up to less than 1, "
+                    "leaving photos to train on\n"));
+      return 2;
+    }
 
   options = (LeafSplitOptions) { .train = 1.0 - val_fraction - test_fraction,
                                  .validation = val_fraction, .test = test_fraction,
@@ -772,7 +831,10 @@ cmd_split (LeafCli  *cli,
       {
         LeafCatalogImage *image = images->pdata[i];
         gint64 class_id = leaf_catalog_image_get_class_id (image);
-        g_string_append_printf (out, "%s\t%s\t%s\n", leaf_catalog_image_get_path (image),
+        g_autofree char *escaped = leaf_cli_escape (leaf_catalog_image_get_path (image));
+
+        /* Class names hold no control characters or backslashes; paths may. */
+        g_string_append_printf (out, "%s\t%s\t%s\n", escaped,
                                 (const char *) g_hash_table_lookup (names, &class_id),
                                 split_names[leaf_catalog_image_get_split (image)]);
       }
@@ -886,10 +948,13 @@ cmd_next (LeafCli  *cli,
   int count = 20;
   double max_similarity = LEAF_NEXT_DEFAULT_MAX_SIMILARITY;
   GOptionEntry entries[] = {
-    { "count", 0, 0, G_OPTION_ARG_INT, &count, N_("How many photos to list (default 20)"), "N" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
-    { "max-similarity", 0, 0, G_OPTION_ARG_DOUBLE, &max_similarity, N_("Cosine similarity above which photos count as near-duplicates (default 0.95)"), "X" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per photo"), NULL },
+    { NULL }
+  };
+  LeafCliNumber numbers[] = {
+    { "count", LEAF_CLI_INT, &count, 1, INFINITY, FALSE, FALSE, N_("How many photos to list (default 20)"), "N" },
+    { "max-similarity", LEAF_CLI_DOUBLE, &max_similarity, -1, 1, FALSE, FALSE, N_("Cosine similarity above which photos count as near-duplicates (default 0.95)"), "X" },
     { NULL }
   };
   g_autoptr(GOptionContext) context =
@@ -909,12 +974,12 @@ cmd_next (LeafCli  *cli,
   const char * const *classes;
   guint n_classes;
 
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  leaf_cli_add_options (context, entries, numbers);
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
-  if (argc != 1 || count < 1)
+  if (argc != 1)
     {
-      g_printerr (_("leafscope-cli: next takes no arguments and a positive --count\n"));
+      g_printerr (_("leafscope-cli: next takes options only\n"));
       return 2;
     }
 
@@ -1007,10 +1072,13 @@ cmd_next (LeafCli  *cli,
           print_json (root);
         }
       else
-        printf ("%-4u %-8.4f %-8.4f %-24s %-64s %s%s\n", r + 1, pick->score, pick->margin,
-                classes[top],
-                leaf_catalog_image_get_sha256 (image), leaf_catalog_image_get_path (image),
-                pick->duplicate ? _(" (near-duplicate)") : "");
+        {
+          g_autofree char *path = leaf_cli_escape (leaf_catalog_image_get_path (image));
+
+          printf ("%-4u %-8.4f %-8.4f %-24s %-64s %s%s\n", r + 1, pick->score, pick->margin,
+                  classes[top], leaf_catalog_image_get_sha256 (image), path,
+                  pick->duplicate ? _(" (near-duplicate)") : "");
+        }
     }
   return 0;
 }

@@ -30,11 +30,44 @@ extern const LeafCliCommand leaf_cli_catalog_commands[];
 extern const LeafCliCommand leaf_cli_model_commands[];
 extern const LeafCliCommand leaf_cli_weights_commands[];
 
+typedef enum
+{
+  LEAF_CLI_INT,    /* value points to an int */
+  LEAF_CLI_INT64,  /* value points to a gint64 */
+  LEAF_CLI_DOUBLE, /* value points to a double, never NaN or infinite */
+} LeafCliNumberType;
+
+/* A numeric option of a subcommand, checked while it is parsed: a value that is not a number of
+ * its type, or outside min..max, is a usage error that names the option and the range. */
+typedef struct
+{
+  const char *name;            /* the long option, without “--” */
+  LeafCliNumberType type;
+  gpointer value;              /* left as it was unless the option is given */
+  double min, max;             /* -INFINITY, INFINITY: no bound on that side */
+  gboolean min_open, max_open; /* whether min, max themselves are refused */
+  const char *description;     /* marked with N_() */
+  const char *arg_description;
+  gboolean given;              /* set when the option was on the command line */
+} LeafCliNumber;
+
 /* Reports error on stderr as "leafscope-cli: MESSAGE" and returns the exit status to use. */
 int      leaf_cli_fail         (GError **error);
-/* Parses options of one subcommand; on failure prints the message and usage to stderr. */
+/* Adds a subcommand's options, entries and then numbers (an array ending in a zeroed entry), in
+ * place of g_option_context_add_main_entries(); numbers must live until parsing is done. */
+void     leaf_cli_add_options  (GOptionContext     *context,
+                                const GOptionEntry *entries,
+                                LeafCliNumber      *numbers);
+/* Whether the number whose value is at value was on the command line. */
+gboolean leaf_cli_given        (const LeafCliNumber *numbers,
+                                gconstpointer        value);
+/* Parses options of one subcommand; on failure prints the message and usage to stderr. Options
+ * end at the first “--”, which is taken out of argv, so that arguments may start with “-”. */
 gboolean leaf_cli_parse        (GOptionContext *context,
                                 int            *argc,
                                 char         ***argv);
+/* text with backslashes, tabs, line feeds and carriage returns written as \\, \t, \n and \r: one
+ * field of one line in tab-separated or plain output, whatever a file name holds. */
+char    *leaf_cli_escape       (const char     *text);
 
 G_END_DECLS

@@ -330,3 +330,20 @@ ctu_run_cli_as_nobody (const char  *catalog,
   va_end (args);
   return status;
 }
+
+GSubprocessLauncher *
+ctu_cli_launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_setenv (launcher, "HOME", g_get_home_dir (), TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", g_get_user_cache_dir (), TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", g_get_user_data_dir (), TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", g_get_user_state_dir (), TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", g_get_user_runtime_dir (), TRUE);
+  /* The system's folders are only read: the defaults. */
+  g_subprocess_launcher_unsetenv (launcher, "XDG_DATA_DIRS");
+  g_subprocess_launcher_unsetenv (launcher, "XDG_CONFIG_DIRS");
+  return launcher;
+}

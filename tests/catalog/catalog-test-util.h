@@ -58,5 +58,9 @@ int        ctu_run_cli_as_nobody   (const char  *catalog,
                                     char       **out,
                                     char       **err,
                                     ...) G_GNUC_NULL_TERMINATED;
+/* A launcher whose children get the test's own home and XDG folders: under
+ * G_TEST_OPTION_ISOLATE_DIRS GLib gives them to the test's process only, and children see
+ * /dev/null. */
+GSubprocessLauncher *ctu_cli_launcher_new (GSubprocessFlags flags);
 
 G_END_DECLS

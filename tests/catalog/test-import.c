@@ -378,7 +378,8 @@ test_missing_and_relocate (Fixture       *fixture,
   g_assert_cmpuint (count_images (fixture, &missing), ==, 4);
   g_assert_cmpuint (count_images (fixture, &labelled), ==, 4);
 
-  leaf_catalog_relocate (fixture->catalog, fixture->photos, moved_dir, &n_repaired, &error);
+  leaf_catalog_relocate (fixture->catalog, fixture->photos, moved_dir, &n_repaired, NULL, NULL,
+                         &error);
   g_assert_no_error (error);
   g_assert_cmpuint (n_repaired, ==, 4);
   g_assert_cmpuint (count_images (fixture, &missing), ==, 0);

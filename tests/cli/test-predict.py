@@ -52,6 +52,9 @@ print(f"1..{len(cases) + 1}")
 n = 0
 failed = False
 with tempfile.TemporaryDirectory() as tmp:
+    # The CLI must not read or write the real home's settings, data or caches.
+    env = dict(os.environ, HOME=tmp, **{f"XDG_{kind}_HOME": os.path.join(tmp, kind.lower())
+                                        for kind in ("CONFIG", "DATA", "CACHE")})
     for num_classes, w, h in cases:
         n += 1
         model = make_model(num_classes)
@@ -62,7 +65,7 @@ with tempfile.TemporaryDirectory() as tmp:
         with torch.no_grad():
             ref = model(preprocess(Image.open(image).convert("RGB"))[None])[0]
         out = subprocess.run([cli, "predict", "--weights", weights, "--logits", "--json", image],
-                             check=True, capture_output=True, text=True).stdout
+                             check=True, capture_output=True, text=True, env=env).stdout
         result = json.loads(out)
         ours = torch.tensor(result["logits"])
         err = (ours - ref).abs().max().item()
@@ -78,7 +81,8 @@ with tempfile.TemporaryDirectory() as tmp:
     bogus = os.path.join(tmp, "notes.pth")
     with open(bogus, "w") as f:
         f.write("these are not weights\n")
-    p = subprocess.run([cli, "predict", "--weights", bogus, image], capture_output=True, text=True)
+    p = subprocess.run([cli, "predict", "--weights", bogus, image], capture_output=True, text=True,
+                       env=env)
     ok = p.returncode == 1 and "leafscope-cli:" in p.stderr and p.stdout == ""
     failed |= not ok
     print(f"{'ok' if ok else 'not ok'} {n} /cli/predict/refuses-text-file # {p.stderr.strip()}")
