@@ -58,9 +58,15 @@ def check(ok, name, note=""):
           flush=True)
 
 
+# The CLI's cache, settings and data go to a home of this test's own, never the real one.
+home = tempfile.mkdtemp(prefix="leafscope-beyond-home-")
+env = dict(os.environ, HOME=home, **{f"XDG_{kind}_HOME": os.path.join(home, kind.lower())
+                                     for kind in ("CONFIG", "DATA", "CACHE", "STATE")})
+
+
 def run(*args, catalog=None):
     cmd = [cli] + (["--catalog", catalog] if catalog else []) + list(args)
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
         raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode})")
@@ -223,4 +229,5 @@ with tempfile.TemporaryDirectory() as tmp:
         ok = ok and any(f"{per_class[c]['f1']:.3f}" in r for r in rows[1:])
     check(ok, "model-card/contents")
 
+shutil.rmtree(home, ignore_errors=True)
 sys.exit(1 if failed else 0)

@@ -250,7 +250,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/calibration/temperature/recovers-overconfidence", test_recovers_temperature);
   g_test_add_func ("/calibration/refer/risk-coverage-rule", test_refer_threshold);
   g_test_add_func ("/calibration/ece/matches-numpy", test_against_numpy);

@@ -149,7 +149,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/calibration/json/round-trip", test_calibration_round_trip);
   g_test_add_func ("/calibration/json/without-bins", test_calibration_without_bins);
   g_test_add_func ("/heatmap/over-photo", test_heatmap_over_photo);

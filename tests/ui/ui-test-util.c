@@ -27,16 +27,21 @@ void
 ui_test_init (int    *argc,
               char ***argv)
 {
-  g_autofree char *cache = NULL;
-  g_autofree char *data = NULL;
+  static const char *const kinds[] = { "CACHE", "CONFIG", "DATA", "STATE" };
 
-  /* Tests make their own files; keep the user's cache and data untouched. */
+  /* Tests make their own files; keep the user's home untouched. Not G_TEST_OPTION_ISOLATE_DIRS:
+   * it also hides XDG_DATA_DIRS, where GTK finds its icons and the MIME database. */
   test_home = g_dir_make_tmp ("leafscope-ui-home-XXXXXX", NULL);
-  cache = g_build_filename (test_home, "cache", NULL);
-  data = g_build_filename (test_home, "data", NULL);
   atexit (remove_test_home);
-  g_setenv ("XDG_CACHE_HOME", cache, TRUE);
-  g_setenv ("XDG_DATA_HOME", data, TRUE);
+  g_setenv ("HOME", test_home, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_autofree char *variable = g_strdup_printf ("XDG_%s_HOME", kinds[i]);
+      g_autofree char *lower = g_ascii_strdown (kinds[i], -1);
+      g_autofree char *folder = g_build_filename (test_home, lower, NULL);
+
+      g_setenv (variable, folder, TRUE);
+    }
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
   g_test_init (argc, argv, NULL);
   gtk_init ();
