@@ -18,6 +18,7 @@
 #include <math.h>
 
 #include "leaf-catalog.h"
+#include "leaf-json-private.h"
 #include "leaf-model-card.h"
 
 static JsonObject *
@@ -29,7 +30,7 @@ parse_object (JsonParser *parser,
   if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
     return NULL;
   root = json_parser_get_root (parser);
-  return JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  return _leaf_json_node_object (root);
 }
 
 static char *
@@ -124,20 +125,21 @@ append_recipe (GString    *md,
   g_string_append (md, "\n");
 }
 
+/* The metrics and the calibration come from files a user may have edited or damaged: members of
+ * another JSON type than written read as missing (NaN or 0 in the card), never as an error. */
 static void
 append_metrics (GString    *md,
                 JsonObject *metrics)
 {
-  JsonArray *per_class = json_object_has_member (metrics, "per_class")
-                           ? json_object_get_array_member (metrics, "per_class") : NULL;
+  JsonArray *per_class = _leaf_json_array_member (metrics, "per_class");
+  gint64 n = _leaf_json_int_member (metrics, "n", 0);
 
   g_string_append_printf (md, "## %s\n\n", _("Performance on the validation split"));
   g_string_append_printf (md, _("Accuracy %.2f %% on %" PRId64 " photos, macro F1 "
                                 "%.3f.\n\n"),
-                          100 * json_object_get_double_member_with_default (metrics, "accuracy", NAN),
-                          json_object_get_int_member_with_default (metrics, "n", 0),
-                          json_object_get_double_member_with_default (metrics, "macro_f1", NAN));
-  if (json_object_get_int_member_with_default (metrics, "n", 0) < 100)
+                          100 * _leaf_json_double_member (metrics, "accuracy", NAN), n,
+                          _leaf_json_double_member (metrics, "macro_f1", NAN));
+  if (n < 100)
     g_string_append_printf (md, _("With so few validation photos these figures are rough: one "
                                   "photo more or less right moves them by several points.\n\n"));
   if (per_class == NULL)
@@ -146,13 +148,18 @@ append_metrics (GString    *md,
                           _("Class"), _("Precision"), _("Recall"), _("Photos"));
   for (guint i = 0; i < json_array_get_length (per_class); i++)
     {
-      JsonObject *pc = json_array_get_object_element (per_class, i);
+      JsonObject *pc = _leaf_json_node_object (json_array_get_element (per_class, i));
+      const char *name;
+
+      if (pc == NULL)
+        continue;
+      name = _leaf_json_string_member (pc, "class");
       g_string_append_printf (md, "| %s | %.3f | %.3f | %.3f | %" G_GINT64_FORMAT " |\n",
-                              json_object_get_string_member_with_default (pc, "class", "?"),
-                              json_object_get_double_member_with_default (pc, "precision", NAN),
-                              json_object_get_double_member_with_default (pc, "recall", NAN),
-                              json_object_get_double_member_with_default (pc, "f1", NAN),
-                              json_object_get_int_member_with_default (pc, "support", 0));
+                              name != NULL ? name : "?",
+                              _leaf_json_double_member (pc, "precision", NAN),
+                              _leaf_json_double_member (pc, "recall", NAN),
+                              _leaf_json_double_member (pc, "f1", NAN),
+                              _leaf_json_int_member (pc, "support", 0));
     }
   g_string_append (md, "\n");
 }
@@ -174,19 +181,53 @@ append_calibration (GString             *md,
     {
       g_string_append_printf (md, _("- Expected calibration error on validation: %.2f %% before, "
                                     "%.2f %% after temperature scaling\n"),
-                              100 * json_object_get_double_member_with_default (calibration,
-                                                                                "ece_before", NAN),
-                              100 * json_object_get_double_member_with_default (calibration,
-                                                                                "ece_after", NAN));
+                              100 * _leaf_json_double_member (calibration, "ece_before", NAN),
+                              100 * _leaf_json_double_member (calibration, "ece_after", NAN));
       g_string_append_printf (md, _("- At that threshold %.1f %% of validation photos keep their "
                                     "diagnosis, with %.2f %% errors among them\n"),
-                              100 * json_object_get_double_member_with_default (calibration,
-                                                                                "coverage", NAN),
-                              100 * json_object_get_double_member_with_default (calibration,
-                                                                                "covered_error",
-                                                                                NAN));
+                              100 * _leaf_json_double_member (calibration, "coverage", NAN),
+                              100 * _leaf_json_double_member (calibration, "covered_error", NAN));
     }
   g_string_append (md, "\n");
+}
+
+/**
+ * leaf_model_card_render_figures:
+ * @meta: the model file's metadata
+ * @summary_json: (nullable): the training run's summary as the catalog keeps it
+ *
+ * The sections of the card that come from JSON: the training recipe and the validation metrics
+ * the model file carries, and the calibration figures of the run's summary (which also stands in
+ * for metrics the file lacks). Any JSON is accepted; what is not an object, or a member of
+ * another type than expected, is left out.
+ *
+ * Returns: (transfer full): Markdown
+ */
+char *
+leaf_model_card_render_figures (const LeafModelMeta *meta,
+                                const char          *summary_json)
+{
+  g_autoptr(GString) md = g_string_new (NULL);
+  g_autoptr(JsonParser) recipe_parser = json_parser_new ();
+  g_autoptr(JsonParser) metrics_parser = json_parser_new ();
+  g_autoptr(JsonParser) summary_parser = json_parser_new ();
+  JsonObject *recipe = parse_object (recipe_parser, meta->recipe_json);
+  JsonObject *metrics = parse_object (metrics_parser, meta->metrics_json);
+  JsonObject *summary = parse_object (summary_parser, summary_json);
+  JsonObject *calibration = NULL;
+
+  if (summary != NULL)
+    {
+      calibration = _leaf_json_object_member (summary, "calibration");
+      if (metrics == NULL)
+        metrics = _leaf_json_object_member (summary, "metrics");
+    }
+  if (recipe != NULL)
+    append_recipe (md, recipe);
+  if (metrics != NULL)
+    append_metrics (md, metrics);
+  append_calibration (md, meta, calibration);
+  return g_string_free (g_steal_pointer (&md), FALSE);
 }
 
 /**
@@ -207,24 +248,12 @@ leaf_model_card_render (LeafCatalog         *catalog,
                         GError             **error)
 {
   g_autoptr(GString) md = g_string_new (NULL);
-  g_autoptr(JsonParser) recipe_parser = json_parser_new ();
-  g_autoptr(JsonParser) metrics_parser = json_parser_new ();
-  g_autoptr(JsonParser) summary_parser = json_parser_new ();
   g_autofree char *sha = sha256_of_file (model_path, error);
   g_autofree char *name = g_path_get_basename (model_path);
-  JsonObject *recipe = parse_object (recipe_parser, meta->recipe_json);
-  JsonObject *metrics = parse_object (metrics_parser, meta->metrics_json);
-  JsonObject *summary = parse_object (summary_parser, summary_json);
-  JsonObject *calibration = NULL;
+  g_autofree char *figures = NULL;
 
   if (sha == NULL)
     return NULL;
-  if (summary != NULL && json_object_has_member (summary, "calibration") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (summary, "calibration")))
-    calibration = json_object_get_object_member (summary, "calibration");
-  if (metrics == NULL && summary != NULL && json_object_has_member (summary, "metrics") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (summary, "metrics")))
-    metrics = json_object_get_object_member (summary, "metrics");
 
   g_string_append_printf (md, _("# Model card: %s\n\n"), name);
   g_string_append_printf (md, _("EfficientNet-B0 fine-tuned by Leafscope to tell %u classes of "
@@ -248,11 +277,8 @@ leaf_model_card_render (LeafCatalog         *catalog,
 
   if (!append_data (md, catalog, meta, error))
     return NULL;
-  if (recipe != NULL)
-    append_recipe (md, recipe);
-  if (metrics != NULL)
-    append_metrics (md, metrics);
-  append_calibration (md, meta, calibration);
+  figures = leaf_model_card_render_figures (meta, summary_json);
+  g_string_append (md, figures);
 
   g_string_append_printf (md, "## %s\n\n", _("Known limits"));
   g_string_append (md, _("- It knows only the classes above: a photo of another disease, another "

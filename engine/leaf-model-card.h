@@ -10,10 +10,12 @@
 
 G_BEGIN_DECLS
 
-char *leaf_model_card_render (LeafCatalog         *catalog,
-                              const LeafModelMeta *meta,
-                              const char          *model_path,
-                              const char          *summary_json,
-                              GError             **error);
+char *leaf_model_card_render         (LeafCatalog         *catalog,
+                                      const LeafModelMeta *meta,
+                                      const char          *model_path,
+                                      const char          *summary_json,
+                                      GError             **error);
+char *leaf_model_card_render_figures (const LeafModelMeta *meta,
+                                      const char          *summary_json);
 
 G_END_DECLS

@@ -3,7 +3,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Anything accepted must survive a round trip: what leaf_model_meta_to_json() writes from it
- * is accepted again and says the same.
+ * is accepted again and says the same. The model card's figures (recipe, metrics, calibration)
+ * must render from any input too: from the metadata when it is accepted, and with the input
+ * standing for the training run's summary, which the card reads from the catalog.
  */
 
 #include "config.h"
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "leaf-model-card.h"
 #include "leaf-model-file.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -24,7 +27,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_autoptr(LeafModelMeta) meta = leaf_model_meta_from_json (json, "fuzz.safetensors", &error);
   g_autoptr(LeafModelMeta) again = NULL;
   g_autofree char *written = NULL;
+  g_autofree char *figures = NULL;
+  const LeafModelMeta bare = { .temperature = 1.0 };
 
+  figures = leaf_model_card_render_figures (meta != NULL ? meta : &bare, json);
+  if (figures == NULL)
+    abort ();
   if (meta == NULL)
     {
       if (error == NULL || error->message == NULL || error->message[0] == '\0')
