@@ -4,15 +4,17 @@
  *
  * torch.load runs Python's unpickler, which calls whatever function the file names: loading a
  * weight file with it runs a program that came with the file. This unpickler understands only
- * the opcodes a state dict needs and knows only a short list of globals (OrderedDict, torch's
- * tensor rebuild functions and storage classes). Any other global is refused as soon as it is
- * named, and nothing is ever called: the allowed "calls" are interpreted here.
+ * the opcodes a state dict needs, in every protocol torch.save writes (0 to 5), and knows only
+ * a short list of globals (OrderedDict, torch's tensor rebuild functions and storage classes).
+ * Any other global is refused as soon as it is named, and nothing is ever called: the allowed
+ * "calls" are interpreted here.
  *
  * Everything the pickle builds lives in flat arenas indexed by small handles, so containers
  * that nest deeply or contain themselves cost neither recursion nor leaks, and caps on the
  * stack, the memo and the number of objects bound the memory a forged pickle can claim.
  */
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -32,6 +34,8 @@ constexpr size_t kMaxMemo = 1u << 21;
 constexpr size_t kMaxObjects = 1u << 21;
 constexpr size_t kMaxItems = 1u << 23;
 constexpr size_t kMaxGlobalName = 256;
+/* Protocol 0 writes numbers and memo indexes as text lines. */
+constexpr size_t kMaxNumberText = 64;
 
 enum class Kind : uint8_t
 {
@@ -83,25 +87,23 @@ const AllowedGlobal kAllowedGlobals[] = {
   { "torch", "BoolStorage", Callable::StorageClass, c10::ScalarType::Bool },
 };
 
-/* Opcodes outside the supported set, named for the error message. The ones that build
- * arbitrary objects are refused as unsafe, the others as an unsupported format. */
+/* Opcodes outside the supported set, named for the error message: those that build arbitrary
+ * objects are refused as unsafe, the others for building what no state dict holds. */
 struct RefusedOpcode
 {
   unsigned char code;
   const char *name;
-  bool unsafe;
+  const char *builds; /* nullptr: an arbitrary Python object */
 };
 
 const RefusedOpcode kRefusedOpcodes[] = {
-  { 'i', "INST", true }, { 'o', "OBJ", true }, { 0x81, "NEWOBJ", true },
-  { 0x92, "NEWOBJ_EX", true }, { 0x82, "EXT1", true }, { 0x83, "EXT2", true },
-  { 0x84, "EXT4", true }, { 'P', "PERSID", false }, { 'I', "INT", false },
-  { 'L', "LONG", false }, { 'F', "FLOAT", false }, { 'S', "STRING", false },
-  { 'V', "UNICODE", false }, { 'T', "BINSTRING", false }, { 'U', "SHORT_BINSTRING", false },
-  { 'p', "PUT", false }, { 'g', "GET", false }, { 0x8e, "BINBYTES8", false },
-  { 0x8f, "EMPTY_SET", false }, { 0x90, "ADDITEMS", false }, { 0x91, "FROZENSET", false },
-  { 0x96, "BYTEARRAY8", false }, { 0x97, "NEXT_BUFFER", false },
-  { 0x98, "READONLY_BUFFER", false },
+  { 'i', "INST", nullptr }, { 'o', "OBJ", nullptr }, { 0x81, "NEWOBJ", nullptr },
+  { 0x92, "NEWOBJ_EX", nullptr }, { 0x82, "EXT1", nullptr }, { 0x83, "EXT2", nullptr },
+  { 0x84, "EXT4", nullptr }, { 0x8e, "BINBYTES8", "a byte string of 4 GiB or more" },
+  { 0x8f, "EMPTY_SET", "a set" }, { 0x90, "ADDITEMS", "a set" },
+  { 0x91, "FROZENSET", "a frozenset" }, { 0x96, "BYTEARRAY8", "a bytearray" },
+  { 0x97, "NEXT_BUFFER", "an out-of-band buffer" },
+  { 0x98, "READONLY_BUFFER", "an out-of-band buffer" },
 };
 
 const char *
@@ -174,8 +176,13 @@ private:
   [[noreturn]] void bad (const std::string &what) const;
   [[noreturn]] void too_big (const char *what) const;
   const unsigned char *need (size_t n);
-  std::string read_line ();
+  std::string read_line (const char *opcode, size_t max_length);
   uint64_t read_uint (size_t n);
+  Value read_decimal (const char *opcode, std::string text);
+  uint64_t read_index (const char *opcode);
+  std::string read_quoted (const std::string &line);
+  std::string read_raw_unicode (const std::string &line);
+  Value read_text_persistent_id (const std::string &line);
 
   void push (const Value &v);
   Value pop ();
@@ -247,15 +254,195 @@ Unpickler::need (size_t n)
   return p;
 }
 
+/* The text up to the next newline, which it consumes. */
 std::string
-Unpickler::read_line ()
+Unpickler::read_line (const char *opcode, size_t max_length)
 {
   const size_t end = data_.find ('\n', pos_);
-  if (end == std::string::npos || end - pos_ > kMaxGlobalName)
-    bad ("a GLOBAL opcode without a proper name");
+  if (end == std::string::npos || end - pos_ > max_length)
+    bad (std::string ("a ") + opcode + " opcode without a proper argument");
   std::string line = data_.substr (pos_, end - pos_);
   pos_ = end + 1;
   return line;
+}
+
+/* A decimal integer as INT and LONG write it; a LONG's text may end in Python 2's "L". */
+Value
+Unpickler::read_decimal (const char *opcode, std::string text)
+{
+  const bool negative = !text.empty () && text[0] == '-';
+  const size_t digits = negative ? 1 : 0;
+  if (text.size () == digits || text.find_first_not_of ("0123456789", digits) != std::string::npos)
+    bad (std::string ("a ") + opcode + " opcode whose argument is not an integer");
+  uint64_t magnitude = 0;
+  for (size_t i = digits; i < text.size (); i++)
+    if (__builtin_mul_overflow (magnitude, 10u, &magnitude)
+        || __builtin_add_overflow (magnitude, static_cast<uint64_t> (text[i] - '0'), &magnitude)
+        || magnitude > (negative ? uint64_t{ 1 } << 63 : (uint64_t{ 1 } << 63) - 1))
+      return Value{ Kind::BigInt };
+  const int64_t value = negative ? static_cast<int64_t> (0 - magnitude)
+                                 : static_cast<int64_t> (magnitude);
+  return Value{ Kind::Int, Callable::OrderedDict, 0, value };
+}
+
+/* The memo index of a PUT or GET, written as text. */
+uint64_t
+Unpickler::read_index (const char *opcode)
+{
+  const Value v = read_decimal (opcode, read_line (opcode, kMaxNumberText));
+  if (v.kind != Kind::Int || v.num < 0)
+    bad (std::string ("a ") + opcode + " opcode with a negative or huge memo index");
+  return static_cast<uint64_t> (v.num);
+}
+
+/* STRING's argument: a Python 2 str literal, quoted, with backslash escapes. */
+std::string
+Unpickler::read_quoted (const std::string &line)
+{
+  if (line.size () < 2 || (line[0] != '\'' && line[0] != '"') || line.back () != line[0])
+    bad ("a STRING opcode whose argument is not quoted");
+  const auto octal = [] (char c) { return c >= '0' && c <= '7'; };
+  const auto hex = [] (char c) { return std::isxdigit (static_cast<unsigned char> (c)) != 0; };
+  const size_t end = line.size () - 1;
+  std::string out;
+  for (size_t i = 1; i < end; i++)
+    {
+      if (line[i] != '\\' || i + 1 == end)
+        {
+          out += line[i];
+          continue;
+        }
+      const char c = line[++i];
+      switch (c)
+        {
+        case '\\': case '\'': case '"': out += c; break;
+        case 'a': out += '\a'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'v': out += '\v'; break;
+        case 'x':
+          if (i + 2 >= end || !hex (line[i + 1]) || !hex (line[i + 2]))
+            bad ("a STRING opcode with a broken \\x escape");
+          out += static_cast<char> (std::stoi (line.substr (i + 1, 2), nullptr, 16));
+          i += 2;
+          break;
+        default:
+          if (octal (c))
+            {
+              int value = c - '0';
+              for (int k = 0; k < 2 && i + 1 < end && octal (line[i + 1]); k++)
+                value = value * 8 + (line[++i] - '0');
+              out += static_cast<char> (value & 0xff);
+            }
+          else
+            {
+              out += '\\';
+              out += c;
+            }
+        }
+    }
+  return out;
+}
+
+/* UNICODE's argument in Python's raw-unicode-escape: bytes are Latin-1 characters, and
+ * \uXXXX or \UXXXXXXXX any other; returned as UTF-8. */
+std::string
+Unpickler::read_raw_unicode (const std::string &line)
+{
+  std::string out;
+  for (size_t i = 0; i < line.size (); i++)
+    {
+      uint32_t cp = static_cast<unsigned char> (line[i]);
+      /* As CPython decodes it: a backslash before anything else keeps both characters. */
+      if (cp == '\\' && i + 1 < line.size () && line[i + 1] != 'u' && line[i + 1] != 'U')
+        {
+          out += '\\';
+          cp = static_cast<unsigned char> (line[++i]);
+        }
+      else if (cp == '\\' && i + 1 < line.size ())
+        {
+          const size_t n = line[i + 1] == 'u' ? 4 : 8;
+          if (line.size () - i - 2 < n
+              || line.find_first_not_of ("0123456789abcdefABCDEF", i + 2) < i + 2 + n)
+            bad ("a UNICODE opcode with a broken \\u escape");
+          cp = static_cast<uint32_t> (std::stoul (line.substr (i + 2, n), nullptr, 16));
+          if (cp > 0x10ffff)
+            bad ("a UNICODE opcode with a character past U+10FFFF");
+          i += 1 + n;
+        }
+      /* A lone surrogate gives bytes that is_valid_utf8() refuses where names are checked. */
+      if (cp < 0x80)
+        out += static_cast<char> (cp);
+      else if (cp < 0x800)
+        {
+          out += static_cast<char> (0xc0 | (cp >> 6));
+          out += static_cast<char> (0x80 | (cp & 0x3f));
+        }
+      else if (cp < 0x10000)
+        {
+          out += static_cast<char> (0xe0 | (cp >> 12));
+          out += static_cast<char> (0x80 | ((cp >> 6) & 0x3f));
+          out += static_cast<char> (0x80 | (cp & 0x3f));
+        }
+      else
+        {
+          out += static_cast<char> (0xf0 | (cp >> 18));
+          out += static_cast<char> (0x80 | ((cp >> 12) & 0x3f));
+          out += static_cast<char> (0x80 | ((cp >> 6) & 0x3f));
+          out += static_cast<char> (0x80 | (cp & 0x3f));
+        }
+    }
+  return out;
+}
+
+/* Protocol 0 has no binary persistent ids: torch.save's tuple arrives as Python's str() of it,
+ * "('storage', <class 'torch.FloatStorage'>, '0', 'cpu', 4)". torch.load itself cannot read
+ * this back; the text is parsed here, strictly, into the tuple the other protocols carry, and
+ * the storage class goes through the same list of allowed globals. */
+Value
+Unpickler::read_text_persistent_id (const std::string &line)
+{
+  size_t at = 0;
+  const auto fail = [&] () {
+    bad ("a PERSID opcode whose persistent id is not a torch storage: " + printable (line));
+  };
+  const auto expect = [&] (const char *text) {
+    if (line.compare (at, strlen (text), text) != 0)
+      fail ();
+    at += strlen (text);
+  };
+  const auto until = [&] (char stop) {
+    const size_t end = line.find (stop, at);
+    if (end == std::string::npos)
+      fail ();
+    std::string part = line.substr (at, end - at);
+    at = end + 1;
+    return part;
+  };
+
+  expect ("('storage', <class '");
+  const std::string qualified = until ('\'');
+  expect (">, '");
+  const std::string key = until ('\'');
+  expect (", '");
+  const std::string location = until ('\'');
+  expect (", ");
+  const std::string numel = until (')');
+  const size_t dot = qualified.rfind ('.');
+  if (at != line.size () || dot == std::string::npos || key.find ('\\') != std::string::npos
+      || location.find ('\\') != std::string::npos)
+    fail ();
+
+  std::vector<Value> items;
+  items.push_back (make_string ("storage"));
+  items.push_back (resolve_global (qualified.substr (0, dot), qualified.substr (dot + 1)));
+  items.push_back (make_string (key));
+  items.push_back (make_string (location));
+  items.push_back (read_decimal ("PERSID", numel));
+  return make_object (Kind::Tuple, std::move (items));
 }
 
 uint64_t
@@ -639,10 +826,51 @@ Unpickler::run ()
             push (Value{ Kind::BigInt });
             break;
           }
+        case 'I': /* INT: text; "00" and "01" are how protocols 0 and 1 write False and True */
+          {
+            const std::string text = read_line ("INT", kMaxNumberText);
+            if (text == "00" || text == "01")
+              push (Value{ Kind::Bool, Callable::OrderedDict, 0, text == "01" });
+            else
+              push (read_decimal ("INT", text));
+            break;
+          }
+        case 'L': /* LONG: text, maybe with Python 2's "L" */
+          {
+            std::string text = read_line ("LONG", data_.size ());
+            if (!text.empty () && text.back () == 'L')
+              text.pop_back ();
+            push (read_decimal ("LONG", std::move (text)));
+            break;
+          }
         case 'G': /* BINFLOAT: never needed for tensors, so its value is not kept */
           need (8);
           push (Value{ Kind::Float });
           break;
+        case 'F': /* FLOAT: repr() text, likewise not kept */
+          {
+            const std::string text = read_line ("FLOAT", kMaxNumberText);
+            if (text.empty () || text.find_first_not_of ("0123456789+-.eEinfa") != text.npos)
+              bad ("a FLOAT opcode whose argument is not a number");
+            push (Value{ Kind::Float });
+            break;
+          }
+        case 'S': /* STRING: a quoted Python 2 str */
+          push (make_string (read_quoted (read_line ("STRING", data_.size ()))));
+          break;
+        case 'V': /* UNICODE */
+          push (make_string (read_raw_unicode (read_line ("UNICODE", data_.size ()))));
+          break;
+        case 'T': /* BINSTRING: a Python 2 str, its length a signed 32-bit number */
+        case 'U': /* SHORT_BINSTRING */
+          {
+            const uint64_t n = read_uint (op == 'U' ? 1 : 4);
+            if (n > INT32_MAX)
+              bad ("a BINSTRING opcode with a negative length");
+            const char *p = reinterpret_cast<const char *> (need (n));
+            push (make_string (std::string (p, n)));
+            break;
+          }
         case 'X':    /* BINUNICODE */
         case 0x8c:   /* SHORT_BINUNICODE */
         case 0x8d:   /* BINUNICODE8 */
@@ -729,6 +957,15 @@ Unpickler::run ()
         case 'j': /* LONG_BINGET */
           push (Value (memo_get (read_uint (op == 'h' ? 1 : 4))));
           break;
+        case 'g': /* GET */
+          push (Value (memo_get (read_index ("GET"))));
+          break;
+        case 'p': /* PUT */
+          {
+            const uint64_t index = read_index ("PUT");
+            memo_put (index, top ());
+            break;
+          }
         case 'q': /* BINPUT */
         case 'r': /* LONG_BINPUT */
           {
@@ -741,8 +978,8 @@ Unpickler::run ()
           break;
         case 'c': /* GLOBAL */
           {
-            const std::string module = read_line ();
-            const std::string name = read_line ();
+            const std::string module = read_line ("GLOBAL", kMaxGlobalName);
+            const std::string name = read_line ("GLOBAL", kMaxGlobalName);
             push (resolve_global (module, name));
             break;
           }
@@ -774,17 +1011,22 @@ Unpickler::run ()
         case 'Q': /* BINPERSID */
           push (persistent_load (pop ()));
           break;
+        case 'P': /* PERSID: protocol 0's persistent id, as text */
+          push (persistent_load (read_text_persistent_id (read_line ("PERSID", kMaxGlobalName))));
+          break;
         default:
           for (const RefusedOpcode &r : kRefusedOpcodes)
             if (r.code == op)
               {
-                if (r.unsafe)
+                if (r.builds == nullptr)
                   fail_file (LT_ERROR_UNSAFE, path_,
                              std::string ("not loaded: its data.pkl uses the pickle opcode ")
                                  + r.name + ", which builds arbitrary Python objects and is "
                                             "never needed by a weight file");
-                bad (std::string ("it uses the pickle opcode ") + r.name
-                     + ", which torch.save never writes");
+                fail_file (LT_ERROR_FORMAT, path_,
+                           std::string ("its data.pkl uses the pickle opcode ") + r.name
+                               + ", which builds " + r.builds
+                               + "; a state dict holds none, and Leafscope does not read them");
               }
           char hex[8];
           snprintf (hex, sizeof hex, "0x%02x", op);

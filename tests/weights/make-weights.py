@@ -204,6 +204,9 @@ def write_good(w, minimal):
         "name with \"quotes\" and é": torch.ones(1),
     }
     w.save("dtypes.pth", dtypes, dtypes)
+    # Protocol 0 writes everything as text lines, the tensor name with an é as Latin-1; torch.load
+    # itself cannot read its persistent ids back, so what is expected is what was saved.
+    w.save("dtypes-protocol0.pth", dtypes, dtypes, pickle_protocol=0)
 
     base = torch.arange(60, dtype=torch.float32).reshape(6, 10)
     halves = torch.arange(20, dtype=torch.float16)
@@ -224,8 +227,12 @@ def write_good(w, minimal):
                   "best_accuracy": 0.875, "classes": ["healthy", "blight"], "seed": 2**70,
                   "offset": -5, "flags": (None, True, b"\x00bytes")}
     w.save("checkpoint.pth", checkpoint, model.state_dict())
+    for protocol in (0, 1):
+        w.save(f"checkpoint-protocol{protocol}.pth", checkpoint, model.state_dict(),
+               pickle_protocol=protocol)
 
-    w.save("protocol4.pth", small, small, pickle_protocol=4)
+    for protocol in (0, 1, 4):
+        w.save(f"protocol{protocol}.pth", small, small, pickle_protocol=protocol)
 
     write_safetensors(w.path("python.safetensors"), dtypes,
                       {"format": "pt", "source": "make-weights.py"})
@@ -248,8 +255,16 @@ def write_hostile(w):
     w.save("evil-popen.pth", {"payload": Reducer(subprocess.Popen, (["sh", "-c", command],))},
            pickle_protocol=4)
     w.save("whole-model.pth", nn.Linear(2, 2))
+    w.save("evil-system-protocol0.pth", {"payload": Reducer(os.system, (command,))},
+           pickle_protocol=0)
     # INST builds an object from a module and name written inline, without GLOBAL.
     archive(w.path("evil-inst.pth"), b"\x80\x02(ios\nsystem\n.")
+    archive(w.path("evil-inst-protocol0.pth"), b"(S'echo pwned'\nios\nsystem\n.")
+    # Protocol 0's persistent ids are text, naming the storage class too.
+    archive(w.path("evil-persid-protocol0.pth"),
+            b"(P('storage', <class 'os.system'>, '0', 'cpu', 4)\nt.")
+    archive(w.path("persid-protocol0-garbage.pth"), b"(P__import__('os').system('true')\nt.")
+    archive(w.path("set-protocol4.pth"), b"\x80\x04\x8f.")
 
     storage = torch.zeros(10).storage()
     for name, view in {

@@ -11,6 +11,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -588,6 +590,13 @@ static const Hostile hostile_files[] = {
   { "evil-eval.pth", LT_ERROR_UNSAFE, "names the Python callable builtins.eval" },
   { "evil-popen.pth", LT_ERROR_UNSAFE, "names the Python callable subprocess.Popen" },
   { "evil-inst.pth", LT_ERROR_UNSAFE, "uses the pickle opcode INST" },
+  { "evil-system-protocol0.pth", LT_ERROR_UNSAFE, "names the Python callable posix.system" },
+  { "evil-inst-protocol0.pth", LT_ERROR_UNSAFE, "uses the pickle opcode INST" },
+  { "evil-persid-protocol0.pth", LT_ERROR_UNSAFE, "names the Python callable os.system" },
+  { "persid-protocol0-garbage.pth", LT_ERROR_FORMAT,
+    "a PERSID opcode whose persistent id is not a torch storage: __import__('os')" },
+  { "set-protocol4.pth", LT_ERROR_FORMAT,
+    "uses the pickle opcode EMPTY_SET, which builds a set; a state dict holds none" },
   { "whole-model.pth", LT_ERROR_UNSAFE, "torch.nn.modules.linear.Linear" },
   { "view-past-end.pth", LT_ERROR_FORMAT, "reaches element 14 of a storage of 10 elements" },
   { "view-negative-size.pth", LT_ERROR_FORMAT, "has a negative size" },
@@ -687,7 +696,7 @@ main (int argc, char *argv[])
   const char *shared = g_getenv ("LEAFSCOPE_SHARED");
   int result;
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   if (shared != NULL)
     {
@@ -724,7 +733,11 @@ main (int argc, char *argv[])
   for (const char *const *f = (const char *const[]) { "small.pth", "small.safetensors",
                                                       "dtypes.pth", "views.pth",
                                                       "params.pth", "checkpoint.pth",
-                                                      "protocol4.pth", "effnet.pth", NULL };
+                                                      "protocol0.pth", "protocol1.pth",
+                                                      "protocol4.pth", "dtypes-protocol0.pth",
+                                                      "checkpoint-protocol0.pth",
+                                                      "checkpoint-protocol1.pth",
+                                                      "effnet.pth", NULL };
        *f != NULL; f++)
     {
       g_autofree char *test = g_strdup_printf ("/weights/torch/reads/%s", *f);
