@@ -375,6 +375,7 @@ leaf_catalog_add_class (LeafCatalog  *self,
                         GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
   gint64 id;
 
@@ -388,25 +389,21 @@ leaf_catalog_add_class (LeafCatalog  *self,
       return 0;
     }
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
-    return 0;
-  if (!check_name_free (db, name, error) || !check_shortcut (db, shortcut, 0, error) ||
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      !check_name_free (db, name, error) || !check_shortcut (db, shortcut, 0, error) ||
       (id = insert_class (db, name, color, shortcut != NULL && *shortcut != '\0' ? shortcut : NULL,
-                          error)) == 0)
-    {
-      _leaf_db_rollback (db);
-      return 0;
-    }
-  if (!_leaf_db_commit (db, error))
+                          error)) == 0 ||
+      !_leaf_txn_commit (&txn, error))
     return 0;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_CLASSES, NULL);
   return id;
 }
 
-/* Runs one UPDATE of an active class in its own transaction and announces the change. */
+/* Runs one UPDATE of an active class, commits txn and announces the change. */
 static gboolean
 update_class (LeafCatalog  *self,
               LeafDb       *db,
+              LeafTxn     **txn,
               gint64        class_id,
               const char   *sql,
               const char   *value,
@@ -415,38 +412,28 @@ update_class (LeafCatalog  *self,
   g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
 
   if (stmt == NULL)
-    goto fail;
+    return FALSE;
   sqlite3_bind_int64 (stmt, 1, class_id);
   _leaf_bind_text (stmt, 2, value);
-  if (!_leaf_db_run (db, stmt, error))
-    goto fail;
-  if (!_leaf_db_commit (db, error))
+  if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (txn, error))
     return FALSE;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_CLASSES, NULL);
   return TRUE;
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
 }
 
 /* Begins a transaction and checks that class_id names an active class. */
-static LeafDb *
+static LeafTxn *
 begin_class_change (LeafCatalog  *self,
                     gint64        class_id,
+                    LeafDb      **db,
                     GError      **error)
 {
+  g_autoptr(LeafTxn) txn = _leaf_catalog_begin (self, db, error);
   g_autoptr(LeafClassInfo) info = NULL;
-  LeafDb *db;
 
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+  if (txn == NULL || (info = get_class (*db, class_id, error)) == NULL)
     return NULL;
-  if ((info = get_class (db, class_id, error)) == NULL)
-    {
-      _leaf_db_rollback (db);
-      return NULL;
-    }
-  return db;
+  return g_steal_pointer (&txn);
 }
 
 /**
@@ -465,21 +452,18 @@ leaf_catalog_rename_class (LeafCatalog  *self,
                            GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = begin_class_change (self, class_id, error)) == NULL)
+  if ((txn = begin_class_change (self, class_id, &db, error)) == NULL ||
+      !check_name_free (db, name, error))
     return FALSE;
-  if (!check_name_free (db, name, error))
-    {
-      _leaf_db_rollback (db);
-      return FALSE;
-    }
-  return update_class (self, db, class_id, "UPDATE classes SET name = ?2 WHERE id = ?1", name,
-                       error);
+  return update_class (self, db, &txn, class_id, "UPDATE classes SET name = ?2 WHERE id = ?1",
+                       name, error);
 }
 
 /**
@@ -498,6 +482,7 @@ leaf_catalog_set_class_color (LeafCatalog  *self,
                               GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
@@ -510,10 +495,10 @@ leaf_catalog_set_class_color (LeafCatalog  *self,
       return FALSE;
     }
   locker = _leaf_catalog_locker_new (self);
-  if ((db = begin_class_change (self, class_id, error)) == NULL)
+  if ((txn = begin_class_change (self, class_id, &db, error)) == NULL)
     return FALSE;
-  return update_class (self, db, class_id, "UPDATE classes SET color = ?2 WHERE id = ?1", color,
-                       error);
+  return update_class (self, db, &txn, class_id, "UPDATE classes SET color = ?2 WHERE id = ?1",
+                       color, error);
 }
 
 /**
@@ -532,19 +517,16 @@ leaf_catalog_set_class_shortcut (LeafCatalog  *self,
                                  GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = begin_class_change (self, class_id, error)) == NULL)
+  if ((txn = begin_class_change (self, class_id, &db, error)) == NULL ||
+      !check_shortcut (db, shortcut, class_id, error))
     return FALSE;
-  if (!check_shortcut (db, shortcut, class_id, error))
-    {
-      _leaf_db_rollback (db);
-      return FALSE;
-    }
-  return update_class (self, db, class_id, "UPDATE classes SET shortcut = ?2 WHERE id = ?1",
+  return update_class (self, db, &txn, class_id, "UPDATE classes SET shortcut = ?2 WHERE id = ?1",
                        shortcut != NULL && *shortcut != '\0' ? shortcut : NULL, error);
 }
 
@@ -609,19 +591,14 @@ leaf_catalog_move_class (LeafCatalog  *self,
                          GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = begin_class_change (self, class_id, error)) == NULL)
-    return FALSE;
-  if (!renumber_classes (db, class_id, position, error))
-    {
-      _leaf_db_rollback (db);
-      return FALSE;
-    }
-  if (!_leaf_db_commit (db, error))
+  if ((txn = begin_class_change (self, class_id, &db, error)) == NULL ||
+      !renumber_classes (db, class_id, position, error) || !_leaf_txn_commit (&txn, error))
     return FALSE;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_CLASSES, NULL);
   return TRUE;
@@ -679,6 +656,7 @@ leaf_catalog_remove_class (LeafCatalog  *self,
                            GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   g_autoptr(LeafClassInfo) info = NULL;
   g_autoptr(LeafStmt) stmt = NULL;
   LeafDb *db;
@@ -686,10 +664,9 @@ leaf_catalog_remove_class (LeafCatalog  *self,
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (info = get_class (db, class_id, error)) == NULL)
     return FALSE;
-  if ((info = get_class (db, class_id, error)) == NULL)
-    goto fail;
   if (info->n_images > 0 && !unlabel_images)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
@@ -700,27 +677,22 @@ leaf_catalog_remove_class (LeafCatalog  *self,
                                 "class first, or remove the class with its labels.",
                                 info->n_images),
                    info->name, info->n_images);
-      goto fail;
+      return FALSE;
     }
   if (!unlabel_class (db, class_id, error))
-    goto fail;
+    return FALSE;
   stmt = _leaf_db_prepare (db, "UPDATE classes SET removed = 1, shortcut = NULL WHERE id = ?",
                            error);
   if (stmt == NULL)
-    goto fail;
+    return FALSE;
   sqlite3_bind_int64 (stmt, 1, class_id);
-  if (!_leaf_db_run (db, stmt, error) || !renumber_classes (db, 0, 0, error))
-    goto fail;
-  if (!_leaf_db_commit (db, error))
+  if (!_leaf_db_run (db, stmt, error) || !renumber_classes (db, 0, 0, error) ||
+      !_leaf_txn_commit (&txn, error))
     return FALSE;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_CLASSES, NULL);
   if (info->n_images > 0)
     _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_LABELS, NULL);
   return TRUE;
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
 }
 
 gboolean

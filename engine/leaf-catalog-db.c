@@ -408,30 +408,47 @@ check_files_in_place (LeafDb  *db,
   return TRUE;
 }
 
-gboolean
-_leaf_db_begin (LeafDb  *db,
-                GError **error)
+LeafTxn *
+_leaf_txn_begin (LeafDb  *db,
+                 GError **error)
 {
   /* IMMEDIATE takes the write lock now, so a transaction that reads before it writes cannot be
    * overtaken by another connection (and fail with SQLITE_BUSY half-way). */
-  return check_files_in_place (db, error) && _leaf_db_exec (db, "BEGIN IMMEDIATE", error);
-}
-
-gboolean
-_leaf_db_commit (LeafDb  *db,
-                 GError **error)
-{
-  if (_leaf_db_exec (db, "COMMIT", error))
-    return TRUE;
-  _leaf_db_rollback (db);
-  return FALSE;
+  if (!check_files_in_place (db, error) || !_leaf_db_exec (db, "BEGIN IMMEDIATE", error))
+    return NULL;
+  return (LeafTxn *) db;
 }
 
 void
-_leaf_db_rollback (LeafDb *db)
+_leaf_txn_rollback (LeafTxn *txn)
 {
+  LeafDb *db = (LeafDb *) txn;
+
+  /* Nothing to do when SQLite already rolled the transaction back (after some errors). */
   if (!sqlite3_get_autocommit (db->handle))
     sqlite3_exec (db->handle, "ROLLBACK", NULL, NULL, NULL);
+}
+
+gboolean
+_leaf_txn_commit (LeafTxn **txn,
+                  GError  **error)
+{
+  LeafDb *db = (LeafDb *) g_steal_pointer (txn);
+
+  if (_leaf_db_exec (db, "COMMIT", error))
+    return TRUE;
+  _leaf_txn_rollback ((LeafTxn *) db);
+  return FALSE;
+}
+
+gboolean
+_leaf_db_run_alone (LeafDb    *db,
+                    LeafStmt  *stmt,
+                    GError   **error)
+{
+  g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
+
+  return txn != NULL && _leaf_db_run (db, stmt, error) && _leaf_txn_commit (&txn, error);
 }
 
 static gboolean
@@ -651,28 +668,21 @@ static gboolean
 bring_up_to_date (LeafDb  *db,
                   GError **error)
 {
+  g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
   int version = 0;
 
-  if (!_leaf_db_begin (db, error))
-    return FALSE;
   /* Another process may have migrated between our first look and the write lock. */
-  if (!read_header (db, &version, error))
-    goto fail;
+  if (txn == NULL || !read_header (db, &version, error))
+    return FALSE;
   if (version < LEAF_CATALOG_SCHEMA_VERSION)
     {
       g_info ("Migrating catalog %s from version %d to %d", db->path, version,
               LEAF_CATALOG_SCHEMA_VERSION);
       if ((version >= 1 && !backup_before_migration (db, version, error)) ||
           !_leaf_db_migrate (db, version, LEAF_CATALOG_SCHEMA_VERSION, error))
-        goto fail;
+        return FALSE;
     }
-  if (!_leaf_runs_mark_interrupted (db, error))
-    goto fail;
-  return _leaf_db_commit (db, error);
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
+  return _leaf_runs_mark_interrupted (db, error) && _leaf_txn_commit (&txn, error);
 }
 
 /* A file we may not write is opened for reading. A WAL catalog's latest changes may be only in
@@ -815,18 +825,14 @@ _leaf_db_create_at_version (const char  *path,
                             GError     **error)
 {
   g_autoptr(LeafDb) db = db_new (path);
+  g_autoptr(LeafTxn) txn = NULL;
 
   if (sqlite3_open_v2 (path, &db->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
       != SQLITE_OK)
     return _leaf_db_fail (db, error);
   if (!_leaf_db_exec (db, "PRAGMA journal_mode = WAL", error) ||
       !_leaf_db_exec (db, "PRAGMA foreign_keys = ON", error) ||
-      !_leaf_db_begin (db, error))
+      (txn = _leaf_txn_begin (db, error)) == NULL)
     return FALSE;
-  if (!_leaf_db_migrate (db, 0, version, error))
-    {
-      _leaf_db_rollback (db);
-      return FALSE;
-    }
-  return _leaf_db_commit (db, error);
+  return _leaf_db_migrate (db, 0, version, error) && _leaf_txn_commit (&txn, error);
 }

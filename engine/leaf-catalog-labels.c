@@ -296,6 +296,7 @@ leaf_catalog_set_labels (LeafCatalog   *self,
                          GError       **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   g_autoptr(GArray) changed_ids = NULL;
   gint64 action_id;
   LeafDb *db;
@@ -309,11 +310,10 @@ leaf_catalog_set_labels (LeafCatalog   *self,
   if (n_images == 0)
     return TRUE;
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
-    return FALSE;
-  if ((class_id > 0 && !check_class_active (db, class_id, error)) ||
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (class_id > 0 && !check_class_active (db, class_id, error)) ||
       (action_id = _leaf_labels_new_action (db, how, error)) == 0)
-    goto fail;
+    return FALSE;
 
   changed_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (gsize i = 0; i < n_images; i++)
@@ -322,24 +322,18 @@ leaf_catalog_set_labels (LeafCatalog   *self,
 
       if (!check_image_exists (db, image_ids[i], error) ||
           !_leaf_labels_apply (db, action_id, image_ids[i], class_id, FALSE, &changed, error))
-        goto fail;
+        return FALSE;
       if (changed)
         g_array_append_val (changed_ids, image_ids[i]);
     }
+  /* Nothing changed: the transaction rolls back, leaving the history (and its redo stack) as
+   * it was. */
   if (changed_ids->len == 0)
-    {
-      /* Nothing changed: leave the history (and its redo stack) as it was. */
-      _leaf_db_rollback (db);
-      return TRUE;
-    }
-  if (!_leaf_db_commit (db, error))
+    return TRUE;
+  if (!_leaf_txn_commit (&txn, error))
     return FALSE;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_LABELS, g_steal_pointer (&changed_ids));
   return TRUE;
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
 }
 
 /* Says in words what an action did, for menus ("Undo Label 3 Images as “Healthy”"). */
@@ -518,6 +512,7 @@ undo_or_redo (LeafCatalog  *self,
               GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
+  g_autoptr(LeafTxn) txn = NULL;
   g_autoptr(GArray) events = NULL;
   g_autoptr(GArray) changed_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(LeafStmt) stmt = NULL;
@@ -525,19 +520,18 @@ undo_or_redo (LeafCatalog  *self,
   gint64 action_id;
   LeafDb *db;
 
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (action_id = next_action (db, undo, error)) < 0)
     return FALSE;
-  if ((action_id = next_action (db, undo, error)) < 0)
-    goto fail;
   if (action_id == 0)
     {
       g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
                            undo ? _("There is nothing to undo.") : _("There is nothing to redo."));
-      goto fail;
+      return FALSE;
     }
   if ((what = describe_action (db, action_id, error)) == NULL ||
       (events = load_events (db, action_id, error)) == NULL)
-    goto fail;
+    return FALSE;
 
   /* Undo walks the events backwards, redo forwards, so that an image changed twice in one
    * action ends where it should. */
@@ -547,19 +541,17 @@ undo_or_redo (LeafCatalog  *self,
       gboolean changed;
 
       if (!replay_event (db, action_id, event, undo, &changed, error))
-        goto fail;
+        return FALSE;
       if (changed)
         g_array_append_val (changed_ids, event->image_id);
     }
 
   stmt = _leaf_db_prepare (db, "UPDATE label_actions SET state = ? WHERE id = ?", error);
   if (stmt == NULL)
-    goto fail;
+    return FALSE;
   sqlite3_bind_int (stmt, 1, undo ? 1 : 0);
   sqlite3_bind_int64 (stmt, 2, action_id);
-  if (!_leaf_db_run (db, stmt, error))
-    goto fail;
-  if (!_leaf_db_commit (db, error))
+  if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (&txn, error))
     return FALSE;
 
   /* A removed class may have come back, and class counts changed in any case. */
@@ -568,10 +560,6 @@ undo_or_redo (LeafCatalog  *self,
   if (description != NULL)
     *description = g_steal_pointer (&what);
   return TRUE;
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
 }
 
 /**

@@ -61,11 +61,28 @@ gboolean  _leaf_db_exec          (LeafDb       *db,
 gboolean  _leaf_db_run           (LeafDb       *db,
                                   LeafStmt     *stmt,
                                   GError      **error);
-gboolean  _leaf_db_begin         (LeafDb       *db,
+/* A write transaction that rolls back unless it was committed, however its scope is left:
+ *
+ *   g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
+ *
+ *   if (txn == NULL || !change_rows (db, error))
+ *     return FALSE;
+ *   return _leaf_txn_commit (&txn, error);
+ *
+ * Declare it after the catalog's locker, so that it rolls back while the lock is still held.
+ * It is the connection itself under another name: nothing is allocated. */
+typedef struct _LeafTxn LeafTxn;
+LeafTxn  *_leaf_txn_begin        (LeafDb       *db,
                                   GError      **error);
-gboolean  _leaf_db_commit        (LeafDb       *db,
+/* Commits and clears *txn; on failure the transaction is rolled back. */
+gboolean  _leaf_txn_commit       (LeafTxn     **txn,
                                   GError      **error);
-void      _leaf_db_rollback      (LeafDb       *db);
+void      _leaf_txn_rollback     (LeafTxn      *txn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafTxn, _leaf_txn_rollback)
+/* Runs one statement that returns no rows as a transaction of its own. */
+gboolean  _leaf_db_run_alone     (LeafDb       *db,
+                                  LeafStmt     *stmt,
+                                  GError      **error);
 /* Sets error from the connection's last failure; always returns FALSE. */
 gboolean  _leaf_db_fail          (LeafDb       *db,
                                   GError      **error);
@@ -130,6 +147,17 @@ void       _leaf_catalog_unlock          (LeafCatalog       *self);
 /* The catalog's own connection (the caller holds the lock), or NULL and an error once closed. */
 LeafDb    *_leaf_catalog_get_db          (LeafCatalog       *self,
                                           GError           **error);
+
+/* Begins a write transaction on the catalog's own connection (the caller holds the lock) and
+ * sets *db to that connection. */
+static inline LeafTxn *
+_leaf_catalog_begin (LeafCatalog  *self,
+                     LeafDb      **db,
+                     GError      **error)
+{
+  return (*db = _leaf_catalog_get_db (self, error)) != NULL ? _leaf_txn_begin (*db, error) : NULL;
+}
+
 /* Emits the matching signal on the context that opened the catalog, from any thread. ids, an
  * array of gint64 image ids, is taken over; NULL says "any image may have changed". */
 void       _leaf_catalog_emit            (LeafCatalog       *self,

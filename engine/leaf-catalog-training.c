@@ -295,6 +295,7 @@ leaf_catalog_assign_splits (LeafCatalog             *self,
                             GError                 **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   guint assigned = 0;
   LeafDb *db;
 
@@ -309,14 +310,8 @@ leaf_catalog_assign_splits (LeafCatalog             *self,
       return FALSE;
     }
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
-    return FALSE;
-  if (!assign_splits (db, options, &assigned, error))
-    {
-      _leaf_db_rollback (db);
-      return FALSE;
-    }
-  if (!_leaf_db_commit (db, error))
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      !assign_splits (db, options, &assigned, error) || !_leaf_txn_commit (&txn, error))
     return FALSE;
   if (assigned > 0 || options->reassign)
     _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
@@ -519,22 +514,6 @@ check_json (const char  *json,
   return FALSE;
 }
 
-/* Runs one statement as its own transaction; most writes here are single rows. */
-static gboolean
-run_in_transaction (LeafDb    *db,
-                    LeafStmt  *stmt,
-                    GError   **error)
-{
-  if (!_leaf_db_begin (db, error))
-    return FALSE;
-  if (!_leaf_db_run (db, stmt, error))
-    {
-      _leaf_db_rollback (db);
-      return FALSE;
-    }
-  return _leaf_db_commit (db, error);
-}
-
 /**
  * leaf_catalog_begin_run:
  * @self: a #LeafCatalog
@@ -576,7 +555,7 @@ leaf_catalog_begin_run (LeafCatalog  *self,
   _leaf_bind_text (stmt, 3, base_weights_sha256);
   _leaf_bind_text (stmt, 4, g_get_host_name ());
   sqlite3_bind_int64 (stmt, 5, getpid ());
-  if (!run_in_transaction (db, stmt, error))
+  if (!_leaf_db_run_alone (db, stmt, error))
     return 0;
   id = sqlite3_last_insert_rowid (db->handle);
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
@@ -619,7 +598,7 @@ leaf_catalog_end_run (LeafCatalog    *self,
   _leaf_bind_text (stmt, 2, run_statuses[status]);
   _leaf_bind_text (stmt, 3, now);
   _leaf_bind_text (stmt, 4, message);
-  if (!run_in_transaction (db, stmt, error))
+  if (!_leaf_db_run_alone (db, stmt, error))
     return FALSE;
   if (sqlite3_changes (db->handle) == 0)
     {
@@ -768,6 +747,7 @@ leaf_catalog_add_metrics (LeafCatalog       *self,
                           GError           **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
@@ -780,7 +760,7 @@ leaf_catalog_add_metrics (LeafCatalog       *self,
   if (n_metrics == 0)
     return TRUE;
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL)
     return FALSE;
   for (gsize i = 0; i < n_metrics; i++)
     {
@@ -789,7 +769,7 @@ leaf_catalog_add_metrics (LeafCatalog       *self,
                           "VALUES (?, ?, ?, ?, ?)", error);
 
       if (stmt == NULL)
-        goto fail;
+        return FALSE;
       sqlite3_bind_int64 (stmt, 1, run_id);
       sqlite3_bind_int (stmt, 2, scope);
       sqlite3_bind_text (stmt, 3, metrics[i].name, -1, SQLITE_STATIC);
@@ -797,13 +777,9 @@ leaf_catalog_add_metrics (LeafCatalog       *self,
       /* SQLite stores NaN as NULL; NULL reads back as NaN. */
       sqlite3_bind_double (stmt, 5, metrics[i].value);
       if (!_leaf_db_run (db, stmt, error))
-        goto fail;
+        return FALSE;
     }
-  return _leaf_db_commit (db, error);
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
+  return _leaf_txn_commit (&txn, error);
 }
 
 /**
@@ -1018,7 +994,7 @@ leaf_catalog_add_model (LeafCatalog         *self,
   _leaf_bind_text (stmt, 4, classes_json);
   _leaf_bind_text (stmt, 5, metrics_json);
   _leaf_bind_text (stmt, 6, now);
-  if (!run_in_transaction (db, stmt, error))
+  if (!_leaf_db_run_alone (db, stmt, error))
     return 0;
   id = sqlite3_last_insert_rowid (db->handle);
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
@@ -1164,6 +1140,7 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
                               GError       **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   g_autofree gint64 *class_ids = NULL;
   g_autofree guint32 *blob = g_new (guint32, MAX (n_classes, 1));
   g_autofree char *now = _leaf_now ();
@@ -1175,16 +1152,15 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
   g_return_val_if_fail (n_classes > 0, FALSE);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (class_ids = map_model_classes (db, model_id, &model_classes, error)) == NULL)
     return FALSE;
-  if ((class_ids = map_model_classes (db, model_id, &model_classes, error)) == NULL)
-    goto fail;
   if (model_classes != n_classes)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH,
                    _("Model %" PRId64 " has %u classes, but the predictions have %u."),
                    model_id, model_classes, n_classes);
-      goto fail;
+      return FALSE;
     }
   for (gsize i = 0; i < n_images; i++)
     {
@@ -1208,7 +1184,7 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
                                "probabilities, top_index, top_class_id, top_probability, "
                                "entropy, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
       if (stmt == NULL)
-        goto fail;
+        return FALSE;
       sqlite3_bind_int64 (stmt, 1, model_id);
       sqlite3_bind_int64 (stmt, 2, image_ids[i]);
       sqlite3_bind_blob (stmt, 3, blob, n_classes * sizeof (guint32), SQLITE_STATIC);
@@ -1218,16 +1194,12 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
       sqlite3_bind_double (stmt, 7, entropy);
       _leaf_bind_text (stmt, 8, now);
       if (!_leaf_db_run (db, stmt, error))
-        goto fail;
+        return FALSE;
     }
-  if (!_leaf_db_commit (db, error))
+  if (!_leaf_txn_commit (&txn, error))
     return FALSE;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
   return TRUE;
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
 }
 
 static LeafPrediction *

@@ -373,6 +373,7 @@ leaf_catalog_set_group_key (LeafCatalog   *self,
                             GError       **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
@@ -380,7 +381,7 @@ leaf_catalog_set_group_key (LeafCatalog   *self,
   g_return_val_if_fail (group_key == NULL || g_utf8_validate (group_key, -1, NULL), FALSE);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL || !_leaf_db_begin (db, error))
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL)
     return FALSE;
   for (gsize i = 0; i < n_images; i++)
     {
@@ -388,20 +389,16 @@ leaf_catalog_set_group_key (LeafCatalog   *self,
         _leaf_db_prepare (db, "UPDATE images SET group_key = ?2 WHERE id = ?1", error);
 
       if (stmt == NULL)
-        goto fail;
+        return FALSE;
       sqlite3_bind_int64 (stmt, 1, image_ids[i]);
       _leaf_bind_text (stmt, 2, group_key != NULL && *group_key != '\0' ? group_key : NULL);
       if (!_leaf_db_run (db, stmt, error))
-        goto fail;
+        return FALSE;
     }
-  if (!_leaf_db_commit (db, error))
+  if (!_leaf_txn_commit (&txn, error))
     return FALSE;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
   return TRUE;
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
 }
 
 gboolean
@@ -478,7 +475,9 @@ update_places (LeafDb      *db,
                const char  *sql,
                GError     **error)
 {
-  if (!_leaf_db_begin (db, error))
+  g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
+
+  if (txn == NULL)
     return FALSE;
   for (guint i = 0; i < places->len; i++)
     {
@@ -486,18 +485,14 @@ update_places (LeafDb      *db,
       g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
 
       if (stmt == NULL)
-        goto fail;
+        return FALSE;
       sqlite3_bind_int64 (stmt, 1, place->id);
       _leaf_bind_text (stmt, 2, place->path);
       sqlite3_bind_int (stmt, 3, place->missing);
       if (!_leaf_db_run (db, stmt, error))
-        goto fail;
+        return FALSE;
     }
-  return _leaf_db_commit (db, error);
-
-fail:
-  _leaf_db_rollback (db);
-  return FALSE;
+  return _leaf_txn_commit (&txn, error);
 }
 
 /**

@@ -868,6 +868,7 @@ import_batch (Import   *import,
 {
   g_autofree Item *items = g_new0 (Item, end - start);
   g_autoptr(GArray) labelled_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(LeafTxn) txn = NULL;
   guint before_added = import->summary->n_added;
   guint before_updated = import->summary->n_updated;
   guint before_classes = import->new_classes->len;
@@ -883,15 +884,12 @@ import_batch (Import   *import,
         goto out;
     }
 
-  if (!_leaf_db_begin (import->db, error))
+  if ((txn = _leaf_txn_begin (import->db, error)) == NULL)
     goto out;
   for (guint i = 0; i < n_prepared; i++)
     if (!apply_item (import, &items[i], labelled_ids, error))
-      {
-        _leaf_db_rollback (import->db);
-        goto out;
-      }
-  if (!_leaf_db_commit (import->db, error))
+      goto out;
+  if (!_leaf_txn_commit (&txn, error))
     goto out;
   ok = TRUE;
 
@@ -924,17 +922,12 @@ finish_batch_row (Import  *import,
     return TRUE;
   stmt = _leaf_db_prepare (import->db, "UPDATE import_batches SET finished = ?2, "
                            "n_added = n_added + ?3 WHERE id = ?1", error);
-  if (stmt == NULL || !_leaf_db_begin (import->db, error))
+  if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, import->batch_id);
   _leaf_bind_text (stmt, 2, now);
   sqlite3_bind_int (stmt, 3, import->summary->n_added);
-  if (!_leaf_db_run (import->db, stmt, error))
-    {
-      _leaf_db_rollback (import->db);
-      return FALSE;
-    }
-  return _leaf_db_commit (import->db, error);
+  return _leaf_db_run_alone (import->db, stmt, error);
 }
 
 static char *
