@@ -654,6 +654,78 @@ test_full_disk_says_so (Fixture       *fixture,
   g_assert_cmpint (class_of (fixture->catalog, 2), ==, healthy);
 }
 
+/* ---- Transactions ---- */
+
+static gboolean
+insert_class_row (LeafDb      *db,
+                  const char  *name,
+                  GError     **error)
+{
+  g_autoptr(LeafStmt) stmt =
+    _leaf_db_prepare (db, "INSERT INTO classes (name, position, color, created) "
+                      "VALUES (?, 0, '#000000', '2024-01-01T00:00:00.000000Z')", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  _leaf_bind_text (stmt, 1, name);
+  return _leaf_db_run (db, stmt, error);
+}
+
+/* Writes a row, then fails the way a later step of a catalog function would: by returning. */
+static gboolean
+insert_then_fail (LeafDb  *db,
+                  GError **error)
+{
+  g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
+
+  if (txn == NULL || !insert_class_row (db, "forgotten", error))
+    return FALSE;
+  g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED, "a later step failed");
+  return FALSE;
+}
+
+/* A transaction whose scope is left without a commit rolls back on its own; a committed one
+ * keeps its rows; a statement run alone that fails leaves no transaction open. */
+static void
+test_transaction_rolls_back (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafDb) db = _leaf_db_open (fixture->path, FALSE, LEAF_DB_WORKER, &error);
+  g_autoptr(LeafTxn) txn = NULL;
+  g_autoptr(LeafStmt) again = NULL;
+  g_autofree char *names = NULL;
+  sqlite3 *raw;
+
+  g_assert_no_error (error);
+  g_assert_false (insert_then_fail (db, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_true (sqlite3_get_autocommit (db->handle));
+
+  txn = _leaf_txn_begin (db, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_true (insert_class_row (db, "healthy", &error));
+  g_assert_true (_leaf_txn_commit (&txn, &error));
+  g_assert_no_error (error);
+  g_assert_null (txn);
+
+  /* The name is taken now, so the same row again breaks the unique index. */
+  again = _leaf_db_prepare (db, "INSERT INTO classes (name, position, color, created) "
+                            "VALUES ('healthy', 1, '#ffffff', '2024-01-01T00:00:00.000000Z')",
+                            &error);
+  g_assert_no_error (error);
+  g_assert_false (_leaf_db_run_alone (db, again, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_assert_true (sqlite3_get_autocommit (db->handle));
+
+  raw = ctu_sql_open (fixture->path);
+  names = ctu_sql_text (raw, "SELECT group_concat (name) FROM classes");
+  g_assert_cmpstr (names, ==, "healthy");
+  sqlite3_close (raw);
+}
+
 /* ---- Classes ---- */
 
 static void
@@ -1596,6 +1668,7 @@ main (int   argc,
   g_test_add_func ("/catalog/files/read-only-reads-wal", test_read_only_reads_wal);
   g_test_add_func ("/catalog/files/deleted-journal-detected", test_deleted_journal_detected);
   ADD ("files/full-disk-says-so", test_full_disk_says_so);
+  ADD ("db/transaction-rolls-back-unless-committed", test_transaction_rolls_back);
   ADD ("classes/add-rename-colour-shortcut-move", test_classes);
   ADD ("classes/remove-and-undo", test_remove_class);
   ADD ("labels/provenance", test_label_provenance);
