@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -250,7 +252,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_test_add_func ("/calibration/temperature/recovers-overconfidence", test_recovers_temperature);
   g_test_add_func ("/calibration/refer/risk-coverage-rule", test_refer_threshold);
   g_test_add_func ("/calibration/ece/matches-numpy", test_against_numpy);

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include "leaf-next.h"
 
 #define N_CLASSES 3
@@ -205,7 +207,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_test_add_func ("/next/margin", test_margin);
   g_test_add_func ("/next/rank/spreads-near-duplicates", test_spreads_duplicates);
   g_test_add_func ("/next/rank/uncertain-first", test_uncertainty);

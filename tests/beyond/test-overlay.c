@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -149,7 +151,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_test_add_func ("/calibration/json/round-trip", test_calibration_round_trip);
   g_test_add_func ("/calibration/json/without-bins", test_calibration_without_bins);
   g_test_add_func ("/heatmap/over-photo", test_heatmap_over_photo);

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <string.h>
 
 #include "leaf-error.h"
@@ -164,7 +166,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_test_add_func ("/recipe/json/round-trip", test_round_trip);
   g_test_add_func ("/recipe/json/missing-members-keep-preset", test_missing_members);
   g_test_add_func ("/recipe/json/invalid", test_invalid);

@@ -5,14 +5,15 @@
 
 #pragma once
 
+#include "leaf-test.h"
+
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <sqlite3.h>
 
 G_BEGIN_DECLS
 
-/* A fresh temporary folder; remove it with ctu_remove_tree(). */
+/* A fresh temporary folder; remove it with leaf_test_remove_tree(). */
 char      *ctu_make_tmp_dir        (void);
-void       ctu_remove_tree         (const char  *path);
 
 /* Encodes a width x height picture whose pixels depend on seed (so that every seed gives other
  * bytes) as "jpeg" or "png". */

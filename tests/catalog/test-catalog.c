@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <math.h>
 #include <signal.h>
@@ -43,7 +45,7 @@ fixture_tear_down (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_finalize_object (fixture->catalog);
-  ctu_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->path);
   g_free (fixture->dir);
 }
@@ -152,7 +154,7 @@ test_open_missing (void)
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
   g_assert_null (catalog);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -213,7 +215,7 @@ test_open_refuses_foreign (void)
   ctu_write_bytes (text_path, "just some text, long enough to not be a database header\n", 56);
   g_assert_null (leaf_catalog_open (text_path, LEAF_CATALOG_OPEN_CREATE, &error));
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT);
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 /* Data that each older schema version could hold, to check that migrations keep it. */
@@ -296,7 +298,7 @@ test_migrations (void)
       g_assert_cmpuint (runs->len, ==, 0);
 
       g_clear_object (&catalog);
-      ctu_remove_tree (dir);
+      leaf_test_remove_tree (dir);
     }
 }
 
@@ -380,7 +382,7 @@ test_open_refuses_damaged_header (void)
       after = ctu_sha256_of_file (path);
       g_assert_cmpstr (before, ==, after);
       g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
-      ctu_remove_tree (dir);
+      leaf_test_remove_tree (dir);
     }
 }
 
@@ -404,7 +406,7 @@ test_open_refuses_tables_missing (void)
   g_assert_nonnull (strstr (error->message, "damaged"));
   after = ctu_sha256_of_file (path);
   g_assert_cmpstr (before, ==, after);
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 /* The copy kept before a migration: one left empty or cut short by a kill, or a temporary file
@@ -491,7 +493,7 @@ test_migration_backup_replaced_when_damaged (void)
                        g_str_equal (name, "old.leafscope-shm") ||
                        g_str_equal (name, "old.leafscope.v1.backup"));
     }
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 /* The owner has the catalog open and has labelled 77 photos, all still in the -wal file; another
@@ -557,7 +559,7 @@ test_read_only_reads_wal (void)
   g_test_message ("as nobody, owner gone: %s%s", out, err);
   g_assert_cmpint (status, ==, 0);
   g_assert_nonnull (strstr (out, "\"images\":77,\"labeled\":77"));
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 /* Deleting the -wal and -shm files (or the catalog) under an open catalog: the next change is
@@ -603,7 +605,7 @@ test_deleted_journal_detected (void)
           g_assert_cmpint (class_of (catalog, 2), ==, 0);
           label (catalog, 2, healthy, LEAF_LABEL_HOW_MANUAL);
         }
-      ctu_remove_tree (dir);
+      leaf_test_remove_tree (dir);
     }
 }
 
@@ -1344,7 +1346,7 @@ test_splits (void)
   g_free (order);
   g_clear_object (&forward);
   g_clear_object (&backward);
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 /* ---- Runs, metrics, models, predictions ---- */
@@ -1650,7 +1652,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
 #define ADD(path, func) \
   g_test_add ("/catalog/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -39,7 +41,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ctu_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->catalog);
   g_free (fixture->photos);
   g_free (fixture->dir);
@@ -557,7 +559,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add ("/catalog/cli/workflow", Fixture, NULL, fixture_set_up, test_workflow,
               fixture_tear_down);

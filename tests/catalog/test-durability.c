@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <signal.h>
 
@@ -32,7 +34,7 @@ typedef struct
 static void
 setup_free (Setup *setup)
 {
-  ctu_remove_tree (setup->dir);
+  leaf_test_remove_tree (setup->dir);
   for (guint i = 0; i < N_IMAGES; i++)
     g_free (setup->sha[i]);
   g_free (setup->sha);
@@ -293,7 +295,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/catalog/durability/sigkill-during-import-and-labelling", test_sigkill);
 

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -72,7 +74,7 @@ fixture_tear_down (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_finalize_object (fixture->catalog);
-  ctu_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->path);
   g_free (fixture->photos);
   g_free (fixture->dir);
@@ -313,14 +315,14 @@ test_folder_copies_and_missing (Fixture       *fixture,
 
       g_assert_cmpstr (a, ==, b);
     }
-  ctu_remove_tree (shm_dir);
+  leaf_test_remove_tree (shm_dir);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add ("/catalog/export/csv-read-back-by-python", Fixture, NULL, fixture_set_up, test_csv,
               fixture_tear_down);

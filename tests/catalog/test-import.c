@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,7 +45,7 @@ fixture_tear_down (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_finalize_object (fixture->catalog);
-  ctu_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->path);
   g_free (fixture->photos);
   g_free (fixture->dir);
@@ -411,7 +413,7 @@ test_copy_into_managed_folder (Fixture       *fixture,
   g_assert_no_error (error);
   summary = import_with (fixture, fixture->photos, &copy);
   g_assert_cmpuint (summary->n_added, ==, 4);
-  ctu_remove_tree (fixture->photos);
+  leaf_test_remove_tree (fixture->photos);
 
   images = leaf_catalog_query_images (fixture->catalog, NULL, 0, G_MAXUINT, &error);
   g_assert_no_error (error);
@@ -789,7 +791,7 @@ test_skips_unreadable (void)
   g_assert_cmpuint (summary->skipped->len, ==, 1);
   assert_skipped (summary, locked, LEAF_IMPORT_SKIP_UNREADABLE);
   g_clear_object (&catalog);
-  ctu_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 /* All of it at once, among good images, in one import. */
@@ -1072,7 +1074,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
 #define ADD(path, func) \
   g_test_add ("/catalog/import/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)

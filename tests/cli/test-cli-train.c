@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <string.h>
 
@@ -92,7 +94,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ctu_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->weights);
   g_free (fixture->catalog);
   g_free (fixture->dir);
@@ -147,7 +149,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add ("/cli/train/progress-in-a-pipe", Fixture, NULL, fixture_set_up,
               test_train_progress_in_a_pipe, fixture_tear_down);

@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
@@ -289,6 +291,6 @@ main (int    argc,
             paths->len, source, decode_1, preprocess_1, full_1, n_threads, full_n,
             large_1, n_threads, large_n);
 
-  image_test_remove_tree (tmp_dir);
+  leaf_test_remove_tree (tmp_dir);
   return bench.failures == 0 ? 0 : 1;
 }

@@ -7,33 +7,12 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <string.h>
 
 #include "image-test-util.h"
-
-/* Removes a directory the test made and everything in it. */
-void
-image_test_remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_unlink (path);
-      return;
-    }
-
-  dir = g_dir_open (path, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      image_test_remove_tree (child);
-    }
-  g_rmdir (path);
-}
 
 /* Same size, same layout of channels, same pixel bytes (row padding ignored). */
 gboolean

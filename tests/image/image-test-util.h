@@ -5,11 +5,12 @@
 
 #pragma once
 
+#include "leaf-test.h"
+
 #include <gdk-pixbuf/gdk-pixbuf.h>
 
 G_BEGIN_DECLS
 
-void     image_test_remove_tree    (const char *path);
 gboolean image_test_pixbufs_equal (GdkPixbuf  *a,
                                    GdkPixbuf  *b);
 /* An RGB picture with a different colour at every pixel: x, y and their XOR in the channels. */

@@ -11,6 +11,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -447,7 +449,7 @@ test_import_and_evaluate_agree (void)
     }
 
   g_clear_object (&catalog);
-  image_test_remove_tree (root);
+  leaf_test_remove_tree (root);
 }
 
 /* ---- predict, through the command line --------------------------------------------------- */
@@ -513,7 +515,7 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   int status;
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   scratch_dir = g_dir_make_tmp ("leafscope-formats-XXXXXX", &error);
   g_assert_no_error (error);
@@ -526,6 +528,6 @@ main (int    argc,
   g_test_add_func ("/image/formats/cli-predict", test_cli_predict);
 
   status = g_test_run ();
-  image_test_remove_tree (scratch_dir);
+  leaf_test_remove_tree (scratch_dir);
   return status;
 }

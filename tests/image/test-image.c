@@ -11,6 +11,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -948,7 +950,7 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   int status;
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   ref_dir = g_dir_make_tmp ("leafscope-image-ref-XXXXXX", &error);
   g_assert_no_error (error);
@@ -985,7 +987,7 @@ main (int    argc,
   status = g_test_run ();
 
   g_clear_pointer (&manifest, json_object_unref);
-  image_test_remove_tree (ref_dir);
-  image_test_remove_tree (scratch_dir);
+  leaf_test_remove_tree (ref_dir);
+  leaf_test_remove_tree (scratch_dir);
   return status;
 }

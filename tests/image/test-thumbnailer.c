@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -375,18 +377,10 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  leaf_test_init (&argc, &argv);
 
   scratch_dir = g_dir_make_tmp ("leafscope-thumbnailer-XXXXXX", &error);
   g_assert_no_error (error);
-
-  /* A throwaway default cache. Not G_TEST_OPTION_ISOLATE_DIRS: it also hides XDG_DATA_DIRS, and
-   * with it the MIME database that GdkPixbuf needs to recognise JPEGs. */
-  {
-    g_autofree char *cache_home = g_build_filename (scratch_dir, "xdg-cache", NULL);
-
-    g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
-  }
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -403,6 +397,6 @@ main (int    argc,
   g_test_add_func ("/thumbnailer/default-cache-dir", test_default_cache_dir);
 
   status = g_test_run ();
-  image_test_remove_tree (scratch_dir);
+  leaf_test_remove_tree (scratch_dir);
   return status;
 }

@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -40,7 +42,7 @@ typedef struct
 static void
 setup_free (Setup *setup)
 {
-  ctu_remove_tree (setup->dir);
+  leaf_test_remove_tree (setup->dir);
   g_free (setup->dir);
   g_free (setup->photos);
   g_free (setup->catalog);
@@ -553,7 +555,7 @@ main (int    argc,
 {
   /* Each test gets its own home, cache, data and configuration folders, which the CLI it runs
    * inherits: a feature cache left by an earlier run never changes what a test sees. */
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_test_add_func ("/robustness/kill-during-training", test_kill_training);
   g_test_add_func ("/robustness/full-disk", test_full_disk);
   g_test_add_func ("/robustness/full-disk-saving-model", test_full_disk_saving_model);

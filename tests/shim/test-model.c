@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -709,7 +711,7 @@ main (int argc, char *argv[])
 {
   int status;
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   shim_assert_ok (lt_init (0, &shim_error_));
   ref = shim_reference_make (&skip_reason);
 

@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -361,7 +363,7 @@ test_trainable_flags (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/shim/runtime/threads-default-to-cores", test_threads_default);
   g_test_add_func ("/shim/runtime/threads-on-other-thread", test_threads_other_thread);

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -22,27 +24,6 @@ make_tmpdir (void)
   char *dir = g_dir_make_tmp ("leaf-cache-XXXXXX", &error);
   g_assert_no_error (error);
   return dir;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children =
-    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                               NULL, NULL);
-  GFileInfo *info;
-
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
 }
 
 static void
@@ -80,7 +61,7 @@ test_round_trip (void)
     g_assert_cmpuint (leaf_feature_cache_get_size (again), >=, sizeof in);
   }
 
-  remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -110,7 +91,7 @@ test_damaged_entry_is_a_miss (void)
   g_assert_false (leaf_feature_cache_store (cache, "../escape", SHA_A, 0, in, sizeof in, NULL));
   g_assert_false (leaf_feature_cache_store (cache, ns, "../../x", 0, in, sizeof in, NULL));
 
-  remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -152,14 +133,14 @@ test_trim_removes_least_recently_used (void)
     g_assert_false (leaf_feature_cache_lookup (cache, ns, oldest, 0, out, sizeof out));
   }
 
-  remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_test_add_func ("/feature-cache/round-trip", test_round_trip);
   g_test_add_func ("/feature-cache/damaged-entry-is-a-miss", test_damaged_entry_is_a_miss);
   g_test_add_func ("/feature-cache/trim-removes-least-recently-used",

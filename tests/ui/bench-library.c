@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,6 @@ main (int   argc,
           jumps[0], jumps[1], jumps[2], jumps[3]);
 
   gtk_window_destroy (GTK_WINDOW (window));
-  ui_test_remove_tree (cache);
+  leaf_test_remove_tree (cache);
   return 0;
 }

@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 #include <math.h>
 #include <stdio.h>
@@ -410,7 +412,7 @@ test_end_to_end (void)
   gtk_window_destroy (GTK_WINDOW (window));
   ui_test_iterate (100);
   g_clear_object (&app);
-  ui_test_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 int

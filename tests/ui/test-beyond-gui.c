@@ -15,6 +15,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 #include <inttypes.h>
 #include <string.h>
@@ -81,7 +83,7 @@ fixture_teardown (Fixture       *f,
   g_clear_object (&f->settings);
   leaf_catalog_close (f->catalog);
   g_assert_finalize_object (f->catalog);
-  ui_test_remove_tree (f->dir);
+  leaf_test_remove_tree (f->dir);
   g_free (f->photos);
   g_free (f->dir);
 }

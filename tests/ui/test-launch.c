@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 #include <glib/gstdio.h>
 
@@ -64,7 +66,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ui_test_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->dir);
   g_free (fixture->catalog_a);
   g_free (fixture->catalog_b);

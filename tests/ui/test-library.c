@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 
 #include "leaf-catalog.h"
@@ -80,7 +82,7 @@ fixture_teardown (Fixture       *f,
   g_assert_finalize_object (view);
   leaf_catalog_close (f->catalog);
   g_assert_finalize_object (f->catalog);
-  ui_test_remove_tree (f->dir);
+  leaf_test_remove_tree (f->dir);
   g_free (f->dir);
 }
 

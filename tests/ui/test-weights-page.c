@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -75,7 +77,7 @@ fixture_tear_down (Fixture       *fixture,
   ui_test_iterate (50);
   g_assert_finalize_object (fixture->page);
   g_clear_object (&fixture->store);
-  ws_remove_tree (fixture->dir);
+  leaf_test_remove_tree (fixture->dir);
   g_free (fixture->dir);
   g_free (fixture->ready_path);
 }
@@ -448,7 +450,7 @@ test_train_asks_for_weights (void)
 
   gtk_window_destroy (GTK_WINDOW (window));
   ui_test_iterate (100);
-  ui_test_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -489,7 +491,7 @@ test_train_with_weights_does_not_ask (void)
   gtk_window_destroy (GTK_WINDOW (window));
   ui_test_iterate (100);
   g_assert_cmpint (g_unlink (imported), ==, 0);
-  ui_test_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 int

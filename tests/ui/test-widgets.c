@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <adwaita.h>
 #include <math.h>
 
@@ -300,7 +302,7 @@ test_template_library_view (void)
   leaf_library_view_set_catalog (LEAF_LIBRARY_VIEW (view), catalog);
   check_template (view, 900, 600);
   leaf_catalog_close (catalog);
-  ui_test_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -345,7 +347,7 @@ test_template_thumbnail_cell (void)
   g_object_unref (ui_test_render (cell));
   destroy_and_finalize (window, cell);
   leaf_catalog_close (catalog);
-  ui_test_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -360,7 +362,7 @@ test_template_viewer_window (void)
   check_toplevel (leaf_viewer_window_new (LEAF_LIBRARY_VIEW (view), 1));
   destroy_and_finalize (window, view);
   leaf_catalog_close (catalog);
-  ui_test_remove_tree (dir);
+  leaf_test_remove_tree (dir);
 }
 
 static void

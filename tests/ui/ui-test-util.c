@@ -12,38 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leaf-test.h"
 #include "ui-test-util.h"
-
-static char *test_home;
-
-static void
-remove_test_home (void)
-{
-  ui_test_remove_tree (test_home);
-  g_clear_pointer (&test_home, g_free);
-}
 
 void
 ui_test_init (int    *argc,
               char ***argv)
 {
-  static const char *const kinds[] = { "CACHE", "CONFIG", "DATA", "STATE" };
-
-  /* Tests make their own files; keep the user's home untouched. Not G_TEST_OPTION_ISOLATE_DIRS:
-   * it also hides XDG_DATA_DIRS, where GTK finds its icons and the MIME database. */
-  test_home = g_dir_make_tmp ("leafscope-ui-home-XXXXXX", NULL);
-  atexit (remove_test_home);
-  g_setenv ("HOME", test_home, TRUE);
-  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
-    {
-      g_autofree char *variable = g_strdup_printf ("XDG_%s_HOME", kinds[i]);
-      g_autofree char *lower = g_ascii_strdown (kinds[i], -1);
-      g_autofree char *folder = g_build_filename (test_home, lower, NULL);
-
-      g_setenv (variable, folder, TRUE);
-    }
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
-  g_test_init (argc, argv, NULL);
+  leaf_test_init (argc, argv);
   gtk_init ();
   adw_init ();
 }
@@ -343,21 +320,3 @@ ui_test_make_photos (const char         *dir,
   return g_strdup (dir);
 }
 
-void
-ui_test_remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          ui_test_remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
-}

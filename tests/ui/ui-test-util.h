@@ -5,6 +5,8 @@
 
 #pragma once
 
+#include "leaf-test.h"
+
 #include <gtk/gtk.h>
 
 G_BEGIN_DECLS
@@ -34,6 +36,5 @@ GtkWidget  *ui_test_find_message_dialog (void);
 char       *ui_test_make_photos    (const char    *dir,
                                     const char * const *classes,
                                     guint          per_class);
-void        ui_test_remove_tree    (const char    *path);
 
 G_END_DECLS

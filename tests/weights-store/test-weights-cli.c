@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
@@ -56,7 +58,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ws_remove_tree (fixture->tmp);
+  leaf_test_remove_tree (fixture->tmp);
   g_free (fixture->store);
   g_free (fixture->tmp);
 }

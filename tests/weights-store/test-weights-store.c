@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -62,7 +64,7 @@ fixture_tear_down (Fixture       *fixture,
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (1000);
     }
-  ws_remove_tree (fixture->tmp);
+  leaf_test_remove_tree (fixture->tmp);
   g_free (fixture->dir);
   g_free (fixture->tmp);
 }

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -27,7 +29,7 @@ ws_test_init (int    *argc,
       if (g_file_test (compiled, G_FILE_TEST_IS_REGULAR))
         g_setenv ("GSETTINGS_SCHEMA_DIR", schemas, TRUE);
     }
-  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (argc, argv);
 }
 
 typedef struct
@@ -326,7 +328,7 @@ ws_torch_files (void)
       else
         {
           torch_missing = TRUE;
-          ws_remove_tree (dir);
+          leaf_test_remove_tree (dir);
           g_free (dir);
         }
     }
@@ -339,7 +341,7 @@ void
 ws_torch_files_remove (void)
 {
   if (torch_dir != NULL)
-    ws_remove_tree (torch_dir);
+    leaf_test_remove_tree (torch_dir);
   g_clear_pointer (&torch_dir, g_free);
 }
 
@@ -366,21 +368,3 @@ ws_list_dir (const char *dir)
   return g_strjoinv (" ", (char **) names->pdata);
 }
 
-void
-ws_remove_tree (const char *dir)
-{
-  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  if (handle == NULL)
-    return;
-  while ((name = g_dir_read_name (handle)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        ws_remove_tree (path);
-      else
-        g_unlink (path);
-    }
-  g_rmdir (dir);
-}

@@ -5,6 +5,8 @@
 
 #pragma once
 
+#include "leaf-test.h"
+
 #include <libsoup/soup.h>
 
 G_BEGIN_DECLS
@@ -55,7 +57,6 @@ void        ws_torch_files_remove  (void);
 
 /* The names in dir, sorted, joined with spaces ("" when empty). */
 char     *ws_list_dir          (const char *dir);
-void      ws_remove_tree       (const char *dir);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WsServer, ws_server_free)
 

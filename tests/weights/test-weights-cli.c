@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -274,7 +276,7 @@ main (int argc, char *argv[])
   const char *python = g_getenv ("LEAFSCOPE_PYTHON");
   int result;
 
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
   g_assert_cmpint (argc, ==, 2);
   cli_path = argv[1];
 

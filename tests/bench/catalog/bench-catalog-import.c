@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <stdio.h>
 
@@ -143,6 +145,6 @@ main (int   argc,
 
   g_clear_object (&catalog);
   if (keep == NULL)
-    ctu_remove_tree (dir);
+    leaf_test_remove_tree (dir);
   return 0;
 }
