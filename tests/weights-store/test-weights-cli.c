@@ -384,7 +384,7 @@ main (int   argc,
   g_autoptr(GBytes) body = NULL;
   int status;
 
-  ws_test_init (&argc, &argv);
+  leaf_test_init (&argc, &argv);
   if (g_getenv ("LEAFSCOPE_CLI") == NULL)
     {
       g_print ("1..0 # SKIP LEAFSCOPE_CLI is not set\n");

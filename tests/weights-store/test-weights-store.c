@@ -863,7 +863,7 @@ main (int   argc,
 {
   int status;
 
-  ws_test_init (&argc, &argv);
+  leaf_test_init (&argc, &argv);
   main_thread = g_thread_self ();
   body = ws_make_bytes (BODY_BYTES, 42);
   body_sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, body);

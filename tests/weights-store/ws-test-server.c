@@ -15,23 +15,6 @@
 #define TRICKLE_BYTES (16 * 1024)
 #define TRICKLE_MS 20
 
-void
-ws_test_init (int    *argc,
-              char ***argv)
-{
-  const char *const *dirs = g_get_system_data_dirs ();
-
-  for (gsize i = 0; dirs[i] != NULL && g_getenv ("GSETTINGS_SCHEMA_DIR") == NULL; i++)
-    {
-      g_autofree char *schemas = g_build_filename (dirs[i], "glib-2.0", "schemas", NULL);
-      g_autofree char *compiled = g_build_filename (schemas, "gschemas.compiled", NULL);
-
-      if (g_file_test (compiled, G_FILE_TEST_IS_REGULAR))
-        g_setenv ("GSETTINGS_SCHEMA_DIR", schemas, TRUE);
-    }
-  leaf_test_init (argc, argv);
-}
-
 typedef struct
 {
   WsServer *server;

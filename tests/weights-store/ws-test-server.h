@@ -30,12 +30,6 @@ typedef struct
   GHashTable *slow;  /* SoupServerMessage -> its trickle source id */
 } WsServer;
 
-/* g_test_init() with every test in its own home and XDG folders, keeping the system's GSettings
- * schemas in sight: the isolated XDG_DATA_DIRS hides them, and GIO's GNOME proxy resolver, which
- * every download (ours and the CLI's) asks, aborts without them. */
-void      ws_test_init         (int        *argc,
-                                char     ***argv);
-
 WsServer *ws_server_new        (GBytes     *body);
 void      ws_server_free       (WsServer   *server);
 void      ws_server_set_body   (WsServer   *server,
