@@ -451,6 +451,57 @@ _leaf_db_run_alone (LeafDb    *db,
   return txn != NULL && _leaf_db_run (db, stmt, error) && _leaf_txn_commit (&txn, error);
 }
 
+GPtrArray *
+_leaf_db_collect_rows (LeafDb          *db,
+                       const char      *sql,
+                       gint64           param,
+                       LeafRowFunc      from_row,
+                       GDestroyNotify   free_func,
+                       GError         **error)
+{
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
+  g_autoptr(GPtrArray) rows = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, param);
+  rows = g_ptr_array_new_with_free_func (free_func);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (rows, from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  return g_steal_pointer (&rows);
+}
+
+gpointer
+_leaf_catalog_collect_one (LeafCatalog     *self,
+                           const char      *sql,
+                           gint64           param,
+                           LeafRowFunc      from_row,
+                           GDestroyNotify   free_func,
+                           int              not_found_code,
+                           const char      *not_found,
+                           GError         **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
+  g_autoptr(GPtrArray) rows = NULL;
+  LeafDb *db;
+
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+      (rows = _leaf_db_collect_rows (db, sql, param, from_row, free_func, error)) == NULL)
+    return NULL;
+  if (rows->len == 0)
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, not_found_code, not_found);
+      return NULL;
+    }
+  return g_ptr_array_steal_index (rows, 0);
+}
+
 static gboolean
 read_pragma_int (LeafDb      *db,
                  const char  *sql,

@@ -83,6 +83,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafTxn, _leaf_txn_rollback)
 gboolean  _leaf_db_run_alone     (LeafDb       *db,
                                   LeafStmt     *stmt,
                                   GError      **error);
+/* Reading rows into structures: from_row makes one from the statement's current row. */
+typedef gpointer (*LeafRowFunc) (LeafStmt *stmt);
+/* Every row of sql, whose one optional integer parameter is param. */
+GPtrArray *_leaf_db_collect_rows (LeafDb          *db,
+                                  const char      *sql,
+                                  gint64           param,
+                                  LeafRowFunc      from_row,
+                                  GDestroyNotify   free_func,
+                                  GError         **error);
 /* Sets error from the connection's last failure; always returns FALSE. */
 gboolean  _leaf_db_fail          (LeafDb       *db,
                                   GError      **error);
@@ -164,6 +173,17 @@ void       _leaf_catalog_emit            (LeafCatalog       *self,
                                           LeafCatalogChange  change,
                                           GArray            *ids);
 
+/* The first row of _leaf_db_collect_rows() on the catalog's connection, taking its lock; or
+ * not_found_code with the message not_found when there is none. */
+gpointer   _leaf_catalog_collect_one     (LeafCatalog       *self,
+                                          const char        *sql,
+                                          gint64             param,
+                                          LeafRowFunc        from_row,
+                                          GDestroyNotify     free_func,
+                                          int                not_found_code,
+                                          const char        *not_found,
+                                          GError           **error);
+
 typedef struct _LeafCatalogLocker LeafCatalogLocker;
 static inline LeafCatalogLocker *
 _leaf_catalog_locker_new (LeafCatalog *self)
@@ -212,7 +232,7 @@ gboolean   _leaf_labels_apply            (LeafDb            *db,
                                           gboolean          *changed,
                                           GError           **error);
 
-/* Runs (leaf-catalog-training.c): marks the runs of processes that died as interrupted */
+/* Runs (leaf-catalog-runs.c): marks the runs of processes that died as interrupted */
 gboolean   _leaf_runs_mark_interrupted   (LeafDb            *db,
                                           GError           **error);
 

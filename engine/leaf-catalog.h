@@ -9,7 +9,9 @@
 
 #include "leaf-types.h"
 #include "leaf-catalog-image.h"
-#include "leaf-catalog-training.h"
+#include "leaf-catalog-models.h"
+#include "leaf-catalog-runs.h"
+#include "leaf-catalog-splits.h"
 
 G_BEGIN_DECLS
 

@@ -8,45 +8,10 @@
 #include <glib.h>
 
 #include "leaf-recipe.h"
+#include "leaf-run-control.h"
 #include "leaf-trainer.h"
 
 G_BEGIN_DECLS
-
-typedef void (*LeafRunServeFunc) (gpointer request,
-                                  gpointer user_data);
-
-/* Shared between the caller (who pauses, resumes, stops and queues requests) and the training
- * thread (who waits, and serves each queued request between two steps of a run, or at once
- * when no run is going). */
-typedef struct
-{
-  GMutex lock;
-  GCond cond;
-  gboolean paused;
-  gboolean stop;
-  gboolean quit;
-  gpointer job;         /* the next run's LeafRunSetup, until the thread takes it */
-  GQueue requests;
-  LeafRunServeFunc serve;
-  gpointer serve_data;
-} LeafRunControl;
-
-void     leaf_run_control_init           (LeafRunControl *control);
-void     leaf_run_control_clear          (LeafRunControl *control);
-void     leaf_run_control_reset          (LeafRunControl *control);
-void     leaf_run_control_set_paused     (LeafRunControl *control,
-                                          gboolean        paused);
-gboolean leaf_run_control_is_paused      (LeafRunControl *control);
-void     leaf_run_control_request_stop   (LeafRunControl *control);
-void     leaf_run_control_push_request   (LeafRunControl *control,
-                                          gpointer        request);
-void     leaf_run_control_push_job       (LeafRunControl *control,
-                                          gpointer        job);
-void     leaf_run_control_quit           (LeafRunControl *control);
-/* Serves requests until there is a job, which it returns, or until told to quit (NULL). */
-gpointer leaf_run_control_next_job       (LeafRunControl *control);
-/* Serves queued requests and blocks while paused; returns TRUE when the run should stop. */
-gboolean leaf_run_control_checkpoint     (LeafRunControl *control);
 
 typedef void (*LeafRunEmitFunc) (const LeafTrainEvent *event,
                                  gpointer              user_data);

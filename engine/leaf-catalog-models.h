@@ -1,0 +1,87 @@
+/* leaf-catalog-models.h: trained models and their predictions
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "leaf-types.h"
+
+G_BEGIN_DECLS
+
+/**
+ * LeafModelInfo:
+ * @id: row id
+ * @run_id: the run that produced it, or 0
+ * @path: the model file
+ * @sha256: SHA-256 of the model file
+ * @classes: (array zero-terminated=1): class names in output order
+ * @metrics_json: (nullable): final metrics as a JSON object
+ * @created: when it was recorded (UTC)
+ */
+struct _LeafModelInfo
+{
+  gint64 id;
+  gint64 run_id;
+  char *path;
+  char *sha256;
+  char **classes;
+  char *metrics_json;
+  GDateTime *created;
+};
+
+/**
+ * LeafPrediction:
+ * @model_id: the model that predicted
+ * @image_id: the image it looked at
+ * @n_classes: length of @probabilities; the model's class order
+ * @probabilities: (array length=n_classes): one per class of the model
+ * @top_index: index of the largest probability
+ * @top_class_id: the catalog class named like the model's top class, or 0 when there is none
+ * @entropy: Shannon entropy of @probabilities, in nats
+ */
+struct _LeafPrediction
+{
+  gint64 model_id;
+  gint64 image_id;
+  guint n_classes;
+  float *probabilities;
+  guint top_index;
+  gint64 top_class_id;
+  double entropy;
+};
+
+void            leaf_model_info_free             (LeafModelInfo   *info);
+void            leaf_prediction_free             (LeafPrediction  *prediction);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafModelInfo, leaf_model_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafPrediction, leaf_prediction_free)
+
+gint64          leaf_catalog_add_model           (LeafCatalog            *self,
+                                                  gint64                  run_id,
+                                                  const char             *path,
+                                                  const char             *sha256,
+                                                  const char * const     *classes,
+                                                  const char             *metrics_json,
+                                                  GError                **error);
+GPtrArray      *leaf_catalog_list_models         (LeafCatalog            *self,
+                                                  GError                **error);
+LeafModelInfo  *leaf_catalog_get_model           (LeafCatalog            *self,
+                                                  gint64                  model_id,
+                                                  GError                **error);
+LeafModelInfo  *leaf_catalog_get_latest_model    (LeafCatalog            *self,
+                                                  GError                **error);
+gboolean        leaf_catalog_add_predictions     (LeafCatalog            *self,
+                                                  gint64                  model_id,
+                                                  const gint64           *image_ids,
+                                                  gsize                   n_images,
+                                                  const float            *probabilities,
+                                                  guint                   n_classes,
+                                                  GError                **error);
+LeafPrediction *leaf_catalog_get_prediction      (LeafCatalog            *self,
+                                                  gint64                  model_id,
+                                                  gint64                  image_id,
+                                                  GError                **error);
+
+G_END_DECLS
