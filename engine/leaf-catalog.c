@@ -549,10 +549,15 @@ leaf_catalog_check_missing (LeafCatalog   *self,
     {
       g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
 
-      if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
-          !update_places (db, changed, "UPDATE images SET missing = ?3 WHERE id = ?1", error))
+      if ((db = _leaf_catalog_get_db (self, error)) == NULL)
         return FALSE;
-      _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
+      /* A catalog this user may only read still answers; it just cannot remember the answer. */
+      if (!db->read_only)
+        {
+          if (!update_places (db, changed, "UPDATE images SET missing = ?3 WHERE id = ?1", error))
+            return FALSE;
+          _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
+        }
     }
   if (n_missing != NULL)
     *n_missing = missing;

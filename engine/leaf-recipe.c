@@ -109,8 +109,12 @@ leaf_recipe_validate (const LeafRecipe  *recipe,
     problem = _("at most 8 stages can be unfrozen");
   else if (recipe->views != 1 && recipe->views != 2 && recipe->views != 4 && recipe->views != 8)
     problem = _("the number of training views must be 1, 2, 4 or 8");
-  else if (!(recipe->head_lr > 0 && recipe->finetune_lr > 0 && recipe->finetune_head_lr > 0))
-    problem = _("learning rates must be positive");
+  /* The upper bound is far above any rate that learns, and below the round numbers from 1e17 up
+   * that json-glib 1.6 writes as invalid JSON ("1e+17.0") in the run's record. */
+  else if (!(recipe->head_lr > 0 && recipe->head_lr <= 1e6
+             && recipe->finetune_lr > 0 && recipe->finetune_lr <= 1e6
+             && recipe->finetune_head_lr > 0 && recipe->finetune_head_lr <= 1e6))
+    problem = _("learning rates must be above 0 and at most 1e6");
   else if (recipe->label_smoothing < 0 || recipe->label_smoothing >= 1)
     problem = _("label smoothing must be at least 0 and below 1");
   else if (recipe->val_fraction <= 0 || recipe->val_fraction >= 1)

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include "leaf-test.h"
 
 #include <string.h>
@@ -106,6 +108,34 @@ test_round_trip (void)
   round_trip (&recipe);
 }
 
+/* The largest learning rate a recipe takes still reads back from its JSON; the next round
+ * numbers, which json-glib 1.6 writes as "1e+17.0", are refused before anything is written
+ * (a rate of 1e36 used to fail the run with "not valid JSON"). */
+static void
+test_learning_rate_bounds (void)
+{
+  g_autoptr(GError) error = NULL;
+  LeafRecipe recipe;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  recipe.head_lr = recipe.finetune_lr = recipe.finetune_head_lr = 1e6;
+  g_assert_true (leaf_recipe_validate (&recipe, &error));
+  g_assert_no_error (error);
+  round_trip (&recipe);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      const double bad[] = { 1e17, 1e36, INFINITY };
+
+      leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+      recipe.finetune_lr = bad[i];
+      g_assert_false (leaf_recipe_validate (&recipe, &error));
+      g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "learning rate"));
+      g_clear_error (&error);
+    }
+}
+
 /* An older version's recipe lacks newer members: they take the named preset's values. */
 static void
 test_missing_members (void)
@@ -170,5 +200,6 @@ main (int   argc,
   g_test_add_func ("/recipe/json/round-trip", test_round_trip);
   g_test_add_func ("/recipe/json/missing-members-keep-preset", test_missing_members);
   g_test_add_func ("/recipe/json/invalid", test_invalid);
+  g_test_add_func ("/recipe/learning-rate-bounds", test_learning_rate_bounds);
   return g_test_run ();
 }

@@ -511,7 +511,6 @@ test_read_only_catalog (void)
   g_autofree char *photo = NULL;
   ChildLimits limits = { 0, getuid () == 0 };
   const char *label[] = { "label", NULL, "green", NULL };
-  const char *stats[] = { "stats", NULL };
 
   if (ctu_cli_path () == NULL)
     {
@@ -525,6 +524,13 @@ test_read_only_catalog (void)
   g_assert_cmpint (ctu_run_cli (setup->catalog, &out, &err, "import", setup->photos, NULL), ==, 0);
   photo = g_build_filename (setup->photos, "red", "red-000.png", NULL);
   label[1] = photo;
+  /* A photo gone since the import: reading commands say so without recording it (they used to
+   * try, and failed with "attempt to write a readonly database"). */
+  {
+    g_autofree char *gone = g_build_filename (setup->photos, "red", "red-001.png", NULL);
+
+    g_assert_cmpint (g_unlink (gone), ==, 0);
+  }
 
   /* The folder stays listable (nobody must reach the files), the catalog itself is read-only. */
   g_assert_cmpint (g_chmod (setup->dir, 0555), ==, 0);
@@ -535,8 +541,11 @@ test_read_only_catalog (void)
   g_assert_cmpint (run_limited (setup->catalog, &limits, &err, label), >, 0);
   g_assert_nonnull (strstr (err, "robust.leafscope"));
   /* Reading still works: the catalog opens read-only. */
+  g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_limited (setup->catalog, &limits, &err, stats), ==, 0);
+  g_assert_cmpint (limits.as_nobody ? ctu_run_cli_as_nobody (setup->catalog, &out, &err, "stats", NULL)
+                                    : ctu_run_cli (setup->catalog, &out, &err, "stats", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Missing:   1"));
 
   g_assert_cmpint (g_chmod (setup->dir, 0755), ==, 0);
   g_assert_cmpint (g_chmod (setup->catalog, 0644), ==, 0);

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "leaf-catalog.h"
+#include "leaf-diagnosis-service.h"
 #include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-import.h"
@@ -34,27 +37,6 @@ typedef struct
   LeafTrainer *trainer;
   gboolean stop_after_first_epoch;
 } Collector;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children =
-    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                               G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  GFileInfo *info;
-
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
 
 /* Two classes a network can tell apart from a few photos: reddish and greenish noise. */
 static void
@@ -132,7 +114,7 @@ static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  remove_tree (f->dir);
+  leaf_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->catalog_path);
   g_free (f->weights_path);
@@ -518,7 +500,7 @@ test_diverging_loss_says_so (Fixture       *f,
   LeafRecipe recipe;
 
   small_recipe (&recipe);
-  recipe.finetune_lr = recipe.finetune_head_lr = 1.5e20;
+  recipe.finetune_lr = recipe.finetune_head_lr = 1e6;
   recipe.finetune_early_stopping = TRUE;
   events = train (f, &recipe, "cache", FALSE);
   finished = events->pdata[events->len - 1];
