@@ -539,6 +539,94 @@ cached_batch (Run          *run,
   return out;
 }
 
+/* One batch of photos as an epoch of training or a validation pass assembles it. */
+typedef struct
+{
+  guint n;
+  guint *images;     /* indices into Run.images */
+  guint *views;      /* indices into view_order */
+  guint *rows;       /* rows of the cache */
+  int64_t *labels;   /* class indices */
+  gboolean *failed;  /* photos that could not be decoded */
+} Batch;
+
+static void
+batch_init (Batch *batch,
+            guint  capacity)
+{
+  batch->n = 0;
+  batch->images = g_new (guint, capacity);
+  batch->views = g_new (guint, capacity);
+  batch->rows = g_new (guint, capacity);
+  batch->labels = g_new (int64_t, capacity);
+  batch->failed = g_new0 (gboolean, capacity);
+}
+
+static void
+batch_clear (Batch *batch)
+{
+  g_free (batch->images);
+  g_free (batch->views);
+  g_free (batch->rows);
+  g_free (batch->labels);
+  g_free (batch->failed);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Batch, batch_clear)
+
+/* Makes the input of the stages from cut on for images[0..n_images), which the batch can hold.
+ * For training each photo is seen in a training view drawn at random, and augmented when
+ * streamed; otherwise in its first view. Photos that cannot be used are left out, and one that
+ * cannot be read now is left out of every later batch too. *input is NULL (and the batch empty)
+ * when none was usable. */
+static gboolean
+batch_load (Run          *run,
+            Batch        *batch,
+            const guint  *images,
+            guint         n_images,
+            gboolean      training,
+            int           cut,
+            LtTensor    **input,
+            GError      **error)
+{
+  *input = NULL;
+  batch->n = 0;
+  for (guint i = 0; i < n_images; i++)
+    {
+      guint image = images[i];
+      /* Drawn for every photo, usable or not, so that a run repeats exactly. */
+      guint view = training && run->n_views > 1 ? g_rand_int_range (run->rand, 0, run->n_views) : 0;
+
+      if (run->unusable[image])
+        continue;
+      batch->images[batch->n] = image;
+      batch->views[batch->n] = view;
+      batch->rows[batch->n] = run->first_row[image] + view;
+      batch->labels[batch->n] = run->labels[image];
+      batch->n++;
+    }
+  if (batch->n == 0)
+    return TRUE;
+
+  if (run->cached)
+    *input = cached_batch (run, batch->rows, batch->n, cut, error);
+  else
+    {
+      *input = stream_batch (run, batch->images, batch->views, batch->n, training, cut,
+                             batch->failed, error);
+      for (guint i = 0, k = 0; *input != NULL && i < batch->n; i++)
+        if (batch->failed[i])
+          run->unusable[batch->images[i]] = TRUE;
+        else
+          batch->labels[k++] = batch->labels[i];
+    }
+  if (*input == NULL)
+    return FALSE;
+  batch->n = lt_tensor_dim (*input, 0);
+  if (batch->n == 0)
+    g_clear_pointer (input, lt_tensor_free);
+  return TRUE;
+}
+
 /* Extraction ------------------------------------------------------------------------------- */
 
 static gboolean
@@ -956,19 +1044,15 @@ train_epoch (Run            *run,
 {
   guint n_train = run->train->len;
   g_autofree guint *order = g_memdup2 (run->train->data, n_train * sizeof (guint));
-  guint batch = run->recipe->batch_size;
-  g_autofree guint *images = g_new (guint, batch);
-  g_autofree guint *views = g_new (guint, batch);
-  g_autofree guint *rows = g_new (guint, batch);
-  g_autofree int64_t *labels = g_new (int64_t, batch);
-  g_autofree gboolean *failed = g_new0 (gboolean, batch);
+  guint batch_size = run->recipe->batch_size;
+  g_auto(Batch) batch = { 0 };
   double loss_sum = 0;
   gint64 correct = 0, seen = 0;
 
+  batch_init (&batch, batch_size);
   shuffle (run->rand, order, n_train);
-  for (guint start = 0; start < n_train; start += batch)
+  for (guint start = 0; start < n_train; start += batch_size)
     {
-      guint n = 0;
       LtTensor *input;
       float loss = 0;
       int64_t n_correct = 0;
@@ -980,47 +1064,15 @@ train_epoch (Run            *run,
           run->stopped = TRUE;
           break;
         }
-
-      for (guint i = start; i < MIN (start + batch, n_train); i++)
-        {
-          guint image = order[i];
-          /* Drawn for every photo, usable or not, so that a run repeats exactly. */
-          guint view = run->n_views > 1 ? g_rand_int_range (run->rand, 0, run->n_views) : 0;
-          if (run->unusable[image])
-            continue;
-          images[n] = image;
-          views[n] = view;
-          rows[n] = run->first_row[image] + view;
-          labels[n] = run->labels[image];
-          n++;
-        }
-      if (n == 0)
+      if (!batch_load (run, &batch, order + start, MIN (batch_size, n_train - start), TRUE, cut,
+                       &input, error))
+        return FALSE;
+      if (input == NULL)
         continue;
 
-      if (run->cached)
-        input = cached_batch (run, rows, n, cut, error);
-      else
-        {
-          input = stream_batch (run, images, views, n, TRUE, cut, failed, error);
-          /* A photo that cannot be read drops out of this and every later batch. */
-          for (guint i = 0, k = 0; input != NULL && i < n; i++)
-            if (failed[i])
-              run->unusable[images[i]] = TRUE;
-            else
-              labels[k++] = labels[i];
-        }
-      if (input == NULL)
-        return FALSE;
-      if (lt_tensor_dim (input, 0) == 0)
-        {
-          lt_tensor_free (input);
-          continue;
-        }
-
-      ok = shim_ok (lt_model_train_step (run->model, run->optim, input, cut, labels,
+      ok = shim_ok (lt_model_train_step (run->model, run->optim, input, cut, batch.labels,
                                          run->recipe->label_smoothing, run->class_weights,
                                          &loss, &n_correct, &msg), &msg, error);
-      n = lt_tensor_dim (input, 0);
       lt_tensor_free (input);
       if (!ok)
         return FALSE;
@@ -1036,9 +1088,9 @@ train_epoch (Run            *run,
           return FALSE;
         }
 
-      loss_sum += (double) loss * n;
+      loss_sum += (double) loss * batch.n;
       correct += n_correct;
-      seen += n;
+      seen += batch.n;
       run->step++;
       {
         LeafMetric metric = { (gint64) run->step, "loss", loss };
@@ -1069,85 +1121,55 @@ validate (Run     *run,
           GError **error)
 {
   guint n_val = run->val->len;
-  guint batch = MAX (run->recipe->batch_size, 64);
+  guint batch_size = MAX (run->recipe->batch_size, 64);
   guint n_classes = g_strv_length (run->class_names);
-  g_autofree guint *images = g_new (guint, batch);
-  g_autofree guint *views = g_new0 (guint, batch);
-  g_autofree guint *rows = g_new (guint, batch);
-  g_autofree int64_t *labels = g_new (int64_t, batch);
-  g_autofree gboolean *failed = g_new0 (gboolean, batch);
-  g_autofree float *logits = g_new (float, (gsize) batch * n_classes);
+  g_auto(Batch) batch = { 0 };
+  g_autofree float *logits = g_new (float, (gsize) batch_size * n_classes);
   double loss_sum = 0;
   gint64 correct = 0, seen = 0;
 
-  for (guint start = 0; start < n_val; start += batch)
+  batch_init (&batch, batch_size);
+  for (guint start = 0; start < n_val; start += batch_size)
     {
-      guint n = 0;
       LtTensor *input, *out = NULL;
       float loss = 0;
       int64_t n_correct = 0;
       char *msg = NULL;
       gboolean ok;
 
-      for (guint i = start; i < MIN (start + batch, n_val); i++)
-        {
-          guint image = g_array_index (run->val, guint, i);
-          if (run->unusable[image])
-            continue;
-          images[n] = image;
-          rows[n] = run->first_row[image];
-          labels[n] = run->labels[image];
-          n++;
-        }
-      if (n == 0)
+      if (!batch_load (run, &batch, &g_array_index (run->val, guint, start),
+                       MIN (batch_size, n_val - start), FALSE, cut, &input, error))
+        return FALSE;
+      if (input == NULL)
         continue;
 
-      if (run->cached)
-        input = cached_batch (run, rows, n, cut, error);
-      else
-        {
-          input = stream_batch (run, images, views, n, FALSE, cut, failed, error);
-          for (guint i = 0, k = 0; input != NULL && i < n; i++)
-            if (failed[i])
-              run->unusable[images[i]] = TRUE;
-            else
-              labels[k++] = labels[i];
-        }
-      if (input == NULL)
-        return FALSE;
-      n = lt_tensor_dim (input, 0);
-      if (n == 0)
-        {
-          lt_tensor_free (input);
-          continue;
-        }
-
-      ok = shim_ok (lt_model_eval_step (run->model, input, cut, labels, &out, &loss, &n_correct,
-                                        &msg), &msg, error) &&
-           shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) n * n_classes, &msg), &msg, error);
+      ok = shim_ok (lt_model_eval_step (run->model, input, cut, batch.labels, &out, &loss,
+                                        &n_correct, &msg), &msg, error) &&
+           shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) batch.n * n_classes, &msg), &msg,
+                    error);
       lt_tensor_free (input);
       lt_tensor_free (out);
       if (!ok)
         return FALSE;
 
-      loss_sum += (double) loss * n;
+      loss_sum += (double) loss * batch.n;
       correct += n_correct;
-      seen += n;
+      seen += batch.n;
       if (all_logits != NULL)
-        g_array_append_vals (all_logits, logits, n * n_classes);
-      for (guint i = 0; all_labels != NULL && i < n; i++)
+        g_array_append_vals (all_logits, logits, batch.n * n_classes);
+      for (guint i = 0; all_labels != NULL && i < batch.n; i++)
         {
-          guint label = labels[i];
+          guint label = batch.labels[i];
           g_array_append_val (all_labels, label);
         }
       if (confusion != NULL)
-        for (guint i = 0; i < n; i++)
+        for (guint i = 0; i < batch.n; i++)
           {
             guint best = 0;
             for (guint c = 1; c < n_classes; c++)
               if (logits[i * n_classes + c] > logits[i * n_classes + best])
                 best = c;
-            confusion[labels[i] * n_classes + best]++;
+            confusion[batch.labels[i] * n_classes + best]++;
           }
     }
 
