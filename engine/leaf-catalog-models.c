@@ -159,7 +159,8 @@ leaf_catalog_list_models (LeafCatalog  *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return NULL;
   return _leaf_db_collect_rows (db, "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC", 0,
-                       (gpointer) model_from_row, (GDestroyNotify) leaf_model_info_free, error);
+                                (LeafRowFunc) model_from_row, (GDestroyNotify) leaf_model_info_free,
+                                error);
 }
 
 /**
@@ -177,9 +178,11 @@ leaf_catalog_get_model (LeafCatalog  *self,
 {
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
-  return _leaf_catalog_collect_one (self, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?", model_id,
-                      (gpointer) model_from_row, (GDestroyNotify) leaf_model_info_free,
-                      LEAF_ENGINE_ERROR_NOT_FOUND, _("There is no such model."), error);
+  return _leaf_catalog_collect_one (self, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?",
+                                    model_id, (LeafRowFunc) model_from_row,
+                                    (GDestroyNotify) leaf_model_info_free,
+                                    LEAF_ENGINE_ERROR_NOT_FOUND, _("There is no such model."),
+                                    error);
 }
 
 /**
@@ -195,10 +198,13 @@ leaf_catalog_get_latest_model (LeafCatalog  *self,
 {
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
-  return _leaf_catalog_collect_one (self, "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC LIMIT ?", 1,
-                      (gpointer) model_from_row, (GDestroyNotify) leaf_model_info_free,
-                      LEAF_ENGINE_ERROR_NO_MODEL,
-                      _("The catalog has no trained model yet. Train one first."), error);
+  return _leaf_catalog_collect_one (self, "SELECT " MODEL_COLUMNS " FROM models "
+                                    "ORDER BY id DESC LIMIT ?", 1,
+                                    (LeafRowFunc) model_from_row,
+                                    (GDestroyNotify) leaf_model_info_free,
+                                    LEAF_ENGINE_ERROR_NO_MODEL,
+                                    _("The catalog has no trained model yet. Train one first."),
+                                    error);
 }
 
 /**

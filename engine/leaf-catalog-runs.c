@@ -246,9 +246,11 @@ leaf_catalog_get_run (LeafCatalog  *self,
 {
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
-  return _leaf_catalog_collect_one (self, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", run_id,
-                      (gpointer) run_from_row, (GDestroyNotify) leaf_run_info_free,
-                      LEAF_ENGINE_ERROR_NOT_FOUND, _("There is no such training run."), error);
+  return _leaf_catalog_collect_one (self, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?",
+                                    run_id, (LeafRowFunc) run_from_row,
+                                    (GDestroyNotify) leaf_run_info_free,
+                                    LEAF_ENGINE_ERROR_NOT_FOUND,
+                                    _("There is no such training run."), error);
 }
 
 /**
@@ -271,7 +273,8 @@ leaf_catalog_list_runs (LeafCatalog  *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return NULL;
   return _leaf_db_collect_rows (db, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC", 0,
-                       (gpointer) run_from_row, (GDestroyNotify) leaf_run_info_free, error);
+                                (LeafRowFunc) run_from_row, (GDestroyNotify) leaf_run_info_free,
+                                error);
 }
 
 /**

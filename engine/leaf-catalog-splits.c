@@ -1,4 +1,5 @@
-/* leaf-catalog-splits.c: the persisted train, validation and test splits, stratified by class and kept together by group key
+/* leaf-catalog-splits.c: the persisted train, validation and test splits, stratified by class
+ * and kept together by group key
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
