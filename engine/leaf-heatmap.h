@@ -9,6 +9,9 @@
 
 G_BEGIN_DECLS
 
+/* The colour map's weight over the photo in the heatmaps Leafscope draws. */
+#define LEAF_HEATMAP_OPACITY 0.5
+
 void       leaf_heatmap_color         (double       value,
                                        guint8      *rgb);
 GdkPixbuf *leaf_heatmap_overlay       (GdkPixbuf   *crop,

@@ -1,0 +1,134 @@
+/* leaf-diagnosis-service.h: every diagnosis, on the one thread that holds the models
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <gio/gio.h>
+
+#include "leaf-types.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  LEAF_DIAGNOSE_DEFAULT     = 0,
+  LEAF_DIAGNOSE_TTA         = 1 << 0, /* average the logits of the eight flips and rotations */
+  LEAF_DIAGNOSE_RAW_WEIGHTS = 1 << 1, /* the model is a torchvision weight file with its own
+                                       * head: classes named by index, no calibration */
+} LeafDiagnoseFlags;
+
+typedef enum
+{
+  LEAF_HEATMAP_OVER_PHOTO, /* the whole photo, what the model did not see dimmed */
+  LEAF_HEATMAP_OVER_CROP,  /* the centre crop the model saw, at the model's input size */
+} LeafHeatmapCanvas;
+
+/**
+ * LeafDiagnosisResult:
+ * @model_path: the model that made the diagnosis, as it was asked for
+ * @classes: the model's classes, in output order
+ * @n_classes: how many
+ * @probabilities: @n_classes values, calibrated by the model's temperature
+ * @logits: @n_classes raw logits
+ * @ranking: every class index, most probable first (ties: the lower index first)
+ * @refer_below: the model's referral threshold, chosen on its validation photos; 0 = never
+ * @image: the photo as decoded, for its heatmap
+ */
+typedef struct
+{
+  char *model_path;
+  char **classes;
+  guint n_classes;
+  float *probabilities;
+  float *logits;
+  guint *ranking;
+  double refer_below;
+  GdkPixbuf *image;
+} LeafDiagnosisResult;
+
+void     leaf_diagnosis_result_free         (LeafDiagnosisResult       *result);
+gboolean leaf_diagnosis_result_should_refer (const LeafDiagnosisResult *result,
+                                             double                     threshold);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafDiagnosisResult, leaf_diagnosis_result_free)
+
+typedef void (*LeafDiagnosisProgressFunc) (guint    done,
+                                           guint    total,
+                                           gpointer user_data);
+
+#define LEAF_TYPE_DIAGNOSIS_SERVICE (leaf_diagnosis_service_get_type ())
+
+G_DECLARE_FINAL_TYPE (LeafDiagnosisService, leaf_diagnosis_service, LEAF, DIAGNOSIS_SERVICE,
+                      GObject)
+
+LeafDiagnosisService *leaf_diagnosis_service_new                  (void);
+LeafDiagnosisService *leaf_diagnosis_service_get_default          (void);
+
+gboolean             leaf_diagnosis_service_load                  (LeafDiagnosisService       *self,
+                                                                   const char                 *model_path,
+                                                                   LeafDiagnoseFlags           flags,
+                                                                   GCancellable               *cancellable,
+                                                                   GError                    **error);
+
+void                 leaf_diagnosis_service_diagnose_file_async   (LeafDiagnosisService       *self,
+                                                                   const char                 *model_path,
+                                                                   LeafDiagnoseFlags           flags,
+                                                                   const char                 *path,
+                                                                   GCancellable               *cancellable,
+                                                                   GAsyncReadyCallback         callback,
+                                                                   gpointer                    user_data);
+void                 leaf_diagnosis_service_diagnose_bytes_async  (LeafDiagnosisService       *self,
+                                                                   const char                 *model_path,
+                                                                   LeafDiagnoseFlags           flags,
+                                                                   GBytes                     *bytes,
+                                                                   const char                 *display_name,
+                                                                   GCancellable               *cancellable,
+                                                                   GAsyncReadyCallback         callback,
+                                                                   gpointer                    user_data);
+LeafDiagnosisResult *leaf_diagnosis_service_diagnose_finish       (LeafDiagnosisService       *self,
+                                                                   GAsyncResult               *result,
+                                                                   GError                    **error);
+LeafDiagnosisResult *leaf_diagnosis_service_diagnose_file         (LeafDiagnosisService       *self,
+                                                                   const char                 *model_path,
+                                                                   LeafDiagnoseFlags           flags,
+                                                                   const char                 *path,
+                                                                   GCancellable               *cancellable,
+                                                                   GError                    **error);
+
+void                 leaf_diagnosis_service_heatmap_async         (LeafDiagnosisService       *self,
+                                                                   const char                 *model_path,
+                                                                   LeafDiagnoseFlags           flags,
+                                                                   GdkPixbuf                  *photo,
+                                                                   int                         class_index,
+                                                                   LeafHeatmapCanvas           canvas,
+                                                                   GCancellable               *cancellable,
+                                                                   GAsyncReadyCallback         callback,
+                                                                   gpointer                    user_data);
+GdkPixbuf           *leaf_diagnosis_service_heatmap_finish        (LeafDiagnosisService       *self,
+                                                                   GAsyncResult               *result,
+                                                                   GError                    **error);
+GdkPixbuf           *leaf_diagnosis_service_heatmap               (LeafDiagnosisService       *self,
+                                                                   const char                 *model_path,
+                                                                   LeafDiagnoseFlags           flags,
+                                                                   GdkPixbuf                  *photo,
+                                                                   int                         class_index,
+                                                                   LeafHeatmapCanvas           canvas,
+                                                                   GCancellable               *cancellable,
+                                                                   GError                    **error);
+
+void                 leaf_diagnosis_service_review_catalog_async  (LeafDiagnosisService       *self,
+                                                                   LeafCatalog                *catalog,
+                                                                   gint64                      model_id,
+                                                                   LeafDiagnosisProgressFunc   progress,
+                                                                   gpointer                    progress_data,
+                                                                   GCancellable               *cancellable,
+                                                                   GAsyncReadyCallback         callback,
+                                                                   gpointer                    user_data);
+gboolean             leaf_diagnosis_service_review_catalog_finish (LeafDiagnosisService       *self,
+                                                                   GAsyncResult               *result,
+                                                                   GError                    **error);
+
+G_END_DECLS
