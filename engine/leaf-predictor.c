@@ -416,25 +416,6 @@ leaf_predictor_grad_cam (LeafPredictor  *self,
   return g_steal_pointer (&cam);
 }
 
-/**
- * leaf_predictor_should_refer:
- * @probabilities: n_classes calibrated probabilities from this predictor
- *
- * Returns: whether the top probability is below the model's referral threshold, so that the
- *   diagnosis should go to an expert
- */
-gboolean
-leaf_predictor_should_refer (LeafPredictor *self,
-                             const float   *probabilities)
-{
-  float top = 0;
-
-  g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
-  for (guint c = 0; c < self->meta->n_classes; c++)
-    top = MAX (top, probabilities[c]);
-  return top < self->meta->refer_below;
-}
-
 gboolean
 leaf_predictor_predict_file (LeafPredictor  *self,
                              const char     *path,
@@ -450,9 +431,25 @@ leaf_predictor_predict_file (LeafPredictor  *self,
   return leaf_predictor_predict_pixbuf (self, image, tta, probabilities, logits, error);
 }
 
+static int
+compare_probabilities (gconstpointer a,
+                       gconstpointer b,
+                       gpointer      user_data)
+{
+  const float *probabilities = user_data;
+  guint i = *(const guint *) a, j = *(const guint *) b;
+
+  if (probabilities[i] > probabilities[j])
+    return -1;
+  if (probabilities[i] < probabilities[j])
+    return 1;
+  return i < j ? -1 : i > j;
+}
+
 /**
  * leaf_predictor_top_k:
- * @indices: (out caller-allocates): the k most probable classes, most probable first
+ * @indices: (out caller-allocates): the k most probable classes, most probable first; of two
+ *   equally probable classes, the lower index first
  */
 void
 leaf_predictor_top_k (const float *probabilities,
@@ -460,18 +457,11 @@ leaf_predictor_top_k (const float *probabilities,
                       guint       *indices,
                       guint        k)
 {
-  k = MIN (k, n_classes);
-  for (guint i = 0; i < k; i++)
-    {
-      guint best = G_MAXUINT;
-      for (guint c = 0; c < n_classes; c++)
-        {
-          gboolean taken = FALSE;
-          for (guint j = 0; j < i; j++)
-            taken |= indices[j] == c;
-          if (!taken && (best == G_MAXUINT || probabilities[c] > probabilities[best]))
-            best = c;
-        }
-      indices[i] = best;
-    }
+  g_autofree guint *order = g_new (guint, n_classes);
+
+  for (guint c = 0; c < n_classes; c++)
+    order[c] = c;
+  g_qsort_with_data (order, n_classes, sizeof (guint), compare_probabilities,
+                     (gpointer) probabilities);
+  memcpy (indices, order, MIN (k, n_classes) * sizeof (guint));
 }

@@ -48,8 +48,6 @@ float               *leaf_predictor_grad_cam         (LeafPredictor  *self,
                                                       guint           class_index,
                                                       GdkPixbuf     **crop,
                                                       GError        **error);
-gboolean             leaf_predictor_should_refer     (LeafPredictor  *self,
-                                                      const float    *probabilities);
 void                 leaf_predictor_top_k            (const float    *probabilities,
                                                       guint           n_classes,
                                                       guint          *indices,

@@ -19,8 +19,8 @@
 #include "leaf-calibration.h"
 #include "leaf-catalog.h"
 #include "leaf-cli.h"
+#include "leaf-diagnosis-service.h"
 #include "leaf-error.h"
-#include "leaf-heatmap.h"
 #include "leaf-image.h"
 #include "leaf-metrics.h"
 #include "leaf-model-card.h"
@@ -368,20 +368,21 @@ cmd_train (LeafCli  *cli,
 
 /* predict ------------------------------------------------------------------------------------ */
 
-static LeafPredictor *
-open_predictor (LeafCli     *cli,
-                const char  *model,
-                const char  *weights,
-                GError     **error)
+/* The model to diagnose with: the file given, else the catalog's latest model. */
+static char *
+resolve_model_path (LeafCli     *cli,
+                    const char  *model,
+                    const char  *weights,
+                    GError     **error)
 {
   g_autofree char *path = NULL;
   g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafModelInfo) info = NULL;
 
   if (weights != NULL)
-    return leaf_predictor_new_from_weights (weights, error);
+    return g_strdup (weights);
   if (model != NULL)
-    return leaf_predictor_new_from_model (model, error);
+    return g_strdup (model);
 
   path = catalog_path (cli);
   catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, error);
@@ -396,36 +397,137 @@ open_predictor (LeafCli     *cli,
                        "or pass --model FILE"));
       return NULL;
     }
-  return leaf_predictor_new_from_model (info->path, error);
+  return g_strdup (info->path);
 }
 
-/* Grad-CAM for class_index over the crop the model saw, at 50 % opacity, as DIR/NAME.png. */
-static char *
-write_heatmap (LeafPredictor  *predictor,
-               GdkPixbuf      *image,
-               guint           class_index,
-               const char     *input,
-               const char     *dir,
-               GError        **error)
+/* A predictor of the command's own, for the commands that diagnose on their own thread. */
+static LeafPredictor *
+open_predictor (LeafCli     *cli,
+                const char  *model,
+                GError     **error)
 {
-  g_autoptr(GdkPixbuf) crop = NULL;
+  g_autofree char *path = resolve_model_path (cli, model, NULL, error);
+
+  return path != NULL ? leaf_predictor_new_from_model (path, error) : NULL;
+}
+
+/* Grad-CAM of the top class over the crop the model saw, as DIR/NAME.png. */
+static char *
+write_heatmap (LeafDiagnosisService       *service,
+               LeafDiagnoseFlags           flags,
+               const LeafDiagnosisResult  *result,
+               const char                 *input,
+               const char                 *dir,
+               GError                    **error)
+{
   g_autoptr(GdkPixbuf) overlay = NULL;
-  g_autofree float *map = leaf_predictor_grad_cam (predictor, image, class_index, &crop, error);
   g_autofree char *base = g_path_get_basename (input);
   g_autofree char *name = NULL;
   g_autofree char *path = NULL;
   char *dot = strrchr (base, '.');
 
-  if (map == NULL)
+  overlay = leaf_diagnosis_service_heatmap (service, result->model_path, flags, result->image,
+                                            (int) result->ranking[0], LEAF_HEATMAP_OVER_CROP,
+                                            NULL, error);
+  if (overlay == NULL)
     return NULL;
   if (dot != NULL && dot != base)
     *dot = '\0';
   name = g_strconcat (base, ".png", NULL);
   path = g_build_filename (dir, name, NULL);
-  overlay = leaf_heatmap_overlay (crop, map, 0.5);
   if (!gdk_pixbuf_save (overlay, path, "png", error, NULL))
     return NULL;
   return g_steal_pointer (&path);
+}
+
+/* What predict prints for one photo. */
+typedef struct
+{
+  const char *input;                  /* as given on the command line */
+  const LeafDiagnosisResult *result;
+  guint top;                          /* how many classes to show */
+  const char *heatmap;                /* NULL: none written */
+  double ms;                          /* < 0: not timed */
+  gboolean logits;
+} PredictReport;
+
+static void
+print_prediction_json (const PredictReport *report)
+{
+  const LeafDiagnosisResult *result = report->result;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *display = g_filename_display_name (report->input);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "path");
+  json_builder_add_string_value (b, display);
+  json_builder_set_member_name (b, "top");
+  json_builder_begin_array (b);
+  for (guint k = 0; k < report->top; k++)
+    {
+      guint c = result->ranking[k];
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "index");
+      json_builder_add_int_value (b, c);
+      json_builder_set_member_name (b, "class");
+      json_builder_add_string_value (b, result->classes[c]);
+      json_builder_set_member_name (b, "probability");
+      json_builder_add_double_value (b, result->probabilities[c]);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "refer");
+  json_builder_add_boolean_value (b, leaf_diagnosis_result_should_refer (result, -1));
+  if (report->heatmap != NULL)
+    {
+      g_autofree char *heatmap_display = g_filename_display_name (report->heatmap);
+      json_builder_set_member_name (b, "heatmap");
+      json_builder_add_string_value (b, heatmap_display);
+    }
+  if (report->ms >= 0)
+    {
+      json_builder_set_member_name (b, "ms");
+      json_builder_add_double_value (b, report->ms);
+    }
+  if (report->logits)
+    {
+      json_builder_set_member_name (b, "logits");
+      json_builder_begin_array (b);
+      for (guint c = 0; c < result->n_classes; c++)
+        json_builder_add_double_value (b, result->logits[c]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  print_json (root);
+}
+
+static void
+print_prediction_text (const PredictReport *report)
+{
+  const LeafDiagnosisResult *result = report->result;
+  g_autofree char *escaped = leaf_cli_escape (report->input);
+
+  if (report->ms >= 0)
+    printf (_("%s (%.1f ms)\n"), escaped, report->ms);
+  else
+    printf ("%s\n", escaped);
+  for (guint k = 0; k < report->top; k++)
+    printf ("  %-24s %6.2f%%\n", result->classes[result->ranking[k]],
+            100 * result->probabilities[result->ranking[k]]);
+  if (leaf_diagnosis_result_should_refer (result, -1))
+    printf ("  %s\n", _("Uncertain: refer to an expert"));
+  if (report->heatmap != NULL)
+    printf (_("  heatmap: %s\n"), report->heatmap);
+  if (report->logits)
+    {
+      printf ("  logits:");
+      for (guint c = 0; c < result->n_classes; c++)
+        printf (" %.6g", result->logits[c]);
+      printf ("\n");
+    }
 }
 
 static int
@@ -455,12 +557,9 @@ cmd_predict (LeafCli  *cli,
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("IMAGE... — diagnose photos"));
   g_autoptr(GError) error = NULL;
-  g_autoptr(LeafPredictor) predictor = NULL;
-  g_autofree float *probabilities = NULL;
-  g_autofree float *logits = NULL;
-  g_autofree guint *order = NULL;
-  const char * const *classes;
-  guint n_classes;
+  g_autoptr(LeafDiagnosisService) service = NULL;
+  g_autofree char *model_path = NULL;
+  LeafDiagnoseFlags flags;
   int status = 0;
 
   leaf_cli_add_options (context, entries, numbers);
@@ -477,16 +576,12 @@ cmd_predict (LeafCli  *cli,
       return 2;
     }
 
-  predictor = open_predictor (cli, model, weights, &error);
-  if (predictor == NULL)
+  /* The model loads once, before any photo, so that a bad one is reported once. */
+  flags = (weights != NULL ? LEAF_DIAGNOSE_RAW_WEIGHTS : 0) | (tta ? LEAF_DIAGNOSE_TTA : 0);
+  service = leaf_diagnosis_service_new ();
+  model_path = resolve_model_path (cli, model, weights, &error);
+  if (model_path == NULL || !leaf_diagnosis_service_load (service, model_path, flags, NULL, &error))
     return leaf_cli_fail (&error);
-
-  n_classes = leaf_predictor_get_n_classes (predictor);
-  classes = leaf_predictor_get_classes (predictor);
-  top = MIN (top, (int) n_classes);
-  probabilities = g_new (float, n_classes);
-  logits = g_new (float, n_classes);
-  order = g_new (guint, top);
 
   if (heatmap_dir != NULL && g_mkdir_with_parents (heatmap_dir, 0755) != 0)
     {
@@ -499,25 +594,24 @@ cmd_predict (LeafCli  *cli,
   for (int i = 1; i < argc; i++)
     {
       gint64 t0 = g_get_monotonic_time ();
-      g_autoptr(GdkPixbuf) image = leaf_image_load (argv[i], LEAF_IMAGE_DEFAULT_MAX_PIXELS, &error);
+      g_autoptr(LeafDiagnosisResult) result = NULL;
       g_autofree char *heatmap = NULL;
-      gboolean refer;
-      double ms;
+      PredictReport report = { argv[i], NULL, 0, NULL, -1, with_logits };
 
-      if (image == NULL ||
-          !leaf_predictor_predict_pixbuf (predictor, image, tta, probabilities, logits, &error))
+      result = leaf_diagnosis_service_diagnose_file (service, model_path, flags, argv[i], NULL,
+                                                     &error);
+      if (result == NULL)
         {
           g_printerr ("leafscope-cli: %s\n", error->message);
           g_clear_error (&error);
           status = 1;
           continue;
         }
-      ms = (g_get_monotonic_time () - t0) / 1000.0;
-      leaf_predictor_top_k (probabilities, n_classes, order, top);
-      refer = leaf_predictor_should_refer (predictor, probabilities);
+      if (timing)
+        report.ms = (g_get_monotonic_time () - t0) / 1000.0;
       if (heatmap_dir != NULL)
         {
-          heatmap = write_heatmap (predictor, image, order[0], argv[i], heatmap_dir, &error);
+          heatmap = write_heatmap (service, flags, result, argv[i], heatmap_dir, &error);
           if (heatmap == NULL)
             {
               g_printerr ("leafscope-cli: %s\n", error->message);
@@ -526,76 +620,13 @@ cmd_predict (LeafCli  *cli,
             }
         }
 
+      report.result = result;
+      report.top = MIN ((guint) top, result->n_classes);
+      report.heatmap = heatmap;
       if (json)
-        {
-          g_autoptr(JsonBuilder) b = json_builder_new ();
-          g_autoptr(JsonNode) root = NULL;
-          g_autofree char *display = g_filename_display_name (argv[i]);
-
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "path");
-          json_builder_add_string_value (b, display);
-          json_builder_set_member_name (b, "top");
-          json_builder_begin_array (b);
-          for (int k = 0; k < top; k++)
-            {
-              json_builder_begin_object (b);
-              json_builder_set_member_name (b, "index");
-              json_builder_add_int_value (b, order[k]);
-              json_builder_set_member_name (b, "class");
-              json_builder_add_string_value (b, classes[order[k]]);
-              json_builder_set_member_name (b, "probability");
-              json_builder_add_double_value (b, probabilities[order[k]]);
-              json_builder_end_object (b);
-            }
-          json_builder_end_array (b);
-          json_builder_set_member_name (b, "refer");
-          json_builder_add_boolean_value (b, refer);
-          if (heatmap != NULL)
-            {
-              g_autofree char *heatmap_display = g_filename_display_name (heatmap);
-              json_builder_set_member_name (b, "heatmap");
-              json_builder_add_string_value (b, heatmap_display);
-            }
-          if (timing)
-            {
-              json_builder_set_member_name (b, "ms");
-              json_builder_add_double_value (b, ms);
-            }
-          if (with_logits)
-            {
-              json_builder_set_member_name (b, "logits");
-              json_builder_begin_array (b);
-              for (guint c = 0; c < n_classes; c++)
-                json_builder_add_double_value (b, logits[c]);
-              json_builder_end_array (b);
-            }
-          json_builder_end_object (b);
-          root = json_builder_get_root (b);
-          print_json (root);
-        }
+        print_prediction_json (&report);
       else
-        {
-          g_autofree char *escaped = leaf_cli_escape (argv[i]);
-
-          if (timing)
-            printf (_("%s (%.1f ms)\n"), escaped, ms);
-          else
-            printf ("%s\n", escaped);
-          for (int k = 0; k < top; k++)
-            printf ("  %-24s %6.2f%%\n", classes[order[k]], 100 * probabilities[order[k]]);
-          if (refer)
-            printf ("  %s\n", _("Uncertain: refer to an expert"));
-          if (heatmap != NULL)
-            printf (_("  heatmap: %s\n"), heatmap);
-          if (with_logits)
-            {
-              printf ("  logits:");
-              for (guint c = 0; c < n_classes; c++)
-                printf (" %.6g", logits[c]);
-              printf ("\n");
-            }
-        }
+        print_prediction_text (&report);
     }
   return status;
 }
@@ -646,7 +677,7 @@ cmd_evaluate (LeafCli  *cli,
       g_printerr (_("leafscope-cli: evaluate needs one folder\n"));
       return 2;
     }
-  predictor = open_predictor (cli, model, NULL, &error);
+  predictor = open_predictor (cli, model, &error);
   if (predictor == NULL)
     return leaf_cli_fail (&error);
   dir = g_dir_open (argv[1], 0, &error);
