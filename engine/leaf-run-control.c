@@ -1,5 +1,5 @@
-/* leaf-run-control.c: pause, resume, stop and queued requests, between a caller and the
- * training thread
+/* leaf-run-control.c: pause, resume, stop and the next run, between a caller and the training
+ * thread
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,7 +15,6 @@ leaf_run_control_init (LeafRunControl *control)
 {
   g_mutex_init (&control->lock);
   g_cond_init (&control->cond);
-  g_queue_init (&control->requests);
 }
 
 void
@@ -65,30 +64,6 @@ leaf_run_control_request_stop (LeafRunControl *control)
 }
 
 void
-leaf_run_control_push_request (LeafRunControl *control,
-                               gpointer        request)
-{
-  g_mutex_lock (&control->lock);
-  g_queue_push_tail (&control->requests, request);
-  g_cond_broadcast (&control->cond);
-  g_mutex_unlock (&control->lock);
-}
-
-/* Called with the lock held; returns with it held. */
-static void
-serve_requests_locked (LeafRunControl *control)
-{
-  gpointer request;
-
-  while ((request = g_queue_pop_head (&control->requests)) != NULL)
-    {
-      g_mutex_unlock (&control->lock);
-      control->serve (request, control->serve_data);
-      g_mutex_lock (&control->lock);
-    }
-}
-
-void
 leaf_run_control_push_job (LeafRunControl *control,
                            gpointer        job)
 {
@@ -115,13 +90,8 @@ leaf_run_control_next_job (LeafRunControl *control)
   gpointer job;
 
   g_mutex_lock (&control->lock);
-  for (;;)
-    {
-      serve_requests_locked (control);
-      if (control->job != NULL || control->quit)
-        break;
-      g_cond_wait (&control->cond, &control->lock);
-    }
+  while (control->job == NULL && !control->quit)
+    g_cond_wait (&control->cond, &control->lock);
   job = control->quit ? NULL : g_steal_pointer (&control->job);
   g_mutex_unlock (&control->lock);
   return job;
@@ -132,15 +102,9 @@ leaf_run_control_checkpoint (LeafRunControl *control)
 {
   gboolean stop;
 
-  /* A diagnosis asked for while a run is paused or going is served here, between two steps,
-   * instead of waiting for the run's end. */
   g_mutex_lock (&control->lock);
-  serve_requests_locked (control);
   while (control->paused && !control->stop)
-    {
-      g_cond_wait (&control->cond, &control->lock);
-      serve_requests_locked (control);
-    }
+    g_cond_wait (&control->cond, &control->lock);
   stop = control->stop;
   g_mutex_unlock (&control->lock);
   return stop;

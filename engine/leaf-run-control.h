@@ -1,5 +1,5 @@
-/* leaf-run-control.h: pause, resume, stop and queued requests, between a caller and the
- * training thread
+/* leaf-run-control.h: pause, resume, stop and the next run, between a caller and the training
+ * thread
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -10,12 +10,8 @@
 
 G_BEGIN_DECLS
 
-typedef void (*LeafRunServeFunc) (gpointer request,
-                                  gpointer user_data);
-
-/* Shared between the caller (who pauses, resumes, stops and queues requests) and the training
- * thread (who waits, and serves each queued request between two steps of a run, or at once
- * when no run is going). */
+/* Shared between the caller (who starts, pauses, resumes and stops runs) and the training
+ * thread (who waits for the next run, and while paused). */
 typedef struct
 {
   GMutex lock;
@@ -24,9 +20,6 @@ typedef struct
   gboolean stop;
   gboolean quit;
   gpointer job;         /* the next run's LeafRunSetup, until the thread takes it */
-  GQueue requests;
-  LeafRunServeFunc serve;
-  gpointer serve_data;
 } LeafRunControl;
 
 void     leaf_run_control_init           (LeafRunControl *control);
@@ -36,14 +29,12 @@ void     leaf_run_control_set_paused     (LeafRunControl *control,
                                           gboolean        paused);
 gboolean leaf_run_control_is_paused      (LeafRunControl *control);
 void     leaf_run_control_request_stop   (LeafRunControl *control);
-void     leaf_run_control_push_request   (LeafRunControl *control,
-                                          gpointer        request);
 void     leaf_run_control_push_job       (LeafRunControl *control,
                                           gpointer        job);
 void     leaf_run_control_quit           (LeafRunControl *control);
-/* Serves requests until there is a job, which it returns, or until told to quit (NULL). */
+/* Waits for a job, which it returns, or until told to quit (NULL). */
 gpointer leaf_run_control_next_job       (LeafRunControl *control);
-/* Serves queued requests and blocks while paused; returns TRUE when the run should stop. */
+/* Blocks while paused; returns TRUE when the run should stop. */
 gboolean leaf_run_control_checkpoint     (LeafRunControl *control);
 
 G_END_DECLS

@@ -1,10 +1,18 @@
 /* leaf-trainer.c: the training thread
  *
- * One dedicated thread owns every libtorch object: the model of a run and the predictor that
- * diagnoses photos. It takes commands: start a run, predict a photo (served between two steps
- * when a run is going, so a diagnosis never waits for training to end), and pause, resume and
- * stop, which are flags the run checks between steps, so a step in flight always completes.
- * The caller's main context receives LeafTrainEvents through the "event" signal.
+ * One dedicated thread per trainer runs its training runs, and owns everything libtorch holds
+ * for them: the run's model, its optimiser and its tensors, created when the run starts and
+ * freed when it ends. It takes one command, start a run; pause, resume and stop are flags the
+ * run checks between steps, so a step in flight always completes. The caller's main context
+ * receives LeafTrainEvents through the "event" signal.
+ *
+ * Diagnoses are not made here but on the diagnosis service's thread (leaf-diagnosis-service.c),
+ * which owns the models it diagnoses with. So libtorch runs on two threads at once while a
+ * photo is diagnosed during training, each on objects no other thread touches, which libtorch
+ * allows; they share its pool of compute threads. Served here between two steps instead, a
+ * diagnosis would wait for the step in flight (seconds on a CPU) and for the parts of a run
+ * that have no steps: loading the base weights, validation, calibration. (The weights store
+ * also loads a file into a model of its own, on its import thread, to check it.)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -16,7 +24,6 @@
 #include <glib/gi18n.h>
 
 #include "leaf-error.h"
-#include "leaf-predictor.h"
 #include "leaf-run-private.h"
 #include "leaf-trainer.h"
 
@@ -71,14 +78,9 @@ struct _LeafTrainer
   GThread *thread;
   gboolean running; /* from start until the FINISHED event reaches the main context */
   LeafRunControl control;
-
-  LeafPredictor *predictor; /* the training thread's: the model of the last prediction */
 };
 
 G_DEFINE_FINAL_TYPE (LeafTrainer, leaf_trainer, G_TYPE_OBJECT)
-
-static void serve_request (gpointer request,
-                           gpointer user_data);
 
 enum {
   SIGNAL_EVENT,
@@ -92,9 +94,8 @@ leaf_trainer_dispose (GObject *object)
 {
   LeafTrainer *self = LEAF_TRAINER (object);
 
-  /* Events and predictions hold a reference, so nothing is in flight now but a run's
-   * unwinding. The last reference may be dropped on the training thread itself, which then
-   * ends on its own. */
+  /* Events hold a reference, so nothing is in flight now but a run's unwinding. The last
+   * reference may be dropped on the training thread itself, which then ends on its own. */
   if (self->thread != NULL)
     {
       leaf_run_control_quit (&self->control);
@@ -104,7 +105,6 @@ leaf_trainer_dispose (GObject *object)
         g_thread_join (g_steal_pointer (&self->thread));
     }
   g_clear_pointer ((LeafRunSetup **) &self->control.job, leaf_run_setup_free);
-  g_clear_object (&self->predictor);
 
   G_OBJECT_CLASS (leaf_trainer_parent_class)->dispose (object);
 }
@@ -146,8 +146,6 @@ static void
 leaf_trainer_init (LeafTrainer *self)
 {
   leaf_run_control_init (&self->control);
-  self->control.serve = serve_request;
-  self->control.serve_data = self;
   self->context = g_main_context_ref_thread_default ();
   self->cache_max_bytes = G_GUINT64_CONSTANT (4) << 30;
 }
@@ -349,149 +347,4 @@ leaf_trainer_stop (LeafTrainer *self)
 {
   g_return_if_fail (LEAF_IS_TRAINER (self));
   leaf_run_control_request_stop (&self->control);
-}
-
-/* Predictions --------------------------------------------------------------------------- */
-
-G_DEFINE_BOXED_TYPE (LeafTrainerPrediction, leaf_trainer_prediction, leaf_trainer_prediction_copy, leaf_trainer_prediction_free)
-
-LeafTrainerPrediction *
-leaf_trainer_prediction_copy (const LeafTrainerPrediction *prediction)
-{
-  LeafTrainerPrediction *copy = g_new0 (LeafTrainerPrediction, 1);
-
-  copy->model_path = g_strdup (prediction->model_path);
-  copy->classes = g_strdupv (prediction->classes);
-  copy->n_classes = prediction->n_classes;
-  copy->probabilities = g_memdup2 (prediction->probabilities,
-                                   prediction->n_classes * sizeof (float));
-  copy->refer = prediction->refer;
-  return copy;
-}
-
-void
-leaf_trainer_prediction_free (LeafTrainerPrediction *prediction)
-{
-  if (prediction == NULL)
-    return;
-  g_free (prediction->model_path);
-  g_strfreev (prediction->classes);
-  g_free (prediction->probabilities);
-  g_free (prediction);
-}
-
-typedef struct
-{
-  char *model_path;
-  char *image_path;
-  gboolean tta;
-} PredictRequest;
-
-static void
-predict_request_free (gpointer data)
-{
-  PredictRequest *request = data;
-
-  g_free (request->model_path);
-  g_free (request->image_path);
-  g_free (request);
-}
-
-static LeafTrainerPrediction *
-predict_on_thread (LeafTrainer     *self,
-                   PredictRequest  *request,
-                   GError         **error)
-{
-  g_autoptr(LeafTrainerPrediction) prediction = g_new0 (LeafTrainerPrediction, 1);
-
-  /* Loading a model costs far more than a diagnosis: the last one stays loaded. */
-  if (self->predictor == NULL ||
-      g_strcmp0 (leaf_predictor_get_path (self->predictor), request->model_path) != 0)
-    {
-      g_clear_object (&self->predictor);
-      self->predictor = leaf_predictor_new_from_model (request->model_path, error);
-      if (self->predictor == NULL)
-        return NULL;
-    }
-
-  prediction->model_path = g_strdup (request->model_path);
-  prediction->classes = g_strdupv ((char **) leaf_predictor_get_classes (self->predictor));
-  prediction->n_classes = leaf_predictor_get_n_classes (self->predictor);
-  prediction->probabilities = g_new (float, prediction->n_classes);
-  if (!leaf_predictor_predict_file (self->predictor, request->image_path, request->tta,
-                                    prediction->probabilities, NULL, error))
-    return NULL;
-  prediction->refer = leaf_predictor_should_refer (self->predictor, prediction->probabilities);
-  return g_steal_pointer (&prediction);
-}
-
-/* Runs on the training thread; the task was queued by leaf_trainer_predict_async(). */
-static void
-serve_request (gpointer request,
-               gpointer user_data)
-{
-  g_autoptr(GTask) task = request;
-  LeafTrainer *self = user_data;
-  g_autoptr(GError) error = NULL;
-  LeafTrainerPrediction *prediction;
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  prediction = predict_on_thread (self, g_task_get_task_data (task), &error);
-  if (prediction == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, prediction, (GDestroyNotify) leaf_trainer_prediction_free);
-}
-
-/**
- * leaf_trainer_predict_async:
- * @model_path: a model saved by a run (safetensors with Leafscope's metadata)
- * @image_path: the photo to diagnose
- * @tta: average the eight flips and rotations of the photo
- *
- * Diagnoses a photo on the training thread, which owns every libtorch object. While a run is
- * going or paused, the request is served between two of its steps.
- */
-void
-leaf_trainer_predict_async (LeafTrainer         *self,
-                            const char          *model_path,
-                            const char          *image_path,
-                            gboolean             tta,
-                            GCancellable        *cancellable,
-                            GAsyncReadyCallback  callback,
-                            gpointer             user_data)
-{
-  GTask *task;
-  PredictRequest *request;
-
-  g_return_if_fail (LEAF_IS_TRAINER (self));
-  g_return_if_fail (model_path != NULL);
-  g_return_if_fail (image_path != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, leaf_trainer_predict_async);
-  request = g_new0 (PredictRequest, 1);
-  request->model_path = g_strdup (model_path);
-  request->image_path = g_strdup (image_path);
-  request->tta = tta;
-  g_task_set_task_data (task, request, predict_request_free);
-  leaf_run_control_push_request (&self->control, task);
-  ensure_thread (self);
-}
-
-/**
- * leaf_trainer_predict_finish:
- *
- * Returns: (transfer full): the calibrated class probabilities, or %NULL with @error set
- */
-LeafTrainerPrediction *
-leaf_trainer_predict_finish (LeafTrainer   *self,
-                             GAsyncResult  *result,
-                             GError       **error)
-{
-  g_return_val_if_fail (LEAF_IS_TRAINER (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
 }

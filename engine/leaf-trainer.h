@@ -1,4 +1,4 @@
-/* leaf-trainer.h: the thread that owns the model while it trains
+/* leaf-trainer.h: the thread that trains, and owns the libtorch objects of its runs
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -80,35 +80,5 @@ void         leaf_trainer_set_models_dir (LeafTrainer     *self,
 void         leaf_trainer_set_cache    (LeafTrainer       *self,
                                         const char        *cache_dir,
                                         guint64            max_bytes);
-
-/* A diagnosis from the training thread: probabilities[n_classes] are calibrated, refer is
- * TRUE below the model's referral threshold. */
-#define LEAF_TYPE_TRAINER_PREDICTION (leaf_trainer_prediction_get_type ())
-
-typedef struct
-{
-  char *model_path;
-  char **classes;
-  guint n_classes;
-  float *probabilities;
-  gboolean refer;
-} LeafTrainerPrediction;
-
-GType           leaf_trainer_prediction_get_type   (void) G_GNUC_CONST;
-LeafTrainerPrediction *leaf_trainer_prediction_copy       (const LeafTrainerPrediction *prediction);
-void            leaf_trainer_prediction_free       (LeafTrainerPrediction       *prediction);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafTrainerPrediction, leaf_trainer_prediction_free)
-
-void            leaf_trainer_predict_async  (LeafTrainer          *self,
-                                             const char           *model_path,
-                                             const char           *image_path,
-                                             gboolean              tta,
-                                             GCancellable         *cancellable,
-                                             GAsyncReadyCallback   callback,
-                                             gpointer              user_data);
-LeafTrainerPrediction *leaf_trainer_predict_finish (LeafTrainer          *self,
-                                             GAsyncResult         *result,
-                                             GError              **error);
 
 G_END_DECLS

@@ -535,58 +535,42 @@ typedef struct
 {
   GMainLoop *loop;
   LeafTrainer *trainer;
-  LeafTrainerPrediction *prediction;
+  LeafDiagnosisService *service;
+  const char *model;
+  const char *image;
+  LeafDiagnosisResult *result;
   GError *error;
-  gboolean asked;            /* a prediction was asked for during the run */
+  gboolean asked;            /* a diagnosis was asked for during the run */
   gboolean served_while_paused;
   gboolean finished;
-} PredictProbe;
+} DiagnosisProbe;
 
 static void
-on_predicted_cb (GObject      *source,
+on_diagnosed_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  PredictProbe *p = user_data;
+  DiagnosisProbe *p = user_data;
 
-  p->prediction = leaf_trainer_predict_finish (LEAF_TRAINER (source), result, &p->error);
+  p->result = leaf_diagnosis_service_diagnose_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
+                                                      &p->error);
   p->served_while_paused = leaf_trainer_is_running (p->trainer) &&
                            leaf_trainer_is_paused (p->trainer);
-  if (p->asked)
-    leaf_trainer_resume (p->trainer);
-  else
-    g_main_loop_quit (p->loop);
-}
-
-static LeafTrainerPrediction *
-predict_now (LeafTrainer *trainer,
-             const char  *model,
-             const char  *image,
-             GError     **error)
-{
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  PredictProbe p = { loop, trainer };
-
-  leaf_trainer_predict_async (trainer, model, image, FALSE, NULL, on_predicted_cb, &p);
-  g_main_loop_run (loop);
-  if (p.error != NULL)
-    g_propagate_error (error, p.error);
-  return p.prediction;
+  leaf_trainer_resume (p->trainer);
 }
 
 static void
 on_paused_run_event_cb (LeafTrainer    *trainer,
                         LeafTrainEvent *event,
-                        PredictProbe   *p)
+                        DiagnosisProbe *p)
 {
   if (event->kind == LEAF_TRAIN_EVENT_EPOCH && !p->asked)
     {
-      const char **paths = g_object_get_data (G_OBJECT (trainer), "paths");
-
       /* The run waits at its next step while paused; the diagnosis must not wait for it. */
       leaf_trainer_pause (trainer);
       p->asked = TRUE;
-      leaf_trainer_predict_async (trainer, paths[0], paths[1], FALSE, NULL, on_predicted_cb, p);
+      leaf_diagnosis_service_diagnose_file_async (p->service, p->model, LEAF_DIAGNOSE_DEFAULT,
+                                                  p->image, NULL, on_diagnosed_cb, p);
     }
   if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
     {
@@ -595,52 +579,34 @@ on_paused_run_event_cb (LeafTrainer    *trainer,
     }
 }
 
-/* The training thread diagnoses photos: the same probabilities as a predictor of its own, and
- * served between two steps while a run is paused. */
+/* Training and diagnosis have threads of their own: a photo is diagnosed while a run is
+ * paused, with the probabilities of a predictor of its own. */
 static void
-test_predicts_on_the_training_thread (Fixture       *f,
-                                      gconstpointer  data)
+test_diagnosis_does_not_wait_for_a_paused_run (Fixture       *f,
+                                               gconstpointer  data)
 {
   g_autoptr(GPtrArray) events = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(LeafPredictor) predictor = NULL;
-  g_autoptr(LeafTrainerPrediction) prediction = NULL;
   g_autoptr(LeafTrainer) trainer = leaf_trainer_new (f->catalog_path);
+  g_autoptr(LeafDiagnosisService) service = leaf_diagnosis_service_new ();
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GError) error = NULL;
   g_autofree char *cache = g_build_filename (f->dir, "cache", NULL);
-  g_autofree char *missing = g_build_filename (f->dir, "missing.safetensors", NULL);
-  PredictProbe p = { loop, trainer };
-  const char *model;
+  DiagnosisProbe p = { loop, trainer, service, NULL, f->sample_image };
   LeafRecipe recipe;
   float expected[2];
 
   small_recipe (&recipe);
   events = train (f, &recipe, "cache", FALSE);
-  model = json_object_get_string_member (parse_summary (parser, finished_event (events)), "model");
-
-  predictor = leaf_predictor_new_from_model (model, &error);
+  p.model = json_object_get_string_member (parse_summary (parser, finished_event (events)),
+                                           "model");
+  predictor = leaf_predictor_new_from_model (p.model, &error);
   g_assert_no_error (error);
   g_assert_true (leaf_predictor_predict_file (predictor, f->sample_image, FALSE, expected, NULL,
                                               &error));
   g_assert_no_error (error);
 
-  prediction = predict_now (trainer, model, f->sample_image, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (prediction->model_path, ==, model);
-  g_assert_cmpuint (prediction->n_classes, ==, 2);
-  g_assert_true (g_strv_contains ((const char * const *) prediction->classes, "red"));
-  for (guint c = 0; c < 2; c++)
-    g_assert_cmpfloat_with_epsilon (prediction->probabilities[c], expected[c], 1e-6);
-  g_assert_false (leaf_trainer_is_running (trainer));
-
-  g_assert_null (predict_now (trainer, missing, f->sample_image, &error));
-  g_assert_nonnull (error);
-  g_clear_error (&error);
-
-  /* During a paused run. */
-  g_object_set_data (G_OBJECT (trainer), "paths",
-                     (gpointer) (const char *[]) { model, f->sample_image });
   leaf_trainer_set_cache (trainer, cache, 1 << 30);
   g_signal_connect (trainer, "event", G_CALLBACK (on_paused_run_event_cb), &p);
   g_assert_true (leaf_trainer_start (trainer, &recipe, f->weights_path, &error));
@@ -650,16 +616,17 @@ test_predicts_on_the_training_thread (Fixture       *f,
   g_assert_true (p.asked);
   g_assert_no_error (p.error);
   g_assert_true (p.served_while_paused);
+  g_assert_cmpstr (p.result->model_path, ==, p.model);
   for (guint c = 0; c < 2; c++)
-    g_assert_cmpfloat_with_epsilon (p.prediction->probabilities[c], expected[c], 1e-6);
-  leaf_trainer_prediction_free (p.prediction);
+    g_assert_cmpfloat_with_epsilon (p.result->probabilities[c], expected[c], 1e-6);
+  leaf_diagnosis_result_free (p.result);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/trainer/refuses-a-bad-recipe", test_refuses_a_bad_recipe);
   g_test_add ("/trainer/run-records-metrics-and-model", Fixture, NULL, fixture_setup,
@@ -668,8 +635,8 @@ main (int   argc,
               test_cache_matches_streaming, fixture_teardown);
   g_test_add ("/trainer/stop-keeps-best-so-far", Fixture, NULL, fixture_setup,
               test_stop_keeps_best_so_far, fixture_teardown);
-  g_test_add ("/trainer/predicts-on-the-training-thread", Fixture, NULL, fixture_setup,
-              test_predicts_on_the_training_thread, fixture_teardown);
+  g_test_add ("/trainer/diagnosis-does-not-wait-for-a-paused-run", Fixture, NULL, fixture_setup,
+              test_diagnosis_does_not_wait_for_a_paused_run, fixture_teardown);
   g_test_add ("/trainer/early-stopping-says-why", Fixture, NULL, fixture_setup,
               test_early_stopping_says_why, fixture_teardown);
   g_test_add ("/trainer/wrong-shape-weights-say-why", Fixture, NULL, fixture_setup,
