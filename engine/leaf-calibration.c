@@ -19,6 +19,7 @@
 
 #include "leaf-calibration.h"
 #include "leaf-error.h"
+#include "leaf-json.h"
 
 #define T_MIN 0.05
 #define T_MAX 20.0
@@ -290,21 +291,15 @@ add_bins (JsonBuilder              *b,
           const char               *name,
           const LeafReliabilityBin *bins)
 {
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, name);
   for (guint i = 0; i < LEAF_CALIBRATION_N_BINS; i++)
     {
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "lower");
-      json_builder_add_double_value (b, (double) i / LEAF_CALIBRATION_N_BINS);
-      json_builder_set_member_name (b, "upper");
-      json_builder_add_double_value (b, (double) (i + 1) / LEAF_CALIBRATION_N_BINS);
-      json_builder_set_member_name (b, "confidence");
-      json_builder_add_double_value (b, bins[i].confidence);
-      json_builder_set_member_name (b, "accuracy");
-      json_builder_add_double_value (b, bins[i].accuracy);
-      json_builder_set_member_name (b, "count");
-      json_builder_add_int_value (b, bins[i].count);
+      leaf_json_add_double (b, "lower", (double) i / LEAF_CALIBRATION_N_BINS);
+      leaf_json_add_double (b, "upper", (double) (i + 1) / LEAF_CALIBRATION_N_BINS);
+      leaf_json_add_double (b, "confidence", bins[i].confidence);
+      leaf_json_add_double (b, "accuracy", bins[i].accuracy);
+      leaf_json_add_int (b, "count", bins[i].count);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -340,9 +335,8 @@ leaf_calibration_to_json (const LeafCalibration *calibration)
   json_builder_begin_object (b);
   for (gsize i = 0; i < G_N_ELEMENTS (number_members); i++)
     {
-      json_builder_set_member_name (b, number_members[i].name);
-      json_builder_add_double_value (b, G_STRUCT_MEMBER (double, calibration,
-                                                         number_members[i].offset));
+      leaf_json_add_double (b, number_members[i].name,
+                            G_STRUCT_MEMBER (double, calibration, number_members[i].offset));
     }
   add_bins (b, "reliability_before", calibration->bins_before);
   add_bins (b, "reliability", calibration->bins_after);

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include "leaf-json.h"
 #include "leaf-metrics.h"
 
 static double
@@ -40,8 +41,7 @@ leaf_metrics_build (const guint        *confusion,
       }
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "per_class");
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, "per_class");
   for (guint c = 0; c < n_classes; c++)
     {
       guint64 tp = confusion[c * n_classes + c], predicted = 0, actual = 0;
@@ -58,35 +58,25 @@ leaf_metrics_build (const guint        *confusion,
       f1_sum += f1;
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "class");
-      json_builder_add_string_value (b, class_names[c]);
-      json_builder_set_member_name (b, "precision");
-      json_builder_add_double_value (b, precision);
-      json_builder_set_member_name (b, "recall");
-      json_builder_add_double_value (b, recall);
-      json_builder_set_member_name (b, "f1");
-      json_builder_add_double_value (b, f1);
-      json_builder_set_member_name (b, "support");
-      json_builder_add_int_value (b, actual);
+      leaf_json_add_string (b, "class", class_names[c]);
+      leaf_json_add_double (b, "precision", precision);
+      leaf_json_add_double (b, "recall", recall);
+      leaf_json_add_double (b, "f1", f1);
+      leaf_json_add_int (b, "support", actual);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
 
-  json_builder_set_member_name (b, "accuracy");
-  json_builder_add_double_value (b, ratio (correct, total));
-  json_builder_set_member_name (b, "macro_f1");
-  json_builder_add_double_value (b, n_classes > 0 ? f1_sum / n_classes : 0.0);
-  json_builder_set_member_name (b, "n");
-  json_builder_add_int_value (b, total);
+  leaf_json_add_double (b, "accuracy", ratio (correct, total));
+  leaf_json_add_double (b, "macro_f1", n_classes > 0 ? f1_sum / n_classes : 0.0);
+  leaf_json_add_int (b, "n", total);
 
-  json_builder_set_member_name (b, "classes");
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, "classes");
   for (guint c = 0; c < n_classes; c++)
     json_builder_add_string_value (b, class_names[c]);
   json_builder_end_array (b);
 
-  json_builder_set_member_name (b, "confusion");
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, "confusion");
   for (guint t = 0; t < n_classes; t++)
     {
       json_builder_begin_array (b);

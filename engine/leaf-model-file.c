@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "leaf-error.h"
+#include "leaf-json.h"
 #include "leaf-json-private.h"
 #include "leaf-model-file.h"
 
@@ -38,11 +39,7 @@ add_raw_json (JsonBuilder *b,
 {
   g_autoptr(JsonNode) node = json != NULL ? json_from_string (json, NULL) : NULL;
 
-  json_builder_set_member_name (b, name);
-  if (node != NULL)
-    json_builder_add_value (b, g_steal_pointer (&node));
-  else
-    json_builder_add_null_value (b);
+  leaf_json_add_node (b, name, g_steal_pointer (&node));
 }
 
 char *
@@ -52,49 +49,34 @@ leaf_model_meta_to_json (const LeafModelMeta *meta)
   g_autoptr(JsonNode) root = NULL;
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "format");
-  json_builder_add_string_value (b, FORMAT_NAME);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, FORMAT_VERSION);
-  json_builder_set_member_name (b, "architecture");
-  json_builder_add_string_value (b, "efficientnet_b0");
-  json_builder_set_member_name (b, "classes");
-  json_builder_begin_array (b);
+  leaf_json_add_string (b, "format", FORMAT_NAME);
+  leaf_json_add_int (b, "version", FORMAT_VERSION);
+  leaf_json_add_string (b, "architecture", "efficientnet_b0");
+  leaf_json_begin_array (b, "classes");
   for (guint i = 0; i < meta->n_classes; i++)
     json_builder_add_string_value (b, meta->classes[i]);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "image_size");
-  json_builder_add_int_value (b, meta->image_size);
-  json_builder_set_member_name (b, "resize_size");
-  json_builder_add_int_value (b, meta->resize_size);
-  json_builder_set_member_name (b, "interpolation");
-  json_builder_add_string_value (b, "bicubic-antialiased");
-  json_builder_set_member_name (b, "mean");
-  json_builder_begin_array (b);
+  leaf_json_add_int (b, "image_size", meta->image_size);
+  leaf_json_add_int (b, "resize_size", meta->resize_size);
+  leaf_json_add_string (b, "interpolation", "bicubic-antialiased");
+  leaf_json_begin_array (b, "mean");
   json_builder_add_double_value (b, 0.485);
   json_builder_add_double_value (b, 0.456);
   json_builder_add_double_value (b, 0.406);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "std");
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, "std");
   json_builder_add_double_value (b, 0.229);
   json_builder_add_double_value (b, 0.224);
   json_builder_add_double_value (b, 0.225);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "base_weights_sha256");
-  json_builder_add_string_value (b, meta->base_weights_sha256);
+  leaf_json_add_string (b, "base_weights_sha256", meta->base_weights_sha256);
   add_raw_json (b, "recipe", meta->recipe_json);
   add_raw_json (b, "metrics", meta->metrics_json);
-  json_builder_set_member_name (b, "catalog");
-  json_builder_add_string_value (b, meta->catalog_path);
-  json_builder_set_member_name (b, "run_id");
-  json_builder_add_int_value (b, meta->run_id);
-  json_builder_set_member_name (b, "created");
-  json_builder_add_string_value (b, meta->created);
-  json_builder_set_member_name (b, "temperature");
-  json_builder_add_double_value (b, meta->temperature);
-  json_builder_set_member_name (b, "refer_below");
-  json_builder_add_double_value (b, meta->refer_below);
+  leaf_json_add_string (b, "catalog", meta->catalog_path);
+  leaf_json_add_int (b, "run_id", meta->run_id);
+  leaf_json_add_string (b, "created", meta->created);
+  leaf_json_add_double (b, "temperature", meta->temperature);
+  leaf_json_add_double (b, "refer_below", meta->refer_below);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);

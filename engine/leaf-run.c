@@ -27,6 +27,7 @@
 #include "leaf-error.h"
 #include "leaf-feature-cache.h"
 #include "leaf-image.h"
+#include "leaf-json.h"
 #include "leaf-metrics.h"
 #include "leaf-model-file.h"
 #include "leaf-run-private.h"
@@ -1386,44 +1387,25 @@ build_summary (Run                   *run,
   g_autoptr(JsonNode) calibration_node = leaf_calibration_to_json (calibration);
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "event");
-  json_builder_add_string_value (b, "summary");
-  json_builder_set_member_name (b, "run_id");
-  json_builder_add_int_value (b, run->run_id);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, run->stopped ? "stopped" : "completed");
-  json_builder_set_member_name (b, "val_accuracy");
-  json_builder_add_double_value (b, val_accuracy);
-  json_builder_set_member_name (b, "val_loss");
-  json_builder_add_double_value (b, val_loss);
-  json_builder_set_member_name (b, "kept_epoch");
-  json_builder_add_int_value (b, run->kept_epoch);
-  json_builder_set_member_name (b, "extract_seconds");
-  json_builder_add_double_value (b, run->extract_seconds);
-  json_builder_set_member_name (b, "head_seconds");
-  json_builder_add_double_value (b, run->head_seconds);
-  json_builder_set_member_name (b, "finetune_seconds");
-  json_builder_add_double_value (b, run->finetune_seconds);
-  json_builder_set_member_name (b, "total_seconds");
-  json_builder_add_double_value (b, seconds_since (run->started_us));
-  json_builder_set_member_name (b, "train_images");
-  json_builder_add_int_value (b, run->train->len);
-  json_builder_set_member_name (b, "val_images");
-  json_builder_add_int_value (b, run->val->len);
-  json_builder_set_member_name (b, "model");
-  json_builder_add_string_value (b, run->model_saved ? run->model_path : NULL);
-  json_builder_set_member_name (b, "base_weights_sha256");
-  json_builder_add_string_value (b, run->base_sha256);
-  json_builder_set_member_name (b, "base_weights_note");
-  json_builder_add_string_value (b, run->base_note);
-  json_builder_set_member_name (b, "stop_reasons");
-  json_builder_add_string_value (b, g_strstrip (run->stop_reasons->str));
-  json_builder_set_member_name (b, "metrics");
-  json_builder_add_value (b, g_steal_pointer (&metrics));
-  json_builder_set_member_name (b, "calibration");
-  json_builder_add_value (b, g_steal_pointer (&calibration_node));
-  json_builder_set_member_name (b, "recipe");
-  json_builder_add_value (b, g_steal_pointer (&recipe));
+  leaf_json_add_string (b, "event", "summary");
+  leaf_json_add_int (b, "run_id", run->run_id);
+  leaf_json_add_string (b, "status", run->stopped ? "stopped" : "completed");
+  leaf_json_add_double (b, "val_accuracy", val_accuracy);
+  leaf_json_add_double (b, "val_loss", val_loss);
+  leaf_json_add_int (b, "kept_epoch", run->kept_epoch);
+  leaf_json_add_double (b, "extract_seconds", run->extract_seconds);
+  leaf_json_add_double (b, "head_seconds", run->head_seconds);
+  leaf_json_add_double (b, "finetune_seconds", run->finetune_seconds);
+  leaf_json_add_double (b, "total_seconds", seconds_since (run->started_us));
+  leaf_json_add_int (b, "train_images", run->train->len);
+  leaf_json_add_int (b, "val_images", run->val->len);
+  leaf_json_add_string (b, "model", run->model_saved ? run->model_path : NULL);
+  leaf_json_add_string (b, "base_weights_sha256", run->base_sha256);
+  leaf_json_add_string (b, "base_weights_note", run->base_note);
+  leaf_json_add_string (b, "stop_reasons", g_strstrip (run->stop_reasons->str));
+  leaf_json_add_node (b, "metrics", g_steal_pointer (&metrics));
+  leaf_json_add_node (b, "calibration", g_steal_pointer (&calibration_node));
+  leaf_json_add_node (b, "recipe", g_steal_pointer (&recipe));
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "leaf-error.h"
+#include "leaf-json.h"
 #include "leaf-json-private.h"
 #include "leaf-weights-store.h"
 #include "lt-weights.h"
@@ -512,23 +513,17 @@ index_write (LeafWeightsStore  *self,
   gsize length;
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_int_value (builder, INDEX_VERSION);
-  json_builder_set_member_name (builder, "files");
-  json_builder_begin_array (builder);
+  leaf_json_add_int (builder, "version", INDEX_VERSION);
+  leaf_json_begin_array (builder, "files");
   for (guint i = 0; i < entries->len; i++)
     {
       LeafWeightsInfo *e = entries->pdata[i];
 
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "sha256");
-      json_builder_add_string_value (builder, e->sha256);
-      json_builder_set_member_name (builder, "origin");
-      json_builder_add_string_value (builder, e->origin);
-      json_builder_set_member_name (builder, "source");
-      json_builder_add_string_value (builder, e->source);
-      json_builder_set_member_name (builder, "added");
-      json_builder_add_int_value (builder, e->added);
+      leaf_json_add_string (builder, "sha256", e->sha256);
+      leaf_json_add_string (builder, "origin", e->origin);
+      leaf_json_add_string (builder, "source", e->source);
+      leaf_json_add_int (builder, "added", e->added);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

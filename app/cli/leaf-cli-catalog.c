@@ -24,6 +24,7 @@
 #include "leaf-error.h"
 #include "leaf-export.h"
 #include "leaf-import.h"
+#include "leaf-json.h"
 
 static LeafCatalog *
 open_catalog (LeafCli   *cli,
@@ -144,33 +145,24 @@ print_import_json (const LeafImportSummary *summary)
   g_autoptr(JsonNode) root = NULL;
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "added");
-  json_builder_add_int_value (b, summary->n_added);
-  json_builder_set_member_name (b, "present");
-  json_builder_add_int_value (b, summary->n_present);
-  json_builder_set_member_name (b, "updated");
-  json_builder_add_int_value (b, summary->n_updated);
-  json_builder_set_member_name (b, "labeled");
-  json_builder_add_int_value (b, summary->n_labeled);
-  json_builder_set_member_name (b, "new_classes");
-  json_builder_begin_array (b);
+  leaf_json_add_int (b, "added", summary->n_added);
+  leaf_json_add_int (b, "present", summary->n_present);
+  leaf_json_add_int (b, "updated", summary->n_updated);
+  leaf_json_add_int (b, "labeled", summary->n_labeled);
+  leaf_json_begin_array (b, "new_classes");
   for (guint i = 0; summary->new_classes[i] != NULL; i++)
     json_builder_add_string_value (b, summary->new_classes[i]);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "skipped");
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, "skipped");
   for (guint i = 0; i < summary->skipped->len; i++)
     {
       LeafImportSkip *skip = summary->skipped->pdata[i];
       g_autofree char *display = g_filename_display_name (skip->path);
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "path");
-      json_builder_add_string_value (b, display);
-      json_builder_set_member_name (b, "reason");
-      json_builder_add_string_value (b, leaf_import_skip_reason_to_string (skip->reason));
-      json_builder_set_member_name (b, "message");
-      json_builder_add_string_value (b, skip->message);
+      leaf_json_add_string (b, "path", display);
+      leaf_json_add_string (b, "reason", leaf_import_skip_reason_to_string (skip->reason));
+      leaf_json_add_string (b, "message", skip->message);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -345,19 +337,11 @@ classes_list (LeafCatalog *catalog,
           LeafClassInfo *info = classes->pdata[i];
 
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, info->name);
-          json_builder_set_member_name (b, "position");
-          json_builder_add_int_value (b, info->position);
-          json_builder_set_member_name (b, "color");
-          json_builder_add_string_value (b, info->color);
-          json_builder_set_member_name (b, "shortcut");
-          if (info->shortcut != NULL)
-            json_builder_add_string_value (b, info->shortcut);
-          else
-            json_builder_add_null_value (b);
-          json_builder_set_member_name (b, "images");
-          json_builder_add_int_value (b, info->n_images);
+          leaf_json_add_string (b, "name", info->name);
+          leaf_json_add_int (b, "position", info->position);
+          leaf_json_add_string (b, "color", info->color);
+          leaf_json_add_string (b, "shortcut", info->shortcut);
+          leaf_json_add_int (b, "images", info->n_images);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -659,41 +643,32 @@ image_to_json (LeafCatalogImage *image,
   GDateTime *labelled = leaf_catalog_image_get_label_time (image);
   LeafSplit split = leaf_catalog_image_get_split (image);
 
-#define MEMBER_STRING(name, value) \
-  G_STMT_START { \
-    const char *v_ = (value); \
-    json_builder_set_member_name (b, name); \
-    if (v_ != NULL) json_builder_add_string_value (b, v_); else json_builder_add_null_value (b); \
-  } G_STMT_END
 #define MEMBER_TIME(name, value) \
   G_STMT_START { \
     g_autofree char *t_ = (value) != NULL ? g_date_time_format_iso8601 (value) : NULL; \
-    MEMBER_STRING (name, t_); \
+    leaf_json_add_string (b, name, t_); \
   } G_STMT_END
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "id");
-  json_builder_add_int_value (b, leaf_catalog_image_get_id (image));
-  MEMBER_STRING ("sha256", leaf_catalog_image_get_sha256 (image));
-  MEMBER_STRING ("path", leaf_catalog_image_get_path (image));
-  json_builder_set_member_name (b, "width");
-  json_builder_add_int_value (b, leaf_catalog_image_get_width (image));
-  json_builder_set_member_name (b, "height");
-  json_builder_add_int_value (b, leaf_catalog_image_get_height (image));
-  MEMBER_STRING ("format", leaf_catalog_image_get_format (image));
+  leaf_json_add_int (b, "id", leaf_catalog_image_get_id (image));
+  leaf_json_add_string (b, "sha256", leaf_catalog_image_get_sha256 (image));
+  leaf_json_add_string (b, "path", leaf_catalog_image_get_path (image));
+  leaf_json_add_int (b, "width", leaf_catalog_image_get_width (image));
+  leaf_json_add_int (b, "height", leaf_catalog_image_get_height (image));
+  leaf_json_add_string (b, "format", leaf_catalog_image_get_format (image));
   MEMBER_TIME ("captured", captured);
-  MEMBER_STRING ("group", leaf_catalog_image_get_group_key (image));
-  json_builder_set_member_name (b, "missing");
-  json_builder_add_boolean_value (b, leaf_catalog_image_get_missing (image));
-  MEMBER_STRING ("class", class_name);
-  MEMBER_STRING ("labeller", class_name != NULL ? leaf_catalog_image_get_labeller (image) : NULL);
+  leaf_json_add_string (b, "group", leaf_catalog_image_get_group_key (image));
+  leaf_json_add_boolean (b, "missing", leaf_catalog_image_get_missing (image));
+  leaf_json_add_string (b, "class", class_name);
+  leaf_json_add_string (b, "labeller",
+                        class_name != NULL ? leaf_catalog_image_get_labeller (image) : NULL);
   MEMBER_TIME ("labeled_at", class_name != NULL ? labelled : NULL);
-  MEMBER_STRING ("how", class_name != NULL
-                 ? leaf_label_how_to_string (leaf_catalog_image_get_label_how (image)) : NULL);
-  MEMBER_STRING ("split", split <= LEAF_SPLIT_TEST ? splits[split] : NULL);
+  leaf_json_add_string (b, "how", class_name != NULL
+                        ? leaf_label_how_to_string (leaf_catalog_image_get_label_how (image))
+                        : NULL);
+  leaf_json_add_string (b, "split", split <= LEAF_SPLIT_TEST ? splits[split] : NULL);
   json_builder_end_object (b);
 #undef MEMBER_TIME
-#undef MEMBER_STRING
   return json_builder_get_root (b);
 }
 
@@ -823,18 +798,14 @@ cmd_stats (LeafCli  *cli,
       g_autoptr(JsonNode) root = NULL;
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "images");
-      json_builder_add_int_value (b, n_images);
-      json_builder_set_member_name (b, "labeled");
-      json_builder_add_int_value (b, n_labelled);
-      json_builder_set_member_name (b, "missing");
-      json_builder_add_int_value (b, n_missing);
-      json_builder_set_member_name (b, "classes");
-      json_builder_begin_object (b);
+      leaf_json_add_int (b, "images", n_images);
+      leaf_json_add_int (b, "labeled", n_labelled);
+      leaf_json_add_int (b, "missing", n_missing);
+      leaf_json_begin_object (b, "classes");
       for (guint i = 0; i < classes->len; i++)
         {
-          json_builder_set_member_name (b, ((LeafClassInfo *) classes->pdata[i])->name);
-          json_builder_add_int_value (b, ((LeafClassInfo *) classes->pdata[i])->n_images);
+          leaf_json_add_int (b, ((LeafClassInfo *) classes->pdata[i])->name,
+                             ((LeafClassInfo *) classes->pdata[i])->n_images);
         }
       json_builder_end_object (b);
       json_builder_end_object (b);

@@ -22,6 +22,7 @@
 
 #include "leaf-cli-weights-store.h"
 #include "leaf-error.h"
+#include "leaf-json.h"
 #include "leaf-weights-store.h"
 
 #define BAR_WIDTH 30
@@ -242,18 +243,6 @@ leaf_cli_weights_import (LeafCli  *cli,
 /* status --------------------------------------------------------------------------------------- */
 
 static void
-add_string_or_null (JsonBuilder *builder,
-                    const char  *name,
-                    const char  *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 print_json (LeafWeightsStore *store,
             GPtrArray        *list,
             LeafWeightsInfo  *best)
@@ -264,30 +253,22 @@ print_json (LeafWeightsStore *store,
   g_autofree char *text = NULL;
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "directory");
-  json_builder_add_string_value (builder, leaf_weights_store_get_directory (store));
-  json_builder_set_member_name (builder, "official_sha256");
-  json_builder_add_string_value (builder, leaf_weights_store_get_official_sha256 (store));
-  add_string_or_null (builder, "default", best != NULL ? best->path : NULL);
-  json_builder_set_member_name (builder, "weights");
-  json_builder_begin_array (builder);
+  leaf_json_add_string (builder, "directory", leaf_weights_store_get_directory (store));
+  leaf_json_add_string (builder, "official_sha256", leaf_weights_store_get_official_sha256 (store));
+  leaf_json_add_string (builder, "default", best != NULL ? best->path : NULL);
+  leaf_json_begin_array (builder, "weights");
   for (guint i = 0; i < list->len; i++)
     {
       LeafWeightsInfo *info = list->pdata[i];
 
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "path");
-      json_builder_add_string_value (builder, info->path);
-      json_builder_set_member_name (builder, "sha256");
-      json_builder_add_string_value (builder, info->sha256);
-      json_builder_set_member_name (builder, "size");
-      json_builder_add_int_value (builder, info->size);
-      json_builder_set_member_name (builder, "official");
-      json_builder_add_boolean_value (builder, info->official);
-      add_string_or_null (builder, "origin", info->origin);
-      add_string_or_null (builder, "source", info->source);
-      json_builder_set_member_name (builder, "added");
-      json_builder_add_int_value (builder, info->added);
+      leaf_json_add_string (builder, "path", info->path);
+      leaf_json_add_string (builder, "sha256", info->sha256);
+      leaf_json_add_int (builder, "size", info->size);
+      leaf_json_add_boolean (builder, "official", info->official);
+      leaf_json_add_string (builder, "origin", info->origin);
+      leaf_json_add_string (builder, "source", info->source);
+      leaf_json_add_int (builder, "added", info->added);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

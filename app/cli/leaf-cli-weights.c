@@ -16,6 +16,7 @@
 #include "leaf-cli.h"
 #include "leaf-cli-weights-store.h"
 #include "leaf-error.h"
+#include "leaf-json.h"
 #include "lt-weights.h"
 
 /* inspect ------------------------------------------------------------------------------------ */
@@ -74,36 +75,26 @@ print_inspect_json (const char        *path,
   const char *key;
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "file");
-  json_builder_add_string_value (b, path);
-  json_builder_set_member_name (b, "sha256");
-  json_builder_add_string_value (b, sha256);
-  json_builder_set_member_name (b, "tensor_count");
-  json_builder_add_int_value (b, lt_state_dict_count (sd));
-  json_builder_set_member_name (b, "parameter_count");
-  json_builder_add_int_value (b, count_values (sd));
-  json_builder_set_member_name (b, "metadata");
-  json_builder_begin_object (b);
+  leaf_json_add_string (b, "file", path);
+  leaf_json_add_string (b, "sha256", sha256);
+  leaf_json_add_int (b, "tensor_count", lt_state_dict_count (sd));
+  leaf_json_add_int (b, "parameter_count", count_values (sd));
+  leaf_json_begin_object (b, "metadata");
   for (size_t i = 0; (key = lt_state_dict_metadata_key (sd, i)) != NULL; i++)
     {
-      json_builder_set_member_name (b, key);
-      json_builder_add_string_value (b, lt_state_dict_metadata (sd, key));
+      leaf_json_add_string (b, key, lt_state_dict_metadata (sd, key));
     }
   json_builder_end_object (b);
-  json_builder_set_member_name (b, "tensors");
-  json_builder_begin_array (b);
+  leaf_json_begin_array (b, "tensors");
   for (size_t i = 0; i < lt_state_dict_count (sd); i++)
     {
       int64_t dims[LT_MAX_DIMS];
       int ndim = lt_state_dict_shape (sd, i, dims, LT_MAX_DIMS);
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, lt_state_dict_name (sd, i));
-      json_builder_set_member_name (b, "dtype");
-      json_builder_add_string_value (b, lt_state_dict_dtype_name (sd, i));
-      json_builder_set_member_name (b, "shape");
-      json_builder_begin_array (b);
+      leaf_json_add_string (b, "name", lt_state_dict_name (sd, i));
+      leaf_json_add_string (b, "dtype", lt_state_dict_dtype_name (sd, i));
+      leaf_json_begin_array (b, "shape");
       for (int d = 0; d < ndim; d++)
         json_builder_add_int_value (b, dims[d]);
       json_builder_end_array (b);
