@@ -114,8 +114,8 @@ same_file (const GStatBuf *a,
 }
 
 /* Returns the worker's predictor for the file, loading it when it is not loaded yet, or when
- * the file was replaced since (a model rewritten after its calibration, a catalog made again
- * with the same names). */
+ * the file was replaced since it was (a model rewritten after its calibration, a catalog made
+ * again with the same names). */
 static LeafPredictor *
 worker_get_predictor (Worker             *worker,
                       const char         *path,
@@ -133,7 +133,8 @@ worker_get_predictor (Worker             *worker,
       if (model->raw_weights != raw_weights || strcmp (model->path, path) != 0)
         continue;
       g_queue_unlink (&worker->models, l);
-      if (found && same_file (&model->stat, &st))
+      /* A file deleted since: what it held is still loaded, and still explains its diagnoses. */
+      if (!found || same_file (&model->stat, &st))
         {
           g_queue_push_head_link (&worker->models, l);
           return model->predictor;

@@ -1,6 +1,10 @@
 /* leaf-predictor.c
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * A predictor holds a libtorch model, which must not run on two threads at once: each one is
+ * used by one thread only. The application's belong to the diagnosis service's worker thread
+ * (leaf-diagnosis-service.c); a command-line command may keep one on its own thread.
  */
 
 #define G_LOG_DOMAIN "leaf-predictor"
@@ -28,8 +32,6 @@ struct _LeafPredictor
   LeafModelMeta *meta;
   LtModel *model;
   LeafImageTransform *transform;
-  /* libtorch modules are not safe to run from two threads at once. */
-  GMutex lock;
 };
 
 G_DEFINE_FINAL_TYPE (LeafPredictor, leaf_predictor, G_TYPE_OBJECT)
@@ -43,7 +45,6 @@ leaf_predictor_finalize (GObject *object)
   g_clear_pointer (&self->meta, leaf_model_meta_free);
   g_clear_pointer (&self->model, lt_model_free);
   g_clear_object (&self->transform);
-  g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (leaf_predictor_parent_class)->finalize (object);
 }
@@ -57,7 +58,6 @@ leaf_predictor_class_init (LeafPredictorClass *klass)
 static void
 leaf_predictor_init (LeafPredictor *self)
 {
-  g_mutex_init (&self->lock);
 }
 
 static LeafPredictor *
@@ -244,11 +244,7 @@ leaf_predictor_predict_pixbuf (LeafPredictor  *self,
 
   status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
   if (status == LT_OK)
-    {
-      g_mutex_lock (&self->lock);
-      status = lt_model_forward (self->model, input, &result, &msg);
-      g_mutex_unlock (&self->lock);
-    }
+    status = lt_model_forward (self->model, input, &result, &msg);
   if (status == LT_OK)
     status = lt_tensor_copy_f32 (result, out, (gsize) n_views * n_classes, &msg);
   lt_tensor_free (input);
@@ -312,15 +308,11 @@ leaf_predictor_predict_batch (LeafPredictor  *self,
 
   status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
   if (status == LT_OK)
-    {
-      g_mutex_lock (&self->lock);
-      status = lt_model_forward_prefix (self->model, input, LT_N_FEATURES, &act, &msg);
-      if (status == LT_OK)
-        status = lt_tensor_mean_spatial (act, &pooled, &msg);
-      if (status == LT_OK)
-        status = lt_model_forward_rest (self->model, pooled, LT_N_FEATURES, &result, &msg);
-      g_mutex_unlock (&self->lock);
-    }
+    status = lt_model_forward_prefix (self->model, input, LT_N_FEATURES, &act, &msg);
+  if (status == LT_OK)
+    status = lt_tensor_mean_spatial (act, &pooled, &msg);
+  if (status == LT_OK)
+    status = lt_model_forward_rest (self->model, pooled, LT_N_FEATURES, &result, &msg);
   if (status == LT_OK && features != NULL)
     status = lt_tensor_copy_f32 (pooled, features, (gsize) n_images * LEAF_PREDICTOR_N_FEATURES,
                                  &msg);
@@ -382,11 +374,7 @@ leaf_predictor_grad_cam (LeafPredictor  *self,
 
   status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
   if (status == LT_OK)
-    {
-      g_mutex_lock (&self->lock);
-      status = lt_model_grad_cam (self->model, input, class_index, &result, &msg);
-      g_mutex_unlock (&self->lock);
-    }
+    status = lt_model_grad_cam (self->model, input, class_index, &result, &msg);
   if (status == LT_OK)
     status = lt_tensor_copy_f32 (result, cam, (gsize) size * size, &msg);
   lt_tensor_free (input);

@@ -2,15 +2,15 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Photos wait in a queue and are diagnosed one at a time on a worker thread: decoding, and on
- * first use loading the catalog's latest model, happen there too, so that dropping a hundred
- * photos never blocks the window. Each result joins a list on the left; the selected one is
- * shown with its top three diagnoses.
+ * Photos wait in a queue and are diagnosed one at a time by the diagnosis service, on its
+ * thread: decoding, and on first use loading the catalog's latest model, happen there too, so
+ * that dropping a hundred photos never blocks the window. Each result joins a list on the left;
+ * the selected one is shown with its top three diagnoses.
  *
- * The heatmap of where the model looked is computed on demand, on another worker thread, only
- * for the photo shown while the heatmap is switched on, and kept with its diagnosis. Whether to
- * advise an expert's opinion is decided when the result is shown rather than when it is made,
- * so that changing the threshold in Preferences applies at once.
+ * The heatmap of where the model looked is computed on demand by the same service, only for the
+ * photo shown while the heatmap is switched on, and kept with its diagnosis. Whether to advise
+ * an expert's opinion is decided when the result is shown rather than when it is made, so that
+ * changing the threshold in Preferences applies at once.
  */
 
 #define G_LOG_DOMAIN "leaf-diagnose-view"
@@ -24,11 +24,10 @@
 
 #include "leaf-class-color.h"
 #include "leaf-diagnose-view.h"
+#include "leaf-diagnosis-service.h"
 #include "leaf-error.h"
-#include "leaf-heatmap-job.h"
 #include "leaf-image.h"
 #include "leaf-import.h"
-#include "leaf-predictor.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
 
@@ -42,15 +41,9 @@ struct _LeafDiagnosis
   char *name;
   GFile *file;        /* NULL for a pasted image */
   GBytes *png;        /* the pasted image, to add it to the catalog */
-  GdkPixbuf *pixbuf;  /* as decoded for the model, for its heatmap */
   GdkTexture *texture;
   GdkTexture *heatmap; /* NULL until computed */
-  LeafPredictor *predictor; /* the model that diagnosed it, which its heatmap explains */
-  GStrv classes;      /* the model's classes, in output order */
-  float *probabilities;
-  guint *ranking;     /* class indices, most probable first */
-  guint n_classes;
-  double refer_below; /* the model's referral threshold */
+  LeafDiagnosisResult *result; /* with the photo as decoded and the model, for its heatmap */
 };
 
 G_DEFINE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, G_TYPE_OBJECT)
@@ -63,13 +56,9 @@ leaf_diagnosis_finalize (GObject *object)
   g_clear_pointer (&self->name, g_free);
   g_clear_object (&self->file);
   g_clear_pointer (&self->png, g_bytes_unref);
-  g_clear_object (&self->pixbuf);
   g_clear_object (&self->texture);
   g_clear_object (&self->heatmap);
-  g_clear_object (&self->predictor);
-  g_clear_pointer (&self->classes, g_strfreev);
-  g_clear_pointer (&self->probabilities, g_free);
-  g_clear_pointer (&self->ranking, g_free);
+  g_clear_pointer (&self->result, leaf_diagnosis_result_free);
   G_OBJECT_CLASS (leaf_diagnosis_parent_class)->finalize (object);
 }
 
@@ -95,7 +84,7 @@ guint
 leaf_diagnosis_get_n_classes (LeafDiagnosis *self)
 {
   g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), 0);
-  return self->n_classes;
+  return self->result->n_classes;
 }
 
 /**
@@ -109,8 +98,8 @@ leaf_diagnosis_get_class (LeafDiagnosis *self,
                           guint          rank)
 {
   g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), NULL);
-  g_return_val_if_fail (rank < self->n_classes, NULL);
-  return self->classes[self->ranking[rank]];
+  g_return_val_if_fail (rank < self->result->n_classes, NULL);
+  return self->result->classes[self->result->ranking[rank]];
 }
 
 double
@@ -118,8 +107,8 @@ leaf_diagnosis_get_probability (LeafDiagnosis *self,
                                 guint          rank)
 {
   g_return_val_if_fail (LEAF_IS_DIAGNOSIS (self), 0);
-  g_return_val_if_fail (rank < self->n_classes, 0);
-  return self->probabilities[self->ranking[rank]];
+  g_return_val_if_fail (rank < self->result->n_classes, 0);
+  return self->result->probabilities[self->result->ranking[rank]];
 }
 
 /**
@@ -137,17 +126,13 @@ leaf_diagnosis_get_heatmap (LeafDiagnosis *self)
 
 /* LeafDiagnoseView */
 
+/* A photo waiting for its diagnosis */
 typedef struct
 {
-  /* In: one of file or png */
-  GFile *file;
-  GBytes *png;
+  GFile *file;             /* NULL for a pasted image */
+  GBytes *png;             /* the pasted image */
   char *name;
-  char *model_path;
-  LeafPredictor *predictor; /* NULL when it must be loaded from model_path */
-  /* Out */
-  GdkPixbuf *pixbuf;
-  float *probabilities;
+  LeafDiagnoseView *view;  /* while the service diagnoses it */
 } Job;
 
 static void
@@ -158,20 +143,18 @@ job_free (gpointer data)
   g_clear_object (&job->file);
   g_clear_pointer (&job->png, g_bytes_unref);
   g_clear_pointer (&job->name, g_free);
-  g_clear_pointer (&job->model_path, g_free);
-  g_clear_object (&job->predictor);
-  g_clear_object (&job->pixbuf);
-  g_clear_pointer (&job->probabilities, g_free);
+  g_clear_object (&job->view);
   g_free (job);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_free)
 
 struct _LeafDiagnoseView
 {
   GtkWidget parent_instance;
 
   LeafCatalog *catalog;
-  LeafPredictor *predictor;
-  gint64 predictor_model;
+  LeafDiagnosisService *service;
   GListStore *results;
   LeafDiagnosis *current;
   GQueue pending; /* Job */
@@ -292,14 +275,13 @@ rebuild_add_menu (LeafDiagnoseView *self)
   adw_split_button_set_menu_model (self->add_button, G_MENU_MODEL (menu));
 }
 
-/* The model's own threshold, chosen on its validation set, or the one set in Preferences. */
+/* The one set in Preferences, or < 0 for the model's own, chosen on its validation set. */
 static double
-refer_threshold (LeafDiagnoseView *self,
-                 LeafDiagnosis    *diagnosis)
+refer_threshold (LeafDiagnoseView *self)
 {
   if (self->settings == NULL || g_settings_get_boolean (self->settings,
                                                         "refer-use-model-threshold"))
-    return diagnosis->refer_below;
+    return -1;
   return g_settings_get_double (self->settings, "refer-threshold");
 }
 
@@ -307,8 +289,8 @@ static void
 update_refer (LeafDiagnoseView *self)
 {
   gboolean refer = self->current != NULL
-                   && leaf_diagnosis_get_probability (self->current, 0)
-                      < refer_threshold (self, self->current);
+                   && leaf_diagnosis_result_should_refer (self->current->result,
+                                                          refer_threshold (self));
 
   gtk_widget_set_visible (GTK_WIDGET (self->refer_label), refer);
 }
@@ -333,8 +315,11 @@ on_heatmap_ready_cb (GObject      *source,
 {
   g_autoptr(LeafDiagnoseView) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GdkTexture) heatmap = leaf_heatmap_job_run_finish (result, NULL, &error);
+  g_autoptr(GdkPixbuf) heatmap = NULL;
   g_autoptr(LeafDiagnosis) diagnosis = NULL;
+
+  heatmap = leaf_diagnosis_service_heatmap_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
+                                                   &error);
 
   /* A cancelled job was replaced by another, or the view went away: leave both alone. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -347,7 +332,8 @@ on_heatmap_ready_cb (GObject      *source,
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return;
     }
-  g_set_object (&diagnosis->heatmap, heatmap);
+  g_clear_object (&diagnosis->heatmap);
+  diagnosis->heatmap = gdk_texture_new_for_pixbuf (heatmap);
   if (diagnosis == self->current)
     update_photo (self);
 }
@@ -378,9 +364,11 @@ update_photo (LeafDiagnoseView *self)
       self->heatmap_cancellable = g_cancellable_new ();
       self->heatmap_diagnosis = g_object_ref (diagnosis);
       gtk_spinner_start (self->heatmap_spinner);
-      leaf_heatmap_job_run_async (diagnosis->predictor, NULL, diagnosis->pixbuf,
-                                  (int) diagnosis->ranking[0], self->heatmap_cancellable,
-                                  on_heatmap_ready_cb, g_object_ref (self));
+      leaf_diagnosis_service_heatmap_async (self->service, diagnosis->result->model_path,
+                                            LEAF_DIAGNOSE_DEFAULT, diagnosis->result->image,
+                                            (int) diagnosis->result->ranking[0],
+                                            LEAF_HEATMAP_OVER_PHOTO, self->heatmap_cancellable,
+                                            on_heatmap_ready_cb, g_object_ref (self));
     }
 }
 
@@ -417,7 +405,7 @@ show_diagnosis (LeafDiagnoseView *self,
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->top_box))) != NULL)
     gtk_box_remove (self->top_box, child);
-  for (guint rank = 0; rank < MIN (TOP_K, diagnosis->n_classes); rank++)
+  for (guint rank = 0; rank < MIN (TOP_K, leaf_diagnosis_get_n_classes (diagnosis)); rank++)
     gtk_box_append (self->top_box,
                     probability_row_new (leaf_diagnosis_get_class (diagnosis, rank),
                                          leaf_diagnosis_get_probability (diagnosis, rank)));
@@ -483,79 +471,19 @@ on_results_changed_cb (LeafDiagnoseView *self)
   gtk_widget_set_visible (self->history_separator, several);
 }
 
-/* Worker */
-
-static void
-diagnose_thread (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
-{
-  Job *job = task_data;
-  GError *error = NULL;
-  g_autofree char *path = NULL;
-
-  if (job->predictor == NULL)
-    {
-      job->predictor = leaf_predictor_new_from_model (job->model_path, &error);
-      if (job->predictor == NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-    }
-
-  if (job->file != NULL)
-    {
-      path = g_file_get_path (job->file);
-      if (path == NULL)
-        {
-          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                   _("“%s” is not a local file; save it to a folder first"),
-                                   job->name);
-          return;
-        }
-      job->pixbuf = leaf_image_load (path, 0, &error);
-    }
-  else
-    job->pixbuf = leaf_image_load_from_bytes (job->png, job->name, 0, &error);
-  if (job->pixbuf == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  job->probabilities = g_new0 (float, leaf_predictor_get_n_classes (job->predictor));
-  if (!leaf_predictor_predict_pixbuf (job->predictor, job->pixbuf, FALSE, job->probabilities,
-                                      NULL, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_boolean (task, TRUE);
-}
+/* Diagnosing */
 
 static LeafDiagnosis *
-diagnosis_from_job (Job *job)
+diagnosis_new (Job                 *job,
+               LeafDiagnosisResult *result)
 {
   LeafDiagnosis *diagnosis = g_object_new (LEAF_TYPE_DIAGNOSIS, NULL);
-  const LeafModelMeta *meta = leaf_predictor_get_meta (job->predictor);
-  guint n = leaf_predictor_get_n_classes (job->predictor);
 
   diagnosis->name = g_strdup (job->name);
   diagnosis->file = job->file ? g_object_ref (job->file) : NULL;
   diagnosis->png = job->png ? g_bytes_ref (job->png) : NULL;
-  diagnosis->pixbuf = g_object_ref (job->pixbuf);
-  diagnosis->texture = gdk_texture_new_for_pixbuf (job->pixbuf);
-  diagnosis->predictor = g_object_ref (job->predictor);
-  diagnosis->classes = g_strdupv ((char **) leaf_predictor_get_classes (job->predictor));
-  diagnosis->n_classes = n;
-  diagnosis->probabilities = g_steal_pointer (&job->probabilities);
-  diagnosis->ranking = g_new0 (guint, n);
-  leaf_predictor_top_k (diagnosis->probabilities, n, diagnosis->ranking, n);
-  diagnosis->refer_below = meta->refer_below;
+  diagnosis->texture = gdk_texture_new_for_pixbuf (result->image);
+  diagnosis->result = result;
   return diagnosis;
 }
 
@@ -564,28 +492,26 @@ on_diagnosed_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  g_autoptr(LeafDiagnoseView) self = user_data;
+  g_autoptr(Job) job = user_data;
+  g_autoptr(LeafDiagnoseView) self = g_steal_pointer (&job->view);
   g_autoptr(GError) error = NULL;
-  Job *job = g_task_get_task_data (G_TASK (result));
+  LeafDiagnosisResult *diagnosed;
 
+  diagnosed = leaf_diagnosis_service_diagnose_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
+                                                      &error);
   self->busy = FALSE;
   gtk_spinner_stop (self->spinner);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (diagnosed == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
-      /* Keep a model that loaded even when the photo was unreadable. */
-      if (job->predictor != NULL && self->predictor == NULL)
-        self->predictor = g_object_ref (job->predictor);
       leaf_show_toast_error (GTK_WIDGET (self), error);
     }
   else
     {
-      g_autoptr(LeafDiagnosis) diagnosis = NULL;
+      g_autoptr(LeafDiagnosis) diagnosis = diagnosis_new (job, diagnosed);
       GtkListBoxRow *row;
 
-      g_set_object (&self->predictor, job->predictor);
-      diagnosis = diagnosis_from_job (job);
       g_list_store_append (self->results, diagnosis);
       row = gtk_list_box_get_row_at_index (self->history_list,
                                            g_list_model_get_n_items (G_LIST_MODEL (self->results)) - 1);
@@ -598,36 +524,44 @@ on_diagnosed_cb (GObject      *source,
 static void
 process_next (LeafDiagnoseView *self)
 {
-  g_autoptr(LeafModelInfo) model = NULL;
-  g_autoptr(GTask) task = NULL;
-  Job *job;
-
-  if (self->busy || g_queue_is_empty (&self->pending))
-    return;
-
-  model = latest_model (self);
-  if (model == NULL)
+  while (!self->busy && !g_queue_is_empty (&self->pending))
     {
-      g_queue_clear_full (&self->pending, job_free);
-      g_clear_object (&self->predictor);
-      update_page (self);
-      return;
-    }
-  if (self->predictor_model != model->id)
-    {
-      g_clear_object (&self->predictor);
-      self->predictor_model = model->id;
-    }
+      g_autoptr(LeafModelInfo) model = latest_model (self);
+      g_autoptr(Job) job = NULL;
+      g_autofree char *path = NULL;
+      Job *taken;
 
-  job = g_queue_pop_head (&self->pending);
-  job->model_path = g_strdup (model->path);
-  job->predictor = self->predictor ? g_object_ref (self->predictor) : NULL;
-  self->busy = TRUE;
-  gtk_spinner_start (self->spinner);
-  task = g_task_new (NULL, self->cancellable, on_diagnosed_cb, g_object_ref (self));
-  g_task_set_source_tag (task, process_next);
-  g_task_set_task_data (task, job, job_free);
-  g_task_run_in_thread (task, diagnose_thread);
+      if (model == NULL)
+        {
+          g_queue_clear_full (&self->pending, job_free);
+          update_page (self);
+          return;
+        }
+      job = g_queue_pop_head (&self->pending);
+      if (job->file != NULL && (path = g_file_get_path (job->file)) == NULL)
+        {
+          g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                                 _("“%s” is not a local file; save it to a "
+                                                   "folder first"), job->name);
+
+          leaf_show_toast_error (GTK_WIDGET (self), error);
+          continue;
+        }
+
+      self->busy = TRUE;
+      gtk_spinner_start (self->spinner);
+      job->view = g_object_ref (self);
+      taken = g_steal_pointer (&job);
+      if (path != NULL)
+        leaf_diagnosis_service_diagnose_file_async (self->service, model->path,
+                                                    LEAF_DIAGNOSE_DEFAULT, path,
+                                                    self->cancellable, on_diagnosed_cb, taken);
+      else
+        leaf_diagnosis_service_diagnose_bytes_async (self->service, model->path,
+                                                     LEAF_DIAGNOSE_DEFAULT, taken->png,
+                                                     taken->name, self->cancellable,
+                                                     on_diagnosed_cb, taken);
+    }
 }
 
 /* Adding to the catalog */
@@ -936,7 +870,7 @@ leaf_diagnose_view_dispose (GObject *object)
   g_queue_clear_full (&self->pending, job_free);
   leaf_diagnose_view_set_catalog (self, NULL);
   g_clear_object (&self->current);
-  g_clear_object (&self->predictor);
+  g_clear_object (&self->service);
   gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_DIAGNOSE_VIEW);
   g_clear_object (&self->results);
   g_clear_object (&self->cancellable);
@@ -1027,6 +961,7 @@ leaf_diagnose_view_init (LeafDiagnoseView *self)
     }
 
   g_queue_init (&self->pending);
+  self->service = g_object_ref (leaf_diagnosis_service_get_default ());
   self->cancellable = g_cancellable_new ();
   self->results = g_list_store_new (LEAF_TYPE_DIAGNOSIS);
   gtk_list_box_bind_model (self->history_list, G_LIST_MODEL (self->results), history_row_new,
@@ -1060,8 +995,6 @@ leaf_diagnose_view_set_catalog (LeafDiagnoseView *self,
   if (self->catalog != NULL)
     g_signal_handlers_disconnect_by_data (self->catalog, self);
   g_set_object (&self->catalog, catalog);
-  g_clear_object (&self->predictor);
-  self->predictor_model = 0;
   if (catalog != NULL)
     {
       g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (leaf_diagnose_view_reload_model),

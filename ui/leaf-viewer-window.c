@@ -15,8 +15,8 @@
 #include <glib/gi18n.h>
 
 #include "leaf-class-color.h"
+#include "leaf-diagnosis-service.h"
 #include "leaf-error.h"
-#include "leaf-heatmap-job.h"
 #include "leaf-image.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
@@ -39,8 +39,8 @@ struct _LeafViewerWindow
   GdkTexture *heatmap; /* the photo with its heatmap, once computed */
   GCancellable *heatmap_cancellable;
   LeafCatalog *catalog;
-  LeafPredictor *predictor; /* the catalog's latest model, once loaded */
-  gint64 predictor_model;
+  LeafDiagnosisService *service;
+  gint64 heatmap_model; /* the catalog's latest model, which the heatmap explains */
   GSettings *settings;
   gboolean show_heatmap;
   double zoom; /* 0: fit the window */
@@ -169,23 +169,24 @@ on_heatmap_ready_cb (GObject      *source,
                      gpointer      user_data)
 {
   g_autoptr(LeafViewerWindow) self = user_data;
-  g_autoptr(LeafPredictor) predictor = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GdkTexture) heatmap = leaf_heatmap_job_run_finish (result, &predictor, &error);
+  g_autoptr(GdkPixbuf) heatmap = NULL;
+
+  heatmap = leaf_diagnosis_service_heatmap_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
+                                                   &error);
 
   /* Cancelled: another photo or model replaced this one, or the window closed. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   g_clear_object (&self->heatmap_cancellable);
   gtk_spinner_stop (self->heatmap_spinner);
-  if (self->predictor == NULL)
-    self->predictor = g_steal_pointer (&predictor);
   if (heatmap == NULL)
     {
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return;
     }
-  g_set_object (&self->heatmap, heatmap);
+  g_clear_object (&self->heatmap);
+  self->heatmap = gdk_texture_new_for_pixbuf (heatmap);
   update_heatmap (self);
 }
 
@@ -198,12 +199,11 @@ update_heatmap (LeafViewerWindow *self)
   gboolean shown;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "viewer.show-heatmap", model != NULL);
-  if (model == NULL || model->id != self->predictor_model)
+  if (model == NULL || model->id != self->heatmap_model)
     {
       cancel_heatmap (self);
-      g_clear_object (&self->predictor);
       g_clear_object (&self->heatmap);
-      self->predictor_model = model ? model->id : 0;
+      self->heatmap_model = model ? model->id : 0;
     }
   shown = self->show_heatmap && self->heatmap != NULL;
   if (self->texture != NULL)
@@ -215,9 +215,10 @@ update_heatmap (LeafViewerWindow *self)
 
   self->heatmap_cancellable = g_cancellable_new ();
   gtk_spinner_start (self->heatmap_spinner);
-  leaf_heatmap_job_run_async (self->predictor, model->path, self->pixbuf, -1,
-                              self->heatmap_cancellable, on_heatmap_ready_cb,
-                              g_object_ref (self));
+  leaf_diagnosis_service_heatmap_async (self->service, model->path, LEAF_DIAGNOSE_DEFAULT,
+                                        self->pixbuf, -1, LEAF_HEATMAP_OVER_PHOTO,
+                                        self->heatmap_cancellable, on_heatmap_ready_cb,
+                                        g_object_ref (self));
 }
 
 static void
@@ -516,7 +517,7 @@ leaf_viewer_window_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->pixbuf);
   g_clear_object (&self->heatmap);
-  g_clear_object (&self->predictor);
+  g_clear_object (&self->service);
   g_clear_object (&self->catalog);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -605,6 +606,7 @@ leaf_viewer_window_init (LeafViewerWindow *self)
   GtkGesture *zoom;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->service = g_object_ref (leaf_diagnosis_service_get_default ());
 
   /* GtkWindow binds the arrows to moving the focus; taken in the capture phase, they move
    * through the photos instead. */
