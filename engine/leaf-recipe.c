@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "leaf-error.h"
+#include "leaf-json.h"
 #include "leaf-recipe.h"
 
 /* EfficientNet-B0's features has stages 0..8. */
@@ -179,34 +180,31 @@ leaf_recipe_to_json (const LeafRecipe *r)
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
-#define MEMBER(name, kind, value) \
-  json_builder_set_member_name (b, name); json_builder_add_##kind##_value (b, value)
-  MEMBER ("preset", string, leaf_preset_to_string (r->preset));
-  MEMBER ("head_epochs", int, r->head_epochs);
-  MEMBER ("head_lr", double, r->head_lr);
-  MEMBER ("head_early_stopping", boolean, r->head_early_stopping);
-  MEMBER ("finetune_epochs", int, r->finetune_epochs);
-  MEMBER ("unfreeze", int, r->unfreeze);
-  MEMBER ("finetune_lr", double, r->finetune_lr);
-  MEMBER ("finetune_head_lr", double, r->finetune_head_lr);
-  MEMBER ("finetune_early_stopping", boolean, r->finetune_early_stopping);
-  MEMBER ("patience", int, r->patience);
-  MEMBER ("optimizer", string, optimizer_names[r->optimizer]);
-  MEMBER ("weight_decay", double, r->weight_decay);
-  MEMBER ("schedule", string, schedule_names[r->schedule]);
-  MEMBER ("label_smoothing", double, r->label_smoothing);
-  MEMBER ("class_weights", string, class_weights_names[r->class_weights]);
-  MEMBER ("batch_size", int, r->batch_size);
-  MEMBER ("image_size", int, r->image_size);
-  MEMBER ("resize_size", int, leaf_recipe_resize_size (r));
-  MEMBER ("views", int, r->views);
-  MEMBER ("random_resized_crop", boolean, r->random_resized_crop);
-  MEMBER ("color_jitter", boolean, r->color_jitter);
-  MEMBER ("cache_features", boolean, r->cache_features);
-  MEMBER ("from_scratch", boolean, r->from_scratch);
-  MEMBER ("seed", int, (gint64) r->seed);
-  MEMBER ("val_fraction", double, r->val_fraction);
-#undef MEMBER
+  leaf_json_add_string (b, "preset", leaf_preset_to_string (r->preset));
+  leaf_json_add_int (b, "head_epochs", r->head_epochs);
+  leaf_json_add_double (b, "head_lr", r->head_lr);
+  leaf_json_add_boolean (b, "head_early_stopping", r->head_early_stopping);
+  leaf_json_add_int (b, "finetune_epochs", r->finetune_epochs);
+  leaf_json_add_int (b, "unfreeze", r->unfreeze);
+  leaf_json_add_double (b, "finetune_lr", r->finetune_lr);
+  leaf_json_add_double (b, "finetune_head_lr", r->finetune_head_lr);
+  leaf_json_add_boolean (b, "finetune_early_stopping", r->finetune_early_stopping);
+  leaf_json_add_int (b, "patience", r->patience);
+  leaf_json_add_string (b, "optimizer", optimizer_names[r->optimizer]);
+  leaf_json_add_double (b, "weight_decay", r->weight_decay);
+  leaf_json_add_string (b, "schedule", schedule_names[r->schedule]);
+  leaf_json_add_double (b, "label_smoothing", r->label_smoothing);
+  leaf_json_add_string (b, "class_weights", class_weights_names[r->class_weights]);
+  leaf_json_add_int (b, "batch_size", r->batch_size);
+  leaf_json_add_int (b, "image_size", r->image_size);
+  leaf_json_add_int (b, "resize_size", leaf_recipe_resize_size (r));
+  leaf_json_add_int (b, "views", r->views);
+  leaf_json_add_boolean (b, "random_resized_crop", r->random_resized_crop);
+  leaf_json_add_boolean (b, "color_jitter", r->color_jitter);
+  leaf_json_add_boolean (b, "cache_features", r->cache_features);
+  leaf_json_add_boolean (b, "from_scratch", r->from_scratch);
+  leaf_json_add_int (b, "seed", (gint64) r->seed);
+  leaf_json_add_double (b, "val_fraction", r->val_fraction);
   json_builder_end_object (b);
 
   return json_builder_get_root (b);

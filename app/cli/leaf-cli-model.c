@@ -22,6 +22,7 @@
 #include "leaf-diagnosis-service.h"
 #include "leaf-error.h"
 #include "leaf-image.h"
+#include "leaf-json.h"
 #include "leaf-metrics.h"
 #include "leaf-model-card.h"
 #include "leaf-next.h"
@@ -91,52 +92,36 @@ print_event_json (const LeafTrainEvent *e)
     }
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "event");
-  json_builder_add_string_value (b, e->kind == LEAF_TRAIN_EVENT_FINISHED ? "error" : kinds[e->kind]);
-  json_builder_set_member_name (b, "phase");
-  json_builder_add_string_value (b, leaf_train_phase_to_string (e->phase));
-  json_builder_set_member_name (b, "run_id");
-  json_builder_add_int_value (b, e->run_id);
+  leaf_json_add_string (b, "event",
+                        e->kind == LEAF_TRAIN_EVENT_FINISHED ? "error" : kinds[e->kind]);
+  leaf_json_add_string (b, "phase", leaf_train_phase_to_string (e->phase));
+  leaf_json_add_int (b, "run_id", e->run_id);
   switch (e->kind)
     {
     case LEAF_TRAIN_EVENT_STEP:
-      json_builder_set_member_name (b, "step");
-      json_builder_add_int_value (b, e->step);
-      json_builder_set_member_name (b, "loss");
-      json_builder_add_double_value (b, e->loss);
+      leaf_json_add_int (b, "step", e->step);
+      leaf_json_add_double (b, "loss", e->loss);
       break;
     case LEAF_TRAIN_EVENT_EPOCH:
-      json_builder_set_member_name (b, "epoch");
-      json_builder_add_int_value (b, e->epoch);
-      json_builder_set_member_name (b, "global_epoch");
-      json_builder_add_int_value (b, e->global_epoch);
-      json_builder_set_member_name (b, "train_loss");
-      json_builder_add_double_value (b, e->train_loss);
-      json_builder_set_member_name (b, "train_accuracy");
-      json_builder_add_double_value (b, e->train_accuracy);
-      json_builder_set_member_name (b, "val_loss");
-      json_builder_add_double_value (b, e->val_loss);
-      json_builder_set_member_name (b, "val_accuracy");
-      json_builder_add_double_value (b, e->val_accuracy);
-      json_builder_set_member_name (b, "learning_rate");
-      json_builder_add_double_value (b, e->learning_rate);
-      json_builder_set_member_name (b, "seconds");
-      json_builder_add_double_value (b, e->epoch_seconds);
+      leaf_json_add_int (b, "epoch", e->epoch);
+      leaf_json_add_int (b, "global_epoch", e->global_epoch);
+      leaf_json_add_double (b, "train_loss", e->train_loss);
+      leaf_json_add_double (b, "train_accuracy", e->train_accuracy);
+      leaf_json_add_double (b, "val_loss", e->val_loss);
+      leaf_json_add_double (b, "val_accuracy", e->val_accuracy);
+      leaf_json_add_double (b, "learning_rate", e->learning_rate);
+      leaf_json_add_double (b, "seconds", e->epoch_seconds);
       break;
     case LEAF_TRAIN_EVENT_PROGRESS:
-      json_builder_set_member_name (b, "fraction");
-      json_builder_add_double_value (b, e->fraction);
-      json_builder_set_member_name (b, "images_per_second");
-      json_builder_add_double_value (b, e->images_per_second);
-      json_builder_set_member_name (b, "eta_seconds");
-      json_builder_add_double_value (b, e->eta_seconds);
+      leaf_json_add_double (b, "fraction", e->fraction);
+      leaf_json_add_double (b, "images_per_second", e->images_per_second);
+      leaf_json_add_double (b, "eta_seconds", e->eta_seconds);
       break;
     case LEAF_TRAIN_EVENT_PHASE:
     case LEAF_TRAIN_EVENT_MESSAGE:
     case LEAF_TRAIN_EVENT_FINISHED:
     default:
-      json_builder_set_member_name (b, "message");
-      json_builder_add_string_value (b, e->error != NULL ? e->error->message : e->message);
+      leaf_json_add_string (b, "message", e->error != NULL ? e->error->message : e->message);
       break;
     }
   json_builder_end_object (b);
@@ -460,41 +445,32 @@ print_prediction_json (const PredictReport *report)
   g_autofree char *display = g_filename_display_name (report->input);
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "path");
-  json_builder_add_string_value (b, display);
-  json_builder_set_member_name (b, "top");
-  json_builder_begin_array (b);
+  leaf_json_add_string (b, "path", display);
+  leaf_json_begin_array (b, "top");
   for (guint k = 0; k < report->top; k++)
     {
       guint c = result->ranking[k];
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "index");
-      json_builder_add_int_value (b, c);
-      json_builder_set_member_name (b, "class");
-      json_builder_add_string_value (b, result->classes[c]);
-      json_builder_set_member_name (b, "probability");
-      json_builder_add_double_value (b, result->probabilities[c]);
+      leaf_json_add_int (b, "index", c);
+      leaf_json_add_string (b, "class", result->classes[c]);
+      leaf_json_add_double (b, "probability", result->probabilities[c]);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "refer");
-  json_builder_add_boolean_value (b, leaf_diagnosis_result_should_refer (result, -1));
+  leaf_json_add_boolean (b, "refer", leaf_diagnosis_result_should_refer (result, -1));
   if (report->heatmap != NULL)
     {
       g_autofree char *heatmap_display = g_filename_display_name (report->heatmap);
-      json_builder_set_member_name (b, "heatmap");
-      json_builder_add_string_value (b, heatmap_display);
+      leaf_json_add_string (b, "heatmap", heatmap_display);
     }
   if (report->ms >= 0)
     {
-      json_builder_set_member_name (b, "ms");
-      json_builder_add_double_value (b, report->ms);
+      leaf_json_add_double (b, "ms", report->ms);
     }
   if (report->logits)
     {
-      json_builder_set_member_name (b, "logits");
-      json_builder_begin_array (b);
+      leaf_json_begin_array (b, "logits");
       for (guint c = 0; c < result->n_classes; c++)
         json_builder_add_double_value (b, result->logits[c]);
       json_builder_end_array (b);
@@ -743,12 +719,9 @@ cmd_evaluate (LeafCli  *cli,
     g_autoptr(JsonBuilder) b = json_builder_new ();
 
     json_builder_begin_object (b);
-    json_builder_set_member_name (b, "temperature");
-    json_builder_add_double_value (b, temperature);
-    json_builder_set_member_name (b, "before");
-    json_builder_add_double_value (b, ece_before);
-    json_builder_set_member_name (b, "after");
-    json_builder_add_double_value (b, ece_after);
+    leaf_json_add_double (b, "temperature", temperature);
+    leaf_json_add_double (b, "before", ece_before);
+    leaf_json_add_double (b, "after", ece_after);
     json_builder_end_object (b);
     json_object_set_member (o, "ece", json_builder_get_root (b));
   }
@@ -1082,22 +1055,14 @@ cmd_next (LeafCli  *cli,
           g_autofree char *display = g_filename_display_name (leaf_catalog_image_get_path (image));
 
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "rank");
-          json_builder_add_int_value (b, r + 1);
-          json_builder_set_member_name (b, "path");
-          json_builder_add_string_value (b, display);
-          json_builder_set_member_name (b, "sha256");
-          json_builder_add_string_value (b, leaf_catalog_image_get_sha256 (image));
-          json_builder_set_member_name (b, "score");
-          json_builder_add_double_value (b, pick->score);
-          json_builder_set_member_name (b, "margin");
-          json_builder_add_double_value (b, pick->margin);
-          json_builder_set_member_name (b, "class");
-          json_builder_add_string_value (b, classes[top]);
-          json_builder_set_member_name (b, "probability");
-          json_builder_add_double_value (b, p[top]);
-          json_builder_set_member_name (b, "near_duplicate");
-          json_builder_add_boolean_value (b, pick->duplicate);
+          leaf_json_add_int (b, "rank", r + 1);
+          leaf_json_add_string (b, "path", display);
+          leaf_json_add_string (b, "sha256", leaf_catalog_image_get_sha256 (image));
+          leaf_json_add_double (b, "score", pick->score);
+          leaf_json_add_double (b, "margin", pick->margin);
+          leaf_json_add_string (b, "class", classes[top]);
+          leaf_json_add_double (b, "probability", p[top]);
+          leaf_json_add_boolean (b, "near_duplicate", pick->duplicate);
           json_builder_end_object (b);
           root = json_builder_get_root (b);
           print_json (root);
