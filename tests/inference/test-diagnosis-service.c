@@ -326,6 +326,42 @@ test_replaced_model_is_reloaded (Fixture       *f,
   assert_probabilities_equal (after->probabilities, expected, 2);
 }
 
+/* A model file deleted after it was loaded still explains the diagnoses it made. */
+static void
+test_deleted_model_stays_loaded (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(LeafDiagnosisService) service = leaf_diagnosis_service_new ();
+  g_autoptr(LeafDiagnosisResult) result = NULL;
+  g_autoptr(LeafDiagnosisResult) again = NULL;
+  g_autoptr(GdkPixbuf) heatmap = NULL;
+  g_autoptr(GError) error = NULL;
+
+  result = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
+                                                 f->photo, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_remove (f->model), ==, 0);
+
+  heatmap = leaf_diagnosis_service_heatmap (service, f->model, LEAF_DIAGNOSE_DEFAULT,
+                                            result->image, (int) result->ranking[0],
+                                            LEAF_HEATMAP_OVER_PHOTO, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (heatmap);
+  again = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
+                                                f->photo, NULL, &error);
+  g_assert_no_error (error);
+  assert_probabilities_equal (again->probabilities, result->probabilities, 2);
+
+  /* Another service never loaded it. */
+  {
+    g_autoptr(LeafDiagnosisService) other = leaf_diagnosis_service_new ();
+
+    g_assert_false (leaf_diagnosis_service_load (other, f->model, LEAF_DIAGNOSE_DEFAULT, NULL,
+                                                 &error));
+    g_assert_nonnull (error);
+  }
+}
+
 static gboolean
 pixbufs_equal (GdkPixbuf *a,
                GdkPixbuf *b)
@@ -578,6 +614,7 @@ main (int   argc,
   ADD ("/diagnosis-service/raw-weights", test_raw_weights);
   ADD ("/diagnosis-service/errors-say-which-file", test_errors_say_which_file);
   ADD ("/diagnosis-service/replaced-model-is-reloaded", test_replaced_model_is_reloaded);
+  ADD ("/diagnosis-service/deleted-model-stays-loaded", test_deleted_model_stays_loaded);
   ADD ("/diagnosis-service/heatmaps", test_heatmaps);
   ADD ("/diagnosis-service/served-in-order", test_served_in_order);
   ADD ("/diagnosis-service/reviews-a-catalog", test_reviews_a_catalog);
