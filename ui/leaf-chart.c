@@ -28,6 +28,7 @@
 typedef struct
 {
   LeafChartSeries *series;
+  GdkRGBA color;  /* the series' colour, parsed */
   GArray *points; /* graphene_point_t in [0, 1]², y growing upwards */
 } Line;
 
@@ -86,6 +87,16 @@ replace_str (char       **str,
   g_free (*str);
   *str = g_strdup (value);
   return TRUE;
+}
+
+/* A colour the series' owner got wrong leaves the line as it was: GNOME's blue 3 at first. */
+static void
+line_parse_color (Line *line)
+{
+  GdkRGBA color;
+
+  if (gdk_rgba_parse (&color, leaf_chart_series_get_color (line->series)))
+    line->color = color;
 }
 
 static void
@@ -350,6 +361,13 @@ on_series_color_changed_cb (LeafChartSeries *series,
                             GParamSpec      *pspec,
                             LeafChart       *self)
 {
+  for (guint i = 0; i < self->lines->len; i++)
+    {
+      Line *line = g_ptr_array_index (self->lines, i);
+
+      if (line->series == series)
+        line_parse_color (line);
+    }
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
@@ -378,6 +396,8 @@ on_model_items_changed_cb (GListModel *model,
       Line *line = g_new0 (Line, 1);
 
       line->series = series;
+      line->color = (GdkRGBA) { 0.208, 0.518, 0.894, 1.0 };
+      line_parse_color (line);
       line->points = g_array_new (FALSE, FALSE, sizeof (graphene_point_t));
       g_ptr_array_add (self->lines, line);
       g_ptr_array_add (self->watched, g_object_ref (series));
@@ -419,7 +439,7 @@ draw_line (cairo_t          *cr,
            graphene_rect_t  *plot)
 {
   LeafChartStyle style = leaf_chart_series_get_style (line->series);
-  const GdkRGBA *color = leaf_chart_series_get_color (line->series);
+  const GdkRGBA *color = &line->color;
   static const double dash[] = { 6.0, 4.0 };
   guint n = line->points->len;
 
@@ -517,7 +537,7 @@ leaf_chart_snapshot (GtkWidget   *widget,
       set_source (cr, &fg, 0.7);
       cairo_move_to (cr, legend_x, (th - lh) / 2.0);
       pango_cairo_show_layout (cr, layout);
-      set_source (cr, leaf_chart_series_get_color (line->series), 1.0);
+      set_source (cr, &line->color, 1.0);
       cairo_rectangle (cr, legend_x - 18, th / 2.0 - 1.5, 14, 3);
       cairo_fill (cr);
       legend_x -= 30;

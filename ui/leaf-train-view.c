@@ -292,10 +292,8 @@ add_series (LeafChart      *chart,
             const char     *color)
 {
   LeafChartSeries *series = leaf_chart_series_new (title, style);
-  GdkRGBA rgba;
 
-  gdk_rgba_parse (&rgba, color);
-  leaf_chart_series_set_color (series, &rgba);
+  leaf_chart_series_set_color (series, color);
   g_list_store_append (store, series);
   return series;
 }

@@ -44,10 +44,8 @@ series_new (const char     *title,
             const char     *color)
 {
   LeafChartSeries *series = leaf_chart_series_new (title, style);
-  GdkRGBA rgba;
 
-  gdk_rgba_parse (&rgba, color);
-  leaf_chart_series_set_color (series, &rgba);
+  leaf_chart_series_set_color (series, color);
   return series;
 }
 

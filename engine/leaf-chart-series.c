@@ -11,6 +11,9 @@
 
 #include "leaf-chart-series.h"
 
+/* GNOME's blue 3, until the chart's owner gives the series a colour of its own. */
+#define DEFAULT_COLOR "#3584e4"
+
 G_DEFINE_ENUM_TYPE (LeafChartStyle, leaf_chart_style,
   G_DEFINE_ENUM_VALUE (LEAF_CHART_STYLE_LINE, "line"),
   G_DEFINE_ENUM_VALUE (LEAF_CHART_STYLE_DASHED, "dashed"),
@@ -55,7 +58,7 @@ struct _LeafChartSeries
   GObject parent_instance;
   char *title;
   LeafChartStyle style;
-  GdkRGBA color;
+  char *color;
   GArray *points; /* LeafChartPoint */
 };
 
@@ -112,6 +115,7 @@ leaf_chart_series_finalize (GObject *object)
   LeafChartSeries *self = LEAF_CHART_SERIES (object);
 
   g_clear_pointer (&self->title, g_free);
+  g_clear_pointer (&self->color, g_free);
   g_clear_pointer (&self->points, g_array_unref);
   G_OBJECT_CLASS (leaf_chart_series_parent_class)->finalize (object);
 }
@@ -133,7 +137,7 @@ leaf_chart_series_get_property (GObject    *object,
       g_value_set_enum (value, self->style);
       break;
     case PROP_COLOR:
-      g_value_set_boxed (value, &self->color);
+      g_value_set_string (value, self->color);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -158,7 +162,7 @@ leaf_chart_series_set_property (GObject      *object,
       self->style = g_value_get_enum (value);
       break;
     case PROP_COLOR:
-      leaf_chart_series_set_color (self, g_value_get_boxed (value));
+      leaf_chart_series_set_color (self, g_value_get_string (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -180,10 +184,11 @@ leaf_chart_series_class_init (LeafChartSeriesClass *klass)
   properties[PROP_STYLE] =
     g_param_spec_enum ("style", NULL, NULL, LEAF_TYPE_CHART_STYLE, LEAF_CHART_STYLE_LINE,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  /* Changing the colour does not emit items-changed; the chart listens to notify::color. */
+  /* A colour as CSS writes it, which the chart parses: the engine knows no GDK. Changing it does
+   * not emit items-changed; the chart listens to notify::color. */
   properties[PROP_COLOR] =
-    g_param_spec_boxed ("color", NULL, NULL, GDK_TYPE_RGBA,
-                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_string ("color", NULL, NULL, DEFAULT_COLOR,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -191,8 +196,7 @@ static void
 leaf_chart_series_init (LeafChartSeries *self)
 {
   self->points = g_array_new (FALSE, FALSE, sizeof (LeafChartPoint));
-  /* GNOME's blue 3 until the chart gives the series a colour from its palette. */
-  self->color = (GdkRGBA) { 0.208, 0.518, 0.894, 1.0 };
+  self->color = g_strdup (DEFAULT_COLOR);
 }
 
 /**
@@ -223,23 +227,29 @@ leaf_chart_series_get_style (LeafChartSeries *self)
   return self->style;
 }
 
-const GdkRGBA *
+const char *
 leaf_chart_series_get_color (LeafChartSeries *self)
 {
   g_return_val_if_fail (LEAF_IS_CHART_SERIES (self), NULL);
-  return &self->color;
+  return self->color;
 }
 
+/**
+ * leaf_chart_series_set_color:
+ * @self: a series
+ * @color: a colour as CSS writes it, for example `#3584e4`
+ */
 void
 leaf_chart_series_set_color (LeafChartSeries *self,
-                             const GdkRGBA   *color)
+                             const char      *color)
 {
   g_return_if_fail (LEAF_IS_CHART_SERIES (self));
   g_return_if_fail (color != NULL);
 
-  if (gdk_rgba_equal (&self->color, color))
+  if (g_str_equal (self->color, color))
     return;
-  self->color = *color;
+  g_free (self->color);
+  self->color = g_strdup (color);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COLOR]);
 }
 

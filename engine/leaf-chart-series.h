@@ -1,11 +1,11 @@
-/* leaf-chart-series.h: one line of a LeafChart, as a list model of samples
+/* leaf-chart-series.h: one line of a chart, as a list model of samples
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #pragma once
 
-#include <gtk/gtk.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -38,9 +38,9 @@ LeafChartSeries      *leaf_chart_series_new          (const char      *title,
                                                       LeafChartStyle   style);
 const char           *leaf_chart_series_get_title    (LeafChartSeries *self);
 LeafChartStyle        leaf_chart_series_get_style    (LeafChartSeries *self);
-const GdkRGBA        *leaf_chart_series_get_color    (LeafChartSeries *self);
+const char           *leaf_chart_series_get_color    (LeafChartSeries *self);
 void                  leaf_chart_series_set_color    (LeafChartSeries *self,
-                                                      const GdkRGBA   *color);
+                                                      const char      *color);
 void                  leaf_chart_series_append       (LeafChartSeries *self,
                                                       double           x,
                                                       double           y);
