@@ -66,8 +66,10 @@ make_crc_table ()
   return table;
 }
 
+} // namespace
+
 uint32_t
-crc32 (const void *data, size_t n)
+crc32 (const void *data, size_t n) noexcept
 {
   static const std::array<uint32_t, 256> table = make_crc_table ();
   const unsigned char *p = static_cast<const unsigned char *> (data);
@@ -76,6 +78,8 @@ crc32 (const void *data, size_t n)
     c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
   return c ^ 0xffffffffu;
 }
+
+namespace {
 
 struct Directory
 {

@@ -1104,6 +1104,15 @@ Unpickler::finish (const Value &result) const
 
 } // namespace
 
+const char *
+storage_class_name (c10::ScalarType type) noexcept
+{
+  for (const AllowedGlobal &g : kAllowedGlobals)
+    if (g.callable == Callable::StorageClass && g.type == type)
+      return g.name;
+  return nullptr;
+}
+
 StateDict
 read_torch_archive (const WeightFile &file)
 {

@@ -10,14 +10,8 @@
  */
 
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cstring>
-#include <fcntl.h>
-#include <random>
-#include <sys/stat.h>
-#include <system_error>
-#include <unistd.h>
 #include <unordered_set>
 
 #include "lt-weights-io.hpp"
@@ -49,12 +43,6 @@ const SafeDtype kDtypes[] = {
 
 /* Valid safetensors dtypes that libtorch 1.13 has no tensor type for. */
 const char *const kUnsupportedDtypes[] = { "U16", "U32", "U64", "F8_E5M2", "F8_E4M3" };
-
-std::string
-errno_message (int err)
-{
-  return std::generic_category ().message (err);
-}
 
 /* A small strict JSON reader: RFC 8259 grammar, no duplicate keys, bounded nesting. Only
  * non-negative integers keep their value, which is all the header needs. */
@@ -470,92 +458,6 @@ json_string (const std::string &s)
       }
   return out + "\"";
 }
-
-/* A file in the target's directory that disappears unless it is renamed into place. */
-class TempFile
-{
-public:
-  TempFile (const std::string &target) : target_ (target)
-  {
-    const size_t slash = target.rfind ('/');
-    dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr (0, slash);
-    const std::string base = slash == std::string::npos ? target : target.substr (slash + 1);
-    std::random_device random;
-    for (int attempt = 0; fd_ < 0; attempt++)
-      {
-        char suffix[32];
-        snprintf (suffix, sizeof suffix, ".tmp-%d-%08x", static_cast<int> (getpid ()),
-                  static_cast<unsigned> (random ()));
-        path_ = (slash == std::string::npos ? "" : dir_ + "/") + "." + base + suffix;
-        /* 0666 so that the umask decides, as for any new file. */
-        fd_ = ::open (path_.c_str (), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd_ < 0 && (errno != EEXIST || attempt > 100))
-          fail_file (LT_ERROR_IO, target, "cannot create a file in " + dir_ + ": "
-                                              + errno_message (errno));
-      }
-  }
-
-  ~TempFile ()
-  {
-    if (fd_ >= 0)
-      ::close (fd_);
-    if (!renamed_)
-      ::unlink (path_.c_str ());
-  }
-
-  void write (const void *data, size_t n)
-  {
-    const auto *p = static_cast<const char *> (data);
-    while (n > 0)
-      {
-        const ssize_t done = ::write (fd_, p, std::min<size_t> (n, 1u << 30));
-        if (done < 0 && errno == EINTR)
-          continue;
-        if (done < 0)
-          fail_write (errno);
-        p += done;
-        n -= static_cast<size_t> (done);
-      }
-  }
-
-  void commit ()
-  {
-    if (::fsync (fd_) != 0)
-      fail_write (errno);
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close (fd) != 0)
-      fail_write (errno);
-    if (::rename (path_.c_str (), target_.c_str ()) != 0)
-      fail_file (LT_ERROR_IO, target_, "cannot replace the file: " + errno_message (errno));
-    renamed_ = true;
-    /* Makes the rename itself durable; filesystems that cannot sync a directory say EINVAL. */
-    const int dir = ::open (dir_.c_str (), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0)
-      {
-        const int failed = ::fsync (dir) != 0 && errno != EINVAL ? errno : 0;
-        ::close (dir);
-        if (failed != 0)
-          fail_file (LT_ERROR_IO, target_, "cannot sync its directory: "
-                                               + errno_message (failed));
-      }
-  }
-
-private:
-  [[noreturn]] void fail_write (int err) const
-  {
-    std::string advice;
-    if (err == ENOSPC || err == EDQUOT || err == EFBIG)
-      advice = "; free some disk space or choose another place, and try again";
-    fail_file (LT_ERROR_IO, target_, "cannot write: " + errno_message (err) + advice);
-  }
-
-  std::string target_;
-  std::string dir_;
-  std::string path_;
-  int fd_ = -1;
-  bool renamed_ = false;
-};
 
 } // namespace
 

@@ -42,6 +42,33 @@ private:
   uint64_t size_ = 0;
 };
 
+/* A file in the target's directory that disappears unless it is renamed into place: the
+ * writers replace a file atomically (a temporary file beside it, fsynced, then renamed). */
+class TempFile
+{
+public:
+  explicit TempFile (const std::string &target);
+  ~TempFile ();
+  TempFile (const TempFile &) = delete;
+  TempFile &operator= (const TempFile &) = delete;
+
+  void write (const void *data, size_t n);
+  /* How many bytes were written so far: where the next write lands. */
+  uint64_t written () const noexcept { return written_; }
+  /* Syncs the file, renames it onto the target and syncs the directory. */
+  void commit ();
+
+private:
+  [[noreturn]] void fail_write (int err) const;
+
+  std::string target_;
+  std::string dir_;
+  std::string path_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  bool renamed_ = false;
+};
+
 /* The stored (uncompressed) members of a zip archive, which is all torch.save writes. */
 class ZipArchive
 {
@@ -72,11 +99,18 @@ private:
   std::unordered_map<std::string, size_t> index_;
 };
 
+/* The CRC-32 of zip archives (and of gzip and PNG). */
+uint32_t crc32 (const void *data, size_t n) noexcept;
+
 /* The torch name ("float32") of a dtype that weight files hold, or nullptr for others. */
 const char *dtype_name (c10::ScalarType type) noexcept;
 
 /* Names end up in C strings, JSON and terminals: they must be well-formed UTF-8. */
 bool is_valid_utf8 (const std::string &s) noexcept;
+
+/* The torch.save storage class of a dtype ("FloatStorage", in the module torch), from the
+ * list of globals the unpickler allows, or nullptr. */
+const char *storage_class_name (c10::ScalarType type) noexcept;
 
 StateDict read_torch_archive (const WeightFile &file);
 StateDict read_safetensors (const WeightFile &file, Metadata *metadata);

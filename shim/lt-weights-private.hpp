@@ -33,6 +33,11 @@ StateDict read_state_dict (const std::string &path, Metadata *metadata_out = nul
  * that path is always either the old file or the complete new one. Throws lt::Error. */
 void write_safetensors (const std::string &path, const StateDict &tensors, const Metadata &metadata);
 
+/* Writes a plain state dict as torch.save() does (a zip archive holding a protocol 2 pickle of
+ * an OrderedDict of tensors rebuilt by torch._utils._rebuild_tensor_v2 from persistent
+ * storages), replacing path as write_safetensors() does. Throws lt::Error. */
+void write_torch_archive (const std::string &path, const StateDict &tensors);
+
 } // namespace lt
 
 /* The C handle is a thin box around the C++ value. */

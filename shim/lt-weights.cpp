@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <random>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -136,6 +137,84 @@ WeightFile::read_string (uint64_t offset, size_t n) const
   std::string s (n, '\0');
   read_at (offset, s.data (), n);
   return s;
+}
+
+TempFile::TempFile (const std::string &target)
+  : target_ (target)
+{
+  const size_t slash = target.rfind ('/');
+  dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr (0, slash);
+  const std::string base = slash == std::string::npos ? target : target.substr (slash + 1);
+  std::random_device random;
+  for (int attempt = 0; fd_ < 0; attempt++)
+    {
+      char suffix[32];
+      snprintf (suffix, sizeof suffix, ".tmp-%d-%08x", static_cast<int> (getpid ()),
+                static_cast<unsigned> (random ()));
+      path_ = (slash == std::string::npos ? "" : dir_ + "/") + "." + base + suffix;
+      /* 0666 so that the umask decides, as for any new file. */
+      fd_ = ::open (path_.c_str (), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd_ < 0 && (errno != EEXIST || attempt > 100))
+        fail_file (LT_ERROR_IO, target, "cannot create a file in " + dir_ + ": "
+                                            + errno_message (errno));
+    }
+}
+
+TempFile::~TempFile ()
+{
+  if (fd_ >= 0)
+    ::close (fd_);
+  if (!renamed_)
+    ::unlink (path_.c_str ());
+}
+
+void
+TempFile::write (const void *data, size_t n)
+{
+  const auto *p = static_cast<const char *> (data);
+  while (n > 0)
+    {
+      const ssize_t done = ::write (fd_, p, std::min<size_t> (n, 1u << 30));
+      if (done < 0 && errno == EINTR)
+        continue;
+      if (done < 0)
+        fail_write (errno);
+      p += done;
+      n -= static_cast<size_t> (done);
+      written_ += static_cast<uint64_t> (done);
+    }
+}
+
+void
+TempFile::commit ()
+{
+  if (::fsync (fd_) != 0)
+    fail_write (errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close (fd) != 0)
+    fail_write (errno);
+  if (::rename (path_.c_str (), target_.c_str ()) != 0)
+    fail_file (LT_ERROR_IO, target_, "cannot replace the file: " + errno_message (errno));
+  renamed_ = true;
+  /* Makes the rename itself durable; filesystems that cannot sync a directory say EINVAL. */
+  const int dir = ::open (dir_.c_str (), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0)
+    {
+      const int failed = ::fsync (dir) != 0 && errno != EINVAL ? errno : 0;
+      ::close (dir);
+      if (failed != 0)
+        fail_file (LT_ERROR_IO, target_, "cannot sync its directory: " + errno_message (failed));
+    }
+}
+
+void
+TempFile::fail_write (int err) const
+{
+  std::string advice;
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+    advice = "; free some disk space or choose another place, and try again";
+  fail_file (LT_ERROR_IO, target_, "cannot write: " + errno_message (err) + advice);
 }
 
 const char *
@@ -375,5 +454,35 @@ lt_state_dict_save_safetensors (const LtStateDict *sd, const char *path, char **
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT,
                        "lt_state_dict_save_safetensors: sd and path are required");
     lt::write_safetensors (path, sd->entries, sd->metadata);
+  });
+}
+
+extern "C" LtStatus
+lt_state_dict_save_torch (const LtStateDict *sd, const char *path, char **error)
+{
+  return lt::guard (error, [&] {
+    if (sd == nullptr || path == nullptr)
+      throw lt::Error (LT_ERROR_INVALID_ARGUMENT,
+                       "lt_state_dict_save_torch: sd and path are required");
+    lt::write_torch_archive (path, sd->entries);
+  });
+}
+
+extern "C" LtStatus
+lt_state_dict_strip_prefix (LtStateDict *sd, const char *prefix, char **error)
+{
+  return lt::guard (error, [&] {
+    if (sd == nullptr || prefix == nullptr)
+      throw lt::Error (LT_ERROR_INVALID_ARGUMENT,
+                       "lt_state_dict_strip_prefix: sd and prefix are required");
+    const size_t n = std::strlen (prefix);
+    lt::StateDict kept;
+    for (const lt::NamedTensor &nt : sd->entries)
+      if (nt.name.size () > n && nt.name.compare (0, n, prefix) == 0)
+        kept.push_back (lt::NamedTensor{ nt.name.substr (n), nt.tensor });
+    if (kept.empty ())
+      throw lt::Error (LT_ERROR_MISMATCH, std::string ("no tensor name starts with \"") + prefix
+                                              + "\"");
+    sd->entries = std::move (kept);
   });
 }

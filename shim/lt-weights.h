@@ -68,4 +68,18 @@ LtStatus     lt_state_dict_save_safetensors  (const LtStateDict  *sd,
                                               const char         *path,
                                               char              **error);
 
+/* Writes sd as torch.save(state_dict) would, without its metadata (a plain state dict has
+ * none): torch.load() and lt_state_dict_load() read it back; replaced atomically as above. */
+LtStatus     lt_state_dict_save_torch        (const LtStateDict  *sd,
+                                              const char         *path,
+                                              char              **error);
+
+/* Keeps only the tensors whose names start with prefix, without it: the model inside a
+ * checkpoint of a wrapper (DataParallel and DistributedDataParallel save "module.*", a
+ * Lightning module "model.*" beside its other members). Fails with LT_ERROR_MISMATCH, and
+ * leaves sd as it was, when no name starts with prefix or one is the prefix itself. */
+LtStatus     lt_state_dict_strip_prefix      (LtStateDict        *sd,
+                                              const char         *prefix,
+                                              char              **error);
+
 LT_END_DECLS

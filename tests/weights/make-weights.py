@@ -5,6 +5,7 @@
 #
 # Usage: make-weights.py OUTDIR [--minimal] [--leafnet PATH]
 #        make-weights.py check-safetensors FILE REFERENCE.pth [KEY=VALUE...]
+#        make-weights.py check-torch FILE REFERENCE.pth
 #
 # OUTDIR/expected.tsv gets one line per tensor, as PyTorch reads it:
 #   FILE <tab> NAME <tab> DTYPE <tab> SHAPE (comma-separated) <tab> SHA-256 of the contiguous
@@ -16,6 +17,10 @@
 # check-safetensors reads FILE (written by Leafscope) by hand, since the safetensors package is
 # not installed, and exits 0 if it holds exactly the tensors of REFERENCE.pth as torch.load reads
 # them, laid out as the reference implementation lays them out, with exactly the given metadata.
+#
+# check-torch loads FILE (written by Leafscope) with torch.load(weights_only=True) and exits 0 if
+# it is a plain OrderedDict of contiguous tensors equal, in order, to the state dict of
+# REFERENCE.pth (a checkpoint's "state_dict").
 
 import collections
 import hashlib
@@ -218,6 +223,10 @@ def write_good(w, minimal):
     params = dict(nn.Linear(3, 2).named_parameters())
     w.save("params.pth", params, params)
 
+    # The keys nn.DataParallel and DistributedDataParallel save.
+    wrapped = nn.DataParallel(small_model()).state_dict()
+    w.save("module-prefixed.pth", wrapped, wrapped)
+
     model = small_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model[4].float()
@@ -399,9 +408,26 @@ def check_safetensors(path, reference, pairs):
     print(f"ok: {len(tensors)} tensors")
 
 
+def check_torch(path, reference):
+    got = torch.load(path, map_location="cpu", weights_only=True)
+    want = torch.load(reference, map_location="cpu")
+    want = want.get("state_dict", want)
+    assert type(got) is collections.OrderedDict, f"a {type(got)}, not an OrderedDict"
+    assert list(got) == list(want), "other names, or in another order"
+    for name, t in want.items():
+        assert got[name].dtype == t.dtype, f"{name}: dtype {got[name].dtype}"
+        assert got[name].shape == t.shape, f"{name}: shape {got[name].shape}"
+        assert got[name].is_contiguous(), f"{name}: not contiguous"
+        assert torch.equal(got[name], t), f"{name}: values differ"
+    print(f"ok: {len(got)} tensors")
+
+
 def main():
     if sys.argv[1] == "check-safetensors":
         check_safetensors(sys.argv[2], sys.argv[3], sys.argv[4:])
+        return
+    if sys.argv[1] == "check-torch":
+        check_torch(sys.argv[2], sys.argv[3])
         return
     outdir = sys.argv[1]
     minimal = "--minimal" in sys.argv

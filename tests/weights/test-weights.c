@@ -341,6 +341,90 @@ test_safetensors_same_bytes_as_reference (void)
   g_assert_cmpmem (a, a_len, b, b_len);
 }
 
+/* Our torch.save file reads back as what was saved, with our reader and with torch.load. */
+static void
+test_torch_round_trip (gconstpointer data)
+{
+  const char *file = data;
+  const char *args[] = { "check-torch", NULL, NULL, NULL };
+  g_autofree char *source = NULL;
+  g_autofree char *copy = NULL;
+  g_autofree char *output = NULL;
+  LtStateDict *sd;
+  LtStateDict *again;
+  char *message = NULL;
+  int status;
+
+  if (!require_files ())
+    return;
+  source = gen_path (file);
+  copy = g_strconcat (source, ".saved.pth", NULL);
+  sd = load_ok (source);
+  g_assert_cmpint (lt_state_dict_set_metadata (sd, "format", "pt", &message), ==, LT_OK);
+  g_assert_cmpint (lt_state_dict_save_torch (sd, copy, &message), ==, LT_OK);
+  g_assert_null (message);
+
+  again = load_ok (copy);
+  assert_matches_torch (again, file, TRUE);
+  /* A plain state dict has no room for metadata. */
+  g_assert_null (lt_state_dict_metadata_key (again, 0));
+
+  args[1] = copy;
+  args[2] = source;
+  output = run_python (args, &status);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("torch.load rejects %s: %s", copy, output);
+  lt_state_dict_free (again);
+  lt_state_dict_free (sd);
+}
+
+static void
+test_torch_bad_destination (void)
+{
+  g_autofree char *source = NULL;
+  LtStateDict *sd;
+  char *message = NULL;
+
+  if (!require_files ())
+    return;
+  source = gen_path ("small.pth");
+  sd = load_ok (source);
+  g_assert_cmpint (lt_state_dict_save_torch (sd, "/nonexistent-leafscope-dir/w.pth", &message), ==,
+                   LT_ERROR_IO);
+  g_assert_nonnull (strstr (message, "cannot create a file in /nonexistent-leafscope-dir"));
+  lt_string_free (message);
+  lt_state_dict_free (sd);
+}
+
+/* DataParallel's "module." comes off, leaving the wrapped model's own names and values. */
+static void
+test_strip_prefix (void)
+{
+  g_autofree char *path = NULL;
+  LtStateDict *sd;
+  char *message = NULL;
+
+  if (!require_files ())
+    return;
+  path = gen_path ("module-prefixed.pth");
+  sd = load_ok (path);
+  g_assert_cmpint (lt_state_dict_strip_prefix (sd, "model.", &message), ==, LT_ERROR_MISMATCH);
+  g_assert_nonnull (strstr (message, "no tensor name starts with \"model.\""));
+  lt_string_free (message);
+  message = NULL;
+  /* A failed call leaves the names as they were. */
+  g_assert_true (g_str_has_prefix (lt_state_dict_name (sd, 0), "module."));
+
+  g_assert_cmpint (lt_state_dict_strip_prefix (sd, "module.", &message), ==, LT_OK);
+  g_assert_null (message);
+  assert_matches_torch (sd, "small.pth", TRUE);
+  /* A name that is the prefix itself would become empty. */
+  g_assert_cmpint (lt_state_dict_strip_prefix (sd, lt_state_dict_name (sd, 0), &message), ==,
+                   LT_ERROR_MISMATCH);
+  lt_string_free (message);
+  lt_state_dict_free (sd);
+}
+
 static guint
 count_files (const char *dir)
 {
@@ -737,7 +821,7 @@ main (int argc, char *argv[])
                                                       "protocol4.pth", "dtypes-protocol0.pth",
                                                       "checkpoint-protocol0.pth",
                                                       "checkpoint-protocol1.pth",
-                                                      "effnet.pth", NULL };
+                                                      "effnet.pth", "module-prefixed.pth", NULL };
        *f != NULL; f++)
     {
       g_autofree char *test = g_strdup_printf ("/weights/torch/reads/%s", *f);
@@ -756,6 +840,15 @@ main (int argc, char *argv[])
   g_test_add_func ("/weights/safetensors/replaces-atomically", test_safetensors_replaces_atomically);
   g_test_add_func ("/weights/safetensors/disk-full", test_safetensors_disk_full);
   g_test_add_func ("/weights/safetensors/bad-destination", test_safetensors_bad_destination);
+  for (const char *const *f = (const char *const[]) { "effnet.pth", "dtypes.pth", "views.pth",
+                                                      "checkpoint.pth", NULL };
+       *f != NULL; f++)
+    {
+      g_autofree char *test = g_strdup_printf ("/weights/torch/round-trip/%s", *f);
+      g_test_add_data_func (test, *f, test_torch_round_trip);
+    }
+  g_test_add_func ("/weights/torch/bad-destination", test_torch_bad_destination);
+  g_test_add_func ("/weights/torch/strip-prefix", test_strip_prefix);
   g_test_add_func ("/weights/fuzz/pickles", test_fuzz_pickles);
   g_test_add_data_func ("/weights/fuzz/bytes/small.pth", "small.pth", test_fuzz_bytes);
   g_test_add_data_func ("/weights/fuzz/bytes/views.pth", "views.pth", test_fuzz_bytes);
