@@ -26,7 +26,8 @@
 
 /* Each entry takes the schema from version i to i + 1. Entries are never edited once released:
  * a change is a new entry. Version 1 is the labelling catalog; version 2 adds what training
- * records. */
+ * records; version 3 makes models first-class: names, the note saying why a run's model was
+ * or was not made active, and the active model. */
 static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   /* 0 → 1 */
   "CREATE TABLE import_batches ("
@@ -153,6 +154,51 @@ static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   "  PRIMARY KEY (model_id, image_id)"
   ") WITHOUT ROWID;"
   "CREATE INDEX predictions_entropy ON predictions (model_id, entropy DESC, image_id);",
+
+  /* 2 → 3. One row: the model diagnoses use, none when it is removed. Before, they used the
+   * latest model, even one of a stopped run; a catalog updated keeps the latest model of a
+   * completed run, or the latest model when no run completed. */
+  "ALTER TABLE models ADD COLUMN name TEXT;"
+  "ALTER TABLE models ADD COLUMN note TEXT;"
+  "CREATE TABLE active_model ("
+  "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+  "  model_id INTEGER REFERENCES models (id) ON DELETE SET NULL"
+  ");"
+  "INSERT INTO active_model (id, model_id) VALUES (1, coalesce ("
+  "  (SELECT m.id FROM models AS m JOIN runs AS r ON r.id = m.run_id"
+  "   WHERE r.status = 'completed' ORDER BY m.id DESC LIMIT 1),"
+  "  (SELECT max (id) FROM models)));",
+};
+
+/* A table each version adds, in order: a header naming an older version than its tables was
+ * damaged, and migrating it would fail half-way. */
+static const char *const version_tables[LEAF_CATALOG_SCHEMA_VERSION] = {
+  "images", "runs", "active_model",
+};
+
+/* Model paths inside the catalog's folder become relative to it, as version 3 stores them, so
+ * that the catalog and its models folder can move together. */
+static gboolean
+store_model_paths_relative (LeafDb  *db,
+                            GError **error)
+{
+  g_autofree char *absolute = g_canonicalize_filename (db->path, NULL);
+  g_autofree char *dir = g_path_get_dirname (absolute);
+  g_autofree char *prefix = g_str_has_suffix (dir, G_DIR_SEPARATOR_S)
+                              ? g_strdup (dir) : g_strconcat (dir, G_DIR_SEPARATOR_S, NULL);
+  g_autoptr(LeafStmt) stmt =
+    _leaf_db_prepare (db, "UPDATE models SET path = substr (path, length (?1) + 1) "
+                      "WHERE substr (path, 1, length (?1)) = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  _leaf_bind_text (stmt, 1, prefix);
+  return _leaf_db_run (db, stmt, error);
+}
+
+/* What an entry of migrations[] needs done that SQL alone cannot do, run right after it. */
+static gboolean (*const migration_steps[LEAF_CATALOG_SCHEMA_VERSION]) (LeafDb *, GError **) = {
+  [2] = store_model_paths_relative,
 };
 
 char *
@@ -534,7 +580,8 @@ _leaf_db_migrate (LeafDb  *db,
   g_assert (from >= 0 && to <= LEAF_CATALOG_SCHEMA_VERSION && from <= to);
 
   for (int v = from; v < to; v++)
-    if (!_leaf_db_exec (db, migrations[v], error))
+    if (!_leaf_db_exec (db, migrations[v], error) ||
+        (migration_steps[v] != NULL && !migration_steps[v] (db, error)))
       return FALSE;
   set_id = g_strdup_printf ("PRAGMA application_id = %d", LEAF_CATALOG_APPLICATION_ID);
   set_version = g_strdup_printf ("PRAGMA user_version = %d", to);
@@ -616,6 +663,18 @@ read_header (LeafDb  *db,
   if ((*version == 0 ? n_objects > 0 : n_tables < 3) ||
       (!db->read_only && sqlite3_db_readonly (db->handle, "main") == 1))
     return damaged_header (db, app_id, *version, error);
+  for (int v = *version; v < LEAF_CATALOG_SCHEMA_VERSION; v++)
+    {
+      g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM sqlite_schema "
+                                              "WHERE type = 'table' AND name = '%s'",
+                                              version_tables[v]);
+      int n_newer = 0;
+
+      if (!read_pragma_int (db, sql, &n_newer, error))
+        return FALSE;
+      if (n_newer > 0)
+        return damaged_header (db, app_id, *version, error);
+    }
   return TRUE;
 }
 

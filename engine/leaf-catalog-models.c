@@ -9,7 +9,9 @@
 
 #include <inttypes.h>
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 
@@ -26,12 +28,85 @@ leaf_model_info_free (LeafModelInfo *info)
 {
   if (info == NULL)
     return;
+  g_free (info->name);
   g_free (info->path);
   g_free (info->sha256);
   g_strfreev (info->classes);
   g_free (info->metrics_json);
   g_clear_pointer (&info->created, g_date_time_unref);
+  g_free (info->note);
   g_free (info);
+}
+
+/**
+ * leaf_model_info_get_title:
+ * @info: a #LeafModelInfo
+ *
+ * Returns: (transfer full): the name the user gave the model, else “Run 3” for a model a run
+ *   trained, “Model 5” for one without a run
+ */
+char *
+leaf_model_info_get_title (const LeafModelInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+
+  if (info->name != NULL)
+    return g_strdup (info->name);
+  if (info->run_id > 0)
+    return g_strdup_printf (_("Run %" G_GINT64_FORMAT), info->run_id);
+  return g_strdup_printf (_("Model %" G_GINT64_FORMAT), info->id);
+}
+
+/**
+ * leaf_model_info_describe:
+ * @info: a #LeafModelInfo
+ *
+ * One line that tells models apart where a diagnosis is shown: “Run 3 · 87 % validation ·
+ * 4 Dec”, with “stopped” when its run was stopped before the end.
+ *
+ * Returns: (transfer full): the line
+ */
+char *
+leaf_model_info_describe (const LeafModelInfo *info)
+{
+  g_autoptr(GString) line = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) created = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *date = NULL;
+
+  g_return_val_if_fail (info != NULL, NULL);
+
+  title = leaf_model_info_get_title (info);
+  line = g_string_new (title);
+  /* TRANSLATORS: separates the parts of a model's one-line description */
+#define SEPARATOR _(" · ")
+  if (!isnan (info->val_accuracy))
+    {
+      g_string_append (line, SEPARATOR);
+      /* TRANSLATORS: a model's accuracy on its validation photos, as in “87 % validation” */
+      g_string_append_printf (line, _("%.0f %% validation"), 100 * info->val_accuracy);
+    }
+  if (info->run_status != LEAF_RUN_COMPLETED)
+    {
+      g_string_append (line, SEPARATOR);
+      g_string_append (line, info->run_status == LEAF_RUN_CANCELLED ? _("stopped")
+                                                                    : _("unfinished"));
+    }
+  if (info->created != NULL)
+    {
+      created = g_date_time_to_local (info->created);
+      /* TRANSLATORS: the day a model was trained, this year and another year; see
+       * g_date_time_format() */
+      date = g_date_time_format (created, g_date_time_get_year (created) ==
+                                            g_date_time_get_year (now)
+                                          ? C_("model date", "%-d %b")
+                                          : C_("model date", "%-d %b %Y"));
+      g_string_append (line, SEPARATOR);
+      g_string_append (line, date);
+    }
+#undef SEPARATOR
+  return g_string_free (g_steal_pointer (&line), FALSE);
 }
 
 static char **
@@ -53,8 +128,30 @@ classes_from_json (const char *json)
   return g_strv_builder_end (names);
 }
 
-#define MODEL_COLUMNS "id, run_id, path, sha256, classes, metrics, created"
+/* Its run's validation accuracy, from the run's summary; NAN when it has none. */
+static double
+val_accuracy_from_metrics (const char *json)
+{
+  g_autoptr(JsonNode) root = json != NULL ? json_from_string (json, NULL) : NULL;
+  JsonNode *member;
 
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NAN;
+  member = json_object_get_member (json_node_get_object (root), "val_accuracy");
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member) ||
+      (json_node_get_value_type (member) != G_TYPE_DOUBLE &&
+       json_node_get_value_type (member) != G_TYPE_INT64))
+    return NAN;
+  return json_node_get_double (member);
+}
+
+/* Models with the status of their run (none: completed) and whether each is the active one. */
+#define MODEL_SELECT \
+  "SELECT m.id, m.run_id, m.name, m.path, m.sha256, m.classes, m.metrics, m.created, " \
+  "coalesce (r.status, 'completed'), m.note, m.id IS (SELECT model_id FROM active_model) " \
+  "FROM models AS m LEFT JOIN runs AS r ON r.id = m.run_id "
+
+/* With the path as stored: see resolve_path(). */
 static LeafModelInfo *
 model_from_row (LeafStmt *stmt)
 {
@@ -62,12 +159,73 @@ model_from_row (LeafStmt *stmt)
 
   info->id = sqlite3_column_int64 (stmt, 0);
   info->run_id = sqlite3_column_int64 (stmt, 1);
-  info->path = g_strdup (_leaf_column_text (stmt, 2));
-  info->sha256 = g_strdup (_leaf_column_text (stmt, 3));
-  info->classes = classes_from_json (_leaf_column_text (stmt, 4));
-  info->metrics_json = g_strdup (_leaf_column_text (stmt, 5));
-  info->created = _leaf_parse_time (_leaf_column_text (stmt, 6));
+  info->name = g_strdup (_leaf_column_text (stmt, 2));
+  info->path = g_strdup (_leaf_column_text (stmt, 3));
+  info->sha256 = g_strdup (_leaf_column_text (stmt, 4));
+  info->classes = classes_from_json (_leaf_column_text (stmt, 5));
+  info->metrics_json = g_strdup (_leaf_column_text (stmt, 6));
+  info->created = _leaf_parse_time (_leaf_column_text (stmt, 7));
+  info->run_status = _leaf_run_status_from_string (_leaf_column_text (stmt, 8));
+  info->note = g_strdup (_leaf_column_text (stmt, 9));
+  info->active = sqlite3_column_int (stmt, 10) != 0;
+  info->val_accuracy = val_accuracy_from_metrics (info->metrics_json);
   return info;
+}
+
+/* The catalog's folder, with a trailing separator: stored paths below it are relative to it. */
+static char *
+catalog_folder (LeafCatalog *self)
+{
+  g_autofree char *dir = g_path_get_dirname (leaf_catalog_get_path (self));
+
+  return g_str_has_suffix (dir, G_DIR_SEPARATOR_S) ? g_steal_pointer (&dir)
+                                                   : g_strconcat (dir, G_DIR_SEPARATOR_S, NULL);
+}
+
+/* What the catalog stores for a model file: its path relative to the catalog's folder when it
+ * lies inside, so that the catalog and its models can move together; else its absolute path. */
+static char *
+path_to_store (LeafCatalog *self,
+               const char  *path)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autofree char *folder = catalog_folder (self);
+
+  if (g_str_has_prefix (absolute, folder))
+    return g_strdup (absolute + strlen (folder));
+  return g_steal_pointer (&absolute);
+}
+
+/* Makes info's stored path absolute, as every caller sees it. */
+static LeafModelInfo *
+resolve_path (LeafCatalog   *self,
+              LeafModelInfo *info)
+{
+  if (info != NULL && !g_path_is_absolute (info->path))
+    {
+      g_autofree char *folder = catalog_folder (self);
+      g_autofree char *stored = g_steal_pointer (&info->path);
+
+      info->path = g_build_filename (folder, stored, NULL);
+    }
+  return info;
+}
+
+/* One model; not_found_code and not_found when there is none. */
+static LeafModelInfo *
+get_one (LeafCatalog  *self,
+         const char   *where,
+         gint64        param,
+         int           not_found_code,
+         const char   *not_found,
+         GError      **error)
+{
+  g_autofree char *sql = g_strconcat (MODEL_SELECT, where, NULL);
+
+  return resolve_path (self, _leaf_catalog_collect_one (self, sql, param,
+                                                        (LeafRowFunc) model_from_row,
+                                                        (GDestroyNotify) leaf_model_info_free,
+                                                        not_found_code, not_found, error));
 }
 
 /**
@@ -79,6 +237,9 @@ model_from_row (LeafStmt *stmt)
  * @classes: (array zero-terminated=1): class names in the model's output order
  * @metrics_json: (nullable): its final metrics, a JSON object
  * @error: return location for a #GError
+ *
+ * Records a model, not active: a run decides with leaf_catalog_settle_model() once it has
+ * ended.
  *
  * Returns: the model's id, or 0 with @error set
  */
@@ -96,6 +257,7 @@ leaf_catalog_add_model (LeafCatalog         *self,
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *classes_json = NULL;
   g_autofree char *now = _leaf_now ();
+  g_autofree char *stored = NULL;
   g_autoptr(LeafStmt) stmt = NULL;
   gint64 id;
   LeafDb *db;
@@ -110,6 +272,7 @@ leaf_catalog_add_model (LeafCatalog         *self,
                    g_filename_display_name (path));
       return 0;
     }
+  stored = path_to_store (self, path);
   if (metrics_json != NULL && !leaf_json_check (metrics_json, _("model's metrics"), error))
     return 0;
   json_builder_begin_array (builder);
@@ -127,7 +290,7 @@ leaf_catalog_add_model (LeafCatalog         *self,
   if (stmt == NULL)
     return 0;
   _leaf_bind_id (stmt, 1, run_id);
-  _leaf_bind_text (stmt, 2, path);
+  _leaf_bind_text (stmt, 2, stored);
   _leaf_bind_text (stmt, 3, sha256);
   _leaf_bind_text (stmt, 4, classes_json);
   _leaf_bind_text (stmt, 5, metrics_json);
@@ -151,16 +314,20 @@ leaf_catalog_list_models (LeafCatalog  *self,
                           GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(GPtrArray) models = NULL;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL)
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+      (models = _leaf_db_collect_rows (db, MODEL_SELECT "ORDER BY m.id DESC", 0,
+                                       (LeafRowFunc) model_from_row,
+                                       (GDestroyNotify) leaf_model_info_free, error)) == NULL)
     return NULL;
-  return _leaf_db_collect_rows (db, "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC", 0,
-                                (LeafRowFunc) model_from_row, (GDestroyNotify) leaf_model_info_free,
-                                error);
+  for (guint i = 0; i < models->len; i++)
+    resolve_path (self, models->pdata[i]);
+  return g_steal_pointer (&models);
 }
 
 /**
@@ -178,11 +345,8 @@ leaf_catalog_get_model (LeafCatalog  *self,
 {
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
-  return _leaf_catalog_collect_one (self, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?",
-                                    model_id, (LeafRowFunc) model_from_row,
-                                    (GDestroyNotify) leaf_model_info_free,
-                                    LEAF_ENGINE_ERROR_NOT_FOUND, _("There is no such model."),
-                                    error);
+  return get_one (self, "WHERE m.id = ?", model_id, LEAF_ENGINE_ERROR_NOT_FOUND,
+                  _("There is no such model."), error);
 }
 
 /**
@@ -198,13 +362,426 @@ leaf_catalog_get_latest_model (LeafCatalog  *self,
 {
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
-  return _leaf_catalog_collect_one (self, "SELECT " MODEL_COLUMNS " FROM models "
-                                    "ORDER BY id DESC LIMIT ?", 1,
-                                    (LeafRowFunc) model_from_row,
-                                    (GDestroyNotify) leaf_model_info_free,
-                                    LEAF_ENGINE_ERROR_NO_MODEL,
-                                    _("The catalog has no trained model yet. Train one first."),
-                                    error);
+  return get_one (self, "ORDER BY m.id DESC LIMIT ?", 1, LEAF_ENGINE_ERROR_NO_MODEL,
+                  _("The catalog has no trained model yet. Train one first."), error);
+}
+
+/**
+ * leaf_catalog_get_active_model:
+ * @self: a #LeafCatalog
+ * @error: return location for a #GError
+ *
+ * The model diagnoses use unless the user names another. A run's model becomes active on its
+ * own only when the run completed and the model is at least as accurate as the active one on
+ * the same validation photos; the user makes any model active with
+ * leaf_catalog_set_active_model().
+ *
+ * Returns: (transfer full): the active model, or %NULL with %LEAF_ENGINE_ERROR_NO_MODEL, whose
+ *   message says what to do
+ */
+LeafModelInfo *
+leaf_catalog_get_active_model (LeafCatalog  *self,
+                               GError      **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(LeafModelInfo) latest = NULL;
+  LeafModelInfo *active;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  active = get_one (self, "WHERE m.id = (SELECT model_id FROM active_model)", 0,
+                    LEAF_ENGINE_ERROR_NO_MODEL, _("The catalog has no trained model yet. Train "
+                                                  "one first."), &local);
+  if (active != NULL || !g_error_matches (local, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL) ||
+      (latest = leaf_catalog_get_latest_model (self, NULL)) == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return active;
+    }
+  /* Models, but none active: say how to choose one. */
+  g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
+                       _("None of the catalog's models is active. Choose the one diagnoses "
+                         "should use (“leafscope-cli models use ID”, or Use in the run "
+                         "history), or train one to the end."));
+  return NULL;
+}
+
+/* Emits what a change of the active model changes: the models' list and the active one. */
+static void
+emit_active_model_changed (LeafCatalog *self)
+{
+  _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
+  _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_ACTIVE_MODEL, NULL);
+}
+
+/* Fails with NOT_FOUND unless the model exists; inside the caller's transaction. */
+static gboolean
+check_model_exists (LeafDb  *db,
+                    gint64   model_id,
+                    GError **error)
+{
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, "SELECT 1 FROM models WHERE id = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, model_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+  if (rc != SQLITE_DONE)
+    return _leaf_db_fail (db, error);
+  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
+               _("The catalog has no model %" PRId64 ". List its models with “leafscope-cli "
+                 "models list”."), model_id);
+  return FALSE;
+}
+
+/**
+ * leaf_catalog_set_active_model:
+ * @self: a #LeafCatalog
+ * @model_id: the model diagnoses should use, or 0 for none
+ * @error: return location for a #GError
+ *
+ * The user's choice, whatever the model's run and accuracy.
+ *
+ * Returns: %TRUE on success; %LEAF_ENGINE_ERROR_NOT_FOUND when there is no such model
+ */
+gboolean
+leaf_catalog_set_active_model (LeafCatalog  *self,
+                               gint64        model_id,
+                               GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (model_id >= 0, FALSE);
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (model_id > 0 && !check_model_exists (db, model_id, error)) ||
+      (stmt = _leaf_db_prepare (db, "INSERT OR REPLACE INTO active_model (id, model_id) "
+                                "VALUES (1, ?)", error)) == NULL)
+    return FALSE;
+  _leaf_bind_id (stmt, 1, model_id);
+  if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (&txn, error))
+    return FALSE;
+  emit_active_model_changed (self);
+  return TRUE;
+}
+
+/**
+ * leaf_catalog_settle_model:
+ * @self: a #LeafCatalog
+ * @model_id: a model its run just recorded
+ * @activate: whether to make it active
+ * @replaces: the active model the decision was made against, or 0 for none
+ * @note: (nullable): why it is or is not active, for the model's record
+ * @activated: (out) (optional): whether it was made active
+ * @error: return location for a #GError
+ *
+ * Records a run's decision about its model. The model becomes active only if @activate and the
+ * active model is still @replaces: a choice the user made while the run compared models stands.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_catalog_settle_model (LeafCatalog  *self,
+                           gint64        model_id,
+                           gboolean      activate,
+                           gint64        replaces,
+                           const char   *note,
+                           gboolean     *activated,
+                           GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  gboolean changed = FALSE;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (model_id > 0 && replaces >= 0, FALSE);
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      !check_model_exists (db, model_id, error) ||
+      (stmt = _leaf_db_prepare (db, "UPDATE models SET note = ?2 WHERE id = ?1", error)) == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, model_id);
+  _leaf_bind_text (stmt, 2, note);
+  if (!_leaf_db_run (db, stmt, error))
+    return FALSE;
+  if (activate)
+    {
+      g_clear_pointer (&stmt, _leaf_stmt_release);
+      stmt = _leaf_db_prepare (db, "UPDATE active_model SET model_id = ?1 "
+                               "WHERE id = 1 AND model_id IS ?2", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, model_id);
+      _leaf_bind_id (stmt, 2, replaces);
+      if (!_leaf_db_run (db, stmt, error))
+        return FALSE;
+      changed = sqlite3_changes (db->handle) > 0;
+    }
+  if (!_leaf_txn_commit (&txn, error))
+    return FALSE;
+  if (changed)
+    emit_active_model_changed (self);
+  else
+    _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
+  if (activated != NULL)
+    *activated = changed;
+  return TRUE;
+}
+
+/**
+ * leaf_catalog_rename_model:
+ * @self: a #LeafCatalog
+ * @model_id: the model
+ * @name: (nullable): its new name; %NULL or blank gives it back its title from its run
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success; %LEAF_ENGINE_ERROR_INVALID for a name of more than one line
+ */
+gboolean
+leaf_catalog_rename_model (LeafCatalog  *self,
+                           gint64        model_id,
+                           const char   *name,
+                           GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  g_autofree char *stripped = NULL;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+
+  if (name != NULL && !g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                           _("A model's name must be valid UTF-8 text."));
+      return FALSE;
+    }
+  stripped = g_strstrip (g_strdup (name != NULL ? name : ""));
+  for (const char *p = stripped; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      {
+        g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                             _("A model's name is one line of text, without tabs or other "
+                               "control characters."));
+        return FALSE;
+      }
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      !check_model_exists (db, model_id, error) ||
+      (stmt = _leaf_db_prepare (db, "UPDATE models SET name = ?2 WHERE id = ?1", error)) == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, model_id);
+  _leaf_bind_text (stmt, 2, *stripped != '\0' ? stripped : NULL);
+  if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (&txn, error))
+    return FALSE;
+  _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
+  return TRUE;
+}
+
+/* Whether path is a file directly in the catalog's models folder, which the catalog owns. */
+static gboolean
+is_in_models_dir (LeafCatalog *self,
+                  const char  *path)
+{
+  g_autofree char *models_dir = leaf_catalog_get_models_dir (self);
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  return g_str_equal (dir, models_dir);
+}
+
+/**
+ * leaf_catalog_remove_model:
+ * @self: a #LeafCatalog
+ * @model_id: the model
+ * @error: return location for a #GError
+ *
+ * Forgets a model and its predictions, and deletes its file when it lies in the catalog's
+ * models folder (leaf_catalog_get_models_dir()) and no other model uses it; a file elsewhere
+ * belongs to the user and stays. When the model was active, none is active afterwards: the
+ * user chooses the next one rather than having an older model take over unseen.
+ *
+ * Returns: %TRUE on success; %LEAF_ENGINE_ERROR_NOT_FOUND when there is no such model
+ */
+gboolean
+leaf_catalog_remove_model (LeafCatalog  *self,
+                           gint64        model_id,
+                           GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+  gboolean shared = FALSE;
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+
+  locker = _leaf_catalog_locker_new (self);
+  model = leaf_catalog_get_model (self, model_id, error);
+  if (model == NULL || (txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (stmt = _leaf_db_prepare (db, "DELETE FROM models WHERE id = ?", error)) == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, model_id);
+  if (!_leaf_db_run (db, stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, _leaf_stmt_release);
+  stmt = _leaf_db_prepare (db, "SELECT 1 FROM models WHERE path = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  {
+    g_autofree char *stored = path_to_store (self, model->path);
+    int rc;
+
+    _leaf_bind_text (stmt, 1, stored);
+    rc = sqlite3_step (stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return _leaf_db_fail (db, error);
+    shared = rc == SQLITE_ROW;
+  }
+  g_clear_pointer (&stmt, _leaf_stmt_release);
+  if (!_leaf_txn_commit (&txn, error))
+    return FALSE;
+
+  /* The row goes first: a file left behind is only wasted space, a row without its file a
+   * model that fails to load. */
+  if (!shared && is_in_models_dir (self, model->path) && g_unlink (model->path) != 0 &&
+      errno != ENOENT)
+    g_warning ("Could not delete the file %s of the removed model %" G_GINT64_FORMAT ": %s",
+               model->path, model_id, g_strerror (errno));
+  if (model->active)
+    emit_active_model_changed (self);
+  else
+    _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
+  return TRUE;
+}
+
+typedef struct
+{
+  gint64 id;
+  char *path;
+  char *sha256;
+} ModelPlace;
+
+static void
+model_place_free (gpointer data)
+{
+  ModelPlace *place = data;
+
+  /* NULL: a place taken out of the array. */
+  if (place == NULL)
+    return;
+  g_free (place->path);
+  g_free (place->sha256);
+  g_free (place);
+}
+
+static ModelPlace *
+model_place_from_row (LeafStmt *stmt)
+{
+  ModelPlace *place = g_new0 (ModelPlace, 1);
+
+  place->id = sqlite3_column_int64 (stmt, 0);
+  place->path = g_strdup (_leaf_column_text (stmt, 1));
+  place->sha256 = g_strdup (_leaf_column_text (stmt, 2));
+  return place;
+}
+
+gboolean
+_leaf_models_relocate (LeafCatalog  *self,
+                       const char   *old_prefix,
+                       const char   *new_folder,
+                       guint        *n_repaired,
+                       GPtrArray    *differing,
+                       GPtrArray    *not_found,
+                       GError      **error)
+{
+  g_autoptr(GPtrArray) places = NULL;
+  g_autoptr(GPtrArray) moved = g_ptr_array_new_with_free_func (model_place_free);
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
+  LeafDb *db;
+
+  /* Only absolute paths can start with old_prefix: those inside the catalog's folder are
+   * stored relative to it and move with it. */
+  _leaf_catalog_lock (self);
+  db = _leaf_catalog_get_db (self, error);
+  if (db != NULL)
+    {
+      g_autoptr(LeafStmt) stmt =
+        _leaf_db_prepare (db, "SELECT id, path, sha256 FROM models "
+                          "WHERE substr (path, 1, length (?1)) = ?1 ORDER BY id", error);
+      int rc;
+
+      if (stmt != NULL)
+        {
+          _leaf_bind_text (stmt, 1, old_prefix);
+          places = g_ptr_array_new_with_free_func (model_place_free);
+          while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+            g_ptr_array_add (places, model_place_from_row (stmt));
+          if (rc != SQLITE_DONE)
+            {
+              _leaf_db_fail (db, error);
+              g_clear_pointer (&places, g_ptr_array_unref);
+            }
+        }
+    }
+  _leaf_catalog_unlock (self);
+  if (places == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < places->len; i++)
+    {
+      ModelPlace *place = places->pdata[i];
+      g_autofree char *candidate = g_build_filename (new_folder,
+                                                     place->path + strlen (old_prefix), NULL);
+
+      if (_leaf_file_has_sha256 (candidate, place->sha256))
+        {
+          g_free (place->path);
+          place->path = path_to_store (self, candidate);
+          g_ptr_array_add (moved, g_steal_pointer (&places->pdata[i]));
+        }
+      else
+        g_ptr_array_add (g_file_test (candidate, G_FILE_TEST_EXISTS) ? differing : not_found,
+                         g_steal_pointer (&candidate));
+    }
+  *n_repaired = moved->len;
+  if (moved->len == 0)
+    return TRUE;
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i < moved->len; i++)
+    {
+      ModelPlace *place = moved->pdata[i];
+      g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, "UPDATE models SET path = ?2 WHERE id = ?1",
+                                                   error);
+
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, place->id);
+      _leaf_bind_text (stmt, 2, place->path);
+      if (!_leaf_db_run (db, stmt, error))
+        return FALSE;
+    }
+  if (!_leaf_txn_commit (&txn, error))
+    return FALSE;
+  _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
+  return TRUE;
 }
 
 /**

@@ -147,6 +147,7 @@ typedef enum
   LEAF_CATALOG_CHANGED_LABELS,
   LEAF_CATALOG_CHANGED_CLASSES,
   LEAF_CATALOG_CHANGED_RUNS,
+  LEAF_CATALOG_CHANGED_ACTIVE_MODEL,
 } LeafCatalogChange;
 
 /* The catalog's lock guards its own connection; it is recursive so that a signal handler on the
@@ -235,11 +236,27 @@ gboolean   _leaf_labels_apply            (LeafDb            *db,
 /* Runs (leaf-catalog-runs.c): marks the runs of processes that died as interrupted */
 gboolean   _leaf_runs_mark_interrupted   (LeafDb            *db,
                                           GError           **error);
+/* The status a run's row names; an unknown name reads as failed. */
+LeafRunStatus _leaf_run_status_from_string (const char      *text);
+
+/* Models (leaf-catalog-models.c): repairs the paths of model files that lie outside the
+ * catalog's folder and moved from under old_prefix to the same place under new_folder, matched
+ * by SHA-256; adds what it looked at and did not find to differing and not_found. */
+gboolean   _leaf_models_relocate         (LeafCatalog       *self,
+                                          const char        *old_prefix,
+                                          const char        *new_folder,
+                                          guint             *n_repaired,
+                                          GPtrArray         *differing,
+                                          GPtrArray         *not_found,
+                                          GError           **error);
 
 /* Images (leaf-catalog-image.c) */
 LeafCatalogImage *_leaf_catalog_image_new_from_row (LeafStmt *stmt,
                                                     gboolean  with_prediction);
 gboolean   _leaf_images_exists_at        (const char        *path,
                                           guint64            size);
+/* Whether the file at path reads whole and has this SHA-256. */
+gboolean   _leaf_file_has_sha256         (const char        *path,
+                                          const char        *sha256);
 
 G_END_DECLS

@@ -41,8 +41,8 @@ leaf_run_status_to_string (LeafRunStatus status)
   return run_statuses[status];
 }
 
-static LeafRunStatus
-run_status_from_string (const char *text)
+LeafRunStatus
+_leaf_run_status_from_string (const char *text)
 {
   for (guint i = 0; i < G_N_ELEMENTS (run_statuses); i++)
     if (g_strcmp0 (text, run_statuses[i]) == 0)
@@ -223,7 +223,7 @@ run_from_row (LeafStmt *stmt)
 
   info->id = sqlite3_column_int64 (stmt, 0);
   info->config_json = g_strdup (_leaf_column_text (stmt, 1));
-  info->status = run_status_from_string (_leaf_column_text (stmt, 2));
+  info->status = _leaf_run_status_from_string (_leaf_column_text (stmt, 2));
   info->started = _leaf_parse_time (_leaf_column_text (stmt, 3));
   info->finished = _leaf_parse_time (_leaf_column_text (stmt, 4));
   info->base_weights_sha256 = g_strdup (_leaf_column_text (stmt, 5));

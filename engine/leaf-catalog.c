@@ -45,6 +45,7 @@ enum {
   LABELS_CHANGED,
   CLASSES_CHANGED,
   RUNS_CHANGED,
+  ACTIVE_MODEL_CHANGED,
   N_SIGNALS
 };
 
@@ -105,10 +106,22 @@ leaf_catalog_class_init (LeafCatalogClass *klass)
   /**
    * LeafCatalog::runs-changed:
    *
-   * A training run, a model or predictions were recorded.
+   * A training run, a model or predictions were recorded, or a model was renamed, removed or
+   * made active.
    */
   signals[RUNS_CHANGED] =
     g_signal_new ("runs-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * LeafCatalog::active-model-changed:
+   *
+   * Another model, or none, is now the one diagnoses use. Like every signal it announces the
+   * changes made through this #LeafCatalog; a run's own connection announces its decision in
+   * its FINISHED event.
+   */
+  signals[ACTIVE_MODEL_CHANGED] =
+    g_signal_new ("active-model-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
@@ -210,18 +223,43 @@ leaf_catalog_get_path (LeafCatalog *self)
  *
  * Returns: (transfer full) (type filename): the folder's path
  */
-char *
-leaf_catalog_get_managed_dir (LeafCatalog *self)
+/* The catalog's path without “.leafscope”, followed by suffix: a folder beside it. */
+static char *
+path_beside (LeafCatalog *self,
+             const char  *suffix)
 {
   g_autofree char *stem = NULL;
-
-  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
   if (g_str_has_suffix (self->path, ".leafscope"))
     stem = g_strndup (self->path, strlen (self->path) - strlen (".leafscope"));
   else
     stem = g_strdup (self->path);
-  return g_strconcat (stem, "-images", NULL);
+  return g_strconcat (stem, suffix, NULL);
+}
+
+char *
+leaf_catalog_get_managed_dir (LeafCatalog *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  return path_beside (self, "-images");
+}
+
+/**
+ * leaf_catalog_get_models_dir:
+ * @self: a #LeafCatalog
+ *
+ * The folder beside the catalog where training writes its models: for `photos.leafscope`,
+ * `photos.models`. Removing a model deletes its file only when it lies here.
+ *
+ * Returns: (transfer full) (type filename): the folder's path
+ */
+char *
+leaf_catalog_get_models_dir (LeafCatalog *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  return path_beside (self, ".models");
 }
 
 static void dispatch (LeafCatalog *self, gpointer emission);
@@ -297,6 +335,9 @@ emit_cb (gpointer data)
       break;
     case LEAF_CATALOG_CHANGED_RUNS:
       g_signal_emit (emission->self, signals[RUNS_CHANGED], 0);
+      break;
+    case LEAF_CATALOG_CHANGED_ACTIVE_MODEL:
+      g_signal_emit (emission->self, signals[ACTIVE_MODEL_CHANGED], 0);
       break;
     default:
       g_assert_not_reached ();
@@ -630,6 +671,20 @@ leaf_catalog_check_missing_finish (LeafCatalog   *self,
   return TRUE;
 }
 
+gboolean
+_leaf_file_has_sha256 (const char *path,
+                       const char *sha256)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *found = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, &contents, &length, NULL))
+    return FALSE;
+  found = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+  return g_strcmp0 (found, sha256) == 0;
+}
+
 /* Whether path holds the photo the catalog knows by size and sha256: the size is looked at
  * first, so that only files that could match are read. */
 static gboolean
@@ -637,14 +692,7 @@ holds_photo (const char *path,
              guint64     size,
              const char *sha256)
 {
-  g_autofree char *contents = NULL;
-  g_autofree char *found = NULL;
-  gsize length = 0;
-
-  if (!_leaf_images_exists_at (path, size) || !g_file_get_contents (path, &contents, &length, NULL))
-    return FALSE;
-  found = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
-  return g_strcmp0 (found, sha256) == 0;
+  return _leaf_images_exists_at (path, size) && _leaf_file_has_sha256 (path, sha256);
 }
 
 /**
@@ -662,7 +710,8 @@ holds_photo (const char *path,
  * Repairs the paths of images that were moved with their folder: each image under @old_folder
  * whose file now exists at the same place under @new_folder, with the same content (SHA-256),
  * gets the new path. Others keep their path; same-sized scans under the same names must not
- * take each other's labels. Files are read without holding the catalog's lock.
+ * take each other's labels. Model files outside the catalog's folder are repaired the same way
+ * (those inside it move with the catalog). Files are read without holding the catalog's lock.
  *
  * Returns: %TRUE on success
  */
@@ -683,6 +732,7 @@ leaf_catalog_relocate (LeafCatalog  *self,
   g_autoptr(GArray) moved = g_array_new (FALSE, FALSE, sizeof (ImagePlace));
   g_autoptr(GPtrArray) other = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) absent = g_ptr_array_new_with_free_func (g_free);
+  guint n_models = 0;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
@@ -733,8 +783,11 @@ leaf_catalog_relocate (LeafCatalog  *self,
         return FALSE;
       _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_IMAGES, NULL);
     }
+  g_clear_pointer (&locker, _leaf_catalog_locker_free);
+  if (!_leaf_models_relocate (self, prefix, new_abs, &n_models, other, absent, error))
+    return FALSE;
   if (n_repaired != NULL)
-    *n_repaired = moved->len;
+    *n_repaired = moved->len + n_models;
   if (differing != NULL)
     *differing = g_steal_pointer (&other);
   if (not_found != NULL)

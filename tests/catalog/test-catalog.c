@@ -347,8 +347,9 @@ test_open_refuses_damaged_header (void)
   } flips[] = {
     { "user_version negative", 60, 7 },
     { "user_version 2 + 2^30", 60, 6 },
-    { "user_version 0 with tables", 63, 1 },
-    { "user_version 3: newer", 63, 0 },
+    { "user_version 2 under version 3's tables", 63, 0 },
+    { "user_version 1 under version 3's tables", 63, 1 },
+    { "user_version 7: newer", 63, 2 },
     { "application_id one bit off", 71, 0 },
     { "application_id negative", 68, 7 },
     { "write version 3", 18, 0 },
@@ -365,13 +366,13 @@ test_open_refuses_damaged_header (void)
       g_autoptr(GError) error = NULL;
 
       g_test_message ("%s", flips[i].what);
-      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 2);
+      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 3);
       make_closed_catalog (path);
       flip_bit (path, flips[i].offset, flips[i].bit);
       before = ctu_sha256_of_file (path);
 
       g_assert_null (leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error));
-      if (flips[i].offset == 63 && flips[i].bit == 0)
+      if (flips[i].offset == 63 && flips[i].bit == 2)
         g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW);
       else
         {
