@@ -88,14 +88,17 @@ leaf_class_name_is_valid (const char  *name,
 }
 
 static gboolean
-color_is_valid (const char *color)
+check_color (const char  *color,
+             GError     **error)
 {
-  if (strlen (color) != 7 || color[0] != '#')
-    return FALSE;
-  for (int i = 1; i < 7; i++)
-    if (!g_ascii_isxdigit (color[i]))
-      return FALSE;
-  return TRUE;
+  gboolean valid = strlen (color) == 7 && color[0] == '#';
+
+  for (int i = 1; valid && i < 7; i++)
+    valid = g_ascii_isxdigit (color[i]);
+  if (!valid)
+    g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                 _("“%s” is not a colour; write it as #rrggbb."), color);
+  return valid;
 }
 
 #define CLASS_COLUMNS \
@@ -382,12 +385,8 @@ leaf_catalog_add_class (LeafCatalog  *self,
   g_return_val_if_fail (LEAF_IS_CATALOG (self), 0);
   g_return_val_if_fail (name != NULL, 0);
 
-  if (color != NULL && !color_is_valid (color))
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
-                   _("“%s” is not a colour; write it as #rrggbb."), color);
-      return 0;
-    }
+  if (color != NULL && !check_color (color, error))
+    return 0;
   locker = _leaf_catalog_locker_new (self);
   if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
       !check_name_free (db, name, error) || !check_shortcut (db, shortcut, 0, error) ||
@@ -488,12 +487,8 @@ leaf_catalog_set_class_color (LeafCatalog  *self,
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
   g_return_val_if_fail (color != NULL, FALSE);
 
-  if (!color_is_valid (color))
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
-                   _("“%s” is not a colour; write it as #rrggbb."), color);
-      return FALSE;
-    }
+  if (!check_color (color, error))
+    return FALSE;
   locker = _leaf_catalog_locker_new (self);
   if ((txn = begin_class_change (self, class_id, &db, error)) == NULL)
     return FALSE;

@@ -228,46 +228,27 @@ _leaf_labels_apply (LeafDb    *db,
   return TRUE;
 }
 
+/* Whether sql, a query with one parameter, finds a row for id; otherwise NOT_FOUND with the
+ * message not_found, a format that takes the id. */
 static gboolean
-check_image_exists (LeafDb   *db,
-                    gint64    image_id,
-                    GError  **error)
+check_exists (LeafDb      *db,
+              const char  *sql,
+              gint64       id,
+              const char  *not_found,
+              GError     **error)
 {
-  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, "SELECT 1 FROM images WHERE id = ?", error);
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
   int rc;
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  sqlite3_bind_int64 (stmt, 1, id);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     return TRUE;
   if (rc != SQLITE_DONE)
     return _leaf_db_fail (db, error);
-  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-               _("The catalog has no image with id %" PRId64 "."), image_id);
-  return FALSE;
-}
-
-static gboolean
-check_class_active (LeafDb   *db,
-                    gint64    class_id,
-                    GError  **error)
-{
-  g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT 1 FROM classes WHERE id = ? AND NOT removed", error);
-  int rc;
-
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, class_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return TRUE;
-  if (rc != SQLITE_DONE)
-    return _leaf_db_fail (db, error);
-  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
-               _("The catalog has no class with id %" PRId64 "."), class_id);
+  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND, not_found, id);
   return FALSE;
 }
 
@@ -311,7 +292,9 @@ leaf_catalog_set_labels (LeafCatalog   *self,
     return TRUE;
   locker = _leaf_catalog_locker_new (self);
   if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
-      (class_id > 0 && !check_class_active (db, class_id, error)) ||
+      (class_id > 0 &&
+       !check_exists (db, "SELECT 1 FROM classes WHERE id = ? AND NOT removed", class_id,
+                      _("The catalog has no class with id %" PRId64 "."), error)) ||
       (action_id = _leaf_labels_new_action (db, how, error)) == 0)
     return FALSE;
 
@@ -320,7 +303,8 @@ leaf_catalog_set_labels (LeafCatalog   *self,
     {
       gboolean changed;
 
-      if (!check_image_exists (db, image_ids[i], error) ||
+      if (!check_exists (db, "SELECT 1 FROM images WHERE id = ?", image_ids[i],
+                         _("The catalog has no image with id %" PRId64 "."), error) ||
           !_leaf_labels_apply (db, action_id, image_ids[i], class_id, FALSE, &changed, error))
         return FALSE;
       if (changed)

@@ -520,32 +520,6 @@ assert_skipped (LeafImportSummary    *summary,
   g_error ("%s was not skipped", g_filename_display_name (path));
 }
 
-/* Imports photos/ holding one good image and the bad file written by `make`; the bad file must
- * be skipped for `reason`, the good one imported, and nothing else written. */
-static void
-check_bad_input (Fixture              *fixture,
-                 const char           *relative,
-                 LeafImportSkipReason  reason,
-                 void                (*make) (const char *path),
-                 const LeafImportOptions *options)
-{
-  g_autoptr(LeafImportSummary) summary = NULL;
-  g_autofree char *path = photo (fixture, relative);
-  sqlite3 *db;
-
-  write_photo (fixture, "good.jpg", "jpeg", 99);
-  make (path);
-  summary = import_with (fixture, fixture->photos, options);
-  g_assert_cmpuint (summary->n_added, ==, 1);
-  g_assert_cmpuint (summary->skipped->len, ==, 1);
-  assert_skipped (summary, path, reason);
-  g_assert_cmpuint (count_images (fixture, NULL), ==, 1);
-  assert_integrity (fixture);
-  db = ctu_sql_open (fixture->path);
-  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM images WHERE name != 'good.jpg'"), ==, 0);
-  sqlite3_close (db);
-}
-
 static void
 make_empty (const char *path)
 {
@@ -649,87 +623,59 @@ make_dangling_link (const char *path)
   g_assert_cmpint (symlink ("/nonexistent/leafscope/photo.jpg", path), ==, 0);
 }
 
-static void
-test_skips_empty (Fixture *f, gconstpointer d)
+/* A bad file beside one good photo: the test's name, the file's, how it is made, and why the
+ * import must skip it. */
+typedef struct
 {
-  check_bad_input (f, "empty.jpg", LEAF_IMPORT_SKIP_EMPTY, make_empty, NULL);
-}
+  const char *test;
+  const char *name;
+  LeafImportSkipReason reason;
+  void (*make) (const char *path);
+  guint64 max_pixels;  /* a limit of the import's own; 0 for the default */
+} BadInput;
 
-static void
-test_skips_truncated_jpeg (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "cut.jpg", LEAF_IMPORT_SKIP_TRUNCATED, make_truncated_jpeg, NULL);
-}
-
-static void
-test_skips_header_only_jpeg (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "stub.jpg", LEAF_IMPORT_SKIP_TRUNCATED, make_header_only_jpeg, NULL);
-}
-
-static void
-test_skips_truncated_png (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "cut.png", LEAF_IMPORT_SKIP_TRUNCATED, make_truncated_png, NULL);
-}
-
-static void
-test_skips_text_named_jpg (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "notes.jpg", LEAF_IMPORT_SKIP_NOT_AN_IMAGE, make_text, NULL);
-}
-
-static void
-test_skips_gif (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "anim.gif", LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, make_gif, NULL);
-}
-
-static void
-test_skips_heic (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "phone.heic", LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, make_heic, NULL);
-}
-
-static void
-test_skips_decompression_bomb (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "bomb.jpg", LEAF_IMPORT_SKIP_TOO_LARGE, make_huge_jpeg, NULL);
-}
-
-static void
-test_skips_over_configured_limit (Fixture *f, gconstpointer d)
-{
+static const BadInput bad_inputs[] = {
+  { "skips-empty-file", "empty.jpg", LEAF_IMPORT_SKIP_EMPTY, make_empty },
+  { "skips-truncated-jpeg", "cut.jpg", LEAF_IMPORT_SKIP_TRUNCATED, make_truncated_jpeg },
+  { "skips-jpeg-cut-in-header", "stub.jpg", LEAF_IMPORT_SKIP_TRUNCATED, make_header_only_jpeg },
+  { "skips-truncated-png", "cut.png", LEAF_IMPORT_SKIP_TRUNCATED, make_truncated_png },
+  { "skips-text-named-jpg", "notes.jpg", LEAF_IMPORT_SKIP_NOT_AN_IMAGE, make_text },
+  { "skips-unsupported-gif", "anim.gif", LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, make_gif },
+  { "skips-unsupported-heic", "phone.heic", LEAF_IMPORT_SKIP_UNSUPPORTED_FORMAT, make_heic },
+  { "skips-decompression-bomb", "bomb.jpg", LEAF_IMPORT_SKIP_TOO_LARGE, make_huge_jpeg },
   /* 50 × 40 = 2000 pixels; the good image is at most 38 × 28. */
-  LeafImportOptions options = { .max_pixels = 1500 };
-
-  check_bad_input (f, "big.png", LEAF_IMPORT_SKIP_TOO_LARGE, make_small_image, &options);
-}
-
-static void
-test_skips_fifo (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "pipe.jpg", LEAF_IMPORT_SKIP_NOT_A_FILE, make_fifo, NULL);
-}
-
-static void
-test_skips_self_link (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "self.jpg", LEAF_IMPORT_SKIP_SYMLINK_LOOP, make_self_link, NULL);
-}
-
-static void
-test_skips_dangling_link (Fixture *f, gconstpointer d)
-{
-  check_bad_input (f, "gone.jpg", LEAF_IMPORT_SKIP_UNREADABLE, make_dangling_link, NULL);
-}
-
-static void
-test_skips_non_utf8_name (Fixture       *fixture,
-                          gconstpointer  data)
-{
+  { "skips-over-configured-pixel-limit", "big.png", LEAF_IMPORT_SKIP_TOO_LARGE, make_small_image,
+    1500 },
+  { "skips-fifo", "pipe.jpg", LEAF_IMPORT_SKIP_NOT_A_FILE, make_fifo },
+  { "skips-self-link", "self.jpg", LEAF_IMPORT_SKIP_SYMLINK_LOOP, make_self_link },
+  { "skips-dangling-link", "gone.jpg", LEAF_IMPORT_SKIP_UNREADABLE, make_dangling_link },
   /* Latin-1 "é", as old cameras and Windows shares write it. */
-  check_bad_input (fixture, "caf\xe9.jpg", LEAF_IMPORT_SKIP_BAD_FILE_NAME, make_small_image, NULL);
+  { "skips-non-utf8-name", "caf\xe9.jpg", LEAF_IMPORT_SKIP_BAD_FILE_NAME, make_small_image },
+};
+
+/* Imports photos/ holding the good photo and the bad file: the bad file must be skipped for its
+ * reason, the good one imported, and nothing else written. */
+static void
+test_skips_bad_input (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  const BadInput *bad = data;
+  LeafImportOptions options = { .max_pixels = bad->max_pixels };
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autofree char *path = photo (fixture, bad->name);
+  sqlite3 *db;
+
+  write_photo (fixture, "good.jpg", "jpeg", 99);
+  bad->make (path);
+  summary = import_with (fixture, fixture->photos, bad->max_pixels > 0 ? &options : NULL);
+  g_assert_cmpuint (summary->n_added, ==, 1);
+  g_assert_cmpuint (summary->skipped->len, ==, 1);
+  assert_skipped (summary, path, bad->reason);
+  g_assert_cmpuint (count_images (fixture, NULL), ==, 1);
+  assert_integrity (fixture);
+  db = ctu_sql_open (fixture->path);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM images WHERE name != 'good.jpg'"), ==, 0);
+  sqlite3_close (db);
 }
 
 static void
@@ -1088,20 +1034,14 @@ main (int   argc,
   ADD ("copy-into-managed-folder", test_copy_into_managed_folder);
   ADD ("group-pattern", test_group_pattern);
   ADD ("ignores-own-catalog-files", test_ignores_own_files);
-  ADD ("skips-empty-file", test_skips_empty);
-  ADD ("skips-truncated-jpeg", test_skips_truncated_jpeg);
-  ADD ("skips-jpeg-cut-in-header", test_skips_header_only_jpeg);
-  ADD ("skips-truncated-png", test_skips_truncated_png);
-  ADD ("skips-text-named-jpg", test_skips_text_named_jpg);
-  ADD ("skips-unsupported-gif", test_skips_gif);
-  ADD ("skips-unsupported-heic", test_skips_heic);
-  ADD ("skips-decompression-bomb", test_skips_decompression_bomb);
-  ADD ("skips-over-configured-pixel-limit", test_skips_over_configured_limit);
-  ADD ("skips-fifo", test_skips_fifo);
-  ADD ("skips-self-link", test_skips_self_link);
-  ADD ("skips-dangling-link", test_skips_dangling_link);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_inputs); i++)
+    {
+      g_autofree char *path = g_strconcat ("/catalog/import/", bad_inputs[i].test, NULL);
+
+      g_test_add (path, Fixture, &bad_inputs[i], fixture_set_up, test_skips_bad_input,
+                  fixture_tear_down);
+    }
   ADD ("skips-symlink-loop", test_skips_symlink_loop);
-  ADD ("skips-non-utf8-name", test_skips_non_utf8_name);
   g_test_add_func ("/catalog/import/skips-unreadable-file", test_skips_unreadable);
   ADD ("skips-everything-bad-at-once", test_everything_bad_at_once);
   ADD ("exif-orientation-and-capture-time", test_exif);
