@@ -347,6 +347,20 @@ queue_async (LeafDiagnosisService *self,
   queue_work (self, task, func);
 }
 
+/* What a _finish function returns, once it checked that the result is the service's, from the
+ * request of source_tag. */
+static gpointer
+propagate_pointer (LeafDiagnosisService  *self,
+                   GAsyncResult          *result,
+                   gpointer               source_tag,
+                   GError               **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* Requests ----------------------------------------------------------------------------------- */
 
 typedef struct
@@ -545,11 +559,7 @@ leaf_diagnosis_service_diagnose_finish (LeafDiagnosisService  *self,
                                         GAsyncResult          *result,
                                         GError               **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
-                        == leaf_diagnosis_service_diagnose_file_async, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return propagate_pointer (self, result, leaf_diagnosis_service_diagnose_file_async, error);
 }
 
 /**
@@ -699,11 +709,7 @@ leaf_diagnosis_service_heatmap_finish (LeafDiagnosisService  *self,
                                        GAsyncResult          *result,
                                        GError               **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
-                        == leaf_diagnosis_service_heatmap_async, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return propagate_pointer (self, result, leaf_diagnosis_service_heatmap_async, error);
 }
 
 /**

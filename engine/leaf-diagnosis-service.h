@@ -64,71 +64,71 @@ typedef void (*LeafDiagnosisProgressFunc) (guint    done,
 G_DECLARE_FINAL_TYPE (LeafDiagnosisService, leaf_diagnosis_service, LEAF, DIAGNOSIS_SERVICE,
                       GObject)
 
-LeafDiagnosisService *leaf_diagnosis_service_new                  (void);
-LeafDiagnosisService *leaf_diagnosis_service_get_default          (void);
+LeafDiagnosisService *leaf_diagnosis_service_new         (void);
+LeafDiagnosisService *leaf_diagnosis_service_get_default (void);
 
-gboolean             leaf_diagnosis_service_load                  (LeafDiagnosisService       *self,
-                                                                   const char                 *model_path,
-                                                                   LeafDiagnoseFlags           flags,
-                                                                   GCancellable               *cancellable,
-                                                                   GError                    **error);
+gboolean leaf_diagnosis_service_load (LeafDiagnosisService  *self,
+                                      const char            *model_path,
+                                      LeafDiagnoseFlags      flags,
+                                      GCancellable          *cancellable,
+                                      GError               **error);
 
-void                 leaf_diagnosis_service_diagnose_file_async   (LeafDiagnosisService       *self,
-                                                                   const char                 *model_path,
-                                                                   LeafDiagnoseFlags           flags,
-                                                                   const char                 *path,
-                                                                   GCancellable               *cancellable,
-                                                                   GAsyncReadyCallback         callback,
-                                                                   gpointer                    user_data);
-void                 leaf_diagnosis_service_diagnose_bytes_async  (LeafDiagnosisService       *self,
-                                                                   const char                 *model_path,
-                                                                   LeafDiagnoseFlags           flags,
-                                                                   GBytes                     *bytes,
-                                                                   const char                 *display_name,
-                                                                   GCancellable               *cancellable,
-                                                                   GAsyncReadyCallback         callback,
-                                                                   gpointer                    user_data);
-LeafDiagnosisResult *leaf_diagnosis_service_diagnose_finish       (LeafDiagnosisService       *self,
-                                                                   GAsyncResult               *result,
-                                                                   GError                    **error);
-LeafDiagnosisResult *leaf_diagnosis_service_diagnose_file         (LeafDiagnosisService       *self,
-                                                                   const char                 *model_path,
-                                                                   LeafDiagnoseFlags           flags,
-                                                                   const char                 *path,
-                                                                   GCancellable               *cancellable,
-                                                                   GError                    **error);
+void leaf_diagnosis_service_diagnose_file_async (LeafDiagnosisService *self,
+                                                 const char           *model_path,
+                                                 LeafDiagnoseFlags     flags,
+                                                 const char           *path,
+                                                 GCancellable         *cancellable,
+                                                 GAsyncReadyCallback   callback,
+                                                 gpointer              user_data);
+void leaf_diagnosis_service_diagnose_bytes_async (LeafDiagnosisService *self,
+                                                  const char           *model_path,
+                                                  LeafDiagnoseFlags     flags,
+                                                  GBytes               *bytes,
+                                                  const char           *display_name,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+LeafDiagnosisResult *leaf_diagnosis_service_diagnose_finish (LeafDiagnosisService  *self,
+                                                             GAsyncResult          *result,
+                                                             GError               **error);
+LeafDiagnosisResult *leaf_diagnosis_service_diagnose_file (LeafDiagnosisService  *self,
+                                                           const char            *model_path,
+                                                           LeafDiagnoseFlags      flags,
+                                                           const char            *path,
+                                                           GCancellable          *cancellable,
+                                                           GError               **error);
 
-void                 leaf_diagnosis_service_heatmap_async         (LeafDiagnosisService       *self,
-                                                                   const char                 *model_path,
-                                                                   LeafDiagnoseFlags           flags,
-                                                                   GdkPixbuf                  *photo,
-                                                                   int                         class_index,
-                                                                   LeafHeatmapCanvas           canvas,
-                                                                   GCancellable               *cancellable,
-                                                                   GAsyncReadyCallback         callback,
-                                                                   gpointer                    user_data);
-GdkPixbuf           *leaf_diagnosis_service_heatmap_finish        (LeafDiagnosisService       *self,
-                                                                   GAsyncResult               *result,
-                                                                   GError                    **error);
-GdkPixbuf           *leaf_diagnosis_service_heatmap               (LeafDiagnosisService       *self,
-                                                                   const char                 *model_path,
-                                                                   LeafDiagnoseFlags           flags,
-                                                                   GdkPixbuf                  *photo,
-                                                                   int                         class_index,
-                                                                   LeafHeatmapCanvas           canvas,
-                                                                   GCancellable               *cancellable,
-                                                                   GError                    **error);
+void leaf_diagnosis_service_heatmap_async (LeafDiagnosisService *self,
+                                           const char           *model_path,
+                                           LeafDiagnoseFlags     flags,
+                                           GdkPixbuf            *photo,
+                                           int                   class_index,
+                                           LeafHeatmapCanvas     canvas,
+                                           GCancellable         *cancellable,
+                                           GAsyncReadyCallback   callback,
+                                           gpointer              user_data);
+GdkPixbuf *leaf_diagnosis_service_heatmap_finish (LeafDiagnosisService  *self,
+                                                  GAsyncResult          *result,
+                                                  GError               **error);
+GdkPixbuf *leaf_diagnosis_service_heatmap (LeafDiagnosisService  *self,
+                                           const char            *model_path,
+                                           LeafDiagnoseFlags      flags,
+                                           GdkPixbuf             *photo,
+                                           int                    class_index,
+                                           LeafHeatmapCanvas      canvas,
+                                           GCancellable          *cancellable,
+                                           GError               **error);
 
-void                 leaf_diagnosis_service_review_catalog_async  (LeafDiagnosisService       *self,
-                                                                   LeafCatalog                *catalog,
-                                                                   gint64                      model_id,
-                                                                   LeafDiagnosisProgressFunc   progress,
-                                                                   gpointer                    progress_data,
-                                                                   GCancellable               *cancellable,
-                                                                   GAsyncReadyCallback         callback,
-                                                                   gpointer                    user_data);
-gboolean             leaf_diagnosis_service_review_catalog_finish (LeafDiagnosisService       *self,
-                                                                   GAsyncResult               *result,
-                                                                   GError                    **error);
+void leaf_diagnosis_service_review_catalog_async (LeafDiagnosisService      *self,
+                                                  LeafCatalog               *catalog,
+                                                  gint64                     model_id,
+                                                  LeafDiagnosisProgressFunc  progress,
+                                                  gpointer                   progress_data,
+                                                  GCancellable              *cancellable,
+                                                  GAsyncReadyCallback        callback,
+                                                  gpointer                   user_data);
+gboolean leaf_diagnosis_service_review_catalog_finish (LeafDiagnosisService  *self,
+                                                       GAsyncResult          *result,
+                                                       GError               **error);
 
 G_END_DECLS

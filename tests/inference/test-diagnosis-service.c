@@ -170,6 +170,21 @@ expected_probabilities (const char *model,
   g_assert_no_error (error);
 }
 
+/* A diagnosis that must succeed. */
+static LeafDiagnosisResult *
+diagnose (LeafDiagnosisService *service,
+          const char           *model,
+          LeafDiagnoseFlags     flags,
+          const char           *photo)
+{
+  g_autoptr(GError) error = NULL;
+  LeafDiagnosisResult *result = leaf_diagnosis_service_diagnose_file (service, model, flags,
+                                                                      photo, NULL, &error);
+
+  g_assert_no_error (error);
+  return result;
+}
+
 static void
 test_diagnoses_a_file_and_bytes (Fixture       *f,
                                  gconstpointer  data)
@@ -189,9 +204,7 @@ test_diagnoses_a_file_and_bytes (Fixture       *f,
   expected_probabilities (f->model, f->photo, FALSE, probabilities, logits);
   expected_probabilities (f->model, f->photo, TRUE, tta, NULL);
 
-  result = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                 f->photo, NULL, &error);
-  g_assert_no_error (error);
+  result = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
   g_assert_cmpstr (result->model_path, ==, f->model);
   g_assert_cmpuint (result->n_classes, ==, 2);
   g_assert_cmpstrv (result->classes, class_names);
@@ -225,9 +238,7 @@ test_diagnoses_a_file_and_bytes (Fixture       *f,
   g_assert_no_error (error);
   assert_probabilities_equal (from_bytes->probabilities, probabilities, 2);
 
-  with_tta = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_TTA,
-                                                   f->photo, NULL, &error);
-  g_assert_no_error (error);
+  with_tta = diagnose (service, f->model, LEAF_DIAGNOSE_TTA, f->photo);
   assert_probabilities_equal (with_tta->probabilities, tta, 2);
 }
 
@@ -242,9 +253,7 @@ test_raw_weights (Fixture       *f,
   g_autofree char *weights = g_build_filename (f->dir, "weights.safetensors", NULL);
 
   write_model (weights, 12, 5, NULL);
-  result = leaf_diagnosis_service_diagnose_file (service, weights, LEAF_DIAGNOSE_RAW_WEIGHTS,
-                                                 f->photo, NULL, &error);
-  g_assert_no_error (error);
+  result = diagnose (service, weights, LEAF_DIAGNOSE_RAW_WEIGHTS, f->photo);
   g_assert_cmpuint (result->n_classes, ==, 12);
   g_assert_cmpstr (result->classes[11], ==, "11");
   for (guint rank = 1; rank < 12; rank++)
@@ -297,9 +306,7 @@ test_errors_say_which_file (Fixture       *f,
   g_clear_error (&error);
 
   /* None of that got in the way of the next diagnosis. */
-  result = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                 f->photo, NULL, &error);
-  g_assert_no_error (error);
+  result = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
 }
 
 /* The service keeps models loaded, but a model written again at the same path is read again. */
@@ -310,19 +317,14 @@ test_replaced_model_is_reloaded (Fixture       *f,
   g_autoptr(LeafDiagnosisService) service = leaf_diagnosis_service_new ();
   g_autoptr(LeafDiagnosisResult) before = NULL;
   g_autoptr(LeafDiagnosisResult) after = NULL;
-  g_autoptr(GError) error = NULL;
   float expected[2];
 
-  before = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                 f->photo, NULL, &error);
-  g_assert_no_error (error);
+  before = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
   write_leafscope_model (f->model, 11);
   expected_probabilities (f->model, f->photo, FALSE, expected, NULL);
   g_assert_cmpfloat (fabsf (expected[0] - before->probabilities[0]), >, 1e-4);
 
-  after = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                f->photo, NULL, &error);
-  g_assert_no_error (error);
+  after = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
   assert_probabilities_equal (after->probabilities, expected, 2);
 }
 
@@ -337,9 +339,7 @@ test_deleted_model_stays_loaded (Fixture       *f,
   g_autoptr(GdkPixbuf) heatmap = NULL;
   g_autoptr(GError) error = NULL;
 
-  result = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                 f->photo, NULL, &error);
-  g_assert_no_error (error);
+  result = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
   g_assert_cmpint (g_remove (f->model), ==, 0);
 
   heatmap = leaf_diagnosis_service_heatmap (service, f->model, LEAF_DIAGNOSE_DEFAULT,
@@ -347,9 +347,7 @@ test_deleted_model_stays_loaded (Fixture       *f,
                                             LEAF_HEATMAP_OVER_PHOTO, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (heatmap);
-  again = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                f->photo, NULL, &error);
-  g_assert_no_error (error);
+  again = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
   assert_probabilities_equal (again->probabilities, result->probabilities, 2);
 
   /* Another service never loaded it. */
@@ -387,9 +385,7 @@ test_heatmaps (Fixture       *f,
   g_autoptr(GAsyncResult) async_result = NULL;
   g_autoptr(GError) error = NULL;
 
-  result = leaf_diagnosis_service_diagnose_file (service, f->model, LEAF_DIAGNOSE_DEFAULT,
-                                                 f->photo, NULL, &error);
-  g_assert_no_error (error);
+  result = diagnose (service, f->model, LEAF_DIAGNOSE_DEFAULT, f->photo);
 
   /* -1 explains the most probable class, over the whole photo. */
   leaf_diagnosis_service_heatmap_async (service, f->model, LEAF_DIAGNOSE_DEFAULT, result->image,
