@@ -561,22 +561,17 @@ main (int   argc,
 {
   leaf_test_init (&argc, &argv);
 
-  g_test_add ("/catalog/cli/workflow", Fixture, NULL, fixture_set_up, test_workflow,
-              fixture_tear_down);
-  g_test_add ("/catalog/cli/errors-on-stderr", Fixture, NULL, fixture_set_up, test_errors,
-              fixture_tear_down);
-  g_test_add ("/catalog/cli/label-stdin-reports-every-line", Fixture, NULL, fixture_set_up,
-              test_label_stdin_every_line, fixture_tear_down);
-  g_test_add ("/catalog/cli/relocate-checks-content", Fixture, NULL, fixture_set_up,
-              test_relocate_checks_content, fixture_tear_down);
-  g_test_add ("/catalog/cli/import-missing-path", Fixture, NULL, fixture_set_up,
-              test_import_missing_path, fixture_tear_down);
-  g_test_add ("/catalog/cli/numbers-validated", Fixture, NULL, fixture_set_up,
-              test_numbers_validated, fixture_tear_down);
-  g_test_add ("/catalog/cli/double-dash-ends-options", Fixture, NULL, fixture_set_up,
-              test_double_dash, fixture_tear_down);
-  g_test_add ("/catalog/cli/tabs-and-newlines-escaped", Fixture, NULL, fixture_set_up,
-              test_tabs_and_newlines_escaped, fixture_tear_down);
+#define ADD(path, func) \
+  g_test_add ("/catalog/cli/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("workflow", test_workflow);
+  ADD ("errors-on-stderr", test_errors);
+  ADD ("label-stdin-reports-every-line", test_label_stdin_every_line);
+  ADD ("relocate-checks-content", test_relocate_checks_content);
+  ADD ("import-missing-path", test_import_missing_path);
+  ADD ("numbers-validated", test_numbers_validated);
+  ADD ("double-dash-ends-options", test_double_dash);
+  ADD ("tabs-and-newlines-escaped", test_tabs_and_newlines_escaped);
 
   return g_test_run ();
 }

@@ -628,20 +628,17 @@ main (int   argc,
 {
   leaf_test_init (&argc, &argv);
 
+#define ADD(path, func) \
+  g_test_add ("/trainer/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
   g_test_add_func ("/trainer/refuses-a-bad-recipe", test_refuses_a_bad_recipe);
-  g_test_add ("/trainer/run-records-metrics-and-model", Fixture, NULL, fixture_setup,
-              test_run_records_metrics_and_model, fixture_teardown);
-  g_test_add ("/trainer/cache-matches-streaming", Fixture, NULL, fixture_setup,
-              test_cache_matches_streaming, fixture_teardown);
-  g_test_add ("/trainer/stop-keeps-best-so-far", Fixture, NULL, fixture_setup,
-              test_stop_keeps_best_so_far, fixture_teardown);
-  g_test_add ("/trainer/diagnosis-does-not-wait-for-a-paused-run", Fixture, NULL, fixture_setup,
-              test_diagnosis_does_not_wait_for_a_paused_run, fixture_teardown);
-  g_test_add ("/trainer/early-stopping-says-why", Fixture, NULL, fixture_setup,
-              test_early_stopping_says_why, fixture_teardown);
-  g_test_add ("/trainer/wrong-shape-weights-say-why", Fixture, NULL, fixture_setup,
-              test_wrong_shape_weights_say_why, fixture_teardown);
-  g_test_add ("/trainer/diverging-loss-says-so", Fixture, NULL, fixture_setup,
-              test_diverging_loss_says_so, fixture_teardown);
+  ADD ("run-records-metrics-and-model", test_run_records_metrics_and_model);
+  ADD ("cache-matches-streaming", test_cache_matches_streaming);
+  ADD ("stop-keeps-best-so-far", test_stop_keeps_best_so_far);
+  ADD ("diagnosis-does-not-wait-for-a-paused-run", test_diagnosis_does_not_wait_for_a_paused_run);
+  ADD ("early-stopping-says-why", test_early_stopping_says_why);
+  ADD ("wrong-shape-weights-say-why", test_wrong_shape_weights_say_why);
+  ADD ("diverging-loss-says-so", test_diverging_loss_says_so);
+
   return g_test_run ();
 }
