@@ -1,6 +1,9 @@
 /* leaf-confusion.c
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The ratios follow the one definition leaf-metrics.h describes: undefined (NAN) where their
+ * denominator is zero.
  */
 
 #define G_LOG_DOMAIN "leaf-confusion"
@@ -187,6 +190,57 @@ leaf_confusion_get_recall (LeafConfusion *self,
 
   row = leaf_confusion_get_row_total (self, index);
   return row == 0 ? NAN : (double) self->counts[index * self->n + index] / row;
+}
+
+/**
+ * leaf_confusion_get_f1:
+ *
+ * Returns: the harmonic mean of precision and recall of class @index; 0 when one of them is
+ *   undefined, since no photo of the class was then predicted right; NAN when both are, the class
+ *   neither occurring nor being predicted
+ */
+double
+leaf_confusion_get_f1 (LeafConfusion *self,
+                       guint          index)
+{
+  double precision, recall;
+
+  g_return_val_if_fail (LEAF_IS_CONFUSION (self), NAN);
+  g_return_val_if_fail (index < self->n, NAN);
+
+  precision = leaf_confusion_get_precision (self, index);
+  recall = leaf_confusion_get_recall (self, index);
+  if (isnan (precision) && isnan (recall))
+    return NAN;
+  if (isnan (precision) || isnan (recall) || precision + recall == 0)
+    return 0.0;
+  return 2 * precision * recall / (precision + recall);
+}
+
+/**
+ * leaf_confusion_get_macro_f1:
+ *
+ * Returns: the mean F1 of the classes whose F1 is defined, or NAN when none is
+ */
+double
+leaf_confusion_get_macro_f1 (LeafConfusion *self)
+{
+  double sum = 0;
+  guint n = 0;
+
+  g_return_val_if_fail (LEAF_IS_CONFUSION (self), NAN);
+
+  for (guint i = 0; i < self->n; i++)
+    {
+      double f1 = leaf_confusion_get_f1 (self, i);
+
+      if (!isnan (f1))
+        {
+          sum += f1;
+          n++;
+        }
+    }
+  return n == 0 ? NAN : sum / n;
 }
 
 /**

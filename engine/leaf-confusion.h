@@ -1,4 +1,5 @@
-/* leaf-confusion.h: counts of true against predicted classes for one evaluated run
+/* leaf-confusion.h: counts of true against predicted classes for one evaluated run, and the
+ * precision, recall, F1 and accuracy they give (undefined ratios are NAN, see leaf-metrics.h)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -29,6 +30,9 @@ double         leaf_confusion_get_precision  (LeafConfusion     *self,
                                               guint              index);
 double         leaf_confusion_get_recall     (LeafConfusion     *self,
                                               guint              index);
+double         leaf_confusion_get_f1         (LeafConfusion     *self,
+                                              guint              index);
+double         leaf_confusion_get_macro_f1   (LeafConfusion     *self);
 double         leaf_confusion_get_accuracy   (LeafConfusion     *self);
 
 G_END_DECLS

@@ -19,6 +19,7 @@
 
 #include "leaf-catalog.h"
 #include "leaf-json-private.h"
+#include "leaf-metrics.h"
 #include "leaf-model-card.h"
 
 static JsonObject *
@@ -125,41 +126,43 @@ append_recipe (GString    *md,
   g_string_append (md, "\n");
 }
 
+/* One cell of the per-class table: "—" for a ratio that is undefined or missing. */
+static void
+append_ratio_cell (GString *md,
+                   double   value)
+{
+  if (isnan (value))
+    g_string_append (md, " — |");
+  else
+    g_string_append_printf (md, " %.3f |", value);
+}
+
 /* The metrics and the calibration come from files a user may have edited or damaged: members of
  * another JSON type than written read as missing (NaN or 0 in the card), never as an error. */
 static void
-append_metrics (GString    *md,
-                JsonObject *metrics)
+append_metrics (GString           *md,
+                const LeafMetrics *metrics)
 {
-  JsonArray *per_class = _leaf_json_array_member (metrics, "per_class");
-  gint64 n = _leaf_json_int_member (metrics, "n", 0);
-
   g_string_append_printf (md, "## %s\n\n", _("Performance on the validation split"));
   g_string_append_printf (md, _("Accuracy %.2f %% on %" PRId64 " photos, macro F1 "
                                 "%.3f.\n\n"),
-                          100 * _leaf_json_double_member (metrics, "accuracy", NAN), n,
-                          _leaf_json_double_member (metrics, "macro_f1", NAN));
-  if (n < 100)
+                          100 * metrics->accuracy, metrics->n, metrics->macro_f1);
+  if (metrics->n < 100)
     g_string_append_printf (md, _("With so few validation photos these figures are rough: one "
                                   "photo more or less right moves them by several points.\n\n"));
-  if (per_class == NULL)
+  if (metrics->n_classes == 0)
     return;
   g_string_append_printf (md, "| %s | %s | %s | F1 | %s |\n|---|---:|---:|---:|---:|\n",
                           _("Class"), _("Precision"), _("Recall"), _("Photos"));
-  for (guint i = 0; i < json_array_get_length (per_class); i++)
+  for (guint i = 0; i < metrics->n_classes; i++)
     {
-      JsonObject *pc = _leaf_json_node_object (json_array_get_element (per_class, i));
-      const char *name;
+      const LeafClassMetrics *pc = &metrics->per_class[i];
 
-      if (pc == NULL)
-        continue;
-      name = _leaf_json_string_member (pc, "class");
-      g_string_append_printf (md, "| %s | %.3f | %.3f | %.3f | %" G_GINT64_FORMAT " |\n",
-                              name != NULL ? name : "?",
-                              _leaf_json_double_member (pc, "precision", NAN),
-                              _leaf_json_double_member (pc, "recall", NAN),
-                              _leaf_json_double_member (pc, "f1", NAN),
-                              _leaf_json_int_member (pc, "support", 0));
+      g_string_append_printf (md, "| %s |", pc->name != NULL ? pc->name : "?");
+      append_ratio_cell (md, pc->precision);
+      append_ratio_cell (md, pc->recall);
+      append_ratio_cell (md, pc->f1);
+      g_string_append_printf (md, " %" G_GINT64_FORMAT " |\n", pc->support);
     }
   g_string_append (md, "\n");
 }
@@ -209,18 +212,18 @@ leaf_model_card_render_figures (const LeafModelMeta *meta,
 {
   g_autoptr(GString) md = g_string_new (NULL);
   g_autoptr(JsonParser) recipe_parser = json_parser_new ();
-  g_autoptr(JsonParser) metrics_parser = json_parser_new ();
   g_autoptr(JsonParser) summary_parser = json_parser_new ();
   JsonObject *recipe = parse_object (recipe_parser, meta->recipe_json);
-  JsonObject *metrics = parse_object (metrics_parser, meta->metrics_json);
   JsonObject *summary = parse_object (summary_parser, summary_json);
+  g_autoptr(LeafMetrics) metrics = meta->metrics_json != NULL
+                                     ? leaf_metrics_parse (meta->metrics_json, NULL) : NULL;
   JsonObject *calibration = NULL;
 
   if (summary != NULL)
     {
       calibration = _leaf_json_object_member (summary, "calibration");
       if (metrics == NULL)
-        metrics = _leaf_json_object_member (summary, "metrics");
+        metrics = leaf_metrics_new_from_json (json_object_get_member (summary, "metrics"));
     }
   if (recipe != NULL)
     append_recipe (md, recipe);

@@ -24,6 +24,7 @@
 
 #include "leaf-chart.h"
 #include "leaf-confusion-matrix.h"
+#include "leaf-metrics.h"
 #include "leaf-reliability-diagram.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
@@ -372,6 +373,7 @@ fill_per_class (LeafTrainView *self)
     {
       double precision = leaf_confusion_get_precision (self->confusion, i);
       double recall = leaf_confusion_get_recall (self->confusion, i);
+      /* Undefined ratios (see leaf-metrics.h) read "—". */
       g_autofree char *p = isnan (precision) ? g_strdup ("—")
                                              : g_strdup_printf ("%.1f%%", precision * 100);
       g_autofree char *r = isnan (recall) ? g_strdup ("—") : g_strdup_printf ("%.1f%%", recall * 100);
@@ -385,64 +387,22 @@ fill_per_class (LeafTrainView *self)
     }
 }
 
-/* Reads the confusion matrix from a model's metrics: `{"metrics": {"classes": [...],
- * "confusion": [[...]]}}` as the trainer records it. */
+/* The confusion matrix of a model's metrics, as the catalog keeps them. */
 static LeafConfusion *
 confusion_from_metrics (const char  *metrics_json,
                         GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  g_autoptr(GArray) counts = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autoptr(LeafConfusion) confusion = NULL;
-  JsonObject *root, *metrics;
-  JsonArray *classes, *rows;
-  guint n;
+  g_autoptr(LeafMetrics) metrics = leaf_metrics_parse (metrics_json, error);
 
-  if (metrics_json == NULL || !json_parser_load_from_data (parser, metrics_json, -1, error))
+  if (metrics == NULL)
     return NULL;
-  root = JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))
-         ? json_node_get_object (json_parser_get_root (parser)) : NULL;
-  metrics = root && json_object_has_member (root, "metrics")
-            ? json_object_get_object_member (root, "metrics") : root;
-  if (metrics == NULL || !json_object_has_member (metrics, "classes")
-      || !json_object_has_member (metrics, "confusion"))
+  if (metrics->confusion == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                            _("The model’s record has no confusion matrix"));
       return NULL;
     }
-  classes = json_object_get_array_member (metrics, "classes");
-  rows = json_object_get_array_member (metrics, "confusion");
-  n = json_array_get_length (classes);
-  if (json_array_get_length (rows) != n)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                           _("The model’s confusion matrix does not match its classes"));
-      return NULL;
-    }
-  for (guint i = 0; i < n; i++)
-    {
-      JsonArray *row = json_array_get_array_element (rows, i);
-
-      g_ptr_array_add (names, (gpointer) json_array_get_string_element (classes, i));
-      if (row == NULL || json_array_get_length (row) != n)
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                               _("The model’s confusion matrix does not match its classes"));
-          return NULL;
-        }
-      for (guint j = 0; j < n; j++)
-        {
-          guint count = (guint) json_array_get_int_element (row, j);
-
-          g_array_append_val (counts, count);
-        }
-    }
-  g_ptr_array_add (names, NULL);
-  confusion = leaf_confusion_new ((const char * const *) names->pdata);
-  leaf_confusion_set_counts (confusion, (const guint *) (gpointer) counts->data, counts->len);
-  return g_steal_pointer (&confusion);
+  return g_object_ref (metrics->confusion);
 }
 
 /* Reads the calibration the trainer records next to the metrics: `{"calibration": {...}}`. */

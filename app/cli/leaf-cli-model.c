@@ -16,14 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "leaf-calibration.h"
 #include "leaf-catalog.h"
 #include "leaf-cli.h"
 #include "leaf-diagnosis-service.h"
 #include "leaf-error.h"
+#include "leaf-evaluation.h"
 #include "leaf-image.h"
 #include "leaf-json.h"
-#include "leaf-metrics.h"
 #include "leaf-model-card.h"
 #include "leaf-next.h"
 #include "leaf-predictor.h"
@@ -609,11 +608,38 @@ cmd_predict (LeafCli  *cli,
 
 /* evaluate ----------------------------------------------------------------------------------- */
 
-static gboolean
-is_image_name (const char *name)
+/* One ratio of the table, in a column of width characters: "—" when undefined (leaf-metrics.h). */
+static void
+print_ratio (double value,
+             int    width)
 {
-  /* The files import takes from a folder; their content then decides. */
-  return leaf_image_is_photo_name (name);
+  if (isnan (value))
+    printf (" %*s—", width - 1, "");
+  else
+    printf (" %*.3f", width, value);
+}
+
+static void
+print_evaluation_text (const LeafEvaluation *evaluation)
+{
+  const LeafMetrics *metrics = evaluation->metrics;
+
+  printf (_("Accuracy %.2f%% on %u photos (%u skipped)\n"), 100 * metrics->accuracy,
+          (guint) metrics->n, evaluation->failures->len);
+  printf ("%-24s %9s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), "F1", _("photos"));
+  for (guint c = 0; c < metrics->n_classes; c++)
+    {
+      const LeafClassMetrics *pc = &metrics->per_class[c];
+
+      printf ("%-24s", pc->name);
+      print_ratio (pc->precision, 9);
+      print_ratio (pc->recall, 9);
+      print_ratio (pc->f1, 9);
+      printf (" %8" G_GINT64_FORMAT "\n", pc->support);
+    }
+  printf (_("Expected calibration error %.2f%% before calibration, %.2f%% after "
+            "(temperature %.3f)\n"), 100 * evaluation->ece_before, 100 * evaluation->ece_after,
+          evaluation->temperature);
 }
 
 static int
@@ -633,17 +659,7 @@ cmd_evaluate (LeafCli  *cli,
     g_option_context_new (_("DIR — accuracy on an ImageFolder tree (one folder per class)"));
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafPredictor) predictor = NULL;
-  g_autoptr(GDir) dir = NULL;
-  g_autofree guint *confusion = NULL;
-  g_autofree float *probabilities = NULL;
-  g_autofree float *logits = NULL;
-  g_autoptr(GArray) all_logits = g_array_new (FALSE, FALSE, sizeof (float));
-  g_autoptr(GArray) all_labels = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autoptr(JsonNode) metrics = NULL;
-  double temperature, ece_before, ece_after;
-  const char * const *classes;
-  const char *name;
-  guint n_classes, n_skipped = 0;
+  g_autoptr(LeafEvaluation) evaluation = NULL;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!leaf_cli_parse (context, &argc, &argv))
@@ -656,100 +672,23 @@ cmd_evaluate (LeafCli  *cli,
   predictor = open_predictor (cli, model, &error);
   if (predictor == NULL)
     return leaf_cli_fail (&error);
-  dir = g_dir_open (argv[1], 0, &error);
-  if (dir == NULL)
+  evaluation = leaf_evaluation_run (predictor, argv[1], tta, &error);
+  if (evaluation == NULL)
     return leaf_cli_fail (&error);
 
-  n_classes = leaf_predictor_get_n_classes (predictor);
-  classes = leaf_predictor_get_classes (predictor);
-  confusion = g_new0 (guint, n_classes * n_classes);
-  probabilities = g_new (float, n_classes);
-  logits = g_new (float, n_classes);
-
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *class_dir = g_build_filename (argv[1], name, NULL);
-      g_autoptr(GDir) images = NULL;
-      const char *file;
-      guint truth = G_MAXUINT;
-
-      if (!g_file_test (class_dir, G_FILE_TEST_IS_DIR))
-        continue;
-      for (guint c = 0; c < n_classes; c++)
-        if (g_str_equal (classes[c], name))
-          truth = c;
-      if (truth == G_MAXUINT)
-        {
-          g_printerr (_("leafscope-cli: skipping folder “%s”: the model has no such class\n"), name);
-          continue;
-        }
-      images = g_dir_open (class_dir, 0, NULL);
-      while (images != NULL && (file = g_dir_read_name (images)) != NULL)
-        {
-          g_autofree char *path = g_build_filename (class_dir, file, NULL);
-          guint best;
-
-          if (!is_image_name (file))
-            continue;
-          if (!leaf_predictor_predict_file (predictor, path, tta, probabilities, logits, &error))
-            {
-              g_printerr ("leafscope-cli: %s\n", error->message);
-              g_clear_error (&error);
-              n_skipped++;
-              continue;
-            }
-          leaf_predictor_top_k (probabilities, n_classes, &best, 1);
-          confusion[truth * n_classes + best]++;
-          g_array_append_vals (all_logits, logits, n_classes);
-          g_array_append_val (all_labels, truth);
-        }
-    }
-
-  metrics = leaf_metrics_build (confusion, classes, n_classes);
-  /* Calibration error of the raw logits (temperature 1) and of the model's calibrated ones. */
-  temperature = leaf_predictor_get_meta (predictor)->temperature;
-  ece_before = leaf_calibration_ece ((const float *) all_logits->data,
-                                     (const guint *) all_labels->data, all_labels->len, n_classes,
-                                     1.0, NULL);
-  ece_after = leaf_calibration_ece ((const float *) all_logits->data,
-                                    (const guint *) all_labels->data, all_labels->len, n_classes,
-                                    temperature, NULL);
-  {
-    JsonObject *o = json_node_get_object (metrics);
-    g_autoptr(JsonBuilder) b = json_builder_new ();
-
-    json_builder_begin_object (b);
-    leaf_json_add_double (b, "temperature", temperature);
-    leaf_json_add_double (b, "before", ece_before);
-    leaf_json_add_double (b, "after", ece_after);
-    json_builder_end_object (b);
-    json_object_set_member (o, "ece", json_builder_get_root (b));
-  }
+  for (guint i = 0; i < evaluation->failures->len; i++)
+    g_printerr ("leafscope-cli: %s\n", ((GError *) evaluation->failures->pdata[i])->message);
+  for (guint i = 0; i < evaluation->unknown_folders->len; i++)
+    g_printerr (_("leafscope-cli: skipping folder “%s”: the model has no such class\n"),
+                (const char *) evaluation->unknown_folders->pdata[i]);
   if (json)
-    print_json (metrics);
-  else
     {
-      JsonObject *o = json_node_get_object (metrics);
-      JsonArray *per_class = json_object_get_array_member (o, "per_class");
+      g_autoptr(JsonNode) root = leaf_evaluation_to_json (evaluation);
 
-      printf (_("Accuracy %.2f%% on %u photos (%u skipped)\n"),
-              100 * json_object_get_double_member (o, "accuracy"),
-              (guint) json_object_get_int_member (o, "n"), n_skipped);
-      printf ("%-24s %9s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), "F1",
-              _("photos"));
-      for (guint c = 0; c < json_array_get_length (per_class); c++)
-        {
-          JsonObject *pc = json_array_get_object_element (per_class, c);
-          printf ("%-24s %9.3f %9.3f %9.3f %8" G_GINT64_FORMAT "\n",
-                  json_object_get_string_member (pc, "class"),
-                  json_object_get_double_member (pc, "precision"),
-                  json_object_get_double_member (pc, "recall"),
-                  json_object_get_double_member (pc, "f1"),
-                  json_object_get_int_member (pc, "support"));
-        }
-      printf (_("Expected calibration error %.2f%% before calibration, %.2f%% after "
-                "(temperature %.3f)\n"), 100 * ece_before, 100 * ece_after, temperature);
+      print_json (root);
     }
+  else
+    print_evaluation_text (evaluation);
   return 0;
 }
 

@@ -161,32 +161,6 @@ test_chart_dense_series (void)
   destroy_and_finalize (window, chart);
 }
 
-static void
-test_confusion_metrics (void)
-{
-  const char *classes[] = { "healthy", "blight", NULL };
-  /* Worked by hand: 5 healthy right, 1 taken for blight; 2 blight taken for healthy, 8 right. */
-  const guint counts[] = { 5, 1, 2, 8 };
-  g_autoptr(LeafConfusion) confusion = leaf_confusion_new (classes);
-
-  leaf_confusion_set_counts (confusion, counts, G_N_ELEMENTS (counts));
-  g_assert_cmpuint (leaf_confusion_get_total (confusion), ==, 16);
-  g_assert_cmpfloat_with_epsilon (leaf_confusion_get_accuracy (confusion), 13.0 / 16, 1e-12);
-  g_assert_cmpfloat_with_epsilon (leaf_confusion_get_precision (confusion, 0), 5.0 / 7, 1e-12);
-  g_assert_cmpfloat_with_epsilon (leaf_confusion_get_recall (confusion, 0), 5.0 / 6, 1e-12);
-  g_assert_cmpfloat_with_epsilon (leaf_confusion_get_precision (confusion, 1), 8.0 / 9, 1e-12);
-  g_assert_cmpfloat_with_epsilon (leaf_confusion_get_recall (confusion, 1), 8.0 / 10, 1e-12);
-
-  /* A class nobody predicted has no precision rather than a made-up one. */
-  {
-    const guint skewed[] = { 4, 0, 3, 0 };
-
-    leaf_confusion_set_counts (confusion, skewed, G_N_ELEMENTS (skewed));
-    g_assert_true (isnan (leaf_confusion_get_precision (confusion, 1)));
-    g_assert_cmpfloat (leaf_confusion_get_recall (confusion, 1), ==, 0.0);
-  }
-}
-
 typedef struct
 {
   guint truth;
@@ -398,7 +372,6 @@ main (int   argc,
   g_test_add_func ("/ui/chart/summary-follows-data", test_chart_summary_follows_data);
   g_test_add_func ("/ui/chart/marker", test_chart_marker);
   g_test_add_func ("/ui/chart/dense-series", test_chart_dense_series);
-  g_test_add_func ("/ui/confusion/metrics", test_confusion_metrics);
   g_test_add_func ("/ui/confusion-matrix/keyboard", test_confusion_matrix_keyboard);
   g_test_add_func ("/ui/template/library-view", test_template_library_view);
   g_test_add_func ("/ui/template/library-view-empty", test_template_empty_library_view);

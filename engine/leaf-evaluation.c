@@ -1,0 +1,154 @@
+/* leaf-evaluation.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "leaf-evaluation"
+
+#include "config.h"
+
+#include "leaf-calibration.h"
+#include "leaf-evaluation.h"
+#include "leaf-image.h"
+#include "leaf-json.h"
+
+void
+leaf_evaluation_free (LeafEvaluation *evaluation)
+{
+  if (evaluation == NULL)
+    return;
+  g_clear_pointer (&evaluation->metrics, leaf_metrics_free);
+  g_clear_pointer (&evaluation->unknown_folders, g_ptr_array_unref);
+  g_clear_pointer (&evaluation->failures, g_ptr_array_unref);
+  g_free (evaluation);
+}
+
+/* The model's index of class, or G_MAXUINT. */
+static guint
+class_index (LeafPredictor *predictor,
+             const char    *name)
+{
+  const char * const *classes = leaf_predictor_get_classes (predictor);
+
+  for (guint c = 0; c < leaf_predictor_get_n_classes (predictor); c++)
+    if (g_str_equal (classes[c], name))
+      return c;
+  return G_MAXUINT;
+}
+
+/**
+ * leaf_evaluation_run:
+ * @predictor: the model, used on the calling thread only
+ * @folder: an ImageFolder tree: one folder per class, named after it, of photos
+ * @tta: whether to average each photo's prediction over flips and rotations
+ * @error: where to report a @folder that cannot be read
+ *
+ * Diagnoses every photo (by the names import takes, leaf_image_is_photo_name()) in the class
+ * folders of @folder and compares with the folder it is in. Folders of classes the model lacks
+ * and photos that cannot be diagnosed are skipped and listed in the result; files directly
+ * inside @folder are ignored.
+ *
+ * Returns: (transfer full): the evaluation, or %NULL with @error set
+ */
+LeafEvaluation *
+leaf_evaluation_run (LeafPredictor  *predictor,
+                     const char     *folder,
+                     gboolean        tta,
+                     GError        **error)
+{
+  g_autoptr(GDir) dir = NULL;
+  guint n_classes;
+  g_autofree guint *counts = NULL;
+  g_autofree float *probabilities = NULL;
+  g_autofree float *logits = NULL;
+  g_autoptr(GArray) all_logits = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) all_labels = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(LeafConfusion) confusion = NULL;
+  LeafEvaluation *evaluation;
+  const char *name;
+
+  g_return_val_if_fail (LEAF_IS_PREDICTOR (predictor), NULL);
+  g_return_val_if_fail (folder != NULL, NULL);
+
+  dir = g_dir_open (folder, 0, error);
+  if (dir == NULL)
+    return NULL;
+
+  n_classes = leaf_predictor_get_n_classes (predictor);
+  counts = g_new0 (guint, (gsize) n_classes * n_classes);
+  probabilities = g_new (float, n_classes);
+  logits = g_new (float, n_classes);
+  evaluation = g_new0 (LeafEvaluation, 1);
+  evaluation->unknown_folders = g_ptr_array_new_with_free_func (g_free);
+  evaluation->failures = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *class_dir = g_build_filename (folder, name, NULL);
+      g_autoptr(GDir) photos = NULL;
+      const char *file;
+      guint truth;
+
+      if (!g_file_test (class_dir, G_FILE_TEST_IS_DIR))
+        continue;
+      truth = class_index (predictor, name);
+      if (truth == G_MAXUINT)
+        {
+          g_ptr_array_add (evaluation->unknown_folders, g_strdup (name));
+          continue;
+        }
+      photos = g_dir_open (class_dir, 0, NULL);
+      while (photos != NULL && (file = g_dir_read_name (photos)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (class_dir, file, NULL);
+          GError *failure = NULL;
+          guint best;
+
+          if (!leaf_image_is_photo_name (file))
+            continue;
+          if (!leaf_predictor_predict_file (predictor, path, tta, probabilities, logits, &failure))
+            {
+              g_ptr_array_add (evaluation->failures, failure);
+              continue;
+            }
+          leaf_predictor_top_k (probabilities, n_classes, &best, 1);
+          counts[truth * n_classes + best]++;
+          g_array_append_vals (all_logits, logits, n_classes);
+          g_array_append_val (all_labels, truth);
+        }
+    }
+
+  confusion = leaf_confusion_new (leaf_predictor_get_classes (predictor));
+  leaf_confusion_set_counts (confusion, counts, (gsize) n_classes * n_classes);
+  evaluation->metrics = leaf_metrics_new_from_confusion (confusion);
+  evaluation->temperature = leaf_predictor_get_meta (predictor)->temperature;
+  evaluation->ece_before = leaf_calibration_ece ((const float *) all_logits->data,
+                                                 (const guint *) all_labels->data,
+                                                 all_labels->len, n_classes, 1.0, NULL);
+  evaluation->ece_after = leaf_calibration_ece ((const float *) all_logits->data,
+                                                (const guint *) all_labels->data,
+                                                all_labels->len, n_classes,
+                                                evaluation->temperature, NULL);
+  return evaluation;
+}
+
+/**
+ * leaf_evaluation_to_json:
+ *
+ * Returns: (transfer full): the metrics as leaf_metrics_to_json() writes them, with
+ *   `"ece": {"temperature", "before", "after"}`
+ */
+JsonNode *
+leaf_evaluation_to_json (const LeafEvaluation *evaluation)
+{
+  JsonNode *root = leaf_metrics_to_json (evaluation->metrics);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  leaf_json_add_double (b, "temperature", evaluation->temperature);
+  leaf_json_add_double (b, "before", evaluation->ece_before);
+  leaf_json_add_double (b, "after", evaluation->ece_after);
+  json_builder_end_object (b);
+  json_object_set_member (json_node_get_object (root), "ece", json_builder_get_root (b));
+  return root;
+}
