@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "cli/leaf-cli.h"
+#include "leaf-catalog.h"
 
 static const LeafCliCommand *const command_groups[] = {
   leaf_cli_catalog_commands,
   leaf_cli_model_commands,
+  leaf_cli_models_commands,
   leaf_cli_weights_commands,
 };
 
@@ -28,6 +30,18 @@ leaf_cli_fail (GError **error)
   g_printerr ("leafscope-cli: %s\n", (*error)->message);
   g_clear_error (error);
   return 1;
+}
+
+LeafCatalog *
+leaf_cli_open_catalog (LeafCli   *cli,
+                       gboolean   create,
+                       GError   **error)
+{
+  g_autofree char *path = cli->catalog_path != NULL ? g_strdup (cli->catalog_path)
+                                                     : leaf_catalog_get_default_path ();
+
+  return leaf_catalog_open (path, create ? LEAF_CATALOG_OPEN_CREATE : LEAF_CATALOG_OPEN_DEFAULT,
+                            error);
 }
 
 static LeafCliNumber *

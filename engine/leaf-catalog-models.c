@@ -392,11 +392,13 @@ leaf_catalog_get_active_model (LeafCatalog  *self,
   active = get_one (self, "WHERE m.id = (SELECT model_id FROM active_model)", 0,
                     LEAF_ENGINE_ERROR_NO_MODEL, _("The catalog has no trained model yet. Train "
                                                   "one first."), &local);
-  if (active != NULL || !g_error_matches (local, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL) ||
+  if (active != NULL)
+    return active;
+  if (!g_error_matches (local, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL) ||
       (latest = leaf_catalog_get_latest_model (self, NULL)) == NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));
-      return active;
+      return NULL;
     }
   /* Models, but none active: say how to choose one. */
   g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,

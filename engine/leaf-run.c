@@ -30,6 +30,7 @@
 #include "leaf-json.h"
 #include "leaf-metrics.h"
 #include "leaf-model-file.h"
+#include "leaf-predictor.h"
 #include "leaf-run-private.h"
 #include "leaf-weights-store.h"
 #include "lt.h"
@@ -102,6 +103,8 @@ typedef struct
   char *model_path;
   gboolean model_saved;
   GString *stop_reasons;
+  char *val_set_sha256;       /* which photos, with which labels, it validated on */
+  gint64 model_id;            /* the kept model's row, once recorded */
   double best_val_loss;
   double kept_val_accuracy;
   guint kept_epoch;
@@ -1362,15 +1365,38 @@ make_optimizer (Run     *run,
 static char *
 models_dir_for (Run *run)
 {
-  g_autofree char *base = NULL;
-
   if (run->setup->models_dir != NULL)
     return g_strdup (run->setup->models_dir);
-  /* Absolute, so that the catalog's record of the model holds from any working folder. */
-  base = g_canonicalize_filename (run->setup->catalog_path, NULL);
-  if (g_str_has_suffix (base, ".leafscope"))
-    base[strlen (base) - strlen (".leafscope")] = '\0';
-  return g_strconcat (base, ".models", NULL);
+  return leaf_catalog_get_models_dir (run->catalog);
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* Two runs that agree on this measured their validation accuracy on the same photos with the
+ * same labels, so their accuracies compare as they are. */
+static char *
+compute_val_set_sha256 (Run *run)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  for (guint i = 0; i < run->val->len; i++)
+    {
+      guint image = g_array_index (run->val, guint, i);
+      LeafCatalogImage *photo = run->images->pdata[image];
+
+      g_ptr_array_add (lines, g_strdup_printf ("%s %s\n", leaf_catalog_image_get_sha256 (photo),
+                                               run->class_names[run->labels[image]]));
+    }
+  g_ptr_array_sort (lines, compare_strings);
+  for (guint i = 0; i < lines->len; i++)
+    g_checksum_update (checksum, lines->pdata[i], -1);
+  return g_strdup (g_checksum_get_string (checksum));
 }
 
 static char *
@@ -1399,6 +1425,7 @@ build_summary (Run                   *run,
   leaf_json_add_double (b, "total_seconds", seconds_since (run->started_us));
   leaf_json_add_int (b, "train_images", run->train->len);
   leaf_json_add_int (b, "val_images", run->val->len);
+  leaf_json_add_string (b, "val_set_sha256", run->val_set_sha256);
   leaf_json_add_string (b, "model", run->model_saved ? run->model_path : NULL);
   leaf_json_add_string (b, "base_weights_sha256", run->base_sha256);
   leaf_json_add_string (b, "base_weights_note", run->base_note);
@@ -1439,6 +1466,7 @@ train (Run     *run,
   run->catalog = leaf_catalog_open (run->setup->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, error);
   if (run->catalog == NULL || !load_images (run, error) || !resolve_base (run, error))
     return NULL;
+  run->val_set_sha256 = compute_val_set_sha256 (run);
   config = leaf_recipe_to_string (r);
   run->run_id = leaf_catalog_begin_run (run->catalog, config, run->base_sha256, error);
   if (run->run_id <= 0)
@@ -1565,8 +1593,224 @@ train (Run     *run,
                                        (const char * const *) run->class_names, summary, error);
     if (model_id <= 0)
       return NULL;
+    run->model_id = model_id;
     return g_steal_pointer (&summary);
   }
+}
+
+/* Choosing the model diagnoses use --------------------------------------------------------- */
+
+#define COMPARE_BATCH 16
+
+/* Adds to *correct how many photos of the batch the model names as labelled. */
+static gboolean
+count_correct (Run            *run,
+               LeafPredictor  *predictor,
+               GPtrArray      *pixbufs,
+               GArray         *labels,
+               guint          *correct,
+               GError        **error)
+{
+  guint n_classes = leaf_predictor_get_n_classes (predictor);
+  const char * const *classes = leaf_predictor_get_classes (predictor);
+  g_autofree float *probabilities = g_new (float, (gsize) MAX (pixbufs->len, 1) * n_classes);
+
+  if (!leaf_predictor_predict_batch (predictor, (GdkPixbuf **) pixbufs->pdata, pixbufs->len,
+                                     probabilities, NULL, error))
+    return FALSE;
+  for (guint i = 0; i < pixbufs->len; i++)
+    {
+      guint top;
+
+      leaf_predictor_top_k (probabilities + (gsize) i * n_classes, n_classes, &top, 1);
+      /* By name: the two models may know other classes, or the same in another order. */
+      if (g_str_equal (classes[top], run->class_names[g_array_index (labels, guint, i)]))
+        (*correct)++;
+    }
+  return TRUE;
+}
+
+/* The accuracy of the run's model and of the active one on the run's validation photos, each
+ * photo read once for both. */
+static gboolean
+compare_on_val (Run                 *run,
+                const LeafModelInfo *active,
+                double              *accuracy,
+                double              *active_accuracy,
+                GError             **error)
+{
+  g_autoptr(LeafPredictor) mine = leaf_predictor_new_from_model (run->model_path, error);
+  g_autoptr(LeafPredictor) theirs = NULL;
+  g_autoptr(GPtrArray) pixbufs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GArray) labels = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint correct = 0, active_correct = 0, seen = 0;
+
+  if (mine == NULL || (theirs = leaf_predictor_new_from_model (active->path, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i <= run->val->len; i++)
+    {
+      if (i < run->val->len)
+        {
+          guint image = g_array_index (run->val, guint, i);
+          GdkPixbuf *pixbuf;
+
+          if (run->unusable[image] ||
+              (pixbuf = leaf_image_load (leaf_catalog_image_get_path (run->images->pdata[image]),
+                                         LEAF_IMAGE_DEFAULT_MAX_PIXELS, NULL)) == NULL)
+            continue;
+          g_ptr_array_add (pixbufs, pixbuf);
+          g_array_append_val (labels, run->labels[image]);
+          if (pixbufs->len < COMPARE_BATCH)
+            continue;
+        }
+      if (!count_correct (run, mine, pixbufs, labels, &correct, error) ||
+          !count_correct (run, theirs, pixbufs, labels, &active_correct, error))
+        return FALSE;
+      seen += pixbufs->len;
+      g_ptr_array_set_size (pixbufs, 0);
+      g_array_set_size (labels, 0);
+    }
+  if (seen == 0)
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                           _("None of the validation photos could be read."));
+      return FALSE;
+    }
+  *accuracy = (double) correct / seen;
+  *active_accuracy = (double) active_correct / seen;
+  return TRUE;
+}
+
+/* The validation set a model's run recorded in its summary, or NULL. */
+static char *
+val_set_of (const LeafModelInfo *model)
+{
+  g_autoptr(JsonNode) root = model->metrics_json != NULL ? json_from_string (model->metrics_json,
+                                                                              NULL)
+                                                         : NULL;
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  return g_strdup (json_object_get_string_member_with_default (json_node_get_object (root),
+                                                               "val_set_sha256", NULL));
+}
+
+/* Makes the run's model active only when the run completed and the model is at least as
+ * accurate as the active one on the same validation photos: a stopped or a worse run must
+ * never change what Diagnose uses without the user's say. Returns the note that says why, which
+ * the model's record keeps. */
+static char *
+settle_model (Run      *run,
+              gboolean  completed,
+              gboolean *activated)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(LeafModelInfo) active = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *active_title = NULL;
+  g_autofree char *active_val_set = NULL;
+  g_autofree char *note = NULL;
+  double accuracy, active_accuracy;
+  gboolean activate = FALSE;
+
+  *activated = FALSE;
+  model = leaf_catalog_get_model (run->catalog, run->model_id, &error);
+  if (model == NULL)
+    {
+      g_warning ("Could not read back model %" G_GINT64_FORMAT ": %s", run->model_id,
+                 error->message);
+      return NULL;
+    }
+  title = leaf_model_info_get_title (model);
+  accuracy = model->val_accuracy;
+  active = leaf_catalog_get_active_model (run->catalog, &error);
+  if (active == NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL))
+    return g_strdup_printf (_("Kept %s, but could not tell which model Diagnose uses: %s"),
+                            title, error->message);
+  g_clear_error (&error);
+  if (active != NULL)
+    {
+      active_title = leaf_model_info_get_title (active);
+      active_val_set = val_set_of (active);
+    }
+
+  if (!completed && active != NULL)
+    note = g_strdup_printf (_("Kept %s (%.0f %% on the validation photos), but its run was "
+                              "stopped before the end, so Diagnose still uses %s."),
+                            title, 100 * accuracy, active_title);
+  else if (!completed)
+    note = g_strdup_printf (_("Kept %s (%.0f %% on the validation photos), but its run was "
+                              "stopped before the end, so Diagnose does not use it until it is "
+                              "made active."), title, 100 * accuracy);
+  else if (active == NULL)
+    {
+      activate = TRUE;
+      note = g_strdup_printf (_("Diagnose now uses %s (%.0f %% on the validation photos)."),
+                              title, 100 * accuracy);
+    }
+  else
+    {
+      if (g_strcmp0 (active_val_set, run->val_set_sha256) == 0 && !isnan (active->val_accuracy))
+        active_accuracy = active->val_accuracy;
+      else
+        {
+          emit_message (run, _("Comparing with %s, which Diagnose uses, on this run's "
+                               "validation photos"), active_title);
+          if (!compare_on_val (run, active, &accuracy, &active_accuracy, &error))
+            return g_strdup_printf (_("Kept %s, but Diagnose still uses %s: the two could not "
+                                      "be compared on the validation photos (%s)."),
+                                    title, active_title, error->message);
+        }
+      activate = accuracy >= active_accuracy;
+      if (activate)
+        note = g_strdup_printf (_("Diagnose now uses %s (%.0f %% on the validation photos) in "
+                                  "place of %s (%.0f %% on the same photos)."),
+                                title, 100 * accuracy, active_title, 100 * active_accuracy);
+      else
+        note = g_strdup_printf (_("Kept %s (%.0f %% on the validation photos), but Diagnose "
+                                  "still uses %s (%.0f %% on the same photos)."),
+                                title, 100 * accuracy, active_title, 100 * active_accuracy);
+    }
+
+  if (!leaf_catalog_settle_model (run->catalog, run->model_id, activate,
+                                  active != NULL ? active->id : 0, note, activated, &error))
+    {
+      g_warning ("Could not record the decision about model %" G_GINT64_FORMAT ": %s",
+                 run->model_id, error->message);
+      return g_steal_pointer (&note);
+    }
+  if (activate && !*activated)
+    {
+      /* The user chose a model while this run compared: that choice stands. */
+      g_free (note);
+      note = g_strdup_printf (_("Kept %s (%.0f %% on the validation photos); Diagnose uses the "
+                                "model chosen while the run was finishing."),
+                              title, 100 * accuracy);
+      if (!leaf_catalog_settle_model (run->catalog, run->model_id, FALSE, 0, note, NULL, &error))
+        g_warning ("Could not record the decision about model %" G_GINT64_FORMAT ": %s",
+                   run->model_id, error->message);
+    }
+  return g_steal_pointer (&note);
+}
+
+/* The summary with the decision about the model, which `train --json` prints. */
+static char *
+add_decision (const char *summary,
+              gboolean    activated,
+              const char *note)
+{
+  g_autoptr(JsonNode) root = json_from_string (summary, NULL);
+  JsonObject *object;
+
+  g_assert (root != NULL && JSON_NODE_HOLDS_OBJECT (root));
+  object = json_node_get_object (root);
+  json_object_set_boolean_member (object, "activated", activated);
+  if (note != NULL)
+    json_object_set_string_member (object, "activation_note", note);
+  else
+    json_object_set_null_member (object, "activation_note");
+  return json_to_string (root, FALSE);
 }
 
 static void
@@ -1593,6 +1837,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->base_note, g_free);
   g_clear_pointer (&run->model_path, g_free);
   g_clear_pointer (&run->metrics_json, g_free);
+  g_clear_pointer (&run->val_set_sha256, g_free);
   g_clear_pointer (&run->step_metrics, g_array_unref);
   if (run->stop_reasons != NULL)
     g_string_free (g_steal_pointer (&run->stop_reasons), TRUE);
@@ -1606,6 +1851,7 @@ leaf_run_execute (LeafRunSetup *setup)
   g_autoptr(GError) error = NULL;
   g_autofree char *summary = NULL;
   LeafTrainEvent finished = { .kind = LEAF_TRAIN_EVENT_FINISHED };
+  gboolean ended = FALSE;
 
   run.setup = setup;
   run.recipe = &setup->recipe;
@@ -1621,13 +1867,26 @@ leaf_run_execute (LeafRunSetup *setup)
     {
       g_autoptr(GError) end_error = NULL;
       flush_step_metrics (&run);
-      if (!leaf_catalog_end_run (run.catalog, run.run_id,
-                                 summary == NULL ? LEAF_RUN_FAILED
-                                 : run.stopped ? LEAF_RUN_CANCELLED : LEAF_RUN_COMPLETED,
-                                 summary == NULL ? error->message : g_strstrip (run.stop_reasons->str),
-                                 &end_error))
+      ended = leaf_catalog_end_run (run.catalog, run.run_id,
+                                    summary == NULL ? LEAF_RUN_FAILED
+                                    : run.stopped ? LEAF_RUN_CANCELLED : LEAF_RUN_COMPLETED,
+                                    summary == NULL ? error->message
+                                                    : g_strstrip (run.stop_reasons->str),
+                                    &end_error);
+      if (!ended)
         g_warning ("Could not record the end of run %" G_GINT64_FORMAT ": %s", run.run_id,
                    end_error->message);
+    }
+  /* Decided once the run's end is recorded: only a run known to have completed may replace
+   * the model Diagnose uses. */
+  if (summary != NULL && run.model_id > 0)
+    {
+      g_autofree char *decided = NULL;
+
+      finished.activation_note = settle_model (&run, ended && !run.stopped, &finished.activated);
+      decided = add_decision (summary, finished.activated, finished.activation_note);
+      g_free (summary);
+      summary = g_steal_pointer (&decided);
     }
 
   finished.run_id = run.run_id;
@@ -1635,4 +1894,5 @@ leaf_run_execute (LeafRunSetup *setup)
   finished.error = error;
   run_clear (&run);
   setup->emit (&finished, setup->emit_data);
+  g_free (finished.activation_note);
 }

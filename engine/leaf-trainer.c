@@ -36,6 +36,7 @@ leaf_train_event_copy (const LeafTrainEvent *event)
 
   copy->message = g_strdup (event->message);
   copy->summary_json = g_strdup (event->summary_json);
+  copy->activation_note = g_strdup (event->activation_note);
   copy->error = event->error != NULL ? g_error_copy (event->error) : NULL;
   return copy;
 }
@@ -47,6 +48,7 @@ leaf_train_event_free (LeafTrainEvent *event)
     return;
   g_free (event->message);
   g_free (event->summary_json);
+  g_free (event->activation_note);
   g_clear_error (&event->error);
   g_free (event);
 }

@@ -53,6 +53,8 @@ typedef struct
   char *message;
   char *summary_json;   /* FINISHED: the run's summary */
   GError *error;        /* FINISHED: why the run failed, or NULL */
+  gboolean activated;   /* FINISHED: whether its model became the catalog's active model */
+  char *activation_note; /* FINISHED: why it did or did not, for the user; NULL without a model */
 } LeafTrainEvent;
 
 GType           leaf_train_event_get_type  (void) G_GNUC_CONST;

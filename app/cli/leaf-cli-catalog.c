@@ -26,18 +26,6 @@
 #include "leaf-import.h"
 #include "leaf-json.h"
 
-static LeafCatalog *
-open_catalog (LeafCli   *cli,
-              gboolean   create,
-              GError   **error)
-{
-  g_autofree char *path = cli->catalog_path != NULL ? g_strdup (cli->catalog_path)
-                                                     : leaf_catalog_get_default_path ();
-
-  return leaf_catalog_open (path, create ? LEAF_CATALOG_OPEN_CREATE : LEAF_CATALOG_OPEN_DEFAULT,
-                            error);
-}
-
 static int
 usage_error (GOptionContext *context,
              const char     *message)
@@ -86,7 +74,7 @@ cmd_init (LeafCli  *cli,
     return 2;
   if (argc != 1)
     return usage_error (context, _("init takes no arguments"));
-  if ((catalog = open_catalog (cli, TRUE, &error)) == NULL ||
+  if ((catalog = leaf_cli_open_catalog (cli, TRUE, &error)) == NULL ||
       !leaf_catalog_count_images (catalog, NULL, &n_images, &error))
     return leaf_cli_fail (&error);
   printf (g_dngettext (GETTEXT_PACKAGE, "Catalog %s is ready (%u image).\n",
@@ -270,7 +258,7 @@ cmd_import (LeafCli  *cli,
   for (int i = 1; i < argc; i++)
     g_hash_table_add (named, g_canonicalize_filename (argv[i], NULL));
 
-  if ((catalog = open_catalog (cli, TRUE, &error)) == NULL)
+  if ((catalog = leaf_cli_open_catalog (cli, TRUE, &error)) == NULL)
     return leaf_cli_fail (&error);
   options.copy = copy;
   options.folder_labels = no_labels ? LEAF_FOLDER_LABELS_NEVER
@@ -401,7 +389,7 @@ cmd_classes (LeafCli  *cli,
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   verb = argc >= 2 ? argv[1] : "list";
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
     return leaf_cli_fail (&error);
 
   if (g_str_equal (verb, "list") && argc <= 2)
@@ -551,7 +539,7 @@ cmd_label (LeafCli  *cli,
     return 2;
   if (from_stdin ? argc != 1 : argc != 3)
     return usage_error (context, _("give IMAGE and CLASS, or --stdin"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
     return leaf_cli_fail (&error);
   how = suggestion ? LEAF_LABEL_HOW_SUGGESTION : LEAF_LABEL_HOW_MANUAL;
   if (from_stdin)
@@ -576,7 +564,7 @@ cmd_unlabel (LeafCli  *cli,
     return 2;
   if (argc < 2)
     return usage_error (context, _("name at least one image"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
     return leaf_cli_fail (&error);
   for (int i = 1; i < argc; i++)
     if (!label_one (catalog, argv[i], NULL, LEAF_LABEL_HOW_MANUAL, &error))
@@ -604,7 +592,7 @@ undo_or_redo (LeafCli  *cli,
     return 2;
   if (argc != 1)
     return usage_error (context, _("no arguments expected"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
     return leaf_cli_fail (&error);
   ok = undo ? leaf_catalog_undo (catalog, &description, &error)
             : leaf_catalog_redo (catalog, &description, &error);
@@ -715,7 +703,7 @@ cmd_list (LeafCli  *cli,
     return usage_error (context, _("list takes options only"));
   if ((class_name != NULL) + unlabeled + labeled > 1)
     return usage_error (context, _("choose one of --class, --unlabeled and --labeled"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
       !leaf_catalog_check_missing (catalog, NULL, NULL, &error) ||
       (classes = leaf_catalog_list_classes (catalog, &error)) == NULL)
     return leaf_cli_fail (&error);
@@ -785,7 +773,7 @@ cmd_stats (LeafCli  *cli,
     return 2;
   if (argc != 1)
     return usage_error (context, _("stats takes no arguments"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
       !leaf_catalog_check_missing (catalog, NULL, &n_missing, &error) ||
       !leaf_catalog_count_images (catalog, NULL, &n_images, &error) ||
       !leaf_catalog_count_images (catalog, &labelled, &n_labelled, &error) ||
@@ -843,7 +831,7 @@ cmd_export_csv (LeafCli  *cli,
     return 2;
   if (argc != 2)
     return usage_error (context, _("name the CSV file to write"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL)
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
     return leaf_cli_fail (&error);
   if (g_str_equal (argv[1], "-"))
     {
@@ -879,7 +867,7 @@ cmd_export_folder (LeafCli  *cli,
     return 2;
   if (argc != 2)
     return usage_error (context, _("name the folder to write"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
       (summary = leaf_export_folder (catalog, argv[1], NULL, &error)) == NULL)
     return leaf_cli_fail (&error);
   for (guint i = 0; i < summary->missing->len; i++)
@@ -913,7 +901,7 @@ cmd_relocate (LeafCli  *cli,
     return 2;
   if (argc != 3)
     return usage_error (context, _("give the old and the new folder"));
-  if ((catalog = open_catalog (cli, FALSE, &error)) == NULL ||
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
       !leaf_catalog_relocate (catalog, argv[1], argv[2], &n_repaired, &differing, &not_found,
                               &error))
     return leaf_cli_fail (&error);

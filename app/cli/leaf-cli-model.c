@@ -191,6 +191,8 @@ print_event_text (TrainState           *state,
                       json_object_get_double_member (o, "finetune_seconds"));
               printf ("%s\n", json_object_get_string_member (o, "stop_reasons"));
               printf (_("Model: %s\n"), json_object_get_string_member (o, "model"));
+              if (e->activation_note != NULL)
+                printf ("%s\n", e->activation_note);
             }
         }
       break;
@@ -352,7 +354,7 @@ cmd_train (LeafCli  *cli,
 
 /* predict ------------------------------------------------------------------------------------ */
 
-/* The model to diagnose with: the file given, else the catalog's latest model. */
+/* The model to diagnose with: the file given, else the catalog's active model. */
 static char *
 resolve_model_path (LeafCli     *cli,
                     const char  *model,
@@ -372,16 +374,8 @@ resolve_model_path (LeafCli     *cli,
   catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT, error);
   if (catalog == NULL)
     return NULL;
-  info = leaf_catalog_get_latest_model (catalog, error);
-  if (info == NULL)
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
-                     _("The catalog has no trained model yet: run “leafscope-cli train” first, "
-                       "or pass --model FILE"));
-      return NULL;
-    }
-  return g_strdup (info->path);
+  info = leaf_catalog_get_active_model (catalog, error);
+  return info != NULL ? g_strdup (info->path) : NULL;
 }
 
 /* A predictor of the command's own, for the commands that diagnose on their own thread. */
@@ -516,7 +510,7 @@ cmd_predict (LeafCli  *cli,
   gboolean json = FALSE, with_logits = FALSE, tta = FALSE, timing = FALSE;
   int top = 5;
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
     { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("A raw torchvision weight file, with its own head"), "FILE" },
     { "logits", 0, 0, G_OPTION_ARG_NONE, &with_logits, N_("Also print the raw logits"), NULL },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
@@ -650,7 +644,7 @@ cmd_evaluate (LeafCli  *cli,
   g_autofree char *model = NULL;
   gboolean json = FALSE, tta = FALSE;
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the metrics as JSON"), NULL },
     { NULL }
@@ -854,7 +848,7 @@ predict_next_batch (LeafPredictor  *predictor,
 }
 
 /* The model --model names (its catalog record, or NULL when the catalog does not know the file),
- * else the catalog's latest; fails when there is neither. */
+ * else the catalog's active model; fails when there is none, saying how to choose one. */
 static gboolean
 lookup_model (LeafCatalog    *catalog,
               const char     *model,
@@ -864,17 +858,10 @@ lookup_model (LeafCatalog    *catalog,
   g_autoptr(GError) local = NULL;
 
   *info = model != NULL ? find_model (catalog, model, &local)
-                        : leaf_catalog_get_latest_model (catalog, &local);
+                        : leaf_catalog_get_active_model (catalog, &local);
   if (local != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  if (model == NULL && *info == NULL)
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL,
-                   _("The catalog has no trained model yet: run “leafscope-cli train” first, "
-                     "or pass --model FILE"));
       return FALSE;
     }
   return TRUE;
@@ -891,7 +878,7 @@ cmd_next (LeafCli  *cli,
   int count = 20;
   double max_similarity = LEAF_NEXT_DEFAULT_MAX_SIMILARITY;
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per photo"), NULL },
     { NULL }
   };
@@ -1028,7 +1015,7 @@ cmd_model_card (LeafCli  *cli,
   g_autofree char *model = NULL;
   g_autofree char *path = catalog_path (cli);
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's latest)"), "FILE" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
     { NULL }
   };
   g_autoptr(GOptionContext) context =

@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "leaf-types.h"
+
 G_BEGIN_DECLS
 
 typedef struct
@@ -28,6 +30,7 @@ typedef struct
 /* Each group of subcommands lives in its own file and exports a table ending in a zeroed entry. */
 extern const LeafCliCommand leaf_cli_catalog_commands[];
 extern const LeafCliCommand leaf_cli_model_commands[];
+extern const LeafCliCommand leaf_cli_models_commands[];
 extern const LeafCliCommand leaf_cli_weights_commands[];
 
 typedef enum
@@ -53,6 +56,10 @@ typedef struct
 
 /* Reports error on stderr as "leafscope-cli: MESSAGE" and returns the exit status to use. */
 int      leaf_cli_fail         (GError **error);
+/* The catalog --catalog names, else the default one; create makes it when it does not exist. */
+LeafCatalog *leaf_cli_open_catalog (LeafCli   *cli,
+                                    gboolean   create,
+                                    GError   **error);
 /* Adds a subcommand's options, entries and then numbers (an array ending in a zeroed entry), in
  * place of g_option_context_add_main_entries(); numbers must live until parsing is done. */
 void     leaf_cli_add_options  (GOptionContext     *context,

@@ -1,0 +1,266 @@
+/* leaf-cli-models.c: `leafscope-cli models`: the catalog's models, and the one diagnoses use
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "leaf-catalog.h"
+#include "leaf-cli.h"
+#include "leaf-json.h"
+
+/* The model ID names, or 0 after printing a usage error. */
+static gint64
+parse_model_id (const char *text)
+{
+  gint64 id = 0;
+
+  if (!g_ascii_string_to_signed (text, 10, 1, G_MAXINT64, &id, NULL))
+    {
+      g_printerr (_("leafscope-cli: “%s” is not a model ID; “leafscope-cli models list” shows "
+                    "them\n"), text);
+      return 0;
+    }
+  return id;
+}
+
+/* Parses a verb's options and checks it got n_args arguments after the verb; else prints why
+ * and returns FALSE. */
+static gboolean
+parse_verb (GOptionContext  *context,
+            int             *argc,
+            char          ***argv,
+            int              n_args)
+{
+  if (!leaf_cli_parse (context, argc, argv))
+    return FALSE;
+  if (*argc != n_args + 1)
+    {
+      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+      g_printerr (_("leafscope-cli: models %s takes %d arguments\n"), (*argv)[0], n_args);
+      g_printerr ("%s", help);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+add_model_json (JsonBuilder         *b,
+                const LeafModelInfo *info)
+{
+  g_autofree char *title = leaf_model_info_get_title (info);
+  g_autofree char *description = leaf_model_info_describe (info);
+  g_autofree char *created = info->created != NULL ? g_date_time_format_iso8601 (info->created)
+                                                   : NULL;
+  g_autofree char *path = g_filename_display_name (info->path);
+
+  json_builder_begin_object (b);
+  leaf_json_add_int (b, "id", info->id);
+  leaf_json_add_string (b, "name", info->name);
+  leaf_json_add_string (b, "title", title);
+  leaf_json_add_string (b, "description", description);
+  if (info->run_id > 0)
+    leaf_json_add_int (b, "run_id", info->run_id);
+  else
+    leaf_json_add_node (b, "run_id", json_node_new (JSON_NODE_NULL));
+  leaf_json_add_string (b, "run_status", leaf_run_status_to_string (info->run_status));
+  if (!isnan (info->val_accuracy))
+    leaf_json_add_double (b, "val_accuracy", info->val_accuracy);
+  else
+    leaf_json_add_node (b, "val_accuracy", json_node_new (JSON_NODE_NULL));
+  leaf_json_add_string (b, "created", created);
+  leaf_json_add_boolean (b, "active", info->active);
+  leaf_json_add_string (b, "path", path);
+  leaf_json_add_string (b, "sha256", info->sha256);
+  leaf_json_begin_array (b, "classes");
+  for (guint c = 0; info->classes[c] != NULL; c++)
+    json_builder_add_string_value (b, info->classes[c]);
+  json_builder_end_array (b);
+  leaf_json_add_string (b, "note", info->note);
+  json_builder_end_object (b);
+}
+
+static int
+models_list (LeafCli  *cli,
+             int       argc,
+             char    **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("List as one JSON array"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) models = NULL;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("List the catalog's models, newest first; “*” marks "
+                                           "the active one, which Diagnose, predict, evaluate, "
+                                           "next and model-card use."));
+  if (!parse_verb (context, &argc, &argv, 0))
+    return 2;
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      (models = leaf_catalog_list_models (catalog, &error)) == NULL)
+    return leaf_cli_fail (&error);
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      g_autofree char *text = NULL;
+
+      json_builder_begin_array (b);
+      for (guint i = 0; i < models->len; i++)
+        add_model_json (b, models->pdata[i]);
+      json_builder_end_array (b);
+      root = json_builder_get_root (b);
+      text = json_to_string (root, TRUE);
+      printf ("%s\n", text);
+      return 0;
+    }
+  if (models->len == 0)
+    {
+      printf ("%s\n", _("The catalog has no models yet; train one with “leafscope-cli train”."));
+      return 0;
+    }
+  for (guint i = 0; i < models->len; i++)
+    {
+      LeafModelInfo *info = models->pdata[i];
+      g_autofree char *description = leaf_model_info_describe (info);
+      g_autofree char *path = leaf_cli_escape (info->path);
+
+      printf ("%s %4" G_GINT64_FORMAT "  %s\n       %s\n", info->active ? "*" : " ", info->id,
+              description, path);
+    }
+  return 0;
+}
+
+static int
+models_use (LeafCli  *cli,
+            int       argc,
+            char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("ID"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelInfo) info = NULL;
+  g_autofree char *description = NULL;
+  gint64 id;
+
+  g_option_context_set_summary (context, _("Make a model the active one: Diagnose, predict, "
+                                           "evaluate, next and model-card use it, whatever its "
+                                           "run and its accuracy."));
+  if (!parse_verb (context, &argc, &argv, 1) || (id = parse_model_id (argv[1])) == 0)
+    return 2;
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_catalog_set_active_model (catalog, id, &error) ||
+      (info = leaf_catalog_get_model (catalog, id, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  description = leaf_model_info_describe (info);
+  printf (_("Diagnose now uses model %" G_GINT64_FORMAT ": %s\n"), id, description);
+  return 0;
+}
+
+static int
+models_rename (LeafCli  *cli,
+               int       argc,
+               char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("ID NAME"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  gint64 id;
+
+  g_option_context_set_summary (context, _("Give a model a name, shown wherever it is; an empty "
+                                           "NAME gives it back its run's."));
+  if (!parse_verb (context, &argc, &argv, 2) || (id = parse_model_id (argv[1])) == 0)
+    return 2;
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_catalog_rename_model (catalog, id, argv[2], &error))
+    return leaf_cli_fail (&error);
+  return 0;
+}
+
+static int
+models_remove (LeafCli  *cli,
+               int       argc,
+               char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("ID"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelInfo) info = NULL;
+  g_autofree char *description = NULL;
+  gint64 id;
+
+  g_option_context_set_summary (context, _("Forget a model and its predictions, and delete its "
+                                           "file when it lies in the catalog's models folder. "
+                                           "When it was the active model, none is active "
+                                           "until you choose one."));
+  if (!parse_verb (context, &argc, &argv, 1) || (id = parse_model_id (argv[1])) == 0)
+    return 2;
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      (info = leaf_catalog_get_model (catalog, id, &error)) == NULL ||
+      !leaf_catalog_remove_model (catalog, id, &error))
+    return leaf_cli_fail (&error);
+  description = leaf_model_info_describe (info);
+  printf (_("Removed model %" G_GINT64_FORMAT ": %s\n"), id, description);
+  if (info->active)
+    printf ("%s\n", _("No model is active now: choose one with “leafscope-cli models use ID”."));
+  return 0;
+}
+
+static const LeafCliCommand models_verbs[] = {
+  { "list", models_list, N_("List the models; “*” marks the active one (the default)") },
+  { "use", models_use, N_("Make model ID the one diagnoses use") },
+  { "rename", models_rename, N_("Name model ID") },
+  { "remove", models_remove, N_("Forget model ID, and delete its file from the models folder") },
+  { NULL, NULL, NULL },
+};
+
+static void
+print_verbs (FILE *out)
+{
+  fprintf (out, "%s\n\n", _("Usage: leafscope-cli models [VERB] [OPTIONS...]"));
+  for (const LeafCliCommand *v = models_verbs; v->name != NULL; v++)
+    fprintf (out, "  %-8s %s\n", v->name, _(v->summary));
+  fprintf (out, "\n%s\n", _("VERB --help shows a verb's options."));
+}
+
+static int
+cmd_models (LeafCli  *cli,
+            int       argc,
+            char    **argv)
+{
+  /* Without a verb (or with options only), the models are listed. */
+  if (argc < 2 || argv[1][0] == '-')
+    {
+      if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
+        {
+          print_verbs (stdout);
+          return 0;
+        }
+      argv[0] = (char *) "list";
+      return models_list (cli, argc, argv);
+    }
+  for (const LeafCliCommand *v = models_verbs; v->name != NULL; v++)
+    if (g_str_equal (v->name, argv[1]))
+      return v->func (cli, argc - 1, argv + 1);
+  g_printerr (_("leafscope-cli: unknown models verb “%s”\n"), argv[1]);
+  print_verbs (stderr);
+  return 2;
+}
+
+const LeafCliCommand leaf_cli_models_commands[] = {
+  { "models", cmd_models, N_("List the models; choose, rename or remove one") },
+  { NULL, NULL, NULL },
+};
