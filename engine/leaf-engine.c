@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "leaf-engine.h"
-#include "leaf-error.h"
+#include "leaf-error-private.h"
 #include "lt.h"
 
 gboolean

@@ -7,7 +7,7 @@
 
 #include "config.h"
 
-#include "leaf-error.h"
+#include "leaf-error-private.h"
 
 G_DEFINE_QUARK (leaf-engine-error-quark, leaf_engine_error)
 

@@ -7,8 +7,6 @@
 
 #include <glib.h>
 
-#include "lt-common.h"
-
 G_BEGIN_DECLS
 
 #define LEAF_ENGINE_ERROR (leaf_engine_error_quark ())
@@ -28,11 +26,5 @@ typedef enum
 } LeafEngineError;
 
 GQuark   leaf_engine_error_quark    (void);
-
-/* Turns a failed shim call into a GError and frees the shim's message. Always returns FALSE so
- * that callers can write `return leaf_engine_error_from_shim (status, msg, error);`. */
-gboolean leaf_engine_error_from_shim (LtStatus   status,
-                                      char      *message,
-                                      GError   **error);
 
 G_END_DECLS

@@ -17,7 +17,7 @@
 
 #include "leaf-calibration.h"
 #include "leaf-engine.h"
-#include "leaf-error.h"
+#include "leaf-error-private.h"
 #include "leaf-image-augment.h"
 #include "leaf-image-transform.h"
 #include "leaf-image.h"

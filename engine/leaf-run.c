@@ -24,7 +24,7 @@
 #include "leaf-catalog.h"
 #include "leaf-decode-pool.h"
 #include "leaf-engine.h"
-#include "leaf-error.h"
+#include "leaf-error-private.h"
 #include "leaf-feature-cache.h"
 #include "leaf-image.h"
 #include "leaf-json.h"

@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "leaf-error.h"
+#include "leaf-error-private.h"
 #include "leaf-json.h"
 #include "leaf-json-private.h"
 #include "leaf-weights-store.h"

@@ -7,7 +7,6 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
@@ -15,88 +14,50 @@
 
 #include "leaf-cli.h"
 #include "leaf-cli-weights-store.h"
-#include "leaf-error.h"
 #include "leaf-json.h"
-#include "lt-weights.h"
+#include "leaf-weights-file.h"
 
 /* inspect ------------------------------------------------------------------------------------ */
 
 static char *
-file_sha256 (const char  *path,
-             GError     **error)
+shape_to_string (const LeafTensorInfo *tensor)
 {
-  g_autoptr(GFile) file = g_file_new_for_commandline_arg (path);
-  g_autoptr(GFileInputStream) stream = g_file_read (file, NULL, error);
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guint8 *buffer = g_malloc (1 << 16);
-  gssize n;
-
-  if (stream == NULL)
-    return NULL;
-  while ((n = g_input_stream_read (G_INPUT_STREAM (stream), buffer, 1 << 16, NULL, error)) > 0)
-    g_checksum_update (checksum, buffer, n);
-  if (n < 0)
-    return NULL;
-  return g_strdup (g_checksum_get_string (checksum));
-}
-
-static char *
-shape_to_string (const LtStateDict *sd,
-                 size_t             i)
-{
-  int64_t dims[LT_MAX_DIMS];
-  int ndim = lt_state_dict_shape (sd, i, dims, LT_MAX_DIMS);
   GString *s = g_string_new ("[");
 
-  for (int d = 0; d < ndim; d++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, d > 0 ? ", " : "", dims[d]);
+  for (guint d = 0; d < tensor->n_dims; d++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, d > 0 ? ", " : "", tensor->shape[d]);
   g_string_append_c (s, ']');
   return g_string_free (s, FALSE);
 }
 
-static gint64
-count_values (const LtStateDict *sd)
-{
-  gint64 total = 0;
-
-  for (size_t i = 0; i < lt_state_dict_count (sd); i++)
-    total += lt_state_dict_numel (sd, i);
-  return total;
-}
-
 static void
-print_inspect_json (const char        *path,
-                    const char        *sha256,
-                    const LtStateDict *sd)
+print_inspect_json (const char            *path,
+                    const LeafWeightsFile *info)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *text = NULL;
-  const char *key;
 
   json_builder_begin_object (b);
   leaf_json_add_string (b, "file", path);
-  leaf_json_add_string (b, "sha256", sha256);
-  leaf_json_add_int (b, "tensor_count", lt_state_dict_count (sd));
-  leaf_json_add_int (b, "parameter_count", count_values (sd));
+  leaf_json_add_string (b, "sha256", info->sha256);
+  leaf_json_add_int (b, "tensor_count", info->tensors->len);
+  leaf_json_add_int (b, "parameter_count", info->n_values);
   leaf_json_begin_object (b, "metadata");
-  for (size_t i = 0; (key = lt_state_dict_metadata_key (sd, i)) != NULL; i++)
-    {
-      leaf_json_add_string (b, key, lt_state_dict_metadata (sd, key));
-    }
+  for (guint i = 0; info->metadata_keys[i] != NULL; i++)
+    leaf_json_add_string (b, info->metadata_keys[i], info->metadata_values[i]);
   json_builder_end_object (b);
   leaf_json_begin_array (b, "tensors");
-  for (size_t i = 0; i < lt_state_dict_count (sd); i++)
+  for (guint i = 0; i < info->tensors->len; i++)
     {
-      int64_t dims[LT_MAX_DIMS];
-      int ndim = lt_state_dict_shape (sd, i, dims, LT_MAX_DIMS);
+      const LeafTensorInfo *tensor = info->tensors->pdata[i];
 
       json_builder_begin_object (b);
-      leaf_json_add_string (b, "name", lt_state_dict_name (sd, i));
-      leaf_json_add_string (b, "dtype", lt_state_dict_dtype_name (sd, i));
+      leaf_json_add_string (b, "name", tensor->name);
+      leaf_json_add_string (b, "dtype", tensor->dtype);
       leaf_json_begin_array (b, "shape");
-      for (int d = 0; d < ndim; d++)
-        json_builder_add_int_value (b, dims[d]);
+      for (guint d = 0; d < tensor->n_dims; d++)
+        json_builder_add_int_value (b, tensor->shape[d]);
       json_builder_end_array (b);
       json_builder_end_object (b);
     }
@@ -108,31 +69,44 @@ print_inspect_json (const char        *path,
   printf ("%s\n", text);
 }
 
+/* Names, keys and values may hold any character: escaped, each stays on its line. */
 static void
-print_inspect_text (const char        *path,
-                    const char        *sha256,
-                    const LtStateDict *sd)
+print_inspect_text (const char            *path,
+                    const LeafWeightsFile *info)
 {
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *file = leaf_cli_escape (path);
   int name_width = 0;
-  const char *key;
 
-  printf ("%-12s %s\n", _("File:"), path);
-  printf ("%-12s %s\n", _("SHA-256:"), sha256);
-  printf ("%-12s %zu\n", _("Tensors:"), lt_state_dict_count (sd));
+  printf ("%-12s %s\n", _("File:"), file);
+  printf ("%-12s %s\n", _("SHA-256:"), info->sha256);
+  printf ("%-12s %u\n", _("Tensors:"), info->tensors->len);
   /* TRANSLATORS: the number of values in all tensors of a weight file */
-  printf ("%-12s %" G_GINT64_FORMAT " %s\n", _("Parameters:"), count_values (sd),
+  printf ("%-12s %" G_GINT64_FORMAT " %s\n", _("Parameters:"), info->n_values,
           _("(all tensors, buffers included)"));
-  for (size_t i = 0; (key = lt_state_dict_metadata_key (sd, i)) != NULL; i++)
-    printf ("%-12s %s = %s\n", i == 0 ? _("Metadata:") : "", key, lt_state_dict_metadata (sd, key));
-
-  for (size_t i = 0; i < lt_state_dict_count (sd); i++)
-    name_width = MAX (name_width, (int) strlen (lt_state_dict_name (sd, i)));
-  printf ("\n");
-  for (size_t i = 0; i < lt_state_dict_count (sd); i++)
+  for (guint i = 0; info->metadata_keys[i] != NULL; i++)
     {
-      g_autofree char *shape = shape_to_string (sd, i);
-      printf ("  %-*s  %-8s  %s\n", name_width, lt_state_dict_name (sd, i),
-              lt_state_dict_dtype_name (sd, i), shape);
+      g_autofree char *key = leaf_cli_escape (info->metadata_keys[i]);
+      g_autofree char *value = leaf_cli_escape (info->metadata_values[i]);
+
+      printf ("%-12s %s = %s\n", i == 0 ? _("Metadata:") : "", key, value);
+    }
+
+  for (guint i = 0; i < info->tensors->len; i++)
+    {
+      char *name = leaf_cli_escape (((LeafTensorInfo *) info->tensors->pdata[i])->name);
+
+      name_width = MAX (name_width, (int) strlen (name));
+      g_ptr_array_add (names, name);
+    }
+  printf ("\n");
+  for (guint i = 0; i < info->tensors->len; i++)
+    {
+      const LeafTensorInfo *tensor = info->tensors->pdata[i];
+      g_autofree char *shape = shape_to_string (tensor);
+
+      printf ("  %-*s  %-8s  %s\n", name_width, (const char *) names->pdata[i], tensor->dtype,
+              shape);
     }
 }
 
@@ -148,10 +122,7 @@ weights_inspect (LeafCli  *cli,
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("FILE"));
   g_autoptr(GError) error = NULL;
-  g_autofree char *sha256 = NULL;
-  LtStateDict *sd = NULL;
-  char *message = NULL;
-  LtStatus status;
+  g_autoptr(LeafWeightsFile) info = NULL;
 
   g_option_context_set_summary (context,
                                 _("List the tensors of a weight file (torch.save .pth or "
@@ -167,24 +138,13 @@ weights_inspect (LeafCli  *cli,
       return 2;
     }
 
-  status = lt_state_dict_load (argv[1], &sd, &message);
-  if (status != LT_OK)
-    {
-      leaf_engine_error_from_shim (status, message, &error);
-      return leaf_cli_fail (&error);
-    }
-  sha256 = file_sha256 (argv[1], &error);
-  if (sha256 == NULL)
-    {
-      lt_state_dict_free (sd);
-      return leaf_cli_fail (&error);
-    }
-
+  info = leaf_weights_file_inspect (argv[1], &error);
+  if (info == NULL)
+    return leaf_cli_fail (&error);
   if (json)
-    print_inspect_json (argv[1], sha256, sd);
+    print_inspect_json (argv[1], info);
   else
-    print_inspect_text (argv[1], sha256, sd);
-  lt_state_dict_free (sd);
+    print_inspect_text (argv[1], info);
   return 0;
 }
 
