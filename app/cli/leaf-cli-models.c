@@ -14,6 +14,7 @@
 #include "leaf-catalog.h"
 #include "leaf-cli.h"
 #include "leaf-json.h"
+#include "leaf-model-io.h"
 
 /* The model ID names, or 0 after printing a usage error. */
 static gint64
@@ -219,11 +220,116 @@ models_remove (LeafCli  *cli,
   return 0;
 }
 
+static int
+models_export (LeafCli  *cli,
+               int       argc,
+               char    **argv)
+{
+  g_autofree char *format_name = NULL;
+  GOptionEntry entries[] = {
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format_name,
+      N_("safetensors (with the classes, preprocessing and calibration) or torch (a plain "
+         "torch.save state dict); by default, torch for a name ending in .pth or .pt"),
+      N_("FORMAT") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("ID FILE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autofree char *shown = NULL;
+  LeafModelFormat format;
+  gint64 id;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Write model ID with torchvision's parameter names, "
+                                           "for PyTorch's efficientnet_b0 (docs/model-format.md "
+                                           "shows how to load it)."));
+  if (!parse_verb (context, &argc, &argv, 2) || (id = parse_model_id (argv[1])) == 0)
+    return 2;
+  format = leaf_model_format_for_path (argv[2]);
+  if (format_name != NULL && !leaf_model_format_from_string (format_name, &format))
+    {
+      g_printerr (_("leafscope-cli: “%s” is not a format: use safetensors or torch\n"),
+                  format_name);
+      return 2;
+    }
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_model_export (catalog, id, argv[2], format, &error))
+    return leaf_cli_fail (&error);
+  shown = leaf_cli_escape (argv[2]);
+  printf (_("Exported model %" G_GINT64_FORMAT " to %s\n"), id, shown);
+  return 0;
+}
+
+static int
+models_import (LeafCli  *cli,
+               int       argc,
+               char    **argv)
+{
+  g_autofree char *class_list = NULL;
+  GOptionEntry entries[] = {
+    { "classes", 0, 0, G_OPTION_ARG_STRING, &class_list,
+      N_("The class of each output of the model's classifier, in order, separated by commas "
+         "(required)"), N_("A,B,...") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("FILE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafModelImport) import = NULL;
+  g_auto(GStrv) classes = NULL;
+  g_autofree char *shown = NULL;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Add an EfficientNet-B0 trained in PyTorch (a state "
+                                           "dict saved with torch.save or as safetensors, plain "
+                                           "or in a checkpoint, DataParallel and Lightning "
+                                           "prefixes too) to the catalog's models, calibrated on "
+                                           "its validation photos. Nothing in the file is run."));
+  if (!parse_verb (context, &argc, &argv, 1))
+    return 2;
+  if (class_list == NULL)
+    {
+      g_printerr ("%s\n", _("leafscope-cli: models import needs --classes A,B,... naming the "
+                            "outputs of the model's classifier in order"));
+      return 2;
+    }
+  classes = g_strsplit (class_list, ",", -1);
+  for (char **c = classes; *c != NULL; c++)
+    g_strstrip (*c);
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      (import = leaf_model_import (catalog, argv[1], (const char * const *) classes, NULL,
+                                   &error)) == NULL)
+    return leaf_cli_fail (&error);
+
+  shown = leaf_cli_escape (argv[1]);
+  printf (_("Imported %s as model %" G_GINT64_FORMAT "\n"), shown, import->model_id);
+  if (*import->key_prefix != '\0')
+    printf (_("Tensor names lost their prefix “%s”\n"), import->key_prefix);
+  if (import->n_calibration > 0)
+    printf (g_dngettext (GETTEXT_PACKAGE,
+                         "Calibrated on %u validation photo: %.1f %% right, temperature %.3f, "
+                         "expected calibration error %.1f %% → %.1f %%\n",
+                         "Calibrated on %u validation photos: %.1f %% right, temperature %.3f, "
+                         "expected calibration error %.1f %% → %.1f %%\n",
+                         import->n_calibration),
+            import->n_calibration, 100 * import->val_accuracy, import->calibration.temperature,
+            100 * import->calibration.ece_before, 100 * import->calibration.ece_after);
+  else
+    printf ("%s\n", _("Not calibrated: the catalog has no labelled validation photos of its "
+                      "classes (leafscope-cli split assigns them)"));
+  printf (_("Diagnose with it: leafscope-cli models use %" G_GINT64_FORMAT "\n"),
+          import->model_id);
+  return 0;
+}
+
 static const LeafCliCommand models_verbs[] = {
   { "list", models_list, N_("List the models; “*” marks the active one (the default)") },
   { "use", models_use, N_("Make model ID the one diagnoses use") },
   { "rename", models_rename, N_("Name model ID") },
   { "remove", models_remove, N_("Forget model ID, and delete its file from the models folder") },
+  { "export", models_export, N_("Write model ID for PyTorch (safetensors or torch.save)") },
+  { "import", models_import, N_("Add a model trained in PyTorch, with its class names") },
   { NULL, NULL, NULL },
 };
 
@@ -261,6 +367,6 @@ cmd_models (LeafCli  *cli,
 }
 
 const LeafCliCommand leaf_cli_models_commands[] = {
-  { "models", cmd_models, N_("List the models; choose, rename or remove one") },
+  { "models", cmd_models, N_("List the models; choose, rename, remove, export or import one") },
   { NULL, NULL, NULL },
 };
