@@ -22,7 +22,7 @@
 
 #include "leaf-catalog.h"
 #include "leaf-engine.h"
-#include "leaf-error.h"
+#include "leaf-error-private.h"
 #include "leaf-json.h"
 #include "leaf-metrics.h"
 #include "leaf-model-file.h"
