@@ -757,8 +757,11 @@ _leaf_models_relocate (LeafCatalog  *self,
           g_ptr_array_add (moved, g_steal_pointer (&places->pdata[i]));
         }
       else
-        g_ptr_array_add (g_file_test (candidate, G_FILE_TEST_EXISTS) ? differing : not_found,
-                         g_steal_pointer (&candidate));
+        {
+          GPtrArray *unmatched = g_file_test (candidate, G_FILE_TEST_EXISTS) ? differing
+                                                                              : not_found;
+          g_ptr_array_add (unmatched, g_steal_pointer (&candidate));
+        }
     }
   *n_repaired = moved->len;
   if (moved->len == 0)
