@@ -618,8 +618,12 @@ print_evaluation_text (const LeafEvaluation *evaluation)
 {
   const LeafMetrics *metrics = evaluation->metrics;
 
-  printf (_("Accuracy %.2f%% on %u photos (%u skipped)\n"), 100 * metrics->accuracy,
-          (guint) metrics->n, evaluation->failures->len);
+  if (isnan (metrics->accuracy))
+    printf (_("Accuracy — on %u photos (%u skipped)\n"), (guint) metrics->n,
+            evaluation->failures->len);
+  else
+    printf (_("Accuracy %.2f%% on %u photos (%u skipped)\n"), 100 * metrics->accuracy,
+            (guint) metrics->n, evaluation->failures->len);
   printf ("%-24s %9s %9s %9s %8s\n", _("class"), _("precision"), _("recall"), "F1", _("photos"));
   for (guint c = 0; c < metrics->n_classes; c++)
     {
