@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Photos wait in a queue and are diagnosed one at a time by the diagnosis service, on its
- * thread: decoding, and on first use loading the catalog's latest model, happen there too, so
+ * thread: decoding, and on first use loading the catalog's active model, happen there too, so
  * that dropping a hundred photos never blocks the window. Each result joins a list on the left;
  * the selected one is shown with its top three diagnoses.
  *
@@ -22,6 +22,7 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "leaf-active-model.h"
 #include "leaf-class-color.h"
 #include "leaf-diagnose-view.h"
 #include "leaf-diagnosis-service.h"
@@ -44,6 +45,7 @@ struct _LeafDiagnosis
   GdkTexture *texture;
   GdkTexture *heatmap; /* NULL until computed */
   LeafDiagnosisResult *result; /* with the photo as decoded and the model, for its heatmap */
+  char *model_description;     /* the model that diagnosed it, as leaf_model_info_describe() */
 };
 
 G_DEFINE_FINAL_TYPE (LeafDiagnosis, leaf_diagnosis, G_TYPE_OBJECT)
@@ -59,6 +61,7 @@ leaf_diagnosis_finalize (GObject *object)
   g_clear_object (&self->texture);
   g_clear_object (&self->heatmap);
   g_clear_pointer (&self->result, leaf_diagnosis_result_free);
+  g_clear_pointer (&self->model_description, g_free);
   G_OBJECT_CLASS (leaf_diagnosis_parent_class)->finalize (object);
 }
 
@@ -132,6 +135,7 @@ typedef struct
   GFile *file;             /* NULL for a pasted image */
   GBytes *png;             /* the pasted image */
   char *name;
+  char *model_description; /* of the model it is sent to */
   LeafDiagnoseView *view;  /* while the service diagnoses it */
 } Job;
 
@@ -143,6 +147,7 @@ job_free (gpointer data)
   g_clear_object (&job->file);
   g_clear_pointer (&job->png, g_bytes_unref);
   g_clear_pointer (&job->name, g_free);
+  g_clear_pointer (&job->model_description, g_free);
   g_clear_object (&job->view);
   g_free (job);
 }
@@ -178,6 +183,8 @@ struct _LeafDiagnoseView
   GtkLabel *confidence_label;
   GtkLabel *refer_label;
   GtkBox *top_box;
+  GtkLabel *model_label;
+  AdwStatusPage *no_model_page;
   AdwSplitButton *add_button;
 };
 
@@ -201,29 +208,34 @@ static guint signals[N_SIGNALS];
 static void process_next (LeafDiagnoseView *self);
 
 static LeafModelInfo *
-latest_model (LeafDiagnoseView *self)
+active_model (LeafDiagnoseView *self)
 {
-  g_autoptr(GError) error = NULL;
-  LeafModelInfo *model;
-
-  if (self->catalog == NULL)
-    return NULL;
-  model = leaf_catalog_get_latest_model (self->catalog, &error);
-  if (model == NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL))
-    g_warning ("Could not read the catalog's models: %s", error->message);
-  return model;
+  return self->catalog != NULL ? leaf_active_model_get (self->catalog) : NULL;
 }
 
 static void
 update_page (LeafDiagnoseView *self)
 {
   g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(LeafModelInfo) latest = NULL;
   const char *page = "empty";
 
   if (self->current != NULL)
     page = "result";
-  else if (self->catalog != NULL && (model = latest_model (self)) == NULL)
-    page = "no-model";
+  else if (self->catalog != NULL && (model = active_model (self)) == NULL)
+    {
+      page = "no-model";
+      /* Models, but none chosen: the user removed the active one or stopped every run. */
+      latest = leaf_catalog_get_latest_model (self->catalog, NULL);
+      adw_status_page_set_title (self->no_model_page, latest != NULL
+                                 ? _("No Model Chosen") : _("No Trained Model"));
+      adw_status_page_set_description (self->no_model_page, latest != NULL
+                                       ? _("The catalog has models, but none is chosen to "
+                                           "diagnose. In Train’s history, open a model’s menu "
+                                           "and choose Use for Diagnosis.")
+                                       : _("Label photos in the Library and train a model on "
+                                           "them; it will then diagnose new photos here."));
+    }
   gtk_stack_set_visible_child_name (self->stack, page);
 }
 
@@ -402,6 +414,12 @@ show_diagnosis (LeafDiagnoseView *self,
     gtk_label_set_text (self->confidence_label, confidence);
   }
   update_refer (self);
+  {
+    /* Translators: %s describes a model, as in “Run 3 · 87 % validation · 4 Dec” */
+    g_autofree char *by = g_strdup_printf (_("Diagnosed by %s"), diagnosis->model_description);
+
+    gtk_label_set_text (self->model_label, by);
+  }
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->top_box))) != NULL)
     gtk_box_remove (self->top_box, child);
@@ -484,6 +502,7 @@ diagnosis_new (Job                 *job,
   diagnosis->png = job->png ? g_bytes_ref (job->png) : NULL;
   diagnosis->texture = gdk_texture_new_for_pixbuf (result->image);
   diagnosis->result = result;
+  diagnosis->model_description = g_strdup (job->model_description);
   return diagnosis;
 }
 
@@ -526,7 +545,7 @@ process_next (LeafDiagnoseView *self)
 {
   while (!self->busy && !g_queue_is_empty (&self->pending))
     {
-      g_autoptr(LeafModelInfo) model = latest_model (self);
+      g_autoptr(LeafModelInfo) model = active_model (self);
       g_autoptr(Job) job = NULL;
       g_autofree char *path = NULL;
       Job *taken;
@@ -538,6 +557,7 @@ process_next (LeafDiagnoseView *self)
           return;
         }
       job = g_queue_pop_head (&self->pending);
+      job->model_description = leaf_model_info_describe (model);
       if (job->file != NULL && (path = g_file_get_path (job->file)) == NULL)
         {
           g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -781,7 +801,7 @@ on_texture_pasted_cb (GObject      *source,
 /**
  * leaf_diagnose_view_reload_model:
  *
- * Takes the catalog's latest model into account, for models recorded without the catalog's
+ * Takes the catalog's active model into account, for models recorded without the catalog's
  * runs-changed signal (by a trainer's own connection).
  */
 void
@@ -920,6 +940,8 @@ leaf_diagnose_view_class_init (LeafDiagnoseViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, confidence_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, refer_label);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, top_box);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, model_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, no_model_page);
   gtk_widget_class_bind_template_child (widget_class, LeafDiagnoseView, add_button);
 
   gtk_widget_class_install_action (widget_class, "diagnose.open", NULL, open_action);
@@ -982,7 +1004,7 @@ leaf_diagnose_view_new (void)
 /**
  * leaf_diagnose_view_set_catalog:
  * @self: the view
- * @catalog: (nullable): the catalog whose latest model diagnoses, and where photos are added
+ * @catalog: (nullable): the catalog whose active model diagnoses, and where photos are added
  */
 void
 leaf_diagnose_view_set_catalog (LeafDiagnoseView *self,
@@ -999,6 +1021,9 @@ leaf_diagnose_view_set_catalog (LeafDiagnoseView *self,
     {
       g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (leaf_diagnose_view_reload_model),
                                self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "active-model-changed",
+                               G_CALLBACK (leaf_diagnose_view_reload_model), self,
+                               G_CONNECT_SWAPPED);
       g_signal_connect_object (catalog, "classes-changed", G_CALLBACK (rebuild_add_menu), self,
                                G_CONNECT_SWAPPED);
     }

@@ -88,7 +88,7 @@ fixture_teardown (Fixture       *f,
   g_free (f->dir);
 }
 
-/* Records a model file in the catalog, as the latest model. */
+/* Records a model file in the catalog, as the active model, which diagnoses use. */
 static gint64
 record_model (Fixture            *f,
               gint64              run_id,
@@ -107,10 +107,12 @@ record_model (Fixture            *f,
   id = leaf_catalog_add_model (f->catalog, run_id, path, sha, classes, metrics_json, &error);
   g_assert_no_error (error);
   g_assert_cmpint (id, >, 0);
+  g_assert_true (leaf_catalog_set_active_model (f->catalog, id, &error));
+  g_assert_no_error (error);
   return id;
 }
 
-/* An untrained two-class model, recorded in the catalog as the latest. */
+/* An untrained two-class model, recorded in the catalog as the active one. */
 static gint64
 add_model (Fixture    *f,
            gint64      run_id,
