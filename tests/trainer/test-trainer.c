@@ -358,6 +358,161 @@ test_stop_keeps_best_so_far (Fixture       *f,
   g_assert_nonnull (strstr (json_object_get_string_member (summary, "stop_reasons"), "user"));
 }
 
+/* The catalog's active model, or 0 when none is. */
+static gint64
+active_model_id (Fixture *f)
+{
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_DEFAULT,
+                                                      NULL);
+  g_autoptr(LeafModelInfo) active = leaf_catalog_get_active_model (catalog, NULL);
+
+  return active != NULL ? active->id : 0;
+}
+
+/* The model the run recorded: the newest. */
+static LeafModelInfo *
+run_model (Fixture              *f,
+           const LeafTrainEvent *finished)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_DEFAULT,
+                                                      &error);
+  LeafModelInfo *model;
+
+  g_assert_no_error (error);
+  model = leaf_catalog_get_latest_model (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (model->run_id, ==, finished->run_id);
+  /* The event, the summary `train --json` prints and the model's record say the same. */
+  g_assert_cmpint (model->active, ==, finished->activated);
+  g_assert_cmpstr (model->note, ==, finished->activation_note);
+  return model;
+}
+
+/* A stopped run keeps its model but does not make it the one Diagnose uses, even when there is
+ * none; the first run that completes does. */
+static void
+test_stopped_run_is_not_made_active (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr(GPtrArray) stopped_events = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LeafModelInfo) stopped = NULL;
+  g_autoptr(LeafModelInfo) completed = NULL;
+  const LeafTrainEvent *finished;
+  JsonObject *summary;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  recipe.head_epochs = 5;
+  stopped_events = train (f, &recipe, "cache", TRUE);
+  finished = finished_event (stopped_events);
+  g_assert_false (finished->activated);
+  g_assert_nonnull (strstr (finished->activation_note, "stopped before the end"));
+  summary = parse_summary (parser, finished);
+  g_assert_false (json_object_get_boolean_member (summary, "activated"));
+  g_assert_cmpstr (json_object_get_string_member (summary, "activation_note"), ==,
+                   finished->activation_note);
+  stopped = run_model (f, finished);
+  g_assert_cmpint (stopped->run_status, ==, LEAF_RUN_CANCELLED);
+  g_assert_cmpint (active_model_id (f), ==, 0);
+
+  small_recipe (&recipe);
+  events = train (f, &recipe, "cache", FALSE);
+  finished = finished_event (events);
+  g_assert_true (finished->activated);
+  g_assert_true (g_str_has_prefix (finished->activation_note, "Diagnose now uses Run 2"));
+  completed = run_model (f, finished);
+  g_assert_cmpint (active_model_id (f), ==, completed->id);
+}
+
+/* Records a copy of the active model's row that claims another validation accuracy (and, when
+ * val_set_sha256 is NULL, no record of its photos), and makes it the active model. */
+static gint64
+activate_claiming (Fixture             *f,
+                   const LeafModelInfo *model,
+                   double               val_accuracy,
+                   const char          *val_set_sha256)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_DEFAULT,
+                                                      &error);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *metrics = NULL;
+  gint64 id;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "val_accuracy");
+  json_builder_add_double_value (b, val_accuracy);
+  if (val_set_sha256 != NULL)
+    {
+      json_builder_set_member_name (b, "val_set_sha256");
+      json_builder_add_string_value (b, val_set_sha256);
+    }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  metrics = json_to_string (root, FALSE);
+  id = leaf_catalog_add_model (catalog, 0, model->path, model->sha256,
+                               (const char * const *) model->classes, metrics, &error);
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_set_active_model (catalog, id, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
+/* A completed run's model replaces the active one only when it is at least as accurate on the
+ * same validation photos: by the accuracies recorded when both runs validated on the same
+ * photos, else by measuring the active model on the new run's photos. */
+static void
+test_only_an_as_accurate_model_replaces_the_active (Fixture       *f,
+                                                    gconstpointer  data)
+{
+  g_autoptr(GPtrArray) first_events = NULL;
+  g_autoptr(GPtrArray) worse_events = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LeafModelInfo) first = NULL;
+  g_autoptr(LeafModelInfo) worse = NULL;
+  g_autoptr(LeafModelInfo) measured = NULL;
+  const LeafTrainEvent *finished;
+  const char *val_set;
+  gint64 claimed;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  first_events = train (f, &recipe, "cache", FALSE);
+  finished = finished_event (first_events);
+  g_assert_true (finished->activated);
+  first = run_model (f, finished);
+  val_set = json_object_get_string_member (parse_summary (parser, finished), "val_set_sha256");
+  g_assert_cmpuint (strlen (val_set), ==, 64);
+
+  /* The same photos, and an active model no run can beat. */
+  claimed = activate_claiming (f, first, 1.5, val_set);
+  worse_events = train (f, &recipe, "cache", FALSE);
+  finished = finished_event (worse_events);
+  g_assert_false (finished->activated);
+  g_assert_nonnull (strstr (finished->activation_note, "but Diagnose still uses Model"));
+  g_assert_nonnull (strstr (finished->activation_note, "(150 % on the same photos)"));
+  worse = run_model (f, finished);
+  g_assert_cmpint (worse->run_status, ==, LEAF_RUN_COMPLETED);
+  g_assert_cmpint (active_model_id (f), ==, claimed);
+
+  /* No record of its photos: the claim counts for nothing, the active model (run 1's file) is
+   * measured on the new run's photos. The same recipe and seed train the same model again,
+   * and a tie replaces it. */
+  activate_claiming (f, first, 1.5, NULL);
+  events = train (f, &recipe, "cache", FALSE);
+  finished = finished_event (events);
+  g_assert_true (finished->activated);
+  g_assert_true (g_str_has_prefix (finished->activation_note, "Diagnose now uses Run 3"));
+  measured = run_model (f, finished);
+  g_assert_cmpint (active_model_id (f), ==, measured->id);
+  g_assert_null (strstr (finished->activation_note, "150 %"));
+}
+
 static void
 test_early_stopping_says_why (Fixture       *f,
                               gconstpointer  data)
@@ -639,6 +794,9 @@ main (int   argc,
   ADD ("early-stopping-says-why", test_early_stopping_says_why);
   ADD ("wrong-shape-weights-say-why", test_wrong_shape_weights_say_why);
   ADD ("diverging-loss-says-so", test_diverging_loss_says_so);
+  ADD ("stopped-run-is-not-made-active", test_stopped_run_is_not_made_active);
+  ADD ("only-an-as-accurate-model-replaces-the-active",
+       test_only_an_as_accurate_model_replaces_the_active);
 
   return g_test_run ();
 }
