@@ -74,28 +74,56 @@ run_python (const char *first, ...)
   return *out != '\0' ? json_from_string (out, &error) : NULL;
 }
 
-/* A catalog of the made-up photos, labelled by folder, every one a validation photo. */
-static LeafCatalog *
-make_catalog (const char *dir,
-              gboolean    with_photos)
+/* A catalog in a folder of its own; with the made-up photos, labelled by folder, every one a
+ * validation photo. */
+typedef struct
 {
-  g_autofree char *path = g_build_filename (dir, "test.leafscope", NULL);
-  g_autofree char *photos = gen_path ("photos");
-  const char *paths[] = { photos, NULL };
-  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
-  LeafSplitOptions split = { .validation = 1.0 };
+  char *dir;
+  LeafCatalog *catalog;
+} Fixture;
+
+static void
+set_up_empty (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("test-models-io-XXXXXX", NULL);
+  path = g_build_filename (f->dir, "test.leafscope", NULL);
+  f->catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+}
+
+static void
+set_up_with_photos (Fixture       *f,
+                    gconstpointer  data)
+{
   g_autoptr(LeafImportSummary) summary = NULL;
   g_autoptr(GError) error = NULL;
-  LeafCatalog *catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_autofree char *photos = NULL;
+  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
+  LeafSplitOptions split = { .validation = 1.0 };
 
+  set_up_empty (f, data);
+  if (gen_dir == NULL)
+    return;
+  photos = gen_path ("photos");
+  summary = leaf_import_run (f->catalog, (const char *[]) { photos, NULL }, &options, NULL,
+                             NULL, NULL, &error);
   g_assert_no_error (error);
-  if (!with_photos)
-    return catalog;
-  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
+  g_assert_true (leaf_catalog_assign_splits (f->catalog, &split, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (leaf_catalog_assign_splits (catalog, &split, NULL, &error));
-  g_assert_no_error (error);
-  return catalog;
+}
+
+static void
+tear_down (Fixture       *f,
+           gconstpointer  data)
+{
+  leaf_catalog_close (f->catalog);
+  g_clear_object (&f->catalog);
+  leaf_test_remove_tree (f->dir);
+  g_free (f->dir);
 }
 
 static const char *
@@ -144,12 +172,11 @@ static const ImportCase import_cases[] = {
 /* Each way of saving gives the model torchvision has: the same logits on every photo, measured
  * and calibrated on the catalog's validation photos. */
 static void
-test_import (gconstpointer data)
+test_import (Fixture       *f,
+             gconstpointer  data)
 {
   const ImportCase *c = data;
-  g_autofree char *dir = NULL;
   g_autofree char *source = NULL;
-  g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafModelImport) import = NULL;
   g_autoptr(LeafModelInfo) info = NULL;
   g_autoptr(LeafPredictor) predictor = NULL;
@@ -160,17 +187,15 @@ test_import (gconstpointer data)
 
   if (!require_python ())
     return;
-  dir = g_dir_make_tmp ("test-models-io-XXXXXX", NULL);
-  catalog = make_catalog (dir, TRUE);
   source = gen_path (c->file);
-  import = leaf_model_import (catalog, source, classes, NULL, &error);
+  import = leaf_model_import (f->catalog, source, classes, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (import);
   g_assert_cmpstr (import->key_prefix, ==, c->prefix);
   g_assert_cmpuint (import->n_classes, ==, N_CLASSES);
-  g_assert_true (g_str_has_prefix (import->path, dir));
+  g_assert_true (g_str_has_prefix (import->path, f->dir));
 
-  info = leaf_catalog_get_model (catalog, import->model_id, &error);
+  info = leaf_catalog_get_model (f->catalog, import->model_id, &error);
   g_assert_no_error (error);
   g_assert_cmpint (info->run_id, ==, 0);
   g_assert_cmpstrv (info->classes, classes);
@@ -207,8 +232,6 @@ test_import (gconstpointer data)
   g_assert_nonnull (meta->metrics_json);
   g_assert_nonnull (strstr (info->metrics_json, "\"status\":\"imported\""));
 
-  leaf_catalog_close (catalog);
-  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -229,61 +252,53 @@ assert_import_fails (LeafCatalog        *catalog,
 }
 
 static void
-test_import_refused (void)
+test_import_refused (Fixture       *f,
+                     gconstpointer  data)
 {
   static const char *const two[] = { "healthy", "late_blight", NULL };
   static const char *const twice[] = { "healthy", "healthy", "late_blight", NULL };
-  g_autofree char *dir = NULL;
   g_autofree char *models = NULL;
-  g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GDir) folder = NULL;
 
   if (!require_python ())
     return;
-  dir = g_dir_make_tmp ("test-models-io-XXXXXX", NULL);
-  catalog = make_catalog (dir, FALSE);
-  assert_import_fails (catalog, "four-classes.pth", classes, LEAF_ENGINE_ERROR_MISMATCH,
+  assert_import_fails (f->catalog, "four-classes.pth", classes, LEAF_ENGINE_ERROR_MISMATCH,
                        "has a classifier of 4 classes, but 3 class names were given "
                        "(early_blight, healthy, late_blight)");
-  assert_import_fails (catalog, "plain.pth", two, LEAF_ENGINE_ERROR_MISMATCH,
+  assert_import_fails (f->catalog, "plain.pth", two, LEAF_ENGINE_ERROR_MISMATCH,
                        "has a classifier of 3 classes, but 2 class names were given");
-  assert_import_fails (catalog, "plain.pth", twice, LEAF_ENGINE_ERROR_INVALID, "given twice");
-  assert_import_fails (catalog, "logits.json", classes, LEAF_ENGINE_ERROR_FORMAT,
+  assert_import_fails (f->catalog, "plain.pth", twice, LEAF_ENGINE_ERROR_INVALID, "given twice");
+  assert_import_fails (f->catalog, "logits.json", classes, LEAF_ENGINE_ERROR_FORMAT,
                        "logits.json: it is a text file");
-  assert_import_fails (catalog, "photos/healthy/0.png", classes, LEAF_ENGINE_ERROR_FORMAT,
+  assert_import_fails (f->catalog, "photos/healthy/0.png", classes, LEAF_ENGINE_ERROR_FORMAT,
                        "not a weight file");
 
   /* Nothing was recorded, and no file left behind. */
-  list = leaf_catalog_list_models (catalog, &error);
+  list = leaf_catalog_list_models (f->catalog, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 0);
-  models = leaf_catalog_get_models_dir (catalog);
+  models = leaf_catalog_get_models_dir (f->catalog);
   folder = g_dir_open (models, 0, NULL);
   g_assert_true (folder == NULL || g_dir_read_name (folder) == NULL);
 
-  leaf_catalog_close (catalog);
-  leaf_test_remove_tree (dir);
 }
 
 /* Without labelled validation photos the model keeps its raw probabilities and never refers. */
 static void
-test_import_uncalibrated (void)
+test_import_uncalibrated (Fixture       *f,
+                          gconstpointer  data)
 {
-  g_autofree char *dir = NULL;
   g_autofree char *source = NULL;
-  g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafModelImport) import = NULL;
   g_autoptr(LeafPredictor) predictor = NULL;
   g_autoptr(GError) error = NULL;
 
   if (!require_python ())
     return;
-  dir = g_dir_make_tmp ("test-models-io-XXXXXX", NULL);
-  catalog = make_catalog (dir, FALSE);
   source = gen_path ("plain.pth");
-  import = leaf_model_import (catalog, source, classes, NULL, &error);
+  import = leaf_model_import (f->catalog, source, classes, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (import->n_calibration, ==, 0);
   g_assert_true (isnan (import->val_accuracy));
@@ -292,21 +307,18 @@ test_import_uncalibrated (void)
   g_assert_cmpfloat (leaf_predictor_get_meta (predictor)->temperature, ==, 1.0);
   g_assert_cmpfloat (leaf_predictor_get_meta (predictor)->refer_below, ==, 0.0);
 
-  leaf_catalog_close (catalog);
-  leaf_test_remove_tree (dir);
 }
 
 /* An imported model, exported: the snippet of docs/model-format.md (safetensors) and torch.load
  * (torch.save) give torchvision's logits and the model's calibrated probabilities. */
 static void
-test_export (void)
+test_export (Fixture       *f,
+             gconstpointer  data)
 {
-  g_autofree char *dir = NULL;
   g_autofree char *source = NULL;
   g_autofree char *safetensors = NULL;
   g_autofree char *torch_file = NULL;
   g_autofree char *doc = NULL;
-  g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafModelImport) import = NULL;
   g_autoptr(LeafModelImport) again = NULL;
   g_autoptr(LeafPredictor) predictor = NULL;
@@ -322,10 +334,8 @@ test_export (void)
 
   if (!require_python ())
     return;
-  dir = g_dir_make_tmp ("test-models-io-XXXXXX", NULL);
-  catalog = make_catalog (dir, TRUE);
   source = gen_path ("module.pth");
-  import = leaf_model_import (catalog, source, classes, NULL, &error);
+  import = leaf_model_import (f->catalog, source, classes, NULL, &error);
   g_assert_no_error (error);
   predictor = leaf_predictor_new_from_model (import->path, &error);
   g_assert_no_error (error);
@@ -334,8 +344,8 @@ test_export (void)
   want = json_object_get_array_member (logits, photo);
   g_assert_true (leaf_predictor_predict_file (predictor, photo, FALSE, probabilities, got, &error));
 
-  safetensors = g_build_filename (dir, "exported.safetensors", NULL);
-  g_assert_true (leaf_model_export (catalog, import->model_id, safetensors,
+  safetensors = g_build_filename (f->dir, "exported.safetensors", NULL);
+  g_assert_true (leaf_model_export (f->catalog, import->model_id, safetensors,
                                     LEAF_MODEL_FORMAT_SAFETENSORS, &error));
   g_assert_no_error (error);
   doc = g_test_build_filename (G_TEST_DIST, "..", "docs", "model-format.md", NULL);
@@ -356,8 +366,8 @@ test_export (void)
   g_assert_null (strstr (lt_state_dict_metadata (sd, "leafscope"), "\"catalog\""));
   lt_state_dict_free (sd);
 
-  torch_file = g_build_filename (dir, "exported.pth", NULL);
-  g_assert_true (leaf_model_export (catalog, import->model_id, torch_file,
+  torch_file = g_build_filename (f->dir, "exported.pth", NULL);
+  g_assert_true (leaf_model_export (f->catalog, import->model_id, torch_file,
                                     leaf_model_format_for_path (torch_file), &error));
   g_assert_no_error (error);
   loaded = run_python ("torch", torch_file, "3", photo, NULL);
@@ -365,19 +375,17 @@ test_export (void)
                        got, "torch.load");
 
   /* What left comes back in. */
-  again = leaf_model_import (catalog, torch_file, classes, NULL, &error);
+  again = leaf_model_import (f->catalog, torch_file, classes, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (again->model_id, !=, import->model_id);
   g_assert_cmpstr (again->path, !=, import->path);
   g_assert_cmpfloat_with_epsilon (again->calibration.temperature, import->calibration.temperature,
                                   1e-6);
 
-  g_assert_false (leaf_model_export (catalog, import->model_id, "/nonexistent-leafscope-dir/m.pth",
+  g_assert_false (leaf_model_export (f->catalog, import->model_id, "/nonexistent-leafscope-dir/m.pth",
                                      LEAF_MODEL_FORMAT_TORCH, &error));
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO);
 
-  leaf_catalog_close (catalog);
-  leaf_test_remove_tree (dir);
 }
 
 static void
@@ -424,11 +432,13 @@ main (int argc, char *argv[])
   for (gsize i = 0; i < G_N_ELEMENTS (import_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/models-io/import/%s", import_cases[i].file);
-      g_test_add_data_func (path, &import_cases[i], test_import);
+      g_test_add (path, Fixture, &import_cases[i], set_up_with_photos, test_import, tear_down);
     }
-  g_test_add_func ("/models-io/import/refused", test_import_refused);
-  g_test_add_func ("/models-io/import/uncalibrated", test_import_uncalibrated);
-  g_test_add_func ("/models-io/export", test_export);
+  g_test_add ("/models-io/import/refused", Fixture, NULL, set_up_empty, test_import_refused,
+              tear_down);
+  g_test_add ("/models-io/import/uncalibrated", Fixture, NULL, set_up_empty,
+              test_import_uncalibrated, tear_down);
+  g_test_add ("/models-io/export", Fixture, NULL, set_up_with_photos, test_export, tear_down);
 
   result = g_test_run ();
 
