@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The sidebar chooses what the grid shows (everything, unlabelled photos, one class, photos the
- * latest model disagrees with, or its least certain predictions); the search bar narrows that
+ * active model disagrees with, or its least certain predictions); the search bar narrows that
  * down. Keys 1–9 label the selected photos with the class in that place of the sidebar, 0 removes
  * their label, Space opens the viewer.
  */
@@ -17,6 +17,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "leaf-active-model.h"
 #include "leaf-class-color.h"
 #include "leaf-library-view-private.h"
 #include "leaf-settings.h"
@@ -45,7 +46,8 @@ struct _LeafLibraryView
   GSettings *settings;
   GPtrArray *classes; /* LeafClassInfo, in sidebar order */
   GArray *class_choice_ids; /* gint64: the class of each choice of the search bar after two */
-  gint64 model_id;    /* the latest model, or 0 */
+  gint64 model_id;    /* the active model, the one Diagnose uses, or 0 */
+  char *model_description; /* its leaf_model_info_describe(), or NULL */
   GtkWidget *class_popover;
 
   FilterKind filter;
@@ -418,6 +420,35 @@ rebuild_class_choices (LeafLibraryView *self)
     }
 }
 
+/* What the Disagreements and Uncertain filters show, naming the model whose predictions they
+ * use; NULL without an active model. */
+static char *
+model_filter_text (LeafLibraryView *self,
+                   FilterKind       kind)
+{
+  if (self->model_description == NULL)
+    return NULL;
+  /* Translators: %s describes a model, as in “Run 3 · 87 % validation · 4 Dec” */
+  return kind == FILTER_DISAGREEMENTS
+         ? g_strdup_printf (_("Photos whose label differs from the prediction of %s, the model "
+                              "Diagnose uses"), self->model_description)
+         : g_strdup_printf (_("The least certain predictions of %s, the model Diagnose uses, "
+                              "first"), self->model_description);
+}
+
+static void
+set_model_filter_tooltip (LeafLibraryView *self,
+                          GtkWidget       *row)
+{
+  g_autofree char *text = model_filter_text (self, row_kind (GTK_LIST_BOX_ROW (row)));
+
+  gtk_widget_set_sensitive (row, text != NULL);
+  gtk_widget_set_tooltip_text (row, text != NULL
+                               ? text
+                               : _("Train a model, or choose one in Train’s history, to use "
+                                   "its predictions here"));
+}
+
 static void
 rebuild_sidebar (LeafLibraryView *self)
 {
@@ -446,17 +477,11 @@ rebuild_sidebar (LeafLibraryView *self)
         }
       row = sidebar_row_new (FILTER_DISAGREEMENTS, NULL, "dialog-warning-symbolic",
                              _("Disagreements"), 0);
-      gtk_widget_set_sensitive (row, self->model_id > 0);
-      gtk_widget_set_tooltip_text (row, self->model_id > 0
-                                   ? _("Photos whose label differs from the latest model’s prediction")
-                                   : _("Train a model to find photos it disagrees with"));
+      set_model_filter_tooltip (self, row);
       gtk_list_box_append (self->sidebar, row);
       row = sidebar_row_new (FILTER_UNCERTAIN, NULL, "dialog-question-symbolic",
                              _("Uncertain"), 0);
-      gtk_widget_set_sensitive (row, self->model_id > 0);
-      gtk_widget_set_tooltip_text (row, self->model_id > 0
-                                   ? _("The latest model’s least certain predictions first")
-                                   : _("Train a model to see its least certain predictions"));
+      set_model_filter_tooltip (self, row);
       gtk_list_box_append (self->sidebar, row);
       /* A confusion-matrix cell gets a row of its own while shown, so that the sidebar says
        * where the photos come from (and focus entering the sidebar does not pick another). */
@@ -479,11 +504,25 @@ rebuild_sidebar (LeafLibraryView *self)
   self->rebuilding_sidebar = FALSE;
 }
 
+/* Reads the active model again; returns whether it changed. */
+static gboolean
+load_model (LeafLibraryView *self)
+{
+  g_autoptr(LeafModelInfo) model = leaf_active_model_get (self->catalog);
+  g_autofree char *description = model ? leaf_model_info_describe (model) : NULL;
+  gboolean changed = (model ? model->id : 0) != self->model_id ||
+                     g_strcmp0 (description, self->model_description) != 0;
+
+  self->model_id = model ? model->id : 0;
+  g_free (self->model_description);
+  self->model_description = g_steal_pointer (&description);
+  return changed;
+}
+
 static void
 load_classes (LeafLibraryView *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LeafModelInfo) model = NULL;
 
   g_clear_pointer (&self->classes, g_ptr_array_unref);
   if (self->catalog == NULL)
@@ -495,8 +534,7 @@ load_classes (LeafLibraryView *self)
       self->classes = g_ptr_array_new ();
       g_clear_error (&error);
     }
-  model = leaf_catalog_get_latest_model (self->catalog, NULL);
-  self->model_id = model ? model->id : 0;
+  load_model (self);
 }
 
 static void
@@ -657,7 +695,7 @@ update_content_page (LeafLibraryView *self)
             title = _("Every Photo Is Labelled"), description = NULL;
           else if (self->filter == FILTER_DISAGREEMENTS && !self->search_mode)
             title = _("No Disagreements"),
-            description = _("The latest model agrees with every label it has seen.");
+            description = _("The model Diagnose uses agrees with every label it has seen.");
           else if (self->filter == FILTER_CLASS && !self->search_mode)
             description = _("Select photos and press this class’s key to label them.");
           adw_status_page_set_title (self->no_results_page, title);
@@ -743,7 +781,15 @@ reload (LeafLibraryView *self)
     }
   gtk_grid_view_set_model (self->grid_view, GTK_SELECTION_MODEL (self->selection));
 
-  gtk_widget_set_visible (self->filter_banner, self->filter == FILTER_CONFUSION);
+  if (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN)
+    {
+      g_autofree char *text = model_filter_text (self, self->filter);
+
+      gtk_label_set_text (self->filter_banner_label, text ? text : "");
+    }
+  gtk_widget_set_visible (self->filter_banner, self->filter == FILTER_CONFUSION ||
+                                               self->filter == FILTER_DISAGREEMENTS ||
+                                               self->filter == FILTER_UNCERTAIN);
   update_content_page (self);
   update_selection_label (self);
 }
@@ -866,27 +912,20 @@ on_catalog_structure_changed_cb (LeafLibraryView *self)
 /**
  * leaf_library_view_reload_models:
  *
- * Reads the catalog's latest model again, for the Disagreements and Uncertain filters; the
- * catalog's runs-changed signal does it too, for runs recorded through it.
+ * Reads the catalog's active model again, for the Disagreements and Uncertain filters; the
+ * catalog's runs-changed and active-model-changed signals do it too, for changes made through
+ * it.
  */
 void
 leaf_library_view_reload_models (LeafLibraryView *self)
 {
-  gint64 old;
-
   g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
 
   if (self->catalog == NULL)
     return;
-  old = self->model_id;
-  {
-    g_autoptr(LeafModelInfo) model = leaf_catalog_get_latest_model (self->catalog, NULL);
-
-    self->model_id = model ? model->id : 0;
-  }
   /* Predictions arrive in batches while a model reviews the photos: recount, and rebuild the
-   * sidebar (which would lose its focus) only for a new model. */
-  if (self->model_id == old)
+   * sidebar (which would lose its focus) only for another model, or a renamed one. */
+  if (!load_model (self))
     {
       update_counts (self);
       return;
@@ -1030,6 +1069,7 @@ leaf_library_view_finalize (GObject *object)
   g_clear_pointer (&self->class_choice_ids, g_array_unref);
   g_clear_pointer (&self->confusion_truth, g_free);
   g_clear_pointer (&self->confusion_predicted, g_free);
+  g_clear_pointer (&self->model_description, g_free);
   G_OBJECT_CLASS (leaf_library_view_parent_class)->finalize (object);
 }
 
@@ -1236,6 +1276,8 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
   g_signal_connect_object (catalog, "classes-changed",
                            G_CALLBACK (on_catalog_structure_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "runs-changed",
+                           G_CALLBACK (leaf_library_view_reload_models), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "active-model-changed",
                            G_CALLBACK (leaf_library_view_reload_models), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "images-changed",
                            G_CALLBACK (on_catalog_images_changed_cb), self, G_CONNECT_SWAPPED);

@@ -4,8 +4,9 @@
  *
  * Walks through the Library grid's current list: ← and → move (and select the photo in the grid),
  * 1–9 label with the class in that place of the sidebar, 0 removes the label. The photo fits the
- * window until zoomed with +/−, Ctrl+scroll or a pinch. H draws, when the catalog has a model,
- * where its latest model found the evidence for its diagnosis of the photo.
+ * window until zoomed with +/−, Ctrl+scroll or a pinch. H draws, when the catalog has an active
+ * model (the one Diagnose uses), where it found the evidence for its diagnosis of the photo, and
+ * names that model under the photo.
  */
 
 #define G_LOG_DOMAIN "leaf-viewer-window"
@@ -14,9 +15,9 @@
 
 #include <glib/gi18n.h>
 
+#include "leaf-active-model.h"
 #include "leaf-class-color.h"
 #include "leaf-diagnosis-service.h"
-#include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
@@ -40,7 +41,7 @@ struct _LeafViewerWindow
   GCancellable *heatmap_cancellable;
   LeafCatalog *catalog;
   LeafDiagnosisService *service;
-  gint64 heatmap_model; /* the catalog's latest model, which the heatmap explains */
+  gint64 heatmap_model; /* the catalog's active model, which the heatmap explains */
   GSettings *settings;
   gboolean show_heatmap;
   double zoom; /* 0: fit the window */
@@ -55,6 +56,7 @@ struct _LeafViewerWindow
   GtkSpinner *heatmap_spinner;
   AdwStatusPage *error_page;
   GtkLabel *chip;
+  GtkLabel *heatmap_label;
   GtkBox *label_buttons;
 };
 
@@ -140,17 +142,6 @@ rebuild_label_buttons (LeafViewerWindow *self)
                                            "viewer.label-class"));
 }
 
-static LeafModelInfo *
-latest_model (LeafViewerWindow *self)
-{
-  g_autoptr(GError) error = NULL;
-  LeafModelInfo *model = leaf_catalog_get_latest_model (self->catalog, &error);
-
-  if (model == NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL))
-    g_warning ("Could not read the catalog's models: %s", error->message);
-  return model;
-}
-
 static void
 cancel_heatmap (LeafViewerWindow *self)
 {
@@ -195,17 +186,24 @@ on_heatmap_ready_cb (GObject      *source,
 static void
 update_heatmap (LeafViewerWindow *self)
 {
-  g_autoptr(LeafModelInfo) model = self->catalog ? latest_model (self) : NULL;
+  g_autoptr(LeafModelInfo) model = self->catalog ? leaf_active_model_get (self->catalog) : NULL;
   gboolean shown;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "viewer.show-heatmap", model != NULL);
   if (model == NULL || model->id != self->heatmap_model)
     {
+      g_autofree char *description = model ? leaf_model_info_describe (model) : NULL;
+      /* Translators: under a photo with a heatmap; %s describes a model, as in
+       * “Run 3 · 87 % validation · 4 Dec” */
+      g_autofree char *text = model ? g_strdup_printf (_("Where %s looked"), description) : NULL;
+
       cancel_heatmap (self);
       g_clear_object (&self->heatmap);
       self->heatmap_model = model ? model->id : 0;
+      gtk_label_set_text (self->heatmap_label, text ? text : "");
     }
   shown = self->show_heatmap && self->heatmap != NULL;
+  gtk_widget_set_visible (GTK_WIDGET (self->heatmap_label), shown);
   if (self->texture != NULL)
     gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (shown ? self->heatmap
                                                                    : self->texture));
@@ -560,6 +558,7 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, heatmap_spinner);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, error_page);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, chip);
+  gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, heatmap_label);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, label_buttons);
 
   gtk_widget_class_install_action (widget_class, "viewer.label", "u", label_action);
@@ -660,6 +659,8 @@ leaf_viewer_window_new (LeafLibraryView *library,
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (on_runs_changed_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (catalog, "active-model-changed", G_CALLBACK (on_runs_changed_cb),
+                           self, G_CONNECT_SWAPPED);
   self->settings = leaf_settings_new ();
   if (self->settings != NULL)
     g_settings_bind (self->settings, "show-heatmap", self, "show-heatmap",
