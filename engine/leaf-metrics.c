@@ -65,10 +65,7 @@ add_ratio (JsonBuilder *b,
            double       value)
 {
   if (isnan (value))
-    {
-      json_builder_set_member_name (b, name);
-      json_builder_add_null_value (b);
-    }
+    leaf_json_add_node (b, name, NULL);
   else
     leaf_json_add_double (b, name, value);
 }
