@@ -9,6 +9,7 @@
 #include "leaf-test.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -443,6 +444,255 @@ test_migration_keeps_the_model (void)
     }
 }
 
+/* A copy of a model file whose metadata names its classes in the other order: the same
+ * network, so its answers carry the other name. */
+static void
+write_with_classes_reversed (const char *from,
+                             const char *to)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *header_text = NULL;
+  g_autofree char *meta_text = NULL;
+  g_autofree char *new_header = NULL;
+  g_autoptr(JsonNode) header = NULL;
+  g_autoptr(JsonNode) meta = NULL;
+  g_autoptr(JsonArray) reversed = json_array_new ();
+  g_autoptr(GString) out = g_string_new (NULL);
+  JsonObject *metadata;
+  JsonArray *names;
+  gsize length = 0;
+  guint64 size, new_size;
+
+  g_assert_true (g_file_get_contents (from, &contents, &length, &error));
+  memcpy (&size, contents, sizeof size);
+  size = GUINT64_FROM_LE (size);
+  header_text = g_strndup (contents + 8, size);
+  header = json_from_string (header_text, &error);
+  g_assert_no_error (error);
+  metadata = json_object_get_object_member (json_node_get_object (header), "__metadata__");
+  meta = json_from_string (json_object_get_string_member (metadata, "leafscope"), &error);
+  g_assert_no_error (error);
+  names = json_object_get_array_member (json_node_get_object (meta), "classes");
+  for (guint i = json_array_get_length (names); i-- > 0;)
+    json_array_add_string_element (reversed, json_array_get_string_element (names, i));
+  json_object_set_array_member (json_node_get_object (meta), "classes",
+                                json_array_ref (reversed));
+  meta_text = json_to_string (meta, FALSE);
+  json_object_set_string_member (metadata, "leafscope", meta_text);
+  new_header = json_to_string (header, FALSE);
+
+  /* The tensors' offsets count from the end of the header, whatever its length. */
+  new_size = GUINT64_TO_LE ((guint64) strlen (new_header));
+  g_string_append_len (out, (const char *) &new_size, sizeof new_size);
+  g_string_append (out, new_header);
+  g_string_append_len (out, contents + 8 + size, length - 8 - size);
+  ctu_write_bytes (to, out->str, out->len);
+}
+
+/* Runs leafscope-cli and parses its output (the last line with --json), which must succeed. */
+static JsonNode *
+cli_json (const char *catalog,
+          ...) G_GNUC_NULL_TERMINATED;
+
+static JsonNode *
+cli_json (const char *catalog,
+          ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = ctu_cli_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  JsonNode *node;
+  const char *arg;
+  va_list va;
+  guint n;
+
+  g_ptr_array_add (args, g_strdup (ctu_cli_path ()));
+  g_ptr_array_add (args, g_strdup ("--catalog"));
+  g_ptr_array_add (args, g_strdup (catalog));
+  va_start (va, catalog);
+  while ((arg = va_arg (va, const char *)) != NULL)
+    g_ptr_array_add (args, g_strdup (arg));
+  va_end (va);
+  g_ptr_array_add (args, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) args->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_successful (process))
+    g_error ("%s failed: %s", (const char *) args->pdata[3], err);
+  /* An array comes whole; objects one a line, the last the one wanted. */
+  lines = g_strsplit (g_strstrip (out), "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >, 0);
+  node = json_from_string (out[0] == '[' ? out : lines[n - 1], &error);
+  g_assert_no_error (error);
+  return node;
+}
+
+/* The class predict gives the photo, with the catalog's active model. */
+static char *
+predicted_class (const char *catalog,
+                 const char *photo)
+{
+  g_autoptr(JsonNode) result = cli_json (catalog, "predict", "--json", photo, NULL);
+  JsonArray *top = json_object_get_array_member (json_node_get_object (result), "top");
+
+  return g_strdup (json_object_get_string_member (json_array_get_object_element (top, 0),
+                                                  "class"));
+}
+
+/* Through leafscope-cli, on real photos and weights: the first completed run's model is active,
+ * predict follows `models use`, a copy of the catalog with its models folder predicts with its
+ * own files, and removing the active model leaves predict saying how to choose one. */
+static void
+test_cli (void)
+{
+  const char *shared = g_getenv ("LEAFSCOPE_SHARED");
+  const char *wanted[] = { "early_blight", "healthy" };
+  g_autofree char *photos = g_build_filename (shared != NULL ? shared : "", "data",
+                                              "tomato5-dev", NULL);
+  g_autofree char *weights = g_build_filename (shared != NULL ? shared : "", "weights",
+                                               "leafnet-b0.pth", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *labelled = NULL;
+  g_autofree char *catalog = NULL;
+  g_autofree char *photo = NULL;
+  g_autofree char *first_class = NULL;
+  g_autofree char *copy_dir = NULL;
+  g_autofree char *command = NULL;
+  g_autofree char *elsewhere = NULL;
+  g_autofree char *swapped = NULL;
+  g_autofree char *models_dir = NULL;
+  g_autofree char *models_away = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(JsonNode) summary = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *object;
+  JsonObject *first;
+
+  if (ctu_cli_path () == NULL || shared == NULL || !g_file_test (photos, G_FILE_TEST_IS_DIR) ||
+      !g_file_test (weights, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip ("needs leafscope-cli and the shared photos and weights");
+      return;
+    }
+  dir = ctu_make_tmp_dir ();
+  labelled = g_build_filename (dir, "labelled", NULL);
+  catalog = g_build_filename (dir, "lab.leafscope", NULL);
+  for (guint c = 0; c < G_N_ELEMENTS (wanted); c++)
+    {
+      g_autofree char *from = g_build_filename (photos, wanted[c], NULL);
+      g_autofree char *to = g_build_filename (labelled, wanted[c], NULL);
+      g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GDir) listing = g_dir_open (from, 0, &error);
+      const char *name;
+
+      g_assert_no_error (error);
+      while ((name = g_dir_read_name (listing)) != NULL)
+        if (g_str_has_suffix (name, ".jpg"))
+          g_ptr_array_add (names, g_strdup (name));
+      g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+      g_assert_cmpint (g_mkdir_with_parents (to, 0755), ==, 0);
+      for (guint i = 0; i < 6; i++)
+        {
+          g_autofree char *source = g_build_filename (from, names->pdata[i], NULL);
+          g_autofree char *target = g_build_filename (to, names->pdata[i], NULL);
+          g_autofree char *contents = NULL;
+          gsize length = 0;
+
+          g_assert_true (g_file_get_contents (source, &contents, &length, NULL));
+          ctu_write_bytes (target, contents, length);
+          if (photo == NULL)
+            photo = g_strdup (target);
+        }
+    }
+
+  g_assert_cmpint (ctu_run_cli (catalog, &out, NULL, "import", labelled, NULL), ==, 0);
+  summary = cli_json (catalog, "train", "--weights", weights, "--head-epochs", "2",
+                      "--finetune-epochs", "0", "--val-fraction", "0.4", "--json", NULL);
+  object = json_node_get_object (summary);
+  g_assert_true (json_object_get_boolean_member (object, "activated"));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (object, "activation_note"),
+                                   "Diagnose now uses Run 1"));
+  g_clear_pointer (&list, json_node_unref);
+  list = cli_json (catalog, "models", "list", "--json", NULL);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 1);
+  first = json_array_get_object_element (json_node_get_array (list), 0);
+  g_assert_true (json_object_get_boolean_member (first, "active"));
+  g_assert_cmpstr (json_object_get_string_member (first, "run_status"), ==, "completed");
+  g_assert_cmpstr (json_object_get_string_member (first, "path"), ==,
+                   json_object_get_string_member (object, "model"));
+  first_class = predicted_class (catalog, photo);
+
+  /* A copy elsewhere predicts with its own model file, the original's being out of reach. */
+  copy_dir = ctu_make_tmp_dir ();
+  command = g_strdup_printf ("cp -R '%s/.' '%s'", dir, copy_dir);
+  g_assert_cmpint (system (command), ==, 0);
+  models_dir = g_build_filename (dir, "lab.models", NULL);
+  models_away = g_build_filename (dir, "lab.models-away", NULL);
+  g_assert_cmpint (g_rename (models_dir, models_away), ==, 0);
+  {
+    g_autofree char *copy_catalog = g_build_filename (copy_dir, "lab.leafscope", NULL);
+    g_autofree char *in_copy = predicted_class (copy_catalog, photo);
+
+    g_assert_cmpstr (in_copy, ==, first_class);
+  }
+  g_assert_cmpint (g_rename (models_away, models_dir), ==, 0);
+
+  /* predict follows `models use`: the same network with its names reversed answers the
+   * other class. */
+  elsewhere = ctu_make_tmp_dir ();
+  swapped = g_build_filename (elsewhere, "swapped.safetensors", NULL);
+  write_with_classes_reversed (json_object_get_string_member (object, "model"), swapped);
+  {
+    g_autoptr(LeafCatalog) opened = leaf_catalog_open (catalog, LEAF_CATALOG_OPEN_DEFAULT, &error);
+    g_autofree char *sha = ctu_sha256_of_file (swapped);
+    const char *reversed[] = { wanted[1], wanted[0], NULL };
+
+    g_assert_no_error (error);
+    g_assert_cmpint (leaf_catalog_add_model (opened, 0, swapped, sha, reversed, NULL, &error), ==,
+                     2);
+  }
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (ctu_run_cli (catalog, &out, NULL, "models", "use", "2", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Diagnose now uses model 2"));
+  {
+    g_autofree char *now = predicted_class (catalog, photo);
+
+    g_assert_cmpstr (now, !=, first_class);
+  }
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (ctu_run_cli (catalog, &out, NULL, "models", "rename", "2", "Reversed", NULL),
+                   ==, 0);
+
+  /* Removed, the active model leaves none; its file outside the models folder stays. */
+  {
+    g_autofree char *err = NULL;
+
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (ctu_run_cli (catalog, &out, NULL, "models", "remove", "2", NULL), ==, 0);
+    g_assert_nonnull (strstr (out, "Removed model 2: Reversed"));
+    g_assert_true (g_file_test (swapped, G_FILE_TEST_IS_REGULAR));
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (ctu_run_cli (catalog, &out, &err, "predict", photo, NULL), ==, 1);
+    g_assert_nonnull (strstr (err, "models use ID"));
+    g_clear_pointer (&err, g_free);
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (ctu_run_cli (catalog, &out, &err, "models", "use", "7", NULL), ==, 1);
+    g_assert_nonnull (strstr (err, "no model 7"));
+  }
+  leaf_test_remove_tree (elsewhere);
+  leaf_test_remove_tree (copy_dir);
+  leaf_test_remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -459,6 +709,7 @@ main (int   argc,
   ADD ("paths-travel", test_paths_travel);
   ADD ("relocate", test_relocate);
   g_test_add_func ("/models/migration-keeps-the-model", test_migration_keeps_the_model);
+  g_test_add_func ("/models/cli", test_cli);
 
   return g_test_run ();
 }
