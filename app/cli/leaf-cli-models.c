@@ -45,7 +45,9 @@ parse_verb (GOptionContext  *context,
     {
       g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
 
-      g_printerr (_("leafscope-cli: models %s takes %d arguments\n"), (*argv)[0], n_args);
+      g_printerr (g_dngettext (GETTEXT_PACKAGE, "leafscope-cli: models %s takes %d argument\n",
+                               "leafscope-cli: models %s takes %d arguments\n", n_args),
+                  (*argv)[0], n_args);
       g_printerr ("%s", help);
       return FALSE;
     }
@@ -336,10 +338,11 @@ static const LeafCliCommand models_verbs[] = {
 static void
 print_verbs (FILE *out)
 {
-  fprintf (out, "%s\n\n", _("Usage: leafscope-cli models [VERB] [OPTIONS...]"));
+  fprintf (out, "%s\n\n", _("Usage: leafscope-cli models [COMMAND] [OPTIONS...]"));
+  fprintf (out, "%s\n", _("Commands:"));
   for (const LeafCliCommand *v = models_verbs; v->name != NULL; v++)
-    fprintf (out, "  %-8s %s\n", v->name, _(v->summary));
-  fprintf (out, "\n%s\n", _("VERB --help shows a verb's options."));
+    fprintf (out, "  %-10s %s\n", v->name, _(v->summary));
+  fprintf (out, "\n%s\n", _("COMMAND --help shows a command's options."));
 }
 
 static int
@@ -361,7 +364,7 @@ cmd_models (LeafCli  *cli,
   for (const LeafCliCommand *v = models_verbs; v->name != NULL; v++)
     if (g_str_equal (v->name, argv[1]))
       return v->func (cli, argc - 1, argv + 1);
-  g_printerr (_("leafscope-cli: unknown models verb “%s”\n"), argv[1]);
+  g_printerr (_("leafscope-cli: unknown models command “%s”\n"), argv[1]);
   print_verbs (stderr);
   return 2;
 }
