@@ -12,17 +12,18 @@
 
 #include "leaf-toast.h"
 
-static void
+static AdwToast *
 show_toast (GtkWidget        *widget,
             const char       *message,
-            AdwToastPriority  priority)
+            AdwToastPriority  priority,
+            const char       *button_label)
 {
   g_autofree char *escaped = NULL;
   GtkWidget *overlay;
   AdwToast *toast;
 
-  g_return_if_fail (GTK_IS_WIDGET (widget));
-  g_return_if_fail (message != NULL);
+  g_return_val_if_fail (GTK_IS_WIDGET (widget), NULL);
+  g_return_val_if_fail (message != NULL, NULL);
 
   overlay = gtk_widget_get_ancestor (widget, ADW_TYPE_TOAST_OVERLAY);
   /* A window itself is above its overlay, which is its content. */
@@ -33,7 +34,7 @@ show_toast (GtkWidget        *widget,
   if (overlay == NULL)
     {
       g_message ("%s", message);
-      return;
+      return NULL;
     }
   /* Toast titles are Pango markup; file names may contain '&' or '<'. */
   escaped = g_markup_escape_text (message, -1);
@@ -41,7 +42,9 @@ show_toast (GtkWidget        *widget,
   /* Error messages name a file and a reason; give people time to read them. */
   adw_toast_set_timeout (toast, strlen (message) > 60 ? 8 : 4);
   adw_toast_set_priority (toast, priority);
+  adw_toast_set_button_label (toast, button_label);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+  return toast;
 }
 
 /**
@@ -57,7 +60,24 @@ void
 leaf_show_toast (GtkWidget  *widget,
                  const char *message)
 {
-  show_toast (widget, message, ADW_TOAST_PRIORITY_NORMAL);
+  show_toast (widget, message, ADW_TOAST_PRIORITY_NORMAL, NULL);
+}
+
+/**
+ * leaf_show_toast_with_button:
+ * @widget: as for leaf_show_toast()
+ * @message: the text, already translated
+ * @button_label: the button's label, with a mnemonic
+ *
+ * Returns: (transfer none) (nullable): the toast, whose #AdwToast::button-clicked says the
+ *   button was pressed; %NULL when @widget has no overlay and the message went to the log
+ */
+AdwToast *
+leaf_show_toast_with_button (GtkWidget  *widget,
+                             const char *message,
+                             const char *button_label)
+{
+  return show_toast (widget, message, ADW_TOAST_PRIORITY_NORMAL, button_label);
 }
 
 /**
@@ -76,5 +96,5 @@ leaf_show_toast_error (GtkWidget    *widget,
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   /* Something went wrong: say so now rather than after the toasts already waiting. */
-  show_toast (widget, error->message, ADW_TOAST_PRIORITY_HIGH);
+  show_toast (widget, error->message, ADW_TOAST_PRIORITY_HIGH, NULL);
 }

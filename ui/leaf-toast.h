@@ -5,7 +5,7 @@
 
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 G_BEGIN_DECLS
 
@@ -13,5 +13,9 @@ void leaf_show_toast       (GtkWidget    *widget,
                             const char   *message);
 void leaf_show_toast_error (GtkWidget    *widget,
                             const GError *error);
+
+AdwToast *leaf_show_toast_with_button (GtkWidget  *widget,
+                                       const char *message,
+                                       const char *button_label);
 
 G_END_DECLS

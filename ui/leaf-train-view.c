@@ -22,13 +22,14 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "leaf-active-model.h"
 #include "leaf-chart.h"
 #include "leaf-confusion-matrix.h"
-#include "leaf-metrics.h"
+#include "leaf-metrics-table.h"
 #include "leaf-reliability-diagram.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
-#include "leaf-train-view.h"
+#include "leaf-train-view-private.h"
 
 typedef enum
 {
@@ -65,6 +66,8 @@ struct _LeafTrainView
   LeafConfusion *confusion;
   gint64 results_model; /* the model whose confusion matrix is shown */
   gint64 live_run;      /* the run whose curves were drawn live, with its fine-tuning marker */
+  gint64 decided_model; /* the model of the run that ended last, which the header tells of */
+  gboolean decided_by_run; /* whether that run made it active, rather than the user later */
 
   /* Template widgets */
   GtkPaned *paned;
@@ -86,6 +89,7 @@ struct _LeafTrainView
   GtkLabel *phase_label;
   GtkLabel *status_label;
   GtkProgressBar *progress_bar;
+  GtkWidget *use_anyway_button;
   GtkLabel *message_label;
   AdwButtonContent *pause_content;
   LeafChart *loss_chart;
@@ -115,7 +119,20 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-#define ROW_RUN "leaf-run-id"
+/* What a row of the history stands for */
+typedef struct
+{
+  gint64 run_id;   /* 0 for a model no run of this catalog trained */
+  gint64 model_id; /* 0 for a run that kept no model */
+} RowIds;
+
+#define ROW_IDS "leaf-history-ids"
+
+static const RowIds *
+row_ids (GtkListBoxRow *row)
+{
+  return row != NULL ? g_object_get_data (G_OBJECT (row), ROW_IDS) : NULL;
+}
 
 static void
 update_actions (LeafTrainView *self)
@@ -340,71 +357,6 @@ clear_charts (LeafTrainView *self)
 
 /* Results of a finished run */
 
-static void
-grid_add_text (GtkGrid    *grid,
-               const char *text,
-               int         column,
-               int         row,
-               gboolean    header)
-{
-  GtkWidget *label = gtk_label_new (text);
-
-  gtk_label_set_xalign (GTK_LABEL (label), column == 0 ? 0 : 1);
-  gtk_widget_add_css_class (label, header ? "heading" : "numeric");
-  if (header)
-    gtk_widget_add_css_class (label, "dim-label");
-  gtk_grid_attach (grid, label, column, row, 1, 1);
-}
-
-static void
-fill_per_class (LeafTrainView *self)
-{
-  guint n = leaf_confusion_get_n_classes (self->confusion);
-  GtkWidget *child;
-
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->per_class_grid))) != NULL)
-    gtk_grid_remove (self->per_class_grid, child);
-
-  grid_add_text (self->per_class_grid, _("Class"), 0, 0, TRUE);
-  grid_add_text (self->per_class_grid, _("Precision"), 1, 0, TRUE);
-  grid_add_text (self->per_class_grid, _("Recall"), 2, 0, TRUE);
-  grid_add_text (self->per_class_grid, _("Photos"), 3, 0, TRUE);
-  for (guint i = 0; i < n; i++)
-    {
-      double precision = leaf_confusion_get_precision (self->confusion, i);
-      double recall = leaf_confusion_get_recall (self->confusion, i);
-      /* Undefined ratios (see leaf-metrics.h) read "—". */
-      g_autofree char *p = isnan (precision) ? g_strdup ("—")
-                                             : g_strdup_printf ("%.1f%%", precision * 100);
-      g_autofree char *r = isnan (recall) ? g_strdup ("—") : g_strdup_printf ("%.1f%%", recall * 100);
-      g_autofree char *count = g_strdup_printf ("%u", leaf_confusion_get_row_total (self->confusion, i));
-
-      grid_add_text (self->per_class_grid, leaf_confusion_get_class_name (self->confusion, i), 0,
-                     i + 1, FALSE);
-      grid_add_text (self->per_class_grid, p, 1, i + 1, FALSE);
-      grid_add_text (self->per_class_grid, r, 2, i + 1, FALSE);
-      grid_add_text (self->per_class_grid, count, 3, i + 1, FALSE);
-    }
-}
-
-/* The confusion matrix of a model's metrics, as the catalog keeps them. */
-static LeafConfusion *
-confusion_from_metrics (const char  *metrics_json,
-                        GError     **error)
-{
-  g_autoptr(LeafMetrics) metrics = leaf_metrics_parse (metrics_json, error);
-
-  if (metrics == NULL)
-    return NULL;
-  if (metrics->confusion == NULL)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                           _("The model’s record has no confusion matrix"));
-      return NULL;
-    }
-  return g_object_ref (metrics->confusion);
-}
-
 /* Reads the calibration the trainer records next to the metrics: `{"calibration": {...}}`. */
 static gboolean
 calibration_from_metrics (const char      *metrics_json,
@@ -447,20 +399,25 @@ show_calibration (LeafTrainView *self,
   gtk_widget_set_visible (self->calibration_box, TRUE);
 }
 
+/* The index in @models of the model @run_id kept, or -1. */
+static int
+find_model_of_run (GPtrArray *models,
+                   gint64     run_id)
+{
+  for (guint i = 0; i < models->len; i++)
+    if (((LeafModelInfo *) g_ptr_array_index (models, i))->run_id == run_id)
+      return i;
+  return -1;
+}
+
 static LeafModelInfo *
 model_of_run (LeafTrainView *self,
               gint64         run_id)
 {
   g_autoptr(GPtrArray) models = leaf_catalog_list_models (self->catalog, NULL);
+  int index = models ? find_model_of_run (models, run_id) : -1;
 
-  for (guint i = 0; models && i < models->len; i++)
-    {
-      LeafModelInfo *model = g_ptr_array_index (models, i);
-
-      if (model->run_id == run_id)
-        return g_ptr_array_steal_index (models, i);
-    }
-  return NULL;
+  return index >= 0 ? g_ptr_array_steal_index (models, index) : NULL;
 }
 
 static void
@@ -473,6 +430,8 @@ load_run_curves (LeafTrainView *self,
   g_autoptr(GArray) steps = NULL;
 
   clear_charts (self);
+  if (run_id == 0)
+    return;
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     {
       g_autoptr(GArray) points = leaf_catalog_get_metric (self->catalog, run_id, LEAF_METRIC_EPOCH,
@@ -494,47 +453,50 @@ load_run_curves (LeafTrainView *self,
     }
 }
 
+/* Shows a history row's run curves and its model's results. */
 static void
-show_run (LeafTrainView *self,
-          gint64         run_id)
+show_entry (LeafTrainView *self,
+            const RowIds  *ids)
 {
   g_autoptr(LeafModelInfo) model = NULL;
-  g_autoptr(LeafConfusion) confusion = NULL;
+  g_autoptr(LeafMetrics) metrics = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *title = NULL;
+  g_autofree char *heading = NULL;
 
   /* Curves drawn live know where fine-tuning began; the catalog does not record it. */
-  if (self->state == STATE_IDLE && run_id != self->live_run)
+  if (self->state == STATE_IDLE && (ids->run_id != self->live_run || ids->run_id == 0))
     {
       self->live_run = 0;
-      load_run_curves (self, run_id);
+      load_run_curves (self, ids->run_id);
     }
 
-  model = model_of_run (self, run_id);
-  if (model != NULL)
-    confusion = confusion_from_metrics (model->metrics_json, &error);
-  if (confusion == NULL)
+  if (ids->model_id > 0 && (model = leaf_catalog_get_model (self->catalog, ids->model_id,
+                                                             &error)) != NULL)
+    metrics = leaf_metrics_parse (model->metrics_json, &error);
+  if (metrics == NULL || metrics->confusion == NULL)
     {
       if (error != NULL)
-        g_debug ("No results for run %" G_GINT64_FORMAT ": %s", run_id, error->message);
+        g_debug ("No results for model %" G_GINT64_FORMAT ": %s", ids->model_id,
+                 error->message);
       gtk_widget_set_visible (self->results_box, FALSE);
       return;
     }
 
-  g_set_object (&self->confusion, confusion);
+  g_set_object (&self->confusion, metrics->confusion);
   self->results_model = model->id;
-  leaf_confusion_matrix_set_model (self->confusion_matrix, confusion);
-  fill_per_class (self);
+  leaf_confusion_matrix_set_model (self->confusion_matrix, self->confusion);
+  leaf_metrics_table_fill (self->per_class_grid, (const LeafMetrics * const[]) { metrics }, NULL,
+                           1);
   show_calibration (self, model->metrics_json);
-  /* Translators: %s is a run number, %.1f%% the accuracy, %u the photo count */
-  title = g_strdup_printf (ngettext ("Run %" PRId64 ": %.1f%% of %u validation photo "
-                                     "recognised",
-                                     "Run %" PRId64 ": %.1f%% of %u validation photos "
-                                     "recognised",
-                                     leaf_confusion_get_total (confusion)),
-                           run_id, leaf_confusion_get_accuracy (confusion) * 100,
-                           leaf_confusion_get_total (confusion));
-  gtk_label_set_text (self->results_title, title);
+  title = leaf_model_info_get_title (model);
+  /* Translators: %s is a model's title (“Run 3”), %.1f%% the accuracy, %u the photo count */
+  heading = g_strdup_printf (ngettext ("%s: %.1f%% of %u validation photo recognised",
+                                       "%s: %.1f%% of %u validation photos recognised",
+                                       leaf_confusion_get_total (self->confusion)),
+                             title, leaf_confusion_get_accuracy (self->confusion) * 100,
+                             leaf_confusion_get_total (self->confusion));
+  gtk_label_set_text (self->results_title, heading);
   gtk_widget_set_visible (self->results_box, TRUE);
 }
 
@@ -586,11 +548,156 @@ status_text (LeafRunStatus status)
     }
 }
 
+/* A model's title as a menu item's label, where “_” marks a mnemonic. */
+static char *
+menu_label (const char *text)
+{
+  g_auto(GStrv) parts = g_strsplit (text, "_", -1);
+
+  return g_strjoinv ("__", parts);
+}
+
+static void
+menu_append_model_action (GMenu       *menu,
+                          const char  *label,
+                          const char  *action,
+                          GVariant    *target)
+{
+  g_autoptr(GMenuItem) item = g_menu_item_new (label, NULL);
+
+  g_menu_item_set_action_and_target_value (item, action, target);
+  g_menu_append_item (menu, item);
+}
+
+/* What can be done with a kept model: the history row's menu. */
+static GMenuModel *
+model_menu_new (const LeafModelInfo *model,
+                GPtrArray           *models)
+{
+  g_autoptr(GMenu) menu = g_menu_new ();
+  g_autoptr(GMenu) use = g_menu_new ();
+  g_autoptr(GMenu) others = g_menu_new ();
+  g_autoptr(GMenu) edit = g_menu_new ();
+  g_autoptr(GMenu) remove = g_menu_new ();
+
+  if (!model->active)
+    menu_append_model_action (use, _("_Use for Diagnosis"), "train.use-model",
+                              g_variant_new_int64 (model->id));
+  for (guint i = 0; i < models->len; i++)
+    {
+      const LeafModelInfo *other = g_ptr_array_index (models, i);
+      g_autofree char *description = NULL;
+      g_autofree char *label = NULL;
+
+      if (other->id == model->id)
+        continue;
+      description = leaf_model_info_describe (other);
+      label = menu_label (description);
+      menu_append_model_action (others, label, "train.compare-models",
+                                g_variant_new ("(xx)", model->id, other->id));
+    }
+  if (g_menu_model_get_n_items (G_MENU_MODEL (others)) > 0)
+    g_menu_append_submenu (use, _("_Compare With"), G_MENU_MODEL (others));
+  menu_append_model_action (edit, _("_Rename…"), "train.rename-model",
+                            g_variant_new_int64 (model->id));
+  menu_append_model_action (edit, _("_Export…"), "train.export-model",
+                            g_variant_new_int64 (model->id));
+  menu_append_model_action (remove, _("_Delete…"), "train.remove-model",
+                            g_variant_new_int64 (model->id));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (use));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (edit));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (remove));
+  return G_MENU_MODEL (g_steal_pointer (&menu));
+}
+
+/* One run, with the model it kept if any, or one model no run of the catalog trained. */
+static GtkWidget *
+history_row_new (const LeafRunInfo   *run,
+                 const LeafModelInfo *model,
+                 GPtrArray           *models)
+{
+  GtkWidget *row = adw_action_row_new ();
+  g_autoptr(GDateTime) local = g_date_time_to_local (run ? run->started : model->created);
+  g_autofree char *when = g_date_time_format (local, "%x %R");
+  g_autofree char *title = model ? leaf_model_info_get_title (model)
+                                 : g_strdup_printf (_("Run %" PRId64), run->id);
+  g_autoptr(GString) subtitle = g_string_new (when);
+  const char *tooltip = model && model->note ? model->note : run ? run->message : NULL;
+  RowIds ids = { run ? run->id : 0, model ? model->id : 0 };
+
+  g_string_append_printf (subtitle, " · %s", run ? status_text (run->status) : _("Imported"));
+  if (model != NULL && !isnan (model->val_accuracy))
+    {
+      g_string_append (subtitle, " · ");
+      /* Translators: a model's accuracy on its validation photos, as in “87 % validation” */
+      g_string_append_printf (subtitle, _("%.0f %% validation"), 100 * model->val_accuracy);
+    }
+  /* Names are the user's text, not markup. */
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle->str);
+  if (tooltip != NULL && tooltip[0] != '\0')
+    gtk_widget_set_tooltip_text (row, tooltip);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row),
+                             gtk_image_new_from_icon_name (run ? status_icon (run->status)
+                                                               : "document-open-symbolic"));
+  if (model != NULL && model->active)
+    {
+      GtkWidget *badge = gtk_label_new (_("In Use"));
+
+      gtk_widget_set_valign (badge, GTK_ALIGN_CENTER);
+      gtk_widget_set_tooltip_text (badge, _("Diagnose uses this model"));
+      gtk_widget_add_css_class (badge, "caption-heading");
+      gtk_widget_add_css_class (badge, "accent");
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), badge);
+    }
+  if (model != NULL)
+    {
+      g_autoptr(GMenuModel) menu = model_menu_new (model, models);
+      GtkWidget *button = gtk_menu_button_new ();
+
+      gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (button), "view-more-symbolic");
+      gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (button), menu);
+      gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+      gtk_widget_set_tooltip_text (button, _("Model Actions"));
+      gtk_widget_add_css_class (button, "flat");
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+    }
+  g_object_set_data_full (G_OBJECT (row), ROW_IDS, g_memdup2 (&ids, sizeof ids), g_free);
+  return row;
+}
+
+typedef struct
+{
+  const LeafRunInfo *run;
+  const LeafModelInfo *model;
+} HistoryEntry;
+
+static GDateTime *
+entry_time (const HistoryEntry *entry)
+{
+  return entry->run ? entry->run->started : entry->model->created;
+}
+
+/* Newest first. */
+static int
+compare_entries (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_date_time_compare (entry_time (b), entry_time (a));
+}
+
+/**
+ * reload_history:
+ * @select: (nullable): the row to select, by its run or its model
+ */
 static void
 reload_history (LeafTrainView *self,
-                gint64         select_run)
+                const RowIds  *select)
 {
   g_autoptr(GPtrArray) runs = NULL;
+  g_autoptr(GPtrArray) models = NULL;
+  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (HistoryEntry));
   g_autoptr(GError) error = NULL;
   GtkListBoxRow *old;
 
@@ -600,12 +707,14 @@ reload_history (LeafTrainView *self,
     return;
 
   runs = leaf_catalog_list_runs (self->catalog, &error);
-  if (runs == NULL)
+  if (runs != NULL)
+    models = leaf_catalog_list_models (self->catalog, &error);
+  if (models == NULL)
     {
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return;
     }
-  if (runs->len == 0)
+  if (runs->len == 0 && models->len == 0)
     {
       GtkWidget *row = adw_action_row_new ();
 
@@ -613,31 +722,36 @@ reload_history (LeafTrainView *self,
       gtk_widget_add_css_class (row, "dim-label");
       gtk_list_box_row_set_selectable (GTK_LIST_BOX_ROW (row), FALSE);
       gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
-      g_object_set_data (G_OBJECT (row), ROW_RUN, NULL);
       gtk_list_box_append (self->history_list, row);
       return;
     }
 
-  /* Newest first. */
-  for (guint i = runs->len; i > 0; i--)
+  for (guint i = 0; i < runs->len; i++)
     {
-      LeafRunInfo *run = g_ptr_array_index (runs, i - 1);
-      g_autoptr(GDateTime) local = g_date_time_to_local (run->started);
-      g_autofree char *when = g_date_time_format (local, "%x %R");
-      g_autofree char *title = g_strdup_printf (_("Run %" PRId64), run->id);
-      g_autofree char *subtitle = g_strdup_printf ("%s · %s", when, status_text (run->status));
-      GtkWidget *row = adw_action_row_new ();
-      GtkWidget *icon = gtk_image_new_from_icon_name (status_icon (run->status));
+      HistoryEntry entry = { g_ptr_array_index (runs, i), NULL };
+      int index = find_model_of_run (models, entry.run->id);
 
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-      if (run->message != NULL && run->message[0] != '\0')
-        gtk_widget_set_tooltip_text (row, run->message);
-      adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
-      g_object_set_data_full (G_OBJECT (row), ROW_RUN, g_memdup2 (&run->id, sizeof run->id),
-                              g_free);
+      entry.model = index >= 0 ? g_ptr_array_index (models, index) : NULL;
+      g_array_append_val (entries, entry);
+    }
+  for (guint i = 0; i < models->len; i++)
+    {
+      HistoryEntry entry = { NULL, g_ptr_array_index (models, i) };
+
+      if (entry.model->run_id == 0)
+        g_array_append_val (entries, entry);
+    }
+  g_array_sort (entries, compare_entries);
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      HistoryEntry *entry = &g_array_index (entries, HistoryEntry, i);
+      GtkWidget *row = history_row_new (entry->run, entry->model, models);
+      const RowIds *ids = row_ids (GTK_LIST_BOX_ROW (row));
+
       gtk_list_box_append (self->history_list, row);
-      if (run->id == select_run)
+      if (select != NULL && ((select->run_id > 0 && ids->run_id == select->run_id) ||
+                             (select->model_id > 0 && ids->model_id == select->model_id)))
         gtk_list_box_select_row (self->history_list, GTK_LIST_BOX_ROW (row));
     }
 }
@@ -646,10 +760,10 @@ static void
 on_history_row_selected_cb (LeafTrainView *self,
                             GtkListBoxRow *row)
 {
-  gint64 *run_id = row ? g_object_get_data (G_OBJECT (row), ROW_RUN) : NULL;
+  const RowIds *ids = row_ids (row);
 
-  if (run_id != NULL)
-    show_run (self, *run_id);
+  if (ids != NULL)
+    show_entry (self, ids);
 }
 
 /* Actions */
@@ -684,6 +798,113 @@ stop_action (GtkWidget  *widget,
   gtk_label_set_text (self->status_label, _("Stopping after the current step…"));
   update_actions (self);
   g_signal_emit (self, signals[STOP_REQUESTED], 0);
+}
+
+/* After a run: what its model became */
+
+/* “58 %”, or words for an unknown accuracy. */
+static char *
+format_accuracy (double accuracy)
+{
+  /* Translators: a model's accuracy, as in “58 %” */
+  return isnan (accuracy) ? g_strdup (_("accuracy unknown"))
+                          : g_strdup_printf (_("%.0f %%"), 100 * accuracy);
+}
+
+/* For a run stopped before the end: how far it went. */
+static char *
+stopped_text (LeafTrainView *self,
+              gint64         run_id)
+{
+  g_autoptr(GArray) epochs = leaf_catalog_get_metric (self->catalog, run_id, LEAF_METRIC_EPOCH,
+                                                      "val_accuracy", NULL);
+  guint n = epochs ? epochs->len : 0;
+
+  if (n == 0)
+    return g_strdup (_("Stopped before the first epoch ended."));
+  return g_strdup_printf (ngettext ("Stopped after %u epoch.", "Stopped after %u epochs.", n), n);
+}
+
+/* Whether Diagnose uses the model of the run that ended last, and why; the run's own note
+ * while it stands, as the run compared the two models on the same photos. */
+static char *
+decision_text (LeafTrainView       *self,
+               const LeafModelInfo *model,
+               const LeafModelInfo *active)
+{
+  gboolean stopped = model->run_status == LEAF_RUN_CANCELLED;
+  g_autofree char *prefix = stopped ? stopped_text (self, model->run_id) : NULL;
+  g_autofree char *accuracy = format_accuracy (model->val_accuracy);
+  g_autofree char *active_title = active ? leaf_model_info_get_title (active) : NULL;
+  g_autofree char *active_accuracy = active ? format_accuracy (active->val_accuracy) : NULL;
+  g_autofree char *decision = NULL;
+
+  if (model->active == self->decided_by_run && !stopped && model->note != NULL)
+    return g_strdup (model->note);
+  if (model->active)
+    decision = g_strdup (_("Diagnose uses this model, as you chose."));
+  else if (active != NULL)
+    /* Translators: the first %s is an accuracy (“58 %”), then a model's title and accuracy */
+    decision = g_strdup_printf (_("The model was kept (%s) but Diagnose still uses %s (%s)."),
+                                accuracy, active_title, active_accuracy);
+  else
+    decision = g_strdup_printf (_("The model was kept (%s) but Diagnose uses no model until "
+                                  "you choose one."), accuracy);
+  return prefix ? g_strdup_printf ("%s %s", prefix, decision) : g_steal_pointer (&decision);
+}
+
+/* Tells, under the title of the run that ended last, what became of its model, and offers to
+ * use it when Diagnose does not. */
+static void
+update_decision (LeafTrainView *self)
+{
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(LeafModelInfo) active = NULL;
+  g_autofree char *text = NULL;
+
+  if (self->decided_model > 0 && self->state == STATE_IDLE && self->catalog != NULL)
+    model = leaf_catalog_get_model (self->catalog, self->decided_model, NULL);
+  gtk_widget_set_visible (self->use_anyway_button, model != NULL && !model->active);
+  if (model == NULL)
+    return;
+  active = leaf_active_model_get (self->catalog);
+  text = decision_text (self, model, active);
+  gtk_label_set_text (self->status_label, text);
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->use_anyway_button), "x", model->id);
+}
+
+#define TOAST_MODEL "leaf-model-id"
+
+static void
+on_use_anyway_clicked_cb (AdwToast      *toast,
+                          LeafTrainView *self)
+{
+  _leaf_train_view_use_model (self, *(gint64 *) g_object_get_data (G_OBJECT (toast),
+                                                                   TOAST_MODEL));
+}
+
+/* A run kept a model Diagnose does not use: say so where the user may be, and offer it. */
+static void
+offer_model (LeafTrainView       *self,
+             const LeafModelInfo *model)
+{
+  g_autoptr(LeafModelInfo) active = leaf_active_model_get (self->catalog);
+  g_autofree char *title = leaf_model_info_get_title (model);
+  g_autofree char *active_title = active ? leaf_model_info_get_title (active) : NULL;
+  g_autofree char *text = NULL;
+  AdwToast *toast;
+
+  /* Translators: %s are models' titles: “Run 4 was kept, but Diagnose still uses Run 3” */
+  text = active ? g_strdup_printf (_("%s was kept, but Diagnose still uses %s"), title,
+                                   active_title)
+                : g_strdup_printf (_("%s was kept, but Diagnose does not use it"), title);
+  toast = leaf_show_toast_with_button (GTK_WIDGET (self), text, _("_Use Anyway"));
+  if (toast == NULL)
+    return;
+  g_object_set_data_full (G_OBJECT (toast), TOAST_MODEL,
+                          g_memdup2 (&model->id, sizeof model->id), g_free);
+  g_signal_connect_object (toast, "button-clicked", G_CALLBACK (on_use_anyway_clicked_cb), self,
+                           0);
 }
 
 /* GObject */
@@ -766,6 +987,7 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, phase_label);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, status_label);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, use_anyway_button);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, message_label);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, pause_content);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, loss_chart);
@@ -784,6 +1006,7 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
   gtk_widget_class_install_action (widget_class, "train.start", NULL, start_action);
   gtk_widget_class_install_action (widget_class, "train.pause", NULL, pause_action);
   gtk_widget_class_install_action (widget_class, "train.stop", NULL, stop_action);
+  _leaf_train_view_install_model_actions (widget_class);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
@@ -853,10 +1076,12 @@ leaf_train_view_new (void)
 static void
 on_catalog_runs_changed_cb (LeafTrainView *self)
 {
-  GtkListBoxRow *row = gtk_list_box_get_selected_row (self->history_list);
-  gint64 *selected = row ? g_object_get_data (G_OBJECT (row), ROW_RUN) : NULL;
+  const RowIds *selected = row_ids (gtk_list_box_get_selected_row (self->history_list));
+  RowIds keep = selected ? *selected : (RowIds) { 0, 0 };
 
-  reload_history (self, selected ? *selected : 0);
+  /* The rows go: keep what the selected one stood for, not a pointer into it. */
+  reload_history (self, &keep);
+  update_decision (self);
 }
 
 /**
@@ -879,6 +1104,8 @@ leaf_train_view_set_catalog (LeafTrainView *self,
     {
       g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (on_catalog_runs_changed_cb),
                                self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "active-model-changed",
+                               G_CALLBACK (on_catalog_runs_changed_cb), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (catalog, "images-changed", G_CALLBACK (update_group_warning),
                                self, G_CONNECT_SWAPPED);
       g_signal_connect_object (catalog, "labels-changed", G_CALLBACK (update_group_warning),
@@ -888,9 +1115,11 @@ leaf_train_view_set_catalog (LeafTrainView *self,
     return;
   update_group_warning (self);
   self->live_run = 0;
+  self->decided_model = 0;
+  update_decision (self);
   clear_charts (self);
   gtk_widget_set_visible (self->results_box, FALSE);
-  reload_history (self, 0);
+  reload_history (self, NULL);
   update_actions (self);
 }
 
@@ -905,6 +1134,8 @@ leaf_train_view_begin_run (LeafTrainView *self)
   g_return_if_fail (LEAF_IS_TRAIN_VIEW (self));
 
   self->state = STATE_RUNNING;
+  self->decided_model = 0;
+  update_decision (self);
   clear_charts (self);
   gtk_list_box_unselect_all (self->history_list);
   gtk_widget_set_visible (self->results_box, FALSE);
@@ -1060,18 +1291,31 @@ leaf_train_view_set_paused (LeafTrainView *self,
  * @run_id: the run's id in the catalog, or 0 when it never started
  * @error: (nullable): why it failed
  *
- * Lists the run in the history and shows its results.
+ * Lists the run in the history, shows its results and says whether Diagnose uses its model
+ * (the run decides: only a completed run at least as accurate as the model in use replaces
+ * it). When it does not, a toast and a button offer to use it anyway.
  */
 void
 leaf_train_view_end_run (LeafTrainView *self,
                          gint64         run_id,
                          const GError  *error)
 {
+  g_autoptr(LeafRunInfo) run = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+
   g_return_if_fail (LEAF_IS_TRAIN_VIEW (self));
 
   self->state = STATE_IDLE;
   self->live_run = run_id;
   update_actions (self);
+  if (run_id > 0 && self->catalog != NULL)
+    {
+      run = leaf_catalog_get_run (self->catalog, run_id, NULL);
+      model = model_of_run (self, run_id);
+    }
+  self->decided_model = model ? model->id : 0;
+  /* Active now, it was made so by its run: the user has not had a chance yet. */
+  self->decided_by_run = model && model->active;
   if (error != NULL)
     {
       gtk_label_set_text (self->phase_label, _("Training Failed"));
@@ -1080,13 +1324,19 @@ leaf_train_view_end_run (LeafTrainView *self,
     }
   else
     {
-      gtk_label_set_text (self->phase_label, _("Training Finished"));
-      gtk_label_set_text (self->status_label,
-                          _("The model is ready: Diagnose uses it for new photos"));
+      gboolean stopped = run == NULL || run->status == LEAF_RUN_CANCELLED;
+
+      gtk_label_set_text (self->phase_label, stopped ? _("Training Stopped")
+                                                     : _("Training Finished"));
+      gtk_label_set_text (self->status_label, run != NULL && model == NULL
+                                              ? _("The run kept no model.") : "");
       gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
     }
+  update_decision (self);
+  if (model != NULL && !model->active)
+    offer_model (self, model);
   /* The trainer writes through its own connection: the catalog does not signal its runs. */
-  reload_history (self, run_id);
+  reload_history (self, &(RowIds) { run_id, 0 });
 }
 
 /**
@@ -1170,4 +1420,18 @@ leaf_train_view_is_running (LeafTrainView *self)
 {
   g_return_val_if_fail (LEAF_IS_TRAIN_VIEW (self), FALSE);
   return self->state != STATE_IDLE;
+}
+
+LeafCatalog *
+_leaf_train_view_get_catalog (LeafTrainView *self)
+{
+  return self->catalog;
+}
+
+/* Lists the history again, with the model's row selected and its results shown. */
+void
+_leaf_train_view_show_model (LeafTrainView *self,
+                             gint64         model_id)
+{
+  reload_history (self, &(RowIds) { 0, model_id });
 }

@@ -55,6 +55,13 @@ void           leaf_train_view_end_run       (LeafTrainView    *self,
 void           leaf_train_view_handle_event  (LeafTrainView        *self,
                                               const LeafTrainEvent *event);
 
+/* Export Model… and Import Model… of the history, once the user chose a file. */
+void           leaf_train_view_export_model  (LeafTrainView    *self,
+                                              gint64            model_id,
+                                              GFile            *file);
+void           leaf_train_view_import_model  (LeafTrainView    *self,
+                                              GFile            *file);
+
 /* What the view shows, for tests and accessibility checks. */
 LeafChart     *leaf_train_view_get_chart     (LeafTrainView    *self,
                                               const char       *name);
