@@ -1,11 +1,12 @@
-/* leaf-window-review.c: the latest model's predictions for every photo of the catalog
+/* leaf-window-review.c: a model's predictions for every photo of the catalog
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The Library's Disagreements and Uncertain filters, and the photos behind a confusion-matrix
- * cell, read predictions stored in the catalog. After a run, the diagnosis service diagnoses
- * every photo with the new model and stores the results in batches, so that the filters fill up
- * while it works; progress shows under the header bar, where it can be cancelled.
+ * cell, read predictions stored in the catalog. When a model without them becomes the active
+ * one (by its run, or by the user's choice), the diagnosis service diagnoses every photo with it
+ * and stores the results in batches, so that the filters fill up while it works; progress shows
+ * under the header bar, where it can be cancelled.
  */
 
 #define G_LOG_DOMAIN "leaf-window"

@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "leaf-active-model.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
 #include "leaf-window-private.h"
@@ -25,6 +26,23 @@ drop_trainer (LeafWindow *self)
   g_clear_object (&self->trainer);
   if (leaf_train_view_is_running (self->train_view))
     leaf_train_view_end_run (self->train_view, 0, NULL);
+}
+
+/* The Library's Disagreements and Uncertain filters read the active model's stored
+ * predictions: make them when it has none yet (a model imported, or one its run did not make
+ * active and the user chose since). */
+static void
+review_active_model (LeafWindow *self)
+{
+  g_autoptr(LeafModelInfo) model = NULL;
+  LeafImageQuery predicted = { .sort = LEAF_IMAGE_SORT_UNCERTAINTY };
+  guint count = 0;
+
+  if (self->catalog == NULL || (model = leaf_active_model_get (self->catalog)) == NULL)
+    return;
+  predicted.model_id = model->id;
+  if (leaf_catalog_count_images (self->catalog, &predicted, &count, NULL) && count == 0)
+    _leaf_window_review_model (self, model->id);
 }
 
 static void
@@ -61,6 +79,8 @@ set_catalog (LeafWindow  *self,
       g_signal_connect_object (catalog, "classes-changed",
                                G_CALLBACK (_leaf_window_update_actions), self,
                                G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "active-model-changed",
+                               G_CALLBACK (review_active_model), self, G_CONNECT_SWAPPED);
       if (self->settings != NULL)
         g_settings_set_string (self->settings, "last-catalog", leaf_catalog_get_path (catalog));
     }
@@ -176,13 +196,8 @@ on_trainer_event_cb (LeafTrainer          *trainer,
        * window's catalog does not hear about. */
       leaf_library_view_reload_models (self->library_view);
       leaf_diagnose_view_reload_model (self->diagnose_view);
-      if (event->error == NULL && self->catalog != NULL)
-        {
-          g_autoptr(LeafModelInfo) model = leaf_catalog_get_latest_model (self->catalog, NULL);
-
-          if (model != NULL && model->run_id == event->run_id)
-            _leaf_window_review_model (self, model->id);
-        }
+      if (event->error == NULL && event->activated)
+        review_active_model (self);
     }
 }
 
