@@ -892,11 +892,11 @@ cmd_relocate (LeafCli  *cli,
   g_autoptr(GPtrArray) not_found = NULL;
   guint n_repaired = 0, n_left;
 
-  g_option_context_set_summary (context, _("Repair the paths of images whose folder was moved: "
-                                           "each image under OLD-FOLDER found at the same place "
-                                           "under NEW-FOLDER, with the same content, gets its new "
-                                           "path. Images that do not match are listed and keep "
-                                           "their path."));
+  g_option_context_set_summary (context, _("Repair the paths of images and model files whose "
+                                           "folder was moved: each file under OLD-FOLDER found at "
+                                           "the same place under NEW-FOLDER, with the same "
+                                           "content, gets its new path. Files that do not match "
+                                           "are listed and keep their path."));
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (argc != 3)
@@ -905,8 +905,8 @@ cmd_relocate (LeafCli  *cli,
       !leaf_catalog_relocate (catalog, argv[1], argv[2], &n_repaired, &differing, &not_found,
                               &error))
     return leaf_cli_fail (&error);
-  printf (g_dngettext (GETTEXT_PACKAGE, "Repaired the path of %u image.\n",
-                       "Repaired the paths of %u images.\n", n_repaired), n_repaired);
+  printf (g_dngettext (GETTEXT_PACKAGE, "Repaired the path of %u file.\n",
+                       "Repaired the paths of %u files.\n", n_repaired), n_repaired);
 
   for (guint i = 0; i < differing->len; i++)
     {
@@ -922,9 +922,9 @@ cmd_relocate (LeafCli  *cli,
   if (n_left == 0)
     return 0;
   g_printerr (g_dngettext (GETTEXT_PACKAGE,
-                           "leafscope-cli: %u image could not be relocated and keeps its old "
+                           "leafscope-cli: %u file could not be relocated and keeps its old "
                            "path; import the right file to repair it.\n",
-                           "leafscope-cli: %u images could not be relocated and keep their old "
+                           "leafscope-cli: %u files could not be relocated and keep their old "
                            "paths; import the right files to repair them.\n", n_left),
               n_left);
   return 1;

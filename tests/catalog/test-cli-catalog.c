@@ -388,10 +388,10 @@ test_relocate_checks_content (Fixture       *fixture,
   g_assert_cmpint (g_unlink (gone), ==, 0);
 
   g_assert_cmpint (run_cli_with (NULL, NULL, fixture->catalog, &out, &err, args), ==, 1);
-  g_assert_nonnull (strstr (out, "3 images"));
+  g_assert_nonnull (strstr (out, "3 files"));
   g_assert_nonnull (strstr (err, swapped));
   g_assert_nonnull (strstr (err, "leaf-4.jpg"));
-  g_assert_nonnull (strstr (err, "2 images"));
+  g_assert_nonnull (strstr (err, "2 files"));
   /* The swapped scan kept the old path (missing), not another photo's label. */
   assert_stats (fixture, 5, 5, 2, "blight", 2);
   g_assert_cmpuint (count_listed (fixture, "--missing", NULL), ==, 2);
