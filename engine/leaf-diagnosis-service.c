@@ -50,23 +50,42 @@ leaf_diagnosis_result_free (LeafDiagnosisResult *result)
 }
 
 /**
- * leaf_diagnosis_result_should_refer:
+ * leaf_diagnosis_result_get_referral:
  * @threshold: the calibrated probability below which to refer, or a negative value for the
  *   model's own threshold
  *
- * Returns: whether the most probable class is below the threshold, so that the diagnosis
- *   should go to an expert
+ * A photo unlike the training photos is referred whatever its probabilities say: a model asked
+ * about what it never saw can be confidently wrong.
+ *
+ * Returns: why the diagnosis should go to an expert, or %LEAF_REFERRAL_NONE
+ */
+LeafReferral
+leaf_diagnosis_result_get_referral (const LeafDiagnosisResult *result,
+                                    double                     threshold)
+{
+  g_return_val_if_fail (result != NULL, LEAF_REFERRAL_NONE);
+  g_return_val_if_fail (result->n_classes > 0, LEAF_REFERRAL_NONE);
+
+  if (threshold < 0)
+    threshold = result->refer_below;
+  if (result->ood)
+    return LEAF_REFERRAL_UNFAMILIAR;
+  if (result->probabilities[result->ranking[0]] < threshold)
+    return LEAF_REFERRAL_LOW_CONFIDENCE;
+  return LEAF_REFERRAL_NONE;
+}
+
+/**
+ * leaf_diagnosis_result_should_refer:
+ * @threshold: as for leaf_diagnosis_result_get_referral()
+ *
+ * Returns: whether the diagnosis should go to an expert, for either reason
  */
 gboolean
 leaf_diagnosis_result_should_refer (const LeafDiagnosisResult *result,
                                     double                     threshold)
 {
-  g_return_val_if_fail (result != NULL, FALSE);
-  g_return_val_if_fail (result->n_classes > 0, FALSE);
-
-  if (threshold < 0)
-    threshold = result->refer_below;
-  return result->probabilities[result->ranking[0]] < threshold;
+  return leaf_diagnosis_result_get_referral (result, threshold) != LEAF_REFERRAL_NONE;
 }
 
 /* The worker thread -------------------------------------------------------------------------- */
@@ -446,6 +465,7 @@ diagnose_work (GTask  *task,
 {
   Request *request = g_task_get_task_data (task);
   g_autoptr(LeafDiagnosisResult) result = g_new0 (LeafDiagnosisResult, 1);
+  const LeafModelMeta *meta;
   GError *error = NULL;
   LeafPredictor *predictor;
   guint n;
@@ -474,16 +494,19 @@ diagnose_work (GTask  *task,
   result->n_classes = n;
   result->probabilities = g_new (float, n);
   result->logits = g_new (float, n);
-  if (!leaf_predictor_predict_pixbuf (predictor, result->image,
-                                      (request->flags & LEAF_DIAGNOSE_TTA) != 0,
-                                      result->probabilities, result->logits, &error))
+  if (!leaf_predictor_predict_pixbuf_full (predictor, result->image,
+                                           (request->flags & LEAF_DIAGNOSE_TTA) != 0,
+                                           result->probabilities, result->logits,
+                                           &result->ood_score, &error))
     {
       g_task_return_error (task, error);
       return;
     }
   result->ranking = g_new (guint, n);
   leaf_predictor_top_k (result->probabilities, n, result->ranking, n);
-  result->refer_below = leaf_predictor_get_meta (predictor)->refer_below;
+  meta = leaf_predictor_get_meta (predictor);
+  result->refer_below = meta->refer_below;
+  result->ood = meta->ood != NULL && leaf_ood_is_unfamiliar (meta->ood, result->ood_score);
   g_task_return_pointer (task, g_steal_pointer (&result),
                          (GDestroyNotify) leaf_diagnosis_result_free);
 }

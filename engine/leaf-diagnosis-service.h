@@ -35,6 +35,9 @@ typedef enum
  * @logits: @n_classes raw logits
  * @ranking: every class index, most probable first (ties: the lower index first)
  * @refer_below: the model's referral threshold, chosen on its validation photos; 0 = never
+ * @ood_score: how unlike the photos the model was trained on the photo is (leaf-ood.h); NAN
+ *   when the model has no such check (models trained before it, imported ones)
+ * @ood: whether the score is above the model's threshold, so that the diagnosis is referred
  * @image: the photo as decoded, for its heatmap
  */
 typedef struct
@@ -46,12 +49,24 @@ typedef struct
   float *logits;
   guint *ranking;
   double refer_below;
+  double ood_score;
+  gboolean ood;
   GdkPixbuf *image;
 } LeafDiagnosisResult;
 
-void     leaf_diagnosis_result_free         (LeafDiagnosisResult       *result);
-gboolean leaf_diagnosis_result_should_refer (const LeafDiagnosisResult *result,
-                                             double                     threshold);
+/* Why a diagnosis goes to an expert; the first that applies. */
+typedef enum
+{
+  LEAF_REFERRAL_NONE,
+  LEAF_REFERRAL_UNFAMILIAR,     /* the photo is unlike the photos the model was trained on */
+  LEAF_REFERRAL_LOW_CONFIDENCE, /* the most probable class is below the threshold */
+} LeafReferral;
+
+void         leaf_diagnosis_result_free         (LeafDiagnosisResult       *result);
+gboolean     leaf_diagnosis_result_should_refer (const LeafDiagnosisResult *result,
+                                                 double                     threshold);
+LeafReferral leaf_diagnosis_result_get_referral (const LeafDiagnosisResult *result,
+                                                 double                     threshold);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafDiagnosisResult, leaf_diagnosis_result_free)
 

@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 
 #include "leaf-error.h"
 #include "leaf-json.h"
@@ -29,6 +30,7 @@ leaf_model_meta_free (LeafModelMeta *meta)
   g_free (meta->metrics_json);
   g_free (meta->catalog_path);
   g_free (meta->created);
+  g_clear_pointer (&meta->ood, leaf_ood_free);
   g_free (meta);
 }
 
@@ -77,6 +79,20 @@ leaf_model_meta_to_json (const LeafModelMeta *meta)
   leaf_json_add_string (b, "created", meta->created);
   leaf_json_add_double (b, "temperature", meta->temperature);
   leaf_json_add_double (b, "refer_below", meta->refer_below);
+  leaf_json_add_node (b, "ood", meta->ood != NULL ? leaf_ood_to_json (meta->ood) : NULL);
+  if (meta->train_photos > 0)
+    {
+      leaf_json_begin_object (b, "trained_on");
+      leaf_json_add_int (b, "photos", meta->train_photos);
+      leaf_json_add_int (b, "validation_photos", meta->val_photos);
+      if (isnan (meta->plain_background))
+        leaf_json_add_node (b, "plain_background", NULL);
+      else
+        leaf_json_add_double (b, "plain_background", meta->plain_background);
+      json_builder_end_object (b);
+    }
+  else
+    leaf_json_add_node (b, "trained_on", NULL);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
@@ -92,6 +108,36 @@ member_to_json (JsonObject *object,
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return NULL;
   return json_to_string (node, FALSE);
+}
+
+/* What the model was trained on, and its check for photos unlike those. Models written before
+ * either existed lack them, and a damaged record is left out as if absent: the model still
+ * diagnoses, without that check ("ood": null in predict --json). */
+static void
+read_trained_on (JsonObject    *object,
+                 LeafModelMeta *meta)
+{
+  JsonObject *trained_on = _leaf_json_object_member (object, "trained_on");
+  JsonNode *ood = json_object_get_member (object, "ood");
+  gint64 photos;
+
+  meta->plain_background = NAN;
+  if (trained_on != NULL)
+    {
+      photos = _leaf_json_int_member (trained_on, "photos", 0);
+      meta->train_photos = photos > 0 && photos <= G_MAXUINT ? photos : 0;
+      photos = _leaf_json_int_member (trained_on, "validation_photos", 0);
+      meta->val_photos = photos > 0 && photos <= G_MAXUINT ? photos : 0;
+      meta->plain_background = _leaf_json_double_member (trained_on, "plain_background", NAN);
+      if (!(meta->plain_background >= 0 && meta->plain_background <= 1))
+        meta->plain_background = NAN;
+    }
+  if (ood != NULL && !JSON_NODE_HOLDS_NULL (ood))
+    {
+      meta->ood = leaf_ood_from_json (ood, NULL);
+      if (meta->ood != NULL && leaf_ood_get_n_features (meta->ood) != LEAF_OOD_N_FEATURES)
+        g_clear_pointer (&meta->ood, leaf_ood_free);
+    }
 }
 
 /**
@@ -157,6 +203,7 @@ leaf_model_meta_from_json (const char  *json,
   if (!(meta->temperature > 0))
     meta->temperature = 1.0;
   meta->refer_below = _leaf_json_double_member (object, "refer_below", 0.0);
+  read_trained_on (object, meta);
   return g_steal_pointer (&meta);
 
 not_ours:

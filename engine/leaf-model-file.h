@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "leaf-ood.h"
+
 G_BEGIN_DECLS
 
 /* Stored as JSON in the safetensors header of every model Leafscope writes. */
@@ -24,6 +26,10 @@ typedef struct
   char *created;       /* ISO 8601 */
   double temperature;  /* divides logits before the softmax; 1 when not calibrated */
   double refer_below;  /* diagnoses below this calibrated probability go to an expert; 0 = never */
+  LeafOod *ood;        /* flags photos unlike the training photos; NULL: no such check */
+  guint train_photos;  /* what it was trained on: 0 when unknown (imported models) */
+  guint val_photos;
+  double plain_background; /* share of the training photos on a plain background, as in a lab */
 } LeafModelMeta;
 
 void           leaf_model_meta_free      (LeafModelMeta  *meta);

@@ -36,6 +36,9 @@ struct _LeafPredictor
 
 G_DEFINE_FINAL_TYPE (LeafPredictor, leaf_predictor, G_TYPE_OBJECT)
 
+/* The detector reads the features the predictor pools. */
+G_STATIC_ASSERT (LEAF_OOD_N_FEATURES == LEAF_PREDICTOR_N_FEATURES);
+
 static void
 leaf_predictor_finalize (GObject *object)
 {
@@ -209,48 +212,84 @@ leaf_predictor_get_path (LeafPredictor *self)
   return self->path;
 }
 
+/* Runs n preprocessed photos through the model. The backbone's pooled output, which goes on to
+ * the classifier, is copied to features (n x LEAF_PREDICTOR_N_FEATURES) when it is not NULL;
+ * logits receives n x n_classes values. */
+static gboolean
+forward (LeafPredictor  *self,
+         float          *pixels,
+         guint           n,
+         float          *logits,
+         float          *features,
+         GError        **error)
+{
+  guint size = self->meta->image_size;
+  int64_t shape[4] = { n, 3, size, size };
+  LtTensor *input = NULL, *act = NULL, *pooled = NULL, *result = NULL;
+  char *msg = NULL;
+  LtStatus status;
+
+  status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
+  if (status == LT_OK)
+    status = lt_model_forward_prefix (self->model, input, LT_N_FEATURES, &act, &msg);
+  if (status == LT_OK)
+    status = lt_tensor_mean_spatial (act, &pooled, &msg);
+  if (status == LT_OK)
+    status = lt_model_forward_rest (self->model, pooled, LT_N_FEATURES, &result, &msg);
+  if (status == LT_OK && features != NULL)
+    status = lt_tensor_copy_f32 (pooled, features, (gsize) n * LEAF_PREDICTOR_N_FEATURES, &msg);
+  if (status == LT_OK)
+    status = lt_tensor_copy_f32 (result, logits, (gsize) n * self->meta->n_classes, &msg);
+  lt_tensor_free (input);
+  lt_tensor_free (act);
+  lt_tensor_free (pooled);
+  lt_tensor_free (result);
+  if (status != LT_OK)
+    return leaf_engine_error_from_shim (status, msg, error);
+  return TRUE;
+}
+
 /**
- * leaf_predictor_predict_pixbuf:
+ * leaf_predictor_predict_pixbuf_full:
  * @tta: average the logits of the eight flips and rotations (test-time augmentation)
  * @probabilities: (out caller-allocates) (nullable): n_classes values, calibrated by the
  *   model's temperature
  * @logits: (out caller-allocates) (nullable): n_classes raw logits
+ * @ood_score: (out) (optional): how unlike the training photos the photo is (leaf-ood.h), from
+ *   the photo as it is, not its flips; NAN when the model has no such check
  */
 gboolean
-leaf_predictor_predict_pixbuf (LeafPredictor  *self,
-                               GdkPixbuf      *image,
-                               gboolean        tta,
-                               float          *probabilities,
-                               float          *logits,
-                               GError        **error)
+leaf_predictor_predict_pixbuf_full (LeafPredictor  *self,
+                                    GdkPixbuf      *image,
+                                    gboolean        tta,
+                                    float          *probabilities,
+                                    float          *logits,
+                                    double         *ood_score,
+                                    GError        **error)
 {
-  gsize n_values = leaf_image_transform_get_n_values (self->transform);
-  guint size = self->meta->image_size;
+  gsize n_values;
   guint n_views = tta ? LEAF_IMAGE_N_VIEWS : 1;
-  guint n_classes = self->meta->n_classes;
-  g_autofree float *pixels = g_new (float, n_values * n_views);
-  g_autofree float *out = g_new (float, (gsize) n_views * n_classes);
-  int64_t shape[4] = { n_views, 3, size, size };
-  LtTensor *input = NULL, *result = NULL;
-  char *msg = NULL;
-  LtStatus status;
+  guint n_classes;
+  g_autofree float *pixels = NULL;
+  g_autofree float *out = NULL;
+  g_autofree float *features = NULL;
+  const LeafOod *ood;
 
   g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
   g_return_val_if_fail (GDK_IS_PIXBUF (image), FALSE);
 
+  n_values = leaf_image_transform_get_n_values (self->transform);
+  n_classes = self->meta->n_classes;
+  pixels = g_new (float, n_values * n_views);
+  out = g_new (float, (gsize) n_views * n_classes);
+  ood = ood_score != NULL ? self->meta->ood : NULL;
+  features = ood != NULL ? g_new (float, (gsize) n_views * LEAF_PREDICTOR_N_FEATURES) : NULL;
+
   leaf_image_transform_apply (self->transform, image, pixels);
   for (guint v = 1; v < n_views; v++)
-    leaf_image_view_apply (v, pixels, pixels + v * n_values, 3, size);
-
-  status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
-  if (status == LT_OK)
-    status = lt_model_forward (self->model, input, &result, &msg);
-  if (status == LT_OK)
-    status = lt_tensor_copy_f32 (result, out, (gsize) n_views * n_classes, &msg);
-  lt_tensor_free (input);
-  lt_tensor_free (result);
-  if (status != LT_OK)
-    return leaf_engine_error_from_shim (status, msg, error);
+    leaf_image_view_apply (v, pixels, pixels + v * n_values, 3, self->meta->image_size);
+  if (!forward (self, pixels, n_views, out, features, error))
+    return FALSE;
 
   for (guint v = 1; v < n_views; v++)
     for (guint c = 0; c < n_classes; c++)
@@ -261,7 +300,25 @@ leaf_predictor_predict_pixbuf (LeafPredictor  *self,
     memcpy (logits, out, n_classes * sizeof (float));
   if (probabilities != NULL)
     leaf_calibration_softmax (out, n_classes, self->meta->temperature, probabilities);
+  if (ood_score != NULL)
+    *ood_score = ood != NULL ? leaf_ood_score (ood, features) : NAN;
   return TRUE;
+}
+
+/**
+ * leaf_predictor_predict_pixbuf:
+ *
+ * leaf_predictor_predict_pixbuf_full() without the out-of-distribution score.
+ */
+gboolean
+leaf_predictor_predict_pixbuf (LeafPredictor  *self,
+                               GdkPixbuf      *image,
+                               gboolean        tta,
+                               float          *probabilities,
+                               float          *logits,
+                               GError        **error)
+{
+  return leaf_predictor_predict_pixbuf_full (self, image, tta, probabilities, logits, NULL, error);
 }
 
 /**
@@ -282,13 +339,9 @@ leaf_predictor_predict_batch (LeafPredictor  *self,
                               GError        **error)
 {
   gsize n_values;
-  guint size, n_classes;
+  guint n_classes;
   g_autofree float *pixels = NULL;
   g_autofree float *out = NULL;
-  int64_t shape[4];
-  LtTensor *input = NULL, *act = NULL, *pooled = NULL, *result = NULL;
-  char *msg = NULL;
-  LtStatus status;
 
   g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
   g_return_val_if_fail (images != NULL || n_images == 0, FALSE);
@@ -296,34 +349,13 @@ leaf_predictor_predict_batch (LeafPredictor  *self,
     return TRUE;
 
   n_values = leaf_image_transform_get_n_values (self->transform);
-  size = self->meta->image_size;
   n_classes = self->meta->n_classes;
   pixels = g_new (float, n_values * n_images);
   out = g_new (float, (gsize) n_images * n_classes);
-  shape[0] = n_images;
-  shape[1] = 3;
-  shape[2] = shape[3] = size;
   for (guint i = 0; i < n_images; i++)
     leaf_image_transform_apply (self->transform, images[i], pixels + i * n_values);
-
-  status = lt_tensor_new_f32 (pixels, shape, 4, &input, &msg);
-  if (status == LT_OK)
-    status = lt_model_forward_prefix (self->model, input, LT_N_FEATURES, &act, &msg);
-  if (status == LT_OK)
-    status = lt_tensor_mean_spatial (act, &pooled, &msg);
-  if (status == LT_OK)
-    status = lt_model_forward_rest (self->model, pooled, LT_N_FEATURES, &result, &msg);
-  if (status == LT_OK && features != NULL)
-    status = lt_tensor_copy_f32 (pooled, features, (gsize) n_images * LEAF_PREDICTOR_N_FEATURES,
-                                 &msg);
-  if (status == LT_OK)
-    status = lt_tensor_copy_f32 (result, out, (gsize) n_images * n_classes, &msg);
-  lt_tensor_free (input);
-  lt_tensor_free (act);
-  lt_tensor_free (pooled);
-  lt_tensor_free (result);
-  if (status != LT_OK)
-    return leaf_engine_error_from_shim (status, msg, error);
+  if (!forward (self, pixels, n_images, out, features, error))
+    return FALSE;
 
   for (guint i = 0; probabilities != NULL && i < n_images; i++)
     leaf_calibration_softmax (out + (gsize) i * n_classes, n_classes, self->meta->temperature,

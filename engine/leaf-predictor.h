@@ -31,6 +31,13 @@ gboolean             leaf_predictor_predict_pixbuf   (LeafPredictor  *self,
                                                       float          *probabilities,
                                                       float          *logits,
                                                       GError        **error);
+gboolean             leaf_predictor_predict_pixbuf_full (LeafPredictor *self,
+                                                         GdkPixbuf     *image,
+                                                         gboolean       tta,
+                                                         float         *probabilities,
+                                                         float         *logits,
+                                                         double        *ood_score,
+                                                         GError       **error);
 gboolean             leaf_predictor_predict_file     (LeafPredictor  *self,
                                                       const char     *path,
                                                       gboolean        tta,

@@ -30,6 +30,7 @@
 #include "leaf-json.h"
 #include "leaf-metrics.h"
 #include "leaf-model-file.h"
+#include "leaf-ood.h"
 #include "leaf-predictor.h"
 #include "leaf-run-private.h"
 #include "leaf-weights-store.h"
@@ -110,6 +111,8 @@ typedef struct
   guint kept_epoch;
   double temperature;         /* of the kept model, once calibrated */
   double refer_below;
+  LeafOod *ood;               /* of the kept model: which photos are unlike the training photos */
+  double plain_background;    /* share of the training photos on a plain background */
   char *metrics_json;         /* of the kept model, once evaluated */
   double head_seconds;
   double finetune_seconds;
@@ -1202,6 +1205,10 @@ save_model (Run     *run,
     .metrics_json = run->metrics_json,
     .temperature = run->temperature,
     .refer_below = run->refer_below,
+    .ood = run->ood,
+    .train_photos = run->train->len,
+    .val_photos = run->val->len,
+    .plain_background = run->plain_background,
   };
   g_autofree char *json = leaf_model_meta_to_json (&meta);
   char *msg = NULL;
@@ -1439,6 +1446,116 @@ build_summary (Run                   *run,
   return json_to_string (root, FALSE);
 }
 
+/* Photos unlike the training photos -------------------------------------------------------- */
+
+/* The kept model's pooled features of images[] (each photo as it is, no flip), as a diagnosis
+ * computes them, and their class indices; photos that cannot be read are left out. From the
+ * cached activations at the cut when there are some: the stages after it may have been
+ * fine-tuned since the head phase pooled them. */
+static gboolean
+pool_kept_features (Run     *run,
+                    GArray  *images,
+                    GArray  *features,
+                    GArray  *labels,
+                    GError **error)
+{
+  guint batch_size = MAX (run->recipe->batch_size, 64);
+  int cut = (int) run->cut;
+  g_auto(Batch) batch = { 0 };
+
+  batch_init (&batch, batch_size);
+  for (guint start = 0; start < images->len; start += batch_size)
+    {
+      LtTensor *input, *act = NULL, *pooled = NULL;
+      char *msg = NULL;
+      gboolean ok;
+
+      if (!batch_load (run, &batch, &g_array_index (images, guint, start),
+                       MIN (batch_size, images->len - start), FALSE, cut, &input, error))
+        return FALSE;
+      if (input == NULL)
+        continue;
+      g_array_set_size (features, features->len + (gsize) batch.n * N_FEATURES);
+      ok = (cut == POOLED_CUT ||
+            shim_ok (lt_model_forward_range (run->model, input, cut, LT_N_FEATURES, &act, &msg),
+                     &msg, error)) &&
+           shim_ok (lt_tensor_mean_spatial (act != NULL ? act : input, &pooled, &msg), &msg,
+                    error) &&
+           shim_ok (lt_tensor_copy_f32 (pooled, &g_array_index (features, float, features->len -
+                                                                (gsize) batch.n * N_FEATURES),
+                                        (gsize) batch.n * N_FEATURES, &msg), &msg, error);
+      lt_tensor_free (input);
+      lt_tensor_free (act);
+      lt_tensor_free (pooled);
+      if (!ok)
+        return FALSE;
+      for (guint i = 0; i < batch.n; i++)
+        {
+          guint label = batch.labels[i];
+          g_array_append_val (labels, label);
+        }
+    }
+  return TRUE;
+}
+
+/* How many photos of the plain-background heuristic's sample; spread over the training set. */
+#define PLAIN_BACKGROUND_SAMPLE 100
+
+static double
+share_plain_background (Run *run)
+{
+  guint step = MAX (run->train->len / PLAIN_BACKGROUND_SAMPLE, 1), plain = 0, seen = 0;
+
+  for (guint i = 0; i < run->train->len; i += step)
+    {
+      LeafCatalogImage *image = run->images->pdata[g_array_index (run->train, guint, i)];
+      g_autoptr(GdkPixbuf) pixbuf = leaf_image_load (leaf_catalog_image_get_path (image),
+                                                     LEAF_IMAGE_DEFAULT_MAX_PIXELS, NULL);
+
+      if (pixbuf == NULL)
+        continue;
+      plain += leaf_ood_plain_background (pixbuf);
+      seen++;
+    }
+  return seen > 0 ? (double) plain / seen : NAN;
+}
+
+/* Fits the kept model's check for photos unlike the training photos on the training photos, and
+ * its threshold on the validation photos, so that about 5 % of them are flagged. Too few photos
+ * leave the model without the check, which is said, not an error. */
+static gboolean
+fit_ood (Run     *run,
+         GError **error)
+{
+  g_autoptr(GArray) train_features = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) train_labels = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GArray) val_features = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) val_labels = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GError) fit_error = NULL;
+  GArray *threshold_features;
+
+  run->plain_background = share_plain_background (run);
+  if (!pool_kept_features (run, run->train, train_features, train_labels, error) ||
+      !pool_kept_features (run, run->val, val_features, val_labels, error))
+    return FALSE;
+  run->ood = leaf_ood_fit ((const float *) (gpointer) train_features->data,
+                           (const guint *) (gpointer) train_labels->data, train_labels->len,
+                           N_FEATURES, g_strv_length (run->class_names), &fit_error);
+  if (run->ood == NULL)
+    {
+      emit_message (run, "%s", fit_error->message);
+      return TRUE;
+    }
+  /* Without validation photos the training photos stand in, which flags fewer photos later. */
+  threshold_features = val_labels->len > 0 ? val_features : train_features;
+  leaf_ood_choose_threshold (run->ood, (const float *) (gpointer) threshold_features->data,
+                             threshold_features->len / N_FEATURES, LEAF_OOD_FLAGGED_SHARE);
+  emit_message (run, _("Photos unlike the training photos will be referred to an expert: those "
+                       "scoring above %.2f, as %.0f%% of the validation photos do"),
+                leaf_ood_get_threshold (run->ood), 100 * LEAF_OOD_FLAGGED_SHARE);
+  return TRUE;
+}
+
 static char *
 train (Run     *run,
        GError **error)
@@ -1571,15 +1688,21 @@ train (Run     *run,
   run->refer_below = calibration.refer_below;
   metrics = leaf_metrics_build (confusion, (const char * const *) run->class_names, n_classes);
   run->metrics_json = json_to_string (metrics, FALSE);
-  emit_message (run, _("Calibration: temperature %.3f, expected calibration error %.1f%% → %.1f%%"),
-                calibration.temperature, 100 * calibration.ece_before,
-                100 * calibration.ece_after);
+  if (calibration.scaling_kept)
+    emit_message (run, _("Calibration: temperature %.3f, expected calibration error %.1f%% → "
+                         "%.1f%%"), calibration.temperature, 100 * calibration.ece_before,
+                  100 * calibration.ece_after);
+  else
+    emit_message (run, _("Calibration: temperature scaling (%.3f) would raise the expected "
+                         "calibration error from %.1f%% to %.1f%%, so the uncalibrated "
+                         "probabilities are kept"), calibration.fitted_temperature,
+                  100 * calibration.ece_before, 100 * calibration.ece_fitted);
   if (calibration.refer_below > 0)
     emit_message (run, _("Diagnoses below %.0f%% confidence will be referred to an expert: on "
                          "validation, %.0f%% of photos keep their diagnosis, with %.1f%% errors"),
                   100 * calibration.refer_below, 100 * calibration.coverage,
                   100 * calibration.covered_error);
-  if (!save_model (run, error))
+  if (!fit_ood (run, error) || !save_model (run, error))
     return NULL;
 
   {
@@ -1837,6 +1960,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->base_note, g_free);
   g_clear_pointer (&run->model_path, g_free);
   g_clear_pointer (&run->metrics_json, g_free);
+  g_clear_pointer (&run->ood, leaf_ood_free);
   g_clear_pointer (&run->val_set_sha256, g_free);
   g_clear_pointer (&run->step_metrics, g_array_unref);
   if (run->stop_reasons != NULL)
