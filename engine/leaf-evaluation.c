@@ -12,6 +12,8 @@
 #include "leaf-image.h"
 #include "leaf-json.h"
 
+#include <math.h>
+
 void
 leaf_evaluation_free (LeafEvaluation *evaluation)
 {
@@ -65,7 +67,9 @@ leaf_evaluation_run (LeafPredictor  *predictor,
   g_autoptr(GArray) all_labels = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(LeafConfusion) confusion = NULL;
   LeafEvaluation *evaluation;
+  const LeafOod *ood;
   const char *name;
+  guint n_familiar = 0, familiar_correct = 0;
 
   g_return_val_if_fail (LEAF_IS_PREDICTOR (predictor), NULL);
   g_return_val_if_fail (folder != NULL, NULL);
@@ -81,6 +85,8 @@ leaf_evaluation_run (LeafPredictor  *predictor,
   evaluation = g_new0 (LeafEvaluation, 1);
   evaluation->unknown_folders = g_ptr_array_new_with_free_func (g_free);
   evaluation->failures = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  ood = leaf_predictor_get_meta (predictor)->ood;
+  evaluation->has_ood = ood != NULL;
 
   while ((name = g_dir_read_name (dir)) != NULL)
     {
@@ -101,18 +107,30 @@ leaf_evaluation_run (LeafPredictor  *predictor,
       while (photos != NULL && (file = g_dir_read_name (photos)) != NULL)
         {
           g_autofree char *path = g_build_filename (class_dir, file, NULL);
+          g_autoptr(GdkPixbuf) image = NULL;
           GError *failure = NULL;
+          double ood_score;
           guint best;
 
           if (!leaf_image_is_photo_name (file))
             continue;
-          if (!leaf_predictor_predict_file (predictor, path, tta, probabilities, logits, &failure))
+          image = leaf_image_load (path, LEAF_IMAGE_DEFAULT_MAX_PIXELS, &failure);
+          if (image == NULL ||
+              !leaf_predictor_predict_pixbuf_full (predictor, image, tta, probabilities, logits,
+                                                   &ood_score, &failure))
             {
               g_ptr_array_add (evaluation->failures, failure);
               continue;
             }
           leaf_predictor_top_k (probabilities, n_classes, &best, 1);
           counts[truth * n_classes + best]++;
+          if (ood != NULL && leaf_ood_is_unfamiliar (ood, ood_score))
+            evaluation->n_ood++;
+          else
+            {
+              n_familiar++;
+              familiar_correct += best == truth;
+            }
           g_array_append_vals (all_logits, logits, n_classes);
           g_array_append_val (all_labels, truth);
         }
@@ -122,6 +140,7 @@ leaf_evaluation_run (LeafPredictor  *predictor,
   leaf_confusion_set_counts (confusion, counts, (gsize) n_classes * n_classes);
   evaluation->metrics = leaf_metrics_new_from_confusion (confusion);
   evaluation->temperature = leaf_predictor_get_meta (predictor)->temperature;
+  evaluation->familiar_accuracy = n_familiar > 0 ? (double) familiar_correct / n_familiar : NAN;
   evaluation->ece_before = leaf_calibration_ece ((const float *) all_logits->data,
                                                  (const guint *) all_labels->data,
                                                  all_labels->len, n_classes, 1.0, NULL);
@@ -136,7 +155,9 @@ leaf_evaluation_run (LeafPredictor  *predictor,
  * leaf_evaluation_to_json:
  *
  * Returns: (transfer full): the metrics as leaf_metrics_to_json() writes them, with
- *   `"ece": {"temperature", "before", "after"}`
+ *   `"ece": {"temperature", "before", "after"}` and `"ood": {"flagged", "accuracy_rest"}` (how
+ *   many photos the model found unlike its training photos, and its accuracy on the others), or
+ *   `"ood": null` for a model without that check
  */
 JsonNode *
 leaf_evaluation_to_json (const LeafEvaluation *evaluation)
@@ -150,5 +171,20 @@ leaf_evaluation_to_json (const LeafEvaluation *evaluation)
   leaf_json_add_double (b, "after", evaluation->ece_after);
   json_builder_end_object (b);
   json_object_set_member (json_node_get_object (root), "ece", json_builder_get_root (b));
+  if (evaluation->has_ood)
+    {
+      g_autoptr(JsonBuilder) ood = json_builder_new ();
+
+      json_builder_begin_object (ood);
+      leaf_json_add_int (ood, "flagged", evaluation->n_ood);
+      if (isnan (evaluation->familiar_accuracy))
+        leaf_json_add_node (ood, "accuracy_rest", NULL);
+      else
+        leaf_json_add_double (ood, "accuracy_rest", evaluation->familiar_accuracy);
+      json_builder_end_object (ood);
+      json_object_set_member (json_node_get_object (root), "ood", json_builder_get_root (ood));
+    }
+  else
+    json_object_set_null_member (json_node_get_object (root), "ood");
   return root;
 }

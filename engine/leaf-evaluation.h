@@ -18,6 +18,9 @@ typedef struct
   double temperature;         /* the model's, from its file */
   double ece_before;          /* expected calibration error of the raw logits */
   double ece_after;           /* and of the logits divided by the temperature */
+  gboolean has_ood;           /* whether the model checks for photos unlike its training photos */
+  guint n_ood;                /* photos it found unlike them, which it would refer */
+  double familiar_accuracy;   /* accuracy on the other photos; NAN when there are none */
   GPtrArray *unknown_folders; /* (element-type utf8): folders of no class of the model, skipped */
   GPtrArray *failures;        /* (element-type GError): photos that could not be diagnosed */
 } LeafEvaluation;

@@ -429,6 +429,9 @@ typedef struct
   gboolean logits;
 } PredictReport;
 
+/* By LeafReferral. */
+static const char *const referral_names[] = { NULL, "unfamiliar", "low_confidence" };
+
 static void
 print_prediction_json (const PredictReport *report)
 {
@@ -452,6 +455,19 @@ print_prediction_json (const PredictReport *report)
     }
   json_builder_end_array (b);
   leaf_json_add_boolean (b, "refer", leaf_diagnosis_result_should_refer (result, -1));
+  leaf_json_add_string (b, "referral", referral_names[leaf_diagnosis_result_get_referral (result,
+                                                                                          -1)]);
+  /* A model without the check says neither yes nor no. */
+  if (isnan (result->ood_score))
+    {
+      leaf_json_add_node (b, "ood", NULL);
+      leaf_json_add_node (b, "ood_score", NULL);
+    }
+  else
+    {
+      leaf_json_add_boolean (b, "ood", result->ood);
+      leaf_json_add_double (b, "ood_score", result->ood_score);
+    }
   if (report->heatmap != NULL)
     {
       g_autofree char *heatmap_display = g_filename_display_name (report->heatmap);
@@ -486,8 +502,17 @@ print_prediction_text (const PredictReport *report)
   for (guint k = 0; k < report->top; k++)
     printf ("  %-24s %6.2f%%\n", result->classes[result->ranking[k]],
             100 * result->probabilities[result->ranking[k]]);
-  if (leaf_diagnosis_result_should_refer (result, -1))
-    printf ("  %s\n", _("Uncertain: refer to an expert"));
+  switch (leaf_diagnosis_result_get_referral (result, -1))
+    {
+    case LEAF_REFERRAL_UNFAMILIAR:
+      printf ("  %s\n", _("Unlike the photos this model was trained on: refer to an expert"));
+      break;
+    case LEAF_REFERRAL_LOW_CONFIDENCE:
+      printf ("  %s\n", _("Uncertain: refer to an expert"));
+      break;
+    case LEAF_REFERRAL_NONE:
+      break;
+    }
   if (report->heatmap != NULL)
     printf (_("  heatmap: %s\n"), report->heatmap);
   if (report->logits)
@@ -638,6 +663,14 @@ print_evaluation_text (const LeafEvaluation *evaluation)
   printf (_("Expected calibration error %.2f%% before calibration, %.2f%% after "
             "(temperature %.3f)\n"), 100 * evaluation->ece_before, 100 * evaluation->ece_after,
           evaluation->temperature);
+  if (!evaluation->has_ood)
+    printf (_("The model has no check for photos unlike its training photos\n"));
+  else if (isnan (evaluation->familiar_accuracy))
+    printf (_("Unlike the training photos: all %u photos would be referred\n"), evaluation->n_ood);
+  else
+    printf (_("Unlike the training photos: %u of %u photos would be referred; accuracy on the "
+              "other %u: %.2f%%\n"), evaluation->n_ood, (guint) metrics->n,
+            (guint) metrics->n - evaluation->n_ood, 100 * evaluation->familiar_accuracy);
 }
 
 static int
