@@ -275,12 +275,19 @@ leaf_calibration_fit (const float     *logits,
                       guint            n_classes,
                       LeafCalibration *out)
 {
-  out->temperature = leaf_calibration_fit_temperature (logits, labels, n, n_classes);
+  out->fitted_temperature = leaf_calibration_fit_temperature (logits, labels, n, n_classes);
+  out->ece_before = leaf_calibration_ece (logits, labels, n, n_classes, 1.0, out->bins_before);
+  out->ece_fitted = leaf_calibration_ece (logits, labels, n, n_classes, out->fitted_temperature,
+                                          out->bins_after);
+  /* Scaling minimises the log loss, which need not lower the calibration error the user sees
+   * (3.4 % before, 4.7 % after was seen on 120 photos): the better of the two is kept. */
+  out->scaling_kept = out->ece_fitted <= out->ece_before;
+  out->temperature = out->scaling_kept ? out->fitted_temperature : 1.0;
+  out->ece_after = out->scaling_kept ? out->ece_fitted : out->ece_before;
+  if (!out->scaling_kept)
+    memcpy (out->bins_after, out->bins_before, sizeof out->bins_before);
   out->nll_before = leaf_calibration_nll (logits, labels, n, n_classes, 1.0);
   out->nll_after = leaf_calibration_nll (logits, labels, n, n_classes, out->temperature);
-  out->ece_before = leaf_calibration_ece (logits, labels, n, n_classes, 1.0, out->bins_before);
-  out->ece_after = leaf_calibration_ece (logits, labels, n, n_classes, out->temperature,
-                                         out->bins_after);
   out->refer_below = leaf_calibration_refer_threshold (logits, labels, n, n_classes,
                                                        out->temperature, &out->coverage,
                                                        &out->covered_error);
@@ -319,6 +326,8 @@ static const struct
   { "refer_below", G_STRUCT_OFFSET (LeafCalibration, refer_below) },
   { "coverage", G_STRUCT_OFFSET (LeafCalibration, coverage) },
   { "covered_error", G_STRUCT_OFFSET (LeafCalibration, covered_error) },
+  { "fitted_temperature", G_STRUCT_OFFSET (LeafCalibration, fitted_temperature) },
+  { "ece_fitted", G_STRUCT_OFFSET (LeafCalibration, ece_fitted) },
 };
 
 /**
@@ -338,6 +347,7 @@ leaf_calibration_to_json (const LeafCalibration *calibration)
       leaf_json_add_double (b, number_members[i].name,
                             G_STRUCT_MEMBER (double, calibration, number_members[i].offset));
     }
+  leaf_json_add_boolean (b, "scaling_kept", calibration->scaling_kept);
   add_bins (b, "reliability_before", calibration->bins_before);
   add_bins (b, "reliability", calibration->bins_after);
   json_builder_end_object (b);
@@ -388,6 +398,7 @@ leaf_calibration_from_json (JsonNode         *node,
                             GError          **error)
 {
   JsonObject *object;
+  JsonNode *kept;
 
   g_return_val_if_fail (out != NULL, FALSE);
 
@@ -405,5 +416,15 @@ leaf_calibration_from_json (JsonNode         *node,
       json_object_get_double_member_with_default (object, number_members[i].name, 0);
   if (!(out->temperature > 0))
     out->temperature = 1.0;
+  /* Records from before the choice kept the fitted temperature. */
+  kept = json_object_get_member (object, "scaling_kept");
+  out->scaling_kept = !(kept != NULL && JSON_NODE_HOLDS_VALUE (kept) &&
+                        json_node_get_value_type (kept) == G_TYPE_BOOLEAN &&
+                        !json_node_get_boolean (kept));
+  if (!json_object_has_member (object, "fitted_temperature"))
+    {
+      out->fitted_temperature = out->temperature;
+      out->ece_fitted = out->ece_after;
+    }
   return TRUE;
 }

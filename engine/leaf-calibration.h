@@ -22,11 +22,14 @@ typedef struct
 /* What leaf_calibration_fit() learns from a labelled set of logits. */
 typedef struct
 {
-  double temperature;
+  double temperature;  /* the one kept: the fitted one, or 1 when that calibrates worse */
   double ece_before;   /* at temperature 1 */
-  double ece_after;    /* at the fitted temperature */
+  double ece_after;    /* at the kept temperature */
   double nll_before;
   double nll_after;
+  double fitted_temperature; /* what temperature scaling found */
+  double ece_fitted;   /* at the fitted temperature, whether kept or not */
+  gboolean scaling_kept;
   double refer_below;  /* 0 when every diagnosis may stand */
   double coverage;     /* share of photos at or above refer_below */
   double covered_error;
