@@ -182,15 +182,97 @@ append_calibration (GString             *md,
     g_string_append_printf (md, _("- No referral threshold: every diagnosis stands\n"));
   if (calibration != NULL)
     {
-      g_string_append_printf (md, _("- Expected calibration error on validation: %.2f %% before, "
-                                    "%.2f %% after temperature scaling\n"),
-                              100 * _leaf_json_double_member (calibration, "ece_before", NAN),
-                              100 * _leaf_json_double_member (calibration, "ece_after", NAN));
+      JsonNode *kept = json_object_get_member (calibration, "scaling_kept");
+
+      /* A run that found scaling made things worse kept the probabilities as they were. */
+      if (kept != NULL && JSON_NODE_HOLDS_VALUE (kept) &&
+          json_node_get_value_type (kept) == G_TYPE_BOOLEAN && !json_node_get_boolean (kept))
+        g_string_append_printf (md, _("- Expected calibration error on validation: %.2f %%; "
+                                      "temperature scaling would have made it %.2f %%, so the "
+                                      "uncalibrated probabilities were kept\n"),
+                                100 * _leaf_json_double_member (calibration, "ece_before", NAN),
+                                100 * _leaf_json_double_member (calibration, "ece_fitted", NAN));
+      else
+        g_string_append_printf (md, _("- Expected calibration error on validation: %.2f %% "
+                                      "before, %.2f %% after temperature scaling\n"),
+                                100 * _leaf_json_double_member (calibration, "ece_before", NAN),
+                                100 * _leaf_json_double_member (calibration, "ece_after", NAN));
       g_string_append_printf (md, _("- At that threshold %.1f %% of validation photos keep their "
                                     "diagnosis, with %.2f %% errors among them\n"),
                               100 * _leaf_json_double_member (calibration, "coverage", NAN),
                               100 * _leaf_json_double_member (calibration, "covered_error", NAN));
     }
+  g_string_append (md, "\n");
+}
+
+/**
+ * leaf_model_card_describe_training:
+ * @meta: a model file's metadata
+ *
+ * What the model was trained on, in a sentence or two for whoever reads its diagnoses: how
+ * many photos, of which classes, whether they look like laboratory photos, and whether photos
+ * unlike them are referred.
+ *
+ * Returns: (transfer full): plain text
+ */
+char *
+leaf_model_card_describe_training (const LeafModelMeta *meta)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GString) classes = g_string_new (NULL);
+  /* Only a run records the share, with the count. */
+  double plain = meta->train_photos > 0 ? meta->plain_background : NAN;
+
+  g_return_val_if_fail (meta != NULL, NULL);
+
+  for (guint c = 0; c < meta->n_classes; c++)
+    g_string_append_printf (classes, c == 0 ? "%s" : ", %s", meta->classes[c]);
+  if (meta->train_photos > 0)
+    g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE,
+                                               "Trained on %u photo of %s.",
+                                               "Trained on %u photos of %s.",
+                                               meta->train_photos),
+                            meta->train_photos, classes->str);
+  else
+    g_string_append_printf (text, _("Knows %s; what it was trained on is not recorded."),
+                            classes->str);
+  if (plain >= 0.8)
+    g_string_append_printf (text, _(" %.0f %% of them are on a plain background, as in a "
+                                    "laboratory: field photos may be referred or misjudged."),
+                            100 * plain);
+  else if (plain <= 0.2)
+    g_string_append_printf (text, _(" Most of them are not on a plain background, as field "
+                                    "photos are not."));
+  else if (!isnan (plain))
+    g_string_append_printf (text, _(" %.0f %% of them are on a plain background, as in a "
+                                    "laboratory."), 100 * plain);
+  if (meta->ood != NULL)
+    g_string_append (text, _(" Photos unlike them are referred to an expert."));
+  else
+    g_string_append (text, _(" It cannot tell photos unlike them apart."));
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static void
+append_training (GString             *md,
+                 const LeafModelMeta *meta)
+{
+  g_autofree char *summary = leaf_model_card_describe_training (meta);
+
+  g_string_append_printf (md, "## %s\n\n%s\n\n", _("What it was trained on"), summary);
+  if (meta->train_photos > 0)
+    g_string_append_printf (md, _("- %u training photos, %u validation photos\n"),
+                            meta->train_photos, meta->val_photos);
+  if (meta->train_photos > 0 && !isnan (meta->plain_background))
+    g_string_append_printf (md, _("- On a plain background (laboratory photos): %.0f %% of a "
+                                  "sample of the training photos\n"), 100 * meta->plain_background);
+  if (meta->ood != NULL)
+    g_string_append_printf (md, _("- Photos unlike the training photos: a Mahalanobis distance on "
+                                  "the pooled features above %.3f is referred (%.0f %% of the "
+                                  "validation photos were)\n"),
+                            leaf_ood_get_threshold (meta->ood), 100 * LEAF_OOD_FLAGGED_SHARE);
+  else
+    g_string_append (md, _("- No check for photos unlike the training photos\n"));
   g_string_append (md, "\n");
 }
 
@@ -225,6 +307,7 @@ leaf_model_card_render_figures (const LeafModelMeta *meta,
       if (metrics == NULL)
         metrics = leaf_metrics_new_from_json (json_object_get_member (summary, "metrics"));
     }
+  append_training (md, meta);
   if (recipe != NULL)
     append_recipe (md, recipe);
   if (metrics != NULL)

@@ -17,5 +17,6 @@ char *leaf_model_card_render         (LeafCatalog         *catalog,
                                       GError             **error);
 char *leaf_model_card_render_figures (const LeafModelMeta *meta,
                                       const char          *summary_json);
+char *leaf_model_card_describe_training (const LeafModelMeta *meta);
 
 G_END_DECLS
