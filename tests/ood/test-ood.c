@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "leaf-calibration.h"
 #include "leaf-error.h"
 #include "leaf-model-file.h"
 #include "leaf-ood.h"
@@ -330,6 +331,54 @@ test_plain_background (void)
   g_assert_false (leaf_ood_plain_background (field));
 }
 
+/* Two classes, logits (margin, 0); the first `wrong` photos belong to the other class. */
+static void
+fit_margins (const float     *margins,
+             gsize            n,
+             gsize            wrong,
+             LeafCalibration *out)
+{
+  g_autofree float *logits = g_new0 (float, 2 * n);
+  g_autofree guint *labels = g_new (guint, n);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      logits[2 * i] = margins[i];
+      labels[i] = i < wrong ? 1 : 0;
+    }
+  leaf_calibration_fit (logits, labels, n, 2, out);
+}
+
+/* One confident mistake among photos rightly 98 % sure: the temperature that minimises the log
+ * loss flattens them all, and the calibration error grows, so the plain probabilities stay.
+ * Three confident mistakes in ten: scaling helps and is kept. */
+static void
+test_calibration_keeps_better (void)
+{
+  static const float worse[] = { 8, 4, 4, 4, 4, 4, 4, 4 };
+  static const float better[] = { 8, 8, 8, 8, 8, 8, 8, 8, 8, 8 };
+  LeafCalibration c, again;
+  g_autoptr(JsonNode) node = NULL;
+
+  fit_margins (worse, G_N_ELEMENTS (worse), 1, &c);
+  g_assert_false (c.scaling_kept);
+  g_assert_cmpfloat (c.temperature, ==, 1.0);
+  g_assert_cmpfloat (c.fitted_temperature, >, 1.5);
+  g_assert_cmpfloat (c.ece_fitted, >, c.ece_before);
+  g_assert_cmpfloat (c.ece_after, ==, c.ece_before);
+  g_assert_cmpmem (c.bins_after, sizeof c.bins_after, c.bins_before, sizeof c.bins_before);
+
+  node = leaf_calibration_to_json (&c);
+  g_assert_true (leaf_calibration_from_json (node, &again, NULL));
+  g_assert_false (again.scaling_kept);
+  g_assert_cmpfloat (again.fitted_temperature, ==, c.fitted_temperature);
+
+  fit_margins (better, G_N_ELEMENTS (better), 3, &c);
+  g_assert_true (c.scaling_kept);
+  g_assert_cmpfloat (c.temperature, ==, c.fitted_temperature);
+  g_assert_cmpfloat (c.ece_after, <, c.ece_before);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -344,5 +393,6 @@ main (int   argc,
   g_test_add_func ("/ood/json/damaged", test_json_damaged);
   g_test_add_func ("/ood/model-file", test_model_meta);
   g_test_add_func ("/ood/plain-background", test_plain_background);
+  g_test_add_func ("/calibration/keeps-the-better", test_calibration_keeps_better);
   return g_test_run ();
 }
