@@ -165,12 +165,19 @@ check_models (Setup *setup)
   {
     sqlite3 *db = ctu_sql_open (setup->catalog);
     sqlite3_stmt *stmt = NULL;
+    g_autofree char *folder = g_path_get_dirname (setup->catalog);
 
     g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT path FROM models", -1, &stmt, NULL), ==,
                      SQLITE_OK);
+    /* Paths inside the catalog's folder are kept relative to it. */
     while (sqlite3_step (stmt) == SQLITE_ROW)
-      g_assert_true (g_file_test ((const char *) sqlite3_column_text (stmt, 0),
-                                  G_FILE_TEST_IS_REGULAR));
+      {
+        const char *stored = (const char *) sqlite3_column_text (stmt, 0);
+        g_autofree char *path = g_path_is_absolute (stored)
+                                  ? g_strdup (stored) : g_build_filename (folder, stored, NULL);
+
+        g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+      }
     sqlite3_finalize (stmt);
     sqlite3_close (db);
   }
