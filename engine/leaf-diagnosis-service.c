@@ -26,6 +26,7 @@
 #include "leaf-error.h"
 #include "leaf-heatmap.h"
 #include "leaf-image.h"
+#include "leaf-model-card.h"
 #include "leaf-predictor.h"
 
 /* The catalog's latest model and one more (another window's catalog, a model being reviewed). */
@@ -45,6 +46,7 @@ leaf_diagnosis_result_free (LeafDiagnosisResult *result)
   g_free (result->probabilities);
   g_free (result->logits);
   g_free (result->ranking);
+  g_free (result->trained_on);
   g_clear_object (&result->image);
   g_free (result);
 }
@@ -507,6 +509,8 @@ diagnose_work (GTask  *task,
   meta = leaf_predictor_get_meta (predictor);
   result->refer_below = meta->refer_below;
   result->ood = meta->ood != NULL && leaf_ood_is_unfamiliar (meta->ood, result->ood_score);
+  if ((request->flags & LEAF_DIAGNOSE_RAW_WEIGHTS) == 0)
+    result->trained_on = leaf_model_card_describe_training (meta);
   g_task_return_pointer (task, g_steal_pointer (&result),
                          (GDestroyNotify) leaf_diagnosis_result_free);
 }

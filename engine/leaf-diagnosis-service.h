@@ -38,6 +38,8 @@ typedef enum
  * @ood_score: how unlike the photos the model was trained on the photo is (leaf-ood.h); NAN
  *   when the model has no such check (models trained before it, imported ones)
  * @ood: whether the score is above the model's threshold, so that the diagnosis is referred
+ * @trained_on: (nullable): what the model was trained on, in a sentence or two for the user
+ *   (leaf_model_card_describe_training()); %NULL for a raw weight file
  * @image: the photo as decoded, for its heatmap
  */
 typedef struct
@@ -51,6 +53,7 @@ typedef struct
   double refer_below;
   double ood_score;
   gboolean ood;
+  char *trained_on;
   GdkPixbuf *image;
 } LeafDiagnosisResult;
 

@@ -297,14 +297,45 @@ refer_threshold (LeafDiagnoseView *self)
   return g_settings_get_double (self->settings, "refer-threshold");
 }
 
+/* Says why a diagnosis is referred; a referred diagnosis offers no class to add the photo as by
+ * default, so that the model's guess does not become a label by one click. */
 static void
 update_refer (LeafDiagnoseView *self)
 {
-  gboolean refer = self->current != NULL
-                   && leaf_diagnosis_result_should_refer (self->current->result,
-                                                          refer_threshold (self));
+  LeafReferral referral = self->current != NULL
+                            ? leaf_diagnosis_result_get_referral (self->current->result,
+                                                                  refer_threshold (self))
+                            : LEAF_REFERRAL_NONE;
 
-  gtk_widget_set_visible (GTK_WIDGET (self->refer_label), refer);
+  gtk_widget_set_visible (GTK_WIDGET (self->refer_label), referral != LEAF_REFERRAL_NONE);
+  if (referral == LEAF_REFERRAL_UNFAMILIAR)
+    {
+      gtk_label_set_text (self->refer_label,
+                          _("Unlike the photos this model was trained on: refer to an expert"));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->refer_label),
+                                   _("The photo differs from every photo the model learnt from "
+                                     "(another background, light, blur or subject), so its "
+                                     "answer may be wrong however sure it looks."));
+    }
+  else if (referral == LEAF_REFERRAL_LOW_CONFIDENCE)
+    {
+      gtk_label_set_text (self->refer_label, _("Uncertain: refer to an expert"));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->refer_label),
+                                   _("The model is not confident about this photo; have an "
+                                     "expert confirm the diagnosis."));
+    }
+
+  if (self->current != NULL)
+    {
+      /* Translators: button that imports the photo and labels it; %s is a class */
+      g_autofree char *add_label = g_strdup_printf (_("Add to Catalog as %s"),
+                                                    leaf_diagnosis_get_class (self->current, 0));
+
+      adw_split_button_set_label (self->add_button, referral == LEAF_REFERRAL_NONE
+                                                    ? add_label : _("Add to Catalog as…"));
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "diagnose.add-as-top",
+                                     referral == LEAF_REFERRAL_NONE);
+    }
 }
 
 static void
@@ -389,7 +420,6 @@ show_diagnosis (LeafDiagnoseView *self,
                 LeafDiagnosis    *diagnosis)
 {
   GtkWidget *child;
-  g_autofree char *add_label = NULL;
   const char *top;
 
   g_set_object (&self->current, diagnosis);
@@ -413,12 +443,14 @@ show_diagnosis (LeafDiagnoseView *self,
 
     gtk_label_set_text (self->confidence_label, confidence);
   }
-  update_refer (self);
   {
     /* Translators: %s describes a model, as in “Run 3 · 87 % validation · 4 Dec” */
     g_autofree char *by = g_strdup_printf (_("Diagnosed by %s"), diagnosis->model_description);
+    const char *trained_on = diagnosis->result->trained_on;
+    g_autofree char *text = trained_on != NULL ? g_strdup_printf ("%s\n%s", by, trained_on)
+                                               : g_steal_pointer (&by);
 
-    gtk_label_set_text (self->model_label, by);
+    gtk_label_set_text (self->model_label, text);
   }
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->top_box))) != NULL)
@@ -428,9 +460,7 @@ show_diagnosis (LeafDiagnoseView *self,
                     probability_row_new (leaf_diagnosis_get_class (diagnosis, rank),
                                          leaf_diagnosis_get_probability (diagnosis, rank)));
 
-  /* Translators: button that imports the photo and labels it; %s is a class */
-  add_label = g_strdup_printf (_("Add to Catalog as %s"), top);
-  adw_split_button_set_label (self->add_button, add_label);
+  update_refer (self);
   rebuild_add_menu (self);
   gtk_stack_set_visible_child_name (self->stack, "result");
 }
