@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
@@ -77,4 +78,40 @@ leaf_test_remove_tree (const char *path)
     }
   else
     g_unlink (path);
+}
+
+/**
+ * leaf_test_write_class_photo:
+ * @path: the PNG to write
+ * @klass: 0 for reddish noise, anything else for greenish noise
+ * @seed: which noise
+ *
+ * Two classes a network can tell apart from a few photos, so that a short run has something to
+ * learn; each seed gives another photo.
+ */
+void
+leaf_test_write_class_photo (const char *path,
+                             guint       klass,
+                             guint       seed,
+                             int         width,
+                             int         height)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  g_autoptr(GError) error = NULL;
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        guint8 *p = pixels + y * stride + x * 3;
+        int noise = g_rand_int_range (rand, 0, 80);
+
+        p[0] = klass == 0 ? 150 + noise : 40 + noise / 2;
+        p[1] = klass == 0 ? 60 + noise / 2 : 140 + noise;
+        p[2] = 50 + ((x + y) % 16) * 4;
+      }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
+  g_assert_no_error (error);
 }

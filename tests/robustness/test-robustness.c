@@ -52,31 +52,6 @@ setup_free (Setup *setup)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Setup, setup_free)
 
-/* Reddish and greenish noise, so that training has something to learn. */
-static void
-write_photo (const char *path,
-             guint       klass,
-             guint       seed)
-{
-  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 72, 72);
-  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
-  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
-  int stride = gdk_pixbuf_get_rowstride (pixbuf);
-  g_autoptr(GError) error = NULL;
-
-  for (int y = 0; y < 72; y++)
-    for (int x = 0; x < 72; x++)
-      {
-        guint8 *p = pixels + y * stride + x * 3;
-        int noise = g_rand_int_range (rand, 0, 80);
-        p[0] = klass == 0 ? 150 + noise : 40 + noise / 2;
-        p[1] = klass == 0 ? 60 + noise / 2 : 140 + noise;
-        p[2] = 50 + ((x + y) % 16) * 4;
-      }
-  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
-  g_assert_no_error (error);
-}
-
 /* An ImageFolder tree of photos_per_class photos per class and, when with_weights, base
  * weights from a seeded random network. The catalog is not created yet. */
 static Setup *
@@ -97,7 +72,7 @@ setup_new (guint    photos_per_class,
         {
           g_autofree char *name = g_strdup_printf ("%s-%03u.png", classes[c], i);
           g_autofree char *path = g_build_filename (folder, name, NULL);
-          write_photo (path, c, c * 1000 + i);
+          leaf_test_write_class_photo (path, c, c * 1000 + i, 72, 72);
         }
     }
   if (with_weights)

@@ -38,31 +38,6 @@ typedef struct
   gboolean stop_after_first_epoch;
 } Collector;
 
-/* Two classes a network can tell apart from a few photos: reddish and greenish noise. */
-static void
-write_photo (const char *path,
-             guint       klass,
-             guint       seed)
-{
-  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 72, 80);
-  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
-  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
-  int stride = gdk_pixbuf_get_rowstride (pixbuf);
-  g_autoptr(GError) error = NULL;
-
-  for (int y = 0; y < 80; y++)
-    for (int x = 0; x < 72; x++)
-      {
-        guint8 *p = pixels + y * stride + x * 3;
-        int noise = g_rand_int_range (rand, 0, 80);
-        p[0] = klass == 0 ? 150 + noise : 40 + noise / 2;
-        p[1] = klass == 0 ? 60 + noise / 2 : 140 + noise;
-        p[2] = 50 + ((x + y) % 16) * 4;
-      }
-  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
-  g_assert_no_error (error);
-}
-
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -86,7 +61,7 @@ fixture_setup (Fixture       *f,
         {
           g_autofree char *name = g_strdup_printf ("%s-%02u.png", classes[c], i);
           g_autofree char *path = g_build_filename (class_dir, name, NULL);
-          write_photo (path, c, c * 100 + i);
+          leaf_test_write_class_photo (path, c, c * 100 + i, 72, 80);
           if (f->sample_image == NULL)
             f->sample_image = g_strdup (path);
         }
