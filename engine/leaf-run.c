@@ -1476,13 +1476,14 @@ pool_kept_features (Run     *run,
       if (input == NULL)
         continue;
       g_array_set_size (features, features->len + (gsize) batch.n * N_FEATURES);
+      /* At the pooled cut the batch is pooled already. */
       ok = (cut == POOLED_CUT ||
-            shim_ok (lt_model_forward_range (run->model, input, cut, LT_N_FEATURES, &act, &msg),
-                     &msg, error)) &&
-           shim_ok (lt_tensor_mean_spatial (act != NULL ? act : input, &pooled, &msg), &msg,
-                    error) &&
-           shim_ok (lt_tensor_copy_f32 (pooled, &g_array_index (features, float, features->len -
-                                                                (gsize) batch.n * N_FEATURES),
+            (shim_ok (lt_model_forward_range (run->model, input, cut, LT_N_FEATURES, &act, &msg),
+                      &msg, error) &&
+             shim_ok (lt_tensor_mean_spatial (act, &pooled, &msg), &msg, error))) &&
+           shim_ok (lt_tensor_copy_f32 (pooled != NULL ? pooled : input,
+                                        &g_array_index (features, float, features->len -
+                                                        (gsize) batch.n * N_FEATURES),
                                         (gsize) batch.n * N_FEATURES, &msg), &msg, error);
       lt_tensor_free (input);
       lt_tensor_free (act);

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
 
 #include "leaf-engine.h"
 #include "leaf-model-file.h"
@@ -64,6 +65,28 @@ save (LtModel             *model,
   char *msg = NULL;
 
   g_assert_cmpint (lt_model_save (model, path, json, &msg), ==, LT_OK);
+}
+
+/* Runs the command line on the catalog; returns its output. */
+static char *
+run_cli (const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, (gpointer) cli);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: %s%s", args[2], out, err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return out;
 }
 
 static JsonObject *
@@ -188,6 +211,55 @@ test_predict_and_evaluate (void)
   leaf_test_remove_tree (dir);
 }
 
+/* A run fits the check and keeps it in its model: predict answers "ood" yes or no, and the
+ * model card says what the model was trained on. Tiny photos, from scratch, one epoch. */
+static void
+test_training_fits_it (void)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "ood-train", NULL);
+  g_autofree char *catalog = g_build_filename (dir, "t.leafscope", NULL);
+  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
+  g_autofree char *card = g_build_filename (dir, "card.md", NULL);
+  g_autofree char *probe = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *o;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *folder = g_build_filename (photos, class_names[i % 2], NULL);
+      g_autofree char *name = g_strdup_printf ("%u.png", i);
+      g_autofree char *path = NULL;
+
+      g_assert_cmpint (g_mkdir_with_parents (folder, 0755), ==, 0);
+      path = write_photo (folder, name, i, FALSE);
+    }
+  probe = write_photo (dir, "probe.png", 31, TRUE);
+
+  g_free (run_cli ((const char *[]) { "--catalog", catalog, "init", NULL }));
+  g_free (run_cli ((const char *[]) { "--catalog", catalog, "import", photos, NULL }));
+  g_free (run_cli ((const char *[]) { "--catalog", catalog, "train", "--from-scratch",
+                                      "--image-size", "32", "--head-epochs", "1",
+                                      "--finetune-epochs", "0", "--batch-size", "4", NULL }));
+
+  out = run_cli ((const char *[]) { "--catalog", catalog, "predict", "--json", probe, NULL });
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_true (JSON_NODE_HOLDS_VALUE (json_object_get_member (o, "ood")));
+  g_assert_cmpfloat (json_object_get_double_member (o, "ood_score"), >, 0);
+  g_clear_pointer (&out, g_free);
+
+  g_free (run_cli ((const char *[]) { "--catalog", catalog, "model-card", card, NULL }));
+  g_assert_true (g_file_get_contents (card, &out, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out, "What it was trained on"));
+  g_assert_nonnull (strstr (out, "Trained on "));
+  g_assert_nonnull (strstr (out, "Photos unlike the training photos: a Mahalanobis distance"));
+  leaf_test_remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -197,5 +269,6 @@ main (int   argc,
   cli = argv[1];
 
   g_test_add_func ("/ood/cli/predict-and-evaluate", test_predict_and_evaluate);
+  g_test_add_func ("/ood/cli/training-fits-it", test_training_fits_it);
   return g_test_run ();
 }
