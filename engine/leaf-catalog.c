@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "leaf-file.h"
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
 
@@ -675,13 +676,8 @@ gboolean
 _leaf_file_has_sha256 (const char *path,
                        const char *sha256)
 {
-  g_autofree char *contents = NULL;
-  g_autofree char *found = NULL;
-  gsize length = 0;
+  g_autofree char *found = leaf_file_sha256 (path, NULL, NULL);
 
-  if (!g_file_get_contents (path, &contents, &length, NULL))
-    return FALSE;
-  found = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
   return g_strcmp0 (found, sha256) == 0;
 }
 

@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "leaf-file.h"
 #include "leaf-catalog.h"
 #include "leaf-json-private.h"
 #include "leaf-metrics.h"
@@ -32,19 +33,6 @@ parse_object (JsonParser *parser,
     return NULL;
   root = json_parser_get_root (parser);
   return _leaf_json_node_object (root);
-}
-
-static char *
-sha256_of_file (const char  *path,
-                GError     **error)
-{
-  g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, error);
-
-  if (file == NULL)
-    return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-                                      (const guchar *) g_mapped_file_get_contents (file),
-                                      g_mapped_file_get_length (file));
 }
 
 static gboolean
@@ -334,7 +322,7 @@ leaf_model_card_render (LeafCatalog         *catalog,
                         GError             **error)
 {
   g_autoptr(GString) md = g_string_new (NULL);
-  g_autofree char *sha = sha256_of_file (model_path, error);
+  g_autofree char *sha = leaf_file_sha256 (model_path, NULL, error);
   g_autofree char *name = g_path_get_basename (model_path);
   g_autofree char *figures = NULL;
 

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "leaf-file.h"
 #include "leaf-catalog.h"
 #include "leaf-engine.h"
 #include "leaf-error-private.h"
@@ -382,19 +383,6 @@ new_model_path (LeafCatalog  *catalog,
     }
 }
 
-static char *
-sha256_of_file (const char  *path,
-                GError     **error)
-{
-  g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, error);
-
-  if (file == NULL)
-    return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-                                      (const guchar *) g_mapped_file_get_contents (file),
-                                      g_mapped_file_get_length (file));
-}
-
 /* What the model says about the catalog's validation photos of its classes. */
 typedef struct
 {
@@ -572,7 +560,7 @@ import_model (LeafCatalog      *catalog,
         return FALSE;
     }
 
-  sha = sha256_of_file (import->path, error);
+  sha = leaf_file_sha256 (import->path, NULL, error);
   if (sha == NULL)
     return FALSE;
   summary = build_summary (import, source, metrics);

@@ -9,6 +9,7 @@
 
 #include <gio/gio.h>
 
+#include "leaf-file.h"
 #include "leaf-error-private.h"
 #include "leaf-weights-file.h"
 #include "lt-weights.h"
@@ -34,26 +35,6 @@ leaf_weights_file_free (LeafWeightsFile *info)
   g_strfreev (info->metadata_keys);
   g_strfreev (info->metadata_values);
   g_free (info);
-}
-
-/* Read in pieces: weight files run to hundreds of megabytes. */
-static char *
-file_sha256 (const char  *path,
-             GError     **error)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) stream = g_file_read (file, NULL, error);
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guint8 *buffer = g_malloc (1 << 16);
-  gssize n;
-
-  if (stream == NULL)
-    return NULL;
-  while ((n = g_input_stream_read (G_INPUT_STREAM (stream), buffer, 1 << 16, NULL, error)) > 0)
-    g_checksum_update (checksum, buffer, n);
-  if (n < 0)
-    return NULL;
-  return g_strdup (g_checksum_get_string (checksum));
 }
 
 /**
@@ -85,7 +66,7 @@ leaf_weights_file_inspect (const char  *path,
       leaf_engine_error_from_shim (status, message, error);
       return NULL;
     }
-  info->sha256 = file_sha256 (path, error);
+  info->sha256 = leaf_file_sha256 (path, NULL, error);
   if (info->sha256 == NULL)
     {
       lt_state_dict_free (sd);

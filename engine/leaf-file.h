@@ -1,0 +1,16 @@
+/* leaf-file.h: what the engine asks of whole files
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+char *leaf_file_sha256 (const char    *path,
+                        GCancellable  *cancellable,
+                        GError       **error);
+
+G_END_DECLS
