@@ -10,9 +10,9 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
-#include "leaf-file.h"
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
+#include "leaf-file.h"
 
 /**
  * LeafCatalog:

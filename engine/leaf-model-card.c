@@ -17,8 +17,8 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
-#include "leaf-file.h"
 #include "leaf-catalog.h"
+#include "leaf-file.h"
 #include "leaf-json-private.h"
 #include "leaf-metrics.h"
 #include "leaf-model-card.h"

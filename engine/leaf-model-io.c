@@ -20,10 +20,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "leaf-file.h"
 #include "leaf-catalog.h"
 #include "leaf-engine.h"
 #include "leaf-error-private.h"
+#include "leaf-file.h"
 #include "leaf-json.h"
 #include "leaf-metrics.h"
 #include "leaf-model-file.h"

@@ -26,6 +26,7 @@
 #include "leaf-engine.h"
 #include "leaf-error-private.h"
 #include "leaf-feature-cache.h"
+#include "leaf-file.h"
 #include "leaf-image.h"
 #include "leaf-json.h"
 #include "leaf-metrics.h"
@@ -193,25 +194,6 @@ static double
 seconds_since (gint64 start_us)
 {
   return (g_get_monotonic_time () - start_us) / 1e6;
-}
-
-static char *
-sha256_of_file (const char  *path,
-                GError     **error)
-{
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, error);
-  guint8 buffer[65536];
-  gssize n;
-
-  if (in == NULL)
-    return NULL;
-  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, sizeof buffer, NULL, error)) > 0)
-    g_checksum_update (checksum, buffer, n);
-  if (n < 0)
-    return NULL;
-  return g_strdup (g_checksum_get_string (checksum));
 }
 
 /* Preparation ------------------------------------------------------------------------------ */
@@ -382,7 +364,7 @@ resolve_base (Run     *run,
   run->base_path = resolve_weights (run, error);
   if (run->base_path == NULL)
     return FALSE;
-  run->base_sha256 = sha256_of_file (run->base_path, error);
+  run->base_sha256 = leaf_file_sha256 (run->base_path, NULL, error);
   return run->base_sha256 != NULL;
 }
 
@@ -1708,7 +1690,7 @@ train (Run     *run,
 
   {
     g_autofree char *summary = build_summary (run, metrics, &calibration, val_loss, val_acc);
-    g_autofree char *sha = sha256_of_file (run->model_path, error);
+    g_autofree char *sha = leaf_file_sha256 (run->model_path, NULL, error);
     gint64 model_id;
 
     if (sha == NULL)

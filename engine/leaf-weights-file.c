@@ -9,8 +9,8 @@
 
 #include <gio/gio.h>
 
-#include "leaf-file.h"
 #include "leaf-error-private.h"
+#include "leaf-file.h"
 #include "leaf-weights-file.h"
 #include "lt-weights.h"
 
