@@ -80,7 +80,8 @@ public:
       op (MARK);
     for (const int64_t v : values)
       integer (v);
-    op (values.size () > 3 ? TUPLE : static_cast<unsigned char> (TUPLE1 + values.size () - 1));
+    op (values.size () > 3 ? static_cast<unsigned char> (TUPLE)
+                           : static_cast<unsigned char> (TUPLE1 + values.size () - 1));
   }
 
   /* _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict()): the tensor a

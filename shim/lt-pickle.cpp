@@ -374,26 +374,7 @@ Unpickler::read_raw_unicode (const std::string &line)
           i += 1 + n;
         }
       /* A lone surrogate gives bytes that is_valid_utf8() refuses where names are checked. */
-      if (cp < 0x80)
-        out += static_cast<char> (cp);
-      else if (cp < 0x800)
-        {
-          out += static_cast<char> (0xc0 | (cp >> 6));
-          out += static_cast<char> (0x80 | (cp & 0x3f));
-        }
-      else if (cp < 0x10000)
-        {
-          out += static_cast<char> (0xe0 | (cp >> 12));
-          out += static_cast<char> (0x80 | ((cp >> 6) & 0x3f));
-          out += static_cast<char> (0x80 | (cp & 0x3f));
-        }
-      else
-        {
-          out += static_cast<char> (0xf0 | (cp >> 18));
-          out += static_cast<char> (0x80 | ((cp >> 12) & 0x3f));
-          out += static_cast<char> (0x80 | ((cp >> 6) & 0x3f));
-          out += static_cast<char> (0x80 | (cp & 0x3f));
-        }
+      append_utf8 (out, cp);
     }
   return out;
 }

@@ -108,6 +108,9 @@ const char *dtype_name (c10::ScalarType type) noexcept;
 /* Names end up in C strings, JSON and terminals: they must be well-formed UTF-8. */
 bool is_valid_utf8 (const std::string &s) noexcept;
 
+/* Appends code point cp, which the caller has checked is at most U+10FFFF, as UTF-8. */
+void append_utf8 (std::string &out, uint32_t cp);
+
 /* The torch.save storage class of a dtype ("FloatStorage", in the module torch), from the
  * list of globals the unpickler allows, or nullptr. */
 const char *storage_class_name (c10::ScalarType type) noexcept;
