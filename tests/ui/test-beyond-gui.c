@@ -297,7 +297,7 @@ photo_to_diagnose (Fixture *f)
   return g_build_filename (f->photos, "blight", "photo-000.png", NULL);
 }
 
-/* Diagnoses @path with the catalog's latest model, in a view of its own window. */
+/* Diagnoses @path with the catalog's active model, in a view of its own window. */
 static LeafDiagnoseView *
 diagnose (Fixture    *f,
           const char *path)
