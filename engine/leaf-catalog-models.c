@@ -53,8 +53,8 @@ leaf_model_info_get_title (const LeafModelInfo *info)
   if (info->name != NULL)
     return g_strdup (info->name);
   if (info->run_id > 0)
-    return g_strdup_printf (_("Run %" G_GINT64_FORMAT), info->run_id);
-  return g_strdup_printf (_("Model %" G_GINT64_FORMAT), info->id);
+    return g_strdup_printf (_("Run %" PRId64), info->run_id);
+  return g_strdup_printf (_("Model %" PRId64), info->id);
 }
 
 /**

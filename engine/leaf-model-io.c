@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -626,10 +627,10 @@ leaf_model_import (LeafCatalog         *catalog,
       g_autofree char *given = g_strjoinv (", ", names);
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH,
                    g_dngettext (GETTEXT_PACKAGE,
-                                "%s has a classifier of %" G_GINT64_FORMAT " classes, but %u "
+                                "%s has a classifier of %" PRId64 " classes, but %u "
                                 "class name was given (%s); give one name per class, in the "
                                 "order of its outputs",
-                                "%s has a classifier of %" G_GINT64_FORMAT " classes, but %u "
+                                "%s has a classifier of %" PRId64 " classes, but %u "
                                 "class names were given (%s); give one name per class, in the "
                                 "order of its outputs",
                                 import->n_classes),

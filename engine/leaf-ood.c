@@ -357,7 +357,7 @@ leaf_ood_fit (const float  *features,
   if (n < (gsize) n_present + 2)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
-                   _("Too few training photos (%" G_GSIZE_FORMAT ") to tell which photos are "
+                   _("Too few training photos (%zu) to tell which photos are "
                      "unlike them; label more photos and train again"), n);
       return NULL;
     }

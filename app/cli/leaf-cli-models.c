@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -169,7 +170,7 @@ models_use (LeafCli  *cli,
       (info = leaf_catalog_get_model (catalog, id, &error)) == NULL)
     return leaf_cli_fail (&error);
   description = leaf_model_info_describe (info);
-  printf (_("Diagnose now uses model %" G_GINT64_FORMAT ": %s\n"), id, description);
+  printf (_("Diagnose now uses model %" PRId64 ": %s\n"), id, description);
   return 0;
 }
 
@@ -216,7 +217,7 @@ models_remove (LeafCli  *cli,
       !leaf_catalog_remove_model (catalog, id, &error))
     return leaf_cli_fail (&error);
   description = leaf_model_info_describe (info);
-  printf (_("Removed model %" G_GINT64_FORMAT ": %s\n"), id, description);
+  printf (_("Removed model %" PRId64 ": %s\n"), id, description);
   if (info->active)
     printf ("%s\n", _("No model is active now: choose one with “leafscope-cli models use ID”."));
   return 0;
@@ -259,7 +260,7 @@ models_export (LeafCli  *cli,
       !leaf_model_export (catalog, id, argv[2], format, &error))
     return leaf_cli_fail (&error);
   shown = leaf_cli_escape (argv[2]);
-  printf (_("Exported model %" G_GINT64_FORMAT " to %s\n"), id, shown);
+  printf (_("Exported model %" PRId64 " to %s\n"), id, shown);
   return 0;
 }
 
@@ -305,7 +306,7 @@ models_import (LeafCli  *cli,
     return leaf_cli_fail (&error);
 
   shown = leaf_cli_escape (argv[1]);
-  printf (_("Imported %s as model %" G_GINT64_FORMAT "\n"), shown, import->model_id);
+  printf (_("Imported %s as model %" PRId64 "\n"), shown, import->model_id);
   if (*import->key_prefix != '\0')
     printf (_("Tensor names lost their prefix “%s”\n"), import->key_prefix);
   if (import->n_calibration > 0)
@@ -320,7 +321,7 @@ models_import (LeafCli  *cli,
   else
     printf ("%s\n", _("Not calibrated: the catalog has no labelled validation photos of its "
                       "classes (leafscope-cli split assigns them)"));
-  printf (_("Diagnose with it: leafscope-cli models use %" G_GINT64_FORMAT "\n"),
+  printf (_("Diagnose with it: leafscope-cli models use %" PRId64 "\n"),
           import->model_id);
   return 0;
 }
