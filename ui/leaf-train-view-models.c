@@ -85,6 +85,20 @@ model_dialog_new (LeafTrainView *self,
   return dialog;
 }
 
+/* The question of a model's action, its heading naming the model: @heading_format has one %s. */
+static AdwMessageDialog *
+model_action_dialog_new (LeafTrainView       *self,
+                         const LeafModelInfo *model,
+                         const char          *heading_format,
+                         const char          *body,
+                         GCallback            on_response)
+{
+  g_autofree char *title = leaf_model_info_get_title (model);
+  g_autofree char *heading = g_strdup_printf (heading_format, title);
+
+  return model_dialog_new (self, model->id, heading, body, on_response);
+}
+
 static gint64
 dialog_model (AdwMessageDialog *dialog)
 {
@@ -205,19 +219,15 @@ rename_model_action (GtkWidget  *widget,
 {
   LeafTrainView *self = LEAF_TRAIN_VIEW (widget);
   g_autoptr(LeafModelInfo) model = get_model (self, g_variant_get_int64 (parameter));
-  g_autofree char *title = NULL;
-  g_autofree char *heading = NULL;
   AdwMessageDialog *dialog;
 
   if (model == NULL)
     return;
-  title = leaf_model_info_get_title (model);
   /* Translators: %s is a model's title, as in “Run 3” */
-  heading = g_strdup_printf (_("Rename %s"), title);
-  dialog = model_dialog_new (self, model->id, heading,
-                             _("The name shows wherever the model diagnoses. Leave it empty to "
-                               "call the model after its run again."),
-                             G_CALLBACK (on_rename_response_cb));
+  dialog = model_action_dialog_new (self, model, _("Rename %s"),
+                                    _("The name shows wherever the model diagnoses. Leave it "
+                                      "empty to call the model after its run again."),
+                                    G_CALLBACK (on_rename_response_cb));
   dialog_entry_new (dialog, model->name ? model->name : "", _("Name"));
   add_responses (dialog, "rename", _("_Rename"), ADW_RESPONSE_SUGGESTED);
   gtk_window_present (GTK_WINDOW (dialog));
@@ -289,18 +299,15 @@ remove_model_action (GtkWidget  *widget,
 {
   LeafTrainView *self = LEAF_TRAIN_VIEW (widget);
   g_autoptr(LeafModelInfo) model = get_model (self, g_variant_get_int64 (parameter));
-  g_autofree char *title = NULL;
-  g_autofree char *heading = NULL;
   g_autofree char *body = NULL;
   AdwMessageDialog *dialog;
 
   if (model == NULL)
     return;
-  title = leaf_model_info_get_title (model);
-  /* Translators: %s is a model's title, as in “Run 3” */
-  heading = g_strdup_printf (_("Delete %s?"), title);
   body = remove_body (self, model);
-  dialog = model_dialog_new (self, model->id, heading, body, G_CALLBACK (on_remove_response_cb));
+  /* Translators: %s is a model's title, as in “Run 3” */
+  dialog = model_action_dialog_new (self, model, _("Delete %s?"), body,
+                                    G_CALLBACK (on_remove_response_cb));
   add_responses (dialog, "delete", _("_Delete"), ADW_RESPONSE_DESTRUCTIVE);
   gtk_window_present (GTK_WINDOW (dialog));
 }
