@@ -41,7 +41,7 @@ struct _LeafDiagnosis
   GObject parent_instance;
   char *name;
   GFile *file;        /* NULL for a pasted image */
-  GBytes *png;        /* the pasted image, to add it to the catalog */
+  GBytes *bytes;      /* the pasted image, to add it to the catalog */
   GdkTexture *texture;
   GdkTexture *heatmap; /* NULL until computed */
   LeafDiagnosisResult *result; /* with the photo as decoded and the model, for its heatmap */
@@ -57,7 +57,7 @@ leaf_diagnosis_finalize (GObject *object)
 
   g_clear_pointer (&self->name, g_free);
   g_clear_object (&self->file);
-  g_clear_pointer (&self->png, g_bytes_unref);
+  g_clear_pointer (&self->bytes, g_bytes_unref);
   g_clear_object (&self->texture);
   g_clear_object (&self->heatmap);
   g_clear_pointer (&self->result, leaf_diagnosis_result_free);
@@ -133,7 +133,7 @@ leaf_diagnosis_get_heatmap (LeafDiagnosis *self)
 typedef struct
 {
   GFile *file;             /* NULL for a pasted image */
-  GBytes *png;             /* the pasted image */
+  GBytes *bytes;           /* the pasted or dropped image, in a format Leafscope reads */
   char *name;
   char *model_description; /* of the model it is sent to */
   LeafDiagnoseView *view;  /* while the service diagnoses it */
@@ -145,7 +145,7 @@ job_free (gpointer data)
   Job *job = data;
 
   g_clear_object (&job->file);
-  g_clear_pointer (&job->png, g_bytes_unref);
+  g_clear_pointer (&job->bytes, g_bytes_unref);
   g_clear_pointer (&job->name, g_free);
   g_clear_pointer (&job->model_description, g_free);
   g_clear_object (&job->view);
@@ -529,7 +529,7 @@ diagnosis_new (Job                 *job,
 
   diagnosis->name = g_strdup (job->name);
   diagnosis->file = job->file ? g_object_ref (job->file) : NULL;
-  diagnosis->png = job->png ? g_bytes_ref (job->png) : NULL;
+  diagnosis->bytes = job->bytes ? g_bytes_ref (job->bytes) : NULL;
   diagnosis->texture = gdk_texture_new_for_pixbuf (result->image);
   diagnosis->result = result;
   diagnosis->model_description = g_strdup (job->model_description);
@@ -608,7 +608,7 @@ process_next (LeafDiagnoseView *self)
                                                     self->cancellable, on_diagnosed_cb, taken);
       else
         leaf_diagnosis_service_diagnose_bytes_async (self->service, model->path,
-                                                     LEAF_DIAGNOSE_DEFAULT, taken->png,
+                                                     LEAF_DIAGNOSE_DEFAULT, taken->bytes,
                                                      taken->name, self->cancellable,
                                                      on_diagnosed_cb, taken);
     }
@@ -712,11 +712,15 @@ add_current (LeafDiagnoseView *self,
     job->path = g_file_get_path (self->current->file);
   else
     {
-      int fd = g_file_open_tmp ("leafscope-pasted-XXXXXX.png", &job->temporary, &error);
+      gsize size = 0;
+      const guint8 *data = g_bytes_get_data (self->current->bytes, &size);
+      const char *format = leaf_image_sniff_format (data, size);
+      /* Named after what it holds, so that import takes it as that kind of photo. */
+      g_autofree char *template = g_strdup_printf ("leafscope-pasted-XXXXXX.%s",
+                                                   format != NULL ? format : "png");
+      int fd = g_file_open_tmp (template, &job->temporary, &error);
 
-      if (fd < 0 || !g_file_set_contents (job->temporary,
-                                          g_bytes_get_data (self->current->png, NULL),
-                                          g_bytes_get_size (self->current->png), &error))
+      if (fd < 0 || !g_file_set_contents (job->temporary, (const char *) data, size, &error))
         {
           if (fd >= 0)
             close (fd);
@@ -805,25 +809,56 @@ add_as_action (GtkWidget  *widget,
 }
 
 static void
-on_texture_pasted_cb (GObject      *source,
+show_no_image_on_clipboard (LeafDiagnoseView *self,
+                            const GError     *error)
+{
+  g_autoptr(GError) message = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                            _("The clipboard holds no image to diagnose (%s)"),
+                                            error->message);
+
+  leaf_show_toast_error (GTK_WIDGET (self), message);
+}
+
+static void
+on_clipboard_spliced_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(LeafDiagnoseView) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error) < 0)
+    {
+      show_no_image_on_clipboard (self, error);
+      return;
+    }
+  bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (source));
+  leaf_diagnose_view_open_bytes (self, bytes, _("Pasted image"));
+}
+
+static void
+on_clipboard_read_cb (GObject      *source,
                       GAsyncResult *result,
                       gpointer      user_data)
 {
   g_autoptr(LeafDiagnoseView) self = user_data;
-  g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) out = NULL;
 
-  texture = gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (source), result, &error);
-  if (texture == NULL)
+  in = gdk_clipboard_read_finish (GDK_CLIPBOARD (source), result, NULL, &error);
+  if (in == NULL)
     {
-      g_autoptr(GError) message = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                                _("The clipboard holds no image to diagnose (%s)"),
-                                                error->message);
-
-      leaf_show_toast_error (GTK_WIDGET (self), message);
+      show_no_image_on_clipboard (self, error);
       return;
     }
-  leaf_diagnose_view_open_texture (self, texture, _("Pasted image"));
+  out = g_memory_output_stream_new_resizable ();
+  g_output_stream_splice_async (out, in,
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE
+                                | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                G_PRIORITY_DEFAULT, self->cancellable, on_clipboard_spliced_cb,
+                                g_object_ref (self));
 }
 
 /* GObject */
@@ -1095,9 +1130,32 @@ leaf_diagnose_view_open_files (LeafDiagnoseView  *self,
 }
 
 /**
+ * leaf_diagnose_view_open_bytes:
+ * @self: the view
+ * @bytes: a pasted photo, in one of the formats leaf_image_get_mime_types() lists
+ * @name: what to call it
+ */
+void
+leaf_diagnose_view_open_bytes (LeafDiagnoseView *self,
+                               GBytes           *bytes,
+                               const char       *name)
+{
+  Job *job;
+
+  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
+  g_return_if_fail (bytes != NULL);
+
+  job = g_new0 (Job, 1);
+  job->bytes = g_bytes_ref (bytes);
+  job->name = g_strdup (name);
+  enqueue (self, job);
+  process_next (self);
+}
+
+/**
  * leaf_diagnose_view_open_texture:
  * @self: the view
- * @texture: a pasted or dropped image
+ * @texture: a dropped image
  * @name: what to call it
  */
 void
@@ -1105,23 +1163,21 @@ leaf_diagnose_view_open_texture (LeafDiagnoseView *self,
                                  GdkTexture       *texture,
                                  const char       *name)
 {
-  Job *job;
+  g_autoptr(GBytes) png = NULL;
 
-  g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
   g_return_if_fail (GDK_IS_TEXTURE (texture));
 
-  /* Through PNG, the pasted image takes the same decoding path as a file. */
-  job = g_new0 (Job, 1);
-  job->png = gdk_texture_save_to_png_bytes (texture);
-  job->name = g_strdup (name);
-  enqueue (self, job);
-  process_next (self);
+  /* Through PNG, the dropped image takes the same decoding path as a file. */
+  png = gdk_texture_save_to_png_bytes (texture);
+  leaf_diagnose_view_open_bytes (self, png, name);
 }
 
 /**
  * leaf_diagnose_view_paste:
  *
- * Diagnoses the image on the clipboard, or says that there is none.
+ * Diagnoses the image on the clipboard, or says that there is none. Only the formats Leafscope
+ * reads are asked for, as bytes that go to its own bounded decoder: GTK would decode whatever
+ * its loaders know, an SVG that takes minutes included.
  */
 void
 leaf_diagnose_view_paste (LeafDiagnoseView *self)
@@ -1131,8 +1187,9 @@ leaf_diagnose_view_paste (LeafDiagnoseView *self)
   g_return_if_fail (LEAF_IS_DIAGNOSE_VIEW (self));
 
   clipboard = gtk_widget_get_clipboard (GTK_WIDGET (self));
-  gdk_clipboard_read_texture_async (clipboard, self->cancellable, on_texture_pasted_cb,
-                                    g_object_ref (self));
+  gdk_clipboard_read_async (clipboard, (const char **) leaf_image_get_mime_types (),
+                            G_PRIORITY_DEFAULT, self->cancellable, on_clipboard_read_cb,
+                            g_object_ref (self));
 }
 
 /**

@@ -20,6 +20,9 @@ void        leaf_diagnose_view_set_catalog        (LeafDiagnoseView  *self,
 void        leaf_diagnose_view_open_files         (LeafDiagnoseView  *self,
                                                    GFile            **files,
                                                    guint              n_files);
+void        leaf_diagnose_view_open_bytes         (LeafDiagnoseView  *self,
+                                                   GBytes            *bytes,
+                                                   const char        *name);
 void        leaf_diagnose_view_open_texture       (LeafDiagnoseView  *self,
                                                    GdkTexture        *texture,
                                                    const char        *name);

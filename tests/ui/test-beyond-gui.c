@@ -378,6 +378,73 @@ test_diagnose_heatmap_and_referral (Fixture       *f,
   close_diagnose (view);
 }
 
+static void
+record_toast_cb (const char     *domain,
+                 GLogLevelFlags  level,
+                 const char     *message,
+                 gpointer        user_data)
+{
+  char **recorded = user_data;
+
+  g_free (*recorded);
+  *recorded = g_strdup (message);
+}
+
+static gboolean
+string_set (gpointer data)
+{
+  return *(char **) data != NULL;
+}
+
+/* A paste asks the clipboard only for the formats Leafscope reads. An SVG there is refused with
+ * a message instead of being decoded by GTK's loaders, which take minutes over some; a PNG is
+ * diagnosed as "Pasted image". */
+static void
+test_diagnose_paste_formats (Fixture       *f,
+                             gconstpointer  data)
+{
+  static const char svg[] = "<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'>"
+                            "<rect width='64' height='64' fill='green'/></svg>";
+  g_autoptr(GBytes) svg_bytes = g_bytes_new_static (svg, sizeof svg - 1);
+  g_autoptr(GdkContentProvider) provider = gdk_content_provider_new_for_bytes ("image/svg+xml",
+                                                                               svg_bytes);
+  g_autofree char *folder = g_build_filename (f->photos, "blight", NULL);
+  g_autoptr(GDir) photos = g_dir_open (folder, 0, NULL);
+  g_autofree char *path = g_build_filename (folder, g_dir_read_name (photos), NULL);
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(LeafDiagnosis) diagnosis = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *toast = NULL;
+  LeafDiagnoseView *view = LEAF_DIAGNOSE_VIEW (leaf_diagnose_view_new ());
+  GdkClipboard *clipboard;
+  guint handler;
+
+  add_model (f, 0, 0.0, NULL);
+  ui_test_show (GTK_WIDGET (view), 1000, 700);
+  leaf_diagnose_view_set_catalog (view, f->catalog);
+  clipboard = gtk_widget_get_clipboard (GTK_WIDGET (view));
+
+  /* Outside a window with a toast overlay, the toast's text goes to the log. */
+  handler = g_log_set_handler ("leaf-toast", G_LOG_LEVEL_MESSAGE, record_toast_cb, &toast);
+  gdk_clipboard_set_content (clipboard, provider);
+  leaf_diagnose_view_paste (view);
+  g_assert_true (ui_test_wait_for (string_set, &toast, 60000));
+  g_log_remove_handler ("leaf-toast", handler);
+  g_assert_nonnull (strstr (toast, "clipboard"));
+  g_assert_false (leaf_diagnose_view_is_busy (view));
+  g_assert_cmpuint (g_list_model_get_n_items (leaf_diagnose_view_get_results (view)), ==, 0);
+
+  texture = gdk_texture_new_from_filename (path, &error);
+  g_assert_no_error (error);
+  gdk_clipboard_set_texture (clipboard, texture);
+  leaf_diagnose_view_paste (view);
+  g_assert_true (ui_test_wait_for (diagnosed, view, 60000));
+  diagnosis = g_list_model_get_item (leaf_diagnose_view_get_results (view), 0);
+  g_assert_cmpstr (leaf_diagnosis_get_name (diagnosis), ==, "Pasted image");
+  g_clear_object (&diagnosis);
+  close_diagnose (view);
+}
+
 /* Screenshot of Diagnose with a pretrained model's heatmap over a real leaf. */
 static void
 test_diagnose_screenshot (Fixture       *f,
@@ -599,6 +666,7 @@ main (int   argc,
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/ui/diagnose/heatmap-and-referral", test_diagnose_heatmap_and_referral);
+  ADD ("/ui/diagnose/paste-only-formats-leafscope-reads", test_diagnose_paste_formats);
   ADD ("/ui/viewer/heatmap-needs-a-model", test_viewer_heatmap_needs_a_model);
   ADD ("/ui/train/recipe-in-settings", test_train_recipe_in_settings);
   ADD ("/ui/train/split-warning-and-calibration", test_train_warning_and_calibration);
