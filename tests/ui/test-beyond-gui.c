@@ -27,6 +27,7 @@
 #include "leaf-import.h"
 #include "leaf-library-view.h"
 #include "leaf-model-file.h"
+#include "leaf-ood.h"
 #include "leaf-recipe.h"
 #include "leaf-reliability-diagram.h"
 #include "leaf-settings.h"
@@ -112,12 +113,14 @@ record_model (Fixture            *f,
   return id;
 }
 
-/* An untrained two-class model, recorded in the catalog as the active one. */
+/* An untrained two-class model, recorded in the catalog as the active one; with ood, it refers
+ * photos unlike what that check was fitted on. */
 static gint64
-add_model (Fixture    *f,
-           gint64      run_id,
-           double      refer_below,
-           const char *metrics_json)
+add_model_checking (Fixture    *f,
+                    gint64      run_id,
+                    double      refer_below,
+                    const char *metrics_json,
+                    LeafOod    *ood)
 {
   g_autofree char *path = g_strdup_printf ("%s/model-%" PRId64 ".safetensors", f->dir, run_id);
   LeafModelMeta meta = {
@@ -128,6 +131,10 @@ add_model (Fixture    *f,
     .created = (char *) "2024-01-01T00:00:00Z",
     .temperature = 1.5,
     .refer_below = refer_below,
+    .ood = ood,
+    .train_photos = ood != NULL ? 40 : 0,
+    .val_photos = ood != NULL ? 10 : 0,
+    .plain_background = 1.0,
   };
   g_autofree char *json = leaf_model_meta_to_json (&meta);
   g_autoptr(GError) error = NULL;
@@ -141,6 +148,15 @@ add_model (Fixture    *f,
   g_assert_cmpint (lt_model_save (model, path, json, &msg), ==, LT_OK);
   lt_model_free (model);
   return record_model (f, run_id, path, class_names, metrics_json);
+}
+
+static gint64
+add_model (Fixture    *f,
+           gint64      run_id,
+           double      refer_below,
+           const char *metrics_json)
+{
+  return add_model_checking (f, run_id, refer_below, metrics_json, NULL);
 }
 
 /* The shared stand-in weights (pretrained on ten other leaf classes, named as their README lists
@@ -292,9 +308,14 @@ photo_to_diagnose (Fixture *f)
   g_autoptr(GDir) dir = g_getenv ("LEAFSCOPE_SCREENSHOTS") ? g_dir_open (leaf, 0, NULL) : NULL;
   const char *name = dir ? g_dir_read_name (dir) : NULL;
 
+  g_autofree char *blight = g_build_filename (f->photos, "blight", NULL);
+  g_autoptr(GDir) made = NULL;
+
   if (name != NULL)
     return g_build_filename (leaf, name, NULL);
-  return g_build_filename (f->photos, "blight", "photo-000.png", NULL);
+  /* The made photos are numbered across fixtures: take whichever is there. */
+  made = g_dir_open (blight, 0, NULL);
+  return g_build_filename (blight, g_dir_read_name (made), NULL);
 }
 
 /* Diagnoses @path with the catalog's active model, in a view of its own window. */
@@ -408,9 +429,7 @@ test_diagnose_paste_formats (Fixture       *f,
   g_autoptr(GBytes) svg_bytes = g_bytes_new_static (svg, sizeof svg - 1);
   g_autoptr(GdkContentProvider) provider = gdk_content_provider_new_for_bytes ("image/svg+xml",
                                                                                svg_bytes);
-  g_autofree char *folder = g_build_filename (f->photos, "blight", NULL);
-  g_autoptr(GDir) photos = g_dir_open (folder, 0, NULL);
-  g_autofree char *path = g_build_filename (folder, g_dir_read_name (photos), NULL);
+  g_autofree char *path = photo_to_diagnose (f);
   g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(LeafDiagnosis) diagnosis = NULL;
   g_autoptr(GError) error = NULL;
@@ -442,6 +461,41 @@ test_diagnose_paste_formats (Fixture       *f,
   diagnosis = g_list_model_get_item (leaf_diagnose_view_get_results (view), 0);
   g_assert_cmpstr (leaf_diagnosis_get_name (diagnosis), ==, "Pasted image");
   g_clear_object (&diagnosis);
+  close_diagnose (view);
+}
+
+/* A model whose check for unfamiliar photos was fitted on features no photo has: Diagnose refers
+ * with that reason, offers no class to add the photo as in one click, and says what the model was
+ * trained on. */
+static void
+test_diagnose_unfamiliar_photo (Fixture       *f,
+                                gconstpointer  data)
+{
+  enum { N = 40, D = 1280 };
+  g_autofree float *features = g_new0 (float, N * D);
+  g_autofree char *path = photo_to_diagnose (f);
+  g_autoptr(LeafOod) ood = NULL;
+  g_autoptr(GError) error = NULL;
+  LeafDiagnoseView *view;
+  guint labels[N];
+
+  /* Two tight clusters along the first two axes. */
+  for (guint i = 0; i < N; i++)
+    {
+      labels[i] = i % 2;
+      features[i * D + labels[i]] = 1.0f;
+      features[i * D + 2 + i] = 0.05f;
+    }
+  ood = leaf_ood_fit (features, labels, N, D, 2, &error);
+  g_assert_no_error (error);
+  leaf_ood_choose_threshold (ood, features, N, 0.05);
+  add_model_checking (f, 0, 0.0, NULL, ood);
+
+  view = diagnose (f, path);
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (view),
+                                        "Unlike the photos this model was trained on"));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (view), "Add to Catalog as…"));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (view), "referred to an expert"));
   close_diagnose (view);
 }
 
@@ -667,6 +721,7 @@ main (int   argc,
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/ui/diagnose/heatmap-and-referral", test_diagnose_heatmap_and_referral);
   ADD ("/ui/diagnose/paste-only-formats-leafscope-reads", test_diagnose_paste_formats);
+  ADD ("/ui/diagnose/unfamiliar-photo-referred", test_diagnose_unfamiliar_photo);
   ADD ("/ui/viewer/heatmap-needs-a-model", test_viewer_heatmap_needs_a_model);
   ADD ("/ui/train/recipe-in-settings", test_train_recipe_in_settings);
   ADD ("/ui/train/split-warning-and-calibration", test_train_warning_and_calibration);
