@@ -162,7 +162,7 @@ test_settle_keeps_the_users_choice (Fixture       *fixture,
   LeafCatalog *catalog = fixture->catalog;
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafModelInfo) info = NULL;
-  g_autofree char *paths[3] = { NULL };
+  g_auto(GStrv) paths = g_new0 (char *, 4);
   gint64 ids[3];
   gboolean activated = TRUE;
 

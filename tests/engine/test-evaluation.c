@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -177,7 +179,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/evaluation/folder", test_evaluate_folder);
   g_test_add_func ("/evaluation/missing-folder", test_evaluate_missing_folder);

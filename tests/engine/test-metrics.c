@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -221,7 +223,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/metrics/confusion/ratios", test_confusion_ratios);
   g_test_add_func ("/metrics/undefined-ratios", test_undefined_ratios);

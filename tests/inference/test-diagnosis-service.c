@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -603,7 +605,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/diagnosis-service/diagnoses-a-file-and-bytes", test_diagnoses_a_file_and_bytes);

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include "leaf-test.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -383,7 +385,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/ood/fit/flags-unlike", test_flags_unlike);
   g_test_add_func ("/ood/fit/threshold-share", test_threshold_share);
