@@ -537,7 +537,12 @@ _leaf_image_read_size (const char   *format,
 {
   /* A limit of 0 pixels refuses every size: the loader stops after the header. */
   DecodeState state = { 0, };
-  g_autoptr(GdkPixbufLoader) loader = run_loader (format, data, length, &state, NULL);
+  g_autoptr(GdkPixbufLoader) loader = NULL;
+
+  /* The import probe comes here without check_before_decoding(). */
+  if (g_strcmp0 (format, "bmp") == 0 && bmp_header_is_absurd (data, length))
+    return FALSE;
+  loader = run_loader (format, data, length, &state, NULL);
 
   *width = state.width;
   *height = state.height;
