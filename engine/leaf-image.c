@@ -11,6 +11,7 @@
 
 #include "leaf-error.h"
 #include "leaf-image-private.h"
+#include "leaf-import-private.h"
 
 /* Feeding the loader in chunks lets it report the declared size (and us refuse it) before it has
  * seen most of a large file. */
@@ -619,8 +620,16 @@ decode (const guint8  *data,
       return NULL;
     }
 
-  /* Applies the EXIF orientation tag that the JPEG and TIFF loaders record, as PIL's
-   * ImageOps.exif_transpose() does. */
+  /* Applies the EXIF orientation tag, as PIL's ImageOps.exif_transpose() does: as Leafscope
+   * reads it, which the import probe announces the size with, rather than as the loader does. */
+  {
+    g_autofree char *orientation = g_strdup_printf ("%u",
+                                                    _leaf_image_orientation (format, data,
+                                                                             length));
+
+    gdk_pixbuf_remove_option (pixbuf, "orientation");
+    gdk_pixbuf_set_option (pixbuf, "orientation", orientation);
+  }
   oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
   if (oriented == NULL)
     {

@@ -39,5 +39,8 @@ gboolean _leaf_exif_parse        (const guint8          *tiff,
                                   gsize                  length,
                                   guint                 *orientation,
                                   char                 **captured);
+guint    _leaf_image_orientation (const char            *format,
+                                  const guint8          *data,
+                                  gsize                  length);
 
 G_END_DECLS

@@ -162,9 +162,13 @@ visit_ifd0 (const Tiff *tiff,
     return;
   if (tag == TAG_ORIENTATION && type == TIFF_TYPE_SHORT)
     {
+      guint32 count = 0;
       guint value = 0;
 
-      if (tiff_u16 (tiff, entry + 8, &value) && value >= 1 && value <= 8)
+      /* libtiff, which decodes TIFF photos, ignores an orientation of any other count; so must
+       * the size the probe announces. */
+      if (tiff_u32 (tiff, entry + 4, &count) && count == 1
+          && tiff_u16 (tiff, entry + 8, &value) && value >= 1 && value <= 8)
         fields->orientation = value;
     }
   else if (tag == TAG_EXIF_IFD && (type == TIFF_TYPE_LONG || type == TIFF_TYPE_IFD))
@@ -329,4 +333,27 @@ _leaf_import_probe (const char            *path,
   probe->width = probe->orientation >= 5 ? height : width;
   probe->height = probe->orientation >= 5 ? width : height;
   return TRUE;
+}
+
+/* The orientation the probe announces a photo's size with, and the decoder turns it by: one
+ * reading, so that the two always agree (libjpeg's and libtiff's own readings differ from it on
+ * damaged EXIF blocks). */
+guint
+_leaf_image_orientation (const char   *format,
+                         const guint8 *data,
+                         gsize         length)
+{
+  g_autofree char *captured = NULL;
+  const guint8 *exif = NULL;
+  gsize exif_length = 0;
+  guint orientation = 1;
+
+  if (g_strcmp0 (format, "tiff") == 0)
+    _leaf_exif_parse (data, length, &orientation, &captured);
+  else if ((g_strcmp0 (format, "jpeg") == 0 || g_strcmp0 (format, "png") == 0)
+           && _leaf_image_walk_container (format, data, length, &exif, &exif_length)
+              == LEAF_CONTAINER_COMPLETE
+           && exif != NULL)
+    _leaf_exif_parse (exif, exif_length, &orientation, &captured);
+  return orientation;
 }
