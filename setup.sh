@@ -21,6 +21,8 @@ if [ "$mode" = test ]; then
     # Reference numbers come from Debian's own PyTorch and torchvision.
     python3-torch python3-torchvision python3-pil
     xvfb xauth desktop-file-utils appstream sqlite3
+    # The install test asks the desktop's MIME database what a renamed catalog is.
+    shared-mime-info libglib2.0-bin
     # A private session bus for the tests that launch a second instance.
     dbus-daemon
     # Fuzzing with libFuzzer and the sanitizer runtimes (.ci/run, tests/fuzz).

@@ -111,4 +111,20 @@ assert s["images"] == 4 and s["labeled"] == 4, s
 assert s["classes"] == {"healthy": 2, "blight": 2}, s
 ' || fail "after importing 2 + 2 photos, stats said: $stats"
 
+# The desktop knows a catalog by its content too, not only by its name (the MIME magic at
+# offset 68), while any other SQLite file stays one.
+if command -v update-mime-database >/dev/null && command -v gio >/dev/null; then
+  update-mime-database "$share/mime" >/dev/null 2>&1 || fail "update-mime-database failed on $share/mime"
+  cp "$XDG_DATA_HOME/leafscope/default.leafscope" "$tmp/renamed-catalog"
+  "$python" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE t (x)"); c.commit()' "$tmp/other.db"
+  content_type () {
+    XDG_DATA_DIRS="$share:${XDG_DATA_DIRS:-/usr/local/share:/usr/share}" \
+      gio info -a standard::content-type "$1" | sed -n 's/^ *standard::content-type: //p'
+  }
+  type=$(content_type "$tmp/renamed-catalog")
+  [ "$type" = application/x-leafscope-catalog ] || fail "a renamed catalog is seen as “$type”"
+  type=$(content_type "$tmp/other.db")
+  [ "$type" != application/x-leafscope-catalog ] || fail "any SQLite file is seen as a catalog"
+fi
+
 exit $failed
