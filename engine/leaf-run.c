@@ -34,6 +34,7 @@
 #include "leaf-ood.h"
 #include "leaf-predictor.h"
 #include "leaf-run-private.h"
+#include "leaf-train-progress.h"
 #include "leaf-weights-store.h"
 #include "lt.h"
 
@@ -101,6 +102,7 @@ typedef struct
 
   guint64 step;
   guint global_epoch;
+  LeafTrainProgress progress; /* the training phases' bounds, for the progress events */
   GArray *step_metrics;       /* LeafMetric, names static */
   char *model_path;
   gboolean model_saved;
@@ -161,8 +163,34 @@ emit_progress (Run            *run,
     .kind = LEAF_TRAIN_EVENT_PROGRESS,
     .phase = phase,
     .fraction = CLAMP (fraction, 0.0, 1.0),
+    .run_fraction = -1,
     .images_per_second = images_per_second,
     .eta_seconds = eta_seconds,
+    .run_eta_seconds = -1,
+  };
+  emit (run, &event);
+}
+
+/* After a training epoch: what the bounds of its phase and of the run say. */
+static void
+emit_epoch_progress (Run            *run,
+                     LeafTrainPhase  phase,
+                     double          images_per_second)
+{
+  const LeafTrainProgress *p = &run->progress;
+  LeafTrainEvent event = {
+    .kind = LEAF_TRAIN_EVENT_PROGRESS,
+    .phase = phase,
+    .epoch = p->epoch,
+    .global_epoch = p->global_epoch,
+    .fraction = p->fraction,
+    .run_fraction = p->run_fraction,
+    .images_per_second = images_per_second,
+    .eta_seconds = p->eta_seconds,
+    .run_eta_seconds = p->run_eta_seconds,
+    .last_epoch = p->last_epoch,
+    .best_epoch = p->best_epoch,
+    .patience = p->stop_patience,
   };
   emit (run, &event);
 }
@@ -1221,6 +1249,7 @@ run_phase (Run              *run,
   gint64 start = g_get_monotonic_time ();
   guint epoch;
 
+  leaf_train_progress_begin_phase (&run->progress, plan->phase);
   for (epoch = 1; epoch <= plan->max_epochs && !run->stopped; epoch++)
     {
       double train_loss, train_acc, val_loss, val_acc;
@@ -1266,24 +1295,22 @@ run_phase (Run              *run,
           .train_accuracy = train_acc, .val_loss = val_loss, .val_accuracy = val_acc,
           .learning_rate = lr, .epoch_seconds = seconds_since (t0),
         };
-        double elapsed = seconds_since (start);
-        double per_epoch = elapsed / epoch;
+        double per_epoch = seconds_since (start) / epoch;
 
+        improved = val_loss < run->best_val_loss;
         flush_step_metrics (run);
         if (!leaf_catalog_add_metrics (run->catalog, run->run_id, LEAF_METRIC_EPOCH, metrics,
                                        G_N_ELEMENTS (metrics), &db_error))
           g_warning ("Could not record epoch metrics: %s", db_error->message);
         emit (run, &event);
-        emit_progress (run, plan->phase, (double) epoch / plan->max_epochs,
-                       run->train->len / MAX (per_epoch, 1e-6),
-                       plan->early_stopping ? -1 : per_epoch * (plan->max_epochs - epoch));
+        leaf_train_progress_add_epoch (&run->progress, event.epoch_seconds, improved);
+        emit_epoch_progress (run, plan->phase, run->train->len / MAX (per_epoch, 1e-6));
       }
 
       /* Without early stopping the recipe keeps its last epoch, as the article does. With it,
        * the best epoch of the whole run by validation loss is kept, and written at once, so
        * that a stop or a crash still leaves the best model so far; if fine-tuning never beats
        * the head alone, the head alone is what is kept. */
-      improved = val_loss < run->best_val_loss;
       if (improved)
         since_best = 0;
       if (!plan->early_stopping || improved)
@@ -1619,7 +1646,8 @@ train (Run     *run,
 
   if (!run->stopped && r->head_epochs > 0 && !r->from_scratch)
     {
-      PhasePlan plan = { LEAF_TRAIN_PHASE_HEAD, POOLED_CUT, r->head_epochs,
+      PhasePlan plan = { LEAF_TRAIN_PHASE_HEAD, POOLED_CUT,
+                         leaf_train_progress_max_epochs (&run->progress, LEAF_TRAIN_PHASE_HEAD),
                          r->head_early_stopping, _("The head phase") };
 
       emit_phase (run, LEAF_TRAIN_PHASE_HEAD, NULL);
@@ -1633,7 +1661,8 @@ train (Run     *run,
   if (!run->stopped && (finetune || r->from_scratch))
     {
       PhasePlan plan = { LEAF_TRAIN_PHASE_FINETUNE, (int) run->cut,
-                         r->from_scratch ? r->head_epochs + r->finetune_epochs : r->finetune_epochs,
+                         leaf_train_progress_max_epochs (&run->progress,
+                                                         LEAF_TRAIN_PHASE_FINETUNE),
                          r->finetune_early_stopping, _("Fine-tuning") };
       double stage_lr = r->from_scratch ? r->head_lr : r->finetune_lr;
       double head_lr = r->from_scratch ? r->head_lr : r->finetune_head_lr;
@@ -1967,6 +1996,7 @@ leaf_run_execute (LeafRunSetup *setup)
   run.best_val_loss = INFINITY;
   run.temperature = 1.0;
   run.started_us = g_get_monotonic_time ();
+  leaf_train_progress_init (&run.progress, run.recipe);
 
   summary = train (&run, &error);
 

@@ -25,7 +25,7 @@ typedef enum
   LEAF_TRAIN_EVENT_PHASE,    /* a phase starts; message says why the previous one stopped */
   LEAF_TRAIN_EVENT_STEP,     /* one optimisation step: loss */
   LEAF_TRAIN_EVENT_EPOCH,    /* one epoch: training and validation loss and accuracy */
-  LEAF_TRAIN_EVENT_PROGRESS, /* fraction of the phase done, speed and ETA */
+  LEAF_TRAIN_EVENT_PROGRESS, /* fractions of the phase and run done, speed, time left */
   LEAF_TRAIN_EVENT_MESSAGE,  /* something the user should read (a skipped photo, a warning) */
   LEAF_TRAIN_EVENT_FINISHED, /* the run ended: summary_json, or error */
 } LeafTrainEventKind;
@@ -48,8 +48,13 @@ typedef struct
   double learning_rate;
   double epoch_seconds; /* EPOCH: how long the epoch took, validation included */
   double fraction;      /* of the current phase, 0..1 */
+  double run_fraction;  /* PROGRESS: of the training phases, never going back; < 0 before them */
   double images_per_second;
-  double eta_seconds;   /* left in the current phase; < 0 when early stopping decides */
+  double eta_seconds;   /* at most this long left in the phase; < 0 before it is measured */
+  double run_eta_seconds; /* at most this long left in the training phases; < 0 when unknown */
+  guint last_epoch;     /* PROGRESS: global number of the phase's last possible epoch */
+  guint best_epoch;     /* PROGRESS: global number of the epoch kept so far */
+  guint patience;       /* PROGRESS: epochs without improvement that end the phase; 0: none */
   char *message;
   char *summary_json;   /* FINISHED: the run's summary */
   GError *error;        /* FINISHED: why the run failed, or NULL */
