@@ -12,6 +12,24 @@
 
 #include "leaf-application.h"
 
+/* Where the translations are: LEAFSCOPE_LOCALEDIR when set (the tests), the build tree's
+ * when this program runs from its build folder (`./setup.sh run`), else where they are
+ * installed. */
+static const char *
+locale_dir (void)
+{
+  const char *dir = g_getenv ("LEAFSCOPE_LOCALEDIR");
+  g_autofree char *program = NULL;
+  g_autofree char *folder = NULL;
+
+  if (dir != NULL)
+    return dir;
+  program = g_file_read_link ("/proc/self/exe", NULL);
+  if (program != NULL)
+    folder = g_path_get_dirname (program);
+  return g_strcmp0 (folder, LEAF_BUILD_PROGRAM_DIR) == 0 ? LEAF_BUILD_LOCALE_DIR : LOCALEDIR;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -19,8 +37,7 @@ main (int   argc,
   g_autoptr(LeafApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  /* LEAFSCOPE_LOCALEDIR lets the tests use the catalogs built in the build tree. */
-  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("LEAFSCOPE_LOCALEDIR") ?: LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
