@@ -27,7 +27,8 @@
 /* Each entry takes the schema from version i to i + 1. Entries are never edited once released:
  * a change is a new entry. Version 1 is the labelling catalog; version 2 adds what training
  * records; version 3 makes models first-class: names, the note saying why a run's model was
- * or was not made active, and the active model. */
+ * or was not made active, and the active model; version 4 records with each prediction whether
+ * the model would refer the photo, for the Library's Uncertain filter. */
 static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   /* 0 → 1 */
   "CREATE TABLE import_batches ("
@@ -168,12 +169,22 @@ static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   "  (SELECT m.id FROM models AS m JOIN runs AS r ON r.id = m.run_id"
   "   WHERE r.status = 'completed' ORDER BY m.id DESC LIMIT 1),"
   "  (SELECT max (id) FROM models)));",
+
+  /* 3 → 4. Whether the model would refer the photo (its top probability below the model's
+   * threshold, or the photo unlike its training photos); NULL when the prediction was made
+   * without the check for unfamiliar photos. Older predictions cannot say, and are derived data:
+   * they go, and the window predicts the photos again with the active model. */
+  "DELETE FROM predictions;"
+  "ALTER TABLE predictions ADD COLUMN referred INTEGER CHECK (referred IN (0, 1));",
 };
 
-/* A table each version adds, in order: a header naming an older version than its tables was
- * damaged, and migrating it would fail half-way. */
-static const char *const version_tables[LEAF_CATALOG_SCHEMA_VERSION] = {
-  "images", "runs", "active_model",
+/* Counts what each version adds, in order: a header naming an older version than what its
+ * file holds was damaged, and migrating it would fail half-way. */
+static const char *const version_marks[LEAF_CATALOG_SCHEMA_VERSION] = {
+  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'images'",
+  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'runs'",
+  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'active_model'",
+  "SELECT count(*) FROM pragma_table_info ('predictions') WHERE name = 'referred'",
 };
 
 /* Model paths inside the catalog's folder become relative to it, as version 3 stores them, so
@@ -665,12 +676,9 @@ read_header (LeafDb  *db,
     return damaged_header (db, app_id, *version, error);
   for (int v = *version; v < LEAF_CATALOG_SCHEMA_VERSION; v++)
     {
-      g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM sqlite_schema "
-                                              "WHERE type = 'table' AND name = '%s'",
-                                              version_tables[v]);
       int n_newer = 0;
 
-      if (!read_pragma_int (db, sql, &n_newer, error))
+      if (!read_pragma_int (db, version_marks[v], &n_newer, error))
         return FALSE;
       if (n_newer > 0)
         return damaged_header (db, app_id, *version, error);

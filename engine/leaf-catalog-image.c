@@ -50,6 +50,7 @@ struct _LeafCatalogImage
   gint64 predicted_class_id;
   double probability;
   double entropy;
+  gboolean referred;
 
   /* Parsed on first use: most rows are shown without their dates. */
   GDateTime *captured_time;
@@ -95,7 +96,7 @@ leaf_catalog_image_init (LeafCatalogImage *self)
   "i.id, i.sha256, i.path, i.name, i.size, i.width, i.height, i.format, i.orientation, " \
   "i.captured, i.imported, i.group_key, i.missing, i.managed, " \
   "l.class_id, l.user, l.time, l.how, s.split"
-#define PREDICTION_COLUMNS ", p.top_class_id, p.top_probability, p.entropy"
+#define PREDICTION_COLUMNS ", p.top_class_id, p.top_probability, p.entropy, p.referred"
 
 LeafCatalogImage *
 _leaf_catalog_image_new_from_row (LeafStmt *stmt,
@@ -129,6 +130,7 @@ _leaf_catalog_image_new_from_row (LeafStmt *stmt,
       self->predicted_class_id = sqlite3_column_int64 (stmt, 19);
       self->probability = sqlite3_column_double (stmt, 20);
       self->entropy = sqlite3_column_double (stmt, 21);
+      self->referred = sqlite3_column_int (stmt, 22) != 0;
     }
   return self;
 }
@@ -422,6 +424,22 @@ leaf_catalog_image_get_prediction (LeafCatalogImage *self,
   return TRUE;
 }
 
+/**
+ * leaf_catalog_image_get_referred:
+ * @self: a #LeafCatalogImage
+ *
+ * Returns: whether the model named by the query's `model_id` would refer this image to an
+ *   expert: its top probability is below the model's threshold, or the photo is unlike the
+ *   model's training photos. %FALSE without a prediction, or when it was stored without saying.
+ */
+gboolean
+leaf_catalog_image_get_referred (LeafCatalogImage *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG_IMAGE (self), FALSE);
+
+  return self->has_prediction && self->referred;
+}
+
 /* Parameters have fixed numbers so that the SQL text depends only on which filters are on, and
  * each combination is prepared once. */
 enum {
@@ -448,8 +466,8 @@ query_needs_label (const LeafImageQuery *query)
 static gboolean
 query_needs_prediction (const LeafImageQuery *query)
 {
-  return query->model_id > 0 &&
-         (query->disagreements_only || query->sort == LEAF_IMAGE_SORT_UNCERTAINTY);
+  return query->model_id > 0 && (query->disagreements_only || query->uncertain_only ||
+                                 query->sort == LEAF_IMAGE_SORT_UNCERTAINTY);
 }
 
 /* Counts that need no row of `images`: every label belongs to an image (a foreign key), so
@@ -524,6 +542,8 @@ build_sql (const LeafImageQuery *query,
                             "ELSE i.imported < ?%d END ", P_BEFORE_LOCAL, P_BEFORE_UTC);
   if (query->disagreements_only && query->model_id > 0)
     g_string_append (sql, "AND p.top_class_id IS NOT l.class_id ");
+  if (query->uncertain_only && query->model_id > 0)
+    g_string_append (sql, "AND p.referred ");
 
   if (count)
     return g_string_free (sql, FALSE);
@@ -696,18 +716,24 @@ leaf_catalog_count_images (LeafCatalog           *catalog,
   return TRUE;
 }
 
+/* With @model_id > 0, the row carries that model's prediction, as a query naming it would. */
 static LeafCatalogImage *
 get_image_where (LeafDb      *db,
                  const char  *where,
                  const char  *text,
                  gint64       number,
+                 gint64       model_id,
                  gboolean    *ambiguous,
                  GError     **error)
 {
-  g_autofree char *sql = g_strconcat ("SELECT " IMAGE_COLUMNS " FROM images i "
+  g_autofree char *sql = g_strconcat ("SELECT " IMAGE_COLUMNS,
+                                      model_id > 0 ? PREDICTION_COLUMNS : "",
+                                      " FROM images i "
                                       "LEFT JOIN labels l ON l.image_id = i.id "
-                                      "LEFT JOIN splits s ON s.image_id = i.id WHERE ",
-                                      where, " ORDER BY i.id DESC LIMIT 2", NULL);
+                                      "LEFT JOIN splits s ON s.image_id = i.id ",
+                                      model_id > 0 ? "LEFT JOIN predictions p ON "
+                                      "p.image_id = i.id AND p.model_id = ?2 " : "",
+                                      "WHERE ", where, " ORDER BY i.id DESC LIMIT 2", NULL);
   g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
   g_autoptr(LeafCatalogImage) image = NULL;
   int rc;
@@ -718,10 +744,12 @@ get_image_where (LeafDb      *db,
     _leaf_bind_text (stmt, 1, text);
   else
     sqlite3_bind_int64 (stmt, 1, number);
+  if (model_id > 0)
+    sqlite3_bind_int64 (stmt, 2, model_id);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     {
-      image = _leaf_catalog_image_new_from_row (stmt, FALSE);
+      image = _leaf_catalog_image_new_from_row (stmt, model_id > 0);
       rc = sqlite3_step (stmt);
       if (ambiguous != NULL)
         *ambiguous = rc == SQLITE_ROW;
@@ -749,6 +777,24 @@ leaf_catalog_get_image (LeafCatalog  *catalog,
                         gint64        image_id,
                         GError      **error)
 {
+  return leaf_catalog_get_predicted_image (catalog, image_id, 0, error);
+}
+
+/**
+ * leaf_catalog_get_predicted_image:
+ * @catalog: a #LeafCatalog
+ * @image_id: the image's row id
+ * @model_id: when > 0, attach this model's prediction, as a #LeafImageQuery naming it does
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the image, or %NULL with %LEAF_ENGINE_ERROR_NOT_FOUND
+ */
+LeafCatalogImage *
+leaf_catalog_get_predicted_image (LeafCatalog  *catalog,
+                                  gint64        image_id,
+                                  gint64        model_id,
+                                  GError      **error)
+{
   g_autoptr(LeafCatalogLocker) locker = NULL;
   g_autoptr(GError) local_error = NULL;
   LeafCatalogImage *image;
@@ -759,7 +805,7 @@ leaf_catalog_get_image (LeafCatalog  *catalog,
   locker = _leaf_catalog_locker_new (catalog);
   if ((db = _leaf_catalog_get_db (catalog, error)) == NULL)
     return NULL;
-  image = get_image_where (db, "i.id = ?1", NULL, image_id, NULL, &local_error);
+  image = get_image_where (db, "i.id = ?1", NULL, image_id, model_id, NULL, &local_error);
   if (local_error != NULL)
     g_propagate_error (error, g_steal_pointer (&local_error));
   else if (image == NULL)
@@ -816,7 +862,7 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
   if (len == 64 && is_hex (path_or_sha256))
     {
       g_autofree char *sha = g_ascii_strdown (path_or_sha256, -1);
-      image = get_image_where (db, "i.sha256 = ?1", sha, 0, NULL, &local_error);
+      image = get_image_where (db, "i.sha256 = ?1", sha, 0, 0, NULL, &local_error);
     }
   else if (len >= 8 && len < 64 && is_hex (path_or_sha256) &&
            !g_file_test (path, G_FILE_TEST_EXISTS))
@@ -824,7 +870,7 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
       g_autofree char *prefix = g_ascii_strdown (path_or_sha256, -1);
       /* A range over the unique index: every hex digest with this prefix sorts below
        * prefix + "g". */
-      image = get_image_where (db, "i.sha256 >= ?1 AND i.sha256 < ?1 || 'g'", prefix, 0,
+      image = get_image_where (db, "i.sha256 >= ?1 AND i.sha256 < ?1 || 'g'", prefix, 0, 0,
                                &ambiguous, &local_error);
       if (ambiguous)
         {
@@ -837,7 +883,7 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
   else
     {
       if (g_utf8_validate (path, -1, NULL))
-        image = get_image_where (db, "i.path = ?1", path, 0, NULL, &local_error);
+        image = get_image_where (db, "i.path = ?1", path, 0, 0, NULL, &local_error);
       /* A file the catalog knows under another path (or a copy of one): find it by content,
        * read without holding the lock. */
       if (image == NULL && local_error == NULL)
@@ -851,7 +897,7 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
               locker = _leaf_catalog_locker_new (catalog);
               if ((db = _leaf_catalog_get_db (catalog, error)) == NULL)
                 return NULL;
-              image = get_image_where (db, "i.sha256 = ?1", sha, 0, NULL, &local_error);
+              image = get_image_where (db, "i.sha256 = ?1", sha, 0, 0, NULL, &local_error);
             }
         }
     }

@@ -67,8 +67,11 @@ typedef enum
  * @taken_after: (nullable): capture time (import time when the photo has none) at or after this
  * @taken_before: (nullable): capture time (import time when the photo has none) before this
  * @model_id: when > 0, attach this model's predictions to the rows; needed by
- *   @disagreements_only and %LEAF_IMAGE_SORT_UNCERTAINTY, which keep only predicted images
+ *   @disagreements_only, @uncertain_only and %LEAF_IMAGE_SORT_UNCERTAINTY, which keep only
+ *   predicted images
  * @disagreements_only: only labelled images whose label is not @model_id's top prediction
+ * @uncertain_only: only images @model_id would refer to an expert (its top probability below
+ *   the model's threshold, or the photo unlike its training photos), as Diagnose does
  * @sort: row order; ties are broken by import order
  *
  * A filter over the catalog's images. A zeroed struct (`LeafImageQuery q = { 0 };`) selects
@@ -86,6 +89,7 @@ typedef struct
   GDateTime *taken_before;
   gint64 model_id;
   gboolean disagreements_only;
+  gboolean uncertain_only;
   LeafImageSort sort;
 } LeafImageQuery;
 
@@ -116,6 +120,7 @@ gboolean          leaf_catalog_image_get_prediction       (LeafCatalogImage *sel
                                                            gint64           *class_id,
                                                            double           *probability,
                                                            double           *entropy);
+gboolean          leaf_catalog_image_get_referred         (LeafCatalogImage *self);
 
 GPtrArray        *leaf_catalog_query_images   (LeafCatalog          *catalog,
                                                const LeafImageQuery *query,
@@ -129,6 +134,10 @@ gboolean          leaf_catalog_count_images   (LeafCatalog          *catalog,
 LeafCatalogImage *leaf_catalog_get_image      (LeafCatalog          *catalog,
                                                gint64                image_id,
                                                GError              **error);
+LeafCatalogImage *leaf_catalog_get_predicted_image (LeafCatalog     *catalog,
+                                                    gint64           image_id,
+                                                    gint64           model_id,
+                                                    GError         **error);
 LeafCatalogImage *leaf_catalog_find_image     (LeafCatalog          *catalog,
                                                const char           *path_or_sha256,
                                                GError              **error);

@@ -847,6 +847,9 @@ map_model_classes (LeafDb       *db,
  * @n_images: how many
  * @probabilities: (array): @n_images rows of @n_classes probabilities, row-major
  * @n_classes: the model's number of classes
+ * @referred: (array length=n_images) (nullable): for each image, whether the model would refer
+ *   it (leaf_diagnosis_result_should_refer()); %NULL when the predictions were made without the
+ *   model's check for unfamiliar photos, and so cannot say
  * @error: return location for a #GError
  *
  * Stores (or replaces) a model's predictions in one transaction, with the top class and the
@@ -855,13 +858,14 @@ map_model_classes (LeafDb       *db,
  * Returns: %TRUE on success; %LEAF_ENGINE_ERROR_MISMATCH when @n_classes is not the model's
  */
 gboolean
-leaf_catalog_add_predictions (LeafCatalog   *self,
-                              gint64         model_id,
-                              const gint64  *image_ids,
-                              gsize          n_images,
-                              const float   *probabilities,
-                              guint          n_classes,
-                              GError       **error)
+leaf_catalog_add_predictions (LeafCatalog    *self,
+                              gint64          model_id,
+                              const gint64   *image_ids,
+                              gsize           n_images,
+                              const float    *probabilities,
+                              guint           n_classes,
+                              const gboolean *referred,
+                              GError        **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
   g_autoptr(LeafTxn) txn = NULL;
@@ -904,9 +908,18 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
           if (row[c] > 0)
             entropy -= row[c] * log (row[c]);
         }
-      stmt = _leaf_db_prepare (db, "INSERT OR REPLACE INTO predictions (model_id, image_id, "
-                               "probabilities, top_index, top_class_id, top_probability, "
-                               "entropy, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
+      /* The same model says the same of the same photo: predictions that cannot say whether it
+       * would refer the photo keep what an earlier one said. */
+      stmt = _leaf_db_prepare (db, "INSERT INTO predictions (model_id, image_id, probabilities, "
+                               "top_index, top_class_id, top_probability, entropy, created, "
+                               "referred) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                               "ON CONFLICT (model_id, image_id) DO UPDATE SET "
+                               "probabilities = excluded.probabilities, "
+                               "top_index = excluded.top_index, "
+                               "top_class_id = excluded.top_class_id, "
+                               "top_probability = excluded.top_probability, "
+                               "entropy = excluded.entropy, created = excluded.created, "
+                               "referred = coalesce (excluded.referred, referred)", error);
       if (stmt == NULL)
         return FALSE;
       sqlite3_bind_int64 (stmt, 1, model_id);
@@ -917,6 +930,8 @@ leaf_catalog_add_predictions (LeafCatalog   *self,
       sqlite3_bind_double (stmt, 6, row[top]);
       sqlite3_bind_double (stmt, 7, entropy);
       _leaf_bind_text (stmt, 8, now);
+      if (referred != NULL)
+        sqlite3_bind_int (stmt, 9, referred[i] != FALSE);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
     }
@@ -947,6 +962,7 @@ prediction_from_row (LeafStmt *stmt)
   prediction->top_index = sqlite3_column_int (stmt, 3);
   prediction->top_class_id = sqlite3_column_int64 (stmt, 4);
   prediction->entropy = sqlite3_column_double (stmt, 5);
+  prediction->referred = sqlite3_column_int (stmt, 6) != 0;
   return prediction;
 }
 
@@ -976,7 +992,7 @@ leaf_catalog_get_prediction (LeafCatalog  *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return NULL;
   stmt = _leaf_db_prepare (db, "SELECT model_id, image_id, probabilities, top_index, "
-                           "top_class_id, entropy FROM predictions "
+                           "top_class_id, entropy, referred FROM predictions "
                            "WHERE model_id = ? AND image_id = ?", error);
   if (stmt == NULL)
     return NULL;

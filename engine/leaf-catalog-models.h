@@ -55,6 +55,8 @@ struct _LeafModelInfo
  * @top_index: index of the largest probability
  * @top_class_id: the catalog class named like the model's top class, or 0 when there is none
  * @entropy: Shannon entropy of @probabilities, in nats
+ * @referred: whether the model would refer the image to an expert (FALSE when the prediction
+ *   was stored without saying)
  */
 struct _LeafPrediction
 {
@@ -65,6 +67,7 @@ struct _LeafPrediction
   guint top_index;
   gint64 top_class_id;
   double entropy;
+  gboolean referred;
 };
 
 void            leaf_model_info_free             (LeafModelInfo   *info);
@@ -117,6 +120,7 @@ gboolean        leaf_catalog_add_predictions     (LeafCatalog            *self,
                                                   gsize                   n_images,
                                                   const float            *probabilities,
                                                   guint                   n_classes,
+                                                  const gboolean         *referred,
                                                   GError                **error);
 LeafPrediction *leaf_catalog_get_prediction      (LeafCatalog            *self,
                                                   gint64                  model_id,

@@ -16,7 +16,7 @@
 G_BEGIN_DECLS
 
 /* The newest catalog schema this build reads and writes (PRAGMA user_version). */
-#define LEAF_CATALOG_SCHEMA_VERSION 3
+#define LEAF_CATALOG_SCHEMA_VERSION 4
 
 #define LEAF_TYPE_CATALOG (leaf_catalog_get_type ())
 

@@ -27,6 +27,7 @@
 #include "leaf-heatmap.h"
 #include "leaf-image.h"
 #include "leaf-model-card.h"
+#include "leaf-next.h"
 #include "leaf-predictor.h"
 
 /* The catalog's latest model and one more (another window's catalog, a model being reviewed). */
@@ -794,6 +795,34 @@ review_free (gpointer data)
 static void review_batch_work (GTask  *task,
                                Worker *worker);
 
+/* Predicts one photo as Diagnose does, and says whether Diagnose would refer it, by the same
+ * rule, so that the Library's Uncertain filter holds what Diagnose would send to an expert. */
+static gboolean
+predict_for_review (LeafPredictor *predictor,
+                    const char    *path,
+                    float         *probabilities,
+                    gboolean      *referred)
+{
+  g_autoptr(GdkPixbuf) photo = leaf_image_load (path, LEAF_IMAGE_DEFAULT_MAX_PIXELS, NULL);
+  const LeafModelMeta *meta = leaf_predictor_get_meta (predictor);
+  LeafDiagnosisResult result = {
+    .n_classes = leaf_predictor_get_n_classes (predictor),
+    .probabilities = probabilities,
+    .refer_below = meta->refer_below,
+  };
+  guint top = 0;
+
+  if (photo == NULL
+      || !leaf_predictor_predict_pixbuf_full (predictor, photo, FALSE, probabilities, NULL,
+                                              &result.ood_score, NULL))
+    return FALSE;
+  leaf_predictor_top_k (probabilities, result.n_classes, &top, 1);
+  result.ranking = &top;
+  result.ood = meta->ood != NULL && leaf_ood_is_unfamiliar (meta->ood, result.ood_score);
+  *referred = leaf_diagnosis_result_should_refer (&result, -1);
+  return TRUE;
+}
+
 /* On the caller's context, between two batches. */
 static gboolean
 review_batch_done_cb (gpointer data)
@@ -819,6 +848,7 @@ review_batch_work (GTask  *task,
   g_autoptr(GPtrArray) images = NULL;
   g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GArray) probabilities = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) referred = g_array_new (FALSE, FALSE, sizeof (gboolean));
   g_autofree float *scratch = NULL;
   GError *error = NULL;
   LeafPredictor *predictor;
@@ -858,23 +888,26 @@ review_batch_work (GTask  *task,
     {
       LeafCatalogImage *image = g_ptr_array_index (images, i);
       gint64 id = leaf_catalog_image_get_id (image);
+      gboolean refer;
 
       if (g_task_return_error_if_cancelled (task))
         return;
       /* A photo that went missing or cannot be read simply gets no prediction. */
       if (!leaf_catalog_image_get_missing (image)
-          && leaf_predictor_predict_file (predictor, leaf_catalog_image_get_path (image), FALSE,
-                                          scratch, NULL, NULL))
+          && predict_for_review (predictor, leaf_catalog_image_get_path (image), scratch,
+                                 &refer))
         {
           g_array_append_val (ids, id);
           g_array_append_vals (probabilities, scratch, n_classes);
+          g_array_append_val (referred, refer);
         }
     }
   if (ids->len > 0
       && !leaf_catalog_add_predictions (review->catalog, review->model_id,
                                         (const gint64 *) (gpointer) ids->data, ids->len,
                                         (const float *) (gpointer) probabilities->data,
-                                        n_classes, &error))
+                                        n_classes, (const gboolean *) (gpointer) referred->data,
+                                        &error))
     {
       g_task_return_error (task, error);
       return;
@@ -931,4 +964,90 @@ leaf_diagnosis_service_review_catalog_finish (LeafDiagnosisService  *self,
                         == leaf_diagnosis_service_review_catalog_async, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Label Next --------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  LeafCatalog *catalog;
+  gint64 model_id;
+  guint count;
+} NextRequest;
+
+static void
+next_request_free (gpointer data)
+{
+  NextRequest *request = data;
+
+  g_clear_object (&request->catalog);
+  g_free (request);
+}
+
+static void
+rank_next_work (GTask  *task,
+                Worker *worker)
+{
+  NextRequest *request = g_task_get_task_data (task);
+  g_autoptr(LeafModelInfo) model = NULL;
+  LeafPredictor *predictor = NULL;
+  GPtrArray *ranked = NULL;
+  GError *error = NULL;
+
+  model = leaf_catalog_get_model (request->catalog, request->model_id, &error);
+  if (model != NULL)
+    predictor = worker_get_predictor (worker, model->path, LEAF_DIAGNOSE_DEFAULT, &error);
+  /* The review stores this model's predictions with its referrals: left to it. */
+  if (predictor != NULL)
+    ranked = leaf_next_rank_catalog (request->catalog, predictor, 0, request->count,
+                                     LEAF_NEXT_DEFAULT_MAX_SIMILARITY, NULL, NULL,
+                                     g_task_get_cancellable (task), &error);
+  if (ranked == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, ranked, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * leaf_diagnosis_service_rank_next_async:
+ * @catalog: the catalog whose unlabelled photos to rank
+ * @model_id: one of its models
+ * @count: how many photos to rank
+ *
+ * Ranks the unlabelled photos of @catalog as leaf_next_rank_catalog() does with @model_id,
+ * without storing its predictions. Photos that cannot be read are left out.
+ */
+void
+leaf_diagnosis_service_rank_next_async (LeafDiagnosisService *self,
+                                        LeafCatalog          *catalog,
+                                        gint64                model_id,
+                                        guint                 count,
+                                        GCancellable         *cancellable,
+                                        GAsyncReadyCallback   callback,
+                                        gpointer              user_data)
+{
+  NextRequest *request;
+
+  g_return_if_fail (LEAF_IS_DIAGNOSIS_SERVICE (self));
+  g_return_if_fail (LEAF_IS_CATALOG (catalog));
+
+  request = g_new0 (NextRequest, 1);
+  request->catalog = g_object_ref (catalog);
+  request->model_id = model_id;
+  request->count = count;
+  queue_async (self, leaf_diagnosis_service_rank_next_async, request, next_request_free,
+               rank_next_work, cancellable, callback, user_data);
+}
+
+/**
+ * leaf_diagnosis_service_rank_next_finish:
+ *
+ * Returns: (transfer full) (element-type LeafNextItem): the ranked photos, in order
+ */
+GPtrArray *
+leaf_diagnosis_service_rank_next_finish (LeafDiagnosisService  *self,
+                                         GAsyncResult          *result,
+                                         GError               **error)
+{
+  return propagate_pointer (self, result, leaf_diagnosis_service_rank_next_async, error);
 }

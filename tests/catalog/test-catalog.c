@@ -237,6 +237,14 @@ fill_version (const char *path,
                     "(2, 1, 'ana', '2024-01-02T00:00:00Z', 'manual');"
                     "INSERT INTO label_events (action_id, image_id, new_class_id) VALUES (1, 2, 1);");
     }
+  if (version >= 2)
+    ctu_sql_exec (db,
+                  "INSERT INTO models (id, path, sha256, classes, created) VALUES (1, '/m.pt', "
+                  "'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', "
+                  "'[\"healthy\"]', '2024-01-03T00:00:00Z');"
+                  "INSERT INTO predictions (model_id, image_id, probabilities, top_index, "
+                  "top_class_id, top_probability, entropy, created) VALUES "
+                  "(1, 1, x'0000803f', 0, 1, 1.0, 0.0, '2024-01-03T00:00:00Z');");
   sqlite3_close (db);
 }
 
@@ -268,6 +276,9 @@ test_migrations (void)
       g_assert_cmpint (ctu_sql_int (db, "PRAGMA user_version"), ==, LEAF_CATALOG_SCHEMA_VERSION);
       integrity = ctu_sql_text (db, "PRAGMA integrity_check");
       g_assert_cmpstr (integrity, ==, "ok");
+      /* Predictions that cannot say whether the model would refer the photo go, so that the
+       * window predicts the photos again. */
+      g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM predictions"), ==, 0);
       sqlite3_close (db);
 
       /* What the old version held is still there and works with the new code. */
@@ -304,11 +315,11 @@ test_migrations (void)
 
 /* ---- The catalog's files: header, backup, read-only WAL, journal, full disk ---- */
 
-/* Flips one bit of the file, as a bad sector or a bad RAM cell would. */
+/* Flips bits of one byte of the file, as a bad sector or a bad RAM cell would. */
 static void
-flip_bit (const char *path,
-          gsize       offset,
-          guint       bit)
+flip_bits (const char *path,
+           gsize       offset,
+           guint       bits)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *contents = NULL;
@@ -317,7 +328,7 @@ flip_bit (const char *path,
   g_file_get_contents (path, &contents, &length, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (offset, <, length);
-  contents[offset] ^= 1 << bit;
+  contents[offset] ^= bits;
   ctu_write_bytes (path, contents, length);
 }
 
@@ -343,17 +354,19 @@ test_open_refuses_damaged_header (void)
   {
     const char *what;
     gsize offset;
-    guint bit;
+    guint bits;
+    gboolean too_new;
   } flips[] = {
-    { "user_version negative", 60, 7 },
-    { "user_version 2 + 2^30", 60, 6 },
-    { "user_version 2 under version 3's tables", 63, 0 },
-    { "user_version 1 under version 3's tables", 63, 1 },
-    { "user_version 7: newer", 63, 2 },
-    { "application_id one bit off", 71, 0 },
-    { "application_id negative", 68, 7 },
-    { "write version 3", 18, 0 },
-    { "read version 3", 19, 0 },
+    { "user_version negative", 60, 0x80 },
+    { "user_version 4 + 2^30", 60, 0x40 },
+    { "user_version 0 under version 4's tables", 63, 0x04 },
+    { "user_version 3 under version 4's column", 63, 0x07 },
+    { "user_version 5: newer", 63, 0x01, TRUE },
+    { "user_version 6: newer", 63, 0x02, TRUE },
+    { "application_id one bit off", 71, 0x01 },
+    { "application_id negative", 68, 0x80 },
+    { "write version 3", 18, 0x01 },
+    { "read version 3", 19, 0x01 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (flips); i++)
@@ -366,13 +379,13 @@ test_open_refuses_damaged_header (void)
       g_autoptr(GError) error = NULL;
 
       g_test_message ("%s", flips[i].what);
-      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 3);
+      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 4);
       make_closed_catalog (path);
-      flip_bit (path, flips[i].offset, flips[i].bit);
+      flip_bits (path, flips[i].offset, flips[i].bits);
       before = ctu_sha256_of_file (path);
 
       g_assert_null (leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error));
-      if (flips[i].offset == 63 && flips[i].bit == 2)
+      if (flips[i].too_new)
         g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_TOO_NEW);
       else
         {
@@ -1453,6 +1466,8 @@ test_models_and_predictions (Fixture       *fixture,
     0.05f, 0.90f, 0.05f,
     1 / 3.0f, 1 / 3.0f, 1 / 3.0f,
   };
+  /* Images 2 and 4 are below the model's threshold, image 3 is unlike its training photos. */
+  gboolean referred[] = { FALSE, TRUE, TRUE, TRUE };
   gint64 healthy, blight, first, model;
 
   g_assert_null (leaf_catalog_get_latest_model (catalog, &error));
@@ -1487,10 +1502,14 @@ test_models_and_predictions (Fixture       *fixture,
   g_assert_cmpuint (models->len, ==, 1);
 
   g_assert_false (leaf_catalog_add_predictions (catalog, model, images, 4, probabilities, 2,
-                                                &error));
+                                                referred, &error));
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_MISMATCH);
   g_clear_error (&error);
-  leaf_catalog_add_predictions (catalog, model, images, 4, probabilities, 3, &error);
+  leaf_catalog_add_predictions (catalog, model, images, 4, probabilities, 3, referred, &error);
+  g_assert_no_error (error);
+  /* Predictions that cannot say (`leafscope-cli next`'s) keep what the review said. */
+  leaf_catalog_add_predictions (catalog, model, images + 2, 2, probabilities + 6, 3, NULL,
+                                &error);
   g_assert_no_error (error);
 
   prediction = leaf_catalog_get_prediction (catalog, model, 2, &error);
@@ -1502,6 +1521,7 @@ test_models_and_predictions (Fixture       *fixture,
   g_assert_cmpfloat_with_epsilon (prediction->entropy,
                                   -(0.4 * log (0.4) + 0.35 * log (0.35) + 0.25 * log (0.25)),
                                   1e-6);
+  g_assert_true (prediction->referred);
 
   {
     /* Disagreements: labelled images whose label is not the top prediction: image 3 only. */
@@ -1533,6 +1553,36 @@ test_models_and_predictions (Fixture       *fixture,
         g_assert_cmpfloat (entropy, <=, previous);
         previous = entropy;
       }
+  }
+  {
+    /* Uncertain: exactly the referred images, most uncertain first, whatever their label; the
+     * count agrees with the rows. */
+    LeafImageQuery q = { .model_id = model, .uncertain_only = TRUE,
+                         .sort = LEAF_IMAGE_SORT_UNCERTAINTY };
+    g_autoptr(GPtrArray) rows = query_all (catalog, &q);
+    g_autoptr(LeafCatalogImage) sure = NULL;
+    guint count = 0;
+
+    g_assert_cmpuint (rows->len, ==, 3);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[0]), ==, 4);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[1]), ==, 2);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[2]), ==, 3);
+    for (guint i = 0; i < rows->len; i++)
+      g_assert_true (leaf_catalog_image_get_referred (rows->pdata[i]));
+    g_assert_true (leaf_catalog_count_images (catalog, &q, &count, &error));
+    g_assert_cmpuint (count, ==, 3);
+    q.labels = LEAF_LABEL_FILTER_UNLABELED;
+    g_assert_true (leaf_catalog_count_images (catalog, &q, &count, &error));
+    g_assert_cmpuint (count, ==, 1);
+
+    /* One image, with the prediction a query naming the model attaches. */
+    sure = leaf_catalog_get_predicted_image (catalog, 1, model, &error);
+    g_assert_no_error (error);
+    g_assert_true (leaf_catalog_image_get_prediction (sure, NULL, NULL, NULL));
+    g_assert_false (leaf_catalog_image_get_referred (sure));
+    g_clear_object (&sure);
+    sure = leaf_catalog_get_image (catalog, 1, &error);
+    g_assert_false (leaf_catalog_image_get_prediction (sure, NULL, NULL, NULL));
   }
 }
 

@@ -282,7 +282,7 @@ test_remove (Fixture       *fixture,
   kept = add_model (catalog, outside, 0, NULL);
   removed = add_model (catalog, inside, 0, NULL);
   g_assert_true (leaf_catalog_add_predictions (catalog, removed, &image, 1, probabilities, 2,
-                                               &error));
+                                               NULL, &error));
   g_assert_true (leaf_catalog_set_active_model (catalog, removed, &error));
   g_assert_no_error (error);
   fixture->n_active_changed = 0;
