@@ -51,6 +51,7 @@ for f in \
   "$share/metainfo/$app_id.metainfo.xml" \
   "$share/glib-2.0/schemas/$app_id.gschema.xml" \
   "$share/mime/packages/$app_id.mime.xml" \
+  "$share/dbus-1/services/$app_id.service" \
   "$share/icons/hicolor/scalable/apps/$app_id.svg" \
   "$share/icons/hicolor/symbolic/apps/$app_id-symbolic.svg" \
   "$share/locale/es/LC_MESSAGES/leafscope.mo" \
@@ -66,6 +67,15 @@ grep -q 'xml:lang="es"' "$share/metainfo/$app_id.metainfo.xml" 2>/dev/null \
   || fail "the installed metainfo has no Spanish text"
 grep -q 'xml:lang="es"' "$share/mime/packages/$app_id.mime.xml" 2>/dev/null \
   || fail "the installed MIME type has no Spanish comment"
+
+# The desktop file asks for D-Bus activation, which starts the installed binary as a service.
+grep -q '^DBusActivatable=true$' "$share/applications/$app_id.desktop" 2>/dev/null \
+  || fail "the installed desktop file does not ask for D-Bus activation"
+grep -qx "Exec=$prefix/$bindir/leafscope --gapplication-service" \
+  "$share/dbus-1/services/$app_id.service" 2>/dev/null \
+  || grep -qx "Exec=$bindir/leafscope --gapplication-service" \
+       "$share/dbus-1/services/$app_id.service" 2>/dev/null \
+  || fail "the installed D-Bus service does not start the installed leafscope"
 
 [ $failed -eq 0 ] || exit 1
 

@@ -373,6 +373,14 @@ on_name_appeared_cb (GDBusConnection *connection,
   *(gboolean *) user_data = TRUE;
 }
 
+static void
+on_name_vanished_cb (GDBusConnection *connection,
+                     const char      *name,
+                     gpointer         user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
 /* `leafscope FILE` started by the desktop as the first instance: it opens the catalog and, asked
  * to quit over D-Bus as the shell would, exits cleanly. Before the fix it died at once with
  * SIGSEGV or "double free or corruption". */
@@ -410,6 +418,69 @@ test_first_instance (Fixture       *fixture,
   g_assert_true (g_subprocess_get_if_exited (process));
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
   g_assert_true (g_file_test (fresh, G_FILE_TEST_IS_REGULAR));
+}
+
+/* The desktop's D-Bus activation (DBusActivatable=true): a file manager asks the bus to open a
+ * catalog with the application, which the bus starts from the installed service file. */
+static void
+test_dbus_activation (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *fresh = g_build_filename (fixture->dir, "activated.leafscope", NULL);
+  g_autofree char *uri = g_filename_to_uri (fresh, NULL, NULL);
+  const char *uris[] = { uri, NULL };
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) quit = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean vanished = FALSE;
+  guint watch;
+
+  g_assert_nonnull (bus);
+  reply = g_dbus_connection_call_sync (bus, APP_ID, "/io/github/leafscope/Leafscope",
+                                       "org.freedesktop.Application", "Open",
+                                       g_variant_new ("(^asa{sv})", uris, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  while (!g_file_test (fresh, G_FILE_TEST_EXISTS))
+    ui_test_iterate (10);
+
+  quit = g_dbus_connection_call_sync (bus, APP_ID, "/io/github/leafscope/Leafscope",
+                                      "org.gtk.Actions", "Activate",
+                                      g_variant_new ("(sava{sv})", "quit", NULL, NULL),
+                                      NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  /* The service leaves the bus when it quits. */
+  watch = g_bus_watch_name_on_connection (bus, APP_ID, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                          NULL, on_name_vanished_cb, &vanished, NULL);
+  while (!vanished)
+    g_main_context_iteration (NULL, TRUE);
+  g_bus_unwatch_name (watch);
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_IS_REGULAR));
+}
+
+/* The service file that `meson install` ships, its binary swapped for the build tree's. */
+static char *
+make_service_dir (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("leafscope-services-XXXXXX", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GString) service = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *exec;
+
+  g_file_get_contents (g_getenv ("LEAFSCOPE_DBUS_SERVICE"), &contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (contents, "\nName=" APP_ID "\n"));
+  exec = strstr (contents, "/leafscope --gapplication-service\n");
+  g_assert_nonnull (exec);
+  service = g_string_new_len (contents, strstr (contents, "Exec=") + strlen ("Exec=") - contents);
+  g_string_append_printf (service, "%s%s", g_getenv ("LEAFSCOPE_BIN"), exec + strlen ("/leafscope"));
+  path = g_build_filename (dir, APP_ID ".service", NULL);
+  g_file_set_contents (path, service->str, -1, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&dir);
 }
 
 typedef struct
@@ -469,10 +540,12 @@ main (int   argc,
 {
   GTestDBus *bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_autofree char *display = g_strdup (g_getenv ("DISPLAY"));
+  g_autofree char *services = make_service_dir ();
   int status;
 
   /* Before anything connects to a session bus: the instance tests own the application's name.
    * GTestDBus unsets DISPLAY, which the windows need. */
+  g_test_dbus_add_service_dir (bus, services);
   g_test_dbus_up (bus);
   if (display != NULL)
     g_setenv ("DISPLAY", display, TRUE);
@@ -498,9 +571,12 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/launch/second-instance", Fixture, NULL, fixture_set_up, test_second_instance,
               fixture_tear_down);
+  g_test_add ("/launch/dbus-activation", Fixture, NULL, fixture_set_up, test_dbus_activation,
+              fixture_tear_down);
   status = g_test_run ();
   /* GTK keeps a reference to the bus connection, for which g_test_dbus_down() and the
    * object's disposal would wait: stop the daemon and leave the object to the exit. */
   g_test_dbus_stop (bus);
+  leaf_test_remove_tree (services);
   return status;
 }
