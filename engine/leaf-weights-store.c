@@ -1,6 +1,6 @@
 /* leaf-weights-store.c
  *
- * The store is one folder, $XDG_CACHE_HOME/leafscope/weights by default, holding:
+ * The store is one folder, $XDG_DATA_HOME/leafscope/weights by default, holding:
  *
  *   <sha256>.pth, <sha256>.safetensors   verified weight files, named after their SHA-256
  *   <sha256>.pth.part                    a download in progress or interrupted; the next fetch
@@ -121,6 +121,24 @@ leaf_weights_store_finalize (GObject *object)
   G_OBJECT_CLASS (leaf_weights_store_parent_class)->finalize (object);
 }
 
+/* Older versions kept the store in $XDG_CACHE_HOME, which cache cleaners empty: without a
+ * network the weights cannot be fetched again. */
+static void
+leaf_weights_store_constructed (GObject *object)
+{
+  LeafWeightsStore *self = LEAF_WEIGHTS_STORE (object);
+  g_autofree char *default_dir = leaf_weights_store_default_dir ();
+  g_autofree char *old_dir = NULL;
+  g_autoptr(GError) error = NULL;
+
+  G_OBJECT_CLASS (leaf_weights_store_parent_class)->constructed (object);
+  if (g_strcmp0 (self->directory, default_dir) != 0)
+    return;
+  old_dir = g_build_filename (g_get_user_cache_dir (), "leafscope", "weights", NULL);
+  if (!leaf_weights_store_migrate (old_dir, default_dir, &error))
+    g_warning ("%s", error->message);
+}
+
 static void
 leaf_weights_store_get_property (GObject    *object,
                                  guint       prop_id,
@@ -184,6 +202,7 @@ leaf_weights_store_class_init (LeafWeightsStoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = leaf_weights_store_constructed;
   object_class->finalize = leaf_weights_store_finalize;
   object_class->get_property = leaf_weights_store_get_property;
   object_class->set_property = leaf_weights_store_set_property;
@@ -217,12 +236,111 @@ leaf_weights_store_init (LeafWeightsStore *self)
 /**
  * leaf_weights_store_default_dir:
  *
- * Returns: (transfer full): `$XDG_CACHE_HOME/leafscope/weights`
+ * Returns: (transfer full): `$XDG_DATA_HOME/leafscope/weights`
  */
 char *
 leaf_weights_store_default_dir (void)
 {
-  return g_build_filename (g_get_user_cache_dir (), "leafscope", "weights", NULL);
+  return g_build_filename (g_get_user_data_dir (), "leafscope", "weights", NULL);
+}
+
+static gboolean
+copy_folder (const char  *from,
+             const char  *to,
+             GError     **error)
+{
+  g_autoptr(GDir) dir = g_dir_open (from, 0, error);
+  const char *name;
+
+  if (dir == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *source_path = g_build_filename (from, name, NULL);
+      g_autofree char *target_path = g_build_filename (to, name, NULL);
+      g_autoptr(GFile) source = g_file_new_for_path (source_path);
+      g_autoptr(GFile) target = g_file_new_for_path (target_path);
+
+      if (!g_file_test (source_path, G_FILE_TEST_IS_REGULAR))
+        continue;
+      if (!g_file_copy (source, target, G_FILE_COPY_NOFOLLOW_SYMLINKS, NULL, NULL, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_folder (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+/**
+ * leaf_weights_store_migrate:
+ * @old_dir: where an older version kept the store
+ * @new_dir: where the store belongs now
+ * @error: set when the store could not be moved
+ *
+ * Moves the store's folder from @old_dir to @new_dir, unless @old_dir does not exist or
+ * @new_dir already does (a store there is never mixed with another). Across file systems the
+ * files are copied to a folder beside @new_dir that takes its name only when every copy
+ * succeeded, so that a full disk or a killed process leaves the old store whole.
+ *
+ * Returns: %FALSE with @error set when the move failed; @old_dir is then unchanged
+ */
+gboolean
+leaf_weights_store_migrate (const char  *old_dir,
+                            const char  *new_dir,
+                            GError     **error)
+{
+  g_autofree char *parent = NULL;
+  g_autofree char *staging = NULL;
+  g_autoptr(GError) local_error = NULL;
+  int saved_errno = 0;
+
+  if (!g_file_test (old_dir, G_FILE_TEST_IS_DIR) || g_file_test (new_dir, G_FILE_TEST_EXISTS))
+    return TRUE;
+  parent = g_path_get_dirname (new_dir);
+  if (g_mkdir_with_parents (parent, 0755) != 0)
+    saved_errno = errno;
+  else if (g_rename (old_dir, new_dir) == 0)
+    return TRUE;
+  else if (errno != EXDEV)
+    saved_errno = errno;
+  else
+    {
+      staging = g_build_filename (parent, "weights.moving-XXXXXX", NULL);
+      if (g_mkdtemp (staging) == NULL)
+        saved_errno = errno;
+      else if (!copy_folder (old_dir, staging, &local_error))
+        remove_folder (staging);
+      else if (g_rename (staging, new_dir) != 0)
+        {
+          saved_errno = errno;
+          remove_folder (staging);
+        }
+      else
+        {
+          remove_folder (old_dir);
+          return TRUE;
+        }
+    }
+
+  if (local_error == NULL)
+    g_set_error_literal (&local_error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                         g_strerror (saved_errno));
+  g_set_error (error, local_error->domain, local_error->code,
+               _("Could not move the weights from %s to %s: %s"),
+               old_dir, new_dir, local_error->message);
+  return FALSE;
 }
 
 /**

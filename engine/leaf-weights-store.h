@@ -45,6 +45,9 @@ LeafWeightsInfo  *leaf_weights_info_copy            (const LeafWeightsInfo   *in
 void              leaf_weights_info_free            (LeafWeightsInfo         *info);
 
 char             *leaf_weights_store_default_dir    (void);
+gboolean          leaf_weights_store_migrate        (const char            *old_dir,
+                                                     const char            *new_dir,
+                                                     GError               **error);
 LeafWeightsStore *leaf_weights_store_new            (const char              *directory);
 const char       *leaf_weights_store_get_directory  (LeafWeightsStore        *self);
 const char       *leaf_weights_store_get_official_sha256

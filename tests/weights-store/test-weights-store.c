@@ -845,16 +845,98 @@ test_index_damaged (Fixture       *fixture,
 }
 
 static void
+make_old_store (const char *dir)
+{
+  g_autofree char *weights = g_build_filename (dir, "0123.pth", NULL);
+  g_autofree char *index = g_build_filename (dir, "index.json", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (weights, "weights", -1, NULL));
+  g_assert_true (g_file_set_contents (index, "{}", -1, NULL));
+}
+
+static void
+assert_store_moved (const char *old_dir,
+                    const char *new_dir)
+{
+  g_autofree char *weights = g_build_filename (new_dir, "0123.pth", NULL);
+  g_autofree char *index = g_build_filename (new_dir, "index.json", NULL);
+  g_autofree char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (weights, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "weights");
+  g_assert_true (g_file_test (index, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (old_dir, G_FILE_TEST_EXISTS));
+}
+
+/* Weights cannot be fetched again offline: they live with the user's data, not in the cache
+ * that cleaners empty, and a store an older version kept in the cache moves there. Runs
+ * first, before anything else made the default store. */
+static void
 test_default_dir (void)
 {
-  g_autoptr(LeafWeightsStore) store = leaf_weights_store_new (NULL);
-  g_autofree char *expected = g_build_filename (g_get_user_cache_dir (), "leafscope", "weights",
+  g_autofree char *old_dir = g_build_filename (g_get_user_cache_dir (), "leafscope", "weights",
+                                               NULL);
+  g_autofree char *expected = g_build_filename (g_get_user_data_dir (), "leafscope", "weights",
                                                 NULL);
+  g_autoptr(LeafWeightsStore) store = NULL;
 
+  make_old_store (old_dir);
+  store = leaf_weights_store_new (NULL);
   g_assert_cmpstr (leaf_weights_store_get_directory (store), ==, expected);
+  assert_store_moved (old_dir, expected);
   g_assert_cmpstr (leaf_weights_store_get_official_sha256 (store), ==,
                    LEAF_WEIGHTS_OFFICIAL_SHA256);
   g_assert_cmpstr (leaf_weights_store_get_official_url (store), ==, LEAF_WEIGHTS_OFFICIAL_URL);
+}
+
+/* A store already in the new place is never mixed with the old one, which stays as it was. */
+static void
+test_migrate_keeps_existing (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("leafscope-migrate-XXXXXX", NULL);
+  g_autofree char *old_dir = g_build_filename (dir, "old", NULL);
+  g_autofree char *new_dir = g_build_filename (dir, "new", NULL);
+  g_autofree char *kept = g_build_filename (old_dir, "0123.pth", NULL);
+  g_autoptr(GError) error = NULL;
+
+  make_old_store (old_dir);
+  g_assert_cmpint (g_mkdir (new_dir, 0700), ==, 0);
+  g_assert_true (leaf_weights_store_migrate (old_dir, new_dir, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (kept, G_FILE_TEST_IS_REGULAR));
+  leaf_test_remove_tree (dir);
+}
+
+/* Across file systems (tmpfs to disk) the files are copied, then the old folder goes. */
+static void
+test_migrate_across_file_systems (void)
+{
+  g_autofree char *shm = g_dir_make_tmp ("leafscope-migrate-XXXXXX", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *old_dir = NULL;
+  g_autofree char *new_dir = NULL;
+  g_autoptr(GError) error = NULL;
+  GStatBuf a, b;
+
+  dir = g_build_filename ("/dev/shm", "leafscope-migrate-XXXXXX", NULL);
+  if (!g_file_test ("/dev/shm", G_FILE_TEST_IS_DIR) || g_mkdtemp (dir) == NULL
+      || g_stat (dir, &a) != 0 || g_stat (shm, &b) != 0 || a.st_dev == b.st_dev)
+    {
+      g_test_skip ("needs /dev/shm on a file system other than the temporary folder's");
+      leaf_test_remove_tree (shm);
+      if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+        leaf_test_remove_tree (dir);
+      return;
+    }
+  old_dir = g_build_filename (dir, "weights", NULL);
+  new_dir = g_build_filename (shm, "data", "weights", NULL);
+  make_old_store (old_dir);
+  g_assert_true (leaf_weights_store_migrate (old_dir, new_dir, &error));
+  g_assert_no_error (error);
+  assert_store_moved (old_dir, new_dir);
+  leaf_test_remove_tree (dir);
+  leaf_test_remove_tree (shm);
 }
 
 int
@@ -872,6 +954,8 @@ main (int   argc,
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   g_test_add_func ("/weights-store/default-dir", test_default_dir);
+  g_test_add_func ("/weights-store/migrate/keeps-existing", test_migrate_keeps_existing);
+  g_test_add_func ("/weights-store/migrate/across-file-systems", test_migrate_across_file_systems);
   ADD ("/weights-store/fetch/success", test_fetch_success);
   ADD ("/weights-store/fetch/wrong-hash", test_fetch_wrong_hash);
   ADD ("/weights-store/fetch/resume", test_fetch_resume);
