@@ -5,9 +5,17 @@
  * Requests queue on a pool of low-priority threads, at most half the cores, so that scrolling a
  * grid of thousands of photos never competes with the interface or a training run. The pool's
  * threads are its own (exclusive) because lowering a thread's priority cannot be undone without
- * privileges, and GLib's shared threads also run other work. Each thumbnail is a PNG at
- * <cache_dir>/<size>/<sha256>.png, so a photo that moves keeps its thumbnail and an edited one
- * (new hash) gets a new one.
+ * privileges, and GLib's shared threads also run other work.
+ *
+ * The newest request is served first: after a jump through a long grid the cells on screen asked
+ * last, and the requests of the cells scrolled past wait (their cells cancelled them, so they
+ * cost nothing when their turn comes). The pool only counts requests; the requests themselves
+ * wait on a stack, since a GThreadPool's queue is first in, first out.
+ *
+ * Each thumbnail is a JPEG at <cache_dir>/<size>/<sha256>.jpg, so a photo that moves keeps its
+ * thumbnail and an edited one (new hash) gets a new one. Thumbnails are photos without alpha, and
+ * JPEG keeps them at a sixth of a PNG's size (17 KB rather than 104 KB for a 256-pixel leaf).
+ * A PNG left by an earlier version is read and rewritten as JPEG.
  */
 
 #define G_LOG_DOMAIN "leaf-thumbnailer"
@@ -23,9 +31,13 @@
 
 #include "leaf-error.h"
 #include "leaf-image-private.h"
-#include "leaf-thumbnailer.h"
+#include "leaf-thumbnailer-private.h"
 
 #define MAX_THUMBNAIL_SIZE 2048
+
+/* Measured on the tomato leaves of tests' data: 17 KB on average at 256 pixels, where quality 85
+ * costs a quarter more for no difference seen at that size. */
+#define THUMBNAIL_QUALITY "80"
 
 /* The nice value of the pool's threads. */
 #define THUMBNAIL_NICE 10
@@ -35,7 +47,13 @@ struct _LeafThumbnailer
   GObject      parent_instance;
 
   char        *cache_dir;
-  GThreadPool *pool;
+  guint        n_threads;
+  GThreadPool *pool; /* one item, a reference to self, per request on the stack */
+
+  GMutex       lock;
+  GQueue       pending; /* GTask, the newest first */
+  gboolean     held;
+  GCond        released;
 };
 
 G_DEFINE_FINAL_TYPE (LeafThumbnailer, leaf_thumbnailer, G_TYPE_OBJECT)
@@ -43,6 +61,7 @@ G_DEFINE_FINAL_TYPE (LeafThumbnailer, leaf_thumbnailer, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_CACHE_DIR,
+  PROP_THREADS,
   N_PROPS
 };
 
@@ -52,6 +71,7 @@ typedef struct
 {
   char  *path;
   char  *cache_path;
+  char  *legacy_path; /* the PNG of earlier versions */
   guint  size;
 } Request;
 
@@ -62,6 +82,7 @@ request_free (gpointer data)
 
   g_free (request->path);
   g_free (request->cache_path);
+  g_free (request->legacy_path);
   g_free (request);
 }
 
@@ -81,7 +102,7 @@ lower_thread_priority (void)
 #endif
 }
 
-/* Temp file and rename (G_FILE_SET_CONTENTS_CONSISTENT), so that a reader sees the whole PNG or
+/* Temp file and rename (G_FILE_SET_CONTENTS_CONSISTENT), so that a reader sees the whole JPEG or
  * none, even when two thumbnailers race on one photo. */
 static gboolean
 save_thumbnail (GdkPixbuf   *thumbnail,
@@ -101,40 +122,48 @@ save_thumbnail (GdkPixbuf   *thumbnail,
       return FALSE;
     }
 
-  return gdk_pixbuf_save_to_buffer (thumbnail, &buffer, &length, "png", error, NULL) &&
+  return gdk_pixbuf_save_to_buffer (thumbnail, &buffer, &length, "jpeg", error,
+                                    "quality", THUMBNAIL_QUALITY, NULL) &&
          g_file_set_contents_full (cache_path, buffer, length,
                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
-static void
-thumbnail_worker (gpointer data,
-                  gpointer user_data)
+/* Reads a cached thumbnail; a damaged one is removed, to be made again. */
+static GdkPixbuf *
+load_cached (const char *cache_path)
 {
-  g_autoptr(GTask) task = data;
+  g_autoptr(GError) error = NULL;
+  GdkPixbuf *thumbnail = leaf_image_load (cache_path, 0, &error);
+
+  if (thumbnail == NULL &&
+      !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND))
+    {
+      g_debug ("Replacing the unreadable cached thumbnail %s: %s", cache_path, error->message);
+      g_unlink (cache_path);
+    }
+  return thumbnail;
+}
+
+static void
+serve (GTask *task)
+{
   Request *request = g_task_get_task_data (task);
   g_autoptr(GdkPixbuf) thumbnail = NULL;
   g_autoptr(GError) error = NULL;
 
-  lower_thread_priority ();
-
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  thumbnail = leaf_image_load (request->cache_path, 0, &error);
+  thumbnail = load_cached (request->cache_path);
   if (thumbnail != NULL)
     {
       g_task_return_pointer (task, g_steal_pointer (&thumbnail), g_object_unref);
       return;
     }
-  if (!g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND))
-    {
-      g_debug ("Replacing the unreadable cached thumbnail %s: %s",
-               request->cache_path, error->message);
-      g_unlink (request->cache_path);
-    }
-  g_clear_error (&error);
 
-  thumbnail = _leaf_image_load_fitted (request->path, 0, request->size, &error);
+  thumbnail = load_cached (request->legacy_path);
+  if (thumbnail == NULL)
+    thumbnail = _leaf_image_load_fitted (request->path, 0, request->size, &error);
   if (thumbnail == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -143,8 +172,29 @@ thumbnail_worker (gpointer data,
 
   if (!save_thumbnail (thumbnail, request->cache_path, &error))
     g_warning_once ("Could not cache thumbnails in %s: %s", request->cache_path, error->message);
+  else
+    g_unlink (request->legacy_path);
 
   g_task_return_pointer (task, g_steal_pointer (&thumbnail), g_object_unref);
+}
+
+static void
+thumbnail_worker (gpointer data,
+                  gpointer user_data)
+{
+  /* The reference keeps self alive until the request is taken from the stack. */
+  g_autoptr(LeafThumbnailer) self = data;
+  g_autoptr(GTask) task = NULL;
+
+  lower_thread_priority ();
+
+  g_mutex_lock (&self->lock);
+  while (self->held)
+    g_cond_wait (&self->released, &self->lock);
+  task = g_queue_pop_head (&self->pending);
+  g_mutex_unlock (&self->lock);
+
+  serve (task);
 }
 
 static gboolean
@@ -169,9 +219,11 @@ leaf_thumbnailer_constructed (GObject *object)
   if (self->cache_dir == NULL)
     self->cache_dir = g_build_filename (g_get_user_cache_dir (), "leafscope", "thumbnails", NULL);
 
+  if (self->n_threads == 0)
+    self->n_threads = MAX (1, g_get_num_processors () / 2);
+
   /* Failing to start threads is as fatal here as it is inside GLib. */
-  self->pool = g_thread_pool_new (thumbnail_worker, NULL,
-                                  MAX (1, (int) g_get_num_processors () / 2), TRUE, &error);
+  self->pool = g_thread_pool_new (thumbnail_worker, NULL, (int) self->n_threads, TRUE, &error);
   if (self->pool == NULL)
     g_error ("Could not start the thumbnail threads: %s", error->message);
 }
@@ -181,10 +233,12 @@ leaf_thumbnailer_finalize (GObject *object)
 {
   LeafThumbnailer *self = (LeafThumbnailer *) object;
 
-  /* Every queued request holds a reference to self, so the queue is empty. This may run on a
-   * pool thread (when a worker drops the last reference), hence no waiting. */
+  /* Every queued request holds a reference to self, so the stack and the pool's queue are empty.
+   * This may run on a pool thread (when a worker drops the last reference), hence no waiting. */
   g_thread_pool_free (self->pool, TRUE, FALSE);
   g_clear_pointer (&self->cache_dir, g_free);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->released);
 
   G_OBJECT_CLASS (leaf_thumbnailer_parent_class)->finalize (object);
 }
@@ -201,6 +255,9 @@ leaf_thumbnailer_get_property (GObject    *object,
     {
     case PROP_CACHE_DIR:
       g_value_set_string (value, self->cache_dir);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, self->n_threads);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -220,6 +277,9 @@ leaf_thumbnailer_set_property (GObject      *object,
     case PROP_CACHE_DIR:
       self->cache_dir = g_value_dup_string (value);
       break;
+    case PROP_THREADS:
+      self->n_threads = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -238,12 +298,18 @@ leaf_thumbnailer_class_init (LeafThumbnailerClass *klass)
   properties[PROP_CACHE_DIR] =
     g_param_spec_string ("cache-dir", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /* How many photos decode at once; 0 for half the cores. */
+  properties[PROP_THREADS] =
+    g_param_spec_uint ("threads", NULL, NULL, 0, 64, 0,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 leaf_thumbnailer_init (LeafThumbnailer *self)
 {
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->released);
 }
 
 /**
@@ -277,9 +343,9 @@ leaf_thumbnailer_get_cache_dir (LeafThumbnailer *self)
  * @callback: called on the thread-default main context of the caller
  * @user_data: for @callback
  *
- * Serves `<cache_dir>/<size>/<sha256>.png` when it exists; otherwise decodes the photo (EXIF
+ * Serves `<cache_dir>/<size>/<sha256>.jpg` when it exists; otherwise decodes the photo (EXIF
  * orientation applied, alpha dropped, the default pixel limit enforced), scales it into a
- * @size × @size box and caches it.
+ * @size × @size box and caches it. The newest request is served first.
  */
 void
 leaf_thumbnailer_load_async (LeafThumbnailer     *self,
@@ -293,6 +359,7 @@ leaf_thumbnailer_load_async (LeafThumbnailer     *self,
   g_autoptr(GTask) task = NULL;
   g_autofree char *size_dir = NULL;
   g_autofree char *file_name = NULL;
+  g_autofree char *legacy_name = NULL;
   g_autofree char *hash = NULL;
   Request *request;
 
@@ -317,15 +384,34 @@ leaf_thumbnailer_load_async (LeafThumbnailer     *self,
 
   hash = g_ascii_strdown (sha256, -1);
   size_dir = g_strdup_printf ("%u", size);
-  file_name = g_strconcat (hash, ".png", NULL);
+  file_name = g_strconcat (hash, ".jpg", NULL);
+  legacy_name = g_strconcat (hash, ".png", NULL);
 
   request = g_new0 (Request, 1);
   request->path = g_strdup (path);
   request->cache_path = g_build_filename (self->cache_dir, size_dir, file_name, NULL);
+  request->legacy_path = g_build_filename (self->cache_dir, size_dir, legacy_name, NULL);
   request->size = size;
   g_task_set_task_data (task, request, request_free);
 
-  g_thread_pool_push (self->pool, g_steal_pointer (&task), NULL);
+  g_mutex_lock (&self->lock);
+  g_queue_push_head (&self->pending, g_steal_pointer (&task));
+  g_mutex_unlock (&self->lock);
+  g_thread_pool_push (self->pool, g_object_ref (self), NULL);
+}
+
+/* Tests: while held, requests wait on the stack, so that their order can be set up. */
+void
+_leaf_thumbnailer_set_held (LeafThumbnailer *self,
+                            gboolean         held)
+{
+  g_return_if_fail (LEAF_IS_THUMBNAILER (self));
+
+  g_mutex_lock (&self->lock);
+  self->held = held;
+  if (!held)
+    g_cond_broadcast (&self->released);
+  g_mutex_unlock (&self->lock);
 }
 
 /**
