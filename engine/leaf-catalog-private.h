@@ -199,6 +199,14 @@ _leaf_catalog_locker_free (LeafCatalogLocker *locker)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafCatalogLocker, _leaf_catalog_locker_free)
 
+/* Splits (leaf-catalog-splits.c), inside a transaction; seed 0 for a split given by the data */
+gboolean   _leaf_splits_write            (LeafDb            *db,
+                                          gint64             image_id,
+                                          LeafSplit          split,
+                                          guint32            seed,
+                                          const char        *now,
+                                          GError           **error);
+
 /* Classes (leaf-catalog-classes.c), on any connection inside a transaction */
 gint64     _leaf_classes_ensure          (LeafDb            *db,
                                           const char        *name,

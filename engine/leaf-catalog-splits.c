@@ -148,13 +148,13 @@ tally_unit (GHashTable *tallies,
     }
 }
 
-static gboolean
-write_split (LeafDb      *db,
-             gint64       image_id,
-             LeafSplit    split,
-             guint32      seed,
-             const char  *now,
-             GError     **error)
+gboolean
+_leaf_splits_write (LeafDb      *db,
+                    gint64       image_id,
+                    LeafSplit    split,
+                    guint32      seed,
+                    const char  *now,
+                    GError     **error)
 {
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db, "INSERT OR REPLACE INTO splits (image_id, split, seed, assigned) "
@@ -258,7 +258,7 @@ assign_splits (LeafDb                  *db,
 
           if (image->split != LEAF_SPLIT_NONE)
             continue;
-          if (!write_split (db, image->image_id, split, options->seed, now, error))
+          if (!_leaf_splits_write (db, image->image_id, split, options->seed, now, error))
             return FALSE;
           (*n_assigned)++;
         }

@@ -32,6 +32,7 @@ typedef struct
   char *path;       /* absolute, in the file system's encoding */
   char *relative;   /* below the imported folder, for the group pattern */
   char *class_name; /* from the ImageFolder sub-folder, or NULL */
+  LeafSplit split;  /* from a dataset export's split folder, or NONE */
 } Candidate;
 
 typedef enum
@@ -74,6 +75,7 @@ typedef struct
   gint64 batch_id;
   gint64 action_id;
   LeafImportProgress state;
+  LeafSplit scanning_split; /* the split folder being walked */
 } Import;
 
 static void
@@ -255,6 +257,46 @@ looks_like_image_folder (GPtrArray  *names,
   return has_folders;
 }
 
+/* The split a dataset export's folder stands for: Roboflow writes train/valid/test, others
+ * training, val or validation, each holding one folder per class. */
+static LeafSplit
+split_of_folder (const char *name)
+{
+  static const struct { const char *name; LeafSplit split; } names[] = {
+    { "train", LEAF_SPLIT_TRAIN }, { "training", LEAF_SPLIT_TRAIN },
+    { "val", LEAF_SPLIT_VALIDATION }, { "valid", LEAF_SPLIT_VALIDATION },
+    { "validation", LEAF_SPLIT_VALIDATION }, { "test", LEAF_SPLIT_TEST },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_ascii_strcasecmp (name, names[i].name) == 0)
+      return names[i].split;
+  return LEAF_SPLIT_NONE;
+}
+
+/* Every sub-folder is a split holding class folders; notes beside them (Roboflow's README files,
+ * data.yaml) do not count. */
+static gboolean
+looks_like_split_folders (GPtrArray  *names,
+                          const char *path)
+{
+  guint n_splits = 0;
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *child = g_build_filename (path, names->pdata[i], NULL);
+      g_autoptr(GPtrArray) below = NULL;
+
+      if (!g_file_test (child, G_FILE_TEST_IS_DIR))
+        continue;
+      if (split_of_folder (names->pdata[i]) == LEAF_SPLIT_NONE ||
+          (below = list_folder (child, NULL)) == NULL || !looks_like_image_folder (below, child))
+        return FALSE;
+      n_splits++;
+    }
+  return n_splits > 0;
+}
+
 /* A link to the imported folder or one above it would walk back into what is being imported
  * (or out into folders nobody asked for). */
 static gboolean
@@ -302,6 +344,7 @@ add_candidate (Import     *import,
   candidate->path = g_strdup (path);
   candidate->relative = g_strdup (relative);
   candidate->class_name = g_strdup (class_name);
+  candidate->split = import->scanning_split;
   g_ptr_array_add (import->candidates, candidate);
   import->state.n_total++;
   if (import->state.n_total % SCAN_REPORT_EVERY == 0)
@@ -409,6 +452,23 @@ scan_root (Import     *import,
           names = list_folder (path, NULL);
           classes = names != NULL && looks_like_image_folder (names, path);
           break;
+        }
+      if (classes && names != NULL && looks_like_split_folders (names, path))
+        {
+          /* The classes are one level down, and the export's split is kept. */
+          for (guint i = 0; i < names->len; i++)
+            {
+              g_autofree char *child = g_build_filename (path, (char *) names->pdata[i], NULL);
+              GStatBuf child_st;
+
+              if (g_stat (child, &child_st) != 0 || !S_ISDIR (child_st.st_mode) ||
+                  !enter_folder (import, child, &child_st))
+                continue;
+              import->scanning_split = split_of_folder (names->pdata[i]);
+              scan_folder (import, child, names->pdata[i], TRUE, NULL, 1);
+            }
+          import->scanning_split = LEAF_SPLIT_NONE;
+          return;
         }
       scan_folder (import, path, NULL, classes, NULL, 0);
     }
@@ -857,7 +917,18 @@ apply_item (Import  *import,
     }
   if (image_id == 0 && !apply_present (import, item, &image_id, error))
     return FALSE;
-  return apply_folder_label (import, item, image_id, labelled_ids, error);
+  if (!apply_folder_label (import, item, image_id, labelled_ids, error))
+    return FALSE;
+  /* The export's split is the dataset's own: its test photos stay out of training. */
+  if (item->candidate->split != LEAF_SPLIT_NONE)
+    {
+      g_autofree char *now = _leaf_now ();
+
+      if (!_leaf_splits_write (import->db, image_id, item->candidate->split, 0, now, error))
+        return FALSE;
+      import->summary->n_split[item->candidate->split]++;
+    }
+  return TRUE;
 }
 
 static gboolean

@@ -87,6 +87,8 @@ typedef struct
  * @n_labeled: images that got a label from their folder
  * @skipped: (element-type LeafImportSkip): files not imported, with the reason
  * @new_classes: (array zero-terminated=1): classes created from folder names
+ * @n_split: images placed in each split by the split folders of a dataset export (train/,
+ *   valid/, test/ above the class folders), indexed by #LeafSplit
  */
 struct _LeafImportSummary
 {
@@ -96,6 +98,7 @@ struct _LeafImportSummary
   guint n_labeled;
   GPtrArray *skipped;
   char **new_classes;
+  guint n_split[4];
 };
 
 typedef enum

@@ -137,6 +137,12 @@ print_import_json (const LeafImportSummary *summary)
   leaf_json_add_int (b, "present", summary->n_present);
   leaf_json_add_int (b, "updated", summary->n_updated);
   leaf_json_add_int (b, "labeled", summary->n_labeled);
+  json_builder_set_member_name (b, "splits");
+  json_builder_begin_object (b);
+  leaf_json_add_int (b, "train", summary->n_split[LEAF_SPLIT_TRAIN]);
+  leaf_json_add_int (b, "val", summary->n_split[LEAF_SPLIT_VALIDATION]);
+  leaf_json_add_int (b, "test", summary->n_split[LEAF_SPLIT_TEST]);
+  json_builder_end_object (b);
   leaf_json_begin_array (b, "new_classes");
   for (guint i = 0; summary->new_classes[i] != NULL; i++)
     json_builder_add_string_value (b, summary->new_classes[i]);
@@ -202,6 +208,11 @@ print_import_text (const LeafImportSummary *summary,
       g_autofree char *names = g_strjoinv (", ", summary->new_classes);
       printf (_("New classes: %s\n"), names);
     }
+  if (summary->n_split[LEAF_SPLIT_TRAIN] + summary->n_split[LEAF_SPLIT_VALIDATION] +
+      summary->n_split[LEAF_SPLIT_TEST] > 0)
+    printf (_("Splits kept from the dataset's folders: %u training, %u validation, %u test.\n"),
+            summary->n_split[LEAF_SPLIT_TRAIN], summary->n_split[LEAF_SPLIT_VALIDATION],
+            summary->n_split[LEAF_SPLIT_TEST]);
 }
 
 static int

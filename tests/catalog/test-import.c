@@ -209,6 +209,55 @@ test_image_folder (Fixture       *fixture,
   }
 }
 
+/* Roboflow's folder export: train/, valid/ and test/, each holding one folder per class, and
+ * notes at the top. The classes come from the level below and each photo keeps its split, which
+ * a later assignment (as training makes) leaves alone. Before, "train" and "valid" became
+ * classes. */
+static void
+test_dataset_split_folders (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  static const struct { const char *path; const char *class_name; LeafSplit split; } photos[] = {
+    { "train/healthy/a.jpg", "healthy", LEAF_SPLIT_TRAIN },
+    { "train/blight/b.jpg", "blight", LEAF_SPLIT_TRAIN },
+    { "train/blight/c.png", "blight", LEAF_SPLIT_TRAIN },
+    { "valid/healthy/d.jpg", "healthy", LEAF_SPLIT_VALIDATION },
+    { "valid/blight/e.jpg", "blight", LEAF_SPLIT_VALIDATION },
+    { "test/healthy/f.jpg", "healthy", LEAF_SPLIT_TEST },
+    { "Test/blight/g.jpg", "blight", LEAF_SPLIT_TEST },
+  };
+  const char *expected_classes[] = { "blight", "healthy", NULL };
+  g_autofree char *readme = photo (fixture, "README.roboflow.txt");
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  LeafSplitOptions resplit = { .train = 0.5, .validation = 0.5, .seed = 3 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (photos); i++)
+    write_photo (fixture, photos[i].path, g_str_has_suffix (photos[i].path, ".png") ? "png" : "jpeg",
+                 (guint) i + 10);
+  g_assert_true (g_file_set_contents (readme, "Exported from roboflow.com", -1, NULL));
+
+  summary = import_with (fixture, fixture->photos, NULL);
+  g_assert_cmpuint (summary->n_added, ==, G_N_ELEMENTS (photos));
+  g_assert_cmpuint (summary->n_labeled, ==, G_N_ELEMENTS (photos));
+  g_assert_cmpstrv (summary->new_classes, expected_classes);
+  g_assert_cmpuint (summary->n_split[LEAF_SPLIT_TRAIN], ==, 3);
+  g_assert_cmpuint (summary->n_split[LEAF_SPLIT_VALIDATION], ==, 2);
+  g_assert_cmpuint (summary->n_split[LEAF_SPLIT_TEST], ==, 2);
+
+  g_assert_true (leaf_catalog_assign_splits (fixture->catalog, &resplit, NULL, &error));
+  g_assert_no_error (error);
+  for (gsize i = 0; i < G_N_ELEMENTS (photos); i++)
+    {
+      g_autoptr(LeafCatalogImage) image = image_at (fixture, photos[i].path);
+      g_autofree char *class_name = class_name_of (fixture, image);
+
+      g_assert_cmpstr (class_name, ==, photos[i].class_name);
+      g_assert_cmpint (leaf_catalog_image_get_split (image), ==, photos[i].split);
+    }
+  assert_integrity (fixture);
+}
+
 static void
 test_folder_label_modes (Fixture       *fixture,
                          gconstpointer  data)
@@ -1027,6 +1076,7 @@ main (int   argc,
 
   ADD ("image-folder-classes-and-labels", test_image_folder);
   ADD ("folder-label-modes", test_folder_label_modes);
+  ADD ("dataset-split-folders", test_dataset_split_folders);
   ADD ("reimport-changes-nothing", test_reimport_changes_nothing);
   ADD ("reimport-keeps-manual-label", test_reimport_keeps_manual_label);
   ADD ("moved-files-update-paths", test_moved_files);
