@@ -29,6 +29,7 @@
 #include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-import.h"
+#include "leaf-mnemonic.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
 
@@ -279,7 +280,8 @@ rebuild_add_menu (LeafDiagnoseView *self)
   for (guint i = 0; classes && i < classes->len; i++)
     {
       LeafClassInfo *info = g_ptr_array_index (classes, i);
-      g_autoptr(GMenuItem) item = g_menu_item_new (info->name, NULL);
+      g_autofree char *label = leaf_mnemonic_escape (info->name);
+      g_autoptr(GMenuItem) item = g_menu_item_new (label, NULL);
 
       g_menu_item_set_action_and_target (item, "diagnose.add-as", "s", info->name);
       g_menu_append_item (menu, item);

@@ -26,6 +26,7 @@
 #include "leaf-chart.h"
 #include "leaf-confusion-matrix.h"
 #include "leaf-metrics-table.h"
+#include "leaf-mnemonic.h"
 #include "leaf-reliability-diagram.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
@@ -548,15 +549,6 @@ status_text (LeafRunStatus status)
     }
 }
 
-/* A model's title as a menu item's label, where “_” marks a mnemonic. */
-static char *
-menu_label (const char *text)
-{
-  g_auto(GStrv) parts = g_strsplit (text, "_", -1);
-
-  return g_strjoinv ("__", parts);
-}
-
 static void
 menu_append_model_action (GMenu       *menu,
                           const char  *label,
@@ -592,7 +584,7 @@ model_menu_new (const LeafModelInfo *model,
       if (other->id == model->id)
         continue;
       description = leaf_model_info_describe (other);
-      label = menu_label (description);
+      label = leaf_mnemonic_escape (description);
       menu_append_model_action (others, label, "train.compare-models",
                                 g_variant_new ("(xx)", model->id, other->id));
     }
