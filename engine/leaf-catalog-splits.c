@@ -389,3 +389,28 @@ leaf_catalog_count_grouped (LeafCatalog  *self,
   *n_grouped = sqlite3_column_int (stmt, 0);
   return TRUE;
 }
+
+/**
+ * leaf_split_from_string:
+ * @name: `train`, `val` or `validation`, or `test`, as the command line and exports name them
+ * @split: (out): the split
+ *
+ * Returns: whether @name names a split
+ */
+gboolean
+leaf_split_from_string (const char *name,
+                        LeafSplit  *split)
+{
+  static const struct { const char *name; LeafSplit split; } names[] = {
+    { "train", LEAF_SPLIT_TRAIN }, { "val", LEAF_SPLIT_VALIDATION },
+    { "validation", LEAF_SPLIT_VALIDATION }, { "test", LEAF_SPLIT_TEST },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (name, names[i].name) == 0)
+      {
+        *split = names[i].split;
+        return TRUE;
+      }
+  return FALSE;
+}

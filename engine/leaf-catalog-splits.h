@@ -40,6 +40,8 @@ gboolean        leaf_catalog_assign_splits       (LeafCatalog            *self,
 gboolean        leaf_catalog_count_splits        (LeafCatalog            *self,
                                                   guint                   counts[4],
                                                   GError                **error);
+gboolean        leaf_split_from_string           (const char             *name,
+                                                  LeafSplit              *split);
 gboolean        leaf_catalog_count_grouped       (LeafCatalog            *self,
                                                   guint                  *n_grouped,
                                                   GError                **error);

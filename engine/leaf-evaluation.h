@@ -1,4 +1,5 @@
-/* leaf-evaluation.h: how well a model does on an ImageFolder tree of labelled photos
+/* leaf-evaluation.h: how well a model does on labelled photos: an ImageFolder tree, or a split
+ * of the catalog
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,6 +8,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "leaf-catalog-image.h"
 #include "leaf-metrics.h"
 #include "leaf-predictor.h"
 
@@ -21,7 +23,7 @@ typedef struct
   gboolean has_ood;           /* whether the model checks for photos unlike its training photos */
   guint n_ood;                /* photos it found unlike them, which it would refer */
   double familiar_accuracy;   /* accuracy on the other photos; NAN when there are none */
-  GPtrArray *unknown_folders; /* (element-type utf8): folders of no class of the model, skipped */
+  GPtrArray *unknown_classes; /* (element-type utf8): folders or classes the model lacks, skipped */
   GPtrArray *failures;        /* (element-type GError): photos that could not be diagnosed */
 } LeafEvaluation;
 
@@ -29,6 +31,11 @@ LeafEvaluation *leaf_evaluation_run     (LeafPredictor         *predictor,
                                          const char            *folder,
                                          gboolean               tta,
                                          GError               **error);
+LeafEvaluation *leaf_evaluation_run_split (LeafPredictor       *predictor,
+                                           LeafCatalog         *catalog,
+                                           LeafSplit            split,
+                                           gboolean             tta,
+                                           GError             **error);
 JsonNode       *leaf_evaluation_to_json (const LeafEvaluation  *evaluation);
 void            leaf_evaluation_free    (LeafEvaluation        *evaluation);
 

@@ -679,39 +679,60 @@ cmd_evaluate (LeafCli  *cli,
               char    **argv)
 {
   g_autofree char *model = NULL;
+  g_autofree char *split_name = NULL;
   gboolean json = FALSE, tta = FALSE;
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
+    { "split", 0, 0, G_OPTION_ARG_STRING, &split_name, N_("Instead of a folder, the catalog's labelled photos of this split: train, val or test"), "SPLIT" },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the metrics as JSON"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context =
-    g_option_context_new (_("DIR — accuracy on an ImageFolder tree (one folder per class)"));
+    g_option_context_new (_("[DIR] — accuracy on an ImageFolder tree (one folder per class) or on "
+                            "a split of the catalog"));
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafPredictor) predictor = NULL;
   g_autoptr(LeafEvaluation) evaluation = NULL;
+  LeafSplit split = LEAF_SPLIT_NONE;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
-  if (argc != 2)
+  if (split_name != NULL && !leaf_split_from_string (split_name, &split))
     {
-      g_printerr (_("leafscope-cli: evaluate needs one folder\n"));
+      g_printerr (_("leafscope-cli: --split takes train, val or test, not “%s”\n"), split_name);
+      return 2;
+    }
+  if (argc != (split_name != NULL ? 1 : 2))
+    {
+      g_printerr (split_name != NULL
+                  ? _("leafscope-cli: evaluate --split takes no folder\n")
+                  : _("leafscope-cli: evaluate needs one folder, or --split\n"));
       return 2;
     }
   predictor = open_predictor (cli, model, &error);
   if (predictor == NULL)
     return leaf_cli_fail (&error);
-  evaluation = leaf_evaluation_run (predictor, argv[1], tta, &error);
+  if (split_name != NULL)
+    {
+      g_autofree char *path = catalog_path (cli);
+      g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_DEFAULT,
+                                                          &error);
+
+      if (catalog != NULL)
+        evaluation = leaf_evaluation_run_split (predictor, catalog, split, tta, &error);
+    }
+  else
+    evaluation = leaf_evaluation_run (predictor, argv[1], tta, &error);
   if (evaluation == NULL)
     return leaf_cli_fail (&error);
 
   for (guint i = 0; i < evaluation->failures->len; i++)
     g_printerr ("leafscope-cli: %s\n", ((GError *) evaluation->failures->pdata[i])->message);
-  for (guint i = 0; i < evaluation->unknown_folders->len; i++)
-    g_printerr (_("leafscope-cli: skipping folder “%s”: the model has no such class\n"),
-                (const char *) evaluation->unknown_folders->pdata[i]);
+  for (guint i = 0; i < evaluation->unknown_classes->len; i++)
+    g_printerr (_("leafscope-cli: skipping class “%s”: the model has no such class\n"),
+                (const char *) evaluation->unknown_classes->pdata[i]);
   if (json)
     {
       g_autoptr(JsonNode) root = leaf_evaluation_to_json (evaluation);
@@ -820,8 +841,6 @@ cmd_split (LeafCli  *cli,
 
 /* next --------------------------------------------------------------------------------------- */
 
-#define NEXT_BATCH 32
-
 /* The catalog's record of the model at path, or NULL (and no error) when it has none. */
 static LeafModelInfo *
 find_model (LeafCatalog  *catalog,
@@ -843,47 +862,6 @@ find_model (LeafCatalog  *catalog,
   return NULL;
 }
 
-/* Predicts one batch of candidates, dropping photos that cannot be read. */
-static gboolean
-predict_next_batch (LeafPredictor  *predictor,
-                    GPtrArray      *batch,
-                    GPtrArray      *kept,
-                    GArray         *probabilities,
-                    GArray         *features,
-                    GError        **error)
-{
-  guint n_classes = leaf_predictor_get_n_classes (predictor);
-  g_autoptr(GPtrArray) pixbufs = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) readable = g_ptr_array_new ();
-  guint first;
-
-  for (guint i = 0; i < batch->len; i++)
-    {
-      g_autoptr(GError) local = NULL;
-      GdkPixbuf *image = leaf_image_load (leaf_catalog_image_get_path (batch->pdata[i]),
-                                          LEAF_IMAGE_DEFAULT_MAX_PIXELS, &local);
-      if (image == NULL)
-        {
-          g_printerr (_("leafscope-cli: skipping a photo: %s\n"), local->message);
-          continue;
-        }
-      g_ptr_array_add (pixbufs, image);
-      g_ptr_array_add (readable, batch->pdata[i]);
-    }
-  first = kept->len;
-  g_array_set_size (probabilities, (gsize) (first + readable->len) * n_classes);
-  g_array_set_size (features, (gsize) (first + readable->len) * LEAF_PREDICTOR_N_FEATURES);
-  if (!leaf_predictor_predict_batch (predictor, (GdkPixbuf **) pixbufs->pdata, pixbufs->len,
-                                     &g_array_index (probabilities, float, (gsize) first * n_classes),
-                                     &g_array_index (features, float,
-                                                     (gsize) first * LEAF_PREDICTOR_N_FEATURES),
-                                     error))
-    return FALSE;
-  for (guint i = 0; i < readable->len; i++)
-    g_ptr_array_add (kept, g_object_ref (readable->pdata[i]));
-  return TRUE;
-}
-
 /* The model --model names (its catalog record, or NULL when the catalog does not know the file),
  * else the catalog's active model; fails when there is none, saying how to choose one. */
 static gboolean
@@ -902,6 +880,13 @@ lookup_model (LeafCatalog    *catalog,
       return FALSE;
     }
   return TRUE;
+}
+
+static void
+print_skipped (const GError *error,
+               gpointer      user_data)
+{
+  g_printerr (_("leafscope-cli: skipping a photo: %s\n"), error->message);
 }
 
 static int
@@ -930,16 +915,8 @@ cmd_next (LeafCli  *cli,
   g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafModelInfo) info = NULL;
   g_autoptr(LeafPredictor) predictor = NULL;
-  g_autoptr(GPtrArray) candidates = NULL;
-  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-  g_autoptr(GArray) probabilities = g_array_new (FALSE, FALSE, sizeof (float));
-  g_autoptr(GArray) features = g_array_new (FALSE, FALSE, sizeof (float));
-  g_autoptr(GArray) picks = NULL;
-  g_autofree gint64 *ids = NULL;
-  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_UNLABELED };
+  g_autoptr(GPtrArray) ranked = NULL;
   const char * const *classes;
-  guint n_classes;
 
   leaf_cli_add_options (context, entries, numbers);
   if (!leaf_cli_parse (context, &argc, &argv))
@@ -961,56 +938,27 @@ cmd_next (LeafCli  *cli,
   predictor = leaf_predictor_new_from_model (model != NULL ? model : info->path, &error);
   if (predictor == NULL)
     return leaf_cli_fail (&error);
-  n_classes = leaf_predictor_get_n_classes (predictor);
   classes = leaf_predictor_get_classes (predictor);
 
-  candidates = leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, &error);
-  if (candidates == NULL)
-    return leaf_cli_fail (&error);
-  for (guint i = 0; i < candidates->len; i++)
-    {
-      if (leaf_catalog_image_get_missing (candidates->pdata[i]))
-        continue;
-      g_ptr_array_add (batch, candidates->pdata[i]);
-      if (batch->len == NEXT_BATCH)
-        {
-          if (!predict_next_batch (predictor, batch, kept, probabilities, features, &error))
-            return leaf_cli_fail (&error);
-          g_ptr_array_set_size (batch, 0);
-        }
-    }
-  if (batch->len > 0 &&
-      !predict_next_batch (predictor, batch, kept, probabilities, features, &error))
-    return leaf_cli_fail (&error);
-
   /* Stored, the predictions show in the catalog's views without being computed again. */
-  ids = g_new (gint64, MAX (kept->len, 1));
-  for (guint i = 0; i < kept->len; i++)
-    ids[i] = leaf_catalog_image_get_id (kept->pdata[i]);
-  if (info != NULL && kept->len > 0 &&
-      !leaf_catalog_add_predictions (catalog, info->id, ids, kept->len,
-                                     (const float *) probabilities->data, n_classes, &error))
+  ranked = leaf_next_rank_catalog (catalog, predictor, info != NULL ? info->id : 0, count,
+                                   max_similarity, print_skipped, NULL, NULL, &error);
+  if (ranked == NULL)
     return leaf_cli_fail (&error);
-
-  if (kept->len == 0)
+  if (ranked->len == 0)
     {
       g_printerr (_("leafscope-cli: the catalog has no unlabelled photos to rank\n"));
       return 0;
     }
-  picks = leaf_next_rank ((const float *) probabilities->data, n_classes,
-                          (const float *) features->data, LEAF_PREDICTOR_N_FEATURES, kept->len,
-                          count, max_similarity);
   if (!json)
     printf ("%-4s %-8s %-8s %-24s %-64s %s\n", "#", _("score"), _("margin"), _("likeliest"),
             "SHA-256", _("path"));
-  for (guint r = 0; r < picks->len; r++)
+  for (guint r = 0; r < ranked->len; r++)
     {
-      LeafNextPick *pick = &g_array_index (picks, LeafNextPick, r);
-      LeafCatalogImage *image = kept->pdata[pick->index];
-      const float *p = &g_array_index (probabilities, float, (gsize) pick->index * n_classes);
-      guint top;
+      LeafNextItem *item = ranked->pdata[r];
+      LeafNextPick *pick = &item->pick;
+      LeafCatalogImage *image = item->image;
 
-      leaf_predictor_top_k (p, n_classes, &top, 1);
       if (json)
         {
           g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -1023,8 +971,8 @@ cmd_next (LeafCli  *cli,
           leaf_json_add_string (b, "sha256", leaf_catalog_image_get_sha256 (image));
           leaf_json_add_double (b, "score", pick->score);
           leaf_json_add_double (b, "margin", pick->margin);
-          leaf_json_add_string (b, "class", classes[top]);
-          leaf_json_add_double (b, "probability", p[top]);
+          leaf_json_add_string (b, "class", classes[item->top]);
+          leaf_json_add_double (b, "probability", item->probability);
           leaf_json_add_boolean (b, "near_duplicate", pick->duplicate);
           json_builder_end_object (b);
           root = json_builder_get_root (b);
@@ -1035,7 +983,7 @@ cmd_next (LeafCli  *cli,
           g_autofree char *path = leaf_cli_escape (leaf_catalog_image_get_path (image));
 
           printf ("%-4u %-8.4f %-8.4f %-24s %-64s %s%s\n", r + 1, pick->score, pick->margin,
-                  classes[top], leaf_catalog_image_get_sha256 (image), path,
+                  classes[item->top], leaf_catalog_image_get_sha256 (image), path,
                   pick->duplicate ? _(" (near-duplicate)") : "");
         }
     }

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "leaf-engine.h"
+#include "leaf-catalog.h"
 #include "leaf-evaluation.h"
+#include "leaf-import.h"
 #include "lt.h"
 
 static const char *const class_names[] = { "healthy", "blight", "rust", NULL };
@@ -141,8 +143,8 @@ test_evaluate_folder (void)
   g_assert_cmpint (evaluation->metrics->per_class[2].support, ==, 0);
   g_assert_true (isnan (evaluation->metrics->per_class[2].recall));
 
-  g_assert_cmpuint (evaluation->unknown_folders->len, ==, 1);
-  g_assert_cmpstr (evaluation->unknown_folders->pdata[0], ==, "unknown");
+  g_assert_cmpuint (evaluation->unknown_classes->len, ==, 1);
+  g_assert_cmpstr (evaluation->unknown_classes->pdata[0], ==, "unknown");
   g_assert_cmpuint (evaluation->failures->len, ==, 1);
   g_assert_nonnull (strstr (((GError *) evaluation->failures->pdata[0])->message, "broken.jpg"));
 
@@ -157,6 +159,52 @@ test_evaluate_folder (void)
   g_assert_cmpfloat (json_object_get_double_member (ece, "before"), ==, evaluation->ece_before);
   g_assert_cmpfloat (json_object_get_double_member (ece, "after"), ==, evaluation->ece_after);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (json), "n"), ==, 5);
+}
+
+/* The catalog's test split, as a dataset export gave it (train/ and test/ above the class
+ * folders): the photos in the split, compared with their labels. */
+static void
+test_evaluate_split (void)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "evaluation-split", NULL);
+  g_autofree char *folder = g_build_filename (dir, "photos", NULL);
+  g_autofree char *test_folder = g_build_filename (folder, "test", NULL);
+  g_autofree char *train_folder = g_build_filename (folder, "train", NULL);
+  g_autofree char *catalog_path = g_build_filename (dir, "split.leafscope", NULL);
+  const char *paths[] = { folder, NULL };
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(LeafEvaluation) evaluation = NULL;
+  g_autoptr(GError) error = NULL;
+  guint expected[9] = { 0 };
+
+  g_assert_cmpint (g_mkdir_with_parents (folder, 0755), ==, 0);
+  predictor = predictor_new (dir);
+  expected[0 * 3 + add_photo (predictor, test_folder, "healthy", "a.png", 0x208020ff)]++;
+  expected[0 * 3 + add_photo (predictor, test_folder, "healthy", "b.png", 0x30a030ff)]++;
+  expected[1 * 3 + add_photo (predictor, test_folder, "blight", "c.png", 0x806020ff)]++;
+  add_photo (predictor, test_folder, "unknown", "d.png", 0x102030ff);
+  /* Training photos are not in the test split. */
+  add_photo (predictor, train_folder, "healthy", "e.png", 0x40b040ff);
+  add_photo (predictor, train_folder, "blight", "f.png", 0x705010ff);
+
+  catalog = leaf_catalog_open (catalog_path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  summary = leaf_import_run (catalog, paths, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_split[LEAF_SPLIT_TEST], ==, 4);
+
+  evaluation = leaf_evaluation_run_split (predictor, catalog, LEAF_SPLIT_TEST, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (evaluation->metrics->n, ==, 3);
+  for (guint t = 0; t < 3; t++)
+    for (guint p = 0; p < 3; p++)
+      g_assert_cmpuint (leaf_confusion_get_count (evaluation->metrics->confusion, t, p), ==,
+                        expected[t * 3 + p]);
+  g_assert_cmpuint (evaluation->unknown_classes->len, ==, 1);
+  g_assert_cmpstr (evaluation->unknown_classes->pdata[0], ==, "unknown");
+  g_assert_cmpuint (evaluation->failures->len, ==, 0);
 }
 
 static void
@@ -183,6 +231,7 @@ main (int   argc,
 
   g_test_add_func ("/evaluation/folder", test_evaluate_folder);
   g_test_add_func ("/evaluation/missing-folder", test_evaluate_missing_folder);
+  g_test_add_func ("/evaluation/split", test_evaluate_split);
 
   return g_test_run ();
 }
