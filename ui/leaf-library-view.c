@@ -90,6 +90,7 @@ enum {
   N_PROPS
 };
 
+  PROP_SIDEBAR_REVEALED,
 static GParamSpec *properties[N_PROPS];
 
 #define ROW_KIND  "leaf-filter-kind"
@@ -931,6 +932,42 @@ leaf_library_view_reload_models (LeafLibraryView *self)
       return;
     }
   on_catalog_structure_changed_cb (self);
+/* GTK 4.8's grid moves focus photo by photo on Tab, so that Tab never leaves a large grid:
+ * here Tab goes on to the next control, as the arrows walk the photos. */
+static gboolean
+on_tab_pressed_cb (GtkWidget *widget,
+                   GVariant  *args,
+                   gpointer   user_data)
+{
+  LeafLibraryView *self = user_data;
+  GtkWidget *grid = GTK_WIDGET (self->grid_view);
+  gboolean moved;
+
+  /* A widget that cannot take focus gives it on to its siblings, its photos included. */
+  gtk_widget_set_can_focus (grid, FALSE);
+  moved = gtk_widget_child_focus (GTK_WIDGET (gtk_widget_get_root (grid)),
+                                  g_variant_get_int32 (args));
+  gtk_widget_set_can_focus (grid, TRUE);
+  return moved;
+}
+
+static void
+add_tab_shortcut (GtkShortcutController *controller,
+                  LeafLibraryView       *self,
+                  GdkModifierType        modifiers,
+                  GtkDirectionType       direction)
+{
+  /* The keys GtkWindow moves the focus with. */
+  GtkShortcut *shortcut =
+    gtk_shortcut_new (gtk_alternative_trigger_new (gtk_keyval_trigger_new (GDK_KEY_Tab, modifiers),
+                                                   gtk_keyval_trigger_new (GDK_KEY_KP_Tab,
+                                                                           modifiers)),
+                      gtk_callback_action_new (on_tab_pressed_cb, self, NULL));
+
+  gtk_shortcut_set_arguments (shortcut, g_variant_new_int32 (direction));
+  gtk_shortcut_controller_add_shortcut (controller, shortcut);
+}
+
   if (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN)
     reload (self);
 }
@@ -1027,16 +1064,6 @@ open_viewer_action (GtkWidget  *widget,
   if (!gtk_bitset_is_empty (bitset))
     position = gtk_bitset_get_minimum (bitset);
   leaf_library_view_open_viewer (self, position);
-}
-
-static void
-toggle_sidebar_action (GtkWidget  *widget,
-                       const char *action_name,
-                       GVariant   *parameter)
-{
-  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
-
-  adw_flap_set_reveal_flap (self->flap, !adw_flap_get_reveal_flap (self->flap));
 }
 
 /* GObject */
@@ -1169,8 +1196,6 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
   gtk_widget_class_install_action (widget_class, "library.unlabel", NULL, unlabel_action);
   gtk_widget_class_install_action (widget_class, "library.open-viewer", NULL, open_viewer_action);
   _leaf_library_view_install_class_actions (widget_class);
-  gtk_widget_class_install_action (widget_class, "library.toggle-sidebar", NULL,
-                                   toggle_sidebar_action);
 
   for (guint key = 1; key <= 9; key++)
     {
@@ -1181,8 +1206,6 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
     }
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, 0, "library.unlabel", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_0, 0, "library.unlabel", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0,
-                                       "library.toggle-sidebar", NULL);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
@@ -1242,6 +1265,9 @@ leaf_library_view_new (void)
 
 /**
  * leaf_library_view_set_catalog:
+    case PROP_SIDEBAR_REVEALED:
+      g_value_set_boolean (value, adw_flap_get_reveal_flap (self->flap));
+      break;
  * @self: the view
  * @catalog: (nullable): the catalog to show
  */
@@ -1267,11 +1293,20 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
   g_clear_pointer (&self->confusion_truth, g_free);
   g_clear_pointer (&self->confusion_predicted, g_free);
 
+    case PROP_SIDEBAR_REVEALED:
+      adw_flap_set_reveal_flap (self->flap, g_value_get_boolean (value));
+      break;
   if (catalog == NULL)
     return;
 
   load_classes (self);
   g_signal_connect_object (catalog, "labels-changed",
+static void
+on_flap_revealed_cb (LeafLibraryView *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDEBAR_REVEALED]);
+}
+
                            G_CALLBACK (on_catalog_labels_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "classes-changed",
                            G_CALLBACK (on_catalog_structure_changed_cb), self, G_CONNECT_SWAPPED);
@@ -1293,6 +1328,10 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
 void
 leaf_library_view_set_thumbnailer (LeafLibraryView *self,
                                    LeafThumbnailer *thumbnailer)
+  /* The window's header bar has the button that brings a folded sidebar back. */
+  properties[PROP_SIDEBAR_REVEALED] =
+    g_param_spec_boolean ("sidebar-revealed", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 {
   g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
 
@@ -1385,12 +1424,16 @@ leaf_library_view_show_confusion (LeafLibraryView *self,
   g_autoptr(LeafModelInfo) model = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
+  add_tab_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), self, 0, GTK_DIR_TAB_FORWARD);
+  add_tab_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), self, GDK_SHIFT_MASK, GTK_DIR_TAB_BACKWARD);
   guint n_classes;
 
   g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
 
   if (self->catalog == NULL)
     return;
+  g_signal_connect_object (self->flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed_cb),
+                           self, G_CONNECT_SWAPPED);
   model = leaf_catalog_get_model (self->catalog, model_id, &error);
   if (model == NULL)
     {

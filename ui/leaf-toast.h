@@ -14,6 +14,10 @@ void leaf_show_toast       (GtkWidget    *widget,
 void leaf_show_toast_error (GtkWidget    *widget,
                             const GError *error);
 
+void leaf_show_toast_in_place (GtkWidget   *widget,
+                               AdwToast   **kept,
+                               const char  *message);
+
 AdwToast *leaf_show_toast_with_button (GtkWidget  *widget,
                                        const char *message,
                                        const char *button_label);

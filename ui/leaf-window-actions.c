@@ -404,7 +404,8 @@ undo_redo (LeafWindow *self,
     }
   /* Translators: %s describes a change, for example “Label 3 photos as Healthy” */
   message = g_strdup_printf (redo ? _("Redone: %s") : _("Undone: %s"), description);
-  leaf_show_toast (GTK_WIDGET (self), message);
+  /* One toast for a series of undos and redos, saying what the last one did. */
+  leaf_show_toast_in_place (GTK_WIDGET (self), &self->undo_toast, message);
   _leaf_window_update_actions (self);
 }
 
@@ -445,6 +446,21 @@ search_action (GtkWidget  *widget,
 
 static void
 paste_action (GtkWidget  *widget,
+static void
+toggle_sidebar_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  LeafWindow *self = LEAF_WINDOW (widget);
+  gboolean shown = g_strcmp0 (adw_view_stack_get_visible_child_name (self->view_stack),
+                              "library") == 0;
+
+  /* From another view, F9 goes to the Library and shows its sidebar. */
+  leaf_window_show_view (self, "library");
+  gtk_toggle_button_set_active (self->sidebar_button,
+                                !shown || !gtk_toggle_button_get_active (self->sidebar_button));
+}
+
               const char *action_name,
               GVariant   *parameter)
 {
@@ -493,6 +509,7 @@ _leaf_window_update_actions (LeafWindow *self)
   }
 }
 
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-sidebar", has_catalog);
 void
 _leaf_window_class_actions_init (LeafWindowClass *klass)
 {
@@ -523,6 +540,8 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
                                        GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.redo", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Z,
                                        GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.redo", NULL);
+  gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL,
+                                   toggle_sidebar_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_y, GDK_CONTROL_MASK,
                                        "win.redo", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK,
@@ -536,3 +555,4 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_3, GDK_ALT_MASK,
                                        "win.show-view", "s", "diagnose");
 }
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);

@@ -143,6 +143,24 @@ leaf_window_open_files (LeafWindow  *self,
   g_task_run_in_thread (task, sort_files_thread);
 }
 
+/* While something is dragged over the window, it says what a drop does. */
+static GdkDragAction
+on_drag_enter_cb (GtkDropTarget *target,
+                  double         x,
+                  double         y,
+                  LeafWindow    *self)
+{
+  gtk_widget_set_visible (self->drop_hint, TRUE);
+  return GDK_ACTION_COPY;
+}
+
+static void
+on_drag_leave_cb (GtkDropTarget *target,
+                  LeafWindow    *self)
+{
+  gtk_widget_set_visible (self->drop_hint, FALSE);
+}
+
 static gboolean
 on_drop_cb (GtkDropTarget *target,
             const GValue  *value,
@@ -150,6 +168,7 @@ on_drop_cb (GtkDropTarget *target,
             double         y,
             LeafWindow    *self)
 {
+  gtk_widget_set_visible (self->drop_hint, FALSE);
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     {
       g_autoptr(GPtrArray) files = g_ptr_array_new ();
@@ -176,6 +195,8 @@ _leaf_window_dnd_init (LeafWindow *self)
   GType types[] = { GDK_TYPE_FILE_LIST, GDK_TYPE_TEXTURE };
 
   gtk_drop_target_set_gtypes (target, types, G_N_ELEMENTS (types));
+  g_signal_connect (target, "enter", G_CALLBACK (on_drag_enter_cb), self);
+  g_signal_connect (target, "leave", G_CALLBACK (on_drag_leave_cb), self);
   g_signal_connect (target, "drop", G_CALLBACK (on_drop_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (target));
 }

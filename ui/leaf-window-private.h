@@ -31,6 +31,7 @@ struct _LeafWindow
   AdwToastOverlay *toast_overlay;
   AdwHeaderBar *header_bar;
   AdwViewSwitcherTitle *switcher_title;
+  GtkToggleButton *sidebar_button;
   GtkToggleButton *search_button;
   GtkButton *undo_button;
   GtkButton *redo_button;
@@ -43,6 +44,9 @@ struct _LeafWindow
   LeafTrainView *train_view;
   LeafDiagnoseView *diagnose_view;
   AdwStatusPage *no_catalog_page;
+  GtkWidget *drop_hint;
+
+  AdwToast *undo_toast; /* weak: the toast of the last undo or redo, while it is shown */
 };
 
 void _leaf_window_class_actions_init (LeafWindowClass *klass);

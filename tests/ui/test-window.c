@@ -1,0 +1,291 @@
+/* test-window.c: the main window's own controls: the sidebar's button and F9, Tab out of the
+ * grid, the toast of undo and redo, the highlight while photos are dragged over it, and class
+ * names with underscores in menus
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "test-window"
+
+#include "config.h"
+
+#include "leaf-test.h"
+
+#include <adwaita.h>
+
+#include "leaf-import.h"
+#include "leaf-window-private.h"
+#include "ui-test-util.h"
+
+typedef struct
+{
+  char *dir;
+  LeafWindow *window;
+  GtkWidget *grid;
+} Fixture;
+
+static const char *const class_names[] = { "late_blight", "healthy", NULL };
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *photos = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GFile) file = NULL;
+  LeafImportOptions options = { 0 };
+  const char *paths[2] = { NULL, NULL };
+
+  f->dir = g_dir_make_tmp ("leafscope-window-XXXXXX", NULL);
+  photos = g_build_filename (f->dir, "photos", NULL);
+  g_free (ui_test_make_photos (photos, class_names, 4));
+  path = g_build_filename (f->dir, "test.leafscope", NULL);
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  paths[0] = photos;
+  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_labeled, ==, 8);
+  leaf_catalog_close (catalog);
+
+  f->window = leaf_window_new (NULL);
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1180, 780);
+  gtk_window_present (GTK_WINDOW (f->window));
+  file = g_file_new_for_path (path);
+  leaf_window_open_catalog (f->window, file);
+  ui_test_iterate (200);
+  f->grid = ui_test_find_type (GTK_WIDGET (f->window->library_view), GTK_TYPE_GRID_VIEW);
+  g_assert_nonnull (f->grid);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  ui_test_iterate (100);
+  leaf_test_remove_tree (f->dir);
+  g_free (f->dir);
+}
+
+static gboolean
+sidebar_revealed (Fixture *f)
+{
+  gboolean revealed;
+
+  g_object_get (f->window->library_view, "sidebar-revealed", &revealed, NULL);
+  g_assert_cmpint (revealed, ==, gtk_toggle_button_get_active (f->window->sidebar_button));
+  return revealed;
+}
+
+/* A narrow window folds the sidebar away; the header bar's button, and F9 from anywhere in the
+ * window, bring it back. */
+static void
+test_sidebar_button (Fixture       *f,
+                     gconstpointer  data)
+{
+  GtkWidget *flap = ui_test_find_type (GTK_WIDGET (f->window->library_view), ADW_TYPE_FLAP);
+
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (f->window->sidebar_button)));
+  g_assert_true (sidebar_revealed (f));
+
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 800, 600);
+  ui_test_iterate (300);
+  g_assert_true (adw_flap_get_folded (ADW_FLAP (flap)));
+  g_assert_false (sidebar_revealed (f));
+  gtk_toggle_button_set_active (f->window->sidebar_button, TRUE);
+  g_assert_true (adw_flap_get_reveal_flap (ADW_FLAP (flap)));
+  g_assert_true (sidebar_revealed (f));
+
+  /* F9 toggles it whatever has the focus, here the search button in the header bar. */
+  g_assert_true (ui_test_press_key (GTK_WIDGET (f->window->search_button), GDK_KEY_F9, 0));
+  g_assert_false (sidebar_revealed (f));
+  g_assert_true (ui_test_press_key (GTK_WIDGET (f->window->search_button), GDK_KEY_F9, 0));
+  g_assert_true (sidebar_revealed (f));
+
+  /* Elsewhere than the Library the button hides, and F9 goes back to the Library's sidebar. */
+  leaf_window_show_view (f->window, "train");
+  ui_test_iterate (100);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->sidebar_button)));
+  gtk_toggle_button_set_active (f->window->sidebar_button, FALSE);
+  g_assert_true (ui_test_press_key (GTK_WIDGET (f->window->train_view), GDK_KEY_F9, 0));
+  g_assert_cmpstr (adw_view_stack_get_visible_child_name (f->window->view_stack), ==, "library");
+  g_assert_true (sidebar_revealed (f));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window->sidebar_button)));
+}
+
+/* Focuses a photo of the grid, as a click does, and returns the widget that has the focus. */
+static GtkWidget *
+focus_photo (Fixture *f)
+{
+  GtkWidget *focus;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (f->grid); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (gtk_widget_get_mapped (child) && gtk_widget_grab_focus (child))
+      break;
+  focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  g_assert_nonnull (focus);
+  g_assert_true (gtk_widget_is_ancestor (focus, f->grid));
+  return focus;
+}
+
+/* Tab and Shift+Tab leave the grid instead of walking it photo by photo. */
+static void
+test_tab_leaves_grid (Fixture       *f,
+                      gconstpointer  data)
+{
+  GtkWidget *focus;
+
+  g_assert_true (ui_test_press_key (focus_photo (f), GDK_KEY_Tab, 0));
+  focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  g_assert_nonnull (focus);
+  g_assert_true (focus != f->grid && !gtk_widget_is_ancestor (focus, f->grid));
+
+  g_assert_true (ui_test_press_key (focus_photo (f), GDK_KEY_Tab, GDK_SHIFT_MASK));
+  focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  g_assert_nonnull (focus);
+  g_assert_true (focus != f->grid && !gtk_widget_is_ancestor (focus, f->grid));
+}
+
+/* The toast's label that contains @text; toasts are the overlay's children beside its child. */
+static GtkWidget *
+find_toast_label (Fixture    *f,
+                  const char *text)
+{
+  AdwToastOverlay *overlay = f->window->toast_overlay;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (overlay)); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *label;
+
+      if (child != adw_toast_overlay_get_child (overlay)
+          && (label = ui_test_find_label (child, text)) != NULL)
+        return label;
+    }
+  return NULL;
+}
+
+/* Undo, undo, redo: the toast on screen says what the last one did. */
+static void
+test_undo_redo_toast (Fixture       *f,
+                      gconstpointer  data)
+{
+  GtkSelectionModel *selection = leaf_library_view_get_selection (f->window->library_view);
+
+  gtk_widget_grab_focus (f->grid);
+  for (guint i = 0; i < 2; i++)
+    {
+      gtk_selection_model_select_item (selection, i, TRUE);
+      g_assert_true (ui_test_press_key (f->grid, GDK_KEY_2, 0));
+    }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.undo", NULL));
+  ui_test_iterate (100);
+  g_assert_nonnull (find_toast_label (f, "Undone:"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.undo", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.redo", NULL));
+  ui_test_iterate (100);
+  g_assert_nonnull (find_toast_label (f, "Redone:"));
+  g_assert_null (find_toast_label (f, "Undone:"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.undo", NULL));
+  ui_test_iterate (100);
+  g_assert_nonnull (find_toast_label (f, "Undone:"));
+  g_assert_null (find_toast_label (f, "Redone:"));
+}
+
+static GtkDropTarget *
+find_drop_target (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_DROP_TARGET (controller))
+        return GTK_DROP_TARGET (controller);
+    }
+  return NULL;
+}
+
+/* While photos are dragged over the window, it says what dropping them does. */
+static void
+test_drop_highlight (Fixture       *f,
+                     gconstpointer  data)
+{
+  GtkDropTarget *target = find_drop_target (GTK_WIDGET (f->window));
+  GdkDragAction action = 0;
+
+  g_assert_nonnull (target);
+  g_assert_false (gtk_widget_get_visible (f->window->drop_hint));
+  g_signal_emit_by_name (target, "enter", 100.0, 100.0, &action);
+  g_assert_cmpint (action, ==, GDK_ACTION_COPY);
+  ui_test_iterate (50);
+  g_assert_true (gtk_widget_get_mapped (f->window->drop_hint));
+  g_assert_nonnull (ui_test_find_label (f->window->drop_hint, "Drop Photos to Diagnose Them"));
+  g_signal_emit_by_name (target, "leave");
+  g_assert_false (gtk_widget_get_visible (f->window->drop_hint));
+}
+
+/* Like ui_test_find_label, but in popovers that are not shown. */
+static GtkLabel *
+find_text (GtkWidget  *root,
+           const char *text)
+{
+  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+    return GTK_LABEL (root);
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkLabel *found = find_text (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* “late_blight” keeps its underscore in Diagnose's Add to Catalog menu. */
+static void
+test_class_menu_underscores (Fixture       *f,
+                             gconstpointer  data)
+{
+  GtkWidget *split = ui_test_find_type (GTK_WIDGET (f->window->diagnose_view),
+                                        ADW_TYPE_SPLIT_BUTTON);
+  g_autoptr(GError) error = NULL;
+  GtkWidget *popover;
+
+  g_assert_nonnull (split);
+  /* The menu lists the classes after a diagnosis, and again when they change. */
+  leaf_catalog_add_class (f->window->catalog, "early_spot", "#2ec27e", NULL, &error);
+  g_assert_no_error (error);
+  ui_test_iterate (50);
+  /* The split button makes its popover when it first pops up: make one of the same menu. */
+  popover = gtk_popover_menu_new_from_model (adw_split_button_get_menu_model (ADW_SPLIT_BUTTON (split)));
+  g_object_ref_sink (popover);
+  g_assert_nonnull (find_text (popover, "late_blight"));
+  g_assert_null (find_text (popover, "lateblight"));
+  g_object_unref (popover);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  ui_test_init (&argc, &argv);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/ui/window/sidebar-button", test_sidebar_button);
+  ADD ("/ui/window/tab-leaves-grid", test_tab_leaves_grid);
+  ADD ("/ui/window/undo-redo-toast", test_undo_redo_toast);
+  ADD ("/ui/window/drop-highlight", test_drop_highlight);
+  ADD ("/ui/window/class-menu-underscores", test_class_menu_underscores);
+#undef ADD
+
+  return g_test_run ();
+}
