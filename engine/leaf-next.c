@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leaf-image.h"
 #include "leaf-next.h"
 
 #define SHORTLIST_PER_PICK 40
@@ -357,4 +358,151 @@ leaf_next_rank (const float *probabilities,
   for (guint i = 0; i < deferred->len && picks->len < count; i++)
     g_array_append_val (picks, g_array_index (deferred, LeafNextPick, i));
   return picks;
+}
+
+/* A catalog's unlabelled photos ---------------------------------------------------------------- */
+
+/* Photos predicted in one call: a batch keeps the CPU's vector units busy, and bounds the memory
+ * held by decoded photos. */
+#define PREDICT_BATCH 32
+
+void
+leaf_next_item_free (LeafNextItem *item)
+{
+  if (item == NULL)
+    return;
+  g_clear_object (&item->image);
+  g_free (item);
+}
+
+/* Predicts one batch of candidates, leaving out the photos that cannot be read. */
+static gboolean
+predict_batch (LeafPredictor     *predictor,
+               GPtrArray         *batch,
+               GPtrArray         *kept,
+               GArray            *probabilities,
+               GArray            *features,
+               LeafNextSkipFunc   skipped,
+               gpointer           skipped_data,
+               GError           **error)
+{
+  guint n_classes = leaf_predictor_get_n_classes (predictor);
+  g_autoptr(GPtrArray) pixbufs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) readable = g_ptr_array_new ();
+  guint first;
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      GdkPixbuf *image = leaf_image_load (leaf_catalog_image_get_path (batch->pdata[i]),
+                                          LEAF_IMAGE_DEFAULT_MAX_PIXELS, &local);
+      if (image == NULL)
+        {
+          if (skipped != NULL)
+            skipped (local, skipped_data);
+          continue;
+        }
+      g_ptr_array_add (pixbufs, image);
+      g_ptr_array_add (readable, batch->pdata[i]);
+    }
+  if (readable->len == 0)
+    return TRUE;
+  first = kept->len;
+  g_array_set_size (probabilities, (gsize) (first + readable->len) * n_classes);
+  g_array_set_size (features, (gsize) (first + readable->len) * LEAF_PREDICTOR_N_FEATURES);
+  if (!leaf_predictor_predict_batch (predictor, (GdkPixbuf **) pixbufs->pdata, pixbufs->len,
+                                     &g_array_index (probabilities, float, (gsize) first * n_classes),
+                                     &g_array_index (features, float,
+                                                     (gsize) first * LEAF_PREDICTOR_N_FEATURES),
+                                     error))
+    return FALSE;
+  for (guint i = 0; i < readable->len; i++)
+    g_ptr_array_add (kept, g_object_ref (readable->pdata[i]));
+  return TRUE;
+}
+
+/**
+ * leaf_next_rank_catalog:
+ * @predictor: the model to ask
+ * @model_id: the catalog's record of that model, whose predictions to store, or 0 when the
+ *   catalog does not know it
+ * @count: how many photos to rank
+ * @max_similarity: as for leaf_next_rank()
+ * @skipped: (nullable) (scope call): told about each photo that cannot be read
+ * @cancellable: (nullable): checked between batches of photos
+ *
+ * Predicts every unlabelled photo of @catalog that is not missing, stores the predictions (the
+ * catalog's filters then show them without computing them again) and ranks the photos with
+ * leaf_next_rank(). This is what `leafscope-cli next` lists and the Library's Label Next shows.
+ *
+ * Returns: (transfer full) (element-type LeafNextItem): the ranked photos, none when the catalog
+ *   has no unlabelled photo that can be read; %NULL with @error set on failure
+ */
+GPtrArray *
+leaf_next_rank_catalog (LeafCatalog       *catalog,
+                        LeafPredictor     *predictor,
+                        gint64             model_id,
+                        guint              count,
+                        double             max_similarity,
+                        LeafNextSkipFunc   skipped,
+                        gpointer           skipped_data,
+                        GCancellable      *cancellable,
+                        GError           **error)
+{
+  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_UNLABELED };
+  guint n_classes = leaf_predictor_get_n_classes (predictor);
+  g_autoptr(GPtrArray) candidates = NULL;
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+  g_autoptr(GArray) probabilities = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) features = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) picks = NULL;
+  g_autofree gint64 *ids = NULL;
+  GPtrArray *items;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
+  g_return_val_if_fail (LEAF_IS_PREDICTOR (predictor), NULL);
+
+  candidates = leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, error);
+  if (candidates == NULL)
+    return NULL;
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      if (!leaf_catalog_image_get_missing (candidates->pdata[i]))
+        g_ptr_array_add (batch, candidates->pdata[i]);
+      if (batch->len < PREDICT_BATCH && (i + 1 < candidates->len || batch->len == 0))
+        continue;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error)
+          || !predict_batch (predictor, batch, kept, probabilities, features, skipped,
+                             skipped_data, error))
+        return NULL;
+      g_ptr_array_set_size (batch, 0);
+    }
+
+  ids = g_new (gint64, MAX (kept->len, 1));
+  for (guint i = 0; i < kept->len; i++)
+    ids[i] = leaf_catalog_image_get_id (kept->pdata[i]);
+  if (model_id > 0 && kept->len > 0
+      && !leaf_catalog_add_predictions (catalog, model_id, ids, kept->len,
+                                        (const float *) (gpointer) probabilities->data, n_classes,
+                                        NULL, error))
+    return NULL;
+
+  picks = leaf_next_rank ((const float *) (gpointer) probabilities->data, n_classes,
+                          (const float *) (gpointer) features->data, LEAF_PREDICTOR_N_FEATURES,
+                          kept->len, count, max_similarity);
+  items = g_ptr_array_new_full (picks->len, (GDestroyNotify) leaf_next_item_free);
+  for (guint r = 0; r < picks->len; r++)
+    {
+      LeafNextItem *item = g_new0 (LeafNextItem, 1);
+      const float *p;
+
+      item->pick = g_array_index (picks, LeafNextPick, r);
+      item->image = g_object_ref (kept->pdata[item->pick.index]);
+      p = &g_array_index (probabilities, float, (gsize) item->pick.index * n_classes);
+      leaf_predictor_top_k (p, n_classes, &item->top, 1);
+      item->probability = p[item->top];
+      g_ptr_array_add (items, item);
+    }
+  return items;
 }

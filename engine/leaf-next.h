@@ -5,7 +5,10 @@
 
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
+
+#include "leaf-catalog.h"
+#include "leaf-predictor.h"
 
 G_BEGIN_DECLS
 
@@ -29,5 +32,35 @@ GArray *leaf_next_rank   (const float *probabilities,
                           guint        n_candidates,
                           guint        count,
                           double       max_similarity);
+
+/**
+ * LeafNextItem:
+ * @image: an unlabelled photo
+ * @pick: its place in the ranking; @pick.index counts the photos that were ranked
+ * @top: the model's likeliest class, an index into its classes
+ * @probability: that class's probability
+ */
+typedef struct
+{
+  LeafCatalogImage *image;
+  LeafNextPick pick;
+  guint top;
+  float probability;
+} LeafNextItem;
+
+/* Called for each photo that cannot be read, which the ranking leaves out. */
+typedef void (*LeafNextSkipFunc) (const GError *error,
+                                  gpointer      user_data);
+
+void       leaf_next_item_free    (LeafNextItem      *item);
+GPtrArray *leaf_next_rank_catalog (LeafCatalog       *catalog,
+                                   LeafPredictor     *predictor,
+                                   gint64             model_id,
+                                   guint              count,
+                                   double             max_similarity,
+                                   LeafNextSkipFunc   skipped,
+                                   gpointer           skipped_data,
+                                   GCancellable      *cancellable,
+                                   GError           **error);
 
 G_END_DECLS
