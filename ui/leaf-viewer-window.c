@@ -4,9 +4,10 @@
  *
  * Walks through the Library grid's current list: ← and → move (and select the photo in the grid),
  * 1–9 label with the class in that place of the sidebar, 0 removes the label. The photo fits the
- * window until zoomed with +/−, Ctrl+scroll or a pinch. H draws, when the catalog has an active
- * model (the one Diagnose uses), where it found the evidence for its diagnosis of the photo, and
- * names that model under the photo.
+ * window until zoomed with +/− (about the centre), Ctrl+scroll (about the pointer) or a pinch
+ * (about the fingers); the zoom label gives the scale the photo is drawn at, fitted or not. The
+ * action bar says what the catalog's active model (the one Diagnose uses) predicted for the
+ * photo, and H draws where that model found the evidence, naming the model under the photo.
  */
 
 #define G_LOG_DOMAIN "leaf-viewer-window"
@@ -14,10 +15,12 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 
 #include "leaf-active-model.h"
 #include "leaf-class-color.h"
 #include "leaf-diagnosis-service.h"
+#include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-settings.h"
 #include "leaf-toast.h"
@@ -25,6 +28,184 @@
 
 #define MIN_ZOOM 0.1
 #define MAX_ZOOM 16.0
+#define ZOOM_STEP 1.25
+
+/* LeafPhotoCanvas: draws a paintable at a given scale, centred, or fitted to its allocation.
+ * GtkPicture cannot be drawn smaller than its allocation, which a scrolled window makes at least
+ * as large as the window, nor report the scale it draws at. */
+#define LEAF_TYPE_PHOTO_CANVAS (leaf_photo_canvas_get_type ())
+G_DECLARE_FINAL_TYPE (LeafPhotoCanvas, leaf_photo_canvas, LEAF, PHOTO_CANVAS, GtkWidget)
+
+struct _LeafPhotoCanvas
+{
+  GtkWidget     parent_instance;
+
+  GdkPaintable *paintable;
+  double        zoom;  /* 0: fit the allocation */
+  double        scale; /* the scale drawn at, from the last allocation */
+  guint         notify_tick;
+};
+
+G_DEFINE_FINAL_TYPE (LeafPhotoCanvas, leaf_photo_canvas, GTK_TYPE_WIDGET)
+
+enum {
+  CANVAS_PROP_0,
+  CANVAS_PROP_SCALE,
+  CANVAS_N_PROPS
+};
+
+static GParamSpec *canvas_properties[CANVAS_N_PROPS];
+
+static int
+canvas_intrinsic (LeafPhotoCanvas *self,
+                  GtkOrientation   orientation)
+{
+  return orientation == GTK_ORIENTATION_HORIZONTAL
+         ? gdk_paintable_get_intrinsic_width (self->paintable)
+         : gdk_paintable_get_intrinsic_height (self->paintable);
+}
+
+static void
+leaf_photo_canvas_measure (GtkWidget      *widget,
+                           GtkOrientation  orientation,
+                           int             for_size,
+                           int            *minimum,
+                           int            *natural,
+                           int            *minimum_baseline,
+                           int            *natural_baseline)
+{
+  LeafPhotoCanvas *self = LEAF_PHOTO_CANVAS (widget);
+
+  *minimum = *natural = 0;
+  if (self->paintable == NULL)
+    return;
+  *natural = canvas_intrinsic (self, orientation);
+  if (self->zoom > 0)
+    *minimum = *natural = (int) ceil (*natural * self->zoom);
+}
+
+static gboolean
+notify_scale_cb (GtkWidget     *widget,
+                 GdkFrameClock *clock,
+                 gpointer       user_data)
+{
+  g_object_notify_by_pspec (G_OBJECT (widget), canvas_properties[CANVAS_PROP_SCALE]);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+clear_notify_tick (gpointer data)
+{
+  LEAF_PHOTO_CANVAS (data)->notify_tick = 0;
+}
+
+static void
+leaf_photo_canvas_size_allocate (GtkWidget *widget,
+                                 int        width,
+                                 int        height,
+                                 int        baseline)
+{
+  LeafPhotoCanvas *self = LEAF_PHOTO_CANVAS (widget);
+  double scale = self->zoom;
+
+  if (self->paintable != NULL && scale <= 0)
+    scale = MIN ((double) width / canvas_intrinsic (self, GTK_ORIENTATION_HORIZONTAL),
+                 (double) height / canvas_intrinsic (self, GTK_ORIENTATION_VERTICAL));
+  /* Notified at the next frame: what changes with the scale (the zoom label) must not be
+   * resized in the middle of this frame's layout. */
+  if (scale != self->scale)
+    {
+      self->scale = scale;
+      if (self->notify_tick == 0)
+        self->notify_tick = gtk_widget_add_tick_callback (widget, notify_scale_cb, self,
+                                                          clear_notify_tick);
+    }
+}
+
+static void
+leaf_photo_canvas_snapshot (GtkWidget   *widget,
+                            GtkSnapshot *snapshot)
+{
+  LeafPhotoCanvas *self = LEAF_PHOTO_CANVAS (widget);
+  double width, height;
+
+  if (self->paintable == NULL || self->scale <= 0)
+    return;
+  width = canvas_intrinsic (self, GTK_ORIENTATION_HORIZONTAL) * self->scale;
+  height = canvas_intrinsic (self, GTK_ORIENTATION_VERTICAL) * self->scale;
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot,
+                          &GRAPHENE_POINT_INIT ((gtk_widget_get_width (widget) - width) / 2,
+                                                (gtk_widget_get_height (widget) - height) / 2));
+  gdk_paintable_snapshot (self->paintable, snapshot, width, height);
+  gtk_snapshot_restore (snapshot);
+}
+
+static void
+leaf_photo_canvas_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case CANVAS_PROP_SCALE:
+      g_value_set_double (value, LEAF_PHOTO_CANVAS (object)->scale);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+leaf_photo_canvas_dispose (GObject *object)
+{
+  g_clear_object (&LEAF_PHOTO_CANVAS (object)->paintable);
+  G_OBJECT_CLASS (leaf_photo_canvas_parent_class)->dispose (object);
+}
+
+static void
+leaf_photo_canvas_class_init (LeafPhotoCanvasClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = leaf_photo_canvas_dispose;
+  object_class->get_property = leaf_photo_canvas_get_property;
+  widget_class->measure = leaf_photo_canvas_measure;
+  widget_class->size_allocate = leaf_photo_canvas_size_allocate;
+  widget_class->snapshot = leaf_photo_canvas_snapshot;
+
+  canvas_properties[CANVAS_PROP_SCALE] =
+    g_param_spec_double ("scale", NULL, NULL, 0, G_MAXDOUBLE, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, CANVAS_N_PROPS, canvas_properties);
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+leaf_photo_canvas_init (LeafPhotoCanvas *self)
+{
+}
+
+static void
+leaf_photo_canvas_set_paintable (LeafPhotoCanvas *self,
+                                 GdkPaintable    *paintable)
+{
+  if (!g_set_object (&self->paintable, paintable))
+    return;
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+static void
+leaf_photo_canvas_set_zoom (LeafPhotoCanvas *self,
+                            double           zoom)
+{
+  self->zoom = zoom;
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+/* The viewer ---------------------------------------------------------------------------------- */
 
 struct _LeafViewerWindow
 {
@@ -46,17 +227,20 @@ struct _LeafViewerWindow
   gboolean show_heatmap;
   double zoom; /* 0: fit the window */
   double zoom_at_gesture_start;
+  gboolean has_pointer;
+  double pointer_x, pointer_y; /* over the scroller */
 
   /* Template widgets */
   AdwWindowTitle *window_title;
   GtkLabel *zoom_label;
   GtkScrolledWindow *scroller;
-  GtkPicture *picture;
+  LeafPhotoCanvas *picture;
   GtkSpinner *spinner;
   GtkSpinner *heatmap_spinner;
   AdwStatusPage *error_page;
   GtkLabel *chip;
   GtkLabel *heatmap_label;
+  GtkLabel *prediction_label;
   GtkBox *label_buttons;
 };
 
@@ -73,37 +257,20 @@ static GParamSpec *properties[N_PROPS];
 static void show_position (LeafViewerWindow *self,
                            guint             position);
 
-static double
-fit_zoom (LeafViewerWindow *self)
-{
-  int width = gtk_widget_get_width (GTK_WIDGET (self->scroller));
-  int height = gtk_widget_get_height (GTK_WIDGET (self->scroller));
-
-  if (self->texture == NULL || width <= 0 || height <= 0)
-    return 1.0;
-  return MIN ((double) width / gdk_texture_get_width (self->texture),
-              (double) height / gdk_texture_get_height (self->texture));
-}
-
 static void
-apply_zoom (LeafViewerWindow *self)
+update_zoom_label (LeafViewerWindow *self)
 {
-  double shown = self->zoom > 0 ? self->zoom : fit_zoom (self);
-  g_autofree char *text = g_strdup_printf ("%.0f%%", shown * 100);
+  double percent = self->picture->scale * 100;
+  g_autofree char *text = NULL;
 
-  gtk_label_set_text (self->zoom_label, text);
-  if (self->zoom <= 0 || self->texture == NULL)
-    {
-      gtk_scrolled_window_set_policy (self->scroller, GTK_POLICY_NEVER, GTK_POLICY_NEVER);
-      gtk_widget_set_size_request (GTK_WIDGET (self->picture), -1, -1);
-    }
+  if (self->texture == NULL)
+    text = g_strdup ("");
+  else if (self->zoom <= 0)
+    /* Translators: the zoom of a photo fitted to the window, the scale it is drawn at */
+    text = g_strdup_printf (_("Fit (%.0f %%)"), percent);
   else
-    {
-      gtk_scrolled_window_set_policy (self->scroller, GTK_POLICY_AUTOMATIC, GTK_POLICY_AUTOMATIC);
-      gtk_widget_set_size_request (GTK_WIDGET (self->picture),
-                                   (int) (gdk_texture_get_width (self->texture) * self->zoom),
-                                   (int) (gdk_texture_get_height (self->texture) * self->zoom));
-    }
+    text = g_strdup_printf ("%.0f %%", percent);
+  gtk_label_set_text (self->zoom_label, text);
 }
 
 static void
@@ -111,7 +278,127 @@ set_zoom (LeafViewerWindow *self,
           double            zoom)
 {
   self->zoom = zoom <= 0 ? 0 : CLAMP (zoom, MIN_ZOOM, MAX_ZOOM);
-  apply_zoom (self);
+  gtk_scrolled_window_set_policy (self->scroller,
+                                  self->zoom > 0 ? GTK_POLICY_AUTOMATIC : GTK_POLICY_NEVER,
+                                  self->zoom > 0 ? GTK_POLICY_AUTOMATIC : GTK_POLICY_NEVER);
+  leaf_photo_canvas_set_zoom (self->picture, self->zoom);
+  update_zoom_label (self);
+}
+
+/* Where the photo is drawn along one axis of the scrolled area, at @scale: the canvas is as
+ * large as the photo or the page, whichever is larger, with the photo centred. */
+static double
+photo_offset (int    photo_size,
+              double scale,
+              double page)
+{
+  return (MAX (ceil (photo_size * scale), page) - photo_size * scale) / 2;
+}
+
+static int
+photo_size (LeafViewerWindow *self,
+            guint             axis)
+{
+  return axis == 0 ? gdk_texture_get_width (self->texture)
+                   : gdk_texture_get_height (self->texture);
+}
+
+static GtkAdjustment *
+scroller_adjustment (LeafViewerWindow *self,
+                     guint             axis)
+{
+  return axis == 0 ? gtk_scrolled_window_get_hadjustment (self->scroller)
+                   : gtk_scrolled_window_get_vadjustment (self->scroller);
+}
+
+/**
+ * leaf_viewer_window_get_photo_point:
+ * @self: a viewer
+ * @x: a point of the photo's area, from its top left corner
+ * @y:
+ * @photo_x: (out): where it falls on the photo, in the photo's pixels
+ * @photo_y: (out):
+ *
+ * Returns: %FALSE while no photo is shown
+ */
+gboolean
+leaf_viewer_window_get_photo_point (LeafViewerWindow *self,
+                                    double            x,
+                                    double            y,
+                                    double           *photo_x,
+                                    double           *photo_y)
+{
+  double point[2] = { x, y };
+  double *out[2] = { photo_x, photo_y };
+  double scale;
+
+  g_return_val_if_fail (LEAF_IS_VIEWER_WINDOW (self), FALSE);
+
+  scale = self->picture->scale;
+  if (self->texture == NULL || scale <= 0)
+    return FALSE;
+  for (guint axis = 0; axis < 2; axis++)
+    {
+      GtkAdjustment *adjustment = scroller_adjustment (self, axis);
+
+      *out[axis] = (gtk_adjustment_get_value (adjustment) + point[axis]
+                    - photo_offset (photo_size (self, axis), scale,
+                                    gtk_adjustment_get_page_size (adjustment))) / scale;
+    }
+  return TRUE;
+}
+
+/**
+ * leaf_viewer_window_zoom_at:
+ * @self: a viewer
+ * @zoom: the new scale, 1 for one photo pixel to one pixel of the window
+ * @x: a point of the photo's area, from its top left corner, that stays in place
+ * @y:
+ *
+ * Zooms so that the point of the photo under (@x, @y) stays there.
+ */
+void
+leaf_viewer_window_zoom_at (LeafViewerWindow *self,
+                            double            zoom,
+                            double            x,
+                            double            y)
+{
+  double point[2] = { x, y };
+  double photo_point[2];
+
+  g_return_if_fail (LEAF_IS_VIEWER_WINDOW (self));
+
+  if (!leaf_viewer_window_get_photo_point (self, x, y, &photo_point[0], &photo_point[1]))
+    {
+      set_zoom (self, zoom);
+      return;
+    }
+  set_zoom (self, zoom);
+
+  /* The scrolled window learns the new size at its next allocation, and keeps the values it
+   * has then: set them now, for the new size. */
+  for (guint axis = 0; axis < 2; axis++)
+    {
+      GtkAdjustment *adjustment = scroller_adjustment (self, axis);
+      double page = gtk_adjustment_get_page_size (adjustment);
+      int size = photo_size (self, axis);
+      double upper = MAX (ceil (size * self->zoom), page);
+      double value = photo_point[axis] * self->zoom + photo_offset (size, self->zoom, page)
+                     - point[axis];
+
+      gtk_adjustment_configure (adjustment, CLAMP (value, 0, upper - page), 0, upper,
+                                page * 0.1, page * 0.9, page);
+    }
+}
+
+/* Buttons and keys zoom about the centre of the photo's area. */
+static void
+zoom_by (LeafViewerWindow *self,
+         double            factor)
+{
+  leaf_viewer_window_zoom_at (self, self->picture->scale * factor,
+                              gtk_widget_get_width (GTK_WIDGET (self->scroller)) / 2.0,
+                              gtk_widget_get_height (GTK_WIDGET (self->scroller)) / 2.0);
 }
 
 static void
@@ -126,6 +413,53 @@ update_label (LeafViewerWindow *self)
     gtk_widget_add_css_class (GTK_WIDGET (self->chip), "unlabelled");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->chip), "unlabelled");
+}
+
+/* What the active model predicted for the photo, as the catalog keeps it. */
+static void
+update_prediction (LeafViewerWindow *self)
+{
+  g_autoptr(LeafModelInfo) model = self->catalog ? leaf_active_model_get (self->catalog) : NULL;
+  g_autoptr(LeafPrediction) prediction = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *description = NULL;
+  g_autofree char *tooltip = NULL;
+  gint64 id = self->item ? leaf_library_item_get_id (self->item) : 0;
+  const char *name;
+  double percent;
+
+  if (model != NULL && id > 0)
+    prediction = leaf_catalog_get_prediction (self->catalog, model->id, id, &error);
+  if (error != NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND))
+    g_debug ("No prediction for photo %" G_GINT64_FORMAT ": %s", id, error->message);
+  if (prediction == NULL || model->classes == NULL
+      || prediction->top_index >= g_strv_length (model->classes))
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->prediction_label), FALSE);
+      return;
+    }
+
+  name = model->classes[prediction->top_index];
+  percent = prediction->probabilities[prediction->top_index] * 100;
+  if (prediction->referred)
+    /* Translators: under a photo in the viewer: the active model's most probable class and its
+     * probability, which is too low to trust or for a photo unlike the model's training photos */
+    text = g_strdup_printf (_("Model says %s (%.0f %%): refer to an expert"), name, percent);
+  else
+    /* Translators: under a photo in the viewer: the active model's class and its probability */
+    text = g_strdup_printf (_("Model says %s (%.0f %%)"), name, percent);
+  description = leaf_model_info_describe (model);
+  /* Translators: tooltip of the prediction in the viewer; %s describes a model, as in
+   * “Run 3 · 87 % validation · 4 Dec” */
+  tooltip = g_strdup_printf (_("The prediction of %s, the model Diagnose uses"), description);
+  gtk_label_set_text (self->prediction_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prediction_label), tooltip);
+  if (prediction->referred)
+    gtk_widget_add_css_class (GTK_WIDGET (self->prediction_label), "warning");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->prediction_label), "warning");
+  gtk_widget_set_visible (GTK_WIDGET (self->prediction_label), TRUE);
 }
 
 static void
@@ -205,8 +539,8 @@ update_heatmap (LeafViewerWindow *self)
   shown = self->show_heatmap && self->heatmap != NULL;
   gtk_widget_set_visible (GTK_WIDGET (self->heatmap_label), shown);
   if (self->texture != NULL)
-    gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (shown ? self->heatmap
-                                                                   : self->texture));
+    leaf_photo_canvas_set_paintable (self->picture, GDK_PAINTABLE (shown ? self->heatmap
+                                                                         : self->texture));
   if (model == NULL || !self->show_heatmap || self->heatmap != NULL || self->pixbuf == NULL
       || self->heatmap_cancellable != NULL)
     return;
@@ -257,9 +591,9 @@ on_image_loaded_cb (GObject      *source,
   g_clear_object (&self->texture);
   self->texture = gdk_texture_new_for_pixbuf (pixbuf);
   g_set_object (&self->pixbuf, pixbuf);
-  gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (self->texture));
+  leaf_photo_canvas_set_paintable (self->picture, GDK_PAINTABLE (self->texture));
   update_heatmap (self);
-  apply_zoom (self);
+  update_zoom_label (self);
 }
 
 static void
@@ -283,7 +617,8 @@ show_position (LeafViewerWindow *self,
   g_clear_object (&self->pixbuf);
   g_clear_object (&self->heatmap);
   cancel_heatmap (self);
-  gtk_picture_set_paintable (self->picture, NULL);
+  leaf_photo_canvas_set_paintable (self->picture, NULL);
+  update_zoom_label (self);
   gtk_widget_set_visible (GTK_WIDGET (self->error_page), FALSE);
 
   self->position = position;
@@ -292,7 +627,11 @@ show_position (LeafViewerWindow *self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->item, "notify::class-color", G_CALLBACK (update_label), self,
                            G_CONNECT_SWAPPED);
+  /* The list gives the item a new image when its row, predictions included, changes. */
+  g_signal_connect_object (self->item, "notify::image", G_CALLBACK (update_prediction), self,
+                           G_CONNECT_SWAPPED);
   update_label (self);
+  update_prediction (self);
   leaf_library_view_select_only (self->library, position);
 
   image = leaf_library_item_get_image (self->item);
@@ -385,9 +724,7 @@ zoom_in_action (GtkWidget  *widget,
                 const char *action_name,
                 GVariant   *parameter)
 {
-  LeafViewerWindow *self = LEAF_VIEWER_WINDOW (widget);
-
-  set_zoom (self, (self->zoom > 0 ? self->zoom : fit_zoom (self)) * 1.25);
+  zoom_by (LEAF_VIEWER_WINDOW (widget), ZOOM_STEP);
 }
 
 static void
@@ -395,9 +732,7 @@ zoom_out_action (GtkWidget  *widget,
                  const char *action_name,
                  GVariant   *parameter)
 {
-  LeafViewerWindow *self = LEAF_VIEWER_WINDOW (widget);
-
-  set_zoom (self, (self->zoom > 0 ? self->zoom : fit_zoom (self)) / 1.25);
+  zoom_by (LEAF_VIEWER_WINDOW (widget), 1 / ZOOM_STEP);
 }
 
 static void
@@ -413,7 +748,9 @@ zoom_original_action (GtkWidget  *widget,
                       const char *action_name,
                       GVariant   *parameter)
 {
-  set_zoom (LEAF_VIEWER_WINDOW (widget), 1.0);
+  LeafViewerWindow *self = LEAF_VIEWER_WINDOW (widget);
+
+  zoom_by (self, 1.0 / self->picture->scale);
 }
 
 static gboolean
@@ -424,11 +761,34 @@ on_scroll_cb (GtkEventControllerScroll *controller,
 {
   GdkModifierType state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (controller));
 
+  double factor;
+
   if (!(state & GDK_CONTROL_MASK) || dy == 0)
     return FALSE;
-  gtk_widget_activate_action (GTK_WIDGET (self), dy < 0 ? "viewer.zoom-in" : "viewer.zoom-out",
-                              NULL);
+  factor = dy < 0 ? ZOOM_STEP : 1 / ZOOM_STEP;
+  if (self->has_pointer)
+    leaf_viewer_window_zoom_at (self, self->picture->scale * factor,
+                                self->pointer_x, self->pointer_y);
+  else
+    zoom_by (self, factor);
   return TRUE;
+}
+
+static void
+on_pointer_motion_cb (GtkEventControllerMotion *controller,
+                      double                    x,
+                      double                    y,
+                      LeafViewerWindow         *self)
+{
+  self->has_pointer = TRUE;
+  self->pointer_x = x;
+  self->pointer_y = y;
+}
+
+static void
+on_pointer_leave_cb (LeafViewerWindow *self)
+{
+  self->has_pointer = FALSE;
 }
 
 static void
@@ -436,7 +796,7 @@ on_zoom_begin_cb (GtkGesture       *gesture,
                   GdkEventSequence *sequence,
                   LeafViewerWindow *self)
 {
-  self->zoom_at_gesture_start = self->zoom > 0 ? self->zoom : fit_zoom (self);
+  self->zoom_at_gesture_start = self->picture->scale;
 }
 
 static void
@@ -444,14 +804,12 @@ on_zoom_scale_changed_cb (GtkGestureZoom   *gesture,
                           double            scale,
                           LeafViewerWindow *self)
 {
-  set_zoom (self, self->zoom_at_gesture_start * scale);
-}
+  double x, y;
 
-static void
-on_window_resized_cb (LeafViewerWindow *self)
-{
-  if (self->zoom <= 0)
-    apply_zoom (self);
+  if (gtk_gesture_get_bounding_box_center (GTK_GESTURE (gesture), &x, &y))
+    leaf_viewer_window_zoom_at (self, self->zoom_at_gesture_start * scale, x, y);
+  else
+    set_zoom (self, self->zoom_at_gesture_start * scale);
 }
 
 static void
@@ -464,6 +822,7 @@ static void
 on_runs_changed_cb (LeafViewerWindow *self)
 {
   update_heatmap (self);
+  update_prediction (self);
 }
 
 static void
@@ -548,6 +907,7 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  g_type_ensure (LEAF_TYPE_PHOTO_CANVAS);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/leafscope/Leafscope/leaf-viewer-window.ui");
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, window_title);
@@ -559,6 +919,7 @@ leaf_viewer_window_class_init (LeafViewerWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, error_page);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, chip);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, heatmap_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, prediction_label);
   gtk_widget_class_bind_template_child (widget_class, LeafViewerWindow, label_buttons);
 
   gtk_widget_class_install_action (widget_class, "viewer.label", "u", label_action);
@@ -601,6 +962,7 @@ static void
 leaf_viewer_window_init (LeafViewerWindow *self)
 {
   GtkEventController *scroll;
+  GtkEventController *motion;
   GtkEventController *arrows;
   GtkGesture *zoom;
 
@@ -623,13 +985,18 @@ leaf_viewer_window_init (LeafViewerWindow *self)
   gtk_event_controller_set_propagation_phase (scroll, GTK_PHASE_CAPTURE);
   g_signal_connect (scroll, "scroll", G_CALLBACK (on_scroll_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self->scroller), scroll);
+  /* Ctrl+scroll zooms about the pointer. */
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "enter", G_CALLBACK (on_pointer_motion_cb), self);
+  g_signal_connect (motion, "motion", G_CALLBACK (on_pointer_motion_cb), self);
+  g_signal_connect_swapped (motion, "leave", G_CALLBACK (on_pointer_leave_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->scroller), motion);
   zoom = gtk_gesture_zoom_new ();
   g_signal_connect (zoom, "begin", G_CALLBACK (on_zoom_begin_cb), self);
   g_signal_connect (zoom, "scale-changed", G_CALLBACK (on_zoom_scale_changed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self->scroller), GTK_EVENT_CONTROLLER (zoom));
-  /* The zoom label shows the fitted scale, which follows the window's size. */
-  g_signal_connect (self, "notify::default-width", G_CALLBACK (on_window_resized_cb), NULL);
-  g_signal_connect (self, "notify::default-height", G_CALLBACK (on_window_resized_cb), NULL);
+  /* The zoom label shows the scale drawn at, which follows the window's size while fitted. */
+  g_signal_connect_swapped (self->picture, "notify::scale", G_CALLBACK (update_zoom_label), self);
 }
 
 /**
@@ -700,6 +1067,17 @@ gboolean
 leaf_viewer_window_is_showing_heatmap (LeafViewerWindow *self)
 {
   g_return_val_if_fail (LEAF_IS_VIEWER_WINDOW (self), FALSE);
-  return self->heatmap != NULL
-         && gtk_picture_get_paintable (self->picture) == GDK_PAINTABLE (self->heatmap);
+  return self->heatmap != NULL && self->picture->paintable == GDK_PAINTABLE (self->heatmap);
+}
+
+/**
+ * leaf_viewer_window_get_scale:
+ *
+ * Returns: the scale the photo is drawn at, fitted or zoomed; 0 while none is shown
+ */
+double
+leaf_viewer_window_get_scale (LeafViewerWindow *self)
+{
+  g_return_val_if_fail (LEAF_IS_VIEWER_WINDOW (self), 0);
+  return self->texture != NULL ? self->picture->scale : 0;
 }

@@ -19,5 +19,15 @@ GtkWidget *leaf_viewer_window_new                (LeafLibraryView  *library,
 guint      leaf_viewer_window_get_position       (LeafViewerWindow *self);
 double     leaf_viewer_window_get_zoom           (LeafViewerWindow *self);
 gboolean   leaf_viewer_window_is_showing_heatmap (LeafViewerWindow *self);
+double     leaf_viewer_window_get_scale          (LeafViewerWindow *self);
+gboolean   leaf_viewer_window_get_photo_point    (LeafViewerWindow *self,
+                                                  double            x,
+                                                  double            y,
+                                                  double           *photo_x,
+                                                  double           *photo_y);
+void       leaf_viewer_window_zoom_at            (LeafViewerWindow *self,
+                                                  double            zoom,
+                                                  double            x,
+                                                  double            y);
 
 G_END_DECLS
