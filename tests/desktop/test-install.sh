@@ -52,6 +52,7 @@ for f in \
   "$share/glib-2.0/schemas/$app_id.gschema.xml" \
   "$share/mime/packages/$app_id.mime.xml" \
   "$share/dbus-1/services/$app_id.service" \
+  "$share/bash-completion/completions/leafscope-cli" \
   "$share/icons/hicolor/scalable/apps/$app_id.svg" \
   "$share/icons/hicolor/symbolic/apps/$app_id-symbolic.svg" \
   "$share/locale/es/LC_MESSAGES/leafscope.mo" \
