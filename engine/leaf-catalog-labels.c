@@ -168,14 +168,16 @@ write_label_state (LeafDb            *db,
   return _leaf_db_run (db, stmt, error);
 }
 
-gboolean
-_leaf_labels_apply (LeafDb    *db,
-                    gint64     action_id,
-                    gint64     image_id,
-                    gint64     class_id,
-                    gboolean   only_if_unlabeled,
-                    gboolean  *changed,
-                    GError   **error)
+/* given: the provenance to record, or NULL for the action's own. */
+static gboolean
+apply_label (LeafDb             *db,
+             gint64              action_id,
+             gint64              image_id,
+             gint64              class_id,
+             const LabelState   *given,
+             gboolean            only_if_unlabeled,
+             gboolean           *changed,
+             GError            **error)
 {
   g_auto(LabelState) old = { 0 };
   g_autoptr(LeafStmt) how_stmt = NULL;
@@ -191,20 +193,30 @@ _leaf_labels_apply (LeafDb    *db,
 
   /* The same class with the same provenance is no change; the same class confirmed by other
    * means (a person confirming a folder's label) is, because the provenance changes. */
-  how_stmt = _leaf_db_prepare (db, "SELECT how FROM label_actions WHERE id = ?", error);
-  if (how_stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (how_stmt, 1, action_id);
-  if (sqlite3_step (how_stmt) != SQLITE_ROW)
-    return _leaf_db_fail (db, error);
-  same = old.class_id == class_id &&
-         (class_id == 0 || g_strcmp0 (old.how, _leaf_column_text (how_stmt, 0)) == 0);
-  g_clear_pointer (&how_stmt, _leaf_stmt_release);
+  if (given != NULL)
+    same = old.class_id == class_id && g_strcmp0 (old.how, given->how) == 0 &&
+           g_strcmp0 (old.user, given->user) == 0 && g_strcmp0 (old.time, given->time) == 0;
+  else
+    {
+      how_stmt = _leaf_db_prepare (db, "SELECT how FROM label_actions WHERE id = ?", error);
+      if (how_stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (how_stmt, 1, action_id);
+      if (sqlite3_step (how_stmt) != SQLITE_ROW)
+        return _leaf_db_fail (db, error);
+      same = old.class_id == class_id &&
+             (class_id == 0 || g_strcmp0 (old.how, _leaf_column_text (how_stmt, 0)) == 0);
+      g_clear_pointer (&how_stmt, _leaf_stmt_release);
+    }
   if (same)
     return TRUE;
 
-  if (class_id > 0 ? !write_label_of_action (db, image_id, class_id, action_id, error)
-                   : !delete_label (db, image_id, error))
+  if (class_id == 0 ? !delete_label (db, image_id, error)
+      : given != NULL ? !write_label_state (db, image_id,
+                                            &(LabelState) { class_id, given->user, given->time,
+                                                            given->how },
+                                            error)
+      : !write_label_of_action (db, image_id, class_id, action_id, error))
     return FALSE;
 
   event = _leaf_db_prepare (db,
@@ -226,6 +238,39 @@ _leaf_labels_apply (LeafDb    *db,
   if (changed != NULL)
     *changed = TRUE;
   return TRUE;
+}
+
+gboolean
+_leaf_labels_apply (LeafDb    *db,
+                    gint64     action_id,
+                    gint64     image_id,
+                    gint64     class_id,
+                    gboolean   only_if_unlabeled,
+                    gboolean  *changed,
+                    GError   **error)
+{
+  return apply_label (db, action_id, image_id, class_id, NULL, only_if_unlabeled, changed,
+                      error);
+}
+
+gboolean
+_leaf_labels_apply_given (LeafDb      *db,
+                          gint64       action_id,
+                          gint64       image_id,
+                          gint64       class_id,
+                          const char  *user,
+                          const char  *time,
+                          LeafLabelHow how,
+                          gboolean     only_if_unlabeled,
+                          gboolean    *changed,
+                          GError     **error)
+{
+  /* The strings are only borrowed: the state is never cleared. */
+  LabelState given = { class_id, (char *) user, (char *) time,
+                       (char *) leaf_label_how_to_string (how) };
+
+  return apply_label (db, action_id, image_id, class_id, &given, only_if_unlabeled, changed,
+                      error);
 }
 
 /* Whether sql, a query with one parameter, finds a row for id; otherwise NOT_FOUND with the

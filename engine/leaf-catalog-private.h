@@ -240,6 +240,18 @@ gboolean   _leaf_labels_apply            (LeafDb            *db,
                                           gboolean           only_if_unlabeled,
                                           gboolean          *changed,
                                           GError           **error);
+/* The same with a provenance of its own (a label brought from another tool, which says who
+ * made it, when and how), recorded in action_id for undo. A redo gives it the action's. */
+gboolean   _leaf_labels_apply_given      (LeafDb            *db,
+                                          gint64             action_id,
+                                          gint64             image_id,
+                                          gint64             class_id,
+                                          const char        *user,
+                                          const char        *time,
+                                          LeafLabelHow       how,
+                                          gboolean           only_if_unlabeled,
+                                          gboolean          *changed,
+                                          GError           **error);
 
 /* Runs (leaf-catalog-runs.c): marks the runs of processes that died as interrupted */
 gboolean   _leaf_runs_mark_interrupted   (LeafDb            *db,

@@ -1,4 +1,4 @@
-/* leaf-export.c: labels out of the catalog, as CSV or as an ImageFolder tree
+/* leaf-export.c: labels out of the catalog, as CSV, Label Studio JSON or an ImageFolder tree
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -10,11 +10,14 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <unistd.h>
 
 #include "leaf-catalog-private.h"
+#include "leaf-csv-private.h"
 #include "leaf-error.h"
 #include "leaf-export.h"
+#include "leaf-json.h"
 
 typedef struct
 {
@@ -25,6 +28,8 @@ typedef struct
   char *labeller;
   char *time;
   char *how;
+  char *group_key;
+  LeafSplit split;
 } LabelRow;
 
 static void
@@ -39,12 +44,15 @@ label_row_clear (gpointer data)
   g_free (row->labeller);
   g_free (row->time);
   g_free (row->how);
+  g_free (row->group_key);
 }
 
-/* Every label, read in one statement on a connection of our own: a consistent snapshot that
- * does not hold the catalog's lock while files are written. */
+/* Every label (with unlabelled, every image too; their class is NULL), read in one statement
+ * on a connection of our own: a consistent snapshot that does not hold the catalog's lock while
+ * files are written. */
 static GArray *
 read_labels (LeafCatalog  *catalog,
+             gboolean      unlabelled,
              GError      **error)
 {
   g_autoptr(LeafDb) db = _leaf_db_open (leaf_catalog_get_path (catalog), FALSE, LEAF_DB_WORKER,
@@ -56,9 +64,17 @@ read_labels (LeafCatalog  *catalog,
   if (db == NULL)
     return NULL;
   stmt = _leaf_db_prepare (db,
-                           "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how "
-                           "FROM labels l JOIN images i ON i.id = l.image_id "
-                           "JOIN classes c ON c.id = l.class_id ORDER BY i.id",
+                           unlabelled
+                           ? "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how, "
+                             "i.group_key, s.split FROM images i "
+                             "LEFT JOIN labels l ON l.image_id = i.id "
+                             "LEFT JOIN classes c ON c.id = l.class_id "
+                             "LEFT JOIN splits s ON s.image_id = i.id ORDER BY i.id"
+                           : "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how, "
+                             "i.group_key, s.split FROM labels l "
+                             "JOIN images i ON i.id = l.image_id "
+                             "JOIN classes c ON c.id = l.class_id "
+                             "LEFT JOIN splits s ON s.image_id = i.id ORDER BY i.id",
                            error);
   if (stmt == NULL)
     return NULL;
@@ -74,6 +90,8 @@ read_labels (LeafCatalog  *catalog,
         g_strdup (_leaf_column_text (stmt, 4)),
         g_strdup (_leaf_column_text (stmt, 5)),
         g_strdup (_leaf_column_text (stmt, 6)),
+        g_strdup (_leaf_column_text (stmt, 7)),
+        sqlite3_column_int (stmt, 8),
       };
       g_array_append_val (rows, row);
     }
@@ -83,36 +101,6 @@ read_labels (LeafCatalog  *catalog,
       return NULL;
     }
   return g_steal_pointer (&rows);
-}
-
-/* RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled. A cell that
- * starts like a formula (= + - @, or a tab or carriage return before one) gets a single quote
- * in front, inside the quotes, as OWASP advises against CSV injection: spreadsheets then show
- * the text instead of running it. Class names are the cells at risk: anyone may name a folder. */
-static void
-append_field (GString    *line,
-              const char *field)
-{
-  gboolean formula;
-
-  if (field == NULL)
-    field = "";
-  formula = *field != '\0' && strchr ("=+-@\t\r", *field) != NULL;
-  if (!formula && strpbrk (field, ",\"\r\n") == NULL)
-    {
-      g_string_append (line, field);
-      return;
-    }
-  g_string_append_c (line, '"');
-  if (formula)
-    g_string_append_c (line, '\'');
-  for (const char *p = field; *p != '\0'; p++)
-    {
-      if (*p == '"')
-        g_string_append_c (line, '"');
-      g_string_append_c (line, *p);
-    }
-  g_string_append_c (line, '"');
 }
 
 /**
@@ -144,7 +132,7 @@ leaf_export_csv_to_stream (LeafCatalog    *catalog,
   g_return_val_if_fail (LEAF_IS_CATALOG (catalog), FALSE);
   g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), FALSE);
 
-  if ((rows = read_labels (catalog, error)) == NULL)
+  if ((rows = read_labels (catalog, FALSE, error)) == NULL)
     return FALSE;
   for (guint i = 0; i < rows->len; i++)
     {
@@ -152,13 +140,7 @@ leaf_export_csv_to_stream (LeafCatalog    *catalog,
       const char *fields[] = { row->sha256, row->path, row->class_name, row->labeller, row->time,
                                row->how };
 
-      for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
-        {
-          if (f > 0)
-            g_string_append_c (text, ',');
-          append_field (text, fields[f]);
-        }
-      g_string_append_c (text, '\n');
+      _leaf_csv_append_row (text, fields, G_N_ELEMENTS (fields));
       /* Write in slices of about a megabyte; 100,000 labels make some 20 MB. */
       if (text->len > (1 << 20) || i + 1 == rows->len)
         {
@@ -173,6 +155,42 @@ leaf_export_csv_to_stream (LeafCatalog    *catalog,
   if (n_rows != NULL)
     *n_rows = rows->len;
   return TRUE;
+}
+
+typedef gboolean (*StreamWriter) (LeafCatalog    *catalog,
+                                  GOutputStream  *stream,
+                                  GCancellable   *cancellable,
+                                  guint          *n_rows,
+                                  GError        **error);
+
+/* Replaces path whole with what write puts in the stream, or leaves it as it was. */
+static gboolean
+write_file (LeafCatalog   *catalog,
+            const char    *path,
+            StreamWriter   write,
+            GCancellable  *cancellable,
+            guint         *n_rows,
+            GError       **error)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileOutputStream) stream = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  stream = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION, cancellable,
+                           error);
+  if (stream == NULL)
+    return FALSE;
+  if (!write (catalog, G_OUTPUT_STREAM (stream), cancellable, n_rows, &local_error))
+    {
+      /* Closing after a cancelled write leaves the old file in place. */
+      g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+
+      g_cancellable_cancel (cancelled);
+      g_output_stream_close (G_OUTPUT_STREAM (stream), cancelled, NULL);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return g_output_stream_close (G_OUTPUT_STREAM (stream), cancellable, error);
 }
 
 /**
@@ -194,30 +212,140 @@ leaf_export_csv (LeafCatalog   *catalog,
                  guint         *n_rows,
                  GError       **error)
 {
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileOutputStream) stream = NULL;
-  g_autoptr(GError) local_error = NULL;
-
   g_return_val_if_fail (LEAF_IS_CATALOG (catalog), FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
-  file = g_file_new_for_path (path);
-  stream = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION, cancellable,
-                           error);
-  if (stream == NULL)
-    return FALSE;
-  if (!leaf_export_csv_to_stream (catalog, G_OUTPUT_STREAM (stream), cancellable, n_rows,
-                                  &local_error))
-    {
-      /* Closing after a cancelled write leaves the old file in place. */
-      g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  return write_file (catalog, path, leaf_export_csv_to_stream, cancellable, n_rows, error);
+}
 
-      g_cancellable_cancel (cancelled);
-      g_output_stream_close (G_OUTPUT_STREAM (stream), cancelled, NULL);
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
+/* Label Studio serves a file below its LOCAL_FILES_DOCUMENT_ROOT as /data/local-files/?d=PATH;
+ * with the root set to /, PATH is the absolute path without its first slash. */
+static char *
+label_studio_url (const char *path)
+{
+  g_autofree char *escaped = g_uri_escape_string (path + strspn (path, "/"), "/", TRUE);
+
+  return g_strconcat ("/data/local-files/?d=", escaped, NULL);
+}
+
+/**
+ * leaf_export_label_studio_to_stream:
+ * @catalog: a #LeafCatalog
+ * @stream: where to write; not closed
+ * @cancellable: (nullable): a #GCancellable
+ * @n_rows: (out) (optional): how many labels were written
+ * @error: return location for a #GError
+ *
+ * Writes every label as Label Studio's JSON export of an image classification project: an array
+ * of tasks, one per labelled photo, whose `data.image` is the photo as Label Studio serves local
+ * files (`/data/local-files/?d=PATH`) and whose one annotation chooses the class
+ * (`type: choices`), `completed_by` the labeller's `email`, `created_at` and `updated_at` the
+ * time of the label. `data.sha256` and the task's `meta` (`how`, `group`, `split`) carry what
+ * Label Studio keeps without reading, so that leaf_label_import() takes back all of it.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_export_label_studio_to_stream (LeafCatalog    *catalog,
+                                    GOutputStream  *stream,
+                                    GCancellable   *cancellable,
+                                    guint          *n_rows,
+                                    GError        **error)
+{
+  static const char *const split_names[] = { NULL, "train", "val", "test" };
+  g_autoptr(GArray) rows = NULL;
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  gsize length = 0;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), FALSE);
+
+  if ((rows = read_labels (catalog, FALSE, error)) == NULL)
+    return FALSE;
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      LabelRow *row = &g_array_index (rows, LabelRow, i);
+      g_autofree char *url = label_studio_url (row->path);
+
+      json_builder_begin_object (builder);
+      leaf_json_add_int (builder, "id", i + 1);
+      leaf_json_begin_object (builder, "data");
+      leaf_json_add_string (builder, "image", url);
+      leaf_json_add_string (builder, "sha256", row->sha256);
+      json_builder_end_object (builder);
+      leaf_json_begin_object (builder, "meta");
+      leaf_json_add_string (builder, "how", row->how);
+      if (row->group_key != NULL)
+        leaf_json_add_string (builder, "group", row->group_key);
+      if (row->split > LEAF_SPLIT_NONE && row->split <= LEAF_SPLIT_TEST)
+        leaf_json_add_string (builder, "split", split_names[row->split]);
+      json_builder_end_object (builder);
+      leaf_json_begin_array (builder, "annotations");
+      json_builder_begin_object (builder);
+      leaf_json_add_int (builder, "id", i + 1);
+      leaf_json_begin_object (builder, "completed_by");
+      leaf_json_add_string (builder, "email", row->labeller);
+      json_builder_end_object (builder);
+      leaf_json_add_boolean (builder, "was_cancelled", FALSE);
+      leaf_json_add_string (builder, "created_at", row->time);
+      leaf_json_add_string (builder, "updated_at", row->time);
+      leaf_json_begin_array (builder, "result");
+      json_builder_begin_object (builder);
+      leaf_json_add_string (builder, "from_name", "choice");
+      leaf_json_add_string (builder, "to_name", "image");
+      leaf_json_add_string (builder, "type", "choices");
+      leaf_json_begin_object (builder, "value");
+      leaf_json_begin_array (builder, "choices");
+      json_builder_add_string_value (builder, row->class_name);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
     }
-  return g_output_stream_close (G_OUTPUT_STREAM (stream), cancellable, error);
+  json_builder_end_array (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  text = json_generator_to_data (generator, &length);
+  if (!g_output_stream_write_all (stream, text, length, NULL, cancellable, error) ||
+      !g_output_stream_write_all (stream, "\n", 1, NULL, cancellable, error))
+    return FALSE;
+  if (n_rows != NULL)
+    *n_rows = rows->len;
+  return TRUE;
+}
+
+/**
+ * leaf_export_label_studio:
+ * @catalog: a #LeafCatalog
+ * @path: (type filename): the JSON file to write; replaced whole, or left as it was on failure
+ * @cancellable: (nullable): a #GCancellable
+ * @n_rows: (out) (optional): how many labels were written
+ * @error: return location for a #GError
+ *
+ * leaf_export_label_studio_to_stream() into a file.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+leaf_export_label_studio (LeafCatalog   *catalog,
+                          const char    *path,
+                          GCancellable  *cancellable,
+                          guint         *n_rows,
+                          GError       **error)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  return write_file (catalog, path, leaf_export_label_studio_to_stream, cancellable, n_rows,
+                     error);
 }
 
 /**
@@ -288,6 +416,47 @@ copy_file (const char  *source,
   return g_file_copy (from, to, G_FILE_COPY_NONE, NULL, NULL, NULL, error);
 }
 
+/* The folder of photos without a label. With labels.csv beside it, import does not read folder
+ * names as classes, so a class of this name does no harm: the file tells the photos apart. */
+#define UNLABELLED_FOLDER "unlabelled"
+
+/* Hard-links (or copies) one image to a free name in folder; which it did goes to summary. */
+static char *
+place_file (LeafExportSummary  *summary,
+            const char         *folder,
+            const LabelRow     *row,
+            GError            **error)
+{
+  g_autofree char *dest = NULL;
+
+  if (g_mkdir_with_parents (folder, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Could not create the folder “%s”: %s"), folder, g_strerror (saved_errno));
+      return NULL;
+    }
+  dest = destination_for (folder, row);
+  if (link (row->path, dest) == 0)
+    summary->n_linked++;
+  else if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP)
+    {
+      if (!copy_file (row->path, dest, error))
+        return NULL;
+      summary->n_copied++;
+    }
+  else
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Could not write “%s”: %s"), dest, g_strerror (saved_errno));
+      return NULL;
+    }
+  return g_steal_pointer (&dest);
+}
+
 /**
  * leaf_export_folder:
  * @catalog: a #LeafCatalog
@@ -295,10 +464,13 @@ copy_file (const char  *source,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Writes the labelled images as an ImageFolder tree, `FOLDER/<class>/<file name>`, which
- * torchvision and most training scripts read. Files are hard links to the catalog's images
- * where the file system allows, copies otherwise. Images whose file is missing are left out and
- * listed in the summary.
+ * Writes the images as an ImageFolder tree, `FOLDER/<class>/<file name>`, which torchvision and
+ * most training scripts read, with the unlabelled images in `FOLDER/unlabelled/`. Beside the
+ * tree, `FOLDER/labels.csv` lists every image: `path` (in the tree), `sha256`, `class` (empty
+ * when unlabelled), `labeller`, `time`, `how`, `group` and `split`; importing the folder reads
+ * it back, so that the export makes the same catalog again. Files are hard links to the
+ * catalog's images where the file system allows, copies otherwise. Images whose file is missing
+ * are left out and listed in the summary.
  *
  * Returns: (transfer full): the summary, or %NULL with @error set
  */
@@ -308,22 +480,28 @@ leaf_export_folder (LeafCatalog   *catalog,
                     GCancellable  *cancellable,
                     GError       **error)
 {
+  static const char *const split_names[] = { NULL, "train", "val", "test" };
   g_autoptr(LeafExportSummary) summary = g_new0 (LeafExportSummary, 1);
   g_autoptr(GArray) rows = NULL;
+  g_autoptr(GString) csv = g_string_new ("path,sha256,class,labeller,time,how,group,split\n");
+  g_autofree char *csv_path = NULL;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
   g_return_val_if_fail (folder != NULL, NULL);
 
   summary->missing = g_ptr_array_new_with_free_func (g_free);
   if (!folder_is_empty_or_absent (folder, error) ||
-      (rows = read_labels (catalog, error)) == NULL)
+      (rows = read_labels (catalog, TRUE, error)) == NULL)
     return NULL;
 
   for (guint i = 0; i < rows->len; i++)
     {
       LabelRow *row = &g_array_index (rows, LabelRow, i);
-      g_autofree char *class_folder = g_build_filename (folder, row->class_name, NULL);
+      const char *folder_name = row->class_name != NULL ? row->class_name : UNLABELLED_FOLDER;
+      g_autofree char *class_folder = g_build_filename (folder, folder_name, NULL);
       g_autofree char *dest = NULL;
+      g_autofree char *name = NULL;
+      g_autofree char *relative = NULL;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
@@ -332,34 +510,33 @@ leaf_export_folder (LeafCatalog   *catalog,
           g_ptr_array_add (summary->missing, g_strdup (row->path));
           continue;
         }
-      if (g_mkdir_with_parents (class_folder, 0755) != 0)
-        {
-          int saved_errno = errno;
+      if ((dest = place_file (summary, class_folder, row, error)) == NULL)
+        return NULL;
+      name = g_path_get_basename (dest);
+      relative = g_build_filename (folder_name, name, NULL);
+      {
+        const char *fields[] = { relative, row->sha256, row->class_name, row->labeller,
+                                 row->time, row->how, row->group_key,
+                                 row->split <= LEAF_SPLIT_TEST ? split_names[row->split] : NULL };
 
-          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
-                       _("Could not create the folder “%s”: %s"), class_folder,
-                       g_strerror (saved_errno));
-          return NULL;
-        }
-      dest = destination_for (class_folder, row);
-      if (link (row->path, dest) == 0)
-        summary->n_linked++;
-      else if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP)
-        {
-          if (!copy_file (row->path, dest, error))
-            return NULL;
-          summary->n_copied++;
-        }
+        _leaf_csv_append_row (csv, fields, G_N_ELEMENTS (fields));
+      }
+      if (row->class_name != NULL)
+        summary->n_exported++;
       else
-        {
-          int saved_errno = errno;
-
-          g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
-                       _("Could not write “%s”: %s"), dest, g_strerror (saved_errno));
-          return NULL;
-        }
-      summary->n_exported++;
+        summary->n_unlabelled++;
     }
+  if (g_mkdir_with_parents (folder, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Could not create the folder “%s”: %s"), folder, g_strerror (saved_errno));
+      return NULL;
+    }
+  csv_path = g_build_filename (folder, "labels.csv", NULL);
+  if (!g_file_set_contents (csv_path, csv->str, csv->len, error))
+    return NULL;
   return g_steal_pointer (&summary);
 }
 

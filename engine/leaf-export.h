@@ -1,4 +1,4 @@
-/* leaf-export.h: labels out of the catalog, as CSV or as an ImageFolder tree
+/* leaf-export.h: labels out of the catalog, as CSV, Label Studio JSON or an ImageFolder tree
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,13 +14,15 @@ G_BEGIN_DECLS
 /**
  * LeafExportSummary:
  * @n_exported: labelled images written
- * @n_linked: of those, hard links to the catalog's file
- * @n_copied: of those, copies (the tree is on another file system)
+ * @n_unlabelled: unlabelled images written (by leaf_export_folder(), into `unlabelled/`)
+ * @n_linked: of all images written, hard links to the catalog's file
+ * @n_copied: of all images written, copies (the tree is on another file system)
  * @missing: (element-type filename): labelled images whose file was not found, left out
  */
 struct _LeafExportSummary
 {
   guint n_exported;
+  guint n_unlabelled;
   guint n_linked;
   guint n_copied;
   GPtrArray *missing;
@@ -35,6 +37,16 @@ gboolean           leaf_export_csv_to_stream  (LeafCatalog         *catalog,
                                                guint               *n_rows,
                                                GError             **error);
 gboolean           leaf_export_csv            (LeafCatalog         *catalog,
+                                               const char          *path,
+                                               GCancellable        *cancellable,
+                                               guint               *n_rows,
+                                               GError             **error);
+gboolean           leaf_export_label_studio_to_stream (LeafCatalog   *catalog,
+                                                       GOutputStream *stream,
+                                                       GCancellable  *cancellable,
+                                                       guint         *n_rows,
+                                                       GError       **error);
+gboolean           leaf_export_label_studio   (LeafCatalog         *catalog,
                                                const char          *path,
                                                GCancellable        *cancellable,
                                                guint               *n_rows,

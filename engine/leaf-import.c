@@ -19,6 +19,7 @@
 #include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-import-private.h"
+#include "leaf-label-import-private.h"
 
 /* Files larger than this are not read: no photo comes near it, and reading it whole to hash it
  * would take the memory of a small machine. */
@@ -76,6 +77,7 @@ typedef struct
   gint64 action_id;
   LeafImportProgress state;
   LeafSplit scanning_split; /* the split folder being walked */
+  GPtrArray *label_files;   /* the labels.csv of exported trees, applied once all is in */
 } Import;
 
 static void
@@ -144,6 +146,7 @@ leaf_import_skip_reason_to_string (LeafImportSkipReason reason)
     [LEAF_IMPORT_SKIP_SYMLINK_LOOP] = "symlink-loop",
     [LEAF_IMPORT_SKIP_BAD_FILE_NAME] = "bad-file-name",
     [LEAF_IMPORT_SKIP_NOT_A_FILE] = "not-a-file",
+    [LEAF_IMPORT_SKIP_LABEL_NOT_APPLIED] = "label-not-applied",
   };
 
   g_return_val_if_fail (reason < G_N_ELEMENTS (names), NULL);
@@ -439,6 +442,20 @@ scan_root (Import     *import,
       if (!enter_folder (import, path, &st))
         return;
       import->root_real = realpath (path, NULL);
+      /* A tree that export-folder wrote says in its labels.csv what its folders cannot: who
+       * labelled each photo, when and how, its group and split, and which photos have no
+       * label; its folder names are not read as classes. */
+      if (import->options->folder_labels != LEAF_FOLDER_LABELS_NEVER)
+        {
+          g_autofree char *labels = g_build_filename (path, "labels.csv", NULL);
+
+          if (_leaf_label_import_is_tree_file (labels))
+            {
+              g_ptr_array_add (import->label_files, g_steal_pointer (&labels));
+              scan_folder (import, path, NULL, FALSE, NULL, 0);
+              return;
+            }
+        }
       switch (import->options->folder_labels)
         {
         case LEAF_FOLDER_LABELS_ALWAYS:
@@ -1001,6 +1018,33 @@ finish_batch_row (Import  *import,
   return _leaf_db_run_alone (import->db, stmt, error);
 }
 
+/* The labels.csv of exported trees, once their photos are in. */
+static gboolean
+apply_label_files (Import  *import,
+                   GError **error)
+{
+  for (guint i = 0; i < import->label_files->len; i++)
+    {
+      const char *path = import->label_files->pdata[i];
+      g_autoptr(LeafLabelImportReport) report = _leaf_label_import_tree (import->catalog,
+                                                                         import->db, path,
+                                                                         error);
+
+      if (report == NULL)
+        return FALSE;
+      import->summary->n_labeled += report->n_labelled;
+      for (guint c = 0; report->new_classes[c] != NULL; c++)
+        g_ptr_array_add (import->new_classes, g_strdup (report->new_classes[c]));
+      for (guint p = 0; p < report->problems->len; p++)
+        {
+          g_autofree char *line = leaf_label_import_problem_describe (report,
+                                                                      report->problems->pdata[p]);
+          add_skip (import, path, LEAF_IMPORT_SKIP_LABEL_NOT_APPLIED, g_steal_pointer (&line));
+        }
+    }
+  return TRUE;
+}
+
 static char *
 roots_to_json (const char * const *paths)
 {
@@ -1104,6 +1148,7 @@ leaf_import_run (LeafCatalog              *catalog,
     .summary = summary,
     .new_classes = new_classes,
     .roots_json = roots_json,
+    .label_files = label_files,
   };
 
   for (guint i = 0; paths[i] != NULL && !g_cancellable_is_cancelled (cancellable); i++)
@@ -1121,7 +1166,8 @@ leaf_import_run (LeafCatalog              *catalog,
       report (&import, LEAF_IMPORT_PHASE_IMPORTING);
     }
   if (!finish_batch_row (&import, error) ||
-      g_cancellable_set_error_if_cancelled (cancellable, error))
+      g_cancellable_set_error_if_cancelled (cancellable, error) ||
+      !apply_label_files (&import, error))
     return NULL;
 
   g_ptr_array_add (new_classes, NULL);

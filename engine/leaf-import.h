@@ -64,6 +64,7 @@ typedef enum
   LEAF_IMPORT_SKIP_SYMLINK_LOOP,       /* a link back into a folder being imported */
   LEAF_IMPORT_SKIP_BAD_FILE_NAME,      /* a name that is not valid UTF-8 */
   LEAF_IMPORT_SKIP_NOT_A_FILE,         /* a device, socket or pipe */
+  LEAF_IMPORT_SKIP_LABEL_NOT_APPLIED,  /* a line of an exported tree's labels.csv */
 } LeafImportSkipReason;
 
 /**
@@ -84,7 +85,8 @@ typedef struct
  * @n_added: new images
  * @n_present: images the catalog already had, at that path or as a copy elsewhere
  * @n_updated: images the catalog had under a path that no longer exists, now repaired
- * @n_labeled: images that got a label from their folder
+ * @n_labeled: images that got a label from their folder, or from the labels.csv of a tree
+ *   that export-folder wrote
  * @skipped: (element-type LeafImportSkip): files not imported, with the reason
  * @new_classes: (array zero-terminated=1): classes created from folder names
  * @n_split: images placed in each split by the split folders of a dataset export (train/,

@@ -25,6 +25,7 @@
 #include "leaf-export.h"
 #include "leaf-import.h"
 #include "leaf-json.h"
+#include "leaf-label-import.h"
 
 static int
 usage_error (GOptionContext *context,
@@ -822,16 +823,45 @@ cmd_stats (LeafCli  *cli,
 
 /* export, relocate --------------------------------------------------------------------------- */
 
+/* Writes the labels to path (“-”: standard output) as CSV or Label Studio JSON. */
+static int
+export_labels (LeafCli         *cli,
+               LeafLabelFormat  format,
+               const char      *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  gboolean csv = format == LEAF_LABEL_FORMAT_CSV;
+  guint n_rows = 0;
+  gboolean ok;
+
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  if (g_str_equal (path, "-"))
+    {
+      g_autoptr(GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
+
+      fflush (stdout);
+      ok = csv ? leaf_export_csv_to_stream (catalog, out, NULL, &n_rows, &error)
+               : leaf_export_label_studio_to_stream (catalog, out, NULL, &n_rows, &error);
+    }
+  else
+    ok = csv ? leaf_export_csv (catalog, path, NULL, &n_rows, &error)
+             : leaf_export_label_studio (catalog, path, NULL, &n_rows, &error);
+  if (!ok)
+    return leaf_cli_fail (&error);
+  if (!g_str_equal (path, "-"))
+    printf (g_dngettext (GETTEXT_PACKAGE, "Wrote %u label to %s.\n",
+                         "Wrote %u labels to %s.\n", n_rows), n_rows, path);
+  return 0;
+}
+
 static int
 cmd_export_csv (LeafCli  *cli,
                 int       argc,
                 char    **argv)
 {
   g_autoptr(GOptionContext) context = g_option_context_new (_("FILE"));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LeafCatalog) catalog = NULL;
-  guint n_rows = 0;
-  gboolean ok;
 
   g_option_context_set_summary (context, _("Write the labels as CSV: sha256, path, class, "
                                            "labeller, time, how. FILE “-” is standard output. A "
@@ -842,23 +872,133 @@ cmd_export_csv (LeafCli  *cli,
     return 2;
   if (argc != 2)
     return usage_error (context, _("name the CSV file to write"));
-  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL)
-    return leaf_cli_fail (&error);
-  if (g_str_equal (argv[1], "-"))
-    {
-      g_autoptr(GOutputStream) out = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
+  return export_labels (cli, LEAF_LABEL_FORMAT_CSV, argv[1]);
+}
 
-      fflush (stdout);
-      ok = leaf_export_csv_to_stream (catalog, out, NULL, &n_rows, &error);
+static int
+cmd_export_labels (LeafCli  *cli,
+                   int       argc,
+                   char    **argv)
+{
+  g_autofree char *format_name = NULL;
+  GOptionEntry entries[] = {
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format_name,
+      N_("csv (as export-csv) or label-studio (the JSON of a Label Studio image classification "
+         "project); default csv"), "FORMAT" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("FILE"));
+  LeafLabelFormat format = LEAF_LABEL_FORMAT_CSV;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Write the labels for another tool: as CSV, or as "
+                                           "Label Studio's JSON export, whose tasks name each "
+                                           "photo as /data/local-files/?d=PATH (serve / as Label "
+                                           "Studio's local files root). FILE “-” is standard "
+                                           "output."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error (context, _("name the file to write"));
+  if (format_name != NULL && (!leaf_label_format_from_string (format_name, &format) ||
+                              format == LEAF_LABEL_FORMAT_AUTO))
+    return usage_error (context, _("--format takes csv or label-studio"));
+  return export_labels (cli, format, argv[1]);
+}
+
+static void
+print_label_import_json (const LeafLabelImportReport *report)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  leaf_json_add_string (b, "format", report->format == LEAF_LABEL_FORMAT_LABEL_STUDIO
+                                     ? "label-studio" : "csv");
+  leaf_json_add_int (b, "records", report->n_records);
+  leaf_json_add_int (b, "labelled", report->n_labelled);
+  leaf_json_add_int (b, "unchanged", report->n_unchanged);
+  leaf_json_add_int (b, "without_class", report->n_without_class);
+  leaf_json_begin_array (b, "new_classes");
+  for (guint i = 0; report->new_classes[i] != NULL; i++)
+    json_builder_add_string_value (b, report->new_classes[i]);
+  json_builder_end_array (b);
+  leaf_json_begin_array (b, "not_applied");
+  for (guint i = 0; i < report->problems->len; i++)
+    {
+      LeafLabelImportProblem *problem = report->problems->pdata[i];
+
+      json_builder_begin_object (b);
+      leaf_json_add_int (b, report->format == LEAF_LABEL_FORMAT_LABEL_STUDIO ? "task" : "line",
+                         problem->number);
+      leaf_json_add_string (b, "reason", problem->reason);
+      json_builder_end_object (b);
     }
-  else
-    ok = leaf_export_csv (catalog, argv[1], NULL, &n_rows, &error);
-  if (!ok)
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  print_json (root, TRUE);
+}
+
+static int
+cmd_import_labels (LeafCli  *cli,
+                   int       argc,
+                   char    **argv)
+{
+  gboolean create_classes = FALSE, json = FALSE;
+  g_autofree char *format_name = NULL;
+  GOptionEntry entries[] = {
+    { "create-classes", 0, 0, G_OPTION_ARG_NONE, &create_classes,
+      N_("Create the classes the file names that the catalog lacks"), NULL },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format_name,
+      N_("csv or label-studio; by default told from the content"), "FORMAT" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the report as one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("FILE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafLabelImportReport) report = NULL;
+  LeafLabelImportOptions options = { 0 };
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Label photos of the catalog from a spreadsheet (CSV "
+                                           "whose first line names the columns: path or sha256, "
+                                           "class; optionally labeller, time, how, group, split) "
+                                           "or from Label Studio's JSON export, as one undoable "
+                                           "action. Every line that cannot be applied is reported "
+                                           "with its number; the exit status is then 1."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error (context, _("name the CSV or JSON file to read"));
+  if (format_name != NULL && !leaf_label_format_from_string (format_name, &options.format))
+    return usage_error (context, _("--format takes csv or label-studio"));
+  options.create_classes = create_classes;
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      (report = leaf_label_import (catalog, argv[1], &options, NULL, &error)) == NULL)
     return leaf_cli_fail (&error);
-  if (!g_str_equal (argv[1], "-"))
-    printf (g_dngettext (GETTEXT_PACKAGE, "Wrote %u label to %s.\n",
-                         "Wrote %u labels to %s.\n", n_rows), n_rows, argv[1]);
-  return 0;
+
+  for (guint i = 0; i < report->problems->len; i++)
+    {
+      g_autofree char *line = leaf_label_import_problem_describe (report,
+                                                                  report->problems->pdata[i]);
+      g_printerr ("leafscope-cli: %s\n", line);
+    }
+  if (json)
+    print_label_import_json (report);
+  else
+    {
+      printf (_("Labelled %u, already so %u, without a class %u, not applied %u.\n"),
+              report->n_labelled, report->n_unchanged, report->n_without_class,
+              report->problems->len);
+      if (report->new_classes[0] != NULL)
+        {
+          g_autofree char *names = g_strjoinv (", ", report->new_classes);
+          printf (_("New classes: %s\n"), names);
+        }
+    }
+  return report->problems->len > 0 ? 1 : 0;
 }
 
 static int
@@ -871,9 +1011,12 @@ cmd_export_folder (LeafCli  *cli,
   g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafExportSummary) summary = NULL;
 
-  g_option_context_set_summary (context, _("Write the labelled images as an ImageFolder tree, "
+  g_option_context_set_summary (context, _("Write the images as an ImageFolder tree, "
                                            "FOLDER/CLASS/FILE, of hard links (copies across file "
-                                           "systems). FOLDER must be new or empty."));
+                                           "systems), the unlabelled ones in FOLDER/unlabelled, "
+                                           "and FOLDER/labels.csv with each photo's class, "
+                                           "labeller, time, how, group and split, which import "
+                                           "reads back. FOLDER must be new or empty."));
   if (!leaf_cli_parse (context, &argc, &argv))
     return 2;
   if (argc != 2)
@@ -886,8 +1029,9 @@ cmd_export_folder (LeafCli  *cli,
       g_autofree char *display = g_filename_display_name (summary->missing->pdata[i]);
       g_printerr (_("missing, not exported: %s\n"), display);
     }
-  printf (_("Exported %u images (%u hard links, %u copies); %u missing.\n"), summary->n_exported,
-          summary->n_linked, summary->n_copied, summary->missing->len);
+  printf (_("Exported %u labelled and %u unlabelled images (%u hard links, %u copies); %u "
+            "missing.\n"), summary->n_exported, summary->n_unlabelled, summary->n_linked,
+          summary->n_copied, summary->missing->len);
   return 0;
 }
 
@@ -951,7 +1095,10 @@ const LeafCliCommand leaf_cli_catalog_commands[] = {
   { "redo", cmd_redo, N_("Redo the last undone labelling action") },
   { "list", cmd_list, N_("List images, by class, unlabelled or missing") },
   { "stats", cmd_stats, N_("Count images, labels and missing files") },
+  { "import-labels", cmd_import_labels,
+    N_("Label photos from a CSV file or a Label Studio export") },
   { "export-csv", cmd_export_csv, N_("Write the labels as CSV") },
+  { "export-labels", cmd_export_labels, N_("Write the labels as CSV or for Label Studio") },
   { "export-folder", cmd_export_folder, N_("Write labelled images as an ImageFolder tree") },
   { "relocate", cmd_relocate, N_("Repair paths after a folder was moved") },
   { NULL, NULL, NULL },
