@@ -1098,6 +1098,7 @@ leaf_import_run (LeafCatalog              *catalog,
   g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func (candidate_free);
   g_autoptr(GHashTable) visited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) new_classes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) label_files = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GRegex) group_regex = NULL;
   g_autoptr(GError) regex_error = NULL;
   g_autoptr(LeafDb) db = NULL;
