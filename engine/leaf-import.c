@@ -607,17 +607,27 @@ copy_to_managed (Import      *import,
   return g_steal_pointer (&dest);
 }
 
-static char *
-group_key_for (Import    *import,
-               Candidate *candidate)
+/**
+ * leaf_import_group_key:
+ * @regex: (nullable): the compiled #LeafImportOptions.group_pattern
+ * @relative: a file's path below the imported folder
+ *
+ * What an import with that pattern gives the file as its group key, for a preview before
+ * importing.
+ *
+ * Returns: (transfer full) (nullable): its first capture group, or the whole match, or %NULL
+ *   when the pattern does not match or matches nothing
+ */
+char *
+leaf_import_group_key (const GRegex *regex,
+                       const char   *relative)
 {
   g_autoptr(GMatchInfo) match = NULL;
   g_autofree char *key = NULL;
 
-  if (import->group_regex == NULL ||
-      !g_regex_match (import->group_regex, candidate->relative, 0, &match))
+  if (regex == NULL || !g_regex_match (regex, relative, 0, &match))
     return NULL;
-  key = g_match_info_fetch (match, g_regex_get_capture_count (import->group_regex) > 0 ? 1 : 0);
+  key = g_match_info_fetch (match, g_regex_get_capture_count (regex) > 0 ? 1 : 0);
   return key != NULL && *key != '\0' ? g_steal_pointer (&key) : NULL;
 }
 
@@ -667,7 +677,7 @@ prepare_item (Import     *import,
     return TRUE;
   data = g_bytes_get_data (bytes, &length);
   item->sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, length);
-  item->group_key = group_key_for (import, candidate);
+  item->group_key = leaf_import_group_key (import->group_regex, candidate->relative);
 
   /* Known content needs no checking: re-importing costs only reading and hashing. */
   if (!lookup_sha (import->db, item->sha256, &present, error))

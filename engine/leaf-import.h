@@ -43,6 +43,10 @@ typedef enum
  *
  * A zeroed struct gives the defaults. It and its strings are only borrowed by the calls.
  */
+/* The group pattern that makes the folder holding each photo (one folder per plant) its group:
+ * everything before the last slash of the path below the imported folder. */
+#define LEAF_IMPORT_GROUP_BY_FOLDER "^(.+)/[^/]+$"
+
 struct _LeafImportOptions
 {
   gboolean copy;
@@ -124,6 +128,8 @@ typedef void (*LeafImportProgressFunc) (const LeafImportProgress *progress,
 void                leaf_import_summary_free          (LeafImportSummary      *summary);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafImportSummary, leaf_import_summary_free)
 const char         *leaf_import_skip_reason_to_string (LeafImportSkipReason    reason);
+char               *leaf_import_group_key             (const GRegex           *regex,
+                                                       const char             *relative);
 
 LeafImportSummary  *leaf_import_run                   (LeafCatalog             *catalog,
                                                        const char * const      *paths,

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "leaf-export.h"
+#include "leaf-group-dialog.h"
 #include "leaf-import.h"
 #include "leaf-toast.h"
 #include "leaf-window-private.h"
@@ -161,17 +162,13 @@ on_import_finished_cb (GObject      *source,
   leaf_show_toast (GTK_WIDGET (self), message->str);
 }
 
-/**
- * _leaf_window_import_folder:
- *
- * Imports @folder into the window's catalog, showing progress under the header bar. Sub-folders
- * named after classes label their photos.
- */
-void
-_leaf_window_import_folder (LeafWindow *self,
-                            GFile      *folder)
+/* Imports @folder with the group pattern, showing progress under the header bar. */
+static void
+import_folder (LeafWindow *self,
+               GFile      *folder,
+               const char *group_pattern)
 {
-  LeafImportOptions options = { 0 };
+  LeafImportOptions options = { .group_pattern = group_pattern };
   g_autofree char *path = g_file_get_path (folder);
   const char *paths[] = { path, NULL };
 
@@ -197,6 +194,44 @@ _leaf_window_import_folder (LeafWindow *self,
                          on_import_finished_cb, g_object_ref (self));
 }
 
+/**
+ * _leaf_window_import_folder:
+ *
+ * Imports @folder into the window's catalog, showing progress under the header bar. Sub-folders
+ * named after classes label their photos.
+ */
+void
+_leaf_window_import_folder (LeafWindow *self,
+                            GFile      *folder)
+{
+  import_folder (self, folder, NULL);
+}
+
+typedef struct
+{
+  LeafWindow *window;
+  GFile *folder;
+} FolderImport;
+
+static void
+folder_import_free (gpointer data)
+{
+  FolderImport *import = data;
+
+  g_object_unref (import->window);
+  g_object_unref (import->folder);
+  g_free (import);
+}
+
+static void
+on_group_pattern_chosen_cb (const char *pattern,
+                            gpointer    user_data)
+{
+  FolderImport *import = user_data;
+
+  import_folder (import->window, import->folder, pattern);
+}
+
 static void
 on_folder_chosen_cb (GtkNativeDialog *dialog,
                      int              response,
@@ -206,9 +241,13 @@ on_folder_chosen_cb (GtkNativeDialog *dialog,
 
   if (response == GTK_RESPONSE_ACCEPT)
     {
-      g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      FolderImport *import = g_new0 (FolderImport, 1);
 
-      _leaf_window_import_folder (self, folder);
+      /* Before importing, how to keep the photos of one plant in one split. */
+      import->window = g_object_ref (self);
+      import->folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      leaf_import_group_dialog_present (GTK_WINDOW (self), import->folder,
+                                        on_group_pattern_chosen_cb, import, folder_import_free);
     }
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
