@@ -402,9 +402,11 @@ scan_folder (Import     *import,
             }
           if (!enter_folder (import, child, &st))
             continue;
-          /* A sub-folder whose name cannot name a class holds unlabelled images. */
+          /* A sub-folder whose name cannot name a class holds unlabelled images, as does
+           * the no_label folder of CVAT's ImageNet export. */
           if (classes_below)
-            child_class = leaf_class_name_is_valid (name, NULL) ? name : NULL;
+            child_class = leaf_class_name_is_valid (name, NULL) &&
+                          !g_str_equal (name, "no_label") ? name : NULL;
           scan_folder (import, child, child_relative, FALSE, child_class, depth + 1);
         }
       /* Notes, sidecars and spreadsheets beside the photos are passed over, as evaluate passes

@@ -221,6 +221,24 @@ ctu_sql_text (sqlite3    *db,
   return value;
 }
 
+/* Every image of the catalog at path, one line each in SHA-256 order: its class, labeller,
+ * time, how, group and split; what an export must carry for an import to make it again. */
+char *
+ctu_catalog_state (const char *path)
+{
+  sqlite3 *db = ctu_sql_open (path);
+  char *state = ctu_sql_text (db,
+    "SELECT group_concat (line, char (10)) FROM (SELECT i.sha256 || ' ' || ifnull (c.name, '-') "
+    "  || ' ' || ifnull (l.user, '-') || ' ' || ifnull (l.time, '-') || ' ' || "
+    "  ifnull (l.how, '-') || ' ' || ifnull (i.group_key, '-') || ' ' || ifnull (s.split, 0) "
+    "  AS line FROM images i LEFT JOIN labels l ON l.image_id = i.id "
+    "  LEFT JOIN classes c ON c.id = l.class_id LEFT JOIN splits s ON s.image_id = i.id "
+    "  ORDER BY i.sha256)");
+
+  sqlite3_close (db);
+  return state;
+}
+
 void
 ctu_sql_exec (sqlite3    *db,
               const char *sql)

@@ -44,6 +44,7 @@ gint64     ctu_sql_int             (sqlite3     *db,
                                     const char  *sql);
 char      *ctu_sql_text            (sqlite3     *db,
                                     const char  *sql);
+char      *ctu_catalog_state       (const char  *path);
 void       ctu_sql_exec            (sqlite3     *db,
                                     const char  *sql);
 

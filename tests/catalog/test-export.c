@@ -206,24 +206,6 @@ test_csv_formulas_neutralised (Fixture       *fixture,
       }
 }
 
-/* Every image of the catalog at path, one line each in SHA-256 order: its class, labeller,
- * time, how, group and split; what an export must carry for the import to make it again. */
-static char *
-catalog_state (const char *path)
-{
-  sqlite3 *db = ctu_sql_open (path);
-  char *state = ctu_sql_text (db,
-    "SELECT group_concat (line, char (10)) FROM (SELECT i.sha256 || ' ' || ifnull (c.name, '-') "
-    "  || ' ' || ifnull (l.user, '-') || ' ' || ifnull (l.time, '-') || ' ' || "
-    "  ifnull (l.how, '-') || ' ' || ifnull (i.group_key, '-') || ' ' || ifnull (s.split, 0) "
-    "  AS line FROM images i LEFT JOIN labels l ON l.image_id = i.id "
-    "  LEFT JOIN classes c ON c.id = l.class_id LEFT JOIN splits s ON s.image_id = i.id "
-    "  ORDER BY i.sha256)");
-
-  sqlite3_close (db);
-  return state;
-}
-
 static void
 test_folder_round_trip (Fixture       *fixture,
                         gconstpointer  data)
@@ -305,8 +287,8 @@ test_folder_round_trip (Fixture       *fixture,
   classes = leaf_catalog_list_classes (other, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (classes->len, ==, 2);
-  original = catalog_state (fixture->path);
-  copied = catalog_state (other_path);
+  original = ctu_catalog_state (fixture->path);
+  copied = ctu_catalog_state (other_path);
   g_test_message ("%s", original);
   g_assert_nonnull (strstr (original, " ana 2024-03-01T09:30:00.000000Z manual "));
   g_assert_nonnull (strstr (original, " plant-7 "));
