@@ -521,28 +521,53 @@ leaf_chart_snapshot (GtkWidget   *widget,
   set_source (cr, &fg, 0.9);
   cairo_move_to (cr, 0, 0);
   pango_cairo_show_layout (cr, title);
-  legend_x = width;
-  for (guint i = self->lines->len; i > 0; i--)
-    {
-      Line *line = g_ptr_array_index (self->lines, i - 1);
-      g_autoptr(PangoLayout) layout = create_layout (self,
-                                                     leaf_chart_series_get_title (line->series),
-                                                     FALSE);
-      int lw, lh;
+  /* Each entry is a swatch, its name and a gap: right of the title when all fit there, else
+   * in rows of their own below it, so that no series goes unnamed in a narrow chart. */
+  {
+    g_autoptr(GPtrArray) layouts = g_ptr_array_new_with_free_func (g_object_unref);
+    int legend_w = 0, legend_y = 0, row_h = th;
 
-      pango_layout_get_pixel_size (layout, &lw, &lh);
-      legend_x -= lw;
-      if (legend_x - 22 < tw + 12)
-        break;
-      set_source (cr, &fg, 0.7);
-      cairo_move_to (cr, legend_x, (th - lh) / 2.0);
-      pango_cairo_show_layout (cr, layout);
-      set_source (cr, &line->color, 1.0);
-      cairo_rectangle (cr, legend_x - 18, th / 2.0 - 1.5, 14, 3);
-      cairo_fill (cr);
-      legend_x -= 30;
-    }
-  top = th + 10;
+    for (guint i = 0; i < self->lines->len; i++)
+      {
+        Line *line = g_ptr_array_index (self->lines, i);
+        PangoLayout *layout = create_layout (self, leaf_chart_series_get_title (line->series),
+                                             FALSE);
+        int lw, lh;
+
+        pango_layout_get_pixel_size (layout, &lw, &lh);
+        legend_w += (i > 0 ? 12 : 0) + 18 + lw;
+        g_ptr_array_add (layouts, layout);
+      }
+    legend_x = width - legend_w;
+    if (legend_x < tw + 12)
+      {
+        legend_x = 0;
+        legend_y = th + 4;
+        row_h = 0;
+      }
+    for (guint i = 0; i < layouts->len; i++)
+      {
+        Line *line = g_ptr_array_index (self->lines, i);
+        PangoLayout *layout = g_ptr_array_index (layouts, i);
+        int lw, lh;
+
+        pango_layout_get_pixel_size (layout, &lw, &lh);
+        if (legend_y > 0 && legend_x > 0 && legend_x + 18 + lw > width)
+          {
+            legend_x = 0;
+            legend_y += row_h + 2;
+          }
+        row_h = MAX (row_h, lh);
+        set_source (cr, &line->color, 1.0);
+        cairo_rectangle (cr, legend_x, legend_y + MAX (th, lh) / 2.0 - 1.5, 14, 3);
+        cairo_fill (cr);
+        set_source (cr, &fg, 0.7);
+        cairo_move_to (cr, legend_x + 18, legend_y + (MAX (th, lh) - lh) / 2.0);
+        pango_cairo_show_layout (cr, layout);
+        legend_x += 18 + lw + 12;
+      }
+    top = legend_y + MAX (row_h, th) + 10;
+  }
 
   /* Room for the tick labels. */
   for (guint i = 0; i < self->y_ticks->len; i++)

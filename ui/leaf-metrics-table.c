@@ -54,6 +54,14 @@ leaf_metrics_table_add_cell (GtkGrid    *grid,
   GtkWidget *label = gtk_label_new (text);
 
   gtk_label_set_xalign (GTK_LABEL (label), column == 0 ? 0 : width > 1 ? 0.5 : 1);
+  /* Class names are the user's and may be long: they wrap rather than widen the table past a
+   * narrow pane. */
+  if (column == 0)
+    {
+      gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+      gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 24);
+    }
   gtk_widget_add_css_class (label, header ? "heading" : "numeric");
   if (header)
     gtk_widget_add_css_class (label, "dim-label");

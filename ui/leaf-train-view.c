@@ -69,6 +69,7 @@ struct _LeafTrainView
   gint64 live_run;      /* the run whose curves were drawn live, with its fine-tuning marker */
   gint64 decided_model; /* the model of the run that ended last, which the header tells of */
   gboolean decided_by_run; /* whether that run made it active, rather than the user later */
+  char *not_ready;      /* why Train cannot start, or NULL when it can */
 
   /* Template widgets */
   GtkPaned *paned;
@@ -91,6 +92,8 @@ struct _LeafTrainView
   GtkLabel *status_label;
   GtkProgressBar *progress_bar;
   GtkWidget *use_anyway_button;
+  GtkLabel *not_ready_label;
+  GtkWidget *train_button;
   GtkLabel *message_label;
   AdwButtonContent *pause_content;
   LeafChart *loss_chart;
@@ -141,7 +144,11 @@ update_actions (LeafTrainView *self)
   gboolean active = self->state != STATE_IDLE;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.start",
-                                 !active && self->catalog != NULL);
+                                 !active && self->not_ready == NULL);
+  gtk_label_set_text (self->not_ready_label, self->not_ready ? self->not_ready : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->not_ready_label), !active && self->not_ready != NULL);
+  gtk_widget_set_tooltip_text (self->train_button, self->not_ready ? self->not_ready
+                                                                   : _("Train a model (Ctrl+T)"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.pause",
                                  self->state == STATE_RUNNING || self->state == STATE_PAUSED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "train.stop",
@@ -299,6 +306,57 @@ update_group_warning (LeafTrainView *self)
          && leaf_catalog_count_grouped (self->catalog, &n_grouped, NULL)
          && n_grouped == 0;
   gtk_widget_set_visible (self->group_warning, warn);
+}
+
+/* What training needs from the catalog, said before anything else (the base weights are asked
+ * for only once it can start): labelled photos of two classes, as leaf-run.c checks. */
+static char *
+not_ready_reason (LeafTrainView *self)
+{
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GError) error = NULL;
+  const LeafClassInfo *labelled = NULL;
+  guint n_labelled = 0;
+
+  if (self->catalog == NULL)
+    return g_strdup (_("Open a catalog to train on its photos."));
+  classes = leaf_catalog_list_classes (self->catalog, &error);
+  if (classes == NULL)
+    return g_strdup (error->message);
+  for (guint i = 0; i < classes->len; i++)
+    {
+      const LeafClassInfo *info = g_ptr_array_index (classes, i);
+
+      if (info->n_images > 0)
+        {
+          labelled = info;
+          n_labelled++;
+        }
+    }
+  if (n_labelled >= 2)
+    return NULL;
+  if (labelled == NULL)
+    return g_strdup (_("Training needs labelled photos of at least two classes. Import photos "
+                       "and label them in the Library first."));
+  /* Translators: %s is the one class with labelled photos */
+  return g_strdup_printf (_("Training needs labelled photos of at least two classes, and only "
+                            "“%s” has some. Label photos of another class in the Library."),
+                          labelled->name);
+}
+
+static void
+update_readiness (LeafTrainView *self)
+{
+  g_free (self->not_ready);
+  self->not_ready = not_ready_reason (self);
+  update_actions (self);
+}
+
+static void
+on_catalog_photos_changed_cb (LeafTrainView *self)
+{
+  update_group_warning (self);
+  update_readiness (self);
 }
 
 /* Charts */
@@ -915,6 +973,7 @@ leaf_train_view_dispose (GObject *object)
   g_clear_object (&self->val_accuracy);
   g_clear_object (&self->step_loss);
   g_clear_object (&self->confusion);
+  g_clear_pointer (&self->not_ready, g_free);
   G_OBJECT_CLASS (leaf_train_view_parent_class)->dispose (object);
 }
 
@@ -980,6 +1039,8 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, status_label);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, use_anyway_button);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, not_ready_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, train_button);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, message_label);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, pause_content);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, loss_chart);
@@ -1009,6 +1070,45 @@ format_rate (double rate)
   int decimals = (int) ceil (-log10 (rate) - 1e-9);
 
   return g_strdup_printf ("%.*f", MAX (decimals, 0), rate);
+}
+
+/* A drop-down's choice as a label that wraps instead of ending in “…”: a narrow recipe pane, or
+ * a longer language, leaves the choice next to its row's title little room. */
+static void
+setup_choice_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_justify (GTK_LABEL (label), GTK_JUSTIFY_RIGHT);
+  gtk_label_set_xalign (GTK_LABEL (label), 1);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 16);
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+bind_choice_cb (GtkSignalListItemFactory *factory,
+                GtkListItem              *item)
+{
+  GtkStringObject *choice = gtk_list_item_get_item (item);
+
+  gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)),
+                      gtk_string_object_get_string (choice));
+}
+
+static void
+wrap_choices (LeafTrainView *self)
+{
+  AdwComboRow *rows[] = { self->preset_row, self->head_lr_row, self->finetune_lr_row,
+                          self->views_row };
+  g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
+
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_choice_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_choice_cb), NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+    adw_combo_row_set_factory (rows[i], factory);
 }
 
 /* Saves the recipe whenever the user changes one of its controls. */
@@ -1046,6 +1146,7 @@ leaf_train_view_init (LeafTrainView *self)
       gtk_string_list_append (self->finetune_lr_choices, text);
     }
   setup_charts (self);
+  wrap_choices (self);
 
   self->settings = leaf_settings_new ();
   restore_recipe (self);
@@ -1056,13 +1157,30 @@ leaf_train_view_init (LeafTrainView *self)
                            G_CALLBACK (on_history_row_selected_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->confusion_matrix, "cell-activated",
                            G_CALLBACK (on_cell_activated_cb), self, G_CONNECT_SWAPPED);
-  update_actions (self);
+  update_readiness (self);
 }
 
 GtkWidget *
 leaf_train_view_new (void)
 {
   return g_object_new (LEAF_TYPE_TRAIN_VIEW, NULL);
+}
+
+/* After a restart the newest entry of the history is what the user last did: its curves, its
+ * results and its model are shown as if it had just ended. */
+static void
+show_last_run (LeafTrainView *self)
+{
+  GtkListBoxRow *newest = gtk_list_box_get_row_at_index (self->history_list, 0);
+  const RowIds *ids = row_ids (newest);
+  g_autofree char *text = NULL;
+
+  if (ids == NULL)
+    return;
+  gtk_list_box_select_row (self->history_list, newest);
+  text = g_strdup_printf (_("Showing %s, the last entry of the history; choose another there."),
+                          adw_preferences_row_get_title (ADW_PREFERENCES_ROW (newest)));
+  gtk_label_set_text (self->status_label, text);
 }
 
 static void
@@ -1098,10 +1216,12 @@ leaf_train_view_set_catalog (LeafTrainView *self,
                                self, G_CONNECT_SWAPPED);
       g_signal_connect_object (catalog, "active-model-changed",
                                G_CALLBACK (on_catalog_runs_changed_cb), self, G_CONNECT_SWAPPED);
-      g_signal_connect_object (catalog, "images-changed", G_CALLBACK (update_group_warning),
-                               self, G_CONNECT_SWAPPED);
-      g_signal_connect_object (catalog, "labels-changed", G_CALLBACK (update_group_warning),
-                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "images-changed",
+                               G_CALLBACK (on_catalog_photos_changed_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "labels-changed",
+                               G_CALLBACK (on_catalog_photos_changed_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "classes-changed",
+                               G_CALLBACK (on_catalog_photos_changed_cb), self, G_CONNECT_SWAPPED);
     }
   if (self->history_list == NULL)
     return;
@@ -1111,8 +1231,11 @@ leaf_train_view_set_catalog (LeafTrainView *self,
   update_decision (self);
   clear_charts (self);
   gtk_widget_set_visible (self->results_box, FALSE);
+  gtk_label_set_text (self->phase_label, _("Ready to Train"));
+  gtk_label_set_text (self->status_label, "");
   reload_history (self, NULL);
-  update_actions (self);
+  show_last_run (self);
+  update_readiness (self);
 }
 
 /**
@@ -1229,26 +1352,94 @@ format_eta (double seconds)
                           (guint) round (minutes / 60.0));
 }
 
-void
-leaf_train_view_set_progress (LeafTrainView *self,
-                              double         fraction,
-                              double         eta_seconds,
-                              double         images_per_second)
+/* An upper bound on the time left, as the engine computes it: “at most 4 minutes left”. */
+static char *
+format_bound (double seconds)
 {
-  g_autofree char *eta = NULL;
+  guint minutes = (guint) ceil (seconds / 60);
+
+  if (seconds < 60)
+    return g_strdup (_("less than a minute left"));
+  if (minutes < 90)
+    return g_strdup_printf (ngettext ("at most %u minute left", "at most %u minutes left",
+                                      minutes), minutes);
+  return g_strdup_printf (ngettext ("at most %u hour left", "at most %u hours left",
+                                    (guint) ceil (minutes / 60.0)),
+                          (guint) ceil (minutes / 60.0));
+}
+
+/* What is known after an epoch: where the phase is, what ends it, and the bounds on time. */
+static char *
+epoch_progress_text (const LeafTrainEvent *event)
+{
+  g_autofree char *where = NULL;
+  g_autofree char *phase_left = format_bound (event->eta_seconds);
+  g_autofree char *time = NULL;
+
+  if (event->patience > 0)
+    /* Translators: “Epoch 12 (at most 200) · best at 8 · stops after 10 epochs without
+     * improvement”; epochs are numbered across the run, as in the charts */
+    where = g_strdup_printf (ngettext ("Epoch %u (at most %u) · best at %u · stops after %u epoch "
+                                       "without improvement",
+                                       "Epoch %u (at most %u) · best at %u · stops after %u "
+                                       "epochs without improvement", event->patience),
+                             event->global_epoch, event->last_epoch, event->best_epoch,
+                             event->patience);
+  else
+    /* Translators: “Epoch 3 of 20”, numbered across the run */
+    where = g_strdup_printf (_("Epoch %u of %u"), event->global_epoch, event->last_epoch);
+
+  /* The run's bound is only known once every phase to come has been timed. */
+  if (event->run_eta_seconds >= 0 && event->run_eta_seconds > event->eta_seconds)
+    {
+      g_autofree char *run_left = format_bound (event->run_eta_seconds);
+
+      /* Translators: “This phase: at most 4 minutes left · whole run: 46% done, at most 9
+       * minutes left” */
+      time = g_strdup_printf (_("This phase: %s · whole run: %.0f%% done, %s"), phase_left,
+                              100 * event->run_fraction, run_left);
+    }
+  else
+    /* Translators: “This phase: at most 4 minutes left · whole run: 46% done” */
+    time = g_strdup_printf (_("This phase: %s · whole run: %.0f%% done"), phase_left,
+                            100 * event->run_fraction);
+  return g_strdup_printf ("%s\n%s", where, time);
+}
+
+/**
+ * leaf_train_view_set_progress:
+ * @self: the view
+ * @event: a %LEAF_TRAIN_EVENT_PROGRESS event
+ *
+ * While features are computed, the bar and text tell of that step; once epochs run, the bar
+ * shows the whole run's fraction, which never goes back.
+ */
+void
+leaf_train_view_set_progress (LeafTrainView        *self,
+                              const LeafTrainEvent *event)
+{
   g_autofree char *text = NULL;
 
   g_return_if_fail (LEAF_IS_TRAIN_VIEW (self));
+  g_return_if_fail (event != NULL);
 
-  gtk_progress_bar_set_fraction (self->progress_bar, CLAMP (fraction, 0, 1));
+  gtk_progress_bar_set_fraction (self->progress_bar,
+                                 CLAMP (event->run_fraction >= 0 ? event->run_fraction
+                                                                 : event->fraction, 0, 1));
   if (self->state == STATE_STOPPING)
     return;
-  eta = format_eta (eta_seconds);
-  /* Translators: "About 3 minutes left · 42 photos per second · 37%" */
-  text = images_per_second > 0
-         ? g_strdup_printf (_("%s · %.0f photos per second · %.0f%%"), eta, images_per_second,
-                            fraction * 100)
-         : g_strdup_printf ("%s · %.0f%%", eta, fraction * 100);
+  if (event->run_fraction >= 0)
+    text = epoch_progress_text (event);
+  else
+    {
+      g_autofree char *eta = format_eta (event->eta_seconds);
+
+      /* Translators: "About 3 minutes left · 42 photos per second · 37%" */
+      text = event->images_per_second > 0
+             ? g_strdup_printf (_("%s · %.0f photos per second · %.0f%%"), eta,
+                                event->images_per_second, event->fraction * 100)
+             : g_strdup_printf ("%s · %.0f%%", eta, event->fraction * 100);
+    }
   gtk_label_set_text (self->status_label, self->state == STATE_PAUSED ? _("Paused") : text);
 }
 
@@ -1358,8 +1549,7 @@ leaf_train_view_handle_event (LeafTrainView        *self,
                                  event->train_accuracy, event->val_loss, event->val_accuracy);
       break;
     case LEAF_TRAIN_EVENT_PROGRESS:
-      leaf_train_view_set_progress (self, event->fraction, event->eta_seconds,
-                                    event->images_per_second);
+      leaf_train_view_set_progress (self, event);
       break;
     case LEAF_TRAIN_EVENT_MESSAGE:
       if (event->message != NULL)

@@ -41,10 +41,8 @@ void           leaf_train_view_add_epoch     (LeafTrainView    *self,
                                               double            train_accuracy,
                                               double            val_loss,
                                               double            val_accuracy);
-void           leaf_train_view_set_progress  (LeafTrainView    *self,
-                                              double            fraction,
-                                              double            eta_seconds,
-                                              double            images_per_second);
+void           leaf_train_view_set_progress  (LeafTrainView        *self,
+                                              const LeafTrainEvent *event);
 void           leaf_train_view_add_message   (LeafTrainView    *self,
                                               const char       *message);
 void           leaf_train_view_set_paused    (LeafTrainView    *self,

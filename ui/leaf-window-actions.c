@@ -509,6 +509,20 @@ toggle_sidebar_action (GtkWidget  *widget,
   leaf_diagnose_view_paste (self->diagnose_view);
 }
 
+/* Ctrl+T and Ctrl+.: the Train view's train.start or train.stop, from any view. The view is
+ * shown, so that a Train that cannot start says why. */
+static void
+train_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  LeafWindow *self = LEAF_WINDOW (widget);
+
+  leaf_window_show_view (self, "train");
+  gtk_widget_activate_action (GTK_WIDGET (self->train_view),
+                              g_variant_get_string (parameter, NULL), NULL);
+}
+
 /**
  * _leaf_window_update_actions:
  *
@@ -564,6 +578,7 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-view", "s", show_view_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
   gtk_widget_class_install_action (widget_class, "win.paste-image", NULL, paste_action);
+  gtk_widget_class_install_action (widget_class, "win.train", "s", train_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
                                        "win.new-catalog", NULL);
@@ -587,6 +602,10 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
                                        "win.search", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK,
                                        "win.paste-image", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_t, GDK_CONTROL_MASK,
+                                       "win.train", "s", "train.start");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK,
+                                       "win.train", "s", "train.stop");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_ALT_MASK,
                                        "win.show-view", "s", "library");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, GDK_ALT_MASK,
