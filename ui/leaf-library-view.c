@@ -75,6 +75,7 @@ struct _LeafLibraryView
   GtkLabel *filter_banner_label;
   GtkStack *content_stack;
   GtkGridView *grid_view;
+  gboolean grid_scroll_held; /* see hold_grid_scrolling() */
   AdwStatusPage *empty_page;
   AdwStatusPage *no_results_page;
   GtkRevealer *label_bar_revealer;
@@ -100,6 +101,7 @@ static GParamSpec *properties[N_PROPS];
 static void reload                  (LeafLibraryView *self);
 static void on_selection_changed_cb (LeafLibraryView *self);
 static void on_items_changed_cb     (LeafLibraryView *self);
+static void hold_grid_scrolling     (LeafLibraryView *self);
 
 LeafClassInfo *
 _leaf_library_view_find_class (LeafLibraryView *self,
@@ -780,6 +782,7 @@ reload (LeafLibraryView *self)
       g_signal_connect_object (self->selection, "items-changed",
                                G_CALLBACK (on_items_changed_cb), self, G_CONNECT_SWAPPED);
     }
+  hold_grid_scrolling (self);
   gtk_grid_view_set_model (self->grid_view, GTK_SELECTION_MODEL (self->selection));
 
   if (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN)
@@ -825,8 +828,36 @@ on_selection_changed_cb (LeafLibraryView *self)
 }
 
 static void
+on_grid_painted_cb (GdkFrameClock   *clock,
+                    LeafLibraryView *self)
+{
+  g_signal_handlers_disconnect_by_func (clock, on_grid_painted_cb, self);
+  g_signal_handlers_unblock_matched (gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->grid_view)),
+                                     G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self->grid_view);
+  self->grid_scroll_held = FALSE;
+}
+
+/* GTK 4.8's grid view forgets the heights of its rows when its whole model changes, until its
+ * next allocation: a scroll in between (a fast wheel, a touchpad's momentum) made it warn
+ * "failed to scroll to given position" and drop that scroll. Until the next frame is painted the
+ * grid does not follow its scroll bar; its allocation puts the bar back where the grid is. */
+static void
+hold_grid_scrolling (LeafLibraryView *self)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->grid_view));
+
+  if (clock == NULL || self->grid_scroll_held)
+    return;
+  g_signal_handlers_block_matched (gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->grid_view)),
+                                   G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self->grid_view);
+  self->grid_scroll_held = TRUE;
+  g_signal_connect_object (clock, "after-paint", G_CALLBACK (on_grid_painted_cb), self, 0);
+}
+
+static void
 on_items_changed_cb (LeafLibraryView *self)
 {
+  hold_grid_scrolling (self);
   update_content_page (self);
   update_selection_label (self);
 }
