@@ -12,6 +12,7 @@
 #include "leaf-export.h"
 #include "leaf-group-dialog.h"
 #include "leaf-import.h"
+#include "leaf-label-import.h"
 #include "leaf-toast.h"
 #include "leaf-window-private.h"
 
@@ -420,6 +421,137 @@ export_action (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Import Labels */
+
+/* How many of the lines that could not be applied the dialog lists; the command line lists
+ * them all. */
+#define MAX_PROBLEMS_SHOWN 8
+
+static void
+on_undo_import_response_cb (AdwMessageDialog *dialog,
+                            const char       *response,
+                            LeafWindow       *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "win.undo", NULL);
+}
+
+static void
+on_labels_imported_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+  g_autoptr(LeafLabelImportReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) details = g_string_new (NULL);
+  g_autofree char *applied = NULL;
+  GtkWidget *dialog;
+  guint n_problems;
+
+  report = leaf_label_import_finish (LEAF_CATALOG (source), result, &error);
+  if (report == NULL)
+    {
+      leaf_show_toast_error (GTK_WIDGET (self), error);
+      return;
+    }
+  _leaf_window_update_actions (self);
+  applied = g_strdup_printf (ngettext ("Applied %u label", "Applied %u labels",
+                                       report->n_labelled),
+                             report->n_labelled);
+  n_problems = report->problems->len;
+  if (n_problems == 0 && report->n_labelled == 0)
+    {
+      leaf_show_toast (GTK_WIDGET (self), applied);
+      return;
+    }
+  if (n_problems == 0)
+    {
+      AdwToast *toast = leaf_show_toast_with_button (GTK_WIDGET (self), applied, _("_Undo"));
+
+      if (toast != NULL)
+        adw_toast_set_action_name (toast, "win.undo");
+      return;
+    }
+
+  /* Translators: the first %s is “Applied N labels” */
+  g_string_append_printf (details, ngettext ("%s; %u line could not be applied:",
+                                             "%s; %u lines could not be applied:", n_problems),
+                          applied, n_problems);
+  for (guint i = 0; i < MIN (n_problems, MAX_PROBLEMS_SHOWN); i++)
+    {
+      g_autofree char *line = leaf_label_import_problem_describe (report,
+                                                                  report->problems->pdata[i]);
+      g_string_append_printf (details, "\n• %s", line);
+    }
+  if (n_problems > MAX_PROBLEMS_SHOWN)
+    g_string_append_printf (details, ngettext ("\n…and %u more line.", "\n…and %u more lines.",
+                                               n_problems - MAX_PROBLEMS_SHOWN),
+                            n_problems - MAX_PROBLEMS_SHOWN);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Some Labels Were Not Applied"),
+                                   details->str);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"), NULL);
+  if (report->n_labelled > 0)
+    {
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "undo", _("_Undo Import"),
+                                        NULL);
+      g_signal_connect_object (dialog, "response::undo",
+                               G_CALLBACK (on_undo_import_response_cb), self, 0);
+    }
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+on_labels_file_chosen_cb (GtkNativeDialog *dialog,
+                          int              response,
+                          gpointer         user_data)
+{
+  g_autoptr(LeafWindow) self = user_data;
+
+  if (response == GTK_RESPONSE_ACCEPT && self->catalog != NULL)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (file);
+      const char *create = gtk_file_chooser_get_choice (GTK_FILE_CHOOSER (dialog),
+                                                        "create-classes");
+      LeafLabelImportOptions options = { .create_classes = g_strcmp0 (create, "true") == 0 };
+
+      if (path == NULL)
+        leaf_show_toast (GTK_WIDGET (self), _("Only files on this computer can be imported"));
+      else
+        leaf_label_import_async (self->catalog, path, &options, NULL, on_labels_imported_cb,
+                                 g_object_ref (self));
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+import_labels_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  GtkFileChooserNative *dialog;
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+
+  dialog = gtk_file_chooser_native_new (_("Import Labels"), GTK_WINDOW (widget),
+                                        GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"),
+                                        _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  gtk_file_filter_set_name (filter, _("Spreadsheets (CSV) and Label Studio exports (JSON)"));
+  gtk_file_filter_add_suffix (filter, "csv");
+  gtk_file_filter_add_suffix (filter, "json");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  gtk_file_chooser_add_choice (GTK_FILE_CHOOSER (dialog), "create-classes",
+                               _("Create the classes the file names that the catalog lacks"),
+                               NULL, NULL);
+  gtk_file_chooser_set_choice (GTK_FILE_CHOOSER (dialog), "create-classes", "true");
+  g_signal_connect (dialog, "response", G_CALLBACK (on_labels_file_chosen_cb),
+                    g_object_ref (widget));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
 static void
 undo_redo (LeafWindow *self,
            gboolean    redo)
@@ -484,8 +616,6 @@ search_action (GtkWidget  *widget,
 }
 
 static void
-paste_action (GtkWidget  *widget,
-static void
 toggle_sidebar_action (GtkWidget  *widget,
                        const char *action_name,
                        GVariant   *parameter)
@@ -500,6 +630,8 @@ toggle_sidebar_action (GtkWidget  *widget,
                                 !shown || !gtk_toggle_button_get_active (self->sidebar_button));
 }
 
+static void
+paste_action (GtkWidget  *widget,
               const char *action_name,
               GVariant   *parameter)
 {
@@ -545,7 +677,9 @@ _leaf_window_update_actions (LeafWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import",
                                  has_catalog && self->task_cancellable == NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export", has_catalog);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import-labels", has_catalog);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", has_catalog);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-sidebar", has_catalog);
 
   {
     /* Translators: tooltip of the Undo button; %s describes the change */
@@ -562,7 +696,6 @@ _leaf_window_update_actions (LeafWindow *self)
   }
 }
 
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-sidebar", has_catalog);
 void
 _leaf_window_class_actions_init (LeafWindowClass *klass)
 {
@@ -573,10 +706,14 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.import", NULL, import_action);
   gtk_widget_class_install_action (widget_class, "win.cancel-task", NULL, cancel_task_action);
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
+  gtk_widget_class_install_action (widget_class, "win.import-labels", NULL,
+                                   import_labels_action);
   gtk_widget_class_install_action (widget_class, "win.undo", NULL, undo_action);
   gtk_widget_class_install_action (widget_class, "win.redo", NULL, redo_action);
   gtk_widget_class_install_action (widget_class, "win.show-view", "s", show_view_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
+  gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL,
+                                   toggle_sidebar_action);
   gtk_widget_class_install_action (widget_class, "win.paste-image", NULL, paste_action);
   gtk_widget_class_install_action (widget_class, "win.train", "s", train_action);
 
@@ -594,8 +731,6 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
                                        GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.redo", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Z,
                                        GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.redo", NULL);
-  gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL,
-                                   toggle_sidebar_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_y, GDK_CONTROL_MASK,
                                        "win.redo", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK,
@@ -606,6 +741,7 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
                                        "win.train", "s", "train.start");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, GDK_CONTROL_MASK,
                                        "win.train", "s", "train.stop");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_ALT_MASK,
                                        "win.show-view", "s", "library");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, GDK_ALT_MASK,
@@ -613,4 +749,3 @@ _leaf_window_class_actions_init (LeafWindowClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_3, GDK_ALT_MASK,
                                        "win.show-view", "s", "diagnose");
 }
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
