@@ -973,6 +973,10 @@ typedef struct
   LeafCatalog *catalog;
   gint64 model_id;
   guint count;
+  LeafDiagnosisProgressFunc progress;
+  gpointer progress_data;
+  char *model_path;                 /* set by the first batch */
+  LeafNextCandidates *candidates;   /* set by the first batch */
 } NextRequest;
 
 static void
@@ -981,27 +985,71 @@ next_request_free (gpointer data)
   NextRequest *request = data;
 
   g_clear_object (&request->catalog);
+  g_free (request->model_path);
+  g_clear_pointer (&request->candidates, leaf_next_candidates_free);
   g_free (request);
 }
 
+static void rank_next_batch_work (GTask  *task,
+                                  Worker *worker);
+
+/* On the caller's context, between two batches, as for a review. */
+static gboolean
+rank_next_batch_done_cb (gpointer data)
+{
+  GTask *task = data;
+  NextRequest *request = g_task_get_task_data (task);
+  guint done, total;
+
+  leaf_next_candidates_get_progress (request->candidates, &done, &total);
+  if (request->progress != NULL)
+    request->progress (done, total, request->progress_data);
+  queue_work (g_task_get_source_object (task), g_object_ref (task), rank_next_batch_work);
+  return G_SOURCE_REMOVE;
+}
+
+/* One batch of photos per turn, so that a diagnosis asked for meanwhile waits for one batch only;
+ * the ranking itself once every photo is predicted. */
 static void
-rank_next_work (GTask  *task,
-                Worker *worker)
+rank_next_batch_work (GTask  *task,
+                      Worker *worker)
 {
   NextRequest *request = g_task_get_task_data (task);
-  g_autoptr(LeafModelInfo) model = NULL;
-  LeafPredictor *predictor = NULL;
-  GPtrArray *ranked = NULL;
+  LeafPredictor *predictor;
+  GPtrArray *ranked;
   GError *error = NULL;
 
-  model = leaf_catalog_get_model (request->catalog, request->model_id, &error);
-  if (model != NULL)
-    predictor = worker_get_predictor (worker, model->path, LEAF_DIAGNOSE_DEFAULT, &error);
+  if (request->candidates == NULL)
+    {
+      g_autoptr(LeafModelInfo) model = leaf_catalog_get_model (request->catalog,
+                                                               request->model_id, &error);
+
+      if (model == NULL
+          || (request->candidates = leaf_next_candidates_new (request->catalog, &error)) == NULL)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      request->model_path = g_strdup (model->path);
+    }
+  predictor = worker_get_predictor (worker, request->model_path, LEAF_DIAGNOSE_DEFAULT, &error);
+  if (predictor == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (leaf_next_candidates_get_progress (request->candidates, NULL, NULL))
+    {
+      if (!leaf_next_candidates_predict (request->candidates, predictor, NULL, NULL, &error))
+        g_task_return_error (task, error);
+      else
+        g_main_context_invoke_full (g_task_get_context (task), G_PRIORITY_DEFAULT,
+                                    rank_next_batch_done_cb, g_object_ref (task), g_object_unref);
+      return;
+    }
   /* The review stores this model's predictions with its referrals: left to it. */
-  if (predictor != NULL)
-    ranked = leaf_next_rank_catalog (request->catalog, predictor, 0, request->count,
-                                     LEAF_NEXT_DEFAULT_MAX_SIMILARITY, NULL, NULL,
-                                     g_task_get_cancellable (task), &error);
+  ranked = leaf_next_candidates_rank (request->candidates, 0, request->count,
+                                      LEAF_NEXT_DEFAULT_MAX_SIMILARITY, &error);
   if (ranked == NULL)
     g_task_return_error (task, error);
   else
@@ -1013,18 +1061,24 @@ rank_next_work (GTask  *task,
  * @catalog: the catalog whose unlabelled photos to rank
  * @model_id: one of its models
  * @count: how many photos to rank
+ * @progress: (nullable) (scope call): called on the caller's thread-default main context after
+ *   each batch of photos, before @callback
+ * @progress_data: for @progress; it must live until @callback is called
  *
- * Ranks the unlabelled photos of @catalog as leaf_next_rank_catalog() does with @model_id,
- * without storing its predictions. Photos that cannot be read are left out.
+ * Ranks the unlabelled photos of @catalog as leaf_next_rank_catalog() does with @model_id, a
+ * batch of photos at a time, without storing the predictions. Photos that cannot be read are
+ * left out.
  */
 void
-leaf_diagnosis_service_rank_next_async (LeafDiagnosisService *self,
-                                        LeafCatalog          *catalog,
-                                        gint64                model_id,
-                                        guint                 count,
-                                        GCancellable         *cancellable,
-                                        GAsyncReadyCallback   callback,
-                                        gpointer              user_data)
+leaf_diagnosis_service_rank_next_async (LeafDiagnosisService      *self,
+                                        LeafCatalog               *catalog,
+                                        gint64                     model_id,
+                                        guint                      count,
+                                        LeafDiagnosisProgressFunc  progress,
+                                        gpointer                   progress_data,
+                                        GCancellable              *cancellable,
+                                        GAsyncReadyCallback        callback,
+                                        gpointer                   user_data)
 {
   NextRequest *request;
 
@@ -1035,8 +1089,10 @@ leaf_diagnosis_service_rank_next_async (LeafDiagnosisService *self,
   request->catalog = g_object_ref (catalog);
   request->model_id = model_id;
   request->count = count;
+  request->progress = progress;
+  request->progress_data = progress_data;
   queue_async (self, leaf_diagnosis_service_rank_next_async, request, next_request_free,
-               rank_next_work, cancellable, callback, user_data);
+               rank_next_batch_work, cancellable, callback, user_data);
 }
 
 /**

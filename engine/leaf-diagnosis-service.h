@@ -149,15 +149,17 @@ gboolean leaf_diagnosis_service_review_catalog_finish (LeafDiagnosisService  *se
                                                        GAsyncResult          *result,
                                                        GError               **error);
 
-void       leaf_diagnosis_service_rank_next_async  (LeafDiagnosisService  *self,
-                                                    LeafCatalog           *catalog,
-                                                    gint64                 model_id,
-                                                    guint                  count,
-                                                    GCancellable          *cancellable,
-                                                    GAsyncReadyCallback    callback,
-                                                    gpointer               user_data);
-GPtrArray *leaf_diagnosis_service_rank_next_finish (LeafDiagnosisService  *self,
-                                                    GAsyncResult          *result,
-                                                    GError               **error);
+void       leaf_diagnosis_service_rank_next_async  (LeafDiagnosisService      *self,
+                                                    LeafCatalog               *catalog,
+                                                    gint64                     model_id,
+                                                    guint                      count,
+                                                    LeafDiagnosisProgressFunc  progress,
+                                                    gpointer                   progress_data,
+                                                    GCancellable              *cancellable,
+                                                    GAsyncReadyCallback        callback,
+                                                    gpointer                   user_data);
+GPtrArray *leaf_diagnosis_service_rank_next_finish (LeafDiagnosisService      *self,
+                                                    GAsyncResult              *result,
+                                                    GError                   **error);
 
 G_END_DECLS

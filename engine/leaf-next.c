@@ -362,9 +362,20 @@ leaf_next_rank (const float *probabilities,
 
 /* A catalog's unlabelled photos ---------------------------------------------------------------- */
 
-/* Photos predicted in one call: a batch keeps the CPU's vector units busy, and bounds the memory
- * held by decoded photos. */
+/* Photos predicted in one call: a batch keeps the CPU's vector units busy, bounds the memory
+ * held by decoded photos, and is what a diagnosis waits for at most behind a ranking. */
 #define PREDICT_BATCH 32
+
+struct _LeafNextCandidates
+{
+  LeafCatalog *catalog;
+  GPtrArray *candidates;  /* LeafCatalogImage: unlabelled and not missing, in import order */
+  guint done;             /* candidates predicted (or found unreadable) so far */
+  GPtrArray *kept;        /* LeafCatalogImage: those predicted */
+  GArray *probabilities;  /* float: kept->len x n_classes */
+  GArray *features;       /* float: kept->len x LEAF_PREDICTOR_N_FEATURES */
+  guint n_classes;
+};
 
 void
 leaf_next_item_free (LeafNextItem *item)
@@ -375,26 +386,100 @@ leaf_next_item_free (LeafNextItem *item)
   g_free (item);
 }
 
-/* Predicts one batch of candidates, leaving out the photos that cannot be read. */
-static gboolean
-predict_batch (LeafPredictor     *predictor,
-               GPtrArray         *batch,
-               GPtrArray         *kept,
-               GArray            *probabilities,
-               GArray            *features,
-               LeafNextSkipFunc   skipped,
-               gpointer           skipped_data,
-               GError           **error)
+/**
+ * leaf_next_candidates_new:
+ *
+ * The unlabelled photos of @catalog that are not missing, to predict in batches with
+ * leaf_next_candidates_predict() and rank with leaf_next_candidates_rank().
+ *
+ * Returns: (transfer full): the candidates, or %NULL with @error set
+ */
+LeafNextCandidates *
+leaf_next_candidates_new (LeafCatalog  *catalog,
+                          GError      **error)
 {
-  guint n_classes = leaf_predictor_get_n_classes (predictor);
+  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_UNLABELED };
+  g_autoptr(GPtrArray) images = NULL;
+  LeafNextCandidates *self;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
+
+  images = leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, error);
+  if (images == NULL)
+    return NULL;
+  self = g_new0 (LeafNextCandidates, 1);
+  self->catalog = g_object_ref (catalog);
+  self->candidates = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < images->len; i++)
+    if (!leaf_catalog_image_get_missing (images->pdata[i]))
+      g_ptr_array_add (self->candidates, g_object_ref (images->pdata[i]));
+  self->kept = g_ptr_array_new_with_free_func (g_object_unref);
+  self->probabilities = g_array_new (FALSE, FALSE, sizeof (float));
+  self->features = g_array_new (FALSE, FALSE, sizeof (float));
+  return self;
+}
+
+void
+leaf_next_candidates_free (LeafNextCandidates *self)
+{
+  if (self == NULL)
+    return;
+  g_object_unref (self->catalog);
+  g_ptr_array_unref (self->candidates);
+  g_ptr_array_unref (self->kept);
+  g_array_unref (self->probabilities);
+  g_array_unref (self->features);
+  g_free (self);
+}
+
+/**
+ * leaf_next_candidates_get_progress:
+ * @done: (out) (optional): candidates predicted so far, unreadable ones included
+ * @total: (out) (optional): all the candidates
+ *
+ * Returns: whether candidates are left to predict
+ */
+gboolean
+leaf_next_candidates_get_progress (LeafNextCandidates *self,
+                                   guint              *done,
+                                   guint              *total)
+{
+  if (done != NULL)
+    *done = self->done;
+  if (total != NULL)
+    *total = self->candidates->len;
+  return self->done < self->candidates->len;
+}
+
+/**
+ * leaf_next_candidates_predict:
+ * @predictor: the model to rank with, the same for every batch
+ * @skipped: (nullable) (scope call): told about each photo that cannot be read, which the
+ *   ranking leaves out
+ *
+ * Predicts the next batch of candidates.
+ *
+ * Returns: %FALSE with @error set when the model failed
+ */
+gboolean
+leaf_next_candidates_predict (LeafNextCandidates  *self,
+                              LeafPredictor       *predictor,
+                              LeafNextSkipFunc     skipped,
+                              gpointer             skipped_data,
+                              GError             **error)
+{
   g_autoptr(GPtrArray) pixbufs = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GPtrArray) readable = g_ptr_array_new ();
-  guint first;
+  guint end = MIN (self->done + PREDICT_BATCH, self->candidates->len);
+  guint first = self->kept->len;
 
-  for (guint i = 0; i < batch->len; i++)
+  g_return_val_if_fail (LEAF_IS_PREDICTOR (predictor), FALSE);
+
+  self->n_classes = leaf_predictor_get_n_classes (predictor);
+  for (guint i = self->done; i < end; i++)
     {
       g_autoptr(GError) local = NULL;
-      GdkPixbuf *image = leaf_image_load (leaf_catalog_image_get_path (batch->pdata[i]),
+      GdkPixbuf *image = leaf_image_load (leaf_catalog_image_get_path (self->candidates->pdata[i]),
                                           LEAF_IMAGE_DEFAULT_MAX_PIXELS, &local);
       if (image == NULL)
         {
@@ -403,22 +488,77 @@ predict_batch (LeafPredictor     *predictor,
           continue;
         }
       g_ptr_array_add (pixbufs, image);
-      g_ptr_array_add (readable, batch->pdata[i]);
+      g_ptr_array_add (readable, self->candidates->pdata[i]);
     }
+  self->done = end;
   if (readable->len == 0)
     return TRUE;
-  first = kept->len;
-  g_array_set_size (probabilities, (gsize) (first + readable->len) * n_classes);
-  g_array_set_size (features, (gsize) (first + readable->len) * LEAF_PREDICTOR_N_FEATURES);
+  g_array_set_size (self->probabilities, (gsize) (first + readable->len) * self->n_classes);
+  g_array_set_size (self->features, (gsize) (first + readable->len) * LEAF_PREDICTOR_N_FEATURES);
   if (!leaf_predictor_predict_batch (predictor, (GdkPixbuf **) pixbufs->pdata, pixbufs->len,
-                                     &g_array_index (probabilities, float, (gsize) first * n_classes),
-                                     &g_array_index (features, float,
+                                     &g_array_index (self->probabilities, float,
+                                                     (gsize) first * self->n_classes),
+                                     &g_array_index (self->features, float,
                                                      (gsize) first * LEAF_PREDICTOR_N_FEATURES),
                                      error))
-    return FALSE;
+    {
+      g_array_set_size (self->probabilities, (gsize) first * self->n_classes);
+      g_array_set_size (self->features, (gsize) first * LEAF_PREDICTOR_N_FEATURES);
+      return FALSE;
+    }
   for (guint i = 0; i < readable->len; i++)
-    g_ptr_array_add (kept, g_object_ref (readable->pdata[i]));
+    g_ptr_array_add (self->kept, g_object_ref (readable->pdata[i]));
   return TRUE;
+}
+
+/**
+ * leaf_next_candidates_rank:
+ * @model_id: the catalog's record of the model that predicted, whose predictions to store, or 0
+ *   to store none
+ * @count: how many photos to rank
+ * @max_similarity: as for leaf_next_rank()
+ *
+ * Ranks the candidates predicted so far with leaf_next_rank().
+ *
+ * Returns: (transfer full) (element-type LeafNextItem): the ranked photos, none when no
+ *   candidate could be read; %NULL with @error set when the predictions cannot be stored
+ */
+GPtrArray *
+leaf_next_candidates_rank (LeafNextCandidates  *self,
+                           gint64               model_id,
+                           guint                count,
+                           double               max_similarity,
+                           GError             **error)
+{
+  g_autofree gint64 *ids = g_new (gint64, MAX (self->kept->len, 1));
+  g_autoptr(GArray) picks = NULL;
+  GPtrArray *items;
+
+  for (guint i = 0; i < self->kept->len; i++)
+    ids[i] = leaf_catalog_image_get_id (self->kept->pdata[i]);
+  if (model_id > 0 && self->kept->len > 0
+      && !leaf_catalog_add_predictions (self->catalog, model_id, ids, self->kept->len,
+                                        (const float *) (gpointer) self->probabilities->data,
+                                        self->n_classes, NULL, error))
+    return NULL;
+
+  picks = leaf_next_rank ((const float *) (gpointer) self->probabilities->data, self->n_classes,
+                          (const float *) (gpointer) self->features->data,
+                          LEAF_PREDICTOR_N_FEATURES, self->kept->len, count, max_similarity);
+  items = g_ptr_array_new_full (picks->len, (GDestroyNotify) leaf_next_item_free);
+  for (guint r = 0; r < picks->len; r++)
+    {
+      LeafNextItem *item = g_new0 (LeafNextItem, 1);
+      const float *p;
+
+      item->pick = g_array_index (picks, LeafNextPick, r);
+      item->image = g_object_ref (self->kept->pdata[item->pick.index]);
+      p = &g_array_index (self->probabilities, float, (gsize) item->pick.index * self->n_classes);
+      leaf_predictor_top_k (p, self->n_classes, &item->top, 1);
+      item->probability = p[item->top];
+      g_ptr_array_add (items, item);
+    }
+  return items;
 }
 
 /**
@@ -433,7 +573,8 @@ predict_batch (LeafPredictor     *predictor,
  *
  * Predicts every unlabelled photo of @catalog that is not missing, stores the predictions (the
  * catalog's filters then show them without computing them again) and ranks the photos with
- * leaf_next_rank(). This is what `leafscope-cli next` lists and the Library's Label Next shows.
+ * leaf_next_rank(). This is what `leafscope-cli next` lists; the Library's Label Next ranks the
+ * same way, a batch at a time (leaf_diagnosis_service_rank_next_async()).
  *
  * Returns: (transfer full) (element-type LeafNextItem): the ranked photos, none when the catalog
  *   has no unlabelled photo that can be read; %NULL with @error set on failure
@@ -449,60 +590,17 @@ leaf_next_rank_catalog (LeafCatalog       *catalog,
                         GCancellable      *cancellable,
                         GError           **error)
 {
-  LeafImageQuery query = { .labels = LEAF_LABEL_FILTER_UNLABELED };
-  guint n_classes = leaf_predictor_get_n_classes (predictor);
-  g_autoptr(GPtrArray) candidates = NULL;
-  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-  g_autoptr(GArray) probabilities = g_array_new (FALSE, FALSE, sizeof (float));
-  g_autoptr(GArray) features = g_array_new (FALSE, FALSE, sizeof (float));
-  g_autoptr(GArray) picks = NULL;
-  g_autofree gint64 *ids = NULL;
-  GPtrArray *items;
+  g_autoptr(LeafNextCandidates) candidates = NULL;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
   g_return_val_if_fail (LEAF_IS_PREDICTOR (predictor), NULL);
 
-  candidates = leaf_catalog_query_images (catalog, &query, 0, G_MAXUINT, error);
+  candidates = leaf_next_candidates_new (catalog, error);
   if (candidates == NULL)
     return NULL;
-  for (guint i = 0; i < candidates->len; i++)
-    {
-      if (!leaf_catalog_image_get_missing (candidates->pdata[i]))
-        g_ptr_array_add (batch, candidates->pdata[i]);
-      if (batch->len < PREDICT_BATCH && (i + 1 < candidates->len || batch->len == 0))
-        continue;
-      if (g_cancellable_set_error_if_cancelled (cancellable, error)
-          || !predict_batch (predictor, batch, kept, probabilities, features, skipped,
-                             skipped_data, error))
-        return NULL;
-      g_ptr_array_set_size (batch, 0);
-    }
-
-  ids = g_new (gint64, MAX (kept->len, 1));
-  for (guint i = 0; i < kept->len; i++)
-    ids[i] = leaf_catalog_image_get_id (kept->pdata[i]);
-  if (model_id > 0 && kept->len > 0
-      && !leaf_catalog_add_predictions (catalog, model_id, ids, kept->len,
-                                        (const float *) (gpointer) probabilities->data, n_classes,
-                                        NULL, error))
-    return NULL;
-
-  picks = leaf_next_rank ((const float *) (gpointer) probabilities->data, n_classes,
-                          (const float *) (gpointer) features->data, LEAF_PREDICTOR_N_FEATURES,
-                          kept->len, count, max_similarity);
-  items = g_ptr_array_new_full (picks->len, (GDestroyNotify) leaf_next_item_free);
-  for (guint r = 0; r < picks->len; r++)
-    {
-      LeafNextItem *item = g_new0 (LeafNextItem, 1);
-      const float *p;
-
-      item->pick = g_array_index (picks, LeafNextPick, r);
-      item->image = g_object_ref (kept->pdata[item->pick.index]);
-      p = &g_array_index (probabilities, float, (gsize) item->pick.index * n_classes);
-      leaf_predictor_top_k (p, n_classes, &item->top, 1);
-      item->probability = p[item->top];
-      g_ptr_array_add (items, item);
-    }
-  return items;
+  while (leaf_next_candidates_get_progress (candidates, NULL, NULL))
+    if (g_cancellable_set_error_if_cancelled (cancellable, error)
+        || !leaf_next_candidates_predict (candidates, predictor, skipped, skipped_data, error))
+      return NULL;
+  return leaf_next_candidates_rank (candidates, model_id, count, max_similarity, error);
 }

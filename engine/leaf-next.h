@@ -53,6 +53,28 @@ typedef void (*LeafNextSkipFunc) (const GError *error,
                                   gpointer      user_data);
 
 void       leaf_next_item_free    (LeafNextItem      *item);
+
+/* The unlabelled photos of a catalog, predicted a batch at a time, then ranked */
+typedef struct _LeafNextCandidates LeafNextCandidates;
+
+LeafNextCandidates *leaf_next_candidates_new          (LeafCatalog         *catalog,
+                                                       GError             **error);
+void                leaf_next_candidates_free         (LeafNextCandidates  *self);
+gboolean            leaf_next_candidates_get_progress (LeafNextCandidates  *self,
+                                                       guint               *done,
+                                                       guint               *total);
+gboolean            leaf_next_candidates_predict      (LeafNextCandidates  *self,
+                                                       LeafPredictor       *predictor,
+                                                       LeafNextSkipFunc     skipped,
+                                                       gpointer             skipped_data,
+                                                       GError             **error);
+GPtrArray          *leaf_next_candidates_rank         (LeafNextCandidates  *self,
+                                                       gint64               model_id,
+                                                       guint                count,
+                                                       double               max_similarity,
+                                                       GError             **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafNextCandidates, leaf_next_candidates_free)
+
 GPtrArray *leaf_next_rank_catalog (LeafCatalog       *catalog,
                                    LeafPredictor     *predictor,
                                    gint64             model_id,

@@ -88,19 +88,55 @@ cancel_ranking (LeafNextBar *self)
   g_clear_object (&self->cancellable);
 }
 
+/* One ranking, which outlives the bar's interest in it when cancelled. */
+typedef struct
+{
+  LeafNextBar *bar;
+  GCancellable *cancellable;
+} Ranking;
+
+static void
+ranking_free (Ranking *ranking)
+{
+  g_object_unref (ranking->bar);
+  g_object_unref (ranking->cancellable);
+  g_free (ranking);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Ranking, ranking_free)
+
+static void
+on_rank_progress_cb (guint    done,
+                     guint    total,
+                     gpointer user_data)
+{
+  Ranking *ranking = user_data;
+  g_autofree char *text = NULL;
+
+  if (g_cancellable_is_cancelled (ranking->cancellable))
+    return;
+  text = g_strdup_printf (ngettext ("Ranking the unlabelled photos with the active model… %u of "
+                                    "%u photo",
+                                    "Ranking the unlabelled photos with the active model… %u of "
+                                    "%u photos", total),
+                          done, total);
+  gtk_label_set_text (ranking->bar->status, text);
+}
+
 static void
 on_ranked_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(LeafNextBar) self = user_data;
+  g_autoptr(Ranking) ranking = user_data;
+  LeafNextBar *self = ranking->bar;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) ranked = NULL;
   GArray *ids;
 
   ranked = leaf_diagnosis_service_rank_next_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
                                                     &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_cancellable_is_cancelled (ranking->cancellable))
     return;
   g_clear_object (&self->cancellable);
   self->failed = ranked == NULL;
@@ -121,9 +157,18 @@ on_ranked_cb (GObject      *source,
   set_ids (self, ids);
 }
 
+static guint
+batch_size (LeafNextBar *self)
+{
+  return batch_sizes[MIN (gtk_drop_down_get_selected (self->size_dropdown),
+                          G_N_ELEMENTS (batch_sizes) - 1)];
+}
+
 static void
 rank (LeafNextBar *self)
 {
+  Ranking *ranking;
+
   cancel_ranking (self);
   g_clear_pointer (&self->ids, g_array_unref);
   if (self->catalog == NULL || self->model_id <= 0)
@@ -132,10 +177,12 @@ rank (LeafNextBar *self)
       return;
     }
   self->cancellable = g_cancellable_new ();
+  ranking = g_new0 (Ranking, 1);
+  ranking->bar = g_object_ref (self);
+  ranking->cancellable = g_object_ref (self->cancellable);
   leaf_diagnosis_service_rank_next_async (leaf_diagnosis_service_get_default (), self->catalog,
-                                          self->model_id,
-                                          batch_sizes[gtk_drop_down_get_selected (self->size_dropdown)],
-                                          self->cancellable, on_ranked_cb, g_object_ref (self));
+                                          self->model_id, batch_size (self), on_rank_progress_cb,
+                                          ranking, self->cancellable, on_ranked_cb, ranking);
   set_ids (self, NULL);
 }
 
