@@ -5,9 +5,10 @@
  * Walks through the Library grid's current list: ← and → move (and select the photo in the grid),
  * 1–9 label with the class in that place of the sidebar, 0 removes the label. The photo fits the
  * window until zoomed with +/− (about the centre), Ctrl+scroll (about the pointer) or a pinch
- * (about the fingers); the zoom label gives the scale the photo is drawn at, fitted or not. The
- * action bar says what the catalog's active model (the one Diagnose uses) predicted for the
- * photo, and H draws where that model found the evidence, naming the model under the photo.
+ * (about the fingers); the zoom label gives the scale the photo is drawn at, fitted or not. Over
+ * the photo, under its label, is what the catalog's active model (the one Diagnose uses) predicts
+ * for it, and whether it would refer it; H draws where that model found the evidence, naming the
+ * model under the photo.
  */
 
 #define G_LOG_DOMAIN "leaf-viewer-window"
@@ -220,6 +221,7 @@ struct _LeafViewerWindow
   GdkTexture *texture;
   GdkTexture *heatmap; /* the photo with its heatmap, once computed */
   GCancellable *heatmap_cancellable;
+  GCancellable *prediction_cancellable;
   LeafCatalog *catalog;
   LeafDiagnosisService *service;
   gint64 heatmap_model; /* the catalog's active model, which the heatmap explains */
@@ -415,51 +417,117 @@ update_label (LeafViewerWindow *self)
     gtk_widget_remove_css_class (GTK_WIDGET (self->chip), "unlabelled");
 }
 
-/* What the active model predicted for the photo, as the catalog keeps it. */
+static void
+show_prediction (LeafViewerWindow    *self,
+                 const LeafModelInfo *model,
+                 const char          *name,
+                 double               probability,
+                 LeafReferral         referral)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *description = leaf_model_info_describe (model);
+  g_autofree char *tooltip = NULL;
+  double percent = probability * 100;
+
+  if (referral == LEAF_REFERRAL_UNFAMILIAR)
+    /* Translators: over a photo in the viewer: the active model's most probable class and its
+     * probability, for a photo unlike the photos the model was trained on */
+    text = g_strdup_printf (_("Model says %s (%.0f %%), but the photo is unlike those it was "
+                              "trained on: refer to an expert"), name, percent);
+  else if (referral == LEAF_REFERRAL_LOW_CONFIDENCE)
+    /* Translators: over a photo in the viewer: the active model's most probable class and its
+     * probability, too low to trust */
+    text = g_strdup_printf (_("Model says %s (%.0f %%): refer to an expert"), name, percent);
+  else
+    /* Translators: over a photo in the viewer: the active model's class and its probability */
+    text = g_strdup_printf (_("Model says %s (%.0f %%)"), name, percent);
+  /* Translators: tooltip of the prediction in the viewer; %s describes a model, as in
+   * “Run 3 · 87 % validation · 4 Dec” */
+  tooltip = g_strdup_printf (_("The prediction of %s, the model Diagnose uses"), description);
+  gtk_label_set_text (self->prediction_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prediction_label), tooltip);
+  if (referral != LEAF_REFERRAL_NONE)
+    gtk_widget_add_css_class (GTK_WIDGET (self->prediction_label), "warning");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->prediction_label), "warning");
+  gtk_widget_set_visible (GTK_WIDGET (self->prediction_label), TRUE);
+}
+
+/* The threshold Diagnose refers below: the model's own, or the one set in Preferences. */
+static double
+refer_threshold (LeafViewerWindow *self)
+{
+  if (self->settings == NULL || g_settings_get_boolean (self->settings,
+                                                        "refer-use-model-threshold"))
+    return -1;
+  return g_settings_get_double (self->settings, "refer-threshold");
+}
+
+static void
+on_diagnosed_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(LeafViewerWindow) self = user_data;
+  g_autoptr(LeafDiagnosisResult) diagnosis = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autoptr(GError) error = NULL;
+
+  diagnosis = leaf_diagnosis_service_diagnose_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
+                                                      &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  g_clear_object (&self->prediction_cancellable);
+  model = self->catalog ? leaf_active_model_get (self->catalog) : NULL;
+  /* Diagnose says what went wrong with the model; here the photo is what matters. */
+  if (diagnosis == NULL || model == NULL)
+    {
+      if (error != NULL)
+        g_debug ("No prediction for the photo shown: %s", error->message);
+      return;
+    }
+  show_prediction (self, model, diagnosis->classes[diagnosis->ranking[0]],
+                   diagnosis->probabilities[diagnosis->ranking[0]],
+                   leaf_diagnosis_result_get_referral (diagnosis, refer_threshold (self)));
+}
+
+/* What the active model predicted for the photo: as the catalog keeps it, or, before the
+ * Library's review of the photos has reached it, asked of the diagnosis service. */
 static void
 update_prediction (LeafViewerWindow *self)
 {
   g_autoptr(LeafModelInfo) model = self->catalog ? leaf_active_model_get (self->catalog) : NULL;
   g_autoptr(LeafPrediction) prediction = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *description = NULL;
-  g_autofree char *tooltip = NULL;
   gint64 id = self->item ? leaf_library_item_get_id (self->item) : 0;
-  const char *name;
-  double percent;
+  LeafCatalogImage *image = self->item ? leaf_library_item_get_image (self->item) : NULL;
 
-  if (model != NULL && id > 0)
-    prediction = leaf_catalog_get_prediction (self->catalog, model->id, id, &error);
-  if (error != NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND))
-    g_debug ("No prediction for photo %" G_GINT64_FORMAT ": %s", id, error->message);
-  if (prediction == NULL || model->classes == NULL
-      || prediction->top_index >= g_strv_length (model->classes))
+  g_cancellable_cancel (self->prediction_cancellable);
+  g_clear_object (&self->prediction_cancellable);
+  gtk_widget_set_visible (GTK_WIDGET (self->prediction_label), FALSE);
+  if (model == NULL || id <= 0)
+    return;
+
+  prediction = leaf_catalog_get_prediction (self->catalog, model->id, id, &error);
+  if (prediction != NULL && model->classes != NULL
+      && prediction->top_index < g_strv_length (model->classes))
     {
-      gtk_widget_set_visible (GTK_WIDGET (self->prediction_label), FALSE);
+      /* The catalog keeps whether the model would refer the photo, not why. */
+      show_prediction (self, model, model->classes[prediction->top_index],
+                       prediction->probabilities[prediction->top_index],
+                       prediction->referred ? LEAF_REFERRAL_LOW_CONFIDENCE : LEAF_REFERRAL_NONE);
       return;
     }
+  if (error != NULL && !g_error_matches (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND))
+    g_debug ("No stored prediction for photo %" G_GINT64_FORMAT ": %s", id, error->message);
+  if (image == NULL)
+    return;
 
-  name = model->classes[prediction->top_index];
-  percent = prediction->probabilities[prediction->top_index] * 100;
-  if (prediction->referred)
-    /* Translators: under a photo in the viewer: the active model's most probable class and its
-     * probability, which is too low to trust or for a photo unlike the model's training photos */
-    text = g_strdup_printf (_("Model says %s (%.0f %%): refer to an expert"), name, percent);
-  else
-    /* Translators: under a photo in the viewer: the active model's class and its probability */
-    text = g_strdup_printf (_("Model says %s (%.0f %%)"), name, percent);
-  description = leaf_model_info_describe (model);
-  /* Translators: tooltip of the prediction in the viewer; %s describes a model, as in
-   * “Run 3 · 87 % validation · 4 Dec” */
-  tooltip = g_strdup_printf (_("The prediction of %s, the model Diagnose uses"), description);
-  gtk_label_set_text (self->prediction_label, text);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->prediction_label), tooltip);
-  if (prediction->referred)
-    gtk_widget_add_css_class (GTK_WIDGET (self->prediction_label), "warning");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self->prediction_label), "warning");
-  gtk_widget_set_visible (GTK_WIDGET (self->prediction_label), TRUE);
+  self->prediction_cancellable = g_cancellable_new ();
+  leaf_diagnosis_service_diagnose_file_async (self->service, model->path, LEAF_DIAGNOSE_DEFAULT,
+                                              leaf_catalog_image_get_path (image),
+                                              self->prediction_cancellable, on_diagnosed_cb,
+                                              g_object_ref (self));
 }
 
 static void
@@ -871,6 +939,8 @@ leaf_viewer_window_dispose (GObject *object)
   LeafViewerWindow *self = LEAF_VIEWER_WINDOW (object);
 
   cancel_heatmap (self);
+  g_cancellable_cancel (self->prediction_cancellable);
+  g_clear_object (&self->prediction_cancellable);
   g_clear_object (&self->settings);
   g_clear_object (&self->pixbuf);
   g_clear_object (&self->heatmap);

@@ -464,19 +464,15 @@ test_diagnose_paste_formats (Fixture       *f,
   close_diagnose (view);
 }
 
-/* A model whose check for unfamiliar photos was fitted on features no photo has: Diagnose refers
- * with that reason, offers no class to add the photo as in one click, and says what the model was
- * trained on. */
+/* A model whose check for unfamiliar photos was fitted on features no photo has, so that it
+ * finds every photo unfamiliar. */
 static void
-test_diagnose_unfamiliar_photo (Fixture       *f,
-                                gconstpointer  data)
+add_model_for_nothing (Fixture *f)
 {
   enum { N = 40, D = 1280 };
   g_autofree float *features = g_new0 (float, N * D);
-  g_autofree char *path = photo_to_diagnose (f);
   g_autoptr(LeafOod) ood = NULL;
   g_autoptr(GError) error = NULL;
-  LeafDiagnoseView *view;
   guint labels[N];
 
   /* Two tight clusters along the first two axes. */
@@ -490,7 +486,18 @@ test_diagnose_unfamiliar_photo (Fixture       *f,
   g_assert_no_error (error);
   leaf_ood_choose_threshold (ood, features, N, 0.05);
   add_model_checking (f, 0, 0.0, NULL, ood);
+}
 
+/* Such a model: Diagnose refers with that reason, offers no class to add the photo as in one
+ * click, and says what the model was trained on. */
+static void
+test_diagnose_unfamiliar_photo (Fixture       *f,
+                                gconstpointer  data)
+{
+  g_autofree char *path = photo_to_diagnose (f);
+  LeafDiagnoseView *view;
+
+  add_model_for_nothing (f);
   view = diagnose (f, path);
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (view),
                                         "Unlike the photos this model was trained on"));
@@ -528,6 +535,46 @@ viewer_shows_heatmap (gpointer data)
   return leaf_viewer_window_is_showing_heatmap (data);
 }
 
+static gboolean
+viewer_shows_prediction (gpointer data)
+{
+  return ui_test_find_label (data, "Model says") != NULL;
+}
+
+static gboolean
+viewer_refers_unfamiliar (gpointer data)
+{
+  return ui_test_find_label (data, "unlike those it was trained on: refer to an expert") != NULL;
+}
+
+/* For a photo the model finds unfamiliar, the viewer says so. */
+static void
+test_viewer_unfamiliar_photo (Fixture       *f,
+                              gconstpointer  data)
+{
+  LeafLibraryView *library = LEAF_LIBRARY_VIEW (leaf_library_view_new ());
+  GtkWidget *window = ui_test_show (GTK_WIDGET (library), 1000, 700);
+  LeafViewerWindow *viewer;
+
+  add_model_for_nothing (f);
+  leaf_library_view_set_catalog (library, f->catalog);
+  ui_test_iterate (100);
+  leaf_library_view_open_viewer (library, 0);
+  ui_test_iterate (100);
+  viewer = LEAF_VIEWER_WINDOW (ui_test_find_toplevel (LEAF_TYPE_VIEWER_WINDOW));
+  g_assert_nonnull (viewer);
+  g_assert_true (ui_test_wait_for (viewer_refers_unfamiliar, viewer, 60000));
+
+  g_object_ref (viewer);
+  gtk_window_destroy (GTK_WINDOW (viewer));
+  ui_test_iterate (50);
+  g_assert_finalize_object (viewer);
+  g_object_ref (library);
+  gtk_window_destroy (GTK_WINDOW (window));
+  ui_test_iterate (50);
+  g_assert_finalize_object (library);
+}
+
 static void
 test_viewer_heatmap_needs_a_model (Fixture       *f,
                                    gconstpointer  data)
@@ -552,9 +599,11 @@ test_viewer_heatmap_needs_a_model (Fixture       *f,
   g_assert_false (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_h, 0));
   g_assert_false (g_settings_get_boolean (f->settings, "show-heatmap"));
 
-  /* A model arrives: H shows its heatmap. */
+  /* A model arrives: the viewer asks it about the photo, which the catalog has no prediction
+   * for, and H shows its heatmap. */
   add_model (f, 0, 0, NULL);
   ui_test_iterate (50);
+  g_assert_true (ui_test_wait_for (viewer_shows_prediction, viewer, 60000));
   g_assert_true (ui_test_press_key (GTK_WIDGET (viewer), GDK_KEY_h, 0));
   g_assert_true (g_settings_get_boolean (f->settings, "show-heatmap"));
   g_assert_true (ui_test_wait_for (viewer_shows_heatmap, viewer, 60000));
@@ -723,6 +772,7 @@ main (int   argc,
   ADD ("/ui/diagnose/paste-only-formats-leafscope-reads", test_diagnose_paste_formats);
   ADD ("/ui/diagnose/unfamiliar-photo-referred", test_diagnose_unfamiliar_photo);
   ADD ("/ui/viewer/heatmap-needs-a-model", test_viewer_heatmap_needs_a_model);
+  ADD ("/ui/viewer/unfamiliar-photo", test_viewer_unfamiliar_photo);
   ADD ("/ui/train/recipe-in-settings", test_train_recipe_in_settings);
   ADD ("/ui/train/split-warning-and-calibration", test_train_warning_and_calibration);
   if (g_getenv ("LEAFSCOPE_SCREENSHOTS") != NULL)
