@@ -206,6 +206,73 @@ test_cache_is_compact (Fixture       *fixture,
   g_assert_cmpuint (length * 3, <, png_length);
 }
 
+static void
+collect_leaves (const char *dir,
+                GPtrArray  *paths)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        collect_leaves (path, paths);
+      else if (g_str_has_suffix (name, ".jpg"))
+        g_ptr_array_add (paths, g_steal_pointer (&path));
+    }
+}
+
+/* Real leaves' thumbnails, grainy ones included, keep within 25 KB at 256 pixels. */
+static void
+test_real_leaves_within_budget (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  const char *shared = g_getenv ("LEAFSCOPE_SHARED");
+  g_autofree char *dir = shared ? g_build_filename (shared, "data", "tomato5-dev", NULL) : NULL;
+  g_autoptr(LeafThumbnailer) thumbnailer = leaf_thumbnailer_new (fixture->cache_dir);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  guint64 total = 0, largest = 0;
+  guint n;
+
+  if (dir == NULL || !g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("no shared photos ($LEAFSCOPE_SHARED/data/tomato5-dev)");
+      return;
+    }
+  collect_leaves (dir, paths);
+  g_ptr_array_sort (paths, (GCompareFunc) g_strcmp0);
+  /* Enough for the grainiest tenth to be there more than once. */
+  n = MIN (paths->len, 200);
+  g_assert_cmpuint (n, >, 0);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *path = g_ptr_array_index (paths, i);
+      g_autofree char *contents = NULL;
+      g_autofree char *sha256 = NULL;
+      g_autofree char *cached_path = NULL;
+      g_autoptr(GdkPixbuf) thumbnail = NULL;
+      g_autoptr(GError) error = NULL;
+      GStatBuf info;
+      gsize length;
+
+      g_file_get_contents (path, &contents, &length, &error);
+      g_assert_no_error (error);
+      sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+      thumbnail = load_sync (thumbnailer, path, sha256, 256, NULL, &error);
+      g_assert_no_error (error);
+      cached_path = cache_file (fixture->cache_dir, 256, sha256);
+      g_assert_cmpint (g_stat (cached_path, &info), ==, 0);
+      g_assert_cmpint (info.st_size, <=, 25 * 1024 * gdk_pixbuf_get_width (thumbnail)
+                                         * gdk_pixbuf_get_height (thumbnail) / (256 * 256));
+      total += info.st_size;
+      largest = MAX (largest, (guint64) info.st_size);
+    }
+  g_test_message ("%u leaves: %.1f KB on average, %.1f KB at most", n, total / 1024.0 / n,
+                  largest / 1024.0);
+}
+
 /* The PNGs of earlier versions are served, then rewritten as JPEG. */
 static void
 test_reads_legacy_png (Fixture       *fixture,
@@ -568,6 +635,7 @@ main (int    argc,
   ADD ("/thumbnailer/creates-cache-file", test_creates_cache_file);
   ADD ("/thumbnailer/cache-is-compact", test_cache_is_compact);
   ADD ("/thumbnailer/reads-legacy-png", test_reads_legacy_png);
+  ADD ("/thumbnailer/real-leaves-within-budget", test_real_leaves_within_budget);
   ADD ("/thumbnailer/served-from-cache", test_served_from_cache);
   ADD ("/thumbnailer/replaces-damaged-cache", test_replaces_damaged_cache);
   ADD ("/thumbnailer/small-photo-not-enlarged", test_small_photo_not_enlarged);
