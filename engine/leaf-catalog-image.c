@@ -470,6 +470,16 @@ query_needs_prediction (const LeafImageQuery *query)
                                  query->sort == LEAF_IMAGE_SORT_UNCERTAINTY);
 }
 
+/* Whether the query joins @model_id's predictions: to keep only predicted images, to find those
+ * it has not reviewed, or to attach them to the rows. */
+static gboolean
+query_joins_prediction (const LeafImageQuery *query,
+                        gboolean              count)
+{
+  return query->model_id > 0 &&
+         (!count || query_needs_prediction (query) || query->unreviewed_only);
+}
+
 /* Counts that need no row of `images`: every label belongs to an image (a foreign key), so
  * counting labels alone is exact, and ten times faster on a large catalog. */
 static char *
@@ -478,7 +488,8 @@ build_label_count_sql (const LeafImageQuery *query)
   gboolean image_filters = query->missing_only ||
                            (query->name_contains != NULL && *query->name_contains != '\0') ||
                            query->taken_after != NULL || query->taken_before != NULL ||
-                           query->split != LEAF_SPLIT_NONE || query_needs_prediction (query);
+                           query->split != LEAF_SPLIT_NONE ||
+                           query_joins_prediction (query, TRUE);
 
   if (image_filters)
     return NULL;
@@ -497,7 +508,7 @@ build_sql (const LeafImageQuery *query,
 {
   GString *sql = NULL;
   gboolean inner_label = query_needs_label (query);
-  gboolean predictions = query->model_id > 0 && (!count || query_needs_prediction (query));
+  gboolean predictions = query_joins_prediction (query, count);
   char *label_count;
 
   G_STATIC_ASSERT (P_CLASS == 1 && P_LABELLER == 3);
@@ -544,6 +555,8 @@ build_sql (const LeafImageQuery *query,
     g_string_append (sql, "AND p.top_class_id IS NOT l.class_id ");
   if (query->uncertain_only && query->model_id > 0)
     g_string_append (sql, "AND p.referred ");
+  if (query->unreviewed_only && query->model_id > 0)
+    g_string_append (sql, "AND p.referred IS NULL ");
 
   if (count)
     return g_string_free (sql, FALSE);

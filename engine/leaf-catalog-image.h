@@ -72,6 +72,8 @@ typedef enum
  * @disagreements_only: only labelled images whose label is not @model_id's top prediction
  * @uncertain_only: only images @model_id would refer to an expert (its top probability below
  *   the model's threshold, or the photo unlike its training photos), as Diagnose does
+ * @unreviewed_only: only images @model_id has not reviewed: without its prediction, or with
+ *   one that does not say whether it would refer the image
  * @sort: row order; ties are broken by import order
  *
  * A filter over the catalog's images. A zeroed struct (`LeafImageQuery q = { 0 };`) selects
@@ -90,6 +92,7 @@ typedef struct
   gint64 model_id;
   gboolean disagreements_only;
   gboolean uncertain_only;
+  gboolean unreviewed_only;
   LeafImageSort sort;
 } LeafImageQuery;
 

@@ -780,6 +780,7 @@ typedef struct
   gpointer progress_data;
   guint done;
   guint total;
+  guint skipped;       /* photos of `done` left without a prediction, the first of the query */
 } Review;
 
 static void
@@ -844,7 +845,8 @@ review_batch_work (GTask  *task,
                    Worker *worker)
 {
   Review *review = g_task_get_task_data (task);
-  LeafImageQuery all = { 0 };
+  /* In import order, so that the photos skipped, which stay unreviewed, come first. */
+  LeafImageQuery unreviewed = { .model_id = review->model_id, .unreviewed_only = TRUE };
   g_autoptr(GPtrArray) images = NULL;
   g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GArray) probabilities = g_array_new (FALSE, FALSE, sizeof (float));
@@ -859,8 +861,8 @@ review_batch_work (GTask  *task,
       g_autoptr(LeafModelInfo) model = leaf_catalog_get_model (review->catalog, review->model_id,
                                                                &error);
 
-      if (model == NULL || !leaf_catalog_count_images (review->catalog, &all, &review->total,
-                                                       &error))
+      if (model == NULL || !leaf_catalog_count_images (review->catalog, &unreviewed,
+                                                       &review->total, &error))
         {
           g_task_return_error (task, error);
           return;
@@ -874,7 +876,7 @@ review_batch_work (GTask  *task,
     }
 
   predictor = worker_get_predictor (worker, review->model_path, LEAF_DIAGNOSE_DEFAULT, &error);
-  images = predictor ? leaf_catalog_query_images (review->catalog, &all, review->done,
+  images = predictor ? leaf_catalog_query_images (review->catalog, &unreviewed, review->skipped,
                                                   REVIEW_BATCH, &error)
                      : NULL;
   if (images == NULL)
@@ -901,6 +903,8 @@ review_batch_work (GTask  *task,
           g_array_append_vals (probabilities, scratch, n_classes);
           g_array_append_val (referred, refer);
         }
+      else
+        review->skipped++;
     }
   if (ids->len > 0
       && !leaf_catalog_add_predictions (review->catalog, review->model_id,
@@ -926,9 +930,9 @@ review_batch_work (GTask  *task,
  *   each batch of photos, before @callback
  * @progress_data: for @progress; it must live until @callback is called
  *
- * Stores @model_id's prediction for every photo of @catalog, in batches, so that the filters
- * that read them fill up while it works. Photos that are missing or cannot be read get no
- * prediction.
+ * Stores @model_id's prediction, and whether it would refer the photo, for every photo of
+ * @catalog it has not reviewed yet, in batches, so that the filters that read them fill up while
+ * it works. Photos that are missing or cannot be read get no prediction.
  */
 void
 leaf_diagnosis_service_review_catalog_async (LeafDiagnosisService      *self,

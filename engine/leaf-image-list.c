@@ -30,6 +30,8 @@ struct _LeafLibraryItem
   LeafCatalogImage *image; /* NULL when the row could not be read */
   char *class_name;
   char *class_color;
+  char *predicted_name;     /* the query's model's top class, when the catalog has it */
+  char *predicted_color;
 };
 
 G_DEFINE_FINAL_TYPE (LeafLibraryItem, leaf_library_item, G_TYPE_OBJECT)
@@ -52,6 +54,8 @@ leaf_library_item_finalize (GObject *object)
   g_clear_object (&self->image);
   g_clear_pointer (&self->class_name, g_free);
   g_clear_pointer (&self->class_color, g_free);
+  g_clear_pointer (&self->predicted_name, g_free);
+  g_clear_pointer (&self->predicted_color, g_free);
   G_OBJECT_CLASS (leaf_library_item_parent_class)->finalize (object);
 }
 
@@ -148,6 +152,36 @@ leaf_library_item_get_class_color (LeafLibraryItem *self)
   return self->class_color;
 }
 
+/**
+ * leaf_library_item_get_prediction:
+ * @class_name: (out) (optional) (transfer none): the predicted class's name
+ * @class_color: (out) (optional) (transfer none): its colour, `#rrggbb`
+ * @probability: (out) (optional): its probability
+ *
+ * What the list's model predicts for the photo; it changes with the "image" property.
+ *
+ * Returns: %FALSE when the list names no model, the model has not predicted the photo, or the
+ *   catalog no longer has the predicted class
+ */
+gboolean
+leaf_library_item_get_prediction (LeafLibraryItem  *self,
+                                  const char      **class_name,
+                                  const char      **class_color,
+                                  double           *probability)
+{
+  g_return_val_if_fail (LEAF_IS_LIBRARY_ITEM (self), FALSE);
+
+  if (self->predicted_name == NULL)
+    return FALSE;
+  if (class_name != NULL)
+    *class_name = self->predicted_name;
+  if (class_color != NULL)
+    *class_color = self->predicted_color;
+  if (probability != NULL)
+    leaf_catalog_image_get_prediction (self->image, NULL, probability, NULL);
+  return TRUE;
+}
+
 struct _LeafImageList
 {
   GObject parent_instance;
@@ -185,6 +219,18 @@ item_update_class (LeafImageList   *self,
   LeafClassInfo *info = class_id > 0 ? g_hash_table_lookup (self->classes, &class_id) : NULL;
   const char *name = info ? info->name : NULL;
   const char *color = info ? info->color : NULL;
+  gint64 predicted_id = 0;
+
+  /* Before any notification, so that a handler of any of them sees the whole item. */
+  g_clear_pointer (&item->predicted_name, g_free);
+  g_clear_pointer (&item->predicted_color, g_free);
+  if (item->image != NULL
+      && leaf_catalog_image_get_prediction (item->image, &predicted_id, NULL, NULL)
+      && predicted_id > 0 && (info = g_hash_table_lookup (self->classes, &predicted_id)) != NULL)
+    {
+      item->predicted_name = g_strdup (info->name);
+      item->predicted_color = g_strdup (info->color);
+    }
 
   if (g_strcmp0 (item->class_name, name) != 0)
     {
@@ -198,6 +244,16 @@ item_update_class (LeafImageList   *self,
       item->class_color = g_strdup (color);
       g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_CLASS_COLOR]);
     }
+}
+
+static void
+item_set_image (LeafImageList    *self,
+                LeafLibraryItem  *item,
+                LeafCatalogImage *image)
+{
+  g_set_object (&item->image, image);
+  item_update_class (self, item);
+  g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
 }
 
 static void
@@ -222,10 +278,7 @@ item_for (LeafImageList    *self,
     {
       g_object_ref (item);
       if (item->image != image)
-        {
-          g_set_object (&item->image, image);
-          g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
-        }
+        item_set_image (self, item, image);
     }
   else
     {
@@ -237,8 +290,8 @@ item_for (LeafImageList    *self,
           g_hash_table_insert (self->live, &item->id, item);
           g_object_weak_ref (G_OBJECT (item), on_item_finalized_cb, self);
         }
+      item_update_class (self, item);
     }
-  item_update_class (self, item);
   return item;
 }
 
@@ -257,8 +310,9 @@ read_images (LeafImageList  *self,
   images = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = offset; i < offset + count && i < self->ids->len; i++)
     /* A hole keeps the positions; its item shows as missing. */
-    g_ptr_array_add (images, leaf_catalog_get_image (self->catalog,
-                                                     g_array_index (self->ids, gint64, i), NULL));
+    g_ptr_array_add (images, leaf_catalog_get_predicted_image (self->catalog,
+                                                               g_array_index (self->ids, gint64, i),
+                                                               self->query.model_id, NULL));
   return images;
 }
 
@@ -389,13 +443,13 @@ static void
 refresh_item (LeafImageList   *self,
               LeafLibraryItem *item)
 {
-  g_autoptr(LeafCatalogImage) image = leaf_catalog_get_image (self->catalog, item->id, NULL);
+  g_autoptr(LeafCatalogImage) image = leaf_catalog_get_predicted_image (self->catalog, item->id,
+                                                                        self->query.model_id,
+                                                                        NULL);
 
   if (image == NULL)
     return;
-  g_set_object (&item->image, image);
-  g_object_notify_by_pspec (G_OBJECT (item), item_properties[ITEM_PROP_IMAGE]);
-  item_update_class (self, item);
+  item_set_image (self, item, image);
 }
 
 /* Refreshes the live items whose image is in @ids (all when @ids is NULL) in place. */
@@ -588,4 +642,17 @@ leaf_image_list_reload (LeafImageList  *self,
   if (old > 0 || self->n_items > 0)
     g_list_model_items_changed (G_LIST_MODEL (self), 0, old, self->n_items);
   return ok;
+}
+
+/**
+ * leaf_image_list_refresh:
+ *
+ * Reads every item the list still holds again, in place, for what the catalog does not signal:
+ * predictions stored by another connection, or in batches while a model reviews the photos.
+ */
+void
+leaf_image_list_refresh (LeafImageList *self)
+{
+  g_return_if_fail (LEAF_IS_IMAGE_LIST (self));
+  on_labels_changed_cb (self, NULL);
 }

@@ -18,6 +18,10 @@ LeafCatalogImage *leaf_library_item_get_image       (LeafLibraryItem *self);
 gint64            leaf_library_item_get_id          (LeafLibraryItem *self);
 const char       *leaf_library_item_get_class_name  (LeafLibraryItem *self);
 const char       *leaf_library_item_get_class_color (LeafLibraryItem *self);
+gboolean          leaf_library_item_get_prediction  (LeafLibraryItem  *self,
+                                                     const char      **class_name,
+                                                     const char      **class_color,
+                                                     double           *probability);
 
 #define LEAF_TYPE_IMAGE_LIST (leaf_image_list_get_type ())
 G_DECLARE_FINAL_TYPE (LeafImageList, leaf_image_list, LEAF, IMAGE_LIST, GObject)
@@ -29,5 +33,6 @@ LeafImageList *leaf_image_list_new         (LeafCatalog          *catalog,
 LeafCatalog   *leaf_image_list_get_catalog (LeafImageList        *self);
 gboolean       leaf_image_list_reload      (LeafImageList        *self,
                                             GError              **error);
+void           leaf_image_list_refresh     (LeafImageList        *self);
 
 G_END_DECLS

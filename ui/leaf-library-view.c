@@ -19,6 +19,8 @@
 
 #include "leaf-active-model.h"
 #include "leaf-class-color.h"
+#include "leaf-group-dialog.h"
+#include "leaf-library-next.h"
 #include "leaf-library-view-private.h"
 #include "leaf-settings.h"
 #include "leaf-thumbnail-cell.h"
@@ -33,6 +35,7 @@ typedef enum
   FILTER_DISAGREEMENTS,
   FILTER_UNCERTAIN,
   FILTER_CONFUSION,
+  FILTER_NEXT,
 } FilterKind;
 
 struct _LeafLibraryView
@@ -49,6 +52,7 @@ struct _LeafLibraryView
   gint64 model_id;    /* the active model, the one Diagnose uses, or 0 */
   char *model_description; /* its leaf_model_info_describe(), or NULL */
   GtkWidget *class_popover;
+  LeafNextBar *next_bar; /* above the grid in Label Next */
 
   FilterKind filter;
   gint64 filter_class;
@@ -88,10 +92,10 @@ G_DEFINE_FINAL_TYPE (LeafLibraryView, leaf_library_view, GTK_TYPE_WIDGET)
 enum {
   PROP_0,
   PROP_SEARCH_MODE,
+  PROP_SIDEBAR_REVEALED,
   N_PROPS
 };
 
-  PROP_SIDEBAR_REVEALED,
 static GParamSpec *properties[N_PROPS];
 
 #define ROW_KIND  "leaf-filter-kind"
@@ -123,23 +127,38 @@ _leaf_library_view_get_catalog (LeafLibraryView *self)
   return self->catalog;
 }
 
-static GArray *
-selected_ids (LeafLibraryView *self)
+/* The selected photos' items, in grid order. */
+static GPtrArray *
+selected_items (LeafLibraryView *self)
 {
   g_autoptr(GtkBitset) bitset = NULL;
   GtkBitsetIter iter;
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GPtrArray *items = g_ptr_array_new_with_free_func (g_object_unref);
   guint position;
 
   if (self->selection == NULL)
-    return ids;
+    return items;
   bitset = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
   for (gboolean ok = gtk_bitset_iter_init_first (&iter, bitset, &position); ok;
        ok = gtk_bitset_iter_next (&iter, &position))
     {
-      g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (self->selection),
-                                                               position);
-      gint64 id = item ? leaf_library_item_get_id (item) : 0;
+      LeafLibraryItem *item = g_list_model_get_item (G_LIST_MODEL (self->selection), position);
+
+      if (item != NULL)
+        g_ptr_array_add (items, item);
+    }
+  return items;
+}
+
+static GArray *
+selected_ids (LeafLibraryView *self)
+{
+  g_autoptr(GPtrArray) items = selected_items (self);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      gint64 id = leaf_library_item_get_id (items->pdata[i]);
 
       if (id > 0)
         g_array_append_val (ids, id);
@@ -297,9 +316,12 @@ update_counts (LeafLibraryView *self)
           break;
         case FILTER_UNCERTAIN:
           query.model_id = self->model_id;
-          query.sort = LEAF_IMAGE_SORT_UNCERTAINTY;
+          query.uncertain_only = TRUE;
           if ((known = self->model_id > 0))
             count = count_query (self, &query, &known);
+          break;
+        case FILTER_NEXT:
+          known = leaf_next_bar_count_left (self->next_bar, &count);
           break;
         case FILTER_CONFUSION:
         default:
@@ -435,8 +457,8 @@ model_filter_text (LeafLibraryView *self,
   return kind == FILTER_DISAGREEMENTS
          ? g_strdup_printf (_("Photos whose label differs from the prediction of %s, the model "
                               "Diagnose uses"), self->model_description)
-         : g_strdup_printf (_("The least certain predictions of %s, the model Diagnose uses, "
-                              "first"), self->model_description);
+         : g_strdup_printf (_("Photos that %s, the model Diagnose uses, would refer to an "
+                              "expert, the least certain first"), self->model_description);
 }
 
 static void
@@ -486,6 +508,10 @@ rebuild_sidebar (LeafLibraryView *self)
                              _("Uncertain"), 0);
       set_model_filter_tooltip (self, row);
       gtk_list_box_append (self->sidebar, row);
+      row = sidebar_row_new (FILTER_NEXT, NULL, "go-next-symbolic", _("Label Next"), 0);
+      gtk_widget_set_tooltip_text (row, _("The unlabelled photos whose labels would teach the "
+                                          "model Diagnose uses most"));
+      gtk_list_box_append (self->sidebar, row);
       /* A confusion-matrix cell gets a row of its own while shown, so that the sidebar says
        * where the photos come from (and focus entering the sidebar does not pick another). */
       if (self->confusion_truth != NULL)
@@ -517,6 +543,7 @@ load_model (LeafLibraryView *self)
                      g_strcmp0 (description, self->model_description) != 0;
 
   self->model_id = model ? model->id : 0;
+  leaf_next_bar_set_model (self->next_bar, self->catalog, self->model_id);
   g_free (self->model_description);
   self->model_description = g_steal_pointer (&description);
   return changed;
@@ -592,7 +619,8 @@ build_query (LeafLibraryView *self,
   };
   guint sort = gtk_drop_down_get_selected (self->sort_dropdown);
 
-  *query = (LeafImageQuery) { 0 };
+  /* Every photo carries the active model's prediction, which its cell shows. */
+  *query = (LeafImageQuery) { .model_id = self->model_id };
   switch (self->filter)
     {
     case FILTER_UNLABELLED:
@@ -602,11 +630,10 @@ build_query (LeafLibraryView *self,
       query->class_id = self->filter_class;
       break;
     case FILTER_DISAGREEMENTS:
-      query->model_id = self->model_id;
       query->disagreements_only = TRUE;
       break;
     case FILTER_UNCERTAIN:
-      query->model_id = self->model_id;
+      query->uncertain_only = TRUE;
       break;
     case FILTER_CONFUSION:
       query->model_id = self->confusion_model;
@@ -673,6 +700,7 @@ update_selection_label (LeafLibraryView *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label", selected > 0);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label-class", selected > 0);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.unlabel", selected > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.set-group", selected > 0);
 }
 
 static void
@@ -701,6 +729,15 @@ update_content_page (LeafLibraryView *self)
             description = _("The model Diagnose uses agrees with every label it has seen.");
           else if (self->filter == FILTER_CLASS && !self->search_mode)
             description = _("Select photos and press this class’s key to label them.");
+          else if (self->filter == FILTER_NEXT && self->model_id == 0)
+            title = _("Label Next Needs a Model"),
+            description = _("Train a model, or choose one in Train’s history. Label Next then "
+                            "ranks the unlabelled photos by how much their labels would teach "
+                            "it.");
+          else if (self->filter == FILTER_NEXT && leaf_next_bar_get_ranking (self->next_bar))
+            title = _("Ranking Photos…"), description = NULL;
+          else if (self->filter == FILTER_NEXT && !self->search_mode)
+            title = _("Every Photo Is Labelled"), description = NULL;
           adw_status_page_set_title (self->no_results_page, title);
           adw_status_page_set_description (self->no_results_page, description);
           page = "no-results";
@@ -765,6 +802,12 @@ reload (LeafLibraryView *self)
       leaf_show_toast_error (GTK_WIDGET (self), error);
       g_clear_error (&error);
     }
+  if (self->filter == FILTER_NEXT)
+    {
+      leaf_next_bar_ensure_batch (self->next_bar);
+      ids = leaf_next_bar_get_ids (self->next_bar);
+      ids = ids != NULL ? g_array_ref (ids) : g_array_new (FALSE, FALSE, sizeof (gint64));
+    }
   images = leaf_image_list_new (self->catalog, &query, ids, &error);
   g_clear_pointer (&query.taken_after, g_date_time_unref);
   if (images == NULL)
@@ -791,6 +834,7 @@ reload (LeafLibraryView *self)
 
       gtk_label_set_text (self->filter_banner_label, text ? text : "");
     }
+  gtk_widget_set_visible (GTK_WIDGET (self->next_bar), self->filter == FILTER_NEXT);
   gtk_widget_set_visible (self->filter_banner, self->filter == FILTER_CONFUSION ||
                                                self->filter == FILTER_DISAGREEMENTS ||
                                                self->filter == FILTER_UNCERTAIN);
@@ -803,6 +847,14 @@ on_filter_changed_cb (LeafLibraryView *self)
 {
   /* Rebuilding the search bar's choices is not a change of filter. */
   if (!self->rebuilding_sidebar)
+    reload (self);
+}
+
+static void
+on_next_batch_changed_cb (LeafLibraryView *self)
+{
+  update_counts (self);
+  if (self->filter == FILTER_NEXT)
     reload (self);
 }
 
@@ -885,8 +937,10 @@ factory_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *list_item,
                  LeafLibraryView          *self)
 {
-  leaf_thumbnail_cell_bind (LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item)),
-                            gtk_list_item_get_item (list_item), self->thumbnailer);
+  LeafThumbnailCell *cell = LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item));
+
+  leaf_thumbnail_cell_set_show_disagreement (cell, self->filter == FILTER_DISAGREEMENTS);
+  leaf_thumbnail_cell_bind (cell, gtk_list_item_get_item (list_item), self->thumbnailer);
 }
 
 /* A new factory makes the grid create its cells again, with the current settings. */
@@ -909,6 +963,42 @@ on_space_pressed_cb (GtkWidget *widget,
 {
   gtk_widget_activate_action (GTK_WIDGET (user_data), "library.open-viewer", NULL);
   return TRUE;
+}
+
+/* GTK 4.8's grid moves focus photo by photo on Tab, so that Tab never leaves a large grid:
+ * here Tab goes on to the next control, as the arrows walk the photos. */
+static gboolean
+on_tab_pressed_cb (GtkWidget *widget,
+                   GVariant  *args,
+                   gpointer   user_data)
+{
+  LeafLibraryView *self = user_data;
+  GtkWidget *grid = GTK_WIDGET (self->grid_view);
+  gboolean moved;
+
+  /* A widget that cannot take focus gives it on to its siblings, its photos included. */
+  gtk_widget_set_can_focus (grid, FALSE);
+  moved = gtk_widget_child_focus (GTK_WIDGET (gtk_widget_get_root (grid)),
+                                  g_variant_get_int32 (args));
+  gtk_widget_set_can_focus (grid, TRUE);
+  return moved;
+}
+
+static void
+add_tab_shortcut (GtkShortcutController *controller,
+                  LeafLibraryView       *self,
+                  GdkModifierType        modifiers,
+                  GtkDirectionType       direction)
+{
+  /* The keys GtkWindow moves the focus with. */
+  GtkShortcut *shortcut =
+    gtk_shortcut_new (gtk_alternative_trigger_new (gtk_keyval_trigger_new (GDK_KEY_Tab, modifiers),
+                                                   gtk_keyval_trigger_new (GDK_KEY_KP_Tab,
+                                                                           modifiers)),
+                      gtk_callback_action_new (on_tab_pressed_cb, self, NULL));
+
+  gtk_shortcut_set_arguments (shortcut, g_variant_new_int32 (direction));
+  gtk_shortcut_controller_add_shortcut (controller, shortcut);
 }
 
 /* Catalog */
@@ -960,45 +1050,11 @@ leaf_library_view_reload_models (LeafLibraryView *self)
   if (!load_model (self))
     {
       update_counts (self);
+      if (self->images != NULL)
+        leaf_image_list_refresh (self->images);
       return;
     }
   on_catalog_structure_changed_cb (self);
-/* GTK 4.8's grid moves focus photo by photo on Tab, so that Tab never leaves a large grid:
- * here Tab goes on to the next control, as the arrows walk the photos. */
-static gboolean
-on_tab_pressed_cb (GtkWidget *widget,
-                   GVariant  *args,
-                   gpointer   user_data)
-{
-  LeafLibraryView *self = user_data;
-  GtkWidget *grid = GTK_WIDGET (self->grid_view);
-  gboolean moved;
-
-  /* A widget that cannot take focus gives it on to its siblings, its photos included. */
-  gtk_widget_set_can_focus (grid, FALSE);
-  moved = gtk_widget_child_focus (GTK_WIDGET (gtk_widget_get_root (grid)),
-                                  g_variant_get_int32 (args));
-  gtk_widget_set_can_focus (grid, TRUE);
-  return moved;
-}
-
-static void
-add_tab_shortcut (GtkShortcutController *controller,
-                  LeafLibraryView       *self,
-                  GdkModifierType        modifiers,
-                  GtkDirectionType       direction)
-{
-  /* The keys GtkWindow moves the focus with. */
-  GtkShortcut *shortcut =
-    gtk_shortcut_new (gtk_alternative_trigger_new (gtk_keyval_trigger_new (GDK_KEY_Tab, modifiers),
-                                                   gtk_keyval_trigger_new (GDK_KEY_KP_Tab,
-                                                                           modifiers)),
-                      gtk_callback_action_new (on_tab_pressed_cb, self, NULL));
-
-  gtk_shortcut_set_arguments (shortcut, g_variant_new_int32 (direction));
-  gtk_shortcut_controller_add_shortcut (controller, shortcut);
-}
-
   if (self->filter == FILTER_DISAGREEMENTS || self->filter == FILTER_UNCERTAIN)
     reload (self);
 }
@@ -1034,13 +1090,115 @@ leaf_library_view_label (LeafLibraryView *self,
   return TRUE;
 }
 
+/* In Label Next, after a label, the photo after the last one selected, so that labelling a batch
+ * takes one key per photo. */
+static void
+advance_selection (LeafLibraryView *self)
+{
+  g_autoptr(GtkBitset) bitset = NULL;
+  guint next;
+
+  if (self->filter != FILTER_NEXT || !leaf_next_bar_get_advance (self->next_bar)
+      || self->selection == NULL)
+    return;
+  bitset = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
+  if (gtk_bitset_is_empty (bitset))
+    return;
+  next = gtk_bitset_get_maximum (bitset) + 1;
+  if (next < g_list_model_get_n_items (G_LIST_MODEL (self->selection)))
+    leaf_library_view_select_only (self, next);
+}
+
 static void
 label_selection (LeafLibraryView *self,
                  gint64           class_id)
 {
   g_autoptr(GArray) ids = selected_ids (self);
 
-  leaf_library_view_label (self, (const gint64 *) (gpointer) ids->data, ids->len, class_id);
+  if (leaf_library_view_label (self, (const gint64 *) (gpointer) ids->data, ids->len, class_id)
+      && class_id > 0)
+    advance_selection (self);
+}
+
+/* Labels the selected photos with the active model's class, recorded as a suggestion accepted:
+ * one undoable action per class. With @unlabelled_only (Enter), photos that have a label keep
+ * it. Returns how many photos had a suggestion to accept. */
+static guint
+accept_suggestions (LeafLibraryView *self,
+                    gboolean         unlabelled_only)
+{
+  g_autoptr(GPtrArray) items = selected_items (self);
+  g_autoptr(GHashTable) by_class = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                          (GDestroyNotify) g_array_unref);
+  g_autoptr(GError) error = NULL;
+  GHashTableIter iter;
+  gpointer class_id, ids;
+  guint n_accepted = 0;
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      LeafCatalogImage *image = leaf_library_item_get_image (items->pdata[i]);
+      gint64 label = image ? leaf_catalog_image_get_class_id (image) : 0;
+      gint64 predicted = 0, id;
+      GArray *class_ids;
+
+      if (image == NULL || !leaf_catalog_image_get_prediction (image, &predicted, NULL, NULL)
+          || predicted <= 0 || predicted == label || (unlabelled_only && label > 0))
+        continue;
+      if ((class_ids = g_hash_table_lookup (by_class, &predicted)) == NULL)
+        {
+          class_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+          g_hash_table_insert (by_class, g_memdup2 (&predicted, sizeof predicted), class_ids);
+        }
+      id = leaf_catalog_image_get_id (image);
+      g_array_append_val (class_ids, id);
+      n_accepted++;
+    }
+
+  g_hash_table_iter_init (&iter, by_class);
+  while (g_hash_table_iter_next (&iter, &class_id, &ids))
+    {
+      GArray *class_ids = ids;
+
+      if (!leaf_catalog_set_labels (self->catalog, (const gint64 *) (gpointer) class_ids->data,
+                                    class_ids->len, *(gint64 *) class_id,
+                                    LEAF_LABEL_HOW_SUGGESTION, &error))
+        {
+          leaf_show_toast_error (GTK_WIDGET (self), error);
+          return n_accepted;
+        }
+    }
+  if (n_accepted > 0)
+    advance_selection (self);
+  return n_accepted;
+}
+
+static void
+accept_suggestion_action (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+
+  if (self->catalog == NULL || accept_suggestions (self, FALSE) > 0)
+    return;
+  leaf_show_toast (widget, self->model_id == 0
+                           ? _("No model suggests classes yet: train one, or choose one in "
+                               "Train’s history")
+                           : _("No suggestion to accept: select photos whose class the model "
+                               "sees differently"));
+}
+
+/* Enter accepts the suggestions of the selected unlabelled photos; where there are none, it
+ * opens the viewer, as activating a photo does. */
+static gboolean
+on_enter_pressed_cb (GtkWidget *widget,
+                     GVariant  *args,
+                     gpointer   user_data)
+{
+  LeafLibraryView *self = user_data;
+
+  return self->catalog != NULL && accept_suggestions (self, TRUE) > 0;
 }
 
 static void
@@ -1078,6 +1236,18 @@ unlabel_action (GtkWidget  *widget,
                 GVariant   *parameter)
 {
   label_selection (LEAF_LIBRARY_VIEW (widget), 0);
+}
+
+static void
+set_group_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  LeafLibraryView *self = LEAF_LIBRARY_VIEW (widget);
+  g_autoptr(GArray) ids = selected_ids (self);
+
+  if (self->catalog != NULL)
+    leaf_group_key_dialog_present (widget, self->catalog, self->images, ids);
 }
 
 static void
@@ -1144,6 +1314,9 @@ leaf_library_view_get_property (GObject    *object,
     case PROP_SEARCH_MODE:
       g_value_set_boolean (value, self->search_mode);
       break;
+    case PROP_SIDEBAR_REVEALED:
+      g_value_set_boolean (value, adw_flap_get_reveal_flap (self->flap));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1169,9 +1342,18 @@ leaf_library_view_set_property (GObject      *object,
       reload (self);
       g_object_notify_by_pspec (object, pspec);
       break;
+    case PROP_SIDEBAR_REVEALED:
+      adw_flap_set_reveal_flap (self->flap, g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static void
+on_flap_revealed_cb (LeafLibraryView *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDEBAR_REVEALED]);
 }
 
 static void
@@ -1194,6 +1376,10 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
 
   properties[PROP_SEARCH_MODE] =
     g_param_spec_boolean ("search-mode", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The window's header bar has the button that brings a folded sidebar back. */
+  properties[PROP_SIDEBAR_REVEALED] =
+    g_param_spec_boolean ("sidebar-revealed", NULL, NULL, TRUE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1225,7 +1411,12 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
   gtk_widget_class_install_action (widget_class, "library.label", "u", label_action);
   gtk_widget_class_install_action (widget_class, "library.label-class", "x", label_class_action);
   gtk_widget_class_install_action (widget_class, "library.unlabel", NULL, unlabel_action);
+  gtk_widget_class_install_action (widget_class, "library.set-group", NULL, set_group_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK,
+                                       "library.set-group", NULL);
   gtk_widget_class_install_action (widget_class, "library.open-viewer", NULL, open_viewer_action);
+  gtk_widget_class_install_action (widget_class, "library.accept-suggestion", NULL,
+                                   accept_suggestion_action);
   _leaf_library_view_install_class_actions (widget_class);
 
   for (guint key = 1; key <= 9; key++)
@@ -1236,6 +1427,8 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
                                            "library.label", "u", key);
     }
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, 0, "library.unlabel", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_a, 0, "library.accept-suggestion",
+                                       NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_0, 0, "library.unlabel", NULL);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
@@ -1244,7 +1437,9 @@ leaf_library_view_class_init (LeafLibraryViewClass *klass)
 static void
 leaf_library_view_init (LeafLibraryView *self)
 {
+  static const guint enter_keys[] = { GDK_KEY_Return, GDK_KEY_KP_Enter, GDK_KEY_ISO_Enter };
   GtkEventController *shortcuts;
+  GtkWidget *group_button;
   GtkGesture *click;
 
   gtk_widget_init_template (GTK_WIDGET (self));
@@ -1278,11 +1473,34 @@ leaf_library_view_init (LeafLibraryView *self)
                                         gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_space, 0),
                                                           gtk_callback_action_new (on_space_pressed_cb,
                                                                                    self, NULL)));
+  add_tab_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), self, 0, GTK_DIR_TAB_FORWARD);
+  add_tab_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), self, GDK_SHIFT_MASK, GTK_DIR_TAB_BACKWARD);
+  for (guint i = 0; i < G_N_ELEMENTS (enter_keys); i++)
+    gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts),
+                                          gtk_shortcut_new (gtk_keyval_trigger_new (enter_keys[i], 0),
+                                                            gtk_callback_action_new (on_enter_pressed_cb,
+                                                                                     self, NULL)));
   gtk_widget_add_controller (GTK_WIDGET (self->grid_view), shortcuts);
+  g_signal_connect_object (self->flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed_cb),
+                           self, G_CONNECT_SWAPPED);
 
   g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
                            G_CALLBACK (on_search_bar_mode_cb), self, G_CONNECT_SWAPPED);
   gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+
+  self->next_bar = LEAF_NEXT_BAR (leaf_next_bar_new (self->settings));
+  gtk_widget_set_visible (GTK_WIDGET (self->next_bar), FALSE);
+  gtk_box_insert_child_after (GTK_BOX (gtk_widget_get_parent (self->filter_banner)),
+                              GTK_WIDGET (self->next_bar), self->filter_banner);
+  g_signal_connect_object (self->next_bar, "changed", G_CALLBACK (on_next_batch_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+
+  group_button = gtk_button_new_with_mnemonic (_("_Group…"));
+  gtk_widget_set_tooltip_text (group_button, _("Set the group of the selected photos, which "
+                                               "keeps them in one split (Ctrl+G)"));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (group_button), "library.set-group");
+  gtk_action_bar_pack_end (GTK_ACTION_BAR (gtk_revealer_get_child (self->label_bar_revealer)),
+                           group_button);
 
   update_selection_label (self);
   update_content_page (self);
@@ -1296,9 +1514,6 @@ leaf_library_view_new (void)
 
 /**
  * leaf_library_view_set_catalog:
-    case PROP_SIDEBAR_REVEALED:
-      g_value_set_boolean (value, adw_flap_get_reveal_flap (self->flap));
-      break;
  * @self: the view
  * @catalog: (nullable): the catalog to show
  */
@@ -1324,20 +1539,11 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
   g_clear_pointer (&self->confusion_truth, g_free);
   g_clear_pointer (&self->confusion_predicted, g_free);
 
-    case PROP_SIDEBAR_REVEALED:
-      adw_flap_set_reveal_flap (self->flap, g_value_get_boolean (value));
-      break;
   if (catalog == NULL)
     return;
 
   load_classes (self);
   g_signal_connect_object (catalog, "labels-changed",
-static void
-on_flap_revealed_cb (LeafLibraryView *self)
-{
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDEBAR_REVEALED]);
-}
-
                            G_CALLBACK (on_catalog_labels_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (catalog, "classes-changed",
                            G_CALLBACK (on_catalog_structure_changed_cb), self, G_CONNECT_SWAPPED);
@@ -1359,10 +1565,6 @@ on_flap_revealed_cb (LeafLibraryView *self)
 void
 leaf_library_view_set_thumbnailer (LeafLibraryView *self,
                                    LeafThumbnailer *thumbnailer)
-  /* The window's header bar has the button that brings a folded sidebar back. */
-  properties[PROP_SIDEBAR_REVEALED] =
-    g_param_spec_boolean ("sidebar-revealed", NULL, NULL, TRUE,
-                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 {
   g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
 
@@ -1455,16 +1657,12 @@ leaf_library_view_show_confusion (LeafLibraryView *self,
   g_autoptr(LeafModelInfo) model = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
-  add_tab_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), self, 0, GTK_DIR_TAB_FORWARD);
-  add_tab_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts), self, GDK_SHIFT_MASK, GTK_DIR_TAB_BACKWARD);
   guint n_classes;
 
   g_return_if_fail (LEAF_IS_LIBRARY_VIEW (self));
 
   if (self->catalog == NULL)
     return;
-  g_signal_connect_object (self->flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed_cb),
-                           self, G_CONNECT_SWAPPED);
   model = leaf_catalog_get_model (self->catalog, model_id, &error);
   if (model == NULL)
     {

@@ -19,37 +19,89 @@ struct _LeafThumbnailCell
   LeafLibraryItem *item;
   GCancellable *cancellable;
   int size;
+  gboolean show_disagreement;
 
   /* Template widgets */
   GtkOverlay *overlay;
   GtkPicture *picture;
   GtkImage *status_icon;
   GtkLabel *chip;
+  GtkWidget *suggestion;
+  GtkWidget *suggestion_dot;
+  GtkLabel *suggestion_label;
   GtkLabel *name_label;
+  GtkLabel *disagreement_label;
 };
 
 G_DEFINE_FINAL_TYPE (LeafThumbnailCell, leaf_thumbnail_cell, GTK_TYPE_WIDGET)
 
+/* The model's class and probability: where the photo has no label, as a suggestion in the
+ * label's place; where its label differs, at the top, so that both show. A prediction that
+ * agrees with the label adds nothing. */
 static void
 update_label (LeafThumbnailCell *self)
 {
   const char *name = leaf_library_item_get_class_name (self->item);
   LeafCatalogImage *image = leaf_library_item_get_image (self->item);
+  const char *predicted = NULL, *predicted_color = NULL;
+  double probability = 0;
+  gboolean show_prediction;
   g_autofree char *description = NULL;
+  g_autofree char *chip_text = NULL;
+  g_autofree char *disagreement = NULL;
 
   gtk_label_set_text (self->chip, name ? name : "");
   gtk_widget_set_visible (GTK_WIDGET (self->chip), name != NULL);
   leaf_widget_set_class_color (GTK_WIDGET (self->chip),
                                leaf_library_item_get_class_color (self->item));
 
+  show_prediction = leaf_library_item_get_prediction (self->item, &predicted, &predicted_color,
+                                                      &probability)
+                    && g_strcmp0 (name, predicted) != 0;
+  if (show_prediction)
+    {
+      /* Translators: a class and the model's probability for it, on a photo's thumbnail */
+      chip_text = g_strdup_printf (_("%s %.0f %%"), predicted, 100 * probability);
+      gtk_label_set_text (self->suggestion_label, chip_text);
+      leaf_widget_set_class_color (self->suggestion_dot, predicted_color);
+      gtk_widget_set_valign (self->suggestion, name ? GTK_ALIGN_START : GTK_ALIGN_END);
+      if (name != NULL)
+        /* Translators: under a photo in the Disagreements filter: its label, the model's
+         * class and the model's probability for it */
+        disagreement = g_strdup_printf (_("labelled %s, model says %s (%.0f %%)"), name,
+                                        predicted, 100 * probability);
+    }
+  gtk_widget_set_visible (self->suggestion, show_prediction);
+  gtk_label_set_text (self->disagreement_label, disagreement ? disagreement : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->disagreement_label),
+                          disagreement != NULL && self->show_disagreement);
+
   if (image != NULL)
     {
       const char *file = leaf_catalog_image_get_name (image);
 
       gtk_label_set_text (self->name_label, file);
-      /* Translators: accessible label of a photo in the grid: file name, then its class */
-      description = name ? g_strdup_printf (_("%s, labelled %s"), file, name)
-                         : g_strdup_printf (_("%s, unlabelled"), file);
+      if (disagreement != NULL)
+        /* Translators: accessible label of a photo in the grid: file name, then its label and
+         * what the model says */
+        description = g_strdup_printf (_("%s, %s"), file, disagreement);
+      else if (show_prediction)
+        /* Translators: accessible label of an unlabelled photo in the grid: file name, the
+         * model's class and its probability */
+        description = g_strdup_printf (_("%s, unlabelled, suggested %s (%.0f %%): press A to "
+                                         "accept"), file, predicted, 100 * probability);
+      else
+        /* Translators: accessible label of a photo in the grid: file name, then its class */
+        description = name ? g_strdup_printf (_("%s, labelled %s"), file, name)
+                           : g_strdup_printf (_("%s, unlabelled"), file);
+      if (leaf_catalog_image_get_group_key (image) != NULL)
+        {
+          g_autofree char *ungrouped = g_steal_pointer (&description);
+
+          /* Translators: a photo's description, then the group that keeps it in one split */
+          description = g_strdup_printf (_("%s, group %s"), ungrouped,
+                                         leaf_catalog_image_get_group_key (image));
+        }
       gtk_widget_set_tooltip_text (GTK_WIDGET (self), description);
       gtk_accessible_update_property (GTK_ACCESSIBLE (self),
                                       GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
@@ -111,7 +163,11 @@ leaf_thumbnail_cell_class_init (LeafThumbnailCellClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, picture);
   gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, status_icon);
   gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, chip);
+  gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, suggestion);
+  gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, suggestion_dot);
+  gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, suggestion_label);
   gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, name_label);
+  gtk_widget_class_bind_template_child (widget_class, LeafThumbnailCell, disagreement_label);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BOX_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "thumbnailcell");
@@ -167,6 +223,9 @@ leaf_thumbnail_cell_bind (LeafThumbnailCell *self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (item, "notify::class-color", G_CALLBACK (on_item_notify_cb), self,
                            G_CONNECT_SWAPPED);
+  /* A new snapshot may carry a new prediction. */
+  g_signal_connect_object (item, "notify::image", G_CALLBACK (on_item_notify_cb), self,
+                           G_CONNECT_SWAPPED);
   update_label (self);
 
   image = leaf_library_item_get_image (item);
@@ -212,6 +271,7 @@ leaf_thumbnail_cell_set_size (LeafThumbnailCell *self,
   self->size = size;
   gtk_widget_set_size_request (GTK_WIDGET (self->overlay), size, size);
   gtk_widget_set_size_request (GTK_WIDGET (self->name_label), size, -1);
+  gtk_widget_set_size_request (GTK_WIDGET (self->disagreement_label), size, -1);
 }
 
 void
@@ -220,6 +280,24 @@ leaf_thumbnail_cell_set_show_name (LeafThumbnailCell *self,
 {
   g_return_if_fail (LEAF_IS_THUMBNAIL_CELL (self));
   gtk_widget_set_visible (GTK_WIDGET (self->name_label), show_name);
+}
+
+/**
+ * leaf_thumbnail_cell_set_show_disagreement:
+ * @show_disagreement: whether a line under the photo says "labelled X, model says Y (72 %)"
+ *   when the model disagrees with the label, as the Disagreements filter does
+ */
+void
+leaf_thumbnail_cell_set_show_disagreement (LeafThumbnailCell *self,
+                                           gboolean           show_disagreement)
+{
+  g_return_if_fail (LEAF_IS_THUMBNAIL_CELL (self));
+
+  if (self->show_disagreement == show_disagreement)
+    return;
+  self->show_disagreement = show_disagreement;
+  if (self->item != NULL)
+    update_label (self);
 }
 
 /**

@@ -24,6 +24,8 @@ void             leaf_thumbnail_cell_set_size      (LeafThumbnailCell *self,
                                                     int                size);
 void             leaf_thumbnail_cell_set_show_name (LeafThumbnailCell *self,
                                                     gboolean           show_name);
+void             leaf_thumbnail_cell_set_show_disagreement (LeafThumbnailCell *self,
+                                                            gboolean           show_disagreement);
 gboolean         leaf_thumbnail_cell_has_thumbnail (LeafThumbnailCell *self);
 
 G_END_DECLS

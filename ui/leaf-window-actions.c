@@ -131,6 +131,8 @@ on_import_finished_cb (GObject      *source,
   gtk_revealer_set_reveal_child (self->task_revealer, FALSE);
   g_clear_object (&self->task_cancellable);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import", self->catalog != NULL);
+  /* The new photos waited for the import to end to be predicted by the active model. */
+  _leaf_window_review_active_model (self);
   if (summary == NULL)
     {
       leaf_show_toast_error (GTK_WIDGET (self), error);

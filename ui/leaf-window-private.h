@@ -54,6 +54,7 @@ void _leaf_window_update_actions     (LeafWindow      *self);
 void _leaf_window_import_folder      (LeafWindow      *self,
                                       GFile           *folder);
 void _leaf_window_dnd_init           (LeafWindow      *self);
+void _leaf_window_review_active_model (LeafWindow     *self);
 void _leaf_window_review_model       (LeafWindow      *self,
                                       gint64           model_id);
 void _leaf_window_start_training     (LeafWindow      *self,

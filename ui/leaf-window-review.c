@@ -2,11 +2,12 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The Library's Disagreements and Uncertain filters, and the photos behind a confusion-matrix
- * cell, read predictions stored in the catalog. When a model without them becomes the active
- * one (by its run, or by the user's choice), the diagnosis service diagnoses every photo with it
- * and stores the results in batches, so that the filters fill up while it works; progress shows
- * under the header bar, where it can be cancelled.
+ * The Library's suggestions, its Disagreements and Uncertain filters, and the photos behind a
+ * confusion-matrix cell, read predictions stored in the catalog. Whenever the active model has
+ * photos it has not reviewed (it became active by its run or by the user's choice, the catalog
+ * was opened, photos were added), the diagnosis service diagnoses them with it and stores the
+ * results in batches, so that the grid fills up while it works; progress shows under the header
+ * bar, where it can be cancelled.
  */
 
 #define G_LOG_DOMAIN "leaf-window"
@@ -15,6 +16,7 @@
 
 #include <glib/gi18n.h>
 
+#include "leaf-active-model.h"
 #include "leaf-diagnosis-service.h"
 #include "leaf-toast.h"
 #include "leaf-window-private.h"
@@ -23,6 +25,7 @@ typedef struct
 {
   LeafWindow *window;
   LeafCatalog *catalog; /* the window may have opened another one since */
+  gint64 model_id;
 } Review;
 
 static void
@@ -59,6 +62,7 @@ on_review_finished_cb (GObject      *source,
 {
   g_autoptr(Review) review = user_data;
   LeafWindow *self = review->window;
+  g_autoptr(LeafModelInfo) active = NULL;
   g_autoptr(GError) error = NULL;
 
   gtk_revealer_set_reveal_child (self->task_revealer, FALSE);
@@ -70,8 +74,13 @@ on_review_finished_cb (GObject      *source,
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return;
     }
-  if (review->catalog == self->catalog)
-    leaf_library_view_reload_models (self->library_view);
+  if (review->catalog != self->catalog)
+    return;
+  leaf_library_view_reload_models (self->library_view);
+  /* Another model that became active while this one worked was turned away: its turn now. */
+  active = leaf_active_model_get (self->catalog);
+  if (active != NULL && active->id != review->model_id)
+    _leaf_window_review_active_model (self);
 }
 
 /**
@@ -93,6 +102,7 @@ _leaf_window_review_model (LeafWindow *self,
   review = g_new0 (Review, 1);
   review->window = g_object_ref (self);
   review->catalog = g_object_ref (self->catalog);
+  review->model_id = model_id;
   self->task_cancellable = g_cancellable_new ();
   gtk_label_set_text (self->task_label, _("Reviewing photos with the new model…"));
   gtk_progress_bar_set_fraction (self->task_progress, 0);
@@ -103,4 +113,29 @@ _leaf_window_review_model (LeafWindow *self,
                                                self->catalog, model_id, on_review_progress_cb,
                                                self, self->task_cancellable,
                                                on_review_finished_cb, review);
+}
+
+/**
+ * _leaf_window_review_active_model:
+ * @self: the window
+ *
+ * Reviews the photos the active model has not reviewed yet, if any can be: a photo that is
+ * missing gets no prediction.
+ */
+void
+_leaf_window_review_active_model (LeafWindow *self)
+{
+  g_autoptr(LeafModelInfo) model = NULL;
+  LeafImageQuery unreviewed = { .unreviewed_only = TRUE };
+  guint n_unreviewed = 0, n_missing = 0;
+
+  if (self->catalog == NULL || (model = leaf_active_model_get (self->catalog)) == NULL)
+    return;
+  unreviewed.model_id = model->id;
+  if (!leaf_catalog_count_images (self->catalog, &unreviewed, &n_unreviewed, NULL))
+    return;
+  unreviewed.missing_only = TRUE;
+  if (n_unreviewed > 0 && leaf_catalog_count_images (self->catalog, &unreviewed, &n_missing, NULL)
+      && n_unreviewed > n_missing)
+    _leaf_window_review_model (self, model->id);
 }

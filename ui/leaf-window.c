@@ -28,23 +28,6 @@ drop_trainer (LeafWindow *self)
     leaf_train_view_end_run (self->train_view, 0, NULL);
 }
 
-/* The Library's Disagreements and Uncertain filters read the active model's stored
- * predictions: make them when it has none yet (a model imported, or one its run did not make
- * active and the user chose since). */
-static void
-review_active_model (LeafWindow *self)
-{
-  g_autoptr(LeafModelInfo) model = NULL;
-  LeafImageQuery predicted = { .sort = LEAF_IMAGE_SORT_UNCERTAINTY };
-  guint count = 0;
-
-  if (self->catalog == NULL || (model = leaf_active_model_get (self->catalog)) == NULL)
-    return;
-  predicted.model_id = model->id;
-  if (leaf_catalog_count_images (self->catalog, &predicted, &count, NULL) && count == 0)
-    _leaf_window_review_model (self, model->id);
-}
-
 static void
 set_catalog (LeafWindow  *self,
              LeafCatalog *catalog,
@@ -79,8 +62,14 @@ set_catalog (LeafWindow  *self,
       g_signal_connect_object (catalog, "classes-changed",
                                G_CALLBACK (_leaf_window_update_actions), self,
                                G_CONNECT_SWAPPED);
+      /* The Library shows the active model's predictions: of every photo, whenever it has new
+       * ones (leaf-window-review.c). */
       g_signal_connect_object (catalog, "active-model-changed",
-                               G_CALLBACK (review_active_model), self, G_CONNECT_SWAPPED);
+                               G_CALLBACK (_leaf_window_review_active_model), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (catalog, "images-changed",
+                               G_CALLBACK (_leaf_window_review_active_model), self,
+                               G_CONNECT_SWAPPED);
       if (self->settings != NULL)
         g_settings_set_string (self->settings, "last-catalog", leaf_catalog_get_path (catalog));
     }
@@ -91,6 +80,7 @@ set_catalog (LeafWindow  *self,
       gtk_stack_set_visible_child_name (self->main_stack, "no-catalog");
     }
   _leaf_window_update_actions (self);
+  _leaf_window_review_active_model (self);
 }
 
 /**
@@ -198,7 +188,7 @@ on_trainer_event_cb (LeafTrainer          *trainer,
       leaf_library_view_reload_models (self->library_view);
       leaf_diagnose_view_reload_model (self->diagnose_view);
       if (event->error == NULL && event->activated)
-        review_active_model (self);
+        _leaf_window_review_active_model (self);
     }
 }
 
