@@ -182,6 +182,7 @@ apply_label (LeafDb             *db,
   g_auto(LabelState) old = { 0 };
   g_autoptr(LeafStmt) how_stmt = NULL;
   g_autoptr(LeafStmt) event = NULL;
+  g_autofree char *now = _leaf_now ();
   gboolean same;
 
   if (changed != NULL)
@@ -193,9 +194,12 @@ apply_label (LeafDb             *db,
 
   /* The same class with the same provenance is no change; the same class confirmed by other
    * means (a person confirming a folder's label) is, because the provenance changes. */
+  /* A given label without a time is the same when its class, labeller and how are: importing
+   * one spreadsheet twice changes nothing the second time. */
   if (given != NULL)
     same = old.class_id == class_id && g_strcmp0 (old.how, given->how) == 0 &&
-           g_strcmp0 (old.user, given->user) == 0 && g_strcmp0 (old.time, given->time) == 0;
+           g_strcmp0 (old.user, given->user) == 0 &&
+           (given->time == NULL || g_strcmp0 (old.time, given->time) == 0);
   else
     {
       how_stmt = _leaf_db_prepare (db, "SELECT how FROM label_actions WHERE id = ?", error);
@@ -213,7 +217,9 @@ apply_label (LeafDb             *db,
 
   if (class_id == 0 ? !delete_label (db, image_id, error)
       : given != NULL ? !write_label_state (db, image_id,
-                                            &(LabelState) { class_id, given->user, given->time,
+                                            &(LabelState) { class_id, given->user,
+                                                            given->time != NULL ? given->time
+                                                                                : now,
                                                             given->how },
                                             error)
       : !write_label_of_action (db, image_id, class_id, action_id, error))

@@ -241,7 +241,8 @@ gboolean   _leaf_labels_apply            (LeafDb            *db,
                                           gboolean          *changed,
                                           GError           **error);
 /* The same with a provenance of its own (a label brought from another tool, which says who
- * made it, when and how), recorded in action_id for undo. A redo gives it the action's. */
+ * made it, when (NULL: now) and how), recorded in action_id for undo. A redo gives it the
+ * action's. */
 gboolean   _leaf_labels_apply_given      (LeafDb            *db,
                                           gint64             action_id,
                                           gint64             image_id,

@@ -665,8 +665,6 @@ apply_record (Apply   *apply,
 
   if (class_id > 0)
     {
-      g_autofree char *now = time == NULL ? _leaf_now () : NULL;
-
       if (apply->action_id == 0 &&
           (apply->action_id = _leaf_labels_new_action (apply->db, apply->action_how,
                                                        error)) == 0)
@@ -674,7 +672,7 @@ apply_record (Apply   *apply,
       if (!_leaf_labels_apply_given (apply->db, apply->action_id, image_id, class_id,
                                      record->labeller != NULL ? record->labeller
                                                               : g_get_user_name (),
-                                     time != NULL ? time : now, how, apply->keep_labels,
+                                     time, how, apply->keep_labels,
                                      &changed, error))
         return FALSE;
       if (changed)

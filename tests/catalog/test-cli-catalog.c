@@ -259,7 +259,7 @@ test_workflow (Fixture       *fixture,
   g_assert_cmpuint (g_strv_length (csv_lines), ==, 1 + 5);
   g_assert_cmpstr (csv_lines[0], ==, "sha256,path,class,labeller,time,how");
   tree_out = RUN_OK (fixture, "export-folder", tree);
-  g_assert_nonnull (strstr (tree_out, "Exported 5 images"));
+  g_assert_nonnull (strstr (tree_out, "Exported 5 labelled and 0 unlabelled images"));
 
   /* A file that vanishes is missing, not gone. */
   g_assert_cmpint (g_unlink (leaf0), ==, 0);
@@ -555,6 +555,79 @@ test_tabs_and_newlines_escaped (Fixture       *fixture,
     g_assert_nonnull (strstr (tsv_text, escaped[i]));
 }
 
+/* import-labels applies what it can, names every line it could not apply on standard error
+ * and in --json, and exits with 1; export-labels writes Label Studio's form; a tree that
+ * export-folder wrote imports into a new catalog with its labels and unlabelled photos. */
+static void
+test_labels_in_and_out (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *csv = g_build_filename (fixture->dir, "sheet.csv", NULL);
+  g_autofree char *json_path = g_build_filename (fixture->dir, "ls.json", NULL);
+  g_autofree char *tree = g_build_filename (fixture->dir, "tree", NULL);
+  g_autofree char *copy = g_build_filename (fixture->dir, "copy.leafscope", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *exported = NULL;
+  g_autofree char *reimported = NULL;
+  g_autoptr(JsonNode) report = NULL;
+  g_autoptr(JsonNode) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *not_applied;
+  const char *plain_args[] = { "import-labels", csv, NULL };
+  const char *json_args[] = { "import-labels", "--json", "--create-classes", csv, NULL };
+  const char *bad_format[] = { "export-labels", "--format=yaml", json_path, NULL };
+  const char *import_tree[] = { "import", tree, NULL };
+
+  if (!have_cli ())
+    return;
+  g_free (RUN_OK (fixture, "import", "--no-folder-labels", fixture->photos));
+  g_free (RUN_OK (fixture, "classes", "add", "healthy"));
+  g_file_set_contents (csv, "path,class,labeller\n"
+                       "photos/healthy/leaf-0.jpg,healthy,ana\n"
+                       "photos/blight/leaf-3.jpg,rust,ana\n"
+                       "photos/nope.jpg,healthy,ana\n", -1, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (run_cli_with (NULL, NULL, fixture->catalog, &out, &err, plain_args), ==, 1);
+  g_assert_nonnull (strstr (err, "Line 3: "));
+  g_assert_nonnull (strstr (err, "--create-classes"));
+  g_assert_nonnull (strstr (err, "Line 4: "));
+  g_assert_null (strstr (err, "Line 2: "));
+  g_assert_nonnull (strstr (out, "Labelled 1,"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_cli_with (NULL, NULL, fixture->catalog, &out, &err, json_args), ==, 1);
+  report = parse_json (out);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (report), "labelled"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (report), "unchanged"), ==,
+                   1);
+  not_applied = json_object_get_array_member (json_node_get_object (report), "not_applied");
+  g_assert_cmpuint (json_array_get_length (not_applied), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (not_applied, 0),
+                                               "line"), ==, 4);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_free (RUN_OK (fixture, "export-labels", "--format=label-studio", json_path));
+  g_assert_true (g_file_get_contents (json_path, &out, NULL, NULL));
+  tasks = parse_json (out);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (tasks)), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli_with (NULL, NULL, fixture->catalog, &out, &err, bad_format), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_free (RUN_OK (fixture, "export-folder", tree));
+  g_assert_cmpint (run_cli_with (NULL, NULL, copy, &out, &err, import_tree), ==, 0);
+  g_assert_nonnull (strstr (out, "Added 5,"));
+  g_assert_nonnull (strstr (out, "labelled 2,"));
+  exported = ctu_catalog_state (fixture->catalog);
+  reimported = ctu_catalog_state (copy);
+  g_assert_cmpstr (reimported, ==, exported);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -572,6 +645,7 @@ main (int   argc,
   ADD ("numbers-validated", test_numbers_validated);
   ADD ("double-dash-ends-options", test_double_dash);
   ADD ("tabs-and-newlines-escaped", test_tabs_and_newlines_escaped);
+  ADD ("labels-in-and-out", test_labels_in_and_out);
 
   return g_test_run ();
 }
