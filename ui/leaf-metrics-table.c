@@ -61,6 +61,9 @@ leaf_metrics_table_add_cell (GtkGrid    *grid,
       gtk_label_set_wrap (GTK_LABEL (label), TRUE);
       gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
       gtk_label_set_max_width_chars (GTK_LABEL (label), 24);
+      /* Squeezed, they would break “healthy” letter by letter: words under 10 letters stay
+       * whole, and the table scrolls instead. */
+      gtk_label_set_width_chars (GTK_LABEL (label), MIN (g_utf8_strlen (text, -1), 10));
     }
   gtk_widget_add_css_class (label, header ? "heading" : "numeric");
   if (header)

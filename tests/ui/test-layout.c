@@ -3,10 +3,10 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The window shows each view (the Library with its sidebar, Train after a run, Diagnose with a
- * result) at 800×600 and at its default size, and then Preferences, its Weights page and the
- * photo viewer. Every visible control must lie inside the window, or inside the content of a
+ * result) at 800×600 and at its default size, and then Preferences, its Weights page, the
+ * comparison of models and the photo viewer. Every visible control must lie inside the window, or inside the content of a
  * scrolled window, where scrolling reaches it; a label cut short must say so with an ellipsis
- * and carry its whole text in a tooltip. meson runs this program once in English and once in
+ * and carry its whole text in a tooltip, and a wrapped one must keep its words whole. meson runs this program once in English and once in
  * Spanish, whose words are longer.
  */
 
@@ -20,7 +20,9 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 
+#include "leaf-application.h"
 #include "leaf-import.h"
+#include "leaf-model-compare-dialog.h"
 #include "leaf-preferences-window.h"
 #include "leaf-viewer-window.h"
 #include "leaf-window-private.h"
@@ -94,6 +96,28 @@ find_clip (GtkWidget *widget,
   return NULL;
 }
 
+/* A wrapped label squeezed so narrow that it breaks a word of under 10 characters (longer
+ * ones, which a user may name a class with, may break). */
+static gboolean
+breaks_words (GtkWidget *widget)
+{
+  g_auto(GStrv) words = g_strsplit_set (gtk_label_get_text (GTK_LABEL (widget)), " \n", -1);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      g_autoptr(PangoLayout) layout = NULL;
+      int width;
+
+      if (g_utf8_strlen (words[i], -1) >= 10)
+        continue;
+      layout = gtk_widget_create_pango_layout (widget, words[i]);
+      pango_layout_get_pixel_size (layout, &width, NULL);
+      if (width > gtk_widget_get_width (widget) + 1)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* A label shorter than its text with neither an ellipsis nor a tooltip that gives it whole. */
 static gboolean
 truncated_silently (GtkWidget *widget)
@@ -140,6 +164,13 @@ check_widgets (GtkWidget  *widget,
           name = describe (widget);
           g_ptr_array_add (problems, g_strdup_printf ("%s: %s %s", where, name, clip));
         }
+      else if (GTK_IS_LABEL (widget) && gtk_label_get_wrap (GTK_LABEL (widget))
+               && breaks_words (widget))
+        {
+          name = describe (widget);
+          g_ptr_array_add (problems, g_strdup_printf ("%s: %s breaks its words (%d px)", where,
+                                                      name, gtk_widget_get_width (widget)));
+        }
       else if (GTK_IS_LABEL (widget) && truncated_silently (widget))
         {
           name = describe (widget);
@@ -162,13 +193,17 @@ typedef struct
 } Size;
 
 
-/* Revealers that are still opening or closing. */
+/* Revealers and flaps that are still opening or closing. */
 static gboolean
 settled (GtkWidget *widget)
 {
   if (GTK_IS_REVEALER (widget) && gtk_widget_get_mapped (widget)
       && gtk_revealer_get_reveal_child (GTK_REVEALER (widget))
          != gtk_revealer_get_child_revealed (GTK_REVEALER (widget)))
+    return FALSE;
+  if (ADW_IS_FLAP (widget) && gtk_widget_get_mapped (widget)
+      && adw_flap_get_reveal_progress (ADW_FLAP (widget))
+         != (adw_flap_get_reveal_flap (ADW_FLAP (widget)) ? 1.0 : 0.0))
     return FALSE;
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
@@ -217,6 +252,15 @@ check_window (GtkWidget  *window,
                                             gtk_widget_get_height (window));
 
   check_widgets (window, window, where, problems);
+  /* To look at them: LEAF_LAYOUT_SHOTS=FOLDER. */
+  if (g_getenv ("LEAF_LAYOUT_SHOTS") != NULL)
+    {
+      g_autoptr(GdkTexture) texture = ui_test_render (window);
+      g_autofree char *name = g_strconcat (where, ".png", NULL);
+      g_autofree char *path = g_build_filename (g_getenv ("LEAF_LAYOUT_SHOTS"), name, NULL);
+
+      g_assert_true (gdk_texture_save_to_png (texture, path));
+    }
 }
 
 static gboolean
@@ -281,9 +325,12 @@ test_layout (void)
   g_autoptr(GFile) photo = NULL;
   LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
   const char *paths[2] = { photos, NULL };
+  /* The application, for its style sheet. */
+  g_autoptr(LeafApplication) app = leaf_application_new (G_APPLICATION_NON_UNIQUE);
   LeafWindow *window;
   LeafRecipe recipe;
-  GtkWidget *preferences, *viewer;
+  GtkWidget *preferences, *viewer, *compare;
+  g_autoptr(GPtrArray) models = NULL;
   int default_width, default_height, min_width, min_height;
 
   g_free (ui_test_make_photos (photos, class_names, 6));
@@ -299,11 +346,13 @@ test_layout (void)
     leaf_catalog_close (catalog);
   }
 
-  window = leaf_window_new (NULL);
-  gtk_window_get_default_size (GTK_WINDOW (window), &default_width, &default_height);
-  gtk_window_present (GTK_WINDOW (window));
-  leaf_window_open_catalog (window, file);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_open (G_APPLICATION (app), &file, 1, "");
   ui_test_iterate (300);
+  window = LEAF_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (window);
+  gtk_window_get_default_size (GTK_WINDOW (window), &default_width, &default_height);
 
   /* The window allows the smallest size, and no less than what fits. */
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL,
@@ -363,6 +412,15 @@ test_layout (void)
   check_window (preferences, "the Weights page", problems);
   gtk_window_destroy (GTK_WINDOW (preferences));
 
+  /* The run's model beside itself: the dialog's layout does not depend on which. */
+  models = leaf_catalog_list_models (window->catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (models->len, >, 0);
+  compare = leaf_model_compare_dialog_new (GTK_WINDOW (window), g_ptr_array_index (models, 0),
+                                           g_ptr_array_index (models, models->len - 1));
+  check_dialog (compare, "the comparison of models", problems);
+  gtk_window_destroy (GTK_WINDOW (compare));
+
   leaf_window_show_view (window, "library");
   leaf_library_view_open_viewer (window->library_view, 0);
   ui_test_iterate (300);
@@ -379,6 +437,7 @@ test_layout (void)
 
   gtk_window_destroy (GTK_WINDOW (window));
   ui_test_iterate (100);
+  g_clear_object (&app);
   leaf_test_remove_tree (dir);
 }
 
