@@ -17,6 +17,7 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "leaf-group-dialog.h"
 #include "leaf-image.h"
@@ -137,7 +138,7 @@ update_preview (AdwMessageDialog *dialog)
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) text = g_string_new (NULL);
   g_autoptr(GHashTable) keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  guint n_grouped = 0;
+  guint n_grouped = 0, n_top = 0;
 
   gtk_widget_set_sensitive (GTK_WIDGET (group->pattern_entry),
                             import_group_mode (group) == GROUP_PATTERN);
@@ -170,7 +171,12 @@ update_preview (AdwMessageDialog *dialog)
 
       if (key != NULL)
         {
+          const char *relative = group->samples->pdata[i];
+
           n_grouped++;
+          /* A key that is the photo's top folder, which the import makes its class */
+          n_top += g_str_has_prefix (relative, key) && relative[strlen (key)] == G_DIR_SEPARATOR
+                   && strchr (key, G_DIR_SEPARATOR) == NULL;
           g_hash_table_add (keys, key);
         }
     }
@@ -196,6 +202,12 @@ update_preview (AdwMessageDialog *dialog)
         /* Translators: a file the group pattern does not match */
         g_string_append_printf (text, _("%s → no group"), display);
     }
+  if (n_grouped > 0 && n_top == n_grouped)
+    g_string_append_printf (text, "\n%s",
+                            _("Each group is a whole top folder, which the import makes a "
+                              "class: all the photos of a class would land in one split. Keep "
+                              "each plant in a folder of its own below its class folder, or "
+                              "choose a pattern."));
   gtk_label_set_text (group->preview, text->str);
 }
 

@@ -11,6 +11,7 @@
 #include "leaf-test.h"
 
 #include <adwaita.h>
+#include <string.h>
 
 #include "leaf-catalog.h"
 #include "leaf-group-dialog.h"
@@ -44,6 +45,16 @@ find_dialog (void)
 
   g_assert_nonnull (dialog);
   return ADW_MESSAGE_DIALOG (dialog);
+}
+
+/* As a click on the dialog's button: adw_message_dialog_response() alone leaves it open. */
+static void
+respond (AdwMessageDialog *dialog,
+         const char       *response)
+{
+  adw_message_dialog_response (dialog, response);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_test_iterate (50);
 }
 
 static void
@@ -101,6 +112,7 @@ test_import_dialog (void)
                                         "8 of the first 8 photos get a group key, 4 groups"));
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (dialog), "→ blight/plant-1\n"));
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (dialog), "→ healthy/plant-4"));
+  g_assert_null (ui_test_find_label (GTK_WIDGET (dialog), "Each group is a whole top folder"));
 
   /* A pattern of one's own: a wrong one cannot be imported with, and says why. */
   check (dialog, "File-name pattern");
@@ -117,8 +129,7 @@ test_import_dialog (void)
                                         "4 of the first 8 photos get a group key, 2 groups"));
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (dialog), "photo-"));
   g_assert_nonnull (ui_test_find_label (GTK_WIDGET (dialog), "→ no group"));
-  adw_message_dialog_response (dialog, "import");
-  ui_test_iterate (50);
+  respond (dialog, "import");
   g_assert_cmpstr (chosen, ==, "(plant-[12])/");
 
   /* The import gives the keys the preview showed. */
@@ -148,9 +159,26 @@ test_import_dialog (void)
   leaf_import_group_dialog_present (GTK_WINDOW (window), folder, on_pattern_chosen_cb, &chosen,
                                     NULL);
   ui_test_iterate (50);
-  adw_message_dialog_response (find_dialog (), "cancel");
-  ui_test_iterate (50);
+  respond (find_dialog (), "cancel");
   g_assert_null (chosen);
+
+  /* Photos straight in their class folders: grouping by folder would put a class in one split,
+   * and the dialog says so. */
+  {
+    static const char *const classes[] = { "blight", "healthy", NULL };
+    g_autofree char *flat = g_build_filename (dir, "flat", NULL);
+    g_autoptr(GFile) flat_folder = g_file_new_for_path (flat);
+
+    g_free (ui_test_make_photos (flat, classes, 2));
+    leaf_import_group_dialog_present (GTK_WINDOW (window), flat_folder, on_pattern_chosen_cb,
+                                      &chosen, NULL);
+    ui_test_iterate (50);
+    dialog = find_dialog ();
+    check (dialog, "Sub-folder");
+    g_assert_nonnull (ui_test_find_label (GTK_WIDGET (dialog), "Each group is a whole top folder"));
+    /* Plant folders below the class folders do not get the warning (above). */
+    respond (dialog, "cancel");
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
   ui_test_iterate (50);
@@ -186,8 +214,7 @@ set_group (LeafLibraryView *view,
   entry = GTK_EDITABLE (ui_test_find_type (GTK_WIDGET (dialog), GTK_TYPE_ENTRY));
   g_assert_cmpstr (gtk_editable_get_text (entry), ==, expected_prefill);
   gtk_editable_set_text (entry, key);
-  adw_message_dialog_response (dialog, "set");
-  ui_test_iterate (100);
+  respond (dialog, "set");
 }
 
 static const char *
