@@ -262,22 +262,6 @@ grid_describes (Fixture    *f,
   return FALSE;
 }
 
-/* Focuses a photo of the grid, as a click does, and returns the widget that has the focus. */
-static GtkWidget *
-focus_photo (Fixture *f)
-{
-  GtkWidget *focus;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (f->grid); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    if (gtk_widget_get_mapped (child) && gtk_widget_grab_focus (child))
-      break;
-  focus = gtk_root_get_focus (GTK_ROOT (f->window));
-  g_assert_nonnull (focus);
-  g_assert_true (gtk_widget_is_ancestor (focus, f->grid));
-  return focus;
-}
-
 static void
 select_filter (Fixture    *f,
                const char *title)
@@ -424,7 +408,7 @@ test_accept (Fixture       *f,
   }
   /* Without a selection, Enter on the photo that has the focus opens it. */
   gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (shown (f)));
-  g_assert_true (ui_test_press_key (focus_photo (f), GDK_KEY_Return, 0));
+  g_assert_true (ui_test_press_key (ui_test_focus_item (f->grid), GDK_KEY_Return, 0));
   ui_test_iterate (200);
   viewer = ui_test_find_toplevel (LEAF_TYPE_VIEWER_WINDOW);
   g_assert_nonnull (viewer);

@@ -117,22 +117,6 @@ test_sidebar_button (Fixture       *f,
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window->sidebar_button)));
 }
 
-/* Focuses a photo of the grid, as a click does, and returns the widget that has the focus. */
-static GtkWidget *
-focus_photo (Fixture *f)
-{
-  GtkWidget *focus;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (f->grid); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    if (gtk_widget_get_mapped (child) && gtk_widget_grab_focus (child))
-      break;
-  focus = gtk_root_get_focus (GTK_ROOT (f->window));
-  g_assert_nonnull (focus);
-  g_assert_true (gtk_widget_is_ancestor (focus, f->grid));
-  return focus;
-}
-
 /* Tab and Shift+Tab leave the grid instead of walking it photo by photo. */
 static void
 test_tab_leaves_grid (Fixture       *f,
@@ -140,12 +124,12 @@ test_tab_leaves_grid (Fixture       *f,
 {
   GtkWidget *focus;
 
-  g_assert_true (ui_test_press_key (focus_photo (f), GDK_KEY_Tab, 0));
+  g_assert_true (ui_test_press_key (ui_test_focus_item (f->grid), GDK_KEY_Tab, 0));
   focus = gtk_root_get_focus (GTK_ROOT (f->window));
   g_assert_nonnull (focus);
   g_assert_true (focus != f->grid && !gtk_widget_is_ancestor (focus, f->grid));
 
-  g_assert_true (ui_test_press_key (focus_photo (f), GDK_KEY_Tab, GDK_SHIFT_MASK));
+  g_assert_true (ui_test_press_key (ui_test_focus_item (f->grid), GDK_KEY_Tab, GDK_SHIFT_MASK));
   focus = gtk_root_get_focus (GTK_ROOT (f->window));
   g_assert_nonnull (focus);
   g_assert_true (focus != f->grid && !gtk_widget_is_ancestor (focus, f->grid));

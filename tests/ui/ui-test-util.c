@@ -259,6 +259,23 @@ ui_test_find_message_dialog (void)
   return NULL;
 }
 
+/* Focuses an item of @list (a grid or list view), as a click does, and returns the widget that
+ * has the focus. */
+GtkWidget *
+ui_test_focus_item (GtkWidget *list)
+{
+  GtkWidget *focus;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (list); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (gtk_widget_get_mapped (child) && gtk_widget_grab_focus (child))
+      break;
+  focus = gtk_root_get_focus (gtk_widget_get_root (list));
+  g_assert_nonnull (focus);
+  g_assert_true (gtk_widget_is_ancestor (focus, list));
+  return focus;
+}
+
 /* The first open window of @type, such as a viewer a key press opened. */
 GtkWindow *
 ui_test_find_toplevel (GType type)

@@ -31,6 +31,7 @@ GtkWidget  *ui_test_find_label     (GtkWidget     *root,
                                     const char    *substring);
 GtkWidget  *ui_test_find_type      (GtkWidget     *root,
                                     GType          type);
+GtkWidget  *ui_test_focus_item     (GtkWidget     *list);
 GtkWindow  *ui_test_find_toplevel  (GType          type);
 GtkWidget  *ui_test_find_message_dialog (void);
 char       *ui_test_make_photos    (const char    *dir,
