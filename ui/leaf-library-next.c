@@ -49,6 +49,13 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+static guint
+batch_size (LeafNextBar *self)
+{
+  return batch_sizes[MIN (gtk_drop_down_get_selected (self->size_dropdown),
+                          G_N_ELEMENTS (batch_sizes) - 1)];
+}
+
 static void
 update_status (LeafNextBar *self)
 {
@@ -157,13 +164,6 @@ on_ranked_cb (GObject      *source,
   set_ids (self, ids);
 }
 
-static guint
-batch_size (LeafNextBar *self)
-{
-  return batch_sizes[MIN (gtk_drop_down_get_selected (self->size_dropdown),
-                          G_N_ELEMENTS (batch_sizes) - 1)];
-}
-
 static void
 rank (LeafNextBar *self)
 {
@@ -247,9 +247,10 @@ leaf_next_bar_get_ranking (LeafNextBar *self)
 
 /**
  * leaf_next_bar_count_left:
- * @count: (out): how many photos of the batch are still unlabelled
+ * @count: (out): how many photos of the batch are still unlabelled; before the batch is ranked,
+ *   how many it will hold
  *
- * Returns: whether there is a batch to count
+ * Returns: whether there is, or will be, a batch to count
  */
 gboolean
 leaf_next_bar_count_left (LeafNextBar *self,
@@ -258,8 +259,18 @@ leaf_next_bar_count_left (LeafNextBar *self,
   g_return_val_if_fail (LEAF_IS_NEXT_BAR (self), FALSE);
 
   *count = 0;
-  if (self->ids == NULL || self->catalog == NULL)
+  if (self->catalog == NULL || self->model_id <= 0)
     return FALSE;
+  if (self->ids == NULL)
+    {
+      LeafImageQuery unlabelled = { .labels = LEAF_LABEL_FILTER_UNLABELED };
+      guint n_unlabelled;
+
+      if (!leaf_catalog_count_images (self->catalog, &unlabelled, &n_unlabelled, NULL))
+        return FALSE;
+      *count = MIN (n_unlabelled, batch_size (self));
+      return TRUE;
+    }
   for (guint i = 0; i < self->ids->len; i++)
     {
       g_autoptr(LeafCatalogImage) image =
@@ -312,6 +323,8 @@ on_batch_size_changed_cb (LeafNextBar *self)
   /* A new size is a new batch; the one shown now was ranked for the old size. */
   if (self->ids != NULL || self->cancellable != NULL)
     rank (self);
+  else
+    g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
 }
 
 static void

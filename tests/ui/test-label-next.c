@@ -231,8 +231,12 @@ test_batch (Fixture       *f,
   g_autoptr(GError) error = NULL;
   GtkWidget *button;
 
-  g_settings_set_int (f->settings, "next-batch-size", 10);
   add_active_model (f);
+  /* Before it is ranked, the sidebar says how many photos the batch will hold. */
+  g_assert_cmpstr (row_count (f), ==, G_STRINGIFY (N_PHOTOS));
+  g_settings_set_int (f->settings, "next-batch-size", 10);
+  ui_test_iterate (20);
+  g_assert_cmpstr (row_count (f), ==, "10");
   show_label_next (f);
   g_assert_true (ui_test_wait_for (batch_shown, f, RANK_TIMEOUT_MS));
 
