@@ -939,7 +939,11 @@ factory_bind_cb (GtkSignalListItemFactory *factory,
 {
   LeafThumbnailCell *cell = LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item));
 
-  leaf_thumbnail_cell_set_show_disagreement (cell, self->filter == FILTER_DISAGREEMENTS);
+  leaf_thumbnail_cell_set_prediction (cell, self->filter == FILTER_DISAGREEMENTS
+                                            ? LEAF_THUMBNAIL_PREDICTION_DISAGREEMENT
+                                            : self->filter == FILTER_UNCERTAIN
+                                            ? LEAF_THUMBNAIL_PREDICTION_ALL
+                                            : LEAF_THUMBNAIL_PREDICTION_DIFFERENT);
   leaf_thumbnail_cell_bind (cell, gtk_list_item_get_item (list_item), self->thumbnailer);
 }
 

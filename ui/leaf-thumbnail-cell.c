@@ -19,7 +19,7 @@ struct _LeafThumbnailCell
   LeafLibraryItem *item;
   GCancellable *cancellable;
   int size;
-  gboolean show_disagreement;
+  LeafThumbnailPrediction prediction;
 
   /* Template widgets */
   GtkOverlay *overlay;
@@ -37,7 +37,8 @@ G_DEFINE_FINAL_TYPE (LeafThumbnailCell, leaf_thumbnail_cell, GTK_TYPE_WIDGET)
 
 /* The model's class and probability: where the photo has no label, as a suggestion in the
  * label's place; where its label differs, at the top, so that both show. A prediction that
- * agrees with the label adds nothing. */
+ * agrees with the label adds nothing, but in the Uncertain filter, where its probability is the
+ * point. */
 static void
 update_label (LeafThumbnailCell *self)
 {
@@ -48,7 +49,7 @@ update_label (LeafThumbnailCell *self)
   gboolean show_prediction;
   g_autofree char *description = NULL;
   g_autofree char *chip_text = NULL;
-  g_autofree char *disagreement = NULL;
+  g_autofree char *comparison = NULL;
 
   gtk_label_set_text (self->chip, name ? name : "");
   gtk_widget_set_visible (GTK_WIDGET (self->chip), name != NULL);
@@ -57,7 +58,8 @@ update_label (LeafThumbnailCell *self)
 
   show_prediction = leaf_library_item_get_prediction (self->item, &predicted, &predicted_color,
                                                       &probability)
-                    && g_strcmp0 (name, predicted) != 0;
+                    && (g_strcmp0 (name, predicted) != 0
+                        || self->prediction == LEAF_THUMBNAIL_PREDICTION_ALL);
   if (show_prediction)
     {
       /* Translators: a class and the model's probability for it, on a photo's thumbnail */
@@ -68,23 +70,24 @@ update_label (LeafThumbnailCell *self)
       if (name != NULL)
         /* Translators: under a photo in the Disagreements filter: its label, the model's
          * class and the model's probability for it */
-        disagreement = g_strdup_printf (_("labelled %s, model says %s (%.0f %%)"), name,
+        comparison = g_strdup_printf (_("labelled %s, model says %s (%.0f %%)"), name,
                                         predicted, 100 * probability);
     }
   gtk_widget_set_visible (self->suggestion, show_prediction);
-  gtk_label_set_text (self->disagreement_label, disagreement ? disagreement : "");
+  gtk_label_set_text (self->disagreement_label, comparison ? comparison : "");
   gtk_widget_set_visible (GTK_WIDGET (self->disagreement_label),
-                          disagreement != NULL && self->show_disagreement);
+                          comparison != NULL
+                          && self->prediction == LEAF_THUMBNAIL_PREDICTION_DISAGREEMENT);
 
   if (image != NULL)
     {
       const char *file = leaf_catalog_image_get_name (image);
 
       gtk_label_set_text (self->name_label, file);
-      if (disagreement != NULL)
+      if (comparison != NULL)
         /* Translators: accessible label of a photo in the grid: file name, then its label and
          * what the model says */
-        description = g_strdup_printf (_("%s, %s"), file, disagreement);
+        description = g_strdup_printf (_("%s, %s"), file, comparison);
       else if (show_prediction)
         /* Translators: accessible label of an unlabelled photo in the grid: file name, the
          * model's class and its probability */
@@ -283,19 +286,18 @@ leaf_thumbnail_cell_set_show_name (LeafThumbnailCell *self,
 }
 
 /**
- * leaf_thumbnail_cell_set_show_disagreement:
- * @show_disagreement: whether a line under the photo says "labelled X, model says Y (72 %)"
- *   when the model disagrees with the label, as the Disagreements filter does
+ * leaf_thumbnail_cell_set_prediction:
+ * @shown: what to show of the model's prediction
  */
 void
-leaf_thumbnail_cell_set_show_disagreement (LeafThumbnailCell *self,
-                                           gboolean           show_disagreement)
+leaf_thumbnail_cell_set_prediction (LeafThumbnailCell       *self,
+                                    LeafThumbnailPrediction  shown)
 {
   g_return_if_fail (LEAF_IS_THUMBNAIL_CELL (self));
 
-  if (self->show_disagreement == show_disagreement)
+  if (self->prediction == shown)
     return;
-  self->show_disagreement = show_disagreement;
+  self->prediction = shown;
   if (self->item != NULL)
     update_label (self);
 }

@@ -47,8 +47,8 @@ on_review_progress_cb (guint    done,
   LeafWindow *self = user_data;
   g_autofree char *text = NULL;
 
-  text = g_strdup_printf (ngettext ("Reviewing photos with the new model… %u of %u",
-                                    "Reviewing photos with the new model… %u of %u",
+  text = g_strdup_printf (ngettext ("Predicting photos with the model Diagnose uses… %u of %u",
+                                    "Predicting photos with the model Diagnose uses… %u of %u",
                                     total),
                           done, total);
   gtk_label_set_text (self->task_label, text);
@@ -104,7 +104,7 @@ _leaf_window_review_model (LeafWindow *self,
   review->catalog = g_object_ref (self->catalog);
   review->model_id = model_id;
   self->task_cancellable = g_cancellable_new ();
-  gtk_label_set_text (self->task_label, _("Reviewing photos with the new model…"));
+  gtk_label_set_text (self->task_label, _("Predicting photos with the model Diagnose uses…"));
   gtk_progress_bar_set_fraction (self->task_progress, 0);
   gtk_revealer_set_reveal_child (self->task_revealer, TRUE);
   _leaf_window_update_actions (self);

@@ -504,7 +504,15 @@ test_uncertain (Fixture       *f,
       gint64 id = leaf_library_item_get_id (item);
       double entropy = 0;
 
+      g_autofree char *chip = NULL;
+      const char *name = NULL;
+      double probability = 0;
+
       g_assert_true (g_hash_table_contains (below, &id));
+      /* Each shows the model's probability, the point of the filter, whatever its label. */
+      g_assert_true (leaf_library_item_get_prediction (item, &name, NULL, &probability));
+      chip = g_strdup_printf ("%s %.0f %%", name, 100 * probability);
+      g_assert_nonnull (ui_test_find_label (f->grid, chip));
       /* The least certain first. */
       g_assert_true (leaf_catalog_image_get_prediction (leaf_library_item_get_image (item), NULL,
                                                         NULL, &entropy));
