@@ -60,6 +60,18 @@ import_group_free (gpointer data)
   g_free (group);
 }
 
+/* Cancel, and the answer that does it, which Enter gives. */
+static void
+add_responses (AdwMessageDialog *dialog,
+               const char       *id,
+               const char       *label)
+{
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), id, label, NULL);
+  adw_message_dialog_set_response_appearance (dialog, id, ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, id);
+  adw_message_dialog_set_close_response (dialog, "cancel");
+}
+
 static int
 compare_names (gconstpointer a,
                gconstpointer b)
@@ -307,14 +319,7 @@ leaf_import_group_dialog_present (GtkWindow            *parent,
   gtk_box_append (GTK_BOX (box), GTK_WIDGET (group->preview));
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), box);
 
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "import", _("_Import"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "import",
-                                              ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "import");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  add_responses (ADW_MESSAGE_DIALOG (dialog), "import", _("_Import"));
   gtk_entry_set_activates_default (group->pattern_entry, TRUE);
   for (guint mode = 0; mode < N_GROUP_MODES; mode++)
     g_signal_connect_object (group->modes[mode], "toggled", G_CALLBACK (update_preview),
@@ -450,14 +455,7 @@ leaf_group_key_dialog_present (GtkWidget     *parent,
                                   _("Group key"), -1);
   gtk_entry_set_activates_default (group->entry, TRUE);
   adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), GTK_WIDGET (group->entry));
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "set", _("_Set Group"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "set",
-                                              ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "set");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  add_responses (ADW_MESSAGE_DIALOG (dialog), "set", _("_Set Group"));
   g_object_set_data_full (G_OBJECT (dialog), "leaf-group-key", group, group_key_free);
   g_signal_connect (dialog, "response", G_CALLBACK (on_group_key_response_cb), NULL);
   gtk_window_present (GTK_WINDOW (dialog));
