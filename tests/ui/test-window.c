@@ -92,7 +92,8 @@ test_sidebar_button (Fixture       *f,
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (f->window->sidebar_button)));
   g_assert_true (sidebar_revealed (f));
 
-  gtk_window_set_default_size (GTK_WINDOW (f->window), 800, 600);
+  /* The window's smallest size. */
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 640, 480);
   ui_test_iterate (300);
   g_assert_true (adw_flap_get_folded (ADW_FLAP (flap)));
   g_assert_false (sidebar_revealed (f));
