@@ -54,16 +54,13 @@ leaf_metrics_table_add_cell (GtkGrid    *grid,
   GtkWidget *label = gtk_label_new (text);
 
   gtk_label_set_xalign (GTK_LABEL (label), column == 0 ? 0 : width > 1 ? 0.5 : 1);
-  /* Class names are the user's and may be long: they wrap rather than widen the table past a
-   * narrow pane. */
-  if (column == 0)
+  /* Class names are the user's and may be long: in a narrow pane they end in “…”, whole in
+   * their tooltip, rather than widen the table past the pane's edge or break letter by letter. */
+  if (column == 0 && !header)
     {
-      gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-      gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
-      gtk_label_set_max_width_chars (GTK_LABEL (label), 24);
-      /* Squeezed, they would break “healthy” letter by letter: words under 10 letters stay
-       * whole, and the table scrolls instead. */
-      gtk_label_set_width_chars (GTK_LABEL (label), MIN (g_utf8_strlen (text, -1), 10));
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 30);
+      gtk_widget_set_tooltip_text (label, text);
     }
   gtk_widget_add_css_class (label, header ? "heading" : "numeric");
   if (header)

@@ -449,8 +449,16 @@ main (int    argc,
     { NULL, 800, 600 }, { NULL, 1280, 800 }, { "es", 800, 600 }, { "es", 1280, 800 },
   };
   g_autofree char *po = NULL;
+  g_autoptr(GtkCssProvider) style = NULL;
 
   ui_test_init (&argc, &argv);
+  /* The application's style sheet, which AdwApplication loads in the program: its padding of
+   * cards counts in what fits. */
+  style = gtk_css_provider_new ();
+  gtk_css_provider_load_from_resource (style, "/io/github/leafscope/Leafscope/style.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (),
+                                              GTK_STYLE_PROVIDER (style),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
   po = g_test_build_filename (G_TEST_BUILT, "..", "po", NULL);
   bindtextdomain (GETTEXT_PACKAGE, po);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
