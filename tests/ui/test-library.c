@@ -229,8 +229,9 @@ test_search_bar (Fixture       *f,
   gtk_selection_model_select_range (SELECTION (f), 0, 5, TRUE);
   g_assert_true (ui_test_press_key (f->grid, GDK_KEY_3, 0));
   g_object_set (f->view, "search-mode", TRUE, NULL);
-  collect_type (GTK_WIDGET (f->view), GTK_TYPE_DROP_DOWN, drop_downs);
-  /* Label, date, order. */
+  collect_type (ui_test_find_type (GTK_WIDGET (f->view), GTK_TYPE_SEARCH_BAR), GTK_TYPE_DROP_DOWN,
+                drop_downs);
+  /* The search bar's: label, date, order. */
   g_assert_cmpuint (drop_downs->len, ==, 3);
   labels = g_ptr_array_index (drop_downs, 0);
 
