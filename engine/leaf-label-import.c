@@ -488,11 +488,12 @@ single_image (LeafDb      *db,
 }
 
 /* The photo whose path ends in tail, trying ever shorter ends down to the file name: a tree
- * copied to another machine still finds its photos. 0 and reason when there is none or more
- * than one. */
+ * copied to another machine still finds its photos. 0 and reason (which names the photo as
+ * written) when there is none or more than one. */
 static gint64
 image_by_tail (LeafDb      *db,
                const char  *tail,
+               const char  *written,
                char       **reason,
                GError     **error)
 {
@@ -516,7 +517,7 @@ image_by_tail (LeafDb      *db,
       if (id > 0)
         return id;
     }
-  *reason = g_strdup_printf (_("no photo of the catalog is named “%s”; import it first"), tail);
+  *reason = g_strdup_printf (_("the catalog has no photo “%s”; import it first"), written);
   return 0;
 }
 
@@ -542,7 +543,7 @@ find_image (Apply       *apply,
         }
     }
   if (record->path == NULL)
-    return image_by_tail (apply->db, record->tail, reason, error);
+    return image_by_tail (apply->db, record->tail, record->tail, reason, error);
 
   path = g_canonicalize_filename (record->path, apply->folder);
   /* Two rows with one path are a photo replaced and re-imported: neither is the one meant. */
@@ -558,7 +559,8 @@ find_image (Apply       *apply,
                           error)) != 0)
     return MAX (id, 0);
   return image_by_tail (apply->db, record->tail != NULL ? record->tail
-                                  : record->path + strspn (record->path, "/"), reason, error);
+                                  : record->path + strspn (record->path, "/"),
+                       record->path, reason, error);
 }
 
 /* ISO 8601 (a space for the T, as spreadsheets write it, too), in the catalog's form: UTC,

@@ -333,8 +333,8 @@ on_folder_exported_cb (GObject      *source,
       return;
     }
   g_string_append_printf (message, ngettext ("Exported %u photo", "Exported %u photos",
-                                             summary->n_exported),
-                          summary->n_exported);
+                                             summary->n_exported + summary->n_unlabelled),
+                          summary->n_exported + summary->n_unlabelled);
   if (summary->missing != NULL && summary->missing->len > 0)
     g_string_append_printf (message, ngettext ("; %u was missing", "; %u were missing",
                                                summary->missing->len),
@@ -407,9 +407,9 @@ export_action (GtkWidget  *widget,
 
   dialog = adw_message_dialog_new (GTK_WINDOW (widget), _("Export Labels"),
                                    _("A CSV file lists every labelled photo with its class, "
-                                     "labeller and date. Class folders hold the labelled photos "
+                                     "labeller and date. Class folders hold the photos "
                                      "themselves, one folder per class, as most training tools "
-                                     "expect."));
+                                     "expect, with a labels.csv that Leafscope imports back."));
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                     "cancel", _("_Cancel"),
                                     "folder", _("Class _Folders…"),
@@ -447,8 +447,9 @@ on_labels_imported_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) details = g_string_new (NULL);
   g_autofree char *applied = NULL;
-  GtkWidget *dialog;
-  guint n_problems;
+  g_autofree char *summary = NULL;
+  GtkWidget *dialog, *list;
+  guint n_problems, n_applied;
 
   report = leaf_label_import_finish (LEAF_CATALOG (source), result, &error);
   if (report == NULL)
@@ -457,9 +458,10 @@ on_labels_imported_cb (GObject      *source,
       return;
     }
   _leaf_window_update_actions (self);
-  applied = g_strdup_printf (ngettext ("Applied %u label", "Applied %u labels",
-                                       report->n_labelled),
-                             report->n_labelled);
+  /* Labels the catalog had already count as applied: the line did what it says. */
+  n_applied = report->n_labelled + report->n_unchanged;
+  applied = g_strdup_printf (ngettext ("Applied %u label", "Applied %u labels", n_applied),
+                             n_applied);
   n_problems = report->problems->len;
   if (n_problems == 0 && report->n_labelled == 0)
     {
@@ -476,21 +478,27 @@ on_labels_imported_cb (GObject      *source,
     }
 
   /* Translators: the first %s is “Applied N labels” */
-  g_string_append_printf (details, ngettext ("%s; %u line could not be applied:",
-                                             "%s; %u lines could not be applied:", n_problems),
-                          applied, n_problems);
+  summary = g_strdup_printf (ngettext ("%s; %u line could not be applied:",
+                                       "%s; %u lines could not be applied:", n_problems),
+                             applied, n_problems);
   for (guint i = 0; i < MIN (n_problems, MAX_PROBLEMS_SHOWN); i++)
     {
       g_autofree char *line = leaf_label_import_problem_describe (report,
                                                                   report->problems->pdata[i]);
-      g_string_append_printf (details, "\n• %s", line);
+      g_string_append_printf (details, "%s• %s", i > 0 ? "\n" : "", line);
     }
   if (n_problems > MAX_PROBLEMS_SHOWN)
     g_string_append_printf (details, ngettext ("\n…and %u more line.", "\n…and %u more lines.",
                                                n_problems - MAX_PROBLEMS_SHOWN),
                             n_problems - MAX_PROBLEMS_SHOWN);
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Some Labels Were Not Applied"),
-                                   details->str);
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Some Labels Were Not Applied"), summary);
+  /* The body is centred, which suits a sentence; a list reads better from the left edge, and
+   * can be copied into the spreadsheet's fixes. */
+  list = gtk_label_new (details->str);
+  gtk_label_set_wrap (GTK_LABEL (list), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (list), 0);
+  gtk_label_set_selectable (GTK_LABEL (list), TRUE);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), list);
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"), NULL);
   if (report->n_labelled > 0)
     {
