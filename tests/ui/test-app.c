@@ -149,21 +149,6 @@ on_step_points_cb (GListModel *series,
     watch->step_points_while_running += added;
 }
 
-static GtkDropTarget *
-find_drop_target (GtkWidget *widget)
-{
-  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
-
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
-
-      if (GTK_IS_DROP_TARGET (controller))
-        return GTK_DROP_TARGET (controller);
-    }
-  return NULL;
-}
-
 static void
 test_end_to_end (void)
 {
@@ -347,7 +332,7 @@ test_end_to_end (void)
   g_assert_true (g_file_test (photo_path, G_FILE_TEST_EXISTS));
   dropped[0] = g_file_new_for_path (photo_path);
   dropped[1] = g_file_new_for_path (notes_path);
-  target = find_drop_target (GTK_WIDGET (window));
+  target = GTK_DROP_TARGET (ui_test_find_controller (GTK_WIDGET (window), GTK_TYPE_DROP_TARGET));
   g_assert_nonnull (target);
   g_value_init (&value, GDK_TYPE_FILE_LIST);
   g_value_take_boxed (&value, gdk_file_list_new_from_array (dropped, 2));

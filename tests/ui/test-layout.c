@@ -21,7 +21,6 @@
 #include <locale.h>
 
 #include "leaf-application.h"
-#include "leaf-import.h"
 #include "leaf-model-compare-dialog.h"
 #include "leaf-preferences-window.h"
 #include "leaf-viewer-window.h"
@@ -263,19 +262,17 @@ check_window (GtkWidget  *window,
     }
 }
 
+/* Neither training nor diagnosing, and with a diagnosis when @data asks for one. */
 static gboolean
-training_done (gpointer data)
-{
-  return !leaf_train_view_is_running (LEAF_WINDOW (data)->train_view);
-}
-
-static gboolean
-diagnosis_done (gpointer data)
+idle (gpointer data)
 {
   LeafWindow *window = data;
+  GListModel *results = leaf_diagnose_view_get_results (window->diagnose_view);
 
-  return !leaf_diagnose_view_is_busy (window->diagnose_view)
-         && g_list_model_get_n_items (leaf_diagnose_view_get_results (window->diagnose_view)) > 0;
+  return !leaf_train_view_is_running (window->train_view)
+         && !leaf_diagnose_view_is_busy (window->diagnose_view)
+         && (!GPOINTER_TO_INT (g_object_get_data (data, "want-diagnosis"))
+             || g_list_model_get_n_items (results) > 0);
 }
 
 static void
@@ -316,15 +313,13 @@ static void
 test_layout (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("leafscope-layout-XXXXXX", NULL);
-  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
-  g_autofree char *path = g_build_filename (dir, "plants.leafscope", NULL);
-  g_autofree char *first_photo = NULL;
+  g_autofree char *path = ui_test_make_catalog (dir, class_names, 6);
+  g_autofree char *first_photo = g_build_filename (dir, "photos", "healthy", "photo-000.png",
+                                                   NULL);
   g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(GFile) photo = NULL;
-  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
-  const char *paths[2] = { photos, NULL };
   /* The application, for its style sheet. */
   g_autoptr(LeafApplication) app = leaf_application_new (G_APPLICATION_NON_UNIQUE);
   LeafWindow *window;
@@ -332,19 +327,6 @@ test_layout (void)
   GtkWidget *preferences, *viewer, *compare;
   g_autoptr(GPtrArray) models = NULL;
   int default_width, default_height, min_width, min_height;
-
-  g_free (ui_test_make_photos (photos, class_names, 6));
-  first_photo = g_build_filename (photos, "healthy", "photo-000.png", NULL);
-  {
-    g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
-    g_autoptr(LeafImportSummary) summary = NULL;
-
-    g_assert_no_error (error);
-    summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (summary->n_labeled, ==, 18);
-    leaf_catalog_close (catalog);
-  }
 
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
   g_assert_no_error (error);
@@ -391,11 +373,12 @@ test_layout (void)
   leaf_train_view_set_recipe (window->train_view, &recipe);
   leaf_window_show_view (window, "train");
   _leaf_window_start_training (window, NULL, TRUE);
-  g_assert_true (ui_test_wait_for (training_done, window, 300000));
+  g_assert_true (ui_test_wait_for (idle, window, 300000));
   photo = g_file_new_for_path (first_photo);
   leaf_window_show_view (window, "diagnose");
   leaf_diagnose_view_open_files (window->diagnose_view, &photo, 1);
-  g_assert_true (ui_test_wait_for (diagnosis_done, window, 120000));
+  g_object_set_data (G_OBJECT (window), "want-diagnosis", GINT_TO_POINTER (TRUE));
+  g_assert_true (ui_test_wait_for (idle, window, 120000));
 
   resize (GTK_WIDGET (window), MIN_WIDTH, MIN_HEIGHT);
   check_views (window, problems);

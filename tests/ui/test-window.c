@@ -13,7 +13,6 @@
 
 #include <adwaita.h>
 
-#include "leaf-import.h"
 #include "leaf-window-private.h"
 #include "ui-test-util.h"
 
@@ -30,27 +29,11 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autofree char *photos = NULL;
   g_autofree char *path = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LeafImportSummary) summary = NULL;
-  g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(GFile) file = NULL;
-  LeafImportOptions options = { 0 };
-  const char *paths[2] = { NULL, NULL };
 
   f->dir = g_dir_make_tmp ("leafscope-window-XXXXXX", NULL);
-  photos = g_build_filename (f->dir, "photos", NULL);
-  g_free (ui_test_make_photos (photos, class_names, 4));
-  path = g_build_filename (f->dir, "test.leafscope", NULL);
-  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
-  g_assert_no_error (error);
-  paths[0] = photos;
-  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (summary->n_labeled, ==, 8);
-  leaf_catalog_close (catalog);
-
+  path = ui_test_make_catalog (f->dir, class_names, 4);
   f->window = leaf_window_new (NULL);
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1180, 780);
   gtk_window_present (GTK_WINDOW (f->window));
@@ -182,27 +165,13 @@ test_undo_redo_toast (Fixture       *f,
   g_assert_null (find_toast_label (f, "Redone:"));
 }
 
-static GtkDropTarget *
-find_drop_target (GtkWidget *widget)
-{
-  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
-
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
-
-      if (GTK_IS_DROP_TARGET (controller))
-        return GTK_DROP_TARGET (controller);
-    }
-  return NULL;
-}
-
 /* While photos are dragged over the window, it says what dropping them does. */
 static void
 test_drop_highlight (Fixture       *f,
                      gconstpointer  data)
 {
-  GtkDropTarget *target = find_drop_target (GTK_WIDGET (f->window));
+  GtkEventController *target = ui_test_find_controller (GTK_WIDGET (f->window),
+                                                        GTK_TYPE_DROP_TARGET);
   GdkDragAction action = 0;
 
   g_assert_nonnull (target);

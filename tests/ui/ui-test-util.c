@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leaf-catalog.h"
+#include "leaf-import.h"
 #include "leaf-test.h"
 #include "ui-test-util.h"
 
@@ -226,6 +228,23 @@ ui_test_find_label (GtkWidget  *root,
   return NULL;
 }
 
+/* @widget's first event controller of @type, or %NULL. */
+GtkEventController *
+ui_test_find_controller (GtkWidget *widget,
+                         GType      type)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+
+      if (g_type_is_a (G_OBJECT_TYPE (controller), type))
+        return controller;
+    }
+  return NULL;
+}
+
 GtkWidget *
 ui_test_find_type (GtkWidget *root,
                    GType      type)
@@ -337,3 +356,28 @@ ui_test_make_photos (const char         *dir,
   return g_strdup (dir);
 }
 
+/*
+ * Makes the catalog DIR/test.leafscope of @per_class photos of each of @classes (see
+ * ui_test_make_photos(), in DIR/photos), labelled by their folder. Returns its path.
+ */
+char *
+ui_test_make_catalog (const char         *dir,
+                      const char * const *classes,
+                      guint               per_class)
+{
+  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
+  char *path = g_build_filename (dir, "test.leafscope", NULL);
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
+  const char *paths[] = { photos, NULL };
+
+  g_free (ui_test_make_photos (photos, classes, per_class));
+  catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  leaf_catalog_close (catalog);
+  return path;
+}

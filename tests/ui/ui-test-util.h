@@ -33,8 +33,13 @@ GtkWidget  *ui_test_find_type      (GtkWidget     *root,
                                     GType          type);
 GtkWidget  *ui_test_focus_item     (GtkWidget     *list);
 GtkWindow  *ui_test_find_toplevel  (GType          type);
+GtkEventController *ui_test_find_controller (GtkWidget *widget,
+                                             GType      type);
 GtkWidget  *ui_test_find_message_dialog (void);
 char       *ui_test_make_photos    (const char    *dir,
+                                    const char * const *classes,
+                                    guint          per_class);
+char       *ui_test_make_catalog   (const char    *dir,
                                     const char * const *classes,
                                     guint          per_class);
 
