@@ -1072,19 +1072,17 @@ format_rate (double rate)
   return g_strdup_printf ("%.*f", MAX (decimals, 0), rate);
 }
 
-/* A drop-down's choice as a label that wraps instead of ending in “…”: a narrow recipe pane, or
- * a longer language, leaves the choice next to its row's title little room. */
+/* A drop-down's choice as a label that keeps up to 14 characters whatever room its row's title
+ * takes, ending longer ones in “…” with the whole choice in a tooltip (and in the list the
+ * drop-down opens): “Predeterminado” stays whole in a narrow recipe pane. */
 static void
 setup_choice_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *item)
 {
   GtkWidget *label = gtk_label_new (NULL);
 
-  /* Between words only: a choice such as “Default” is never cut in two. */
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_justify (GTK_LABEL (label), GTK_JUSTIFY_RIGHT);
-  gtk_label_set_xalign (GTK_LABEL (label), 1);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), 16);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_list_item_set_child (item, label);
 }
 
@@ -1092,14 +1090,16 @@ static void
 bind_choice_cb (GtkSignalListItemFactory *factory,
                 GtkListItem              *item)
 {
-  GtkStringObject *choice = gtk_list_item_get_item (item);
+  const char *text = gtk_string_object_get_string (gtk_list_item_get_item (item));
+  GtkWidget *label = gtk_list_item_get_child (item);
 
-  gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)),
-                      gtk_string_object_get_string (choice));
+  gtk_label_set_text (GTK_LABEL (label), text);
+  gtk_label_set_width_chars (GTK_LABEL (label), MIN (g_utf8_strlen (text, -1), 14));
+  gtk_widget_set_tooltip_text (label, text);
 }
 
 static void
-wrap_choices (LeafTrainView *self)
+set_choice_factory (LeafTrainView *self)
 {
   AdwComboRow *rows[] = { self->preset_row, self->head_lr_row, self->finetune_lr_row,
                           self->views_row };
@@ -1146,7 +1146,7 @@ leaf_train_view_init (LeafTrainView *self)
       gtk_string_list_append (self->finetune_lr_choices, text);
     }
   setup_charts (self);
-  wrap_choices (self);
+  set_choice_factory (self);
 
   self->settings = leaf_settings_new ();
   restore_recipe (self);
