@@ -69,7 +69,10 @@ read_labels (LeafCatalog  *catalog,
                              "i.group_key, s.split FROM images i "
                              "LEFT JOIN labels l ON l.image_id = i.id "
                              "LEFT JOIN classes c ON c.id = l.class_id "
-                             "LEFT JOIN splits s ON s.image_id = i.id ORDER BY i.id"
+                             "LEFT JOIN splits s ON s.image_id = i.id "
+                             /* Classes in their order, so that an import of the rows makes
+                              * them in the same order; the unlabelled photos last. */
+                             "ORDER BY c.position IS NULL, c.position, i.id"
                            : "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how, "
                              "i.group_key, s.split FROM labels l "
                              "JOIN images i ON i.id = l.image_id "

@@ -206,6 +206,22 @@ test_csv_formulas_neutralised (Fixture       *fixture,
       }
 }
 
+/* The class of the photo the catalog has had longest that has a label. */
+static const char *
+first_labelled_class (Fixture   *fixture,
+                      GPtrArray *images)
+{
+  g_autoptr(GPtrArray) classes = leaf_catalog_list_classes (fixture->catalog, NULL);
+  gint64 class_id = 0;
+
+  for (guint i = 0; i < images->len && class_id == 0; i++)
+    class_id = leaf_catalog_image_get_class_id (images->pdata[i]);
+  for (guint c = 0; c < classes->len; c++)
+    if (((LeafClassInfo *) classes->pdata[c])->id == class_id)
+      return g_intern_string (((LeafClassInfo *) classes->pdata[c])->name);
+  g_assert_not_reached ();
+}
+
 static void
 test_folder_round_trip (Fixture       *fixture,
                         gconstpointer  data)
@@ -243,6 +259,15 @@ test_folder_round_trip (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_true (leaf_catalog_assign_splits (fixture->catalog, &split_options, NULL, &error));
   g_assert_no_error (error);
+  /* The first photo's class last: the classes' order is not the order their photos came in. */
+  {
+    g_autoptr(LeafClassInfo) first = leaf_catalog_find_class (
+      fixture->catalog, first_labelled_class (fixture, images), &error);
+
+    g_assert_no_error (error);
+    g_assert_true (leaf_catalog_move_class (fixture->catalog, first->id, 99, &error));
+    g_assert_no_error (error);
+  }
 
   summary = leaf_export_folder (fixture->catalog, tree, NULL, &error);
   g_assert_no_error (error);
@@ -284,9 +309,21 @@ test_folder_round_trip (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_cmpuint (reimport->n_added, ==, G_N_ELEMENTS (tricky_names) + 1);
   g_assert_cmpuint (reimport->skipped->len, ==, 0);
+  /* The classes that have photos come back, in their order. */
   classes = leaf_catalog_list_classes (other, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (classes->len, ==, 2);
+  {
+    g_autoptr(GPtrArray) before = leaf_catalog_list_classes (fixture->catalog, &error);
+    guint k = 0;
+
+    g_assert_no_error (error);
+    for (guint c = 0; c < before->len; c++)
+      if (((LeafClassInfo *) before->pdata[c])->n_images > 0)
+        g_assert_cmpstr (((LeafClassInfo *) classes->pdata[k++])->name, ==,
+                         ((LeafClassInfo *) before->pdata[c])->name);
+    g_assert_cmpuint (k, ==, 2);
+  }
   original = ctu_catalog_state (fixture->path);
   copied = ctu_catalog_state (other_path);
   g_test_message ("%s", original);
