@@ -37,24 +37,38 @@ check_forward (const LeafTrainProgress *p,
   *seen = (Seen) { p->fraction, p->run_fraction, p->eta_seconds, p->run_eta_seconds, phase };
 }
 
+/* The phases of a run: their most epochs, and whether early stopping (after 10 epochs without
+ * improvement) may end them sooner. */
+static void
+progress_init (LeafTrainProgress *p,
+               guint              head_epochs,
+               gboolean           head_early_stopping,
+               guint              finetune_epochs,
+               gboolean           finetune_early_stopping,
+               gboolean           from_scratch)
+{
+  LeafRecipe recipe;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  recipe.head_epochs = head_epochs;
+  recipe.head_early_stopping = head_early_stopping;
+  recipe.finetune_epochs = finetune_epochs;
+  recipe.finetune_early_stopping = finetune_early_stopping;
+  recipe.patience = 10;
+  recipe.from_scratch = from_scratch;
+  leaf_train_progress_init (p, &recipe);
+}
+
 /* The default preset as the issue saw it: 200 head epochs at most, stopped by early stopping at
  * epoch 23, then 10 fine-tuning epochs. The run's fraction went 46 % then 10 %; now it only
  * grows, and jumps forward when the head phase ends. */
 static void
 test_early_stopping_jumps_forward (void)
 {
-  LeafRecipe recipe;
   LeafTrainProgress p;
   Seen seen = { 0, 0, -1, -1, LEAF_TRAIN_PHASE_HEAD };
 
-  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
-  recipe.head_epochs = 200;
-  recipe.head_early_stopping = TRUE;
-  recipe.finetune_epochs = 10;
-  recipe.finetune_early_stopping = TRUE;
-  recipe.patience = 10;
-  recipe.from_scratch = FALSE;
-  leaf_train_progress_init (&p, &recipe);
+  progress_init (&p, 200, TRUE, 10, TRUE, FALSE);
   g_assert_cmpuint (leaf_train_progress_max_epochs (&p, LEAF_TRAIN_PHASE_HEAD), ==, 200);
   g_assert_cmpuint (leaf_train_progress_max_epochs (&p, LEAF_TRAIN_PHASE_FINETUNE), ==, 10);
 
@@ -102,15 +116,9 @@ test_early_stopping_jumps_forward (void)
 static void
 test_fixed_epochs (void)
 {
-  LeafRecipe recipe;
   LeafTrainProgress p;
 
-  leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
-  recipe.head_epochs = 4;
-  recipe.head_early_stopping = FALSE;
-  recipe.finetune_epochs = 0;
-  recipe.from_scratch = FALSE;
-  leaf_train_progress_init (&p, &recipe);
+  progress_init (&p, 4, FALSE, 0, FALSE, FALSE);
   g_assert_cmpuint (leaf_train_progress_max_epochs (&p, LEAF_TRAIN_PHASE_FINETUNE), ==, 0);
 
   leaf_train_progress_begin_phase (&p, LEAF_TRAIN_PHASE_HEAD);
@@ -132,14 +140,9 @@ test_fixed_epochs (void)
 static void
 test_from_scratch (void)
 {
-  LeafRecipe recipe;
   LeafTrainProgress p;
 
-  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
-  recipe.head_epochs = 3;
-  recipe.finetune_epochs = 2;
-  recipe.from_scratch = TRUE;
-  leaf_train_progress_init (&p, &recipe);
+  progress_init (&p, 3, TRUE, 2, TRUE, TRUE);
   g_assert_cmpuint (leaf_train_progress_max_epochs (&p, LEAF_TRAIN_PHASE_HEAD), ==, 0);
   g_assert_cmpuint (leaf_train_progress_max_epochs (&p, LEAF_TRAIN_PHASE_FINETUNE), ==, 5);
   leaf_train_progress_begin_phase (&p, LEAF_TRAIN_PHASE_FINETUNE);

@@ -532,6 +532,34 @@ test_early_stopping_says_why (Fixture       *f,
       }
     g_assert_cmpuint (kept, ==, best_epoch);
   }
+
+  /* What the progress events after epochs say: the run's fraction against both phases' most
+   * epochs never goes back, and jumps past the head phase's 60 when early stopping ends it;
+   * the time left in a phase never grows; the best epoch is the kept one. */
+  {
+    const LeafTrainEvent *last = NULL;
+    guint n_progress = 0;
+
+    for (guint i = 0; i < events->len; i++)
+      {
+        const LeafTrainEvent *e = events->pdata[i];
+
+        if (e->kind != LEAF_TRAIN_EVENT_PROGRESS || e->run_fraction < 0)
+          continue;
+        n_progress++;
+        g_assert_cmpuint (e->patience, ==, 2);
+        g_assert_cmpuint (e->global_epoch, <=, e->last_epoch);
+        if (last != NULL)
+          g_assert_cmpfloat (e->run_fraction, >=, last->run_fraction);
+        if (last != NULL && last->phase == e->phase)
+          g_assert_cmpfloat (e->eta_seconds, <=, last->eta_seconds);
+        if (e->phase == LEAF_TRAIN_PHASE_FINETUNE)
+          g_assert_cmpfloat (e->run_fraction, >, 60.0 / 63);
+        last = e;
+      }
+    g_assert_cmpuint (n_progress, ==, epochs->len);
+    g_assert_cmpuint (last->best_epoch, ==, json_object_get_int_member (summary, "kept_epoch"));
+  }
 }
 
 static void
