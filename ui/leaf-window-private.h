@@ -26,6 +26,7 @@ struct _LeafWindow
   LeafThumbnailer *thumbnailer;
   LeafTrainer *trainer;
   GCancellable *task_cancellable;
+  gint64 reviewed_model;  /* the model the running review predicts with, or 0 */
 
   /* Template widgets */
   AdwToastOverlay *toast_overlay;

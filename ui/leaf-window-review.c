@@ -67,19 +67,21 @@ on_review_finished_cb (GObject      *source,
 
   gtk_revealer_set_reveal_child (self->task_revealer, FALSE);
   g_clear_object (&self->task_cancellable);
+  self->reviewed_model = 0;
   _leaf_window_update_actions (self);
   if (!leaf_diagnosis_service_review_catalog_finish (LEAF_DIAGNOSIS_SERVICE (source), result,
-                                                     &error))
+                                                     &error)
+      && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return;
     }
-  if (review->catalog != self->catalog)
-    return;
-  leaf_library_view_reload_models (self->library_view);
-  /* Another model that became active while this one worked was turned away: its turn now. */
-  active = leaf_active_model_get (self->catalog);
-  if (active != NULL && active->id != review->model_id)
+  if (review->catalog == self->catalog)
+    leaf_library_view_reload_models (self->library_view);
+  /* Another catalog or another model, which turned up meanwhile and cancelled this review, has
+   * its turn now; a review the user cancelled stays as it is. */
+  active = self->catalog ? leaf_active_model_get (self->catalog) : NULL;
+  if (review->catalog != self->catalog || (active != NULL && active->id != review->model_id))
     _leaf_window_review_active_model (self);
 }
 
@@ -104,6 +106,7 @@ _leaf_window_review_model (LeafWindow *self,
   review->catalog = g_object_ref (self->catalog);
   review->model_id = model_id;
   self->task_cancellable = g_cancellable_new ();
+  self->reviewed_model = model_id;
   gtk_label_set_text (self->task_label, _("Predicting photos with the model Diagnose uses…"));
   gtk_progress_bar_set_fraction (self->task_progress, 0);
   gtk_revealer_set_reveal_child (self->task_revealer, TRUE);
@@ -131,6 +134,13 @@ _leaf_window_review_active_model (LeafWindow *self)
 
   if (self->catalog == NULL || (model = leaf_active_model_get (self->catalog)) == NULL)
     return;
+  /* Predictions of a model no longer in use can wait: its review makes way, and this one starts
+   * when it has stopped. */
+  if (self->reviewed_model > 0 && self->reviewed_model != model->id)
+    {
+      g_cancellable_cancel (self->task_cancellable);
+      return;
+    }
   unreviewed.model_id = model->id;
   if (!leaf_catalog_count_images (self->catalog, &unreviewed, &n_unreviewed, NULL))
     return;

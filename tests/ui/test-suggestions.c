@@ -54,56 +54,20 @@ compare_floats (gconstpointer a,
   return (x > y) - (x < y);
 }
 
-/* An untrained network over the two classes, referring the less sure of the photos. */
-static void
-add_model (Fixture     *f,
-           LeafCatalog *catalog)
+/* The referral threshold in the widest gap between the model's top probabilities for the photos
+ * of @catalog, so that the review, on another thread, lands on the same side; sets how many
+ * photos it refers. */
+static double
+choose_threshold (Fixture     *f,
+                  LeafCatalog *catalog,
+                  const char  *path)
 {
-  LeafModelMeta meta = {
-    .classes = (char **) class_names,
-    .n_classes = 2,
-    .image_size = 64,
-    .resize_size = 73,
-    .temperature = 1.0,
-  };
-  g_autofree char *path = g_build_filename (f->dir, "model.safetensors", NULL);
-  g_autofree char *json = leaf_model_meta_to_json (&meta);
-  g_autofree char *contents = NULL;
-  g_autofree char *sha = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(LeafPredictor) predictor = NULL;
-  g_autoptr(GPtrArray) images = NULL;
+  g_autoptr(LeafPredictor) predictor = leaf_predictor_new_from_model (path, &error);
+  g_autoptr(GPtrArray) images = leaf_catalog_query_images (catalog, NULL, 0, G_MAXUINT, &error);
   g_autoptr(GArray) tops = g_array_new (FALSE, FALSE, sizeof (float));
-  static float weight[2 * 1280];
-  int64_t shape[2] = { 2, 1280 };
-  LtModel *model = NULL;
-  LtTensor *tensor = NULL;
-  char *message = NULL;
-  guint middle;
-  gsize length;
+  guint gap = 1;
 
-  g_assert_true (leaf_engine_init_torch (1, &error));
-  lt_manual_seed (11);
-  g_assert_cmpint (lt_model_new (2, &model, &message), ==, LT_OK);
-  /* A new network's pooled features are tiny: a louder classifier tells the photos apart. */
-  g_assert_cmpint (lt_model_get_tensor (model, "classifier.1.weight", &tensor, &message), ==,
-                   LT_OK);
-  g_assert_cmpint (lt_tensor_copy_f32 (tensor, weight, G_N_ELEMENTS (weight), &message), ==,
-                   LT_OK);
-  lt_tensor_free (tensor);
-  for (guint i = 0; i < G_N_ELEMENTS (weight); i++)
-    weight[i] *= 3e13f;
-  g_assert_cmpint (lt_tensor_new_f32 (weight, shape, 2, &tensor, &message), ==, LT_OK);
-  g_assert_cmpint (lt_model_set_tensor (model, "classifier.1.weight", tensor, &message), ==,
-                   LT_OK);
-  lt_tensor_free (tensor);
-  g_assert_cmpint (lt_model_save (model, path, json, &message), ==, LT_OK);
-
-  /* The threshold halfway between the two middle top probabilities, then saved with the same
-   * weights. */
-  predictor = leaf_predictor_new_from_model (path, &error);
-  g_assert_no_error (error);
-  images = leaf_catalog_query_images (catalog, NULL, 0, G_MAXUINT, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < images->len; i++)
     {
@@ -118,30 +82,76 @@ add_model (Fixture     *f,
       g_array_append_val (tops, top);
     }
   g_array_sort (tops, compare_floats);
-  /* The widest gap, so that the review, on another thread, lands on the same side. */
-  middle = 1;
   for (guint i = 2; i < tops->len; i++)
     if (g_array_index (tops, float, i) - g_array_index (tops, float, i - 1)
-        > g_array_index (tops, float, middle) - g_array_index (tops, float, middle - 1))
-      middle = i;
-  g_assert_cmpfloat (g_array_index (tops, float, middle) - g_array_index (tops, float, middle - 1),
-                     >, 1e-4);
-  f->refer_below = (g_array_index (tops, float, middle - 1) + g_array_index (tops, float, middle))
-                   / 2;
-  f->n_referred = middle;
-  meta.refer_below = f->refer_below;
-  g_free (json);
-  json = leaf_model_meta_to_json (&meta);
-  g_clear_object (&predictor);
+        > g_array_index (tops, float, gap) - g_array_index (tops, float, gap - 1))
+      gap = i;
+  g_assert_cmpfloat (g_array_index (tops, float, gap) - g_array_index (tops, float, gap - 1), >,
+                     1e-4);
+  f->n_referred = gap;
+  return (g_array_index (tops, float, gap - 1) + g_array_index (tops, float, gap)) / 2;
+}
+
+/* An untrained network over the two classes, recorded in @catalog; with @refer, it refers the
+ * less sure of the photos (f->refer_below). */
+static gint64
+add_model (Fixture     *f,
+           LeafCatalog *catalog,
+           guint64      seed,
+           gboolean     refer)
+{
+  LeafModelMeta meta = {
+    .classes = (char **) class_names,
+    .n_classes = 2,
+    .image_size = 64,
+    .resize_size = 73,
+    .temperature = 1.0,
+  };
+  g_autofree char *name = g_strdup_printf ("model-%" G_GUINT64_FORMAT ".safetensors", seed);
+  g_autofree char *path = g_build_filename (f->dir, name, NULL);
+  g_autofree char *json = leaf_model_meta_to_json (&meta);
+  g_autofree char *contents = NULL;
+  g_autofree char *sha = NULL;
+  g_autoptr(GError) error = NULL;
+  static float weight[2 * 1280];
+  int64_t shape[2] = { 2, 1280 };
+  LtModel *model = NULL;
+  LtTensor *tensor = NULL;
+  char *message = NULL;
+  gsize length;
+  gint64 id;
+
+  g_assert_true (leaf_engine_init_torch (1, &error));
+  lt_manual_seed (seed);
+  g_assert_cmpint (lt_model_new (2, &model, &message), ==, LT_OK);
+  /* A new network's pooled features are tiny: a louder classifier tells the photos apart. */
+  g_assert_cmpint (lt_model_get_tensor (model, "classifier.1.weight", &tensor, &message), ==,
+                   LT_OK);
+  g_assert_cmpint (lt_tensor_copy_f32 (tensor, weight, G_N_ELEMENTS (weight), &message), ==,
+                   LT_OK);
+  lt_tensor_free (tensor);
+  for (guint i = 0; i < G_N_ELEMENTS (weight); i++)
+    weight[i] *= 3e13f;
+  g_assert_cmpint (lt_tensor_new_f32 (weight, shape, 2, &tensor, &message), ==, LT_OK);
+  g_assert_cmpint (lt_model_set_tensor (model, "classifier.1.weight", tensor, &message), ==,
+                   LT_OK);
+  lt_tensor_free (tensor);
   g_assert_cmpint (lt_model_save (model, path, json, &message), ==, LT_OK);
+  if (refer)
+    {
+      /* Saved again with the same weights and the threshold they call for. */
+      f->refer_below = meta.refer_below = choose_threshold (f, catalog, path);
+      g_free (json);
+      json = leaf_model_meta_to_json (&meta);
+      g_assert_cmpint (lt_model_save (model, path, json, &message), ==, LT_OK);
+    }
   lt_model_free (model);
 
   g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
   sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
-  f->model_id = leaf_catalog_add_model (catalog, 0, path, sha, class_names, NULL, &error);
+  id = leaf_catalog_add_model (catalog, 0, path, sha, class_names, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (leaf_catalog_set_active_model (catalog, f->model_id, &error));
-  g_assert_no_error (error);
+  return id;
 }
 
 static gboolean
@@ -185,7 +195,9 @@ fixture_setup (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (summary->n_added, ==, N_PHOTOS);
   g_assert_cmpuint (summary->n_labeled, ==, 2 * N_PER_CLASS);
-  add_model (f, catalog);
+  f->model_id = add_model (f, catalog, 11, TRUE);
+  g_assert_true (leaf_catalog_set_active_model (catalog, f->model_id, &error));
+  g_assert_no_error (error);
   leaf_catalog_close (catalog);
 
   f->window = leaf_window_new (NULL);
@@ -521,6 +533,30 @@ test_uncertain (Fixture       *f,
     }
 }
 
+/* Another model chosen while one reviews the photos stops that review, and its own follows. */
+static void
+test_model_switch (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 first = f->model_id;
+  gint64 second = add_model (f, f->catalog, 12, FALSE);
+  gint64 third = add_model (f, f->catalog, 13, FALSE);
+
+  g_assert_true (leaf_catalog_set_active_model (f->catalog, second, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (f->window->reviewed_model, ==, second);
+  g_assert_true (leaf_catalog_set_active_model (f->catalog, third, &error));
+  g_assert_no_error (error);
+  f->model_id = third;
+  g_assert_true (ui_test_wait_for (review_done, f, REVIEW_TIMEOUT_MS));
+
+  /* Back to a model that has seen every photo: nothing to do. */
+  g_assert_true (leaf_catalog_set_active_model (f->catalog, first, &error));
+  g_assert_no_error (error);
+  g_assert_null (f->window->task_cancellable);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -533,6 +569,8 @@ main (int   argc,
   g_test_add ("/suggestions/disagreements", Fixture, NULL, fixture_setup, test_disagreements,
               fixture_teardown);
   g_test_add ("/suggestions/uncertain", Fixture, NULL, fixture_setup, test_uncertain,
+              fixture_teardown);
+  g_test_add ("/suggestions/model-switch", Fixture, NULL, fixture_setup, test_model_switch,
               fixture_teardown);
   return g_test_run ();
 }
