@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "leaf-import.h"
 #include "leaf-preferences-window.h"
 #include "leaf-settings.h"
 #include "leaf-train-view.h"
@@ -406,12 +407,32 @@ not_running_cb (gpointer data)
   return !leaf_train_view_is_running (data);
 }
 
+/* A catalog Train accepts, labelled photos of two classes, in @dir. */
+static GFile *
+trainable_catalog (const char *dir)
+{
+  static const char *const classes[] = { "blight", "healthy", NULL };
+  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
+  g_autofree char *path = g_build_filename (dir, "plants.leafscope", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_autoptr(LeafImportSummary) summary = NULL;
+  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
+  const char *paths[] = { photos, NULL };
+
+  g_assert_no_error (error);
+  g_free (ui_test_make_photos (photos, classes, 2));
+  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  leaf_catalog_close (catalog);
+  return g_file_new_for_path (path);
+}
+
 static void
 test_train_asks_for_weights (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("leafscope-weights-train-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "plants.leafscope", NULL);
-  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFile) file = trainable_catalog (dir);
   LeafWindow *window = leaf_window_new (NULL);
   LeafTrainView *view;
   AdwMessageDialog *dialog;
@@ -438,13 +459,14 @@ test_train_asks_for_weights (void)
   g_assert_null (ui_test_find_message_dialog ());
   g_assert_false (leaf_train_view_is_running (view));
 
-  /* From scratch needs no weights: the run starts (and, on an empty catalog, ends). */
+  /* From scratch needs no weights: the run starts, and is stopped at once. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "train.start", NULL));
   ui_test_iterate (50);
   dialog = ADW_MESSAGE_DIALOG (ui_test_find_message_dialog ());
   g_assert_nonnull (dialog);
   g_signal_emit_by_name (find_button (GTK_WIDGET (dialog), "Train from _Scratch"), "clicked");
   g_assert_true (leaf_train_view_is_running (view));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "train.stop", NULL));
   g_assert_true (ui_test_wait_for (not_running_cb, view, 60000));
   g_assert_null (ui_test_find_label (GTK_WIDGET (view), "No pretrained weights"));
 
@@ -458,7 +480,6 @@ test_train_with_weights_does_not_ask (void)
 {
   const char *torch = ws_torch_files ();
   g_autofree char *dir = NULL;
-  g_autofree char *path = NULL;
   g_autofree char *weights = NULL;
   g_autofree char *imported = NULL;
   g_autoptr(GFile) file = NULL;
@@ -470,8 +491,7 @@ test_train_with_weights_does_not_ask (void)
   if (torch == NULL)
     return;
   dir = g_dir_make_tmp ("leafscope-weights-train-XXXXXX", NULL);
-  path = g_build_filename (dir, "plants.leafscope", NULL);
-  file = g_file_new_for_path (path);
+  file = trainable_catalog (dir);
   weights = g_build_filename (torch, "compatible.pth", NULL);
   store = leaf_weights_store_new (NULL);
   imported = leaf_weights_store_import (store, weights, NULL, NULL, &error);
@@ -486,6 +506,7 @@ test_train_with_weights_does_not_ask (void)
   g_assert_true (leaf_train_view_is_running (view));
   ui_test_iterate (50);
   g_assert_null (ui_test_find_message_dialog ());
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "train.stop", NULL));
   g_assert_true (ui_test_wait_for (not_running_cb, view, 60000));
 
   gtk_window_destroy (GTK_WINDOW (window));
