@@ -265,8 +265,8 @@ tail_of_image (const char *image)
     unescaped = g_strdup (image);
   if ((query = strchr (unescaped, '?')) != NULL)
     *query = '\0';
-  if (g_str_has_prefix (unescaped, "/data/upload/") &&
-      (name = strrchr (unescaped, '/') + 1) != NULL && strlen (name) > 9 && name[8] == '-')
+  name = strrchr (unescaped, '/') != NULL ? strrchr (unescaped, '/') + 1 : unescaped;
+  if (g_str_has_prefix (unescaped, "/data/upload/") && strlen (name) > 9 && name[8] == '-')
     {
       gboolean hex = TRUE;
 
@@ -289,13 +289,14 @@ latest_annotation (JsonObject *task)
   for (guint a = 0; annotations != NULL && a < json_array_get_length (annotations); a++)
     {
       JsonObject *annotation = _leaf_json_node_object (json_array_get_element (annotations, a));
+      JsonNode *cancelled = annotation != NULL
+                            ? json_object_get_member (annotation, "was_cancelled") : NULL;
       const char *time;
 
       if (annotation == NULL ||
-          (json_object_has_member (annotation, "was_cancelled") &&
-           json_node_get_value_type (json_object_get_member (annotation, "was_cancelled"))
-           == G_TYPE_BOOLEAN &&
-           json_object_get_boolean_member (annotation, "was_cancelled")))
+          (cancelled != NULL && JSON_NODE_HOLDS_VALUE (cancelled) &&
+           json_node_get_value_type (cancelled) == G_TYPE_BOOLEAN &&
+           json_node_get_boolean (cancelled)))
         continue;
       time = _leaf_json_string_member (annotation, "updated_at");
       if (time == NULL)

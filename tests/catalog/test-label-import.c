@@ -304,6 +304,35 @@ test_label_studio (Fixture       *fixture,
   assert_label (fixture, "photos/loose/d.jpg", "-");
 }
 
+/* JSON of any shape is read without a critical warning: what is not a task is a task that
+ * names no photo, and members of the wrong type count as missing. */
+static void
+test_label_studio_odd_shapes (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  static const char json[] =
+    "[1, \"text\", null, [],\n"
+    " {\"data\": 7, \"annotations\": {}},\n"
+    " {\"data\": {\"image\": 42, \"sha256\": []}, \"meta\": \"x\"},\n"
+    " {\"data\": {\"image\": \"/data/local-files/?d=%zz\"}},\n"
+    " {\"data\": {\"image\": \"photos/blight/c.jpg\"},\n"
+    "  \"annotations\": [null, 3, {\"was_cancelled\": null, \"completed_by\": [],\n"
+    "                    \"created_at\": 5, \"result\": [null, {\"type\": \"choices\",\n"
+    "                    \"value\": {\"choices\": [7]}}]},\n"
+    "                   {\"was_cancelled\": {}, \"result\": {\"type\": \"choices\"}}]}]\n";
+  g_autofree char *path = write_file (fixture, "odd.json", json);
+  g_autoptr(LeafLabelImportReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+
+  report = leaf_label_import (fixture->catalog, path, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (report->n_records, ==, 8);
+  g_assert_cmpuint (report->n_labelled, ==, 0);
+  g_assert_cmpuint (report->n_without_class, ==, 1);
+  g_assert_cmpuint (report->problems->len, ==, 7);
+  assert_label (fixture, "photos/blight/c.jpg", "-");
+}
+
 /* Our Label Studio export, imported into a new catalog of the same photos, gives the same
  * labels, with who, when and how, and the group keys and splits. */
 static void
@@ -401,6 +430,8 @@ main (int   argc,
               test_csv_refused, fixture_tear_down);
   g_test_add ("/catalog/label-import/label-studio", Fixture, NULL, fixture_set_up,
               test_label_studio, fixture_tear_down);
+  g_test_add ("/catalog/label-import/label-studio-odd-shapes", Fixture, NULL, fixture_set_up,
+              test_label_studio_odd_shapes, fixture_tear_down);
   g_test_add ("/catalog/label-import/label-studio-round-trip", Fixture, NULL, fixture_set_up,
               test_label_studio_round_trip, fixture_tear_down);
   g_test_add ("/catalog/label-import/cvat-imagenet-tree", Fixture, NULL, fixture_set_up,
