@@ -1411,8 +1411,8 @@ epoch_progress_text (const LeafTrainEvent *event)
  * @self: the view
  * @event: a %LEAF_TRAIN_EVENT_PROGRESS event
  *
- * While features are computed, the bar and text tell of that step; once epochs run, the bar
- * shows the whole run's fraction, which never goes back.
+ * The bar shows the whole run's fraction once epochs run, which never goes back; before,
+ * while features are computed, it only pulses and the text tells how far that step is.
  */
 void
 leaf_train_view_set_progress (LeafTrainView        *self,
@@ -1423,9 +1423,10 @@ leaf_train_view_set_progress (LeafTrainView        *self,
   g_return_if_fail (LEAF_IS_TRAIN_VIEW (self));
   g_return_if_fail (event != NULL);
 
-  gtk_progress_bar_set_fraction (self->progress_bar,
-                                 CLAMP (event->run_fraction >= 0 ? event->run_fraction
-                                                                 : event->fraction, 0, 1));
+  if (event->run_fraction >= 0)
+    gtk_progress_bar_set_fraction (self->progress_bar, CLAMP (event->run_fraction, 0, 1));
+  else
+    gtk_progress_bar_pulse (self->progress_bar);
   if (self->state == STATE_STOPPING)
     return;
   if (event->run_fraction >= 0)

@@ -318,6 +318,13 @@ test_progress_text (Fixture       *f,
   fixture_open (f, N_CLASSES, 0, 1280, 800);
   view = f->window->train_view;
   leaf_train_view_begin_run (view);
+  /* Computing features comes first: its own speed and share, and a bar that only pulses. */
+  leaf_train_view_handle_event (view, &(LeafTrainEvent) {
+    .kind = LEAF_TRAIN_EVENT_PROGRESS, .phase = LEAF_TRAIN_PHASE_EXTRACT, .fraction = 0.5,
+    .run_fraction = -1, .images_per_second = 42, .eta_seconds = 30, .run_eta_seconds = -1,
+  });
+  g_assert_cmpstr (label_text (f, "Less than"), ==,
+                   "Less than a minute left · 42 photos per second · 50%");
   leaf_train_view_handle_event (view, &event);
   g_assert_cmpstr (label_text (f, "Epoch 12"), ==,
                    "Epoch 12 (at most 200) · best at 8 · stops after 10 epochs without "
