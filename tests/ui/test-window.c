@@ -224,6 +224,10 @@ test_class_menu_underscores (Fixture       *f,
   g_assert_nonnull (find_text (popover, "late_blight"));
   g_assert_null (find_text (popover, "lateblight"));
   g_object_unref (popover);
+
+  /* The button itself, which names the top class after a diagnosis, reads no mnemonic. */
+  adw_split_button_set_label (ADW_SPLIT_BUTTON (split), "Add to Catalog as late_blight");
+  g_assert_nonnull (find_text (split, "Add to Catalog as late_blight"));
 }
 
 int
