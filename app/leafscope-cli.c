@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <math.h>
@@ -20,9 +21,46 @@
 static const LeafCliCommand *const command_groups[] = {
   leaf_cli_catalog_commands,
   leaf_cli_model_commands,
-  leaf_cli_models_commands,
-  leaf_cli_weights_commands,
 };
+
+/* The program with the model library: beside this one in the build folder, else where it is
+ * installed relative to this one (which holds when the whole tree moved, as in a DESTDIR), else
+ * where it was installed. */
+static char *
+model_program_path (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : NULL;
+  const char *const places[] = { ".", LEAF_CLI_MODEL_RELATIVE_DIR, LEAF_CLI_MODEL_DIR };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (places); i++)
+    {
+      g_autofree char *path = g_path_is_absolute (places[i])
+                              ? g_build_filename (places[i], "leafscope-cli-model", NULL)
+                              : dir != NULL ? g_build_filename (dir, places[i],
+                                                                "leafscope-cli-model", NULL)
+                                            : NULL;
+
+      if (path != NULL && g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&path);
+    }
+  return g_build_filename (LEAF_CLI_MODEL_DIR, "leafscope-cli-model", NULL);
+}
+
+/* Replaces this process by leafscope-cli-model with the same command line. */
+static int
+run_model_program (const char *command,
+                   char       *argv[])
+{
+  g_autofree char *path = model_program_path ();
+  int saved_errno;
+
+  execv (path, argv);
+  saved_errno = errno;
+  g_printerr (_("leafscope-cli: cannot run %s, which “%s” needs: %s\n"), path, command,
+              g_strerror (saved_errno));
+  return 1;
+}
 
 int
 leaf_cli_fail (GError **error)
@@ -295,6 +333,11 @@ main (int   argc,
       return 2;
     }
 
+  if (command->func == NULL)
+    {
+      g_free (cli.catalog_path);
+      return run_model_program (command->name, argv);
+    }
   status = command->func (&cli, argc - i, argv + i);
   g_free (cli.catalog_path);
   return status;

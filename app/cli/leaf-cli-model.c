@@ -246,10 +246,10 @@ catalog_path (LeafCli *cli)
   return cli->catalog_path != NULL ? g_strdup (cli->catalog_path) : leaf_catalog_get_default_path ();
 }
 
-static int
-cmd_train (LeafCli  *cli,
-           int       argc,
-           char    **argv)
+int
+leaf_cli_train (LeafCli  *cli,
+                int       argc,
+                char    **argv)
 {
   g_autofree char *preset = NULL;
   g_autofree char *weights = NULL;
@@ -524,10 +524,10 @@ print_prediction_text (const PredictReport *report)
     }
 }
 
-static int
-cmd_predict (LeafCli  *cli,
-             int       argc,
-             char    **argv)
+int
+leaf_cli_predict (LeafCli  *cli,
+                  int       argc,
+                  char    **argv)
 {
   g_autofree char *weights = NULL;
   g_autofree char *model = NULL;
@@ -673,10 +673,10 @@ print_evaluation_text (const LeafEvaluation *evaluation)
             (guint) metrics->n - evaluation->n_ood, 100 * evaluation->familiar_accuracy);
 }
 
-static int
-cmd_evaluate (LeafCli  *cli,
-              int       argc,
-              char    **argv)
+int
+leaf_cli_evaluate (LeafCli  *cli,
+                   int       argc,
+                   char    **argv)
 {
   g_autofree char *model = NULL;
   g_autofree char *split_name = NULL;
@@ -746,10 +746,10 @@ cmd_evaluate (LeafCli  *cli,
 
 /* split -------------------------------------------------------------------------------------- */
 
-static int
-cmd_split (LeafCli  *cli,
-           int       argc,
-           char    **argv)
+int
+leaf_cli_split (LeafCli  *cli,
+                int       argc,
+                char    **argv)
 {
   g_autofree char *export_path = NULL;
   g_autofree char *path = catalog_path (cli);
@@ -889,10 +889,10 @@ print_skipped (const GError *error,
   g_printerr (_("leafscope-cli: skipping a photo: %s\n"), error->message);
 }
 
-static int
-cmd_next (LeafCli  *cli,
-          int       argc,
-          char    **argv)
+int
+leaf_cli_next (LeafCli  *cli,
+               int       argc,
+               char    **argv)
 {
   g_autofree char *model = NULL;
   g_autofree char *path = catalog_path (cli);
@@ -992,10 +992,10 @@ cmd_next (LeafCli  *cli,
 
 /* model-card --------------------------------------------------------------------------------- */
 
-static int
-cmd_model_card (LeafCli  *cli,
-                int       argc,
-                char    **argv)
+int
+leaf_cli_model_card (LeafCli  *cli,
+                     int       argc,
+                     char    **argv)
 {
   g_autofree char *model = NULL;
   g_autofree char *path = catalog_path (cli);
@@ -1036,13 +1036,3 @@ cmd_model_card (LeafCli  *cli,
     return leaf_cli_fail (&error);
   return 0;
 }
-
-const LeafCliCommand leaf_cli_model_commands[] = {
-  { "split", cmd_split, N_("Assign labelled photos to training, validation and test") },
-  { "train", cmd_train, N_("Fine-tune EfficientNet-B0 on the catalog's labelled photos") },
-  { "predict", cmd_predict, N_("Diagnose photos with a trained model or a raw weight file") },
-  { "evaluate", cmd_evaluate, N_("Measure a model on an ImageFolder tree") },
-  { "next", cmd_next, N_("List the unlabelled photos worth labelling next") },
-  { "model-card", cmd_model_card, N_("Write a Markdown model card: data, metrics, calibration, limits") },
-  { NULL, NULL, NULL },
-};

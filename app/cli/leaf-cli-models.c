@@ -346,10 +346,10 @@ print_verbs (FILE *out)
   fprintf (out, "\n%s\n", _("COMMAND --help shows a command's options."));
 }
 
-static int
-cmd_models (LeafCli  *cli,
-            int       argc,
-            char    **argv)
+int
+leaf_cli_models (LeafCli  *cli,
+                 int       argc,
+                 char    **argv)
 {
   /* Without a verb (or with options only), the models are listed. */
   if (argc < 2 || argv[1][0] == '-')
@@ -369,8 +369,3 @@ cmd_models (LeafCli  *cli,
   print_verbs (stderr);
   return 2;
 }
-
-const LeafCliCommand leaf_cli_models_commands[] = {
-  { "models", cmd_models, N_("List the models; choose, rename, remove, export or import one") },
-  { NULL, NULL, NULL },
-};

@@ -168,10 +168,10 @@ print_weights_usage (FILE *out)
     fprintf (out, "  %-10s %s\n", v->name, _(v->summary));
 }
 
-static int
-weights_main (LeafCli  *cli,
-              int       argc,
-              char    **argv)
+int
+leaf_cli_weights (LeafCli  *cli,
+                  int       argc,
+                  char    **argv)
 {
   if (argc < 2)
     {
@@ -191,8 +191,3 @@ weights_main (LeafCli  *cli,
   print_weights_usage (stderr);
   return 2;
 }
-
-const LeafCliCommand leaf_cli_weights_commands[] = {
-  { "weights", weights_main, N_("Inspect weight files (see weights --help)") },
-  { NULL, NULL, NULL },
-};

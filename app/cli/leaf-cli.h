@@ -27,11 +27,21 @@ typedef struct
   const char *summary; /* translatable, marked with N_() */
 } LeafCliCommand;
 
-/* Each group of subcommands lives in its own file and exports a table ending in a zeroed entry. */
+/* Tables of subcommands, each ending in a zeroed entry: the catalog's, in leaf-cli-catalog.c, and
+ * those that need the model library, in leaf-cli-commands.c, whose functions are NULL in the
+ * leafscope-cli program that does not link it. */
 extern const LeafCliCommand leaf_cli_catalog_commands[];
 extern const LeafCliCommand leaf_cli_model_commands[];
-extern const LeafCliCommand leaf_cli_models_commands[];
-extern const LeafCliCommand leaf_cli_weights_commands[];
+
+/* The subcommands that need the model library (leaf-cli-model.c, -models.c, -weights.c) */
+int leaf_cli_split      (LeafCli *cli, int argc, char **argv);
+int leaf_cli_train      (LeafCli *cli, int argc, char **argv);
+int leaf_cli_predict    (LeafCli *cli, int argc, char **argv);
+int leaf_cli_evaluate   (LeafCli *cli, int argc, char **argv);
+int leaf_cli_next       (LeafCli *cli, int argc, char **argv);
+int leaf_cli_model_card (LeafCli *cli, int argc, char **argv);
+int leaf_cli_models     (LeafCli *cli, int argc, char **argv);
+int leaf_cli_weights    (LeafCli *cli, int argc, char **argv);
 
 typedef enum
 {

@@ -4,7 +4,7 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Usage: test-install.sh MESON BUILDDIR PREFIX BINDIR DATADIR MANDIR
+# Usage: test-install.sh MESON BUILDDIR PREFIX BINDIR DATADIR MANDIR LIBEXECDIR
 
 set -u
 meson=$1
@@ -13,6 +13,7 @@ prefix=$3
 bindir=$4
 datadir=$5
 mandir=$6
+libexecdir=$7
 app_id=io.github.leafscope.Leafscope
 failed=0
 
@@ -43,7 +44,7 @@ bin=$(under_prefix "$bindir")
 share=$(under_prefix "$datadir")
 man=$(under_prefix "$mandir")
 
-for f in "$bin/leafscope" "$bin/leafscope-cli"; do
+for f in "$bin/leafscope" "$bin/leafscope-cli" "$(under_prefix "$libexecdir")/leafscope/leafscope-cli-model"; do
   [ -x "$f" ] || fail "$f is not installed"
 done
 for f in \
@@ -137,5 +138,9 @@ if command -v update-mime-database >/dev/null && command -v gio >/dev/null; then
   type=$(content_type "$tmp/other.db")
   [ "$type" != application/x-leafscope-catalog ] || fail "any SQLite file is seen as a catalog"
 fi
+
+# A command that needs the model library, which the installed leafscope-cli hands to the
+# installed leafscope-cli-model.
+models=$("$cli" models list 2>&1) || fail "installed leafscope-cli models list exited with $?: $models"
 
 exit $failed
