@@ -1584,6 +1584,33 @@ test_models_and_predictions (Fixture       *fixture,
     sure = leaf_catalog_get_image (catalog, 1, &error);
     g_assert_false (leaf_catalog_image_get_prediction (sure, NULL, NULL, NULL));
   }
+  {
+    /* What a model has not reviewed: images without its prediction, or with one that cannot say
+     * whether it would refer them. */
+    gint64 other = leaf_catalog_add_model (catalog, 0, "/m/third.pt",
+                                           "1123456789abcdef0123456789abcdef"
+                                           "0123456789abcdef0123456789abcdef",
+                                           model_classes, NULL, &error);
+    LeafImageQuery q = { .model_id = other, .unreviewed_only = TRUE };
+    g_autoptr(GPtrArray) rows = NULL;
+    guint count = 0;
+
+    g_assert_no_error (error);
+    g_assert_true (leaf_catalog_count_images (catalog, &q, &count, &error));
+    g_assert_cmpuint (count, ==, 4);
+    leaf_catalog_add_predictions (catalog, other, images, 1, probabilities, 3, NULL, &error);
+    leaf_catalog_add_predictions (catalog, other, images + 1, 1, probabilities + 3, 3,
+                                  referred + 1, &error);
+    g_assert_no_error (error);
+    rows = query_all (catalog, &q);
+    g_assert_cmpuint (rows->len, ==, 3);
+    g_assert_cmpint (leaf_catalog_image_get_id (rows->pdata[0]), ==, 1);
+    g_assert_true (leaf_catalog_count_images (catalog, &q, &count, &error));
+    g_assert_cmpuint (count, ==, 3);
+    q.model_id = model;
+    g_assert_true (leaf_catalog_count_images (catalog, &q, &count, &error));
+    g_assert_cmpuint (count, ==, 0);
+  }
 }
 
 /* ---- Signals ---- */
