@@ -224,16 +224,9 @@ test_end_to_end (void)
     g_assert_cmpstr (adw_view_stack_get_visible_child_name (window->view_stack), ==, "train");
   }
 
-  /* A tiny training run from scratch (no pretrained weights needed), on one thread so that
-   * the probe measures the application rather than the CPU count. */
-  leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
-  recipe.from_scratch = TRUE;
-  recipe.head_epochs = 1;
-  recipe.finetune_epochs = 1;
-  recipe.image_size = 64;
-  recipe.batch_size = 4;
-  recipe.val_fraction = 0.25;
-  recipe.seed = 7;
+  /* A tiny training run, on one thread so that the probe measures the application rather than
+   * the CPU count. */
+  ui_test_tiny_recipe (&recipe);
   leaf_train_view_set_recipe (window->train_view, &recipe);
   leaf_window_show_view (window, "train");
   ui_test_iterate (200);

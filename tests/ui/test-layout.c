@@ -361,15 +361,8 @@ test_layout (void)
   g_assert_cmpint (min_width, <=, MIN_WIDTH);
   g_assert_cmpint (min_height, <=, MIN_HEIGHT);
 
-  /* A tiny run from scratch, so that Train shows a run and Diagnose a result. */
-  leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
-  recipe.from_scratch = TRUE;
-  recipe.head_epochs = 1;
-  recipe.finetune_epochs = 1;
-  recipe.image_size = 64;
-  recipe.batch_size = 4;
-  recipe.val_fraction = 0.34;
-  recipe.seed = 3;
+  /* A tiny run, so that Train shows a run and Diagnose a result. */
+  ui_test_tiny_recipe (&recipe);
   leaf_train_view_set_recipe (window->train_view, &recipe);
   leaf_window_show_view (window, "train");
   _leaf_window_start_training (window, NULL, TRUE);

@@ -381,3 +381,18 @@ ui_test_make_catalog (const char         *dir,
   leaf_catalog_close (catalog);
   return path;
 }
+
+/* A run from scratch (no pretrained weights needed) of one epoch per phase on small images:
+ * seconds on the photos of ui_test_make_photos(). */
+void
+ui_test_tiny_recipe (LeafRecipe *recipe)
+{
+  leaf_recipe_init_preset (recipe, LEAF_PRESET_ARTICLE);
+  recipe->from_scratch = TRUE;
+  recipe->head_epochs = 1;
+  recipe->finetune_epochs = 1;
+  recipe->image_size = 64;
+  recipe->batch_size = 4;
+  recipe->val_fraction = 0.25;
+  recipe->seed = 7;
+}

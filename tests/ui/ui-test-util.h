@@ -9,6 +9,8 @@
 
 #include <gtk/gtk.h>
 
+#include "leaf-recipe.h"
+
 G_BEGIN_DECLS
 
 void        ui_test_init           (int           *argc,
@@ -42,5 +44,6 @@ char       *ui_test_make_photos    (const char    *dir,
 char       *ui_test_make_catalog   (const char    *dir,
                                     const char * const *classes,
                                     guint          per_class);
+void        ui_test_tiny_recipe    (LeafRecipe    *recipe);
 
 G_END_DECLS
