@@ -17,7 +17,6 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 
-#include "leaf-import.h"
 #include "leaf-metrics.h"
 #include "leaf-train-view.h"
 #include "leaf-window-private.h"
@@ -94,23 +93,14 @@ fixture_open (Fixture *f,
               int      width,
               int      height)
 {
-  g_autofree char *photos = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(LeafImportSummary) summary = NULL;
   g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(GFile) file = NULL;
   g_autoptr(GPtrArray) classes = NULL;
-  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
-  const char *paths[2] = { NULL, NULL };
 
   f->dir = g_dir_make_tmp ("leafscope-train-gui-XXXXXX", NULL);
-  photos = g_build_filename (f->dir, "photos", NULL);
-  g_free (ui_test_make_photos (photos, class_names, 2));
-  f->path = g_build_filename (f->dir, "test.leafscope", NULL);
-  catalog = leaf_catalog_open (f->path, LEAF_CATALOG_OPEN_CREATE, &error);
-  g_assert_no_error (error);
-  paths[0] = photos;
-  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
+  f->path = ui_test_make_catalog (f->dir, class_names, 2);
+  catalog = leaf_catalog_open (f->path, LEAF_CATALOG_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
   classes = leaf_catalog_list_classes (catalog, &error);
   g_assert_no_error (error);

@@ -16,7 +16,6 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#include "leaf-import.h"
 #include "leaf-preferences-window.h"
 #include "leaf-settings.h"
 #include "leaf-train-view.h"
@@ -412,19 +411,8 @@ static GFile *
 trainable_catalog (const char *dir)
 {
   static const char *const classes[] = { "blight", "healthy", NULL };
-  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
-  g_autofree char *path = g_build_filename (dir, "plants.leafscope", NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
-  g_autoptr(LeafImportSummary) summary = NULL;
-  LeafImportOptions options = { .folder_labels = LEAF_FOLDER_LABELS_ALWAYS };
-  const char *paths[] = { photos, NULL };
+  g_autofree char *path = ui_test_make_catalog (dir, classes, 2);
 
-  g_assert_no_error (error);
-  g_free (ui_test_make_photos (photos, classes, 2));
-  summary = leaf_import_run (catalog, paths, &options, NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
-  leaf_catalog_close (catalog);
   return g_file_new_for_path (path);
 }
 
