@@ -281,16 +281,37 @@ cancel_task_action (GtkWidget  *widget,
 
 /* Export */
 
-static void
-export_csv_thread (GTask        *task,
-                   gpointer      source_object,
-                   gpointer      task_data,
-                   GCancellable *cancellable)
+/* A file of labels to write: CSV, or Label Studio's JSON. */
+typedef struct
 {
+  char *path;
+  gboolean label_studio;
+} LabelsFile;
+
+static void
+labels_file_free (gpointer data)
+{
+  LabelsFile *file = data;
+
+  g_free (file->path);
+  g_free (file);
+}
+
+static void
+export_labels_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  LabelsFile *file = task_data;
   GError *error = NULL;
   guint n_rows = 0;
+  gboolean ok;
 
-  if (!leaf_export_csv (source_object, task_data, cancellable, &n_rows, &error))
+  ok = file->label_studio
+       ? leaf_export_label_studio (source_object, file->path, cancellable, &n_rows, &error)
+       : leaf_export_csv (source_object, file->path, cancellable, &n_rows, &error);
+  if (!ok)
     g_task_return_error (task, error);
   else
     g_task_return_int (task, n_rows);
@@ -361,10 +382,14 @@ on_export_target_chosen_cb (GtkNativeDialog *dialog,
         {
           g_autoptr(GTask) task = g_task_new (self->catalog, NULL, on_csv_exported_cb,
                                               g_object_ref (self));
+          LabelsFile *labels = g_new0 (LabelsFile, 1);
 
+          labels->path = g_steal_pointer (&path);
+          labels->label_studio = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog),
+                                                                     "label-studio"));
           g_task_set_source_tag (task, on_export_target_chosen_cb);
-          g_task_set_task_data (task, g_steal_pointer (&path), g_free);
-          g_task_run_in_thread (task, export_csv_thread);
+          g_task_set_task_data (task, labels, labels_file_free);
+          g_task_run_in_thread (task, export_labels_thread);
         }
       else
         leaf_export_folder_async (self->catalog, path, NULL, on_folder_exported_cb,
@@ -380,19 +405,25 @@ on_export_format_chosen_cb (AdwMessageDialog *message,
                             LeafWindow       *self)
 {
   gboolean csv = g_str_equal (response, "csv");
+  gboolean label_studio = g_str_equal (response, "label-studio");
   GtkFileChooserNative *dialog;
 
-  if (!csv && !g_str_equal (response, "folder"))
+  if (!csv && !label_studio && !g_str_equal (response, "folder"))
     return;
   dialog = gtk_file_chooser_native_new (csv ? _("Export Labels as CSV")
-                                            : _("Export Photos into Class Folders"),
+                                        : label_studio ? _("Export Labels for Label Studio")
+                                        : _("Export Photos into Class Folders"),
                                         GTK_WINDOW (self),
-                                        csv ? GTK_FILE_CHOOSER_ACTION_SAVE
-                                            : GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                        csv || label_studio
+                                        ? GTK_FILE_CHOOSER_ACTION_SAVE
+                                        : GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
                                         _("_Export"), _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
   if (csv)
     gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), _("labels.csv"));
+  if (label_studio)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), _("labels.json"));
+  g_object_set_data (G_OBJECT (dialog), "label-studio", GINT_TO_POINTER (label_studio));
   g_signal_connect (dialog, "response", G_CALLBACK (on_export_target_chosen_cb),
                     g_object_ref (self));
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
@@ -409,10 +440,12 @@ export_action (GtkWidget  *widget,
                                    _("A CSV file lists every labelled photo with its class, "
                                      "labeller and date. Class folders hold the photos "
                                      "themselves, one folder per class, as most training tools "
-                                     "expect, with a labels.csv that Leafscope imports back."));
+                                     "expect, with a labels.csv that Leafscope imports back. "
+                                     "A Label Studio file opens the labels there."));
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
                                     "cancel", _("_Cancel"),
                                     "folder", _("Class _Folders…"),
+                                    "label-studio", _("_Label Studio File…"),
                                     "csv", _("_CSV File…"),
                                     NULL);
   adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "csv",

@@ -1,6 +1,6 @@
 /* test-import-labels.c: Import Labels from the main menu: a spreadsheet chosen in the file
  * chooser labels the Library's photos as one undoable action, and the lines it could not apply
- * are listed with their numbers
+ * are listed with their numbers; Export… writes a Label Studio file
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,9 +12,12 @@
 #include "leaf-test.h"
 
 #include <adwaita.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "leaf-import.h"
+#include "leaf-label-import.h"
 #include "leaf-window-private.h"
 #include "ui-test-util.h"
 
@@ -180,6 +183,52 @@ test_import_labels_from_menu (Fixture       *f,
   g_assert_true (ui_test_wait_for (row_check_cb, &all_unlabelled, 10000));
 }
 
+static gboolean
+file_written_cb (gpointer data)
+{
+  return g_file_test (data, G_FILE_TEST_IS_REGULAR);
+}
+
+/* Export… offers a Label Studio file, which holds a task for each labelled photo. */
+static void
+test_export_label_studio (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *json_path = g_build_filename (f->dir, "labels.json", NULL);
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *text = NULL;
+  g_autoptr(LeafLabelImportReport) report = NULL;
+  g_autoptr(JsonNode) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  LeafLabelImportOptions create = { .create_classes = TRUE };
+  GtkWindow *chooser;
+
+  report = leaf_label_import (f->window->catalog, f->csv, &create, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (report->n_labelled, ==, 2);
+
+  g_assert_cmpint (g_chdir (f->dir), ==, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.export", NULL));
+  g_assert_true (ui_test_wait_for (message_dialog_open, NULL, 10000));
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (ui_test_find_message_dialog ()),
+                               "label-studio");
+  g_assert_true (ui_test_wait_for (file_chooser_open, NULL, 10000));
+  chooser = ui_test_find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG);
+  /* It offers labels.json in the current folder; choosing another folder in the chooser races
+   * with its reading of the first. */
+  g_assert_true (ui_test_wait_for (file_chosen_cb, chooser, 10000));
+  gtk_dialog_response (GTK_DIALOG (chooser), GTK_RESPONSE_ACCEPT);
+
+  /* The file is replaced whole: once it is there, it is complete. */
+  g_assert_true (ui_test_wait_for (file_written_cb, json_path, 10000));
+  g_assert_true (g_file_get_contents (json_path, &text, NULL, &error));
+  g_assert_no_error (error);
+  tasks = json_from_string (text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (tasks)), ==, 2);
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -188,5 +237,7 @@ main (int   argc,
 
   g_test_add ("/window/import-labels/from-menu", Fixture, NULL, fixture_setup,
               test_import_labels_from_menu, fixture_teardown);
+  g_test_add ("/window/export-labels/label-studio", Fixture, NULL, fixture_setup,
+              test_export_label_studio, fixture_teardown);
   return g_test_run ();
 }
