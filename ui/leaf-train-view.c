@@ -1296,6 +1296,11 @@ leaf_train_view_set_phase (LeafTrainView  *self,
   g_return_if_fail (LEAF_IS_TRAIN_VIEW (self));
 
   gtk_label_set_text (self->phase_label, phase_title (phase));
+  /* The last phase's bounds no longer hold; this one's come with its first epoch. */
+  if (self->state == STATE_RUNNING)
+    gtk_label_set_text (self->status_label,
+                        phase == LEAF_TRAIN_PHASE_HEAD || phase == LEAF_TRAIN_PHASE_FINETUNE
+                        ? _("Timing the first epoch…") : "");
   if (phase == LEAF_TRAIN_PHASE_FINETUNE)
     {
       leaf_chart_set_marker (self->loss_chart, self->last_epoch + 0.5, _("Fine-tuning"));

@@ -322,6 +322,12 @@ test_progress_text (Fixture       *f,
   bar = GTK_PROGRESS_BAR (ui_test_find_type (train_view (f), GTK_TYPE_PROGRESS_BAR));
   g_assert_cmpfloat_with_epsilon (gtk_progress_bar_get_fraction (bar), 12 / 220.0, 1e-9);
 
+  /* A new phase: the last one's bounds go until its first epoch is timed. */
+  leaf_train_view_set_phase (view, LEAF_TRAIN_PHASE_FINETUNE, NULL);
+  g_assert_nonnull (ui_test_find_label (train_view (f), "Timing the first epoch"));
+  g_assert_null (ui_test_find_label (train_view (f), "This phase"));
+  g_assert_cmpfloat_with_epsilon (gtk_progress_bar_get_fraction (bar), 12 / 220.0, 1e-9);
+
   /* Fine-tuning, timed: the run's bound too, and the bar never went back. */
   event = (LeafTrainEvent) {
     .kind = LEAF_TRAIN_EVENT_PROGRESS, .phase = LEAF_TRAIN_PHASE_FINETUNE, .epoch = 1,
