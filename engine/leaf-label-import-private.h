@@ -10,8 +10,9 @@
 
 G_BEGIN_DECLS
 
-/* Whether path is a labels.csv as export-folder writes it: a header naming at least the path
- * and class columns. */
+/* Whether path is a labels.csv as export-folder writes it: a header naming at least the path,
+ * sha256 and class columns (a spreadsheet of a lab's own beside its photos rarely has the
+ * hashes, and leaves the folder names their meaning). */
 gboolean               _leaf_label_import_is_tree_file (const char   *path);
 
 /* Applies the labels.csv of an exported tree through db, the import's connection: created

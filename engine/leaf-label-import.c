@@ -840,7 +840,7 @@ _leaf_label_import_is_tree_file (const char *path)
     length = end - text;
   rows = _leaf_csv_parse (text, length, NULL);
   return rows != NULL && rows->len == 1 && read_header (rows->pdata[0], columns, NULL) &&
-         columns[COLUMN_PATH] >= 0;
+         columns[COLUMN_PATH] >= 0 && columns[COLUMN_SHA256] >= 0;
 }
 
 LeafLabelImportReport *

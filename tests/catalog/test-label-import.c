@@ -403,6 +403,14 @@ test_cvat_imagenet (Fixture       *fixture,
       g_autofree char *path = g_build_filename (tree, files[i], NULL);
       ctu_write_image (path, g_str_has_suffix (path, ".png") ? "png" : "jpeg", 20, 20, 40 + i);
     }
+  /* A lab's own spreadsheet beside the folders is no export-folder labels.csv (it has no
+   * hashes): the folder names stay the classes. */
+  {
+    g_autofree char *sheet = g_build_filename (tree, "labels.csv", NULL);
+    static const char text[] = "path,class\nHealthy leaf/frame_000001.jpg,rust\n";
+
+    ctu_write_bytes (sheet, text, strlen (text));
+  }
   cvat = leaf_catalog_open (cvat_path, LEAF_CATALOG_OPEN_CREATE, &error);
   g_assert_no_error (error);
   summary = leaf_import_run (cvat, paths, NULL, NULL, NULL, NULL, &error);
