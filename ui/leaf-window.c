@@ -145,7 +145,6 @@ leaf_window_get_catalog_file (LeafWindow *self)
 void
 leaf_window_show_view (LeafWindow *self,
                        const char *name)
-  gtk_widget_set_visible (GTK_WIDGET (self->sidebar_button), g_strcmp0 (name, "library") == 0);
 {
   g_return_if_fail (LEAF_IS_WINDOW (self));
   adw_view_stack_set_visible_child_name (self->view_stack, name);
@@ -156,6 +155,7 @@ on_visible_view_changed_cb (LeafWindow *self)
 {
   const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
 
+  gtk_widget_set_visible (GTK_WIDGET (self->sidebar_button), g_strcmp0 (name, "library") == 0);
   gtk_widget_set_visible (GTK_WIDGET (self->search_button), g_strcmp0 (name, "library") == 0);
 }
 
@@ -284,9 +284,6 @@ static void
 leaf_window_dispose (GObject *object)
 {
   LeafWindow *self = LEAF_WINDOW (object);
-  /* Dismissing it lets go of the weak pointer into this window. */
-  if (self->undo_toast != NULL)
-    adw_toast_dismiss (self->undo_toast);
 
   g_cancellable_cancel (self->task_cancellable);
   g_clear_object (&self->task_cancellable);
@@ -297,6 +294,9 @@ leaf_window_dispose (GObject *object)
   g_clear_object (&self->catalog);
   g_clear_object (&self->catalog_file);
   g_clear_object (&self->settings);
+  /* Dismissing it lets go of the weak pointer into this window. */
+  if (self->undo_toast != NULL)
+    adw_toast_dismiss (self->undo_toast);
   gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_WINDOW);
   G_OBJECT_CLASS (leaf_window_parent_class)->dispose (object);
 }
@@ -311,7 +311,6 @@ leaf_window_class_init (LeafWindowClass *klass)
   object_class->dispose = leaf_window_dispose;
 
   window_class->close_request = leaf_window_close_request;
-  gtk_widget_class_bind_template_child (widget_class, LeafWindow, sidebar_button);
 
   g_type_ensure (LEAF_TYPE_LIBRARY_VIEW);
   g_type_ensure (LEAF_TYPE_TRAIN_VIEW);
@@ -322,9 +321,9 @@ leaf_window_class_init (LeafWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, sidebar_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, search_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, undo_button);
-  gtk_widget_class_bind_template_child (widget_class, LeafWindow, drop_hint);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, redo_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_revealer);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_label);
@@ -335,6 +334,7 @@ leaf_window_class_init (LeafWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, train_view);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, diagnose_view);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, no_catalog_page);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, drop_hint);
 
   _leaf_window_class_actions_init (klass);
 }
