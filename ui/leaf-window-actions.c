@@ -182,6 +182,16 @@ import_folder (LeafWindow *self,
       leaf_show_toast (GTK_WIDGET (self), _("Only folders on this computer can be imported"));
       return;
     }
+  if (self->task_cancellable != NULL && self->reviewed_model > 0)
+    {
+      /* Predictions can be made again later: the import the user asked for comes first, and the
+       * review starts again, with the new photos, when it has ended. */
+      g_set_object (&self->pending_import, folder);
+      g_free (self->pending_group_pattern);
+      self->pending_group_pattern = g_strdup (group_pattern);
+      g_cancellable_cancel (self->task_cancellable);
+      return;
+    }
   if (self->task_cancellable != NULL)
     {
       leaf_show_toast (GTK_WIDGET (self), _("Another task is running: wait for it, or cancel it"));
@@ -199,15 +209,32 @@ import_folder (LeafWindow *self,
 
 /**
  * _leaf_window_import_folder:
+ * @group_pattern: (nullable): see #LeafImportOptions
  *
  * Imports @folder into the window's catalog, showing progress under the header bar. Sub-folders
  * named after classes label their photos.
  */
 void
 _leaf_window_import_folder (LeafWindow *self,
-                            GFile      *folder)
+                            GFile      *folder,
+                            const char *group_pattern)
 {
-  import_folder (self, folder, NULL);
+  import_folder (self, folder, group_pattern);
+}
+
+/**
+ * _leaf_window_start_pending_import:
+ *
+ * Starts the import that waited for a review to stop, if there is one.
+ */
+void
+_leaf_window_start_pending_import (LeafWindow *self)
+{
+  g_autoptr(GFile) folder = g_steal_pointer (&self->pending_import);
+  g_autofree char *group_pattern = g_steal_pointer (&self->pending_group_pattern);
+
+  if (folder != NULL)
+    import_folder (self, folder, group_pattern);
 }
 
 typedef struct
@@ -232,7 +259,7 @@ on_group_pattern_chosen_cb (const char *pattern,
 {
   FolderImport *import = user_data;
 
-  import_folder (import->window, import->folder, pattern);
+  _leaf_window_import_folder (import->window, import->folder, pattern);
 }
 
 static void
@@ -718,7 +745,8 @@ _leaf_window_update_actions (LeafWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo", undo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.redo", redo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import",
-                                 has_catalog && self->task_cancellable == NULL);
+                                 has_catalog && (self->task_cancellable == NULL ||
+                                                 self->reviewed_model > 0));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export", has_catalog);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import-labels", has_catalog);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", has_catalog);

@@ -107,7 +107,7 @@ on_files_sorted_cb (GObject      *source,
                                      sorting->photos->len);
     }
   for (guint i = 0; i < sorting->folders->len; i++)
-    _leaf_window_import_folder (self, g_ptr_array_index (sorting->folders, i));
+    _leaf_window_import_folder (self, g_ptr_array_index (sorting->folders, i), NULL);
 }
 
 /**

@@ -27,6 +27,9 @@ struct _LeafWindow
   LeafTrainer *trainer;
   GCancellable *task_cancellable;
   gint64 reviewed_model;  /* the model the running review predicts with, or 0 */
+  /* An import asked for during a review, which it cancelled: it starts when the review stops. */
+  GFile *pending_import;
+  char *pending_group_pattern;
 
   /* Template widgets */
   AdwToastOverlay *toast_overlay;
@@ -53,7 +56,9 @@ struct _LeafWindow
 void _leaf_window_class_actions_init (LeafWindowClass *klass);
 void _leaf_window_update_actions     (LeafWindow      *self);
 void _leaf_window_import_folder      (LeafWindow      *self,
-                                      GFile           *folder);
+                                      GFile           *folder,
+                                      const char      *group_pattern);
+void _leaf_window_start_pending_import (LeafWindow    *self);
 void _leaf_window_dnd_init           (LeafWindow      *self);
 void _leaf_window_review_active_model (LeafWindow     *self);
 void _leaf_window_review_model       (LeafWindow      *self,

@@ -78,6 +78,12 @@ on_review_finished_cb (GObject      *source,
     }
   if (review->catalog == self->catalog)
     leaf_library_view_reload_models (self->library_view);
+  if (self->pending_import != NULL)
+    {
+      /* The import this review made way for; the review resumes when it ends. */
+      _leaf_window_start_pending_import (self);
+      return;
+    }
   /* Another catalog or another model, which turned up meanwhile and cancelled this review, has
    * its turn now; a review the user cancelled stays as it is. */
   active = self->catalog ? leaf_active_model_get (self->catalog) : NULL;

@@ -287,6 +287,8 @@ leaf_window_dispose (GObject *object)
 
   g_cancellable_cancel (self->task_cancellable);
   g_clear_object (&self->task_cancellable);
+  g_clear_object (&self->pending_import);
+  g_clear_pointer (&self->pending_group_pattern, g_free);
   drop_trainer (self);
   g_clear_object (&self->thumbnailer);
   if (self->catalog != NULL)

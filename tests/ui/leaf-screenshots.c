@@ -170,7 +170,7 @@ main (int   argc,
   {
     g_autoptr(GFile) photos = g_file_new_for_commandline_arg (argv[2]);
 
-    _leaf_window_import_folder (window, photos);
+    _leaf_window_import_folder (window, photos, NULL);
     ui_test_wait_for (task_done, window, 120000);
   }
   tidy_class_names (window->catalog);

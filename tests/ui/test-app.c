@@ -188,7 +188,7 @@ test_end_to_end (void)
   g_assert_true (g_file_equal (leaf_window_get_catalog_file (window), catalog_file));
 
   /* Import a folder of class sub-folders. */
-  _leaf_window_import_folder (window, g_file_new_for_path (photos));
+  _leaf_window_import_folder (window, g_file_new_for_path (photos), NULL);
   g_assert_true (ui_test_wait_for (import_done, window, 30000));
   selection = leaf_library_view_get_selection (window->library_view);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (selection)), ==, 16);

@@ -557,6 +557,40 @@ test_model_switch (Fixture       *f,
   g_assert_null (f->window->task_cancellable);
 }
 
+static gboolean
+photos_imported (gpointer data)
+{
+  Fixture *f = data;
+  LeafImageQuery all = { 0 };
+  guint count = 0;
+
+  return leaf_catalog_count_images (f->catalog, &all, &count, NULL) && count == N_PHOTOS + 3;
+}
+
+/* Import, asked for while a review predicts the photos, goes first: the review stops, the import
+ * runs, and the review then predicts every photo, the new ones too. Before, the import was
+ * refused with "Another task is running" until the review had ended. */
+static void
+test_import_during_review (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *more = g_build_filename (f->dir, "more", NULL);
+  g_autoptr(GFile) folder = g_file_new_for_path (more);
+  g_autoptr(GError) error = NULL;
+  gint64 second = add_model (f, f->catalog, 12, FALSE);
+
+  g_free (ui_test_make_photos (more, NULL, 3));
+  g_assert_true (leaf_catalog_set_active_model (f->catalog, second, &error));
+  g_assert_no_error (error);
+  f->model_id = second;
+  g_assert_cmpint (f->window->reviewed_model, ==, second);
+  g_assert_nonnull (f->window->task_cancellable);
+
+  _leaf_window_import_folder (f->window, folder, NULL);
+  g_assert_true (ui_test_wait_for (photos_imported, f, REVIEW_TIMEOUT_MS));
+  g_assert_true (ui_test_wait_for (review_done, f, REVIEW_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -572,5 +606,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/suggestions/model-switch", Fixture, NULL, fixture_setup, test_model_switch,
               fixture_teardown);
+  g_test_add ("/suggestions/import-during-review", Fixture, NULL, fixture_setup,
+              test_import_during_review, fixture_teardown);
   return g_test_run ();
 }
