@@ -1,6 +1,6 @@
 /* test-weights-cli.c: `leafscope-cli weights fetch|import|status` as a user runs them
  *
- * The CLI runs as a child process with XDG_CACHE_HOME in a temporary folder; downloads go to a
+ * The CLI runs as a child process with XDG_DATA_HOME in a temporary folder; downloads go to a
  * SoupServer on 127.0.0.1 in this process.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,7 +22,7 @@ static WsServer *server;
 typedef struct
 {
   char *tmp;
-  char *store;   /* where the CLI keeps weights under this XDG_CACHE_HOME */
+  char *store;   /* where the CLI keeps weights under this XDG_DATA_HOME */
 } Fixture;
 
 typedef struct
@@ -93,7 +93,7 @@ spawn_cli (Fixture           *fixture,
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
                                         | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", fixture->tmp, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", fixture->tmp, TRUE);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
   g_ptr_array_add (argv, (char *) g_getenv ("LEAFSCOPE_CLI"));
   g_ptr_array_add (argv, "weights");
