@@ -183,10 +183,16 @@ test_import_labels_from_menu (Fixture       *f,
   g_assert_true (ui_test_wait_for (row_check_cb, &all_unlabelled, 10000));
 }
 
+/* A new file is written in place, not renamed into place: it is done when it reads as a whole
+ * JSON array (checking only that it exists read it half-written on a loaded machine). */
 static gboolean
-file_written_cb (gpointer data)
+json_written_cb (gpointer data)
 {
-  return g_file_test (data, G_FILE_TEST_IS_REGULAR);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  return g_file_get_contents (data, &text, NULL, NULL)
+         && (node = json_from_string (text, NULL)) != NULL && JSON_NODE_HOLDS_ARRAY (node);
 }
 
 /* Export… offers a Label Studio file, which holds a task for each labelled photo. */
@@ -219,8 +225,7 @@ test_export_label_studio (Fixture       *f,
   g_assert_true (ui_test_wait_for (file_chosen_cb, chooser, 10000));
   gtk_dialog_response (GTK_DIALOG (chooser), GTK_RESPONSE_ACCEPT);
 
-  /* The file is replaced whole: once it is there, it is complete. */
-  g_assert_true (ui_test_wait_for (file_written_cb, json_path, 10000));
+  g_assert_true (ui_test_wait_for (json_written_cb, json_path, 10000));
   g_assert_true (g_file_get_contents (json_path, &text, NULL, &error));
   g_assert_no_error (error);
   tasks = json_from_string (text, &error);
