@@ -180,6 +180,10 @@ on_trainer_event_cb (LeafTrainer          *trainer,
                      const LeafTrainEvent *event,
                      LeafWindow           *self)
 {
+  /* An event posted before the window went can reach it after its views did (seen under load in
+   * test-weights-page, as a critical from the Library): there is nothing left to show it in. */
+  if (gtk_widget_in_destruction (GTK_WIDGET (self)))
+    return;
   leaf_train_view_handle_event (self->train_view, event);
   if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
     {
