@@ -3,6 +3,9 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
+ * With base weights it also saves library-suggestions.png (the trained model's suggestions on
+ * the photos that lost their label) and label-next.png.
+ *
  * Usage (under Xvfb, with XDG_DATA_HOME and XDG_CACHE_HOME pointing at scratch folders):
  *   leaf-screenshots CATALOG PHOTO_FOLDER OUTPUT_FOLDER [BASE_WEIGHTS]
  * imports the photo folder into a new catalog, labels and trains through the window as a user
@@ -79,6 +82,30 @@ thumbnails_shown (gpointer data)
     if (!leaf_thumbnail_cell_has_thumbnail (g_ptr_array_index (cells, i)))
       return FALSE;
   return cells->len > 0;
+}
+
+/* Selects the row of the Library's sidebar that shows this title. */
+static void
+show_sidebar_row (LeafWindow *window,
+                  const char *title)
+{
+  GtkWidget *sidebar = ui_test_find_type (GTK_WIDGET (window->library_view), GTK_TYPE_LIST_BOX);
+  GtkWidget *label = ui_test_find_label (sidebar, title);
+  GtkWidget *row = label ? gtk_widget_get_ancestor (label, GTK_TYPE_LIST_BOX_ROW) : NULL;
+
+  if (row == NULL)
+    g_error ("The Library's sidebar has no row “%s”", title);
+  gtk_list_box_select_row (GTK_LIST_BOX (gtk_widget_get_parent (row)), GTK_LIST_BOX_ROW (row));
+  ui_test_iterate (300);
+}
+
+static gboolean
+label_next_ranked (gpointer data)
+{
+  GtkWidget *view = GTK_WIDGET (LEAF_WINDOW (data)->library_view);
+
+  return ui_test_find_label (view, "Ranking the unlabelled") == NULL
+         && ui_test_find_label (view, "would teach the model most") != NULL;
 }
 
 static void
@@ -197,7 +224,8 @@ main (int   argc,
     g_autoptr(GPtrArray) drop_downs = g_ptr_array_new ();
 
     g_object_set (window->library_view, "search-mode", TRUE, NULL);
-    collect_drop_downs (GTK_WIDGET (window->library_view), drop_downs);
+    collect_drop_downs (ui_test_find_type (GTK_WIDGET (window->library_view),
+                                           GTK_TYPE_SEARCH_BAR), drop_downs);
     /* Label, date, order. */
     g_assert (drop_downs->len == 3);
     gtk_drop_down_set_selected (g_ptr_array_index (drop_downs, 2), 1);
@@ -245,6 +273,20 @@ main (int   argc,
   leaf_diagnose_view_set_show_heatmap (window->diagnose_view, TRUE);
   ui_test_wait_for (heatmap_shown, window, 120000);
   save (window, output, "diagnose.png");
+
+  if (argc > 4)
+    {
+      /* The model's suggestions on the photos that lost their label, then Label Next. */
+      leaf_window_show_view (window, "library");
+      ui_test_wait_for (task_done, window, 3600 * 1000);
+      show_sidebar_row (window, "Unlabelled");
+      ui_test_wait_for (thumbnails_shown, window, 120000);
+      save (window, output, "library-suggestions.png");
+      show_sidebar_row (window, "Label Next");
+      ui_test_wait_for (label_next_ranked, window, 600000);
+      ui_test_wait_for (thumbnails_shown, window, 120000);
+      save (window, output, "label-next.png");
+    }
 
   gtk_window_destroy (GTK_WINDOW (window));
   ui_test_iterate (100);
