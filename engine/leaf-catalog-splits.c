@@ -414,3 +414,18 @@ leaf_split_from_string (const char *name,
       }
   return FALSE;
 }
+
+/**
+ * leaf_split_to_string:
+ * @split: a split
+ *
+ * Returns: (nullable): `train`, `val` or `test`, as exports write them; %NULL for
+ *   %LEAF_SPLIT_NONE
+ */
+const char *
+leaf_split_to_string (LeafSplit split)
+{
+  static const char *const names[] = { NULL, "train", "val", "test" };
+
+  return split < G_N_ELEMENTS (names) ? names[split] : NULL;
+}

@@ -42,6 +42,7 @@ gboolean        leaf_catalog_count_splits        (LeafCatalog            *self,
                                                   GError                **error);
 gboolean        leaf_split_from_string           (const char             *name,
                                                   LeafSplit              *split);
+const char     *leaf_split_to_string             (LeafSplit               split);
 gboolean        leaf_catalog_count_grouped       (LeafCatalog            *self,
                                                   guint                  *n_grouped,
                                                   GError                **error);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "leaf-catalog-private.h"
+#include "leaf-catalog-splits.h"
 #include "leaf-csv-private.h"
 #include "leaf-error.h"
 #include "leaf-export.h"
@@ -255,7 +256,6 @@ leaf_export_label_studio_to_stream (LeafCatalog    *catalog,
                                     guint          *n_rows,
                                     GError        **error)
 {
-  static const char *const split_names[] = { NULL, "train", "val", "test" };
   g_autoptr(GArray) rows = NULL;
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
@@ -284,8 +284,8 @@ leaf_export_label_studio_to_stream (LeafCatalog    *catalog,
       leaf_json_add_string (builder, "how", row->how);
       if (row->group_key != NULL)
         leaf_json_add_string (builder, "group", row->group_key);
-      if (row->split > LEAF_SPLIT_NONE && row->split <= LEAF_SPLIT_TEST)
-        leaf_json_add_string (builder, "split", split_names[row->split]);
+      if (leaf_split_to_string (row->split) != NULL)
+        leaf_json_add_string (builder, "split", leaf_split_to_string (row->split));
       json_builder_end_object (builder);
       leaf_json_begin_array (builder, "annotations");
       json_builder_begin_object (builder);
@@ -483,7 +483,6 @@ leaf_export_folder (LeafCatalog   *catalog,
                     GCancellable  *cancellable,
                     GError       **error)
 {
-  static const char *const split_names[] = { NULL, "train", "val", "test" };
   g_autoptr(LeafExportSummary) summary = g_new0 (LeafExportSummary, 1);
   g_autoptr(GArray) rows = NULL;
   g_autoptr(GString) csv = g_string_new ("path,sha256,class,labeller,time,how,group,split\n");
@@ -520,7 +519,7 @@ leaf_export_folder (LeafCatalog   *catalog,
       {
         const char *fields[] = { relative, row->sha256, row->class_name, row->labeller,
                                  row->time, row->how, row->group_key,
-                                 row->split <= LEAF_SPLIT_TEST ? split_names[row->split] : NULL };
+                                 leaf_split_to_string (row->split) };
 
         _leaf_csv_append_row (csv, fields, G_N_ELEMENTS (fields));
       }

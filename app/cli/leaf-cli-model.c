@@ -820,7 +820,6 @@ leaf_cli_split (LeafCli  *cli,
     }
   {
     g_autoptr(GString) out = g_string_new (NULL);
-    static const char *split_names[] = { "none", "train", "val", "test" };
 
     for (guint i = 0; i < images->len; i++)
       {
@@ -831,7 +830,8 @@ leaf_cli_split (LeafCli  *cli,
         /* Class names hold no control characters or backslashes; paths may. */
         g_string_append_printf (out, "%s\t%s\t%s\n", escaped,
                                 (const char *) g_hash_table_lookup (names, &class_id),
-                                split_names[leaf_catalog_image_get_split (image)]);
+                                leaf_split_to_string (leaf_catalog_image_get_split (image))
+                                  ?: "none");
       }
     if (!g_file_set_contents (export_path, out->str, out->len, &error))
       return leaf_cli_fail (&error);
