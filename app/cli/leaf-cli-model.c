@@ -246,12 +246,46 @@ catalog_path (LeafCli *cli)
   return cli->catalog_path != NULL ? g_strdup (cli->catalog_path) : leaf_catalog_get_default_path ();
 }
 
+/* --recipe: JSON on the command line or in @FILE, on top of --preset when it is given. */
+static gboolean
+read_recipe_option (const char        *text,
+                    const LeafPreset  *preset,
+                    LeafRecipe        *recipe,
+                    GError           **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  leaf_recipe_init_preset (recipe, preset != NULL ? *preset : LEAF_PRESET_DEFAULT);
+  if (text == NULL)
+    return TRUE;
+  if (text[0] == '@')
+    {
+      if (!g_file_get_contents (text + 1, &contents, NULL, error))
+        return FALSE;
+      text = contents;
+    }
+  if (!json_parser_load_from_data (parser, text, -1, error))
+    {
+      g_prefix_error (error, _("Invalid training recipe: "));
+      return FALSE;
+    }
+  root = json_parser_get_root (parser);
+  if (preset != NULL && root != NULL && JSON_NODE_HOLDS_OBJECT (root)
+      && !json_object_has_member (json_node_get_object (root), "preset"))
+    json_object_set_string_member (json_node_get_object (root), "preset",
+                                   leaf_preset_to_string (*preset));
+  return leaf_recipe_from_json (root, recipe, error);
+}
+
 int
 leaf_cli_train (LeafCli  *cli,
                 int       argc,
                 char    **argv)
 {
   g_autofree char *preset = NULL;
+  g_autofree char *recipe_text = NULL;
   g_autofree char *weights = NULL;
   g_autofree char *path = catalog_path (cli);
   gboolean from_scratch = FALSE, json = FALSE, no_cache = FALSE, rrc = FALSE, jitter = FALSE;
@@ -260,6 +294,7 @@ leaf_cli_train (LeafCli  *cli,
   double head_lr, finetune_lr, label_smoothing, val_fraction;
   GOptionEntry entries[] = {
     { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, N_("article or default (the default)"), "NAME" },
+    { "recipe", 0, 0, G_OPTION_ARG_STRING, &recipe_text, N_("Recipe as JSON (as train --json reports it), or @FILE; its members replace the preset's, the options below replace both"), "JSON" },
     { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("Base weights (torchvision .pth or safetensors)"), "FILE" },
     { "from-scratch", 0, 0, G_OPTION_ARG_NONE, &from_scratch, N_("Train every layer from random weights"), NULL },
     { "random-resized-crop", 0, 0, G_OPTION_ARG_NONE, &rrc, N_("Augment with random resized crops"), NULL },
@@ -277,7 +312,7 @@ leaf_cli_train (LeafCli  *cli,
     { "finetune-lr", LEAF_CLI_DOUBLE, &finetune_lr, 0, INFINITY, TRUE, FALSE, N_("Learning rate of fine-tuning"), "LR" },
     { "image-size", LEAF_CLI_INT, &image_size, 32, 1024, FALSE, FALSE, N_("Crop size in pixels (default 224)"), "N" },
     { "batch-size", LEAF_CLI_INT, &batch_size, 1, 4096, FALSE, FALSE, N_("Photos per step (default 32)"), "N" },
-    { "views", LEAF_CLI_INT, &views, 1, 8, FALSE, FALSE, N_("Training views: 1, 2, 4 (flips) or 8 (flips and rotations)"), "N" },
+    { "views", LEAF_CLI_INT, &views, 0, 8, FALSE, FALSE, N_("Training views: 1, 2, 4 (flips), 8 (flips and rotations), or 0 to decide from the number of photos"), "N" },
     { "patience", LEAF_CLI_INT, &patience, 1, INFINITY, FALSE, FALSE, N_("Epochs without improvement before early stopping"), "N" },
     { "label-smoothing", LEAF_CLI_DOUBLE, &label_smoothing, 0, 1, FALSE, TRUE, N_("Label smoothing (0 to <1)"), "X" },
     { "val-fraction", LEAF_CLI_DOUBLE, &val_fraction, 0, 1, TRUE, TRUE, N_("Share of new photos put in validation"), "X" },
@@ -307,8 +342,12 @@ leaf_cli_train (LeafCli  *cli,
       return 2;
     }
 
-  /* Options given replace the preset's values. */
-  leaf_recipe_init_preset (&recipe, p);
+  /* Options given replace the recipe's values, which replace the preset's. */
+  if (!read_recipe_option (recipe_text, preset != NULL ? &p : NULL, &recipe, &error))
+    {
+      g_printerr ("leafscope-cli: %s\n", error->message);
+      return 2;
+    }
 #define SET_IF_GIVEN(variable, field) if (leaf_cli_given (numbers, &variable)) recipe.field = variable
   SET_IF_GIVEN (head_epochs, head_epochs);
   SET_IF_GIVEN (finetune_epochs, finetune_epochs);
@@ -324,11 +363,11 @@ leaf_cli_train (LeafCli  *cli,
   SET_IF_GIVEN (val_fraction, val_fraction);
   SET_IF_GIVEN (seed, seed);
 #undef SET_IF_GIVEN
-  recipe.from_scratch = from_scratch;
-  recipe.cache_features = !no_cache;
-  recipe.random_resized_crop = rrc;
-  recipe.color_jitter = jitter;
-  /* What the ranges above cannot say (views 1, 2, 4 or 8; at least one epoch) is a usage error
+  recipe.from_scratch |= from_scratch;
+  recipe.cache_features &= !no_cache;
+  recipe.random_resized_crop |= rrc;
+  recipe.color_jitter |= jitter;
+  /* What the ranges above cannot say (views 0, 1, 2, 4 or 8; at least one epoch) is a usage error
    * too, before any work starts. */
   if (!leaf_recipe_validate (&recipe, &error))
     {
