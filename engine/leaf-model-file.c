@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "leaf-error.h"
+#include "leaf-image-augment.h"
 #include "leaf-json.h"
 #include "leaf-json-private.h"
 #include "leaf-model-file.h"
@@ -79,6 +80,7 @@ leaf_model_meta_to_json (const LeafModelMeta *meta)
   leaf_json_add_string (b, "created", meta->created);
   leaf_json_add_double (b, "temperature", meta->temperature);
   leaf_json_add_double (b, "refer_below", meta->refer_below);
+  leaf_json_add_int (b, "diagnosis_views", MAX (meta->diagnosis_views, 1));
   leaf_json_add_node (b, "ood", meta->ood != NULL ? leaf_ood_to_json (meta->ood) : NULL);
   if (meta->train_photos > 0)
     {
@@ -203,6 +205,9 @@ leaf_model_meta_from_json (const char  *json,
   if (!(meta->temperature > 0))
     meta->temperature = 1.0;
   meta->refer_below = _leaf_json_double_member (object, "refer_below", 0.0);
+  /* Models from before it diagnose from the photo as it is. */
+  meta->diagnosis_views = _leaf_json_int_member (object, "diagnosis_views", 1) == LEAF_IMAGE_N_VIEWS
+                          ? LEAF_IMAGE_N_VIEWS : 1;
   read_trained_on (object, meta);
   return g_steal_pointer (&meta);
 

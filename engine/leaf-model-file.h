@@ -30,6 +30,7 @@ typedef struct
   guint train_photos;  /* what it was trained on: 0 when unknown (imported models) */
   guint val_photos;
   double plain_background; /* share of the training photos on a plain background, as in a lab */
+  guint diagnosis_views;   /* views averaged for a diagnosis: 1, or 8 flips and quarter turns */
 } LeafModelMeta;
 
 void           leaf_model_meta_free      (LeafModelMeta  *meta);

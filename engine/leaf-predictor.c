@@ -20,6 +20,9 @@
 #include "leaf-error-private.h"
 #include "leaf-image-augment.h"
 #include "leaf-image-transform.h"
+
+/* The most views one forward pass of leaf_predictor_predict_batch() takes */
+#define BATCH_VIEWS 32
 #include "leaf-image.h"
 #include "leaf-predictor.h"
 #include "lt.h"
@@ -249,9 +252,23 @@ forward (LeafPredictor  *self,
   return TRUE;
 }
 
+/* Replaces the first n_classes of logits (n_views rows of them, one per view) by their mean. */
+static void
+average_views (float *logits,
+               guint  n_views,
+               guint  n_classes)
+{
+  for (guint v = 1; v < n_views; v++)
+    for (guint c = 0; c < n_classes; c++)
+      logits[c] += logits[v * n_classes + c];
+  for (guint c = 0; c < n_classes; c++)
+    logits[c] /= n_views;
+}
+
 /**
  * leaf_predictor_predict_pixbuf_full:
- * @tta: average the logits of the eight flips and rotations (test-time augmentation)
+ * @tta: average the logits of the eight flips and rotations (test-time augmentation), also
+ *   for a model that diagnoses from the photo as it is
  * @probabilities: (out caller-allocates) (nullable): n_classes values, calibrated by the
  *   model's temperature
  * @logits: (out caller-allocates) (nullable): n_classes raw logits
@@ -268,7 +285,7 @@ leaf_predictor_predict_pixbuf_full (LeafPredictor  *self,
                                     GError        **error)
 {
   gsize n_values;
-  guint n_views = tta ? LEAF_IMAGE_N_VIEWS : 1;
+  guint n_views = tta ? LEAF_IMAGE_N_VIEWS : MAX (self->meta->diagnosis_views, 1);
   guint n_classes;
   g_autofree float *pixels = NULL;
   g_autofree float *out = NULL;
@@ -291,11 +308,7 @@ leaf_predictor_predict_pixbuf_full (LeafPredictor  *self,
   if (!forward (self, pixels, n_views, out, features, error))
     return FALSE;
 
-  for (guint v = 1; v < n_views; v++)
-    for (guint c = 0; c < n_classes; c++)
-      out[c] += out[v * n_classes + c];
-  for (guint c = 0; c < n_classes; c++)
-    out[c] /= n_views;
+  average_views (out, n_views, n_classes);
   if (logits != NULL)
     memcpy (logits, out, n_classes * sizeof (float));
   if (probabilities != NULL)
@@ -326,9 +339,10 @@ leaf_predictor_predict_pixbuf (LeafPredictor  *self,
  * @images: (array length=n_images): photos, preprocessed as the model was trained
  * @probabilities: (out caller-allocates) (nullable): n_images x n_classes calibrated values
  * @features: (out caller-allocates) (nullable): n_images x LEAF_PREDICTOR_N_FEATURES pooled
- *   features, what the classifier sees (for finding near-duplicates)
+ *   features, what the classifier sees (for finding near-duplicates), of each photo as it is
  *
- * One pass gives both: the backbone's pooled output goes on to the classifier.
+ * One pass gives both: the backbone's pooled output goes on to the classifier. A model that
+ * averages views (diagnosis_views) does so here too, so that a batch agrees with Diagnose.
  */
 gboolean
 leaf_predictor_predict_batch (LeafPredictor  *self,
@@ -339,9 +353,10 @@ leaf_predictor_predict_batch (LeafPredictor  *self,
                               GError        **error)
 {
   gsize n_values;
-  guint n_classes;
+  guint n_classes, n_views, chunk;
   g_autofree float *pixels = NULL;
   g_autofree float *out = NULL;
+  g_autofree float *all_features = NULL;
 
   g_return_val_if_fail (LEAF_IS_PREDICTOR (self), FALSE);
   g_return_val_if_fail (images != NULL || n_images == 0, FALSE);
@@ -350,16 +365,45 @@ leaf_predictor_predict_batch (LeafPredictor  *self,
 
   n_values = leaf_image_transform_get_n_values (self->transform);
   n_classes = self->meta->n_classes;
-  pixels = g_new (float, n_values * n_images);
-  out = g_new (float, (gsize) n_images * n_classes);
-  for (guint i = 0; i < n_images; i++)
-    leaf_image_transform_apply (self->transform, images[i], pixels + i * n_values);
-  if (!forward (self, pixels, n_images, out, features, error))
-    return FALSE;
+  n_views = MAX (self->meta->diagnosis_views, 1);
+  /* Photos go through in chunks of at most BATCH_VIEWS views, which bounds the memory. */
+  chunk = MAX (BATCH_VIEWS / n_views, 1);
+  pixels = g_new (float, n_values * chunk * n_views);
+  out = g_new (float, (gsize) chunk * n_views * n_classes);
+  all_features = features != NULL && n_views > 1
+                   ? g_new (float, (gsize) chunk * n_views * LEAF_PREDICTOR_N_FEATURES) : NULL;
+  for (guint first = 0; first < n_images; first += chunk)
+    {
+      guint n = MIN (chunk, n_images - first);
 
-  for (guint i = 0; probabilities != NULL && i < n_images; i++)
-    leaf_calibration_softmax (out + (gsize) i * n_classes, n_classes, self->meta->temperature,
-                              probabilities + (gsize) i * n_classes);
+      for (guint i = 0; i < n; i++)
+        {
+          float *photo = pixels + (gsize) i * n_views * n_values;
+
+          leaf_image_transform_apply (self->transform, images[first + i], photo);
+          for (guint v = 1; v < n_views; v++)
+            leaf_image_view_apply (v, photo, photo + v * n_values, 3, self->meta->image_size);
+        }
+      if (!forward (self, pixels, n * n_views, out,
+                    all_features != NULL ? all_features
+                    : features != NULL ? features + (gsize) first * LEAF_PREDICTOR_N_FEATURES
+                    : NULL, error))
+        return FALSE;
+      for (guint i = 0; i < n; i++)
+        {
+          float *mean = out + (gsize) i * n_views * n_classes;
+
+          average_views (mean, n_views, n_classes);
+          if (probabilities != NULL)
+            leaf_calibration_softmax (mean, n_classes, self->meta->temperature,
+                                      probabilities + (gsize) (first + i) * n_classes);
+          /* The features of the photo as it is, as for a single diagnosis. */
+          if (all_features != NULL)
+            memcpy (features + (gsize) (first + i) * LEAF_PREDICTOR_N_FEATURES,
+                    all_features + (gsize) i * n_views * LEAF_PREDICTOR_N_FEATURES,
+                    LEAF_PREDICTOR_N_FEATURES * sizeof (float));
+        }
+    }
   return TRUE;
 }
 

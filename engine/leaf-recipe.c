@@ -12,10 +12,16 @@
 
 #include "leaf-error.h"
 #include "leaf-json.h"
+#include "leaf-json-private.h"
 #include "leaf-recipe.h"
 
 /* EfficientNet-B0's features has stages 0..8. */
 #define N_STAGES 9
+
+/* Automatic views: as many as keep training photos x views within this, so that computing the
+ * frozen stages stays within minutes (about 5 on a 2-core laptop) and their activations within
+ * a gigabyte. Beyond it more photos serve better than more views of each. */
+#define AUTO_VIEWS_BUDGET 20000
 
 /**
  * leaf_recipe_init_preset:
@@ -52,6 +58,7 @@ leaf_recipe_init_preset (LeafRecipe *recipe,
     .batch_size = 32,
     .image_size = 224,
     .views = 1,
+    .diagnosis_views = 1,
     .random_resized_crop = FALSE,
     .color_jitter = FALSE,
     .cache_features = TRUE,
@@ -69,8 +76,50 @@ leaf_recipe_init_preset (LeafRecipe *recipe,
       recipe->finetune_lr = 1e-4;
       recipe->finetune_head_lr = 1e-4;
       recipe->finetune_early_stopping = TRUE;
-      recipe->views = 4;
+      recipe->views = 0;
+      recipe->diagnosis_views = 8;
     }
+}
+
+/**
+ * leaf_recipe_decide:
+ * @recipe: a recipe whose automatic settings are to be decided
+ * @n_train: how many photos it will train on
+ *
+ * Settles what the recipe leaves to the data: today the number of training views (0), which
+ * becomes the most of 8, 4, 2 and 1 that keeps @n_train x views within AUTO_VIEWS_BUDGET.
+ *
+ * Returns: (transfer full) (nullable): what was decided and why, in a sentence for the run's
+ *   record and the Train view; %NULL when the recipe left nothing to decide
+ */
+char *
+leaf_recipe_decide (LeafRecipe *recipe,
+                    guint       n_train)
+{
+  g_return_val_if_fail (recipe != NULL, NULL);
+
+  if (recipe->views != 0)
+    return NULL;
+  recipe->views = 8;
+  while (recipe->views > 1 && (guint64) n_train * recipe->views > AUTO_VIEWS_BUDGET)
+    recipe->views /= 2;
+  if (recipe->views == 8)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                         "All 8 views (4 flips × 2 quarter turns) of the %u "
+                                         "training photo: up to %u photos get all 8.",
+                                         "All 8 views (4 flips × 2 quarter turns) of each of the "
+                                         "%u training photos: up to %u photos get all 8.",
+                                         n_train),
+                            n_train, AUTO_VIEWS_BUDGET / 8);
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                       "%u views of each of the %u training photo, not 8: "
+                                       "photos × views are kept within %u so that computing "
+                                       "the frozen stages stays within minutes.",
+                                       "%u views of each of the %u training photos, not 8: "
+                                       "photos × views are kept within %u so that computing "
+                                       "the frozen stages stays within minutes.",
+                                       n_train),
+                          recipe->views, n_train, AUTO_VIEWS_BUDGET);
 }
 
 /**
@@ -108,8 +157,11 @@ leaf_recipe_validate (const LeafRecipe  *recipe,
     problem = _("the image size must be between 32 and 1024 pixels");
   else if (recipe->unfreeze > 8)
     problem = _("at most 8 stages can be unfrozen");
-  else if (recipe->views != 1 && recipe->views != 2 && recipe->views != 4 && recipe->views != 8)
-    problem = _("the number of training views must be 1, 2, 4 or 8");
+  else if (recipe->views != 0 && recipe->views != 1 && recipe->views != 2 && recipe->views != 4
+           && recipe->views != 8)
+    problem = _("the number of training views must be 0 (automatic), 1, 2, 4 or 8");
+  else if (recipe->diagnosis_views != 1 && recipe->diagnosis_views != 8)
+    problem = _("a model diagnoses from 1 view or averages 8");
   /* The upper bound is far above any rate that learns, and below the round numbers from 1e17 up
    * that json-glib 1.6 writes as invalid JSON ("1e+17.0") in the run's record. */
   else if (!(recipe->head_lr > 0 && recipe->head_lr <= 1e6
@@ -199,6 +251,7 @@ leaf_recipe_to_json (const LeafRecipe *r)
   leaf_json_add_int (b, "image_size", r->image_size);
   leaf_json_add_int (b, "resize_size", leaf_recipe_resize_size (r));
   leaf_json_add_int (b, "views", r->views);
+  leaf_json_add_int (b, "diagnosis_views", r->diagnosis_views);
   leaf_json_add_boolean (b, "random_resized_crop", r->random_resized_crop);
   leaf_json_add_boolean (b, "color_jitter", r->color_jitter);
   leaf_json_add_boolean (b, "cache_features", r->cache_features);
@@ -380,6 +433,7 @@ leaf_recipe_from_json (JsonNode    *node,
       || !read_uint (object, "batch_size", &r.batch_size, error)
       || !read_uint (object, "image_size", &r.image_size, error)
       || !read_uint (object, "views", &r.views, error)
+      || !read_uint (object, "diagnosis_views", &r.diagnosis_views, error)
       || !read_boolean (object, "random_resized_crop", &r.random_resized_crop, error)
       || !read_boolean (object, "color_jitter", &r.color_jitter, error)
       || !read_boolean (object, "cache_features", &r.cache_features, error)
@@ -430,4 +484,80 @@ leaf_recipe_from_string (const char  *text,
       return FALSE;
     }
   return leaf_recipe_from_json (json_parser_get_root (parser), recipe, error);
+}
+
+/**
+ * leaf_recipe_describe_record:
+ * @record_json: a recipe as a run records it (leaf_recipe_to_json(), with the run's
+ *   "decisions" when it made any)
+ *
+ * Returns: (transfer full) (nullable): one line for people saying how the model was trained,
+ *   followed on a second line by what the run decided from the data; %NULL when @record_json
+ *   is not a recipe
+ */
+char *
+leaf_recipe_describe_record (const char *record_json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GString) text = g_string_new (NULL);
+  LeafRecipe r;
+  JsonNode *root;
+  const char *decisions = NULL;
+
+  if (record_json == NULL || !json_parser_load_from_data (parser, record_json, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (!leaf_recipe_from_json (root, &r, NULL))
+    return NULL;
+  decisions = _leaf_json_string_member (json_node_get_object (root), "decisions");
+
+  g_string_append (text, r.preset == LEAF_PRESET_ARTICLE ? _("Article preset")
+                                                         : _("Default preset"));
+  /* Translators: what separates the parts of a recipe's description */
+#define NEXT_PART() g_string_append (text, _(" · "))
+  if (r.views > 1)
+    {
+      NEXT_PART ();
+      g_string_append (text, r.views == 8 ? _("8 views (flips and quarter turns)")
+                             : r.views == 4 ? _("4 views (flips)") : _("2 views (mirrored)"));
+    }
+  if (r.head_epochs > 0)
+    {
+      NEXT_PART ();
+      g_string_append_printf (text, r.head_early_stopping ? _("head up to %u epochs")
+                                                          : _("head %u epochs"), r.head_epochs);
+    }
+  if (r.finetune_epochs > 0 && r.unfreeze > 0)
+    {
+      NEXT_PART ();
+      g_string_append_printf (text, r.finetune_early_stopping
+                                      ? _("last %u stages up to %u epochs at %g")
+                                      : _("last %u stages %u epochs at %g"),
+                              r.unfreeze, r.finetune_epochs, r.finetune_lr);
+    }
+  NEXT_PART ();
+  g_string_append (text, r.optimizer == LEAF_OPTIMIZER_SGD ? "SGD"
+                         : r.optimizer == LEAF_OPTIMIZER_ADAMW ? "AdamW" : "Adam");
+  if (r.weight_decay > 0)
+    g_string_append_printf (text, _(", weight decay %g"), r.weight_decay);
+  if (r.schedule != LEAF_SCHEDULE_CONSTANT)
+    {
+      NEXT_PART ();
+      g_string_append (text, r.schedule == LEAF_SCHEDULE_COSINE ? _("cosine schedule")
+                                                                : _("step schedule"));
+    }
+  if (r.label_smoothing > 0)
+    {
+      NEXT_PART ();
+      g_string_append_printf (text, _("label smoothing %g"), r.label_smoothing);
+    }
+  if (r.diagnosis_views > 1)
+    {
+      NEXT_PART ();
+      g_string_append_printf (text, _("diagnoses averaged over %u views"), r.diagnosis_views);
+    }
+#undef NEXT_PART
+  if (decisions != NULL && decisions[0] != '\0')
+    g_string_append_printf (text, "\n%s", decisions);
+  return g_string_free (g_steal_pointer (&text), FALSE);
 }

@@ -64,7 +64,9 @@ typedef struct
 
   guint batch_size;
   guint image_size;      /* centre crop; the shorter side is first resized to image_size*256/224 */
-  guint views;           /* dihedral training views: 1 (none), 2, 4 (flips) or 8 (+ transposes) */
+  guint views;           /* dihedral training views: 1 (none), 2, 4 (flips) or 8 (+ transposes);
+                          * 0: decided from the number of training photos */
+  guint diagnosis_views; /* views averaged when the model diagnoses: 1, or 8 (flips and turns) */
   gboolean random_resized_crop;
   gboolean color_jitter;
   gboolean cache_features;
@@ -77,6 +79,8 @@ void        leaf_recipe_init_preset  (LeafRecipe   *recipe,
                                       LeafPreset    preset);
 gboolean    leaf_recipe_validate     (const LeafRecipe *recipe,
                                       GError      **error);
+char       *leaf_recipe_decide       (LeafRecipe   *recipe,
+                                      guint         n_train);
 guint       leaf_recipe_cut          (const LeafRecipe *recipe);
 guint       leaf_recipe_resize_size  (const LeafRecipe *recipe);
 JsonNode   *leaf_recipe_to_json      (const LeafRecipe *recipe);
@@ -87,6 +91,7 @@ gboolean    leaf_recipe_from_json    (JsonNode     *node,
 gboolean    leaf_recipe_from_string  (const char   *text,
                                       LeafRecipe   *recipe,
                                       GError      **error);
+char       *leaf_recipe_describe_record (const char *record_json);
 const char *leaf_preset_to_string    (LeafPreset    preset);
 gboolean    leaf_preset_from_string  (const char   *name,
                                       LeafPreset   *preset);

@@ -90,6 +90,7 @@ typedef struct
   guint image_size;
   guint cut;
   guint n_views;
+  guint val_views;  /* views of each validation photo, averaged when the kept model is measured */
 
   /* The cache of frozen activations: rows of train images x views, then val images. */
   gboolean cached;
@@ -107,6 +108,7 @@ typedef struct
   char *model_path;
   gboolean model_saved;
   GString *stop_reasons;
+  GString *decisions;   /* what the recipe left to the data, and why */
   char *val_set_sha256;       /* which photos, with which labels, it validated on */
   gint64 model_id;            /* the kept model's row, once recorded */
   double best_val_loss;
@@ -340,6 +342,12 @@ compute_class_weights (Run *run)
 
   balanced = run->recipe->class_weights == LEAF_CLASS_WEIGHTS_BALANCED ||
              (run->recipe->class_weights == LEAF_CLASS_WEIGHTS_AUTO && hi > 3 * (guint64) lo);
+  if (run->recipe->class_weights == LEAF_CLASS_WEIGHTS_AUTO)
+    g_string_append_printf (run->decisions, balanced
+                            ? _("Classes weighted by inverse frequency: the largest has %u "
+                                "training photos, more than 3 times the smallest's %u. ")
+                            : _("Classes not weighted: the largest has %u training photos, "
+                                "at most 3 times the smallest's %u. "), hi, lo);
   if (!balanced)
     return;
 
@@ -348,8 +356,6 @@ compute_class_weights (Run *run)
   for (guint c = 0; c < n_classes; c++)
     run->class_weights[c] = counts[c] > 0
                               ? (float) run->train->len / (float) (n_classes * counts[c]) : 0.0f;
-  emit_message (run, _("Classes are unbalanced (%u to %u training photos): the loss weighs "
-                       "them by inverse frequency"), lo, hi);
 }
 
 static char *
@@ -592,7 +598,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Batch, batch_clear)
 
 /* Makes the input of the stages from cut on for images[0..n_images), which the batch can hold.
  * For training each photo is seen in a training view drawn at random, and augmented when
- * streamed; otherwise in its first view. Photos that cannot be used are left out, and one that
+ * streamed; otherwise in @view. Photos that cannot be used are left out, and one that
  * cannot be read now is left out of every later batch too. *input is NULL (and the batch empty)
  * when none was usable. */
 static gboolean
@@ -601,6 +607,7 @@ batch_load (Run          *run,
             const guint  *images,
             guint         n_images,
             gboolean      training,
+            guint         view,
             int           cut,
             LtTensor    **input,
             GError      **error)
@@ -611,7 +618,8 @@ batch_load (Run          *run,
     {
       guint image = images[i];
       /* Drawn for every photo, usable or not, so that a run repeats exactly. */
-      guint view = training && run->n_views > 1 ? g_rand_int_range (run->rand, 0, run->n_views) : 0;
+      if (training)
+        view = run->n_views > 1 ? g_rand_int_range (run->rand, 0, run->n_views) : 0;
 
       if (run->unusable[image])
         continue;
@@ -688,9 +696,12 @@ build_rows (Run *run)
   for (guint i = 0; i < run->val->len; i++)
     {
       guint image = g_array_index (run->val, guint, i);
-      Row row = { image, 0 };
       run->first_row[image] = run->rows->len;
-      g_array_append_val (run->rows, row);
+      for (guint v = 0; v < run->val_views; v++)
+        {
+          Row row = { image, v };
+          g_array_append_val (run->rows, row);
+        }
     }
 }
 
@@ -903,11 +914,12 @@ extract_features (Run     *run,
     {
       const Row *row = &g_array_index (run->rows, Row, r);
       guint image = row->image;
-      guint views = (r == run->first_row[image] && r + 1 < n_rows &&
-                     g_array_index (run->rows, Row, r + 1).image == image) ? run->n_views : 1;
+      guint views = 1;
       const char *sha = leaf_catalog_image_get_sha256 (run->images->pdata[image]);
       gboolean all_hit = TRUE;
 
+      while (r + views < n_rows && g_array_index (run->rows, Row, r + views).image == image)
+        views++;
       for (guint v = 0; v < views; v++)
         {
           const Row *rv = &g_array_index (run->rows, Row, r + v);
@@ -1081,8 +1093,8 @@ train_epoch (Run            *run,
           run->stopped = TRUE;
           break;
         }
-      if (!batch_load (run, &batch, order + start, MIN (batch_size, n_train - start), TRUE, cut,
-                       &input, error))
+      if (!batch_load (run, &batch, order + start, MIN (batch_size, n_train - start), TRUE, 0,
+                       cut, &input, error))
         return FALSE;
       if (input == NULL)
         continue;
@@ -1124,12 +1136,29 @@ train_epoch (Run            *run,
   return TRUE;
 }
 
-/* Validation in inference mode; confusion (may be NULL) is n_classes x n_classes, rows true.
+/* Cross-entropy of one photo's logits against its label, as the shim's eval step computes it */
+static double
+cross_entropy (const float *logits,
+               guint        n_classes,
+               guint        label)
+{
+  double top = logits[0], sum = 0;
+
+  for (guint c = 1; c < n_classes; c++)
+    top = MAX (top, logits[c]);
+  for (guint c = 0; c < n_classes; c++)
+    sum += exp (logits[c] - top);
+  return top + log (sum) - logits[label];
+}
+
+/* Validation in inference mode, each photo's logits averaged over its first n_views views (as
+ * the model will diagnose); confusion (may be NULL) is n_classes x n_classes, rows true.
  * all_logits and all_labels (may be NULL) receive every validation photo's logits (float)
  * and class index (guint), for calibration. */
 static gboolean
 validate (Run     *run,
           int      cut,
+          guint    n_views,
           double  *loss_out,
           double  *accuracy_out,
           guint   *confusion,
@@ -1142,57 +1171,113 @@ validate (Run     *run,
   guint n_classes = g_strv_length (run->class_names);
   g_auto(Batch) batch = { 0 };
   g_autofree float *logits = g_new (float, (gsize) batch_size * n_classes);
+  g_autofree float *mean = g_new (float, (gsize) batch_size * n_classes);
   double loss_sum = 0;
   gint64 correct = 0, seen = 0;
 
   batch_init (&batch, batch_size);
   for (guint start = 0; start < n_val; start += batch_size)
     {
-      LtTensor *input, *out = NULL;
-      float loss = 0;
-      int64_t n_correct = 0;
-      char *msg = NULL;
-      gboolean ok;
+      guint n = 0;
 
-      if (!batch_load (run, &batch, &g_array_index (run->val, guint, start),
-                       MIN (batch_size, n_val - start), FALSE, cut, &input, error))
-        return FALSE;
-      if (input == NULL)
+      for (guint v = 0; v < n_views; v++)
+        {
+          LtTensor *input, *out = NULL;
+          float loss = 0;
+          int64_t n_correct = 0;
+          char *msg = NULL;
+          gboolean ok;
+
+          if (!batch_load (run, &batch, &g_array_index (run->val, guint, start),
+                           MIN (batch_size, n_val - start), FALSE, v, cut, &input, error))
+            return FALSE;
+          if (input == NULL)
+            break;
+          ok = shim_ok (lt_model_eval_step (run->model, input, cut, batch.labels, &out, &loss,
+                                            &n_correct, &msg), &msg, error) &&
+               shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) batch.n * n_classes, &msg),
+                        &msg, error);
+          lt_tensor_free (input);
+          lt_tensor_free (out);
+          if (!ok)
+            return FALSE;
+          if (v == 0)
+            {
+              n = batch.n;
+              memcpy (mean, logits, (gsize) n * n_classes * sizeof (float));
+              if (n_views == 1)
+                {
+                  loss_sum += (double) loss * n;
+                  correct += n_correct;
+                }
+            }
+          else if (batch.n != n)
+            {
+              /* Streamed, a photo read for one view may fail for the next. */
+              g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                           _("A validation photo could not be read again"));
+              return FALSE;
+            }
+          else
+            for (gsize k = 0; k < (gsize) n * n_classes; k++)
+              mean[k] += logits[k];
+        }
+      if (n == 0)
         continue;
 
-      ok = shim_ok (lt_model_eval_step (run->model, input, cut, batch.labels, &out, &loss,
-                                        &n_correct, &msg), &msg, error) &&
-           shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) batch.n * n_classes, &msg), &msg,
-                    error);
-      lt_tensor_free (input);
-      lt_tensor_free (out);
-      if (!ok)
-        return FALSE;
-
-      loss_sum += (double) loss * batch.n;
-      correct += n_correct;
-      seen += batch.n;
+      if (n_views > 1)
+        for (gsize k = 0; k < (gsize) n * n_classes; k++)
+          mean[k] /= n_views;
+      seen += n;
       if (all_logits != NULL)
-        g_array_append_vals (all_logits, logits, batch.n * n_classes);
-      for (guint i = 0; all_labels != NULL && i < batch.n; i++)
+        g_array_append_vals (all_logits, mean, n * n_classes);
+      for (guint i = 0; all_labels != NULL && i < n; i++)
         {
           guint label = batch.labels[i];
           g_array_append_val (all_labels, label);
         }
-      if (confusion != NULL)
-        for (guint i = 0; i < batch.n; i++)
-          {
-            guint best = 0;
-            for (guint c = 1; c < n_classes; c++)
-              if (logits[i * n_classes + c] > logits[i * n_classes + best])
-                best = c;
+      for (guint i = 0; i < n; i++)
+        {
+          const float *row = mean + (gsize) i * n_classes;
+          guint best = 0;
+
+          for (guint c = 1; c < n_classes; c++)
+            if (row[c] > row[best])
+              best = c;
+          if (confusion != NULL)
             confusion[batch.labels[i] * n_classes + best]++;
-          }
+          if (n_views > 1)
+            {
+              correct += best == batch.labels[i];
+              loss_sum += cross_entropy (row, n_classes, batch.labels[i]);
+            }
+        }
     }
 
   *loss_out = seen > 0 ? loss_sum / seen : NAN;
   *accuracy_out = seen > 0 ? (double) correct / seen : NAN;
   return TRUE;
+}
+
+/* The recipe as the run used it, with what it decided from the data: for the run's record, the
+ * model file (and so its card) and the summary. */
+static JsonNode *
+recipe_record_json (Run *run)
+{
+  JsonNode *node = leaf_recipe_to_json (run->recipe);
+
+  if (run->decisions->len > 0)
+    json_object_set_string_member (json_node_get_object (node), "decisions",
+                                   g_strstrip (run->decisions->str));
+  return node;
+}
+
+static char *
+recipe_record (Run *run)
+{
+  g_autoptr(JsonNode) node = recipe_record_json (run);
+
+  return json_to_string (node, FALSE);
 }
 
 static gboolean
@@ -1201,7 +1286,7 @@ save_model (Run     *run,
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *created = g_date_time_format_iso8601 (now);
-  g_autofree char *recipe = leaf_recipe_to_string (run->recipe);
+  g_autofree char *recipe = recipe_record (run);
   LeafModelMeta meta = {
     .classes = run->class_names,
     .n_classes = g_strv_length (run->class_names),
@@ -1219,6 +1304,7 @@ save_model (Run     *run,
     .train_photos = run->train->len,
     .val_photos = run->val->len,
     .plain_background = run->plain_background,
+    .diagnosis_views = run->recipe->diagnosis_views,
   };
   g_autofree char *json = leaf_model_meta_to_json (&meta);
   char *msg = NULL;
@@ -1274,7 +1360,7 @@ run_phase (Run              *run,
         return FALSE;
       if (run->stopped)
         break;
-      if (!validate (run, plan->cut, &val_loss, &val_acc, NULL, NULL, NULL, error))
+      if (!validate (run, plan->cut, 1, &val_loss, &val_acc, NULL, NULL, NULL, error))
         return FALSE;
 
       run->global_epoch++;
@@ -1424,7 +1510,7 @@ build_summary (Run                   *run,
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
-  g_autoptr(JsonNode) recipe = leaf_recipe_to_json (run->recipe);
+  g_autoptr(JsonNode) recipe = recipe_record_json (run);
   g_autoptr(JsonNode) metrics = json_node_copy (metrics_node);
   g_autoptr(JsonNode) calibration_node = leaf_calibration_to_json (calibration);
 
@@ -1480,7 +1566,7 @@ pool_kept_features (Run     *run,
       gboolean ok;
 
       if (!batch_load (run, &batch, &g_array_index (images, guint, start),
-                       MIN (batch_size, images->len - start), FALSE, cut, &input, error))
+                       MIN (batch_size, images->len - start), FALSE, 0, cut, &input, error))
         return FALSE;
       if (input == NULL)
         continue;
@@ -1574,6 +1660,7 @@ train (Run     *run,
   g_autoptr(LeafImageTransform) transform = NULL;
   g_autofree char *models_dir = NULL;
   g_autofree char *config = NULL;
+  g_autofree char *decided = NULL;
   g_autofree char *model_name = NULL;
   g_autofree guint *confusion = NULL;
   g_autoptr(GArray) val_logits = g_array_new (FALSE, FALSE, sizeof (float));
@@ -1593,15 +1680,20 @@ train (Run     *run,
   run->catalog = leaf_catalog_open (run->setup->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, error);
   if (run->catalog == NULL || !load_images (run, error) || !resolve_base (run, error))
     return NULL;
+  decided = leaf_recipe_decide (&run->setup->recipe, run->train->len);
+  if (decided != NULL)
+    g_string_append_printf (run->decisions, "%s ", decided);
+  compute_class_weights (run);
   run->val_set_sha256 = compute_val_set_sha256 (run);
-  config = leaf_recipe_to_string (r);
+  config = recipe_record (run);
   run->run_id = leaf_catalog_begin_run (run->catalog, config, run->base_sha256, error);
   if (run->run_id <= 0)
     return NULL;
 
   emit_phase (run, LEAF_TRAIN_PHASE_PREPARE, NULL);
+  if (run->decisions->len > 0)
+    emit_message (run, "%s", g_strstrip (run->decisions->str));
   n_classes = g_strv_length (run->class_names);
-  compute_class_weights (run);
   if (!prepare_model (run, error))
     return NULL;
 
@@ -1618,6 +1710,7 @@ train (Run     *run,
 
   run->image_size = r->image_size;
   run->n_views = r->views;
+  run->val_views = r->diagnosis_views;
   run->rand = g_rand_new_with_seed ((guint32) r->seed);
   transform = leaf_image_transform_new (leaf_recipe_resize_size (r), r->image_size);
   run->decoder = leaf_decode_pool_new (transform, 0, LEAF_IMAGE_DEFAULT_MAX_PIXELS);
@@ -1688,8 +1781,8 @@ train (Run     *run,
                 error))
     return NULL;
   confusion = g_new0 (guint, n_classes * n_classes);
-  if (!validate (run, (int) run->cut, &val_loss, &val_acc, confusion, val_logits, val_labels,
-                 error))
+  if (!validate (run, (int) run->cut, run->val_views, &val_loss, &val_acc, confusion, val_logits,
+                 val_labels, error))
     return NULL;
 
   /* Calibrate the kept model on its validation logits and write the temperature, the referral
@@ -1765,22 +1858,20 @@ count_correct (Run            *run,
   return TRUE;
 }
 
-/* The accuracy of the run's model and of the active one on the run's validation photos, each
- * photo read once for both. */
+/* The accuracy of the active model on the run's validation photos. The run's own model was just
+ * measured on the same photos, the same way (its views averaged as it diagnoses). */
 static gboolean
 compare_on_val (Run                 *run,
                 const LeafModelInfo *active,
-                double              *accuracy,
                 double              *active_accuracy,
                 GError             **error)
 {
-  g_autoptr(LeafPredictor) mine = leaf_predictor_new_from_model (run->model_path, error);
   g_autoptr(LeafPredictor) theirs = NULL;
   g_autoptr(GPtrArray) pixbufs = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GArray) labels = g_array_new (FALSE, FALSE, sizeof (guint));
-  guint correct = 0, active_correct = 0, seen = 0;
+  guint active_correct = 0, seen = 0;
 
-  if (mine == NULL || (theirs = leaf_predictor_new_from_model (active->path, error)) == NULL)
+  if ((theirs = leaf_predictor_new_from_model (active->path, error)) == NULL)
     return FALSE;
   for (guint i = 0; i <= run->val->len; i++)
     {
@@ -1798,8 +1889,7 @@ compare_on_val (Run                 *run,
           if (pixbufs->len < COMPARE_BATCH)
             continue;
         }
-      if (!count_correct (run, mine, pixbufs, labels, &correct, error) ||
-          !count_correct (run, theirs, pixbufs, labels, &active_correct, error))
+      if (!count_correct (run, theirs, pixbufs, labels, &active_correct, error))
         return FALSE;
       seen += pixbufs->len;
       g_ptr_array_set_size (pixbufs, 0);
@@ -1811,7 +1901,6 @@ compare_on_val (Run                 *run,
                            _("None of the validation photos could be read."));
       return FALSE;
     }
-  *accuracy = (double) correct / seen;
   *active_accuracy = (double) active_correct / seen;
   return TRUE;
 }
@@ -1892,7 +1981,7 @@ settle_model (Run      *run,
         {
           emit_message (run, _("Comparing with %s, which Diagnose uses, on this run's "
                                "validation photos"), active_title);
-          if (!compare_on_val (run, active, &accuracy, &active_accuracy, &error))
+          if (!compare_on_val (run, active, &active_accuracy, &error))
             return g_strdup_printf (_("Kept %s, but Diagnose still uses %s: the two could not "
                                       "be compared on the validation photos (%s)."),
                                     title, active_title, error->message);
@@ -1977,6 +2066,8 @@ run_clear (Run *run)
   g_clear_pointer (&run->step_metrics, g_array_unref);
   if (run->stop_reasons != NULL)
     g_string_free (g_steal_pointer (&run->stop_reasons), TRUE);
+  if (run->decisions != NULL)
+    g_string_free (g_steal_pointer (&run->decisions), TRUE);
   g_clear_object (&run->catalog);
 }
 
@@ -1993,6 +2084,7 @@ leaf_run_execute (LeafRunSetup *setup)
   run.recipe = &setup->recipe;
   run.step_metrics = g_array_new (FALSE, FALSE, sizeof (LeafMetric));
   run.stop_reasons = g_string_new (NULL);
+  run.decisions = g_string_new (NULL);
   run.best_val_loss = INFINITY;
   run.temperature = 1.0;
   run.started_us = g_get_monotonic_time ();

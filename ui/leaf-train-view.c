@@ -44,7 +44,7 @@ static const double learning_rates[] = {
   1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6,
 };
 
-static const guint views_choices[] = { 1, 2, 4, 8 };
+static const guint views_choices[] = { 1, 2, 4, 8, 0 };
 
 struct _LeafTrainView
 {
@@ -101,6 +101,7 @@ struct _LeafTrainView
   LeafChart *step_chart;
   GtkWidget *results_box;
   GtkLabel *results_title;
+  GtkLabel *recipe_label;
   LeafConfusionMatrix *confusion_matrix;
   GtkGrid *per_class_grid;
   GtkWidget *calibration_box;
@@ -512,6 +513,19 @@ load_run_curves (LeafTrainView *self,
     }
 }
 
+/* The recipe the run used, as it recorded it: the data decide some of it. */
+static void
+show_recipe (LeafTrainView *self,
+             gint64         run_id)
+{
+  g_autoptr(LeafRunInfo) run = run_id > 0 ? leaf_catalog_get_run (self->catalog, run_id, NULL)
+                                          : NULL;
+  g_autofree char *text = run != NULL ? leaf_recipe_describe_record (run->config_json) : NULL;
+
+  gtk_label_set_text (self->recipe_label, text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->recipe_label), text != NULL);
+}
+
 /* Shows a history row's run curves and its model's results. */
 static void
 show_entry (LeafTrainView *self,
@@ -556,6 +570,7 @@ show_entry (LeafTrainView *self,
                              title, leaf_confusion_get_accuracy (self->confusion) * 100,
                              leaf_confusion_get_total (self->confusion));
   gtk_label_set_text (self->results_title, heading);
+  show_recipe (self, ids->run_id);
   gtk_widget_set_visible (self->results_box, TRUE);
 }
 
@@ -1048,6 +1063,7 @@ leaf_train_view_class_init (LeafTrainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, step_chart);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, results_box);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, results_title);
+  gtk_widget_class_bind_template_child (widget_class, LeafTrainView, recipe_label);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, confusion_matrix);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, per_class_grid);
   gtk_widget_class_bind_template_child (widget_class, LeafTrainView, calibration_box);

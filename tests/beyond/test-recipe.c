@@ -41,6 +41,7 @@ assert_recipes_equal (const LeafRecipe *a,
   g_assert_cmpuint (a->batch_size, ==, b->batch_size);
   g_assert_cmpuint (a->image_size, ==, b->image_size);
   g_assert_cmpuint (a->views, ==, b->views);
+  g_assert_cmpuint (a->diagnosis_views, ==, b->diagnosis_views);
   g_assert_cmpint (a->random_resized_crop, ==, b->random_resized_crop);
   g_assert_cmpint (a->color_jitter, ==, b->color_jitter);
   g_assert_cmpint (a->cache_features, ==, b->cache_features);
@@ -94,6 +95,7 @@ test_round_trip (void)
     .batch_size = 12,
     .image_size = 160,
     .views = 8,
+    .diagnosis_views = 8,     /* the article preset's is 1 */
     .random_resized_crop = TRUE,
     .color_jitter = TRUE,
     .cache_features = FALSE,
@@ -173,6 +175,7 @@ test_invalid (void)
     "{\"seed\": -4}",
     "{\"seed\": 1.5}",
     "{\"views\": 3}",                 /* parses, but validation refuses it */
+    "{\"diagnosis_views\": 4}",
     "{\"val_fraction\": 1.0}",
     "{\"head_epochs\": 0, \"finetune_epochs\": 0}",
   };
@@ -192,6 +195,72 @@ test_invalid (void)
     }
 }
 
+/* Automatic views: all 8 for small sets, fewer as photos x views would pass 20,000. */
+static void
+test_decide_views (void)
+{
+  const struct { guint n_train, views; } cases[] = {
+    { 1, 8 }, { 480, 8 }, { 2500, 8 }, { 2501, 4 }, { 5000, 4 }, { 5001, 2 }, { 10000, 2 },
+    { 10001, 1 }, { 500000, 1 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *why = NULL;
+      g_autofree char *count = g_strdup_printf ("%u", cases[i].n_train);
+      LeafRecipe recipe;
+
+      leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+      g_assert_cmpuint (recipe.views, ==, 0);
+      why = leaf_recipe_decide (&recipe, cases[i].n_train);
+      g_assert_cmpuint (recipe.views, ==, cases[i].views);
+      g_assert_true (leaf_recipe_validate (&recipe, NULL));
+      g_assert_nonnull (why);
+      g_assert_nonnull (strstr (why, count));
+    }
+}
+
+/* A recipe that names its views leaves nothing to decide; the article's is one. */
+static void
+test_decide_nothing (void)
+{
+  LeafRecipe recipe, before;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
+  before = recipe;
+  g_assert_null (leaf_recipe_decide (&recipe, 100000));
+  g_assert_true (memcmp (&recipe, &before, sizeof recipe) == 0);
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  recipe.views = 2;
+  g_assert_null (leaf_recipe_decide (&recipe, 10));
+  g_assert_cmpuint (recipe.views, ==, 2);
+}
+
+static void
+test_describe_record (void)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *article = NULL;
+
+  text = leaf_recipe_describe_record ("{\"preset\": \"default\", \"views\": 8, \"unfreeze\": 2, "
+                                      "\"label_smoothing\": 0.1, \"decisions\": \"Because.\"}");
+  g_assert_nonnull (text);
+  g_assert_nonnull (strstr (text, "8 views"));
+  g_assert_nonnull (strstr (text, "last 2 stages"));
+  g_assert_nonnull (strstr (text, "label smoothing 0.1"));
+  g_assert_true (g_str_has_suffix (text, "\nBecause."));
+
+  article = leaf_recipe_describe_record ("{\"preset\": \"article\"}");
+  g_assert_nonnull (strstr (article, "Article preset"));
+  g_assert_null (strstr (article, "views"));
+  g_assert_null (strchr (article, '\n'));
+
+  g_assert_null (leaf_recipe_describe_record ("{\"views\": 3}"));
+  g_assert_null (leaf_recipe_describe_record ("not json"));
+  g_assert_null (leaf_recipe_describe_record (NULL));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -201,5 +270,8 @@ main (int   argc,
   g_test_add_func ("/recipe/json/missing-members-keep-preset", test_missing_members);
   g_test_add_func ("/recipe/json/invalid", test_invalid);
   g_test_add_func ("/recipe/learning-rate-bounds", test_learning_rate_bounds);
+  g_test_add_func ("/recipe/decide/views", test_decide_views);
+  g_test_add_func ("/recipe/decide/nothing", test_decide_nothing);
+  g_test_add_func ("/recipe/describe-record", test_describe_record);
   return g_test_run ();
 }

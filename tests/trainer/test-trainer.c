@@ -17,6 +17,7 @@
 #include "leaf-diagnosis-service.h"
 #include "leaf-engine.h"
 #include "leaf-error.h"
+#include "leaf-evaluation.h"
 #include "leaf-import.h"
 #include "leaf-predictor.h"
 #include "leaf-trainer.h"
@@ -780,6 +781,72 @@ test_diagnosis_does_not_wait_for_a_paused_run (Fixture       *f,
   leaf_diagnosis_result_free (p.result);
 }
 
+/* A model that diagnoses by averaging the eight flips and quarter turns is measured so at the
+ * end of its run (from the cache, which then holds all eight views of the validation photos),
+ * says so in its file, and diagnoses so in every path: one photo and a batch. The recipe's
+ * automatic views are decided from the photos and the record says why. */
+static void
+test_diagnosis_views (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LeafPredictor) predictor = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafEvaluation) evaluation = NULL;
+  g_autoptr(GdkPixbuf) photo = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *summary, *recipe;
+  LeafRecipe r;
+  gboolean computed_all = FALSE;
+  float one[2], averaged[2], batch[2];
+  double accuracy;
+
+  small_recipe (&r);
+  r.views = 0;
+  r.diagnosis_views = 8;
+  events = train (f, &r, "cache", FALSE);
+  summary = parse_summary (parser, finished_event (events));
+  recipe = json_object_get_object_member (summary, "recipe");
+  g_assert_cmpint (json_object_get_int_member (recipe, "views"), ==, 8);
+  g_assert_cmpint (json_object_get_int_member (recipe, "diagnosis_views"), ==, 8);
+  g_assert_nonnull (strstr (json_object_get_string_member (recipe, "decisions"), "18"));
+  /* 18 training photos and 6 validation photos, 8 views each */
+  for (guint i = 0; i < events->len; i++)
+    {
+      const LeafTrainEvent *e = events->pdata[i];
+      computed_all |= e->kind == LEAF_TRAIN_EVENT_MESSAGE &&
+                      g_str_has_prefix (e->message, "Computed 192 views");
+    }
+  g_assert_true (computed_all);
+
+  predictor = leaf_predictor_new_from_model (json_object_get_string_member (summary, "model"),
+                                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (leaf_predictor_get_meta (predictor)->diagnosis_views, ==, 8);
+  photo = gdk_pixbuf_new_from_file (f->sample_image, &error);
+  g_assert_no_error (error);
+  g_assert_true (leaf_predictor_predict_pixbuf (predictor, photo, FALSE, one, NULL, &error));
+  g_assert_true (leaf_predictor_predict_pixbuf (predictor, photo, TRUE, averaged, NULL, &error));
+  g_assert_true (leaf_predictor_predict_batch (predictor, &photo, 1, batch, NULL, &error));
+  g_assert_no_error (error);
+  for (guint c = 0; c < 2; c++)
+    {
+      g_assert_cmpfloat_with_epsilon (one[c], averaged[c], 1e-6);
+      g_assert_cmpfloat_with_epsilon (batch[c], averaged[c], 1e-5);
+    }
+
+  /* The run's figure is the model's on its validation photos as Diagnose sees them (within a
+   * photo: the cache holds the frozen stages in half precision). */
+  catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  evaluation = leaf_evaluation_run_split (predictor, catalog, LEAF_SPLIT_VALIDATION, FALSE,
+                                          &error);
+  g_assert_no_error (error);
+  accuracy = json_object_get_double_member (summary, "val_accuracy");
+  g_assert_cmpfloat (fabs (evaluation->metrics->accuracy - accuracy), <=, 1.0 / 6 + 1e-9);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -792,6 +859,7 @@ main (int   argc,
   g_test_add_func ("/trainer/refuses-a-bad-recipe", test_refuses_a_bad_recipe);
   ADD ("run-records-metrics-and-model", test_run_records_metrics_and_model);
   ADD ("cache-matches-streaming", test_cache_matches_streaming);
+  ADD ("diagnosis-views", test_diagnosis_views);
   ADD ("stop-keeps-best-so-far", test_stop_keeps_best_so_far);
   ADD ("diagnosis-does-not-wait-for-a-paused-run", test_diagnosis_does_not_wait_for_a_paused_run);
   ADD ("early-stopping-says-why", test_early_stopping_says_why);
