@@ -361,6 +361,18 @@ leaf_feature_cache_get_size (LeafFeatureCache *self)
 }
 
 /**
+ * leaf_feature_cache_entry_size:
+ * @n_bytes: the activations of one view
+ *
+ * Returns: what an entry of @n_bytes counts against the cache's bound
+ */
+guint64
+leaf_feature_cache_entry_size (gsize n_bytes)
+{
+  return sizeof (EntryHeader) + n_bytes;
+}
+
+/**
  * leaf_feature_cache_trim:
  *
  * Removes the least recently used entries until the cache fits three quarters of its bound, so

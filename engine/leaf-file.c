@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <sys/statvfs.h>
+
 #include "leaf-file.h"
 
 /**
@@ -41,4 +43,33 @@ leaf_file_sha256 (const char    *path,
   if (n < 0)
     return NULL;
   return g_strdup (g_checksum_get_string (checksum));
+}
+
+/**
+ * leaf_file_free_space:
+ * @path: a file or folder, which need not exist yet
+ *
+ * Returns: the bytes an unprivileged process may still write on the file system that holds
+ *   @path (or would hold it: its nearest existing parent is asked), or %G_MAXUINT64 when that
+ *   cannot be told
+ */
+guint64
+leaf_file_free_space (const char *path)
+{
+  g_autofree char *dir = g_strdup (path);
+  struct statvfs fs;
+
+  while (statvfs (dir, &fs) != 0)
+    {
+      char *parent = g_path_get_dirname (dir);
+
+      if (g_str_equal (parent, dir))
+        {
+          g_free (parent);
+          return G_MAXUINT64;
+        }
+      g_free (dir);
+      dir = parent;
+    }
+  return (guint64) fs.f_bavail * fs.f_frsize;
 }

@@ -13,4 +13,6 @@ char *leaf_file_sha256 (const char    *path,
                         GCancellable  *cancellable,
                         GError       **error);
 
+guint64 leaf_file_free_space (const char *path);
+
 G_END_DECLS

@@ -877,6 +877,35 @@ extract_finish (Run              *run,
                         buffer->slot_ok, buffer->n_slots, error);
 }
 
+/* The cache's bound follows the run: at least what this run's views take, so that storing its
+ * last views never evicts its first ones (the next run would compute them again), as far as the
+ * disk has room; the user's bound still limits what older runs leave behind. */
+static LeafFeatureCache *
+open_cache (Run        *run,
+            const char *cache_dir,
+            guint       n_rows)
+{
+  g_autoptr(LeafFeatureCache) probe = leaf_feature_cache_new (cache_dir, G_MAXUINT64);
+  guint64 need = n_rows * leaf_feature_cache_entry_size (run->act_numel * sizeof (guint16));
+  guint64 held = leaf_feature_cache_get_size (probe);
+  guint64 free_bytes = leaf_file_free_space (cache_dir);
+  /* Leave the disk a margin for everything else that writes to it. */
+  guint64 margin = MIN (free_bytes / 10, (guint64) 1 << 30);
+  guint64 room = free_bytes == G_MAXUINT64 ? G_MAXUINT64 : held + (free_bytes - margin);
+  guint64 bound = MAX (run->setup->cache_max_bytes, MIN (need, room));
+  g_autofree char *need_text = g_format_size (need);
+  g_autofree char *free_text = free_bytes == G_MAXUINT64 ? NULL : g_format_size (free_bytes);
+
+  if (free_text != NULL && need > room)
+    emit_message (run, _("The frozen stages of this run take %s on disk, but only %s is free "
+                         "there (%s): the feature cache keeps what fits, and the next run "
+                         "computes the rest again"), need_text, free_text, cache_dir);
+  else if (free_text != NULL)
+    emit_message (run, _("The frozen stages of this run take %s in the feature cache (%s free "
+                         "on its disk)"), need_text, free_text);
+  return leaf_feature_cache_new (cache_dir, bound);
+}
+
 static gboolean
 extract_features (Run     *run,
                   GError **error)
@@ -905,7 +934,7 @@ extract_features (Run     *run,
 
   cache_dir = run->setup->cache_dir != NULL ? g_strdup (run->setup->cache_dir)
                                             : leaf_feature_cache_default_dir ();
-  cache = leaf_feature_cache_new (cache_dir, run->setup->cache_max_bytes);
+  cache = open_cache (run, cache_dir, n_rows);
   name_space = leaf_feature_cache_namespace (run->base_sha256, run->image_size, run->cut);
 
   /* Whatever an earlier run computed is read back; the rest is grouped by photo so each photo

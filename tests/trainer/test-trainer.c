@@ -123,12 +123,14 @@ small_recipe (LeafRecipe *recipe)
   recipe->val_fraction = 0.25;
 }
 
-/* Runs the trainer to its FINISHED event; returns the events. */
+/* Runs the trainer to its FINISHED event, with a feature cache bounded to cache_bound bytes;
+ * returns the events. */
 static GPtrArray *
-train (Fixture          *f,
-       const LeafRecipe *recipe,
-       const char       *cache_dir,
-       gboolean          stop_after_first_epoch)
+train_bounded (Fixture          *f,
+               const LeafRecipe *recipe,
+               const char       *cache_dir,
+               guint64           cache_bound,
+               gboolean          stop_after_first_epoch)
 {
   g_autoptr(LeafTrainer) trainer = leaf_trainer_new (f->catalog_path);
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
@@ -137,7 +139,7 @@ train (Fixture          *f,
   Collector c = { loop, g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_train_event_free),
                   trainer, stop_after_first_epoch };
 
-  leaf_trainer_set_cache (trainer, cache, 1 << 30);
+  leaf_trainer_set_cache (trainer, cache, cache_bound);
   g_signal_connect (trainer, "event", G_CALLBACK (on_event_cb), &c);
   g_assert_true (leaf_trainer_start (trainer, recipe, f->weights_path, &error));
   g_assert_no_error (error);
@@ -147,6 +149,29 @@ train (Fixture          *f,
   g_main_loop_run (loop);
   g_assert_false (leaf_trainer_is_running (trainer));
   return c.events;
+}
+
+static GPtrArray *
+train (Fixture          *f,
+       const LeafRecipe *recipe,
+       const char       *cache_dir,
+       gboolean          stop_after_first_epoch)
+{
+  return train_bounded (f, recipe, cache_dir, 1 << 30, stop_after_first_epoch);
+}
+
+/* The first message of the run that starts with prefix, or NULL */
+static const char *
+find_message (GPtrArray  *events,
+              const char *prefix)
+{
+  for (guint i = 0; i < events->len; i++)
+    {
+      const LeafTrainEvent *e = events->pdata[i];
+      if (e->kind == LEAF_TRAIN_EVENT_MESSAGE && g_str_has_prefix (e->message, prefix))
+        return e->message;
+    }
+  return NULL;
 }
 
 static const LeafTrainEvent *
@@ -798,7 +823,6 @@ test_diagnosis_views (Fixture       *f,
   g_autoptr(GError) error = NULL;
   JsonObject *summary, *recipe;
   LeafRecipe r;
-  gboolean computed_all = FALSE;
   float one[2], averaged[2], batch[2];
   double accuracy;
 
@@ -812,13 +836,7 @@ test_diagnosis_views (Fixture       *f,
   g_assert_cmpint (json_object_get_int_member (recipe, "diagnosis_views"), ==, 8);
   g_assert_nonnull (strstr (json_object_get_string_member (recipe, "decisions"), "18"));
   /* 18 training photos and 6 validation photos, 8 views each */
-  for (guint i = 0; i < events->len; i++)
-    {
-      const LeafTrainEvent *e = events->pdata[i];
-      computed_all |= e->kind == LEAF_TRAIN_EVENT_MESSAGE &&
-                      g_str_has_prefix (e->message, "Computed 192 views");
-    }
-  g_assert_true (computed_all);
+  g_assert_nonnull (find_message (events, "Computed 192 views"));
 
   predictor = leaf_predictor_new_from_model (json_object_get_string_member (summary, "model"),
                                              &error);
@@ -847,6 +865,30 @@ test_diagnosis_views (Fixture       *f,
   g_assert_cmpfloat (fabs (evaluation->metrics->accuracy - accuracy), <=, 1.0 / 6 + 1e-9);
 }
 
+/* A cache bound smaller than one run's views used to evict the run's first views while it
+ * stored its last, so the next run computed them all again. The bound now follows the run,
+ * and the run says what it takes on disk. */
+static void
+test_cache_keeps_the_last_run (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) second = NULL;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  first = train_bounded (f, &recipe, "cache", 1, FALSE);
+  finished_event (first);
+  g_assert_nonnull (find_message (first, "The frozen stages of this run take"));
+  /* 18 training photos x 2 views and 6 validation photos */
+  g_assert_nonnull (find_message (first, "Computed 42 views"));
+
+  second = train_bounded (f, &recipe, "cache", 1, FALSE);
+  finished_event (second);
+  g_assert_nonnull (find_message (second, "Reused 42 cached views"));
+  g_assert_null (find_message (second, "Computed"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -860,6 +902,7 @@ main (int   argc,
   ADD ("run-records-metrics-and-model", test_run_records_metrics_and_model);
   ADD ("cache-matches-streaming", test_cache_matches_streaming);
   ADD ("diagnosis-views", test_diagnosis_views);
+  ADD ("cache-keeps-the-last-run", test_cache_keeps_the_last_run);
   ADD ("stop-keeps-best-so-far", test_stop_keeps_best_so_far);
   ADD ("diagnosis-does-not-wait-for-a-paused-run", test_diagnosis_does_not_wait_for_a_paused_run);
   ADD ("early-stopping-says-why", test_early_stopping_says_why);
