@@ -577,7 +577,7 @@ leaf_cli_predict (LeafCli  *cli,
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
     { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("A raw torchvision weight file, with its own head"), "FILE" },
     { "logits", 0, 0, G_OPTION_ARG_NONE, &with_logits, N_("Also print the raw logits"), NULL },
-    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations (models trained with the default preset always do)"), NULL },
     { "timing", 0, 0, G_OPTION_ARG_NONE, &timing, N_("Report each photo's diagnosis time (read, preprocess, model)"), NULL },
     { "heatmap", 0, 0, G_OPTION_ARG_FILENAME, &heatmap_dir, N_("Write where the model looked (Grad-CAM over the crop it saw) as DIR/NAME.png"), "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per image"), NULL },
@@ -723,7 +723,7 @@ leaf_cli_evaluate (LeafCli  *cli,
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, N_("A model Leafscope trained (default: the catalog's active model)"), "FILE" },
     { "split", 0, 0, G_OPTION_ARG_STRING, &split_name, N_("Instead of a folder, the catalog's labelled photos of this split: train, val or test"), "SPLIT" },
-    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations"), NULL },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average over flips and rotations (models trained with the default preset always do)"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the metrics as JSON"), NULL },
     { NULL }
   };

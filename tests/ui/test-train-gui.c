@@ -64,7 +64,8 @@ add_run (LeafCatalog *catalog,
   root = json_builder_get_root (b);
   summary = json_to_string (root, FALSE);
 
-  run_id = leaf_catalog_begin_run (catalog, "{}", NULL, &error);
+  run_id = leaf_catalog_begin_run (catalog, "{\"preset\": \"default\", \"views\": 8, "
+                                   "\"decisions\": \"Decided from 80 photos.\"}", NULL, &error);
   g_assert_no_error (error);
   for (guint epoch = 1; epoch <= epochs; epoch++)
     {
@@ -206,6 +207,9 @@ test_last_run (Fixture       *f,
   g_assert_nonnull (leaf_train_view_get_confusion (view));
   g_assert_nonnull (ui_test_find_label (train_view (f), "80.0% of 100 validation photos"));
   g_assert_nonnull (ui_test_find_label (train_view (f), "Showing Run 1"));
+  /* The recipe the run recorded, with what it decided from the data */
+  g_assert_true (g_str_has_suffix (label_text (f, "Default preset · 8 views"),
+                                   "\nDecided from 80 photos."));
 }
 
 /* Before the catalog can train */

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from cv import CANDIDATES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 REFERENCE = os.path.join(ROOT, "tests", "bench", "reference", "article.py")
@@ -75,12 +77,15 @@ def latency(cli, env, model, images, runs):
     return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
 
 
-def train_leafscope(cli, catalog, args, tmp, preset, val_images, cache=True):
-    name = f"leafscope-{preset}" + ("" if cache else "-nocache")
+def train_leafscope(cli, catalog, args, tmp, preset, val_images, cache=True, recipe=None,
+                    name=None):
+    name = name or f"leafscope-{preset}" + ("" if cache else "-nocache")
     env = leafscope_env(tmp, name)
     cmd = [cli, "--catalog", catalog, "train", "--preset", preset, "--weights", args.weights,
            "--seed", str(args.seed), "--batch-size", str(args.batch_size),
            "--image-size", str(args.image_size), "--json"] + ([] if cache else ["--no-cache"])
+    if recipe is not None:
+        cmd += ["--recipe", json.dumps(recipe)]
     if preset == "article":
         cmd += ["--head-epochs", str(args.head_epochs), "--finetune-epochs",
                 str(args.finetune_epochs)]
@@ -123,7 +128,9 @@ def main():
                     help="also run the article preset without the feature cache, and report "
                          "the cache's speed-up per phase")
     ap.add_argument("--skip", action="append", default=[],
-                    help="reference, article or default: leave that side out")
+                    help="reference, article, default or previous-default (the default preset "
+                         "before 2026-12-05, for the time and accuracy it is measured against): "
+                         "leave that side out")
     ap.add_argument("--json", action="store_true", help="print only the JSON result")
     args = ap.parse_args()
 
@@ -154,6 +161,10 @@ def main():
         for preset in ("article", "default"):
             if preset not in args.skip:
                 results.append(train_leafscope(args.cli, catalog, args, tmp, preset, val_images))
+        if "previous-default" not in args.skip:
+            results.append(train_leafscope(args.cli, catalog, args, tmp, "default", val_images,
+                                           recipe=CANDIDATES["previous-default"],
+                                           name="leafscope-previous-default"))
         if args.cache_speedup:
             results.append(train_leafscope(args.cli, catalog, args, tmp, "article", val_images,
                                            cache=False))
@@ -188,6 +199,13 @@ def main():
             finetune=streamed["finetune_seconds"] / max(cached["finetune_seconds"], 1e-9),
             total=streamed["total_seconds"] / max(cached["total_seconds"], 1e-9))
 
+    new = next((r for r in results if r["name"] == "leafscope-default"), None)
+    old = next((r for r in results if r["name"] == "leafscope-previous-default"), None)
+    if new is not None and old is not None:
+        report["default_vs_previous"] = dict(
+            time_ratio=new["total_seconds"] / old["total_seconds"],
+            val_accuracy_points=100 * (new["val_accuracy"] - old["val_accuracy"]))
+
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -204,6 +222,10 @@ def main():
             "%13s" % (c[2] % r[c[0]] if r.get(c[0]) is not None else "-") for c in cols))
     for name, ratio in report.get("ratios", {}).items():
         print(f"{name} / reference: " + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()))
+    if "default_vs_previous" in report:
+        d = report["default_vs_previous"]
+        print(f"default / previous default: time {d['time_ratio']:.2f}x, "
+              f"validation accuracy {d['val_accuracy_points']:+.1f} points")
     if "cache_speedup" in report:
         print("feature cache speed-up (article, streamed / cached): " + ", ".join(
             f"{k} {v:.1f}x" for k, v in report["cache_speedup"].items()))
