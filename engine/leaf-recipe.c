@@ -18,9 +18,12 @@
 /* EfficientNet-B0's features has stages 0..8. */
 #define N_STAGES 9
 
-/* Automatic views: as many as keep training photos x views within this, so that computing the
- * frozen stages stays within minutes (about 5 on a 2-core laptop) and their activations within
- * a gigabyte. Beyond it more photos serve better than more views of each. */
+/* Automatic views: the four flips, or fewer when training photos x views would pass the budget,
+ * so that computing the frozen stages stays within minutes (about 6 on a 2-core laptop) and
+ * their activations within a gigabyte; beyond it more photos serve better than more views of
+ * each. Eight views (with the quarter turns) were no better than four in cross-validation, at
+ * twice the cost. */
+#define AUTO_VIEWS_MOST 4
 #define AUTO_VIEWS_BUDGET 20000
 
 /**
@@ -28,12 +31,13 @@
  *
  * The article preset is the seed article's recipe exactly (5 head epochs at 1e-3, then
  * features.7-8 with the head for 10 epochs at 1e-5, no augmentation). The default preset trains
- * the head to convergence on cached features of every training view (cheap, so no reason to stop
- * early by the clock), then fine-tunes the last two stages for a fixed 20 epochs with AdamW at
- * 3e-4 on a cosine schedule and label smoothing 0.1, and its models diagnose by averaging the
- * eight flips and quarter turns of a photo. Chosen by 5-fold cross-validation over seeds
- * (tests/bench/train/cv.py, BENCHMARKS.md); with no early stopping in fine-tuning, the
- * validation photos decide nothing there and its accuracy on them is an honest estimate.
+ * the head to convergence on cached features of flipped views (cheap, so no reason to stop
+ * early by the clock), then fine-tunes the last two stages at 1e-4, a rate measured to suit them
+ * on leaf photos (1e-5 barely moves them in ten epochs), stopping when validation loss stops
+ * improving and keeping the best checkpoint; its models diagnose by averaging the eight flips
+ * and quarter turns of a photo. 5-fold cross-validation over three seeds (tests/bench/train/cv.py,
+ * BENCHMARKS.md) found the averaging worth about 3 points, and AdamW, a cosine schedule, label
+ * smoothing and eight training views together worth less than the spread between seeds.
  */
 void
 leaf_recipe_init_preset (LeafRecipe *recipe,
@@ -75,13 +79,9 @@ leaf_recipe_init_preset (LeafRecipe *recipe,
       recipe->head_early_stopping = TRUE;
       recipe->patience = 8;
       recipe->finetune_epochs = 20;
-      recipe->finetune_lr = 3e-4;
-      recipe->finetune_head_lr = 3e-4;
-      recipe->finetune_early_stopping = FALSE;
-      recipe->optimizer = LEAF_OPTIMIZER_ADAMW;
-      recipe->weight_decay = 0.01;
-      recipe->schedule = LEAF_SCHEDULE_COSINE;
-      recipe->label_smoothing = 0.1;
+      recipe->finetune_lr = 1e-4;
+      recipe->finetune_head_lr = 1e-4;
+      recipe->finetune_early_stopping = TRUE;
       recipe->views = 0;
       recipe->diagnosis_views = 8;
     }
@@ -93,7 +93,7 @@ leaf_recipe_init_preset (LeafRecipe *recipe,
  * @n_train: how many photos it will train on
  *
  * Settles what the recipe leaves to the data: today the number of training views (0), which
- * becomes the most of 8, 4, 2 and 1 that keeps @n_train x views within AUTO_VIEWS_BUDGET.
+ * becomes the most of 4, 2 and 1 that keeps @n_train x views within AUTO_VIEWS_BUDGET.
  *
  * Returns: (transfer full) (nullable): what was decided and why, in a sentence for the run's
  *   record and the Train view; %NULL when the recipe left nothing to decide
@@ -106,22 +106,22 @@ leaf_recipe_decide (LeafRecipe *recipe,
 
   if (recipe->views != 0)
     return NULL;
-  recipe->views = 8;
+  recipe->views = AUTO_VIEWS_MOST;
   while (recipe->views > 1 && (guint64) n_train * recipe->views > AUTO_VIEWS_BUDGET)
     recipe->views /= 2;
-  if (recipe->views == 8)
+  if (recipe->views == AUTO_VIEWS_MOST)
     return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                         "All 8 views (4 flips × 2 quarter turns) of the %u "
-                                         "training photo: up to %u photos get all 8.",
-                                         "All 8 views (4 flips × 2 quarter turns) of each of the "
-                                         "%u training photos: up to %u photos get all 8.",
+                                         "All 4 flipped views of the %u training photo: up to "
+                                         "%u photos get all 4.",
+                                         "All 4 flipped views of each of the %u training "
+                                         "photos: up to %u photos get all 4.",
                                          n_train),
-                            n_train, AUTO_VIEWS_BUDGET / 8);
+                            n_train, AUTO_VIEWS_BUDGET / AUTO_VIEWS_MOST);
   return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                       "%u views of each of the %u training photo, not 8: "
+                                       "%u views of each of the %u training photo, not 4: "
                                        "photos × views are kept within %u so that computing "
                                        "the frozen stages stays within minutes.",
-                                       "%u views of each of the %u training photos, not 8: "
+                                       "%u views of each of the %u training photos, not 4: "
                                        "photos × views are kept within %u so that computing "
                                        "the frozen stages stays within minutes.",
                                        n_train),

@@ -832,11 +832,11 @@ test_diagnosis_views (Fixture       *f,
   events = train (f, &r, "cache", FALSE);
   summary = parse_summary (parser, finished_event (events));
   recipe = json_object_get_object_member (summary, "recipe");
-  g_assert_cmpint (json_object_get_int_member (recipe, "views"), ==, 8);
+  g_assert_cmpint (json_object_get_int_member (recipe, "views"), ==, 4);
   g_assert_cmpint (json_object_get_int_member (recipe, "diagnosis_views"), ==, 8);
   g_assert_nonnull (strstr (json_object_get_string_member (recipe, "decisions"), "18"));
-  /* 18 training photos and 6 validation photos, 8 views each */
-  g_assert_nonnull (find_message (events, "Computed 192 views"));
+  /* 18 training photos with 4 views each, and 6 validation photos with 8 */
+  g_assert_nonnull (find_message (events, "Computed 120 views"));
 
   predictor = leaf_predictor_new_from_model (json_object_get_string_member (summary, "model"),
                                              &error);
