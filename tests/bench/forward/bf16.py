@@ -36,6 +36,7 @@ def read_safetensors(path):
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
+    meta = json.loads(header.get("__metadata__", {}).get("leafscope", "{}"))
     tensors = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -43,7 +44,7 @@ def read_safetensors(path):
         start, end = info["data_offsets"]
         t = torch.frombuffer(bytearray(data[start:end]), dtype=DTYPES[info["dtype"]])
         tensors[name] = t.reshape(info["shape"])
-    return tensors
+    return tensors, meta
 
 
 def preprocess(path):
@@ -76,7 +77,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count())
 
-    state = read_safetensors(args.model)
+    state, meta = read_safetensors(args.model)
     n_classes = state["classifier.1.weight"].shape[0]
     model = torchvision.models.efficientnet_b0(num_classes=n_classes)
     model.load_state_dict(state)
@@ -88,7 +89,7 @@ def main():
 
     rows = [line.rstrip("\n").split("\t") for line in open(args.photos, encoding="utf-8")]
     val = [(path, name) for path, name, split in rows if split == "val"]
-    classes = sorted({name for _, name in rows})
+    classes = meta["classes"]
     photos = torch.stack([preprocess(path) for path, _ in val])
     labels = torch.tensor([classes.index(name) for _, name in val])
     batch = photos[:32].contiguous(memory_format=torch.channels_last)

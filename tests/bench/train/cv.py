@@ -47,7 +47,7 @@ CANDIDATES = {
                          "finetune_lr": 1e-4, "finetune_head_lr": 1e-4, "schedule": "constant",
                          "label_smoothing": 0.0, "weight_decay": 0.0, "head_epochs": 200,
                          "head_early_stopping": True, "finetune_epochs": 20,
-                         "finetune_early_stopping": True, "patience": 8},
+                         "finetune_early_stopping": True, "patience": 8, "diagnosis_views": 1},
     "adamw-cosine-8-views": {"preset": "default", "unfreeze": 2, "views": 8, "optimizer": "adamw",
                              "weight_decay": 0.01, "finetune_lr": 3e-4, "finetune_head_lr": 3e-4,
                              "schedule": "cosine", "finetune_epochs": 20,
