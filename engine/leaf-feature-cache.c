@@ -361,6 +361,18 @@ leaf_feature_cache_get_size (LeafFeatureCache *self)
 }
 
 /**
+ * leaf_feature_cache_set_max_bytes:
+ * @max_bytes: the new bound; the cache is trimmed to it only when a store passes it
+ */
+void
+leaf_feature_cache_set_max_bytes (LeafFeatureCache *self,
+                                  guint64           max_bytes)
+{
+  g_return_if_fail (LEAF_IS_FEATURE_CACHE (self));
+  self->max_bytes = max_bytes;
+}
+
+/**
  * leaf_feature_cache_entry_size:
  * @n_bytes: the activations of one view
  *

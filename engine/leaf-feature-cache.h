@@ -34,6 +34,8 @@ gboolean          leaf_feature_cache_store        (LeafFeatureCache  *self,
                                                    GError           **error);
 guint64           leaf_feature_cache_get_size     (LeafFeatureCache  *self);
 guint64           leaf_feature_cache_entry_size   (gsize              n_bytes);
+void              leaf_feature_cache_set_max_bytes (LeafFeatureCache *self,
+                                                    guint64           max_bytes);
 void              leaf_feature_cache_trim         (LeafFeatureCache  *self);
 
 G_END_DECLS

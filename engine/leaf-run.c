@@ -885,9 +885,10 @@ open_cache (Run        *run,
             const char *cache_dir,
             guint       n_rows)
 {
-  g_autoptr(LeafFeatureCache) probe = leaf_feature_cache_new (cache_dir, G_MAXUINT64);
+  g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (cache_dir, G_MAXUINT64);
   guint64 need = n_rows * leaf_feature_cache_entry_size (run->act_numel * sizeof (guint16));
-  guint64 held = leaf_feature_cache_get_size (probe);
+  /* Scanned once here; the cache keeps the figure up to date as the run stores. */
+  guint64 held = leaf_feature_cache_get_size (cache);
   guint64 free_bytes = leaf_file_free_space (cache_dir);
   /* Leave the disk a margin for everything else that writes to it. */
   guint64 margin = MIN (free_bytes / 10, (guint64) 1 << 30);
@@ -903,7 +904,8 @@ open_cache (Run        *run,
   else if (free_text != NULL)
     emit_message (run, _("The frozen stages of this run take %s in the feature cache (%s free "
                          "on its disk)"), need_text, free_text);
-  return leaf_feature_cache_new (cache_dir, bound);
+  leaf_feature_cache_set_max_bytes (cache, bound);
+  return g_steal_pointer (&cache);
 }
 
 static gboolean
