@@ -18,6 +18,9 @@
 #include "cli/leaf-cli.h"
 #include "leaf-catalog.h"
 
+/* Defined in leafscope-cli-model only: see leaf-cli-commands.c. */
+#pragma weak leaf_cli_use_device
+
 static const LeafCliCommand *const command_groups[] = {
   leaf_cli_catalog_commands,
   leaf_cli_model_commands,
@@ -255,8 +258,22 @@ print_usage (FILE *out)
       fprintf (out, "  %-14s %s\n", c->name, _(c->summary));
   fprintf (out, "\n%s\n", _("Options:"));
   fprintf (out, "  --catalog FILE %s\n", _("Catalog to use (default: $XDG_DATA_HOME/leafscope/default.leafscope)"));
+  fprintf (out, "  --device NAME  %s\n", _("Compute on auto, cpu, cuda or cuda:N (default: $LEAFSCOPE_DEVICE, else auto: a CUDA GPU when there is one)"));
   fprintf (out, "  --version      %s\n", _("Print the version and exit"));
   fprintf (out, "  --help         %s\n", _("Show this help; SUBCOMMAND --help shows a subcommand's"));
+}
+
+/* What --device accepts, checked here so that a mistake is a usage error even in leafscope-cli,
+ * which does not load the model library; whether the device is there, only that library knows. */
+static gboolean
+is_device_name (const char *name)
+{
+  const char *index = name + strlen ("cuda:");
+
+  if (g_str_equal (name, "auto") || g_str_equal (name, "cpu") || g_str_equal (name, "cuda"))
+    return TRUE;
+  return g_str_has_prefix (name, "cuda:") && index[0] != '\0' && strlen (index) <= 4
+         && strspn (index, "0123456789") == strlen (index);
 }
 
 static const LeafCliCommand *
@@ -273,7 +290,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  LeafCli cli = { NULL, isatty (STDOUT_FILENO) };
+  LeafCli cli = { NULL, isatty (STDOUT_FILENO), NULL };
   int i = 1;
   int status;
 
@@ -311,6 +328,23 @@ main (int   argc,
           g_free (cli.catalog_path);
           cli.catalog_path = g_strdup (argv[i] + strlen ("--catalog="));
         }
+      else if ((g_str_equal (argv[i], "--device") && i + 1 < argc)
+               || g_str_has_prefix (argv[i], "--device="))
+        {
+          const char *name = argv[i][strlen ("--device")] == '=' ? argv[i] + strlen ("--device=")
+                                                                  : argv[++i];
+
+          if (!is_device_name (name))
+            {
+              g_printerr (_("leafscope-cli: --device takes auto, cpu, cuda or cuda:N, not “%s”\n"),
+                          name);
+              g_free (cli.catalog_path);
+              g_free (cli.device);
+              return 2;
+            }
+          g_free (cli.device);
+          cli.device = g_strdup (name);
+        }
       else
         {
           g_printerr (_("leafscope-cli: unknown option “%s”\n"), argv[i]);
@@ -336,9 +370,22 @@ main (int   argc,
   if (command->func == NULL)
     {
       g_free (cli.catalog_path);
+      g_free (cli.device);
       return run_model_program (command->name, argv);
+    }
+  if (cli.device != NULL && leaf_cli_use_device != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!leaf_cli_use_device (&cli, &error))
+        {
+          g_free (cli.catalog_path);
+          g_free (cli.device);
+          return leaf_cli_fail (&error);
+        }
     }
   status = command->func (&cli, argc - i, argv + i);
   g_free (cli.catalog_path);
+  g_free (cli.device);
   return status;
 }

@@ -104,6 +104,7 @@ _leafscope_cli()
         case $word in
             --catalog) value_of=--catalog ;;
             --catalog=*) _leafscope_cli_catalog=(--catalog "${word#--catalog=}") ;;
+            --device) ((${#command[@]} == 0)) && value_of=--device ;;
             =) [[ ${COMP_WORDS[i - 1]} == --* ]] && value_of=${COMP_WORDS[i - 1]} ;;
             --*=*) ;;
             --*)
@@ -135,6 +136,8 @@ _leafscope_cli()
     if [[ -n $option ]]; then
         if [[ $option == --catalog ]]; then
             _leafscope_cli_reply_value FILE "$cur"
+        elif [[ $option == --device ]] && ((${#command[@]} == 0)); then
+            _leafscope_cli_reply "$(printf '%s\n' auto cpu cuda)" "$cur"
         else
             _leafscope_cli_reply_value "$(_leafscope_cli_metavar "$option" "${command[@]}")" "$cur"
         fi

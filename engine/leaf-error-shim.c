@@ -26,6 +26,7 @@ leaf_engine_error_from_shim (LtStatus   status,
     case LT_ERROR_FORMAT: code = LEAF_ENGINE_ERROR_FORMAT; break;
     case LT_ERROR_UNSAFE: code = LEAF_ENGINE_ERROR_UNSAFE; break;
     case LT_ERROR_MISMATCH: code = LEAF_ENGINE_ERROR_MISMATCH; break;
+    case LT_ERROR_NO_DEVICE: code = LEAF_ENGINE_ERROR_NO_DEVICE; break;
     case LT_OK:
     case LT_ERROR_TORCH:
     case LT_ERROR_UNKNOWN:

@@ -23,6 +23,7 @@ typedef enum
   LEAF_ENGINE_ERROR_NOT_FOUND,
   LEAF_ENGINE_ERROR_CANCELLED,
   LEAF_ENGINE_ERROR_NO_MODEL,
+  LEAF_ENGINE_ERROR_NO_DEVICE,   /* the compute device asked for is not there (no CUDA) */
 } LeafEngineError;
 
 GQuark   leaf_engine_error_quark    (void);

@@ -41,6 +41,7 @@ lt_status_name (LtStatus status)
     case LT_ERROR_MISMATCH: return "mismatch";
     case LT_ERROR_TORCH: return "torch";
     case LT_ERROR_UNKNOWN: return "unknown";
+    case LT_ERROR_NO_DEVICE: return "no-device";
     }
   return "unknown";
 }

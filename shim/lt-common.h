@@ -31,6 +31,7 @@ typedef enum
   LT_ERROR_MISMATCH,         /* missing or unexpected keys, or shapes that do not fit */
   LT_ERROR_TORCH,            /* libtorch itself failed */
   LT_ERROR_UNKNOWN,
+  LT_ERROR_NO_DEVICE,        /* the device asked for is not there (no CUDA in this libtorch) */
 } LtStatus;
 
 void        lt_string_free   (char     *str);

@@ -94,7 +94,8 @@ torch::Tensor
 ConvBnActImpl::forward_folded (const torch::Tensor &x)
 {
   auto versions = source_versions ();
-  if (versions != folded_versions_)
+  /* Moving the module to another device keeps each tensor's identity and version. */
+  if (versions != folded_versions_ || folded_weight_.device () != conv->weight.device ())
     {
       /* Ordinary tensors even when called under InferenceMode, so that a training step may use
        * them for its frozen stages. */
@@ -230,8 +231,12 @@ EfficientNetImpl::EfficientNetImpl (int64_t num_classes)
 void
 EfficientNetImpl::reset_head (int64_t num_classes)
 {
+  const auto device = linear_->weight.device ();
   linear_ = classifier_->replace_module ("1", torch::nn::Linear (kHeadInputs, num_classes));
+  /* Initialised on the CPU, as lt_model_new() does, then moved where the rest of the model is. */
   init_linear (linear_);
+  if (!device.is_cpu ())
+    linear_->to (device);
   set_trainable (kClassifier, trainable_[kClassifier]);
   linear_->train (classifier_->is_training ());
   head_generation_++;

@@ -22,6 +22,7 @@ struct LtTensor
 struct LtModel
 {
   lt::EfficientNet net;
+  torch::Device device{ torch::kCPU };  /* where net lives, chosen when it was made */
 };
 
 struct LtOptim
@@ -36,6 +37,11 @@ struct LtOptim
 };
 
 namespace lt {
+
+/* The device lt_set_device() chose (the CPU until it is called). */
+torch::Device current_device ();
+/* "cpu", "cuda:0": a string that lives as long as the process. */
+const char *device_name (const torch::Device &device);
 
 /* Throws LT_ERROR_INVALID_ARGUMENT naming `what` when pointer is NULL. */
 template <typename T>

@@ -75,7 +75,8 @@ have_avx2 ()
 torch::Tensor &
 silu_inference_ (torch::Tensor &x)
 {
-  if (!have_avx2 () || x.scalar_type () != torch::kFloat || !x.is_non_overlapping_and_dense ()
+  if (!x.is_cpu () || !have_avx2 () || x.scalar_type () != torch::kFloat
+      || !x.is_non_overlapping_and_dense ()
       || (torch::GradMode::is_enabled () && x.requires_grad ()))
     return torch::silu_ (x);
   /* Dense in some memory order: the element order does not matter to an element-wise op. */

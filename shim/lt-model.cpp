@@ -53,10 +53,11 @@ shape_string (const torch::Tensor &tensor)
   return out.str ();
 }
 
-/* The tensor as float32, laid out for convolutions, and never an inference tensor (those
- * cannot be saved for backward, and activations from lt_model_forward_prefix() are ones). */
+/* The tensor as float32 on the model's device, laid out for convolutions, and never an
+ * inference tensor (those cannot be saved for backward, and activations from
+ * lt_model_forward_prefix() are ones). A float32 tensor already there is not copied. */
 torch::Tensor
-input_of (const LtTensor *input, int cut)
+input_of (const LtModel *model, const LtTensor *input, int cut)
 {
   auto x = require (input, "input")->tensor;
   if (!x.is_floating_point () || x.dim () != 4 || x.size (0) < 1)
@@ -64,10 +65,19 @@ input_of (const LtTensor *input, int cut)
                  "expected a float [N, C, H, W] batch, got " + shape_string (x));
   if (cut == 0 && x.size (1) != 3)
     throw Error (LT_ERROR_INVALID_ARGUMENT, "expected RGB images [N, 3, H, W], got " + shape_string (x));
-  x = to_conv_layout (x.to (torch::kFloat));
+  x = to_conv_layout (x.to (model->device, torch::kFloat));
   return x.is_inference () ? x.clone () : x;
 }
 
+/* n values of caller memory as a tensor of our own on device. */
+torch::Tensor
+own_copy (const void *data, int64_t n, torch::ScalarType type, const torch::Device &device)
+{
+  auto borrowed = torch::from_blob (const_cast<void *> (data), { n }, type);
+  return device.is_cpu () ? borrowed.clone () : borrowed.to (device);
+}
+
+/* The labels on the device of input. */
 torch::Tensor
 labels_of (const int64_t *labels, const torch::Tensor &input, int64_t num_classes)
 {
@@ -78,7 +88,7 @@ labels_of (const int64_t *labels, const torch::Tensor &input, int64_t num_classe
       throw Error (LT_ERROR_INVALID_ARGUMENT, "label " + std::to_string (labels[i])
                                                 + " is not a class of a " + std::to_string (num_classes)
                                                 + "-class model");
-  return torch::from_blob (const_cast<int64_t *> (labels), { n }, torch::kLong).clone ();
+  return own_copy (labels, n, torch::kLong, input.device ());
 }
 
 int64_t
@@ -239,7 +249,12 @@ lt_model_new (int64_t num_classes, LtModel **out, char **error)
   return guard (error, [&] {
     require (out, "out");
     lt::check_num_classes (num_classes);
-    *out = new LtModel{ lt::EfficientNet (num_classes) };
+    /* Made on the CPU, so that a seed gives the same initial values on every device. */
+    auto model = std::make_unique<LtModel> (LtModel{ lt::EfficientNet (num_classes) });
+    model->device = lt::current_device ();
+    if (!model->device.is_cpu ())
+      model->net->to (model->device);
+    *out = model.release ();
   });
 }
 
@@ -253,6 +268,12 @@ extern "C" int64_t
 lt_model_num_classes (const LtModel *model)
 {
   return model != nullptr ? model->net->num_classes () : 0;
+}
+
+extern "C" const char *
+lt_model_get_device (const LtModel *model)
+{
+  return lt::device_name (model != nullptr ? model->device : torch::Device (torch::kCPU));
 }
 
 extern "C" LtStatus
@@ -318,8 +339,10 @@ lt_model_get_tensor (const LtModel *model, const char *name, LtTensor **out, cha
 {
   return guard (error, [&] {
     require (out, "out");
-    auto tensor = lt::find_entry (lt::net_of (model), name);
-    *out = lt::wrap (tensor.detach ().clone (torch::MemoryFormat::Contiguous));
+    auto tensor = lt::find_entry (lt::net_of (model), name).detach ();
+    if (!tensor.is_cpu ())
+      tensor = tensor.to (torch::kCPU);
+    *out = lt::wrap (tensor.clone (torch::MemoryFormat::Contiguous));
   });
 }
 
@@ -403,7 +426,7 @@ lt_model_forward_range (LtModel *model, const LtTensor *input, int begin, int en
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "the range " + std::to_string (begin) + ".."
                                                     + std::to_string (end) + " is backwards");
     c10::InferenceMode inference;
-    auto x = lt::input_of (input, begin);
+    auto x = lt::input_of (model, input, begin);
     net.set_training (false);
     *activations = lt::wrap (net.features (x, begin, end, true));
   });
@@ -424,7 +447,7 @@ lt_model_eval_step (LtModel *model, const LtTensor *input, int cut, const int64_
     auto &net = lt::net_of (model);
     lt::check_cut (cut);
     c10::InferenceMode inference;
-    auto x = lt::input_of (input, cut);
+    auto x = lt::input_of (model, input, cut);
     net.set_training (false);
     auto output = lt::infer_rest (net, x, cut);
     if (labels != nullptr)
@@ -459,13 +482,11 @@ lt_model_train_step (LtModel *model, LtOptim *optim, const LtTensor *input, int 
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "label smoothing is in [0, 1]");
 
-    auto x = lt::input_of (input, cut);
+    auto x = lt::input_of (model, input, cut);
     auto targets = lt::labels_of (labels, x, net.num_classes ());
     c10::optional<torch::Tensor> weights;
     if (class_weights != nullptr)
-      weights = torch::from_blob (const_cast<float *> (class_weights), { net.num_classes () },
-                                  torch::kFloat)
-                  .clone ();
+      weights = lt::own_copy (class_weights, net.num_classes (), torch::kFloat, x.device ());
 
     for (auto &group : optim->optimizer->param_groups ())
       for (auto &param : group.params ())
@@ -508,7 +529,7 @@ lt_model_grad_cam (LtModel *model, const LtTensor *images, int64_t class_index, 
     if (class_index < 0 || class_index >= net.num_classes ())
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT,
                        "class " + std::to_string (class_index) + " is not in the model");
-    auto x = lt::input_of (images, 0);
+    auto x = lt::input_of (model, images, 0);
     net.set_training (false);
 
     torch::Tensor act;

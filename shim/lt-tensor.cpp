@@ -7,7 +7,11 @@
 #include <sched.h>
 
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <thread>
+
+#include <torch/cuda.h>
 
 #include "lt-handles.hpp"
 
@@ -64,7 +68,8 @@ copy_out (const LtTensor *tensor, void *data, size_t numel, torch::ScalarType ty
       throw Error (LT_ERROR_INVALID_ARGUMENT,
                    "the buffer holds " + std::to_string (numel) + " values, the tensor "
                      + std::to_string (tensor->tensor.numel ()));
-    auto values = tensor->tensor.to (type).contiguous ();
+    /* A CPU tensor of that type is itself, as before devices: no copy but the memcpy. */
+    auto values = tensor->tensor.to (torch::kCPU, type).contiguous ();
     if (numel > 0)
       std::memcpy (require (data, "data"), values.data_ptr (), values.nbytes ());
   });
@@ -80,13 +85,80 @@ join (const LtTensor *const *tensors, size_t n_tensors, bool stack, LtTensor **o
     require (tensors, "tensors");
     std::vector<torch::Tensor> parts;
     parts.reserve (n_tensors);
+    c10::optional<torch::Device> device;
     for (size_t i = 0; i < n_tensors; i++)
-      parts.push_back (require (tensors[i], "tensors[i]")->tensor);
+      {
+        parts.push_back (require (tensors[i], "tensors[i]")->tensor);
+        if (!device && !parts.back ().is_cpu ())
+          device = parts.back ().device ();
+      }
+    /* Activations a model computed on a GPU may meet ones read back from a cache: join them
+     * where the model is. */
+    if (device)
+      for (auto &part : parts)
+        part = part.to (*device);
     *out = wrap (stack ? torch::stack (parts) : torch::cat (parts));
   });
 }
 
+std::mutex device_lock;
+torch::Device chosen_device (torch::kCPU);
+
+bool
+is_digits (const std::string &text)
+{
+  return !text.empty () && text.size () <= 4
+         && text.find_first_not_of ("0123456789") == std::string::npos;
+}
+
+/* The device a name asks for, or an exception that says what is wrong with it. */
+torch::Device
+parse_device (const std::string &name)
+{
+  int index = -1;
+  if (name == "cpu")
+    return torch::Device (torch::kCPU);
+  /* Only names that may mean CUDA ask the driver, which takes a moment the first time. */
+  if (name == "auto")
+    return torch::cuda::device_count () > 0 ? torch::Device (torch::kCUDA, 0)
+                                            : torch::Device (torch::kCPU);
+  if (name == "cuda")
+    index = 0;
+  else if (name.rfind ("cuda:", 0) == 0 && is_digits (name.substr (5)))
+    index = std::stoi (name.substr (5));
+  else
+    throw Error (LT_ERROR_INVALID_ARGUMENT,
+                 "\"" + name + "\" is not a device: use auto, cpu, cuda or cuda:N");
+
+  const int n_cuda = static_cast<int> (torch::cuda::device_count ());
+  if (n_cuda == 0)
+    throw Error (LT_ERROR_NO_DEVICE, "This libtorch has no CUDA device (it was built without "
+                                     "CUDA, or no GPU is visible)");
+  if (index >= n_cuda)
+    throw Error (LT_ERROR_NO_DEVICE,
+                 "There is no CUDA device " + std::to_string (index) + ": libtorch sees "
+                   + std::to_string (n_cuda) + ", cuda:0 to cuda:" + std::to_string (n_cuda - 1));
+  return torch::Device (torch::kCUDA, static_cast<c10::DeviceIndex> (index));
+}
+
 } // namespace
+
+torch::Device
+current_device ()
+{
+  std::lock_guard<std::mutex> hold (device_lock);
+  return chosen_device;
+}
+
+const char *
+device_name (const torch::Device &device)
+{
+  /* Set nodes never move, so their strings outlive every caller. */
+  static std::mutex lock;
+  static std::set<std::string> names;
+  std::lock_guard<std::mutex> hold (lock);
+  return names.insert (device.str ()).first->c_str ();
+}
 
 } // namespace lt
 
@@ -126,6 +198,39 @@ extern "C" void
 lt_manual_seed (uint64_t seed)
 {
   torch::manual_seed (seed);
+}
+
+extern "C" LtStatus
+lt_set_device (const char *name, char **error)
+{
+  return lt::guard (error, [&] {
+    auto device = lt::parse_device (lt::require (name, "name"));
+    if (device.is_cuda ())
+      /* Batches keep their shapes from one step to the next: let cuDNN pick its fastest
+       * algorithms once. */
+      at::globalContext ().setBenchmarkCuDNN (true);
+    std::lock_guard<std::mutex> hold (lt::device_lock);
+    lt::chosen_device = device;
+  });
+}
+
+extern "C" const char *
+lt_get_device (void)
+{
+  return lt::device_name (lt::current_device ());
+}
+
+extern "C" int
+lt_cuda_device_count (void)
+{
+  try
+    {
+      return static_cast<int> (torch::cuda::device_count ());
+    }
+  catch (...)
+    {
+      return 0;
+    }
 }
 
 extern "C" LtStatus

@@ -42,6 +42,23 @@ int         lt_get_num_threads          (void);
 /* Seeds libtorch's generator (weight initialisation, dropout, stochastic depth). */
 void        lt_manual_seed              (uint64_t          seed);
 
+/* Devices: where models compute. A model stays on the device that was chosen when it was made,
+ * with its optimisers' state and the activations it computes; the forward and training calls
+ * take their inputs from any device, and lt_tensor_copy_f32() and lt_tensor_copy_f16() always
+ * hand values back to the CPU. Until lt_set_device() is called, models run on the CPU. */
+
+/* Chooses the device for the models made afterwards: "cpu", "cuda" (the first CUDA device),
+ * "cuda:N", or "auto" (the first CUDA device when this libtorch has one, else the CPU). Fails
+ * with LT_ERROR_NO_DEVICE when libtorch has no such CUDA device (it was built without CUDA, or
+ * no GPU is visible) and LT_ERROR_INVALID_ARGUMENT for any other name, keeping the choice it
+ * had. Models made before keep their device. */
+LtStatus    lt_set_device               (const char       *name,
+                                         char            **error);
+/* The device chosen, resolved: "cpu" or "cuda:N". The string lives as long as the process. */
+const char *lt_get_device               (void);
+/* The number of CUDA devices libtorch can use: 0 when it was built without CUDA. */
+int         lt_cuda_device_count        (void);
+
 /* Tensors: float32 or float16 values, C order. */
 
 LtStatus    lt_tensor_new_f32           (const float      *data,
@@ -106,12 +123,15 @@ typedef enum
   LT_BATCH_NORM_TRAIN,
 } LtBatchNormMode;
 
-/* A new network initialised as torchvision initialises efficientnet_b0(num_classes=...). */
+/* A new network initialised as torchvision initialises efficientnet_b0(num_classes=...), with
+ * the same values whatever the device, on the device lt_set_device() chose. */
 LtStatus    lt_model_new                (int64_t           num_classes,
                                          LtModel         **out,
                                          char            **error);
 void        lt_model_free               (LtModel          *model);
 int64_t     lt_model_num_classes        (const LtModel    *model);
+/* The device the model computes on, as lt_get_device() names it ("cpu" for NULL). */
+const char *lt_model_get_device         (const LtModel    *model);
 
 /* Copies every parameter and buffer from state_dict. Fails with LT_ERROR_MISMATCH, naming the
  * missing keys, unexpected keys and shape mismatches, and then leaves the model unchanged.
@@ -140,7 +160,7 @@ LtStatus    lt_model_save               (const LtModel    *model,
 LtStatus    lt_model_reset_head         (LtModel          *model,
                                          int64_t           num_classes,
                                          char            **error);
-/* A copy of the parameter or buffer with that torchvision name. */
+/* A copy of the parameter or buffer with that torchvision name, on the CPU. */
 LtStatus    lt_model_get_tensor         (const LtModel    *model,
                                          const char       *name,
                                          LtTensor        **out,

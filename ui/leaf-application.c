@@ -17,6 +17,7 @@
 
 #include "leaf-application.h"
 #include "leaf-catalog.h"
+#include "leaf-engine.h"
 #include "leaf-preferences-window.h"
 #include "leaf-settings.h"
 #include "leaf-window.h"
@@ -32,6 +33,9 @@ G_DEFINE_FINAL_TYPE (LeafApplication, leaf_application, ADW_TYPE_APPLICATION)
 static const GOptionEntry option_entries[] = {
   { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, NULL,
     N_("Open the catalog FILE, creating it when it does not exist"), N_("FILE") },
+  { "device", 0, 0, G_OPTION_ARG_STRING, NULL,
+    N_("Compute on NAME: auto, cpu, cuda or cuda:N (default: $LEAFSCOPE_DEVICE, else the "
+       "Preferences choice)"), N_("NAME") },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, NULL },
   { NULL }
@@ -158,10 +162,23 @@ static int
 leaf_application_handle_local_options (GApplication *app,
                                        GVariantDict *options)
 {
+  g_autofree char *device = NULL;
+
   if (g_variant_dict_contains (options, "version"))
     {
       g_print ("leafscope %s\n", PACKAGE_VERSION);
       return 0;
+    }
+  /* The device is this process's: it counts when this instance is the one that runs. */
+  if (g_variant_dict_lookup (options, "device", "s", &device))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!leaf_engine_set_device (device, LEAF_DEVICE_SOURCE_COMMAND_LINE, &error))
+        {
+          g_printerr ("leafscope: %s\n", error->message);
+          return 2;
+        }
     }
   return -1;
 }
@@ -188,6 +205,20 @@ leaf_application_command_line (GApplication            *app,
   else
     g_application_open (app, (GFile **) files->pdata, files->len, "");
   return 0;
+}
+
+/* The Preferences choice of device, which $LEAFSCOPE_DEVICE and --device override. A device
+ * that is not there is reported when a model is first made (and by the Preferences window). */
+static void
+on_device_changed_cb (GSettings  *settings,
+                      const char *key,
+                      gpointer    user_data)
+{
+  g_autofree char *name = g_settings_get_string (settings, key);
+  g_autoptr(GError) error = NULL;
+
+  if (!leaf_engine_set_device (name, LEAF_DEVICE_SOURCE_SETTINGS, &error))
+    g_message ("%s", error->message);
 }
 
 /* "default" follows the system; "light" and "dark" force a style. */
@@ -221,10 +252,15 @@ leaf_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.preferences",
                                          preferences_accels);
   if (self->settings != NULL)
-    g_settings_bind_with_mapping (self->settings, "color-scheme",
-                                  adw_application_get_style_manager (ADW_APPLICATION (app)),
-                                  "color-scheme", G_SETTINGS_BIND_GET, color_scheme_get_mapping,
-                                  NULL, NULL, NULL);
+    {
+      g_settings_bind_with_mapping (self->settings, "color-scheme",
+                                    adw_application_get_style_manager (ADW_APPLICATION (app)),
+                                    "color-scheme", G_SETTINGS_BIND_GET, color_scheme_get_mapping,
+                                    NULL, NULL, NULL);
+      g_signal_connect (self->settings, "changed::device", G_CALLBACK (on_device_changed_cb),
+                        NULL);
+      on_device_changed_cb (self->settings, "device", NULL);
+    }
 }
 
 static void

@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "leaf-engine.h"
 #include "leaf-preferences-window.h"
 #include "leaf-settings.h"
 #include "leaf-weights-page.h"
@@ -26,23 +27,26 @@ struct _LeafPreferencesWindow
   GtkSwitch *model_threshold_switch;
   AdwActionRow *refer_threshold_row;
   GtkSpinButton *refer_threshold_spin;
+  AdwComboRow *device_row;
   LeafWeightsPage *weights_page;
 };
 
 G_DEFINE_FINAL_TYPE (LeafPreferencesWindow, leaf_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
 
-/* The combo row lists the schema's enum in order: default, light, dark. */
-static const char *const styles[] = { "default", "light", "dark" };
+/* Each combo row lists its schema enum in order; the mappings' user data is the list of nicks. */
+static const char *const styles[] = { "default", "light", "dark", NULL };
+static const char *const devices[] = { "auto", "cpu", "cuda", NULL };
 
 static gboolean
-style_get_mapping (GValue   *value,
-                   GVariant *variant,
-                   gpointer  user_data)
+nick_get_mapping (GValue   *value,
+                  GVariant *variant,
+                  gpointer  user_data)
 {
+  const char *const *nicks = user_data;
   const char *nick = g_variant_get_string (variant, NULL);
 
-  for (guint i = 0; i < G_N_ELEMENTS (styles); i++)
-    if (g_str_equal (nick, styles[i]))
+  for (guint i = 0; nicks[i] != NULL; i++)
+    if (g_str_equal (nick, nicks[i]))
       {
         g_value_set_uint (value, i);
         return TRUE;
@@ -51,13 +55,35 @@ style_get_mapping (GValue   *value,
 }
 
 static GVariant *
-style_set_mapping (const GValue       *value,
-                   const GVariantType *expected_type,
-                   gpointer            user_data)
+nick_set_mapping (const GValue       *value,
+                  const GVariantType *expected_type,
+                  gpointer            user_data)
 {
+  const char *const *nicks = user_data;
   guint index = g_value_get_uint (value);
 
-  return index < G_N_ELEMENTS (styles) ? g_variant_new_string (styles[index]) : NULL;
+  return index < g_strv_length ((char **) nicks) ? g_variant_new_string (nicks[index]) : NULL;
+}
+
+/* The application hands the choice to the engine (leaf-application.c); here it is also tried at
+ * once, so that a device that is not there is said while the choice is still in view. */
+static void
+on_device_changed_cb (GSettings  *settings,
+                      const char *key,
+                      gpointer    user_data)
+{
+  LeafPreferencesWindow *self = user_data;
+  g_autofree char *name = g_settings_get_string (settings, key);
+  g_autoptr(GError) error = NULL;
+
+  if (!leaf_engine_set_device (name, LEAF_DEVICE_SOURCE_SETTINGS, &error)
+      || !leaf_engine_init_torch (0, &error))
+    {
+      AdwToast *toast = adw_toast_new (error->message);
+
+      adw_toast_set_timeout (toast, 0);
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), toast);
+    }
 }
 
 static void
@@ -88,6 +114,7 @@ leaf_preferences_window_class_init (LeafPreferencesWindowClass *klass)
                                         model_threshold_switch);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, refer_threshold_row);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, refer_threshold_spin);
+  gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, device_row);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, weights_page);
 }
 
@@ -105,11 +132,12 @@ leaf_preferences_window_init (LeafPreferencesWindow *self)
       gtk_widget_set_sensitive (GTK_WIDGET (self->file_names_switch), FALSE);
       gtk_widget_set_sensitive (GTK_WIDGET (self->model_threshold_switch), FALSE);
       gtk_widget_set_sensitive (GTK_WIDGET (self->refer_threshold_row), FALSE);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->device_row), FALSE);
       return;
     }
   g_settings_bind_with_mapping (self->settings, "color-scheme", self->style_row, "selected",
-                                G_SETTINGS_BIND_DEFAULT, style_get_mapping, style_set_mapping,
-                                NULL, NULL);
+                                G_SETTINGS_BIND_DEFAULT, nick_get_mapping, nick_set_mapping,
+                                (gpointer) styles, NULL);
   g_settings_bind (self->settings, "thumbnail-size", self->thumbnail_size_spin, "value",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "show-file-names", self->file_names_switch, "active",
@@ -121,6 +149,11 @@ leaf_preferences_window_init (LeafPreferencesWindow *self)
   /* A fixed threshold only matters while each model's own one is not used. */
   g_settings_bind (self->settings, "refer-use-model-threshold", self->refer_threshold_row,
                    "sensitive", G_SETTINGS_BIND_GET | G_SETTINGS_BIND_INVERT_BOOLEAN);
+  g_settings_bind_with_mapping (self->settings, "device", self->device_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, nick_get_mapping, nick_set_mapping,
+                                (gpointer) devices, NULL);
+  g_signal_connect_object (self->settings, "changed::device", G_CALLBACK (on_device_changed_cb),
+                           self, 0);
 }
 
 GtkWidget *

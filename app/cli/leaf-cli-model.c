@@ -19,6 +19,7 @@
 #include "leaf-catalog.h"
 #include "leaf-cli.h"
 #include "leaf-diagnosis-service.h"
+#include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-evaluation.h"
 #include "leaf-image.h"
@@ -34,6 +35,15 @@ print_json (JsonNode *node)
   g_autofree char *text = json_to_string (node, FALSE);
   printf ("%s\n", text);
   fflush (stdout);
+}
+
+/* Only records the choice: the device is set up, and found missing, when a command first needs
+ * the network, so that commands which never compute (models list) work whatever --device says. */
+gboolean
+leaf_cli_use_device (LeafCli  *cli,
+                     GError  **error)
+{
+  return leaf_engine_set_device (cli->device, LEAF_DEVICE_SOURCE_COMMAND_LINE, error);
 }
 
 /* train -------------------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@ typedef struct
 {
   char *catalog_path; /* --catalog FILE, or NULL for the default catalog */
   gboolean stdout_is_tty;
+  char *device;       /* --device NAME, or NULL for $LEAFSCOPE_DEVICE, else auto */
 } LeafCli;
 
 /* argv[0] is the subcommand's name; the return value is the process exit status. */
@@ -64,6 +65,10 @@ typedef struct
   gboolean given;              /* set when the option was on the command line */
 } LeafCliNumber;
 
+/* Hands --device to the engine; in leaf-cli-model.c, so NULL in leafscope-cli (a weak
+ * reference there), which has no model library and runs no command that needs a device. */
+gboolean leaf_cli_use_device   (LeafCli  *cli,
+                                GError  **error);
 /* Reports error on stderr as "leafscope-cli: MESSAGE" and returns the exit status to use. */
 int      leaf_cli_fail         (GError **error);
 /* The catalog --catalog names, else the default one; create makes it when it does not exist. */

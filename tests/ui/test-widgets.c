@@ -12,14 +12,18 @@
 
 #include <adwaita.h>
 #include <math.h>
+#include <string.h>
 
 #include "leaf-catalog.h"
 #include "leaf-chart.h"
 #include "leaf-confusion-matrix.h"
 #include "leaf-diagnose-view.h"
+#include "leaf-engine.h"
+#include "leaf-error.h"
 #include "leaf-import.h"
 #include "leaf-library-view.h"
 #include "leaf-preferences-window.h"
+#include "leaf-settings.h"
 #include "leaf-thumbnail-cell.h"
 #include "leaf-train-view.h"
 #include "leaf-viewer-window.h"
@@ -343,6 +347,90 @@ test_template_preferences_window (void)
   check_toplevel (leaf_preferences_window_new ());
 }
 
+static GtkWidget *
+find_row (GtkWidget  *root,
+          const char *title)
+{
+  if (ADW_IS_PREFERENCES_ROW (root)
+      && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (root)), title) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_row (child, title);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+select_device (GSettings   *settings,
+               AdwComboRow *row,
+               guint        index,
+               const char  *nick)
+{
+  g_autofree char *kept = NULL;
+
+  adw_combo_row_set_selected (row, index);
+  ui_test_iterate (20);
+  kept = g_settings_get_string (settings, "device");
+  g_assert_cmpstr (kept, ==, nick);
+}
+
+/* The Compute Device row keeps its choice in GSettings and hands it to the engine, which makes
+ * models there; a CUDA GPU that is not there is refused with a message that names Preferences. */
+static void
+test_preferences_device (void)
+{
+  g_autoptr(GSettings) settings = leaf_settings_new ();
+  GtkWidget *window = leaf_preferences_window_new ();
+  g_autoptr(GError) error = NULL;
+  AdwComboRow *row;
+  gboolean has_cuda;
+
+  g_unsetenv ("LEAFSCOPE_DEVICE");
+  gtk_window_present (GTK_WINDOW (window));
+  ui_test_iterate (100);
+  row = ADW_COMBO_ROW (find_row (window, "Compute Device"));
+  g_assert_nonnull (row);
+  g_assert_cmpuint (g_list_model_get_n_items (adw_combo_row_get_model (row)), ==, 3);
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+
+  select_device (settings, row, 1, "cpu");
+  g_assert_true (leaf_engine_init_torch (0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (leaf_engine_get_device (), ==, "cpu");
+
+  select_device (settings, row, 0, "auto");
+  g_assert_true (leaf_engine_init_torch (0, &error));
+  has_cuda = g_str_has_prefix (leaf_engine_get_device (), "cuda");
+  g_assert_true (has_cuda || g_str_equal (leaf_engine_get_device (), "cpu"));
+
+  select_device (settings, row, 2, "cuda");
+  if (!has_cuda)
+    {
+      g_assert_false (leaf_engine_init_torch (0, &error));
+      g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_DEVICE);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, "Preferences"));
+      g_assert_null (leaf_engine_get_device ());
+      g_clear_error (&error);
+    }
+
+  /* A choice made elsewhere shows in the row. */
+  g_settings_set_string (settings, "device", "auto");
+  ui_test_iterate (20);
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  g_assert_true (leaf_engine_init_torch (0, &error));
+  g_assert_no_error (error);
+  g_object_ref (window);
+  gtk_window_destroy (GTK_WINDOW (window));
+  ui_test_iterate (50);
+  g_assert_finalize_object (window);
+}
+
 static void
 test_template_window (void)
 {
@@ -382,6 +470,7 @@ main (int   argc,
   g_test_add_func ("/ui/template/preferences-window", test_template_preferences_window);
   g_test_add_func ("/ui/template/window", test_template_window);
   g_test_add_func ("/ui/template/shortcuts-window", test_template_shortcuts_window);
+  g_test_add_func ("/ui/preferences/device", test_preferences_device);
 
   return g_test_run ();
 }
