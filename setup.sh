@@ -11,8 +11,9 @@ packages=(
   meson ninja-build pkg-config gcc g++ gettext
   libglib2.0-dev libglib2.0-dev-bin libgdk-pixbuf-2.0-dev libjson-glib-dev libsoup-3.0-dev
   libsqlite3-dev libgtk-4-dev libadwaita-1-dev
-  # libtorch, and OpenBLAS so that it does not fall back to Netlib's reference BLAS.
-  libtorch-dev libopenblas0-pthread
+  # libtorch, and OpenBLAS so that it does not fall back to Netlib's reference BLAS; Gloo's
+  # headers for data-parallel training (c10d).
+  libtorch-dev libopenblas0-pthread libgloo-dev
   # GdkPixbuf reads WebP photos only with this loader.
   webp-pixbuf-loader
 )

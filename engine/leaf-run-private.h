@@ -24,6 +24,7 @@ typedef struct
   char *models_dir;
   char *cache_dir;
   guint64 cache_max_bytes;
+  LeafDistConfig dist;
   LeafRunControl *control;
   LeafRunEmitFunc emit;
   gpointer emit_data;

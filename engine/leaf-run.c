@@ -7,6 +7,13 @@
  * further: with the whole backbone frozen, the pooled 1280-value features of each view are
  * computed once, and a head epoch is a few small matrix products.
  *
+ * A distributed run (several processes, started as torchrun starts them) is data-parallel
+ * over c10d: each rank computes the frozen stages and the validation logits of its share of
+ * the photos, and the ranks exchange them, so every rank holds every cached row. Each global
+ * batch is drawn as one process draws it and split by position among the ranks; gradients
+ * are summed with their shares of the batch, so a step equals one process's step on the whole
+ * batch. Only rank 0 writes to the catalog.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -36,6 +43,7 @@
 #include "leaf-run-private.h"
 #include "leaf-train-progress.h"
 #include "leaf-weights-store.h"
+#include "lt-dist.h"
 #include "lt.h"
 
 #define N_FEATURES 1280
@@ -55,6 +63,7 @@ leaf_run_setup_free (LeafRunSetup *setup)
   g_free (setup->weights_path);
   g_free (setup->models_dir);
   g_free (setup->cache_dir);
+  leaf_dist_config_clear (&setup->dist);
   g_free (setup);
 }
 
@@ -124,6 +133,12 @@ typedef struct
   double extract_seconds;
   gint64 started_us;
   gboolean stopped;
+
+  LtDist *dist;               /* NULL for an ordinary run */
+  int rank;
+  int world;
+  guint *owner;               /* per image: the rank that computes its rows and logits */
+  char *private_dir;          /* where a rank other than 0 keeps its copy of the model */
 } Run;
 
 static void
@@ -571,6 +586,11 @@ typedef struct
   guint *rows;       /* rows of the cache */
   int64_t *labels;   /* class indices */
   gboolean *failed;  /* photos that could not be decoded */
+  /* A distributed step's share: where this rank's photos stand in the global batch */
+  int64_t *positions;
+  guint n_global;
+  double share;      /* of the batch's loss weight */
+  gboolean stand_in; /* no photo of this batch is this rank's: one stands in, with share 0 */
 } Batch;
 
 static void
@@ -583,6 +603,7 @@ batch_init (Batch *batch,
   batch->rows = g_new (guint, capacity);
   batch->labels = g_new (int64_t, capacity);
   batch->failed = g_new0 (gboolean, capacity);
+  batch->positions = g_new (int64_t, capacity);
 }
 
 static void
@@ -593,8 +614,219 @@ batch_clear (Batch *batch)
   g_free (batch->rows);
   g_free (batch->labels);
   g_free (batch->failed);
+  g_free (batch->positions);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Batch, batch_clear)
+
+/* Data parallel ---------------------------------------------------------------------------- */
+
+/* The only process of an ordinary run, or rank 0 of a distributed one: the one that records
+ * the run, its metrics and its model in the catalog. */
+static gboolean
+writes_catalog (const Run *run)
+{
+  return run->rank == 0;
+}
+
+static gboolean
+owns (const Run *run,
+      guint      image)
+{
+  return run->owner[image] == (guint) run->rank;
+}
+
+/* Photos are dealt out in turn: training photos, then validation photos. */
+static void
+assign_owners (Run *run)
+{
+  run->owner = g_new0 (guint, run->images->len);
+  for (guint i = 0; i < run->train->len; i++)
+    run->owner[g_array_index (run->train, guint, i)] = i % run->world;
+  for (guint i = 0; i < run->val->len; i++)
+    run->owner[g_array_index (run->val, guint, i)] = i % run->world;
+}
+
+static gboolean
+dist_reduce (Run       *run,
+             double    *values,
+             gsize      n,
+             LtDistOp   op,
+             GError   **error)
+{
+  char *msg = NULL;
+
+  return run->dist == NULL ||
+         shim_ok (lt_dist_all_reduce_f64 (run->dist, values, n, op, &msg), &msg, error);
+}
+
+static gboolean
+dist_barrier (Run     *run,
+              GError **error)
+{
+  char *msg = NULL;
+
+  return run->dist == NULL || shim_ok (lt_dist_barrier (run->dist, &msg), &msg, error);
+}
+
+static gboolean
+join_group (Run     *run,
+            GError **error)
+{
+  const LeafDistConfig *config = &run->setup->dist;
+  char *msg = NULL;
+
+  run->world = 1;
+  if (config->world_size <= 1)
+    return TRUE;
+  if (!shim_ok (lt_dist_new (config->master_addr, config->master_port, config->rank,
+                             config->world_size, config->agent_prefix, config->timeout_seconds,
+                             &run->dist, &msg),
+                &msg, error))
+    return FALSE;
+  run->rank = config->rank;
+  run->world = config->world_size;
+  return TRUE;
+}
+
+/* Ranks that trained on different photos, labels, splits, weights or recipes would average
+ * gradients of different problems without an error: compare a digest of all of them first. */
+static gboolean
+check_same_run (Run         *run,
+                const char  *config,
+                GError     **error)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  GArray *splits[] = { run->train, run->val };
+  guint8 digest[32];
+  gsize length = sizeof digest;
+  double low[4], high[4];
+
+  for (guint s = 0; s < G_N_ELEMENTS (splits); s++)
+    for (guint i = 0; i < splits[s]->len; i++)
+      {
+        guint image = g_array_index (splits[s], guint, i);
+        g_autofree char *line =
+          g_strdup_printf ("%u %s %s\n", s, leaf_catalog_image_get_sha256 (run->images->pdata[image]),
+                           run->class_names[run->labels[image]]);
+        g_checksum_update (checksum, (const guchar *) line, -1);
+      }
+  g_checksum_update (checksum, (const guchar *) (run->base_sha256 != NULL ? run->base_sha256 : "-"),
+                     -1);
+  g_checksum_update (checksum, (const guchar *) config, -1);
+  g_checksum_get_digest (checksum, digest, &length);
+  /* 24 bits a value: exact in a double, whatever the reduction does. */
+  for (guint k = 0; k < G_N_ELEMENTS (low); k++)
+    low[k] = high[k] = (digest[3 * k] << 16) | (digest[3 * k + 1] << 8) | digest[3 * k + 2];
+  if (!dist_reduce (run, low, G_N_ELEMENTS (low), LT_DIST_MIN, error) ||
+      !dist_reduce (run, high, G_N_ELEMENTS (high), LT_DIST_MAX, error))
+    return FALSE;
+  for (guint k = 0; k < G_N_ELEMENTS (low); k++)
+    if (low[k] != high[k])
+      {
+        g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                     _("Rank %d of %d does not see the same photos, labels, splits, base weights "
+                       "or recipe as the others: give every rank a copy of the same catalog, "
+                       "photos and weights, and the same options"), run->rank, run->world);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Rows that their photos' owners computed (data is rows x row_bytes), copied to every rank a
+ * bounded chunk at a time. */
+#define EXCHANGE_CHUNK_BYTES ((gsize) 64 << 20)
+
+static gboolean
+exchange_rows (Run      *run,
+               gpointer  data,
+               gsize     row_bytes,
+               GError  **error)
+{
+  guint n_rows = run->rows->len;
+  guint chunk = MAX (1, EXCHANGE_CHUNK_BYTES / row_bytes);
+  g_autofree guint8 *buffer = NULL;
+  g_autofree guint *rows = NULL;
+
+  if (run->dist == NULL)
+    return TRUE;
+  buffer = g_malloc ((gsize) chunk * row_bytes);
+  rows = g_new (guint, chunk);
+  for (int root = 0; root < run->world; root++)
+    for (guint r = 0; r < n_rows;)
+      {
+        guint n = 0;
+        char *msg = NULL;
+
+        for (; r < n_rows && n < chunk; r++)
+          if (run->owner[g_array_index (run->rows, Row, r).image] == (guint) root)
+            rows[n++] = r;
+        if (n == 0)
+          continue;
+        for (guint i = 0; root == run->rank && i < n; i++)
+          memcpy (buffer + i * row_bytes, (guint8 *) data + (gsize) rows[i] * row_bytes, row_bytes);
+        if (!shim_ok (lt_dist_broadcast (run->dist, buffer, n * row_bytes, root, &msg), &msg,
+                      error))
+          return FALSE;
+        for (guint i = 0; root != run->rank && i < n; i++)
+          memcpy ((guint8 *) data + (gsize) rows[i] * row_bytes, buffer + i * row_bytes, row_bytes);
+      }
+  return TRUE;
+}
+
+/* Every rank leaves out the photos any rank could not read. */
+static gboolean
+share_unusable (Run     *run,
+                GError **error)
+{
+  guint n = run->images->len;
+  g_autofree double *flags = g_new (double, MAX (n, 1));
+
+  if (run->dist == NULL)
+    return TRUE;
+  for (guint i = 0; i < n; i++)
+    flags[i] = run->unusable[i];
+  if (!dist_reduce (run, flags, n, LT_DIST_MAX, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    run->unusable[i] = flags[i] > 0;
+  return TRUE;
+}
+
+/* Keeps this rank's part of a global training batch: the photos at positions rank, rank +
+ * world, ... and their share of the batch's loss weight (class weights count). */
+static void
+shard_batch (Run   *run,
+             Batch *batch)
+{
+  double total = 0, mine = 0;
+  guint k = 0;
+
+  batch->n_global = batch->n;
+  for (guint i = 0; i < batch->n; i++)
+    {
+      double weight = run->class_weights != NULL ? run->class_weights[batch->labels[i]] : 1.0;
+
+      total += weight;
+      if (i % run->world != (guint) run->rank)
+        continue;
+      mine += weight;
+      batch->images[k] = batch->images[i];
+      batch->views[k] = batch->views[i];
+      batch->rows[k] = batch->rows[i];
+      batch->labels[k] = batch->labels[i];
+      batch->positions[k++] = i;
+    }
+  batch->stand_in = k == 0;
+  if (batch->stand_in)
+    {
+      /* The first photo, whose gradient counts for nothing: the collective step needs every
+       * rank, and the noise of dropout and stochastic depth is drawn the same on each. */
+      batch->positions[0] = 0;
+      k = 1;
+    }
+  batch->n = k;
+  batch->share = total > 0 ? mine / total : 0;
+}
 
 /* Makes the input of the stages from cut on for images[0..n_images), which the batch can hold.
  * For training each photo is seen in a training view drawn at random, and augmented when
@@ -631,6 +863,8 @@ batch_load (Run          *run,
     }
   if (batch->n == 0)
     return TRUE;
+  if (training && run->dist != NULL)
+    shard_batch (run, batch);
 
   if (run->cached)
     *input = cached_batch (run, batch->rows, batch->n, cut, error);
@@ -642,7 +876,10 @@ batch_load (Run          *run,
         if (batch->failed[i])
           run->unusable[batch->images[i]] = TRUE;
         else
-          batch->labels[k++] = batch->labels[i];
+          {
+            batch->images[k] = batch->images[i];
+            batch->labels[k++] = batch->labels[i];
+          }
     }
   if (*input == NULL)
     return FALSE;
@@ -951,6 +1188,12 @@ extract_features (Run     *run,
 
       while (r + views < n_rows && g_array_index (run->rows, Row, r + views).image == image)
         views++;
+      /* Another rank's photo: its rows come in the exchange below. */
+      if (!owns (run, image))
+        {
+          r += views;
+          continue;
+        }
       for (guint v = 0; v < views; v++)
         {
           const Row *rv = &g_array_index (run->rows, Row, r + v);
@@ -991,7 +1234,8 @@ extract_features (Run     *run,
                                       error);
 
         n_done += buffers[cur].n_slots;
-        if (!ok || leaf_run_control_checkpoint (run->setup->control))
+        /* A distributed run stops at an epoch's end, where the ranks agree on it. */
+        if (!ok || (run->dist == NULL && leaf_run_control_checkpoint (run->setup->control)))
           {
             if (following != NULL)
               leaf_decode_batch_wait (following, NULL, NULL);
@@ -1013,10 +1257,13 @@ extract_features (Run     *run,
       extract_buffer_clear (&buffers[i]);
   }
 
-  run->extract_seconds = seconds_since (start);
   if (n_todo > 0)
     emit_message (run, _("Computed %u views of the frozen stages at %.1f views/s"), n_todo,
-                  n_todo / MAX (run->extract_seconds, 1e-6));
+                  n_todo / MAX (seconds_since (start), 1e-6));
+  if (!share_unusable (run, error) ||
+      !exchange_rows (run, run->act, run->act_numel * sizeof (guint16), error))
+    return FALSE;
+  run->extract_seconds = seconds_since (start);
   return TRUE;
 }
 
@@ -1037,30 +1284,38 @@ pool_features (Run     *run,
       return FALSE;
     }
 
-  for (guint start = 0; start < n_rows; start += batch)
+  g_autofree float *values = g_new (float, (gsize) batch * N_FEATURES);
+
+  for (guint next = 0; next < n_rows;)
     {
-      guint n = MIN (batch, n_rows - start);
+      guint n = 0;
       LtTensor *act, *features = NULL, *pooled = NULL;
       char *msg = NULL;
       gboolean ok;
 
-      for (guint i = 0; i < n; i++)
-        rows[i] = start + i;
+      for (; next < n_rows && n < batch; next++)
+        if (owns (run, g_array_index (run->rows, Row, next).image))
+          rows[n++] = next;
+      if (n == 0)
+        continue;
       act = cached_batch (run, rows, n, run->cut, error);
       if (act == NULL)
         return FALSE;
       ok = shim_ok (lt_model_forward_range (run->model, act, run->cut, LT_N_FEATURES, &features,
                                             &msg), &msg, error) &&
            shim_ok (lt_tensor_mean_spatial (features, &pooled, &msg), &msg, error) &&
-           shim_ok (lt_tensor_copy_f32 (pooled, run->pooled + (gsize) start * N_FEATURES,
-                                        (gsize) n * N_FEATURES, &msg), &msg, error);
+           shim_ok (lt_tensor_copy_f32 (pooled, values, (gsize) n * N_FEATURES, &msg), &msg,
+                    error);
       lt_tensor_free (act);
       lt_tensor_free (features);
       lt_tensor_free (pooled);
       if (!ok)
         return FALSE;
+      for (guint i = 0; i < n; i++)
+        memcpy (run->pooled + (gsize) rows[i] * N_FEATURES, values + (gsize) i * N_FEATURES,
+                N_FEATURES * sizeof (float));
     }
-  return TRUE;
+  return exchange_rows (run, run->pooled, N_FEATURES * sizeof (float), error);
 }
 
 /* Epochs ----------------------------------------------------------------------------------- */
@@ -1072,6 +1327,11 @@ flush_step_metrics (Run *run)
 
   if (run->step_metrics->len == 0)
     return;
+  if (!writes_catalog (run))
+    {
+      g_array_set_size (run->step_metrics, 0);
+      return;
+    }
   if (!leaf_catalog_add_metrics (run->catalog, run->run_id, LEAF_METRIC_STEP,
                                  (LeafMetric *) (gpointer) run->step_metrics->data,
                                  run->step_metrics->len, &error))
@@ -1119,7 +1379,7 @@ train_epoch (Run            *run,
       char *msg = NULL;
       gboolean ok;
 
-      if (leaf_run_control_checkpoint (run->setup->control))
+      if (run->dist == NULL && leaf_run_control_checkpoint (run->setup->control))
         {
           run->stopped = TRUE;
           break;
@@ -1130,9 +1390,16 @@ train_epoch (Run            *run,
       if (input == NULL)
         continue;
 
-      ok = shim_ok (lt_model_train_step (run->model, run->optim, input, cut, batch.labels,
-                                         run->recipe->label_smoothing, run->class_weights,
-                                         &loss, &n_correct, &msg), &msg, error);
+      if (run->dist != NULL)
+        ok = shim_ok (lt_dist_train_step (run->dist, run->model, run->optim, input, cut,
+                                          batch.labels, batch.positions, batch.n,
+                                          batch.n_global, batch.share,
+                                          run->recipe->label_smoothing, run->class_weights,
+                                          &loss, &n_correct, &msg), &msg, error);
+      else
+        ok = shim_ok (lt_model_train_step (run->model, run->optim, input, cut, batch.labels,
+                                           run->recipe->label_smoothing, run->class_weights,
+                                           &loss, &n_correct, &msg), &msg, error);
       lt_tensor_free (input);
       if (!ok)
         return FALSE;
@@ -1148,9 +1415,12 @@ train_epoch (Run            *run,
           return FALSE;
         }
 
-      loss_sum += (double) loss * batch.n;
-      correct += n_correct;
-      seen += batch.n;
+      if (!batch.stand_in)
+        {
+          loss_sum += (double) loss * batch.n;
+          correct += n_correct;
+          seen += batch.n;
+        }
       run->step++;
       {
         LeafMetric metric = { (gint64) run->step, "loss", loss };
@@ -1162,6 +1432,19 @@ train_epoch (Run            *run,
       }
     }
 
+  if (run->dist != NULL)
+    {
+      /* The ranks also agree here on whether the user stopped the run on any of them. */
+      double totals[] = { loss_sum, correct, seen,
+                          leaf_run_control_checkpoint (run->setup->control) };
+
+      if (!dist_reduce (run, totals, G_N_ELEMENTS (totals), LT_DIST_SUM, error))
+        return FALSE;
+      loss_sum = totals[0];
+      correct = (gint64) totals[1];
+      seen = (gint64) totals[2];
+      run->stopped = totals[3] > 0;
+    }
   *loss_out = seen > 0 ? loss_sum / seen : NAN;
   *accuracy_out = seen > 0 ? (double) correct / seen : NAN;
   return TRUE;
@@ -1185,7 +1468,8 @@ cross_entropy (const float *logits,
 /* Validation in inference mode, each photo's logits averaged over its first n_views views (as
  * the model will diagnose); confusion (may be NULL) is n_classes x n_classes, rows true.
  * all_logits and all_labels (may be NULL) receive every validation photo's logits (float)
- * and class index (guint), for calibration. */
+ * and class index (guint), for calibration. Each rank computes the logits of its own photos and
+ * every rank measures them all, so that the ranks take the same decisions. */
 static gboolean
 validate (Run     *run,
           int      cut,
@@ -1200,32 +1484,39 @@ validate (Run     *run,
   guint n_val = run->val->len;
   guint batch_size = MAX (run->recipe->batch_size, 64);
   guint n_classes = g_strv_length (run->class_names);
+  /* A photo's mean logits, then 1 once they are known (a photo may be unreadable). */
+  gsize stride = n_classes + 1;
   g_auto(Batch) batch = { 0 };
+  g_autofree guint *mine = g_new (guint, batch_size);
+  g_autofree guint *index = g_new (guint, batch_size);
   g_autofree float *logits = g_new (float, (gsize) batch_size * n_classes);
   g_autofree float *mean = g_new (float, (gsize) batch_size * n_classes);
+  g_autofree double *photos = g_new0 (double, MAX ((gsize) n_val * stride, 1));
   double loss_sum = 0;
   gint64 correct = 0, seen = 0;
 
   batch_init (&batch, batch_size);
   for (guint start = 0; start < n_val; start += batch_size)
     {
-      guint n = 0;
+      guint n_mine = 0, n = 0;
 
-      for (guint v = 0; v < n_views; v++)
+      for (guint j = start; j < MIN (start + batch_size, n_val); j++)
+        if (owns (run, g_array_index (run->val, guint, j)))
+          {
+            mine[n_mine] = g_array_index (run->val, guint, j);
+            index[n_mine++] = j;
+          }
+      for (guint v = 0; v < n_views && n_mine > 0; v++)
         {
           LtTensor *input, *out = NULL;
-          float loss = 0;
-          int64_t n_correct = 0;
           char *msg = NULL;
           gboolean ok;
 
-          if (!batch_load (run, &batch, &g_array_index (run->val, guint, start),
-                           MIN (batch_size, n_val - start), FALSE, v, cut, &input, error))
+          if (!batch_load (run, &batch, mine, n_mine, FALSE, v, cut, &input, error))
             return FALSE;
           if (input == NULL)
             break;
-          ok = shim_ok (lt_model_eval_step (run->model, input, cut, batch.labels, &out, &loss,
-                                            &n_correct, &msg), &msg, error) &&
+          ok = shim_ok (lt_model_forward_rest (run->model, input, cut, &out, &msg), &msg, error) &&
                shim_ok (lt_tensor_copy_f32 (out, logits, (gsize) batch.n * n_classes, &msg),
                         &msg, error);
           lt_tensor_free (input);
@@ -1236,11 +1527,6 @@ validate (Run     *run,
             {
               n = batch.n;
               memcpy (mean, logits, (gsize) n * n_classes * sizeof (float));
-              if (n_views == 1)
-                {
-                  loss_sum += (double) loss * n;
-                  correct += n_correct;
-                }
             }
           else if (batch.n != n)
             {
@@ -1253,36 +1539,47 @@ validate (Run     *run,
             for (gsize k = 0; k < (gsize) n * n_classes; k++)
               mean[k] += logits[k];
         }
-      if (n == 0)
+
+      /* The batch keeps its photos in order and leaves out those that could not be read. */
+      for (guint i = 0, k = 0; i < n; i++, k++)
+        {
+          double *photo;
+
+          while (mine[k] != batch.images[i])
+            k++;
+          photo = photos + (gsize) index[k] * stride;
+          for (guint c = 0; c < n_classes; c++)
+            photo[c] = n_views > 1 ? mean[(gsize) i * n_classes + c] / n_views
+                                   : mean[(gsize) i * n_classes + c];
+          photo[n_classes] = 1;
+        }
+    }
+  if (!dist_reduce (run, photos, (gsize) n_val * stride, LT_DIST_SUM, error))
+    return FALSE;
+
+  for (guint j = 0; j < n_val; j++)
+    {
+      const double *photo = photos + (gsize) j * stride;
+      guint label = run->labels[g_array_index (run->val, guint, j)];
+      guint best = 0;
+
+      if (photo[n_classes] == 0)
         continue;
-
-      if (n_views > 1)
-        for (gsize k = 0; k < (gsize) n * n_classes; k++)
-          mean[k] /= n_views;
-      seen += n;
+      for (guint c = 0; c < n_classes; c++)
+        {
+          mean[c] = (float) photo[c];
+          if (mean[c] > mean[best])
+            best = c;
+        }
+      seen++;
+      correct += best == label;
+      loss_sum += cross_entropy (mean, n_classes, label);
+      if (confusion != NULL)
+        confusion[label * n_classes + best]++;
       if (all_logits != NULL)
-        g_array_append_vals (all_logits, mean, n * n_classes);
-      for (guint i = 0; all_labels != NULL && i < n; i++)
-        {
-          guint label = batch.labels[i];
-          g_array_append_val (all_labels, label);
-        }
-      for (guint i = 0; i < n; i++)
-        {
-          const float *row = mean + (gsize) i * n_classes;
-          guint best = 0;
-
-          for (guint c = 1; c < n_classes; c++)
-            if (row[c] > row[best])
-              best = c;
-          if (confusion != NULL)
-            confusion[batch.labels[i] * n_classes + best]++;
-          if (n_views > 1)
-            {
-              correct += best == batch.labels[i];
-              loss_sum += cross_entropy (row, n_classes, batch.labels[i]);
-            }
-        }
+        g_array_append_vals (all_logits, mean, n_classes);
+      if (all_labels != NULL)
+        g_array_append_val (all_labels, label);
     }
 
   *loss_out = seen > 0 ? loss_sum / seen : NAN;
@@ -1369,7 +1666,7 @@ run_phase (Run              *run,
   leaf_train_progress_begin_phase (&run->progress, plan->phase);
   for (epoch = 1; epoch <= plan->max_epochs && !run->stopped; epoch++)
     {
-      double train_loss, train_acc, val_loss, val_acc;
+      double train_loss = NAN, train_acc = NAN, val_loss, val_acc;
       gint64 t0 = g_get_monotonic_time ();
       double lr = lt_optim_get_lr (run->optim, 0);
 
@@ -1416,7 +1713,8 @@ run_phase (Run              *run,
 
         improved = val_loss < run->best_val_loss;
         flush_step_metrics (run);
-        if (!leaf_catalog_add_metrics (run->catalog, run->run_id, LEAF_METRIC_EPOCH, metrics,
+        if (writes_catalog (run) &&
+            !leaf_catalog_add_metrics (run->catalog, run->run_id, LEAF_METRIC_EPOCH, metrics,
                                        G_N_ELEMENTS (metrics), &db_error))
           g_warning ("Could not record epoch metrics: %s", db_error->message);
         emit (run, &event);
@@ -1491,6 +1789,10 @@ make_optimizer (Run     *run,
       !shim_ok (lt_optim_add_group (run->optim, first_stage, LT_STAGE_CLASSIFIER - 1, stage_lr,
                                     NULL, &msg), &msg, error))
     return FALSE;
+  /* Ranks built the same model from the same seed; rank 0's copy makes sure of it. */
+  if (run->dist != NULL &&
+      !shim_ok (lt_dist_broadcast_trainable (run->dist, run->model, &msg), &msg, error))
+    return FALSE;
   return shim_ok (lt_optim_add_group (run->optim, LT_STAGE_CLASSIFIER, LT_STAGE_CLASSIFIER,
                                       head_lr, NULL, &msg), &msg, error);
 }
@@ -1559,7 +1861,13 @@ build_summary (Run                   *run,
   leaf_json_add_int (b, "train_images", run->train->len);
   leaf_json_add_int (b, "val_images", run->val->len);
   leaf_json_add_string (b, "val_set_sha256", run->val_set_sha256);
-  leaf_json_add_string (b, "model", run->model_saved ? run->model_path : NULL);
+  leaf_json_add_string (b, "model", run->model_saved && writes_catalog (run) ? run->model_path
+                                                                             : NULL);
+  if (run->dist != NULL)
+    {
+      leaf_json_add_int (b, "rank", run->rank);
+      leaf_json_add_int (b, "world_size", run->world);
+    }
   leaf_json_add_string (b, "base_weights_sha256", run->base_sha256);
   leaf_json_add_string (b, "base_weights_note", run->base_note);
   leaf_json_add_string (b, "stop_reasons", g_strstrip (run->stop_reasons->str));
@@ -1706,20 +2014,50 @@ train (Run     *run,
   /* Every event carries the run's id, so the row comes first: a process killed right after
    * its first event still leaves its run in the catalog. What cannot start at all (too few
    * photos, no weights) leaves no row and ends with run id 0. */
-  if (!leaf_engine_init_torch (0, error))
+  if (!leaf_engine_init_torch (0, error) || !join_group (run, error))
     return NULL;
   run->catalog = leaf_catalog_open (run->setup->catalog_path, LEAF_CATALOG_OPEN_DEFAULT, error);
-  if (run->catalog == NULL || !load_images (run, error) || !resolve_base (run, error))
+  /* Rank 0 gives new photos their splits before the other ranks read them. */
+  if (run->catalog == NULL || (run->rank > 0 && !dist_barrier (run, error)) ||
+      !load_images (run, error) || (run->rank == 0 && !dist_barrier (run, error)) ||
+      !resolve_base (run, error))
     return NULL;
+  if (run->dist != NULL && (!r->cache_features || r->from_scratch || r->random_resized_crop ||
+                            r->color_jitter))
+    {
+      g_set_error_literal (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
+                           _("A distributed run trains from cached frozen stages: it cannot "
+                             "train from scratch, without the feature cache, or with random "
+                             "crops or colour jitter"));
+      return NULL;
+    }
+  assign_owners (run);
   decided = leaf_recipe_decide (&run->setup->recipe, run->train->len);
   if (decided != NULL)
     g_string_append_printf (run->decisions, "%s ", decided);
   compute_class_weights (run);
   run->val_set_sha256 = compute_val_set_sha256 (run);
   config = recipe_record (run);
-  run->run_id = leaf_catalog_begin_run (run->catalog, config, run->base_sha256, error);
-  if (run->run_id <= 0)
+  if (!check_same_run (run, config, error))
     return NULL;
+  if (writes_catalog (run))
+    {
+      run->run_id = leaf_catalog_begin_run (run->catalog, config, run->base_sha256, error);
+      if (run->run_id <= 0)
+        return NULL;
+    }
+  if (run->dist != NULL)
+    {
+      /* The other ranks' events carry rank 0's run id. */
+      double id = run->run_id;
+
+      if (!dist_reduce (run, &id, 1, LT_DIST_MAX, error))
+        return NULL;
+      run->run_id = (gint64) id;
+      emit_message (run, _("Rank %d of %d: training on its share of %u photos, with %s as rank 0"),
+                    run->rank, run->world, run->train->len + run->val->len,
+                    run->setup->dist.master_addr);
+    }
 
   emit_phase (run, LEAF_TRAIN_PHASE_PREPARE, NULL);
   if (run->decisions->len > 0)
@@ -1728,7 +2066,14 @@ train (Run     *run,
   if (!prepare_model (run, error))
     return NULL;
 
-  models_dir = models_dir_for (run);
+  /* Only rank 0's model goes to the catalog; the others keep theirs to reload between phases. */
+  if (!writes_catalog (run))
+    {
+      run->private_dir = g_dir_make_tmp ("leafscope-rank-XXXXXX", error);
+      if (run->private_dir == NULL)
+        return NULL;
+    }
+  models_dir = run->private_dir != NULL ? g_strdup (run->private_dir) : models_dir_for (run);
   if (g_mkdir_with_parents (models_dir, 0755) != 0)
     {
       int saved = errno;
@@ -1838,6 +2183,8 @@ train (Run     *run,
                          "validation, %.0f%% of photos keep their diagnosis, with %.1f%% errors"),
                   100 * calibration.refer_below, 100 * calibration.coverage,
                   100 * calibration.covered_error);
+  if (!writes_catalog (run))
+    return build_summary (run, metrics, &calibration, val_loss, val_acc);
   if (!fit_ood (run, error) || !save_model (run, error))
     return NULL;
 
@@ -2071,6 +2418,15 @@ add_decision (const char *summary,
 static void
 run_clear (Run *run)
 {
+  g_clear_pointer (&run->dist, lt_dist_free);
+  if (run->private_dir != NULL)
+    {
+      if (run->model_path != NULL)
+        g_unlink (run->model_path);
+      g_rmdir (run->private_dir);
+      g_clear_pointer (&run->private_dir, g_free);
+    }
+  g_clear_pointer (&run->owner, g_free);
   g_clear_pointer (&run->optim, lt_optim_free);
   g_clear_pointer (&run->model, lt_model_free);
   g_clear_pointer (&run->decoder, leaf_decode_pool_free);
@@ -2123,7 +2479,7 @@ leaf_run_execute (LeafRunSetup *setup)
 
   summary = train (&run, &error);
 
-  if (run.run_id > 0 && run.catalog != NULL)
+  if (run.run_id > 0 && run.catalog != NULL && writes_catalog (&run))
     {
       g_autoptr(GError) end_error = NULL;
       flush_step_metrics (&run);
@@ -2147,6 +2503,20 @@ leaf_run_execute (LeafRunSetup *setup)
       decided = add_decision (summary, finished.activated, finished.activation_note);
       g_free (summary);
       summary = g_steal_pointer (&decided);
+    }
+
+  /* The other ranks end once rank 0 has recorded the run and its model, which they can then
+   * read; rank 0's record stands whatever happens to them now. */
+  if (run.dist != NULL && summary != NULL)
+    {
+      g_autoptr(GError) end_error = NULL;
+
+      if (!dist_barrier (&run, &end_error) && !writes_catalog (&run))
+        {
+          g_clear_pointer (&summary, g_free);
+          g_propagate_prefixed_error (&error, g_steal_pointer (&end_error),
+                                      _("Rank 0 did not finish recording the run: "));
+        }
     }
 
   finished.run_id = run.run_id;

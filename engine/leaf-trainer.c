@@ -75,6 +75,7 @@ struct _LeafTrainer
   char *models_dir;
   char *cache_dir;
   guint64 cache_max_bytes;
+  LeafDistConfig dist;
   GMainContext *context;
 
   GThread *thread;
@@ -119,6 +120,7 @@ leaf_trainer_finalize (GObject *object)
   g_clear_pointer (&self->catalog_path, g_free);
   g_clear_pointer (&self->models_dir, g_free);
   g_clear_pointer (&self->cache_dir, g_free);
+  leaf_dist_config_clear (&self->dist);
   g_clear_pointer (&self->context, g_main_context_unref);
   leaf_run_control_clear (&self->control);
 
@@ -150,6 +152,7 @@ leaf_trainer_init (LeafTrainer *self)
   leaf_run_control_init (&self->control);
   self->context = g_main_context_ref_thread_default ();
   self->cache_max_bytes = G_GUINT64_CONSTANT (4) << 30;
+  self->dist.world_size = 1;
 }
 
 /**
@@ -197,6 +200,20 @@ leaf_trainer_set_cache (LeafTrainer *self,
   g_free (self->cache_dir);
   self->cache_dir = g_strdup (cache_dir);
   self->cache_max_bytes = max_bytes;
+}
+
+/**
+ * leaf_trainer_set_distributed:
+ * @config: this process's place in a data-parallel run; a world of 1 for an ordinary run
+ */
+void
+leaf_trainer_set_distributed (LeafTrainer          *self,
+                              const LeafDistConfig *config)
+{
+  g_return_if_fail (LEAF_IS_TRAINER (self));
+  g_return_if_fail (config != NULL && config->world_size >= 1);
+  leaf_dist_config_clear (&self->dist);
+  leaf_dist_config_copy (&self->dist, config);
 }
 
 typedef struct
@@ -300,6 +317,7 @@ leaf_trainer_start (LeafTrainer       *self,
   setup->models_dir = g_strdup (self->models_dir);
   setup->cache_dir = g_strdup (self->cache_dir);
   setup->cache_max_bytes = self->cache_max_bytes;
+  leaf_dist_config_copy (&setup->dist, &self->dist);
   setup->control = &self->control;
   setup->emit = post_event_cb;
   setup->emit_data = self;

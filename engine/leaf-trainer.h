@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "leaf-dist.h"
 #include "leaf-recipe.h"
 
 G_BEGIN_DECLS
@@ -87,5 +88,7 @@ void         leaf_trainer_set_models_dir (LeafTrainer     *self,
 void         leaf_trainer_set_cache    (LeafTrainer       *self,
                                         const char        *cache_dir,
                                         guint64            max_bytes);
+void         leaf_trainer_set_distributed (LeafTrainer    *self,
+                                        const LeafDistConfig *config);
 
 G_END_DECLS

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "lt-efficientnet.hpp"
+
+#include "lt-dist-private.hpp"
 #include "lt-kernels.hpp"
 
 namespace lt {
@@ -164,7 +166,7 @@ MBConvImpl::forward (const torch::Tensor &x, bool folded)
     {
       /* torchvision.ops.stochastic_depth, mode "row": drop whole samples' branches. */
       const double survival = 1.0 - stochastic_depth_prob_;
-      auto noise = torch::empty ({ y.size (0), 1, 1, 1 }, y.options ()).bernoulli_ (survival);
+      auto noise = batch_noise ({ y.size (0), 1, 1, 1 }, survival, y.options ());
       y = y * noise.div_ (survival);
     }
   /* y is this block's own fresh output, and addition's backward needs neither operand. */
@@ -316,7 +318,13 @@ EfficientNetImpl::features (torch::Tensor x, int begin, int end, bool folded)
 torch::Tensor
 EfficientNetImpl::head (const torch::Tensor &x)
 {
-  return linear_->forward (dropout_->forward (x.mean ({ 2, 3 })));
+  auto pooled = x.mean ({ 2, 3 });
+  const double p = dropout_->options.p ();
+  /* As torch::nn::Dropout computes it on the CPU, with the noise of a data-parallel batch. */
+  if (batch_noise_sharded () && dropout_->is_training () && p > 0.0 && p < 1.0)
+    return linear_->forward (pooled * batch_noise (pooled.sizes (), 1.0 - p, pooled.options ())
+                                        .div_ (1.0 - p));
+  return linear_->forward (dropout_->forward (pooled));
 }
 
 } // namespace lt

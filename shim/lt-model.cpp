@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "lt-dist-private.hpp"
 #include "lt-handles.hpp"
 #include "lt-weights-io.hpp"
 
@@ -506,6 +507,7 @@ lt_model_train_step (LtModel *model, LtOptim *optim, const LtTensor *input, int 
     if (!batch_loss.requires_grad ())
       throw lt::Error (LT_ERROR_INVALID_ARGUMENT, "every stage is frozen: nothing to train");
     batch_loss.backward ();
+    lt::reduce_gradients (optim);
     optim->optimizer->step ();
     net.set_training (false);
 

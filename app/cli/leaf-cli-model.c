@@ -335,6 +335,7 @@ leaf_cli_train (LeafCli  *cli,
   g_autoptr(GMainLoop) loop = NULL;
   LeafPreset p = LEAF_PRESET_DEFAULT;
   LeafRecipe recipe;
+  LeafDistConfig dist;
   TrainState state = { 0 };
   guint sigint;
 
@@ -385,8 +386,17 @@ leaf_cli_train (LeafCli  *cli,
       return 2;
     }
 
+  /* torchrun, a scheduler or a person starts each process of a distributed run with these. */
+  if (!leaf_dist_config_from_environment (&dist, &error))
+    {
+      g_printerr ("leafscope-cli: %s\n", error->message);
+      return 2;
+    }
+
   loop = g_main_loop_new (NULL, FALSE);
   trainer = leaf_trainer_new (path);
+  leaf_trainer_set_distributed (trainer, &dist);
+  leaf_dist_config_clear (&dist);
   state.loop = loop;
   state.trainer = trainer;
   state.json = json;

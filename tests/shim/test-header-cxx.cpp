@@ -1,4 +1,4 @@
-/* test-header-cxx.cpp: lt.h compiles as C++ and its functions link from C++
+/* test-header-cxx.cpp: lt.h and lt-dist.h compile as C++ and its functions link from C++
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "lt-dist.h"
 #include "lt.h"
 
 int
@@ -20,7 +21,8 @@ main ()
 
   const bool ok = lt_tensor_new_f32 (values, shape, 1, &tensor, &error) == LT_OK
                   && lt_tensor_numel (tensor) == 3
-                  && std::strcmp (lt_status_name (LT_ERROR_MISMATCH), "mismatch") == 0;
+                  && std::strcmp (lt_status_name (LT_ERROR_MISMATCH), "mismatch") == 0
+                  && lt_dist_world_size (nullptr) == 1;
   lt_tensor_free (tensor);
   lt_string_free (error);
   std::printf ("1..1\n%s 1 - lt.h from C++\n", ok ? "ok" : "not ok");
