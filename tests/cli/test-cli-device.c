@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "leaf-test.h"
+#include "leaf-test-weights.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -77,8 +78,6 @@ fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  LtModel *model = NULL;
-  char *msg = NULL;
 
   fixture->dir = ctu_make_tmp_dir ();
   fixture->catalog = g_build_filename (fixture->dir, "device.leafscope", NULL);
@@ -86,12 +85,7 @@ fixture_set_up (Fixture       *fixture,
   fixture->photo = g_build_filename (fixture->dir, "leaf.png", NULL);
   ctu_write_image (fixture->photo, "png", 40, 40, 1);
 
-  g_assert_true (leaf_engine_init_torch (0, &error));
-  g_assert_no_error (error);
-  lt_manual_seed (3);
-  g_assert_cmpint (lt_model_new (3, &model, &msg), ==, LT_OK);
-  g_assert_cmpint (lt_model_save (model, fixture->weights, NULL, &msg), ==, LT_OK);
-  lt_model_free (model);
+  leaf_test_write_seeded_weights (fixture->weights, 3, 3);
 }
 
 static void

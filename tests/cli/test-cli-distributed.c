@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "leaf-test.h"
+#include "leaf-test-weights.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -41,8 +42,6 @@ fixture_set_up (Fixture       *fixture,
   g_autoptr(GSubprocess) import = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *photos = NULL;
-  LtModel *model = NULL;
-  char *msg = NULL;
 
   fixture->dir = ctu_make_tmp_dir ();
   fixture->catalog = g_build_filename (fixture->dir, "dist.leafscope", NULL);
@@ -61,12 +60,7 @@ fixture_set_up (Fixture       *fixture,
   g_assert_true (g_subprocess_wait_check (import, NULL, &error));
   g_assert_no_error (error);
 
-  g_assert_true (leaf_engine_init_torch (0, &error));
-  g_assert_no_error (error);
-  lt_manual_seed (11);
-  g_assert_cmpint (lt_model_new (10, &model, &msg), ==, LT_OK);
-  g_assert_cmpint (lt_model_save (model, fixture->weights, NULL, &msg), ==, LT_OK);
-  lt_model_free (model);
+  leaf_test_write_seeded_weights (fixture->weights, 11, 10);
 }
 
 static void
@@ -379,7 +373,7 @@ test_distributed_matches_one_process (Fixture       *fixture,
                   head, logits);
   g_assert_cmpfloat (parameters, <=, PARAMETER_TOLERANCE);
   g_assert_cmpfloat (logits, <=, LOGIT_TOLERANCE);
-  /* ... and the run really trained: the head moved away from its seeded start. */
+  /* ... and the run really trained: the fine-tuned stages moved from their seeded start. */
   g_assert_cmpfloat (max_difference (model, fixture->weights, "features.8"), >, 0);
 }
 

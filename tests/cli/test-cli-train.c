@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "leaf-test.h"
+#include "leaf-test-weights.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -64,8 +65,6 @@ fixture_set_up (Fixture       *fixture,
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   const char *import_args[] = { "import", NULL, NULL };
-  LtModel *model = NULL;
-  char *msg = NULL;
 
   fixture->dir = ctu_make_tmp_dir ();
   fixture->catalog = g_build_filename (fixture->dir, "train.leafscope", NULL);
@@ -82,12 +81,7 @@ fixture_set_up (Fixture       *fixture,
   import_args[1] = photos;
   g_assert_cmpint (run_cli_in (fixture, fixture->dir, &out, &err, import_args), ==, 0);
 
-  g_assert_true (leaf_engine_init_torch (0, &error));
-  g_assert_no_error (error);
-  lt_manual_seed (7);
-  g_assert_cmpint (lt_model_new (10, &model, &msg), ==, LT_OK);
-  g_assert_cmpint (lt_model_save (model, fixture->weights, NULL, &msg), ==, LT_OK);
-  lt_model_free (model);
+  leaf_test_write_seeded_weights (fixture->weights, 7, 10);
 }
 
 static void
