@@ -53,6 +53,12 @@ CANDIDATES = {
                              "schedule": "cosine", "finetune_epochs": 20,
                              "finetune_early_stopping": False, "label_smoothing": 0.1},
     "default": {"preset": "default"},
+    # The probe's cut: features.6-8 train on activations cached at features.5.
+    "cut5-adam": {"preset": "default", "unfreeze": 3},
+    "cut5-adamw-cosine-12": {"preset": "default", "unfreeze": 3, "optimizer": "adamw",
+                             "weight_decay": 0.01, "finetune_lr": 3e-4, "finetune_head_lr": 3e-4,
+                             "schedule": "cosine", "finetune_epochs": 12,
+                             "finetune_early_stopping": False, "label_smoothing": 0.1},
 }
 
 
