@@ -219,7 +219,7 @@ test_cuda_model (void)
   const int64_t labels[BATCH] = { 0, 2, 1, 2 };
   LtModel *cpu = NULL, *gpu = NULL;
   LtOptim *optim = NULL;
-  LtTensor *images = make_images (11);
+  LtTensor *images = NULL;
   LtTensor *cpu_logits = NULL, *gpu_logits = NULL, *prefix = NULL, *joined = NULL, *weight = NULL;
   const LtTensor *parts[2];
   float a[BATCH * N_CLASSES], b[BATCH * N_CLASSES], scale = 0.f, loss = NAN;
@@ -228,6 +228,7 @@ test_cuda_model (void)
 
   if (lt_cuda_device_count () == 0)
     shim_tap_skip ("this libtorch has no CUDA device");
+  images = make_images (11);
   SHIM_TAP_CHECK_OK (lt_set_device ("cpu", &shim_error_));
   lt_manual_seed (5);
   SHIM_TAP_CHECK_OK (lt_model_new (N_CLASSES, &cpu, &shim_error_));
