@@ -22,10 +22,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "leaf-calibration.h"
 #include "leaf-catalog.h"
@@ -101,14 +104,23 @@ typedef struct
   guint n_views;
   guint val_views;  /* views of each validation photo, averaged when the kept model is measured */
 
-  /* The cache of frozen activations: rows of train images x views, then val images. */
+  /* The cache of frozen activations: rows of train images x views, then val images. Rows
+   * are read where they lie: in the feature cache's tables, mapped, or in act_memory when the
+   * cache's disk has no room for them. */
   gboolean cached;
   GArray *rows;               /* Row */
   guint *first_row;           /* per image */
   int64_t act_shape[3];
   gsize act_numel;
-  guint16 *act;               /* rows x act_numel, fp16 */
-  float *pooled;              /* rows x N_FEATURES */
+  LeafFeatureTable *tables[LEAF_IMAGE_N_VIEWS];   /* per view index, once opened */
+  guint64 *slots;             /* per row: its slot in its view's table */
+  gboolean *found;            /* per row, while extracting: already in its table */
+  guint16 *act_memory;        /* rows x act_numel, fp16, when the tables have no room */
+  const guint16 **act;        /* per row, once mapped */
+  float *pooled;              /* rows x N_FEATURES, a mapping of a scratch file */
+  gsize pooled_length;
+  gboolean pooled_on_disk;
+  guint64 mapped_read;        /* bytes read through the mappings since they were released */
 
   guint64 step;
   guint global_epoch;
@@ -542,6 +554,26 @@ stream_batch (Run          *run,
   return out;
 }
 
+/* What the cached rows may keep resident before the pages read through their mappings are
+ * let go: training memory stays this much above the model's, however many photos there are. */
+#define MAPPED_RESIDENT_BYTES ((guint64) 64 << 20)
+
+static void
+note_mapped_read (Run   *run,
+                  gsize  n_bytes)
+{
+  run->mapped_read += n_bytes;
+  if (run->mapped_read < MAPPED_RESIDENT_BYTES)
+    return;
+  for (guint v = 0; v < G_N_ELEMENTS (run->tables); v++)
+    if (run->tables[v] != NULL)
+      leaf_feature_table_release (run->tables[v]);
+  /* Only a file-backed mapping gives its pages back unchanged; anonymous memory would be lost. */
+  if (run->pooled_on_disk)
+    madvise (run->pooled, run->pooled_length, MADV_DONTNEED);
+  run->mapped_read = 0;
+}
+
 static LtTensor *
 cached_batch (Run          *run,
               const guint  *rows,
@@ -560,6 +592,7 @@ cached_batch (Run          *run,
       for (guint i = 0; i < n; i++)
         memcpy (data + (gsize) i * N_FEATURES, run->pooled + (gsize) rows[i] * N_FEATURES,
                 N_FEATURES * sizeof (float));
+      note_mapped_read (run, (gsize) n * N_FEATURES * sizeof (float));
       if (!shim_ok (lt_tensor_new_f32 (data, shape, 4, &out, &msg), &msg, error))
         return NULL;
     }
@@ -569,8 +602,9 @@ cached_batch (Run          *run,
       int64_t shape[4] = { n, run->act_shape[0], run->act_shape[1], run->act_shape[2] };
 
       for (guint i = 0; i < n; i++)
-        memcpy (data + (gsize) i * run->act_numel, run->act + (gsize) rows[i] * run->act_numel,
+        memcpy (data + (gsize) i * run->act_numel, run->act[rows[i]],
                 run->act_numel * sizeof (guint16));
+      note_mapped_read (run, (gsize) n * run->act_numel * sizeof (guint16));
       if (!shim_ok (lt_tensor_new_f16 (data, shape, 4, &out, &msg), &msg, error))
         return NULL;
     }
@@ -732,14 +766,18 @@ check_same_run (Run         *run,
   return TRUE;
 }
 
-/* Rows that their photos' owners computed (data is rows x row_bytes), copied to every rank a
- * bounded chunk at a time. */
+/* How exchange_rows() reads a row this rank computed and files one another rank sent. */
+typedef gboolean (*RowGet) (Run *run, guint row, gpointer data, GError **error);
+typedef gboolean (*RowPut) (Run *run, guint row, gconstpointer data, GError **error);
+
+/* Rows that their photos' owners computed, copied to every rank a bounded chunk at a time. */
 #define EXCHANGE_CHUNK_BYTES ((gsize) 64 << 20)
 
 static gboolean
 exchange_rows (Run      *run,
-               gpointer  data,
                gsize     row_bytes,
+               RowGet    get_row,
+               RowPut    put_row,
                GError  **error)
 {
   guint n_rows = run->rows->len;
@@ -758,17 +796,20 @@ exchange_rows (Run      *run,
         char *msg = NULL;
 
         for (; r < n_rows && n < chunk; r++)
-          if (run->owner[g_array_index (run->rows, Row, r).image] == (guint) root)
+          if (run->owner[g_array_index (run->rows, Row, r).image] == (guint) root &&
+              !run->unusable[g_array_index (run->rows, Row, r).image])
             rows[n++] = r;
         if (n == 0)
           continue;
         for (guint i = 0; root == run->rank && i < n; i++)
-          memcpy (buffer + i * row_bytes, (guint8 *) data + (gsize) rows[i] * row_bytes, row_bytes);
+          if (!get_row (run, rows[i], buffer + i * row_bytes, error))
+            return FALSE;
         if (!shim_ok (lt_dist_broadcast (run->dist, buffer, n * row_bytes, root, &msg), &msg,
                       error))
           return FALSE;
         for (guint i = 0; root != run->rank && i < n; i++)
-          memcpy ((guint8 *) data + (gsize) rows[i] * row_bytes, buffer + i * row_bytes, row_bytes);
+          if (!put_row (run, rows[i], buffer + i * row_bytes, error))
+            return FALSE;
       }
   return TRUE;
 }
@@ -949,11 +990,53 @@ typedef struct
   guint n_views;
 } PendingImage;
 
+static LeafFeatureTable *
+row_table (Run   *run,
+           guint  r)
+{
+  return run->tables[g_array_index (run->rows, Row, r).view];
+}
+
+static gboolean
+put_act_row (Run           *run,
+             guint          r,
+             gconstpointer  data,
+             GError       **error)
+{
+  const Row *row = &g_array_index (run->rows, Row, r);
+  gsize row_bytes = run->act_numel * sizeof (guint16);
+
+  if (run->act_memory != NULL)
+    {
+      memcpy (run->act_memory + (gsize) r * run->act_numel, data, row_bytes);
+      return TRUE;
+    }
+  /* Another rank's row that an earlier run already filed. */
+  if (run->found[r])
+    return TRUE;
+  return leaf_feature_table_append (row_table (run, r),
+                                    leaf_catalog_image_get_sha256 (run->images->pdata[row->image]),
+                                    data, &run->slots[r], error);
+}
+
+static gboolean
+get_act_row (Run       *run,
+             guint      r,
+             gpointer   data,
+             GError   **error)
+{
+  if (run->act_memory != NULL)
+    {
+      memcpy (data, run->act_memory + (gsize) r * run->act_numel,
+              run->act_numel * sizeof (guint16));
+      return TRUE;
+    }
+  return leaf_feature_table_read (row_table (run, r), run->slots[r], data, error);
+}
+
 /* Runs one batch of decoded views through the frozen prefix and files the results. */
 static gboolean
 extract_flush (Run              *run,
-               LeafFeatureCache *cache,
-               const char       *name_space,
                float            *pixels,
                const guint      *slot_rows,
                const gboolean   *slot_ok,
@@ -998,19 +1081,8 @@ extract_flush (Run              *run,
   lt_tensor_free (out);
 
   for (guint i = 0; i < n; i++)
-    {
-      const Row *row = &g_array_index (run->rows, Row, rows[i]);
-      guint16 *dst = run->act + (gsize) rows[i] * run->act_numel;
-      g_autoptr(GError) cache_error = NULL;
-
-      memcpy (dst, half + i * run->act_numel, run->act_numel * sizeof (guint16));
-      if (cache != NULL &&
-          !leaf_feature_cache_store (cache, name_space,
-                                     leaf_catalog_image_get_sha256 (run->images->pdata[row->image]),
-                                     view_order[row->view], dst, run->act_numel * sizeof (guint16),
-                                     &cache_error))
-        g_warning ("%s", cache_error->message);
-    }
+    if (!put_act_row (run, rows[i], half + i * run->act_numel, error))
+      return FALSE;
   return TRUE;
 }
 
@@ -1091,8 +1163,6 @@ static gboolean
 extract_finish (Run              *run,
                 LeafDecodeBatch  *decoding,
                 ExtractBuffer    *buffer,
-                LeafFeatureCache *cache,
-                const char       *name_space,
                 GPtrArray        *errors,
                 GError          **error)
 {
@@ -1110,39 +1180,100 @@ extract_finish (Run              *run,
       for (guint s = first; s < end; s++)
         buffer->slot_ok[s] = !buffer->failed[q];
     }
-  return extract_flush (run, cache, name_space, buffer->pixels, buffer->slot_rows,
-                        buffer->slot_ok, buffer->n_slots, error);
+  return extract_flush (run, buffer->pixels, buffer->slot_rows, buffer->slot_ok,
+                        buffer->n_slots, error);
 }
 
-/* The cache's bound follows the run: at least what this run's views take, so that storing its
- * last views never evicts its first ones (the next run would compute them again), as far as the
- * disk has room; the user's bound still limits what older runs leave behind. */
+/* Opens the table of each view the run uses. The cache's bound applies to what earlier runs
+ * left behind: the run's own tables are open, so trimming never evicts this run's first views
+ * while it stores its last ones, nor what the last run used when this run reuses it. Without a
+ * usable cache folder the run keeps its rows in memory. */
 static LeafFeatureCache *
-open_cache (Run        *run,
-            const char *cache_dir,
-            guint       n_rows)
+open_tables (Run        *run,
+             const char *cache_dir)
 {
-  g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (cache_dir, G_MAXUINT64);
-  guint64 need = n_rows * leaf_feature_cache_entry_size (run->act_numel * sizeof (guint16));
-  /* Scanned once here; the cache keeps the figure up to date as the run stores. */
-  guint64 held = leaf_feature_cache_get_size (cache);
+  g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (cache_dir,
+                                                              run->setup->cache_max_bytes);
+  g_autofree char *catalog_key = g_canonicalize_filename (run->setup->catalog_path, NULL);
+  g_autofree char *name_space = leaf_feature_cache_namespace (catalog_key, run->base_sha256,
+                                                              run->image_size, run->cut);
+  guint n_views = MAX (run->n_views, run->val_views);
+
+  for (guint v = 0; v < n_views; v++)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      run->tables[v] = leaf_feature_cache_open_table (cache, name_space, view_order[v],
+                                                      run->act_numel * sizeof (guint16),
+                                                      &local_error);
+      if (run->tables[v] == NULL)
+        {
+          emit_message (run, _("The feature cache cannot be used (%s): this run keeps the "
+                               "frozen stages in memory and the next run computes them again"),
+                        local_error->message);
+          for (guint k = 0; k < v; k++)
+            g_clear_pointer (&run->tables[k], leaf_feature_table_free);
+          return NULL;
+        }
+    }
+  leaf_feature_cache_trim (cache);
+  return g_steal_pointer (&cache);
+}
+
+/* The rows still to compute go to the feature cache as far as its disk has room (with a margin
+ * for everything else that writes there); otherwise to memory, as the message says. */
+static gboolean
+place_new_rows (Run        *run,
+                const char *cache_dir,
+                guint       n_todo,
+                GError    **error)
+{
+  guint64 need = n_todo * leaf_feature_cache_row_size (run->act_numel * sizeof (guint16));
   guint64 free_bytes = leaf_file_free_space (cache_dir);
-  /* Leave the disk a margin for everything else that writes to it. */
   guint64 margin = MIN (free_bytes / 10, (guint64) 1 << 30);
-  guint64 room = free_bytes == G_MAXUINT64 ? G_MAXUINT64 : held + (free_bytes - margin);
-  guint64 bound = MAX (run->setup->cache_max_bytes, MIN (need, room));
   g_autofree char *need_text = g_format_size (need);
   g_autofree char *free_text = free_bytes == G_MAXUINT64 ? NULL : g_format_size (free_bytes);
 
-  if (free_text != NULL && need > room)
+  if (run->tables[0] != NULL && (free_text == NULL || need <= free_bytes - margin))
+    {
+      if (free_text != NULL && n_todo > 0)
+        emit_message (run, _("The frozen stages of this run take %s in the feature cache (%s "
+                             "free on its disk)"), need_text, free_text);
+      return TRUE;
+    }
+  if (run->tables[0] != NULL)
     emit_message (run, _("The frozen stages of this run take %s on disk, but only %s is free "
-                         "there (%s): the feature cache keeps what fits, and the next run "
-                         "computes the rest again"), need_text, free_text, cache_dir);
-  else if (free_text != NULL)
-    emit_message (run, _("The frozen stages of this run take %s in the feature cache (%s free "
-                         "on its disk)"), need_text, free_text);
-  leaf_feature_cache_set_max_bytes (cache, bound);
-  return g_steal_pointer (&cache);
+                         "there (%s): this run keeps them in memory, and the next run computes "
+                         "them again"), need_text, free_text, cache_dir);
+  run->act_memory = g_try_malloc ((gsize) run->rows->len * run->act_numel * sizeof (guint16));
+  if (run->act_memory == NULL)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
+                   _("Not enough memory to cache the activations of %u views"), run->rows->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Every usable row's activations, wherever they lie. */
+static gboolean
+map_act_rows (Run     *run,
+              GError **error)
+{
+  for (guint v = 0; v < G_N_ELEMENTS (run->tables); v++)
+    if (run->tables[v] != NULL && !leaf_feature_table_map (run->tables[v], error))
+      return FALSE;
+  run->act = g_new0 (const guint16 *, run->rows->len);
+  for (guint r = 0; r < run->rows->len; r++)
+    {
+      if (run->unusable[g_array_index (run->rows, Row, r).image])
+        continue;
+      if (run->act_memory != NULL)
+        run->act[r] = run->act_memory + (gsize) r * run->act_numel;
+      else
+        run->act[r] = leaf_feature_table_row (row_table (run, r), run->slots[r]);
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -1151,7 +1282,6 @@ extract_features (Run     *run,
 {
   g_autoptr(LeafFeatureCache) cache = NULL;
   g_autofree char *cache_dir = NULL;
-  g_autofree char *name_space = NULL;
   g_autoptr(GArray) pending = g_array_new (FALSE, FALSE, sizeof (PendingImage));
   g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
   gsize n_values = 3 * (gsize) run->image_size * run->image_size;
@@ -1163,46 +1293,33 @@ extract_features (Run     *run,
     return FALSE;
   build_rows (run);
   n_rows = run->rows->len;
-  run->act = g_try_malloc ((gsize) n_rows * run->act_numel * sizeof (guint16));
-  if (run->act == NULL)
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
-                   _("Not enough memory to cache the activations of %u views"), n_rows);
-      return FALSE;
-    }
+  run->slots = g_new0 (guint64, n_rows);
+  run->found = g_new0 (gboolean, n_rows);
 
   cache_dir = run->setup->cache_dir != NULL ? g_strdup (run->setup->cache_dir)
                                             : leaf_feature_cache_default_dir ();
-  cache = open_cache (run, cache_dir, n_rows);
-  name_space = leaf_feature_cache_namespace (run->base_sha256, run->image_size, run->cut);
+  cache = open_tables (run, cache_dir);
 
-  /* Whatever an earlier run computed is read back; the rest is grouped by photo so each photo
-   * is decoded once for all its views. */
+  /* Whatever an earlier run computed is found in the tables; the rest is grouped by photo so
+   * each photo is decoded once for all its views. */
   for (guint r = 0; r < n_rows;)
     {
       const Row *row = &g_array_index (run->rows, Row, r);
       guint image = row->image;
       guint views = 1;
       const char *sha = leaf_catalog_image_get_sha256 (run->images->pdata[image]);
-      gboolean all_hit = TRUE;
+      gboolean all_hit = cache != NULL;
 
       while (r + views < n_rows && g_array_index (run->rows, Row, r + views).image == image)
         views++;
+      for (guint v = 0; all_hit && v < views; v++)
+        all_hit = leaf_feature_table_lookup (row_table (run, r + v), sha, &run->slots[r + v]);
+      for (guint v = 0; all_hit && v < views; v++)
+        run->found[r + v] = TRUE;
       /* Another rank's photo: its rows come in the exchange below. */
       if (!owns (run, image))
-        {
-          r += views;
-          continue;
-        }
-      for (guint v = 0; v < views; v++)
-        {
-          const Row *rv = &g_array_index (run->rows, Row, r + v);
-          if (!leaf_feature_cache_lookup (cache, name_space, sha, view_order[rv->view],
-                                          run->act + (gsize) (r + v) * run->act_numel,
-                                          run->act_numel * sizeof (guint16)))
-            all_hit = FALSE;
-        }
-      if (all_hit)
+        ;
+      else if (all_hit)
         n_hits += views;
       else
         {
@@ -1215,6 +1332,15 @@ extract_features (Run     *run,
 
   if (n_hits > 0)
     emit_message (run, _("Reused %u cached views of the frozen stages"), n_hits);
+  /* Other ranks' rows are filed as this rank's own. */
+  if (!place_new_rows (run, cache_dir, n_rows - n_hits, error))
+    return FALSE;
+  /* Rows found in the tables are copied to memory too when the rest must live there. */
+  for (guint r = 0; run->act_memory != NULL && r < n_rows; r++)
+    if (run->found[r] && !leaf_feature_table_read (row_table (run, r), run->slots[r],
+                                              run->act_memory + (gsize) r * run->act_numel,
+                                              error))
+      return FALSE;
 
   {
     ExtractBuffer buffers[2];
@@ -1230,8 +1356,7 @@ extract_features (Run     *run,
     while (in_flight != NULL)
       {
         LeafDecodeBatch *following = extract_submit (run, pending, &next, &buffers[1 - cur]);
-        gboolean ok = extract_finish (run, in_flight, &buffers[cur], cache, name_space, errors,
-                                      error);
+        gboolean ok = extract_finish (run, in_flight, &buffers[cur], errors, error);
 
         n_done += buffers[cur].n_slots;
         /* A distributed run stops at an epoch's end, where the ranks agree on it. */
@@ -1261,9 +1386,68 @@ extract_features (Run     *run,
     emit_message (run, _("Computed %u views of the frozen stages at %.1f views/s"), n_todo,
                   n_todo / MAX (seconds_since (start), 1e-6));
   if (!share_unusable (run, error) ||
-      !exchange_rows (run, run->act, run->act_numel * sizeof (guint16), error))
+      !exchange_rows (run, run->act_numel * sizeof (guint16), get_act_row, put_act_row, error) ||
+      !map_act_rows (run, error))
     return FALSE;
+  g_clear_pointer (&run->found, g_free);
   run->extract_seconds = seconds_since (start);
+  return TRUE;
+}
+
+/* The pooled features live in a scratch file beside the feature cache, mapped: like the cached
+ * activations they take no resident memory beyond what is being read. Anonymous memory serves
+ * when no file can be made. */
+static gboolean
+map_pooled (Run     *run,
+            gsize    length,
+            GError **error)
+{
+  g_autofree char *dir = run->setup->cache_dir != NULL ? g_strdup (run->setup->cache_dir)
+                                                       : leaf_feature_cache_default_dir ();
+  g_autofree char *template = g_build_filename (dir, "pooled-XXXXXX", NULL);
+  int fd = g_mkdir_with_parents (dir, 0700) == 0 ? g_mkstemp (template) : -1;
+  void *map = MAP_FAILED;
+
+  if (fd >= 0)
+    {
+      /* Gone as soon as the run is, however it ends. */
+      g_unlink (template);
+      /* Blocks reserved now: a disk that fills later cannot fault a write through the map. */
+      if (posix_fallocate (fd, 0, length) == 0)
+        map = mmap (NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      close (fd);
+    }
+  run->pooled_on_disk = map != MAP_FAILED;
+  if (map == MAP_FAILED)
+    map = mmap (NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
+                   _("Not enough memory to pool the features of %u views"), run->rows->len);
+      return FALSE;
+    }
+  run->pooled = map;
+  run->pooled_length = length;
+  return TRUE;
+}
+
+static gboolean
+get_pooled_row (Run       *run,
+                guint      r,
+                gpointer   data,
+                GError   **error)
+{
+  memcpy (data, run->pooled + (gsize) r * N_FEATURES, N_FEATURES * sizeof (float));
+  return TRUE;
+}
+
+static gboolean
+put_pooled_row (Run           *run,
+                guint          r,
+                gconstpointer  data,
+                GError       **error)
+{
+  memcpy (run->pooled + (gsize) r * N_FEATURES, data, N_FEATURES * sizeof (float));
   return TRUE;
 }
 
@@ -1276,13 +1460,8 @@ pool_features (Run     *run,
   guint batch = MAX (run->recipe->batch_size, 64);
   g_autofree guint *rows = g_new (guint, batch);
 
-  run->pooled = g_try_malloc ((gsize) n_rows * N_FEATURES * sizeof (float));
-  if (run->pooled == NULL)
-    {
-      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
-                   _("Not enough memory to pool the features of %u views"), n_rows);
-      return FALSE;
-    }
+  if (!map_pooled (run, (gsize) MAX (n_rows, 1) * N_FEATURES * sizeof (float), error))
+    return FALSE;
 
   g_autofree float *values = g_new (float, (gsize) batch * N_FEATURES);
 
@@ -1294,8 +1473,11 @@ pool_features (Run     *run,
       gboolean ok;
 
       for (; next < n_rows && n < batch; next++)
-        if (owns (run, g_array_index (run->rows, Row, next).image))
-          rows[n++] = next;
+        {
+          guint image = g_array_index (run->rows, Row, next).image;
+          if (owns (run, image) && !run->unusable[image])
+            rows[n++] = next;
+        }
       if (n == 0)
         continue;
       act = cached_batch (run, rows, n, run->cut, error);
@@ -1312,10 +1494,10 @@ pool_features (Run     *run,
       if (!ok)
         return FALSE;
       for (guint i = 0; i < n; i++)
-        memcpy (run->pooled + (gsize) rows[i] * N_FEATURES, values + (gsize) i * N_FEATURES,
-                N_FEATURES * sizeof (float));
+        put_pooled_row (run, rows[i], values + (gsize) i * N_FEATURES, NULL);
+      note_mapped_read (run, (gsize) n * N_FEATURES * sizeof (float));
     }
-  return exchange_rows (run, run->pooled, N_FEATURES * sizeof (float), error);
+  return exchange_rows (run, N_FEATURES * sizeof (float), get_pooled_row, put_pooled_row, error);
 }
 
 /* Epochs ----------------------------------------------------------------------------------- */
@@ -2432,7 +2614,14 @@ run_clear (Run *run)
   g_clear_pointer (&run->decoder, leaf_decode_pool_free);
   g_clear_pointer (&run->rand, g_rand_free);
   g_clear_pointer (&run->act, g_free);
-  g_clear_pointer (&run->pooled, g_free);
+  g_clear_pointer (&run->act_memory, g_free);
+  g_clear_pointer (&run->slots, g_free);
+  g_clear_pointer (&run->found, g_free);
+  for (guint v = 0; v < G_N_ELEMENTS (run->tables); v++)
+    g_clear_pointer (&run->tables[v], leaf_feature_table_free);
+  if (run->pooled != NULL)
+    munmap (run->pooled, run->pooled_length);
+  run->pooled = NULL;
   g_clear_pointer (&run->rows, g_array_unref);
   g_clear_pointer (&run->first_row, g_free);
   g_clear_pointer (&run->train, g_array_unref);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <utime.h>
 
+#include "leaf-error.h"
 #include "leaf-feature-cache.h"
 
 #define SHA_A "aa11111111111111111111111111111111111111111111111111111111111111"
@@ -26,112 +27,228 @@ make_tmpdir (void)
   return dir;
 }
 
+#define ROW_BYTES 200
+
+static LeafFeatureTable *
+open_table (LeafFeatureCache *cache,
+            const char       *ns,
+            guint             view,
+            gsize             row_bytes)
+{
+  g_autoptr(GError) error = NULL;
+  LeafFeatureTable *table = leaf_feature_cache_open_table (cache, ns, view, row_bytes, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (table);
+  return table;
+}
+
+static void
+fill (guint16 *row,
+      guint    seed)
+{
+  for (guint i = 0; i < ROW_BYTES / 2; i++)
+    row[i] = (guint16) (i * 7919u + seed);
+}
+
 static void
 test_round_trip (void)
 {
   g_autofree char *dir = make_tmpdir ();
   g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (dir, 1 << 20);
-  g_autofree char *ns = leaf_feature_cache_namespace (SHA_B, 224, 7);
+  g_autofree char *ns = leaf_feature_cache_namespace ("/a.leafscope", SHA_B, 224, 7);
+  g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 0, ROW_BYTES);
   g_autoptr(GError) error = NULL;
-  guint16 in[100], out[100];
+  guint16 a[ROW_BYTES / 2], b[ROW_BYTES / 2], out[ROW_BYTES / 2];
+  guint64 slot_a, slot_b, slot;
 
-  for (guint i = 0; i < G_N_ELEMENTS (in); i++)
-    in[i] = (guint16) (i * 7919u);
-
-  g_assert_false (leaf_feature_cache_lookup (cache, ns, SHA_A, 0, out, sizeof out));
-  g_assert_true (leaf_feature_cache_store (cache, ns, SHA_A, 0, in, sizeof in, &error));
+  fill (a, 1);
+  fill (b, 2);
+  g_assert_false (leaf_feature_table_lookup (table, SHA_A, &slot));
+  g_assert_true (leaf_feature_table_append (table, SHA_A, a, &slot_a, &error));
   g_assert_no_error (error);
-  memset (out, 0, sizeof out);
-  g_assert_true (leaf_feature_cache_lookup (cache, ns, SHA_A, 0, out, sizeof out));
-  g_assert_cmpmem (in, sizeof in, out, sizeof out);
+  g_assert_true (leaf_feature_table_append (table, SHA_B, b, &slot_b, &error));
+  g_assert_cmpuint (slot_a, !=, slot_b);
+  g_assert_true (leaf_feature_table_lookup (table, SHA_A, &slot));
+  g_assert_cmpuint (slot, ==, slot_a);
+  g_assert_true (leaf_feature_table_read (table, slot_b, out, &error));
+  g_assert_cmpmem (b, sizeof b, out, sizeof out);
 
-  /* Another view, another size or another namespace is another entry. */
-  g_assert_false (leaf_feature_cache_lookup (cache, ns, SHA_A, 1, out, sizeof out));
-  g_assert_false (leaf_feature_cache_lookup (cache, ns, SHA_A, 0, out, sizeof out - 2));
+  /* Training reads the rows through the mapping. */
+  g_assert_true (leaf_feature_table_map (table, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (leaf_feature_table_row (table, slot_a), ROW_BYTES, a, sizeof a);
+  g_assert_cmpmem (leaf_feature_table_row (table, slot_b), ROW_BYTES, b, sizeof b);
+  /* Letting the pages go loses nothing: they come back from the file. */
+  leaf_feature_table_release (table);
+  g_assert_cmpmem (leaf_feature_table_row (table, slot_a), ROW_BYTES, a, sizeof a);
+
+  /* Another view, another row size or another namespace (weights, size, cut, catalog) is
+   * another table. */
   {
-    g_autofree char *other = leaf_feature_cache_namespace (SHA_B, 160, 7);
-    g_assert_cmpstr (other, !=, ns);
-    g_assert_false (leaf_feature_cache_lookup (cache, other, SHA_A, 0, out, sizeof out));
+    g_autoptr(LeafFeatureTable) other_view = open_table (cache, ns, 1, ROW_BYTES);
+    g_autofree char *other_catalog = leaf_feature_cache_namespace ("/b.leafscope", SHA_B, 224,
+                                                                   7);
+    g_autofree char *other_size = leaf_feature_cache_namespace ("/a.leafscope", SHA_B, 160, 7);
+    g_autoptr(LeafFeatureTable) elsewhere = open_table (cache, other_catalog, 0, ROW_BYTES);
+
+    g_assert_false (leaf_feature_table_lookup (other_view, SHA_A, &slot));
+    g_assert_false (leaf_feature_table_lookup (elsewhere, SHA_A, &slot));
+    g_assert_cmpstr (other_size, !=, ns);
+    g_assert_cmpstr (other_catalog, !=, ns);
   }
 
   /* A reopened cache sees what an earlier one stored. */
   {
     g_autoptr(LeafFeatureCache) again = leaf_feature_cache_new (dir, 1 << 20);
-    g_assert_true (leaf_feature_cache_lookup (again, ns, SHA_A, 0, out, sizeof out));
-    g_assert_cmpuint (leaf_feature_cache_get_size (again), >=, sizeof in);
+    g_autoptr(LeafFeatureTable) reopened = open_table (again, ns, 0, ROW_BYTES);
+
+    g_assert_true (leaf_feature_table_lookup (reopened, SHA_B, &slot));
+    g_assert_true (leaf_feature_table_read (reopened, slot, out, NULL));
+    g_assert_cmpmem (b, sizeof b, out, sizeof out);
+    g_assert_cmpuint (leaf_feature_cache_get_size (again), >=, 2 * ROW_BYTES);
+  }
+  /* Opened with another row size, the file is not this table: it starts again. */
+  {
+    g_autoptr(LeafFeatureCache) again = leaf_feature_cache_new (dir, 1 << 20);
+    g_autoptr(LeafFeatureTable) resized = open_table (again, ns, 0, ROW_BYTES + 2);
+
+    g_assert_false (leaf_feature_table_lookup (resized, SHA_A, &slot));
   }
 
   leaf_test_remove_tree (dir);
 }
 
 static void
-test_damaged_entry_is_a_miss (void)
+test_damaged_rows_are_misses (void)
 {
   g_autofree char *dir = make_tmpdir ();
   g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (dir, 1 << 20);
-  g_autofree char *ns = leaf_feature_cache_namespace (SHA_B, 224, 7);
-  g_autofree char *path = NULL;
-  guint8 in[64] = { 1, 2, 3 }, out[64];
+  g_autofree char *ns = leaf_feature_cache_namespace ("/a.leafscope", SHA_B, 224, 7);
+  g_autoptr(GError) error = NULL;
   g_autofree char *contents = NULL;
+  g_autofree char *path = NULL;
+  guint16 a[ROW_BYTES / 2], b[ROW_BYTES / 2];
+  guint64 slot;
   gsize len;
 
-  g_assert_true (leaf_feature_cache_store (cache, ns, SHA_A, 3, in, sizeof in, NULL));
-  path = g_strdup_printf ("%s/%s/aa/%s-v3.f16", dir, ns, SHA_A);
+  fill (a, 1);
+  fill (b, 2);
+  {
+    g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 3, ROW_BYTES);
+    g_assert_true (leaf_feature_table_append (table, SHA_A, a, &slot, NULL));
+    g_assert_true (leaf_feature_table_append (table, SHA_B, b, &slot, NULL));
+    path = g_strdup (leaf_feature_table_get_path (table));
+  }
   g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
 
-  /* Truncated, as a crash in an older version might have left it. */
-  g_assert_true (g_file_set_contents (path, contents, len - 1, NULL));
-  g_assert_false (leaf_feature_cache_lookup (cache, ns, SHA_A, 3, out, sizeof out));
+  /* A flipped byte in the first row's data: that row is a miss, the second still found. */
+  contents[len - 2 * leaf_feature_cache_row_size (ROW_BYTES) + 100] ^= 0x40;
+  g_assert_true (g_file_set_contents (path, contents, len, NULL));
+  {
+    g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 3, ROW_BYTES);
+    g_assert_false (leaf_feature_table_lookup (table, SHA_A, &slot));
+    g_assert_true (leaf_feature_table_lookup (table, SHA_B, &slot));
+    /* Computed again, the row is filed anew and found. */
+    g_assert_true (leaf_feature_table_append (table, SHA_A, a, &slot, NULL));
+    g_assert_true (leaf_feature_table_lookup (table, SHA_A, &slot));
+  }
 
-  /* Foreign bytes. */
-  g_assert_true (g_file_set_contents (path, "not a cache entry at all, just some text", -1, NULL));
-  g_assert_false (leaf_feature_cache_lookup (cache, ns, SHA_A, 3, out, sizeof out));
+  /* Cut short, as a crash or a full disk might have left it: the short row is a miss and the
+   * next append writes over it. */
+  g_assert_true (g_file_set_contents (path, contents, len - 1, NULL));
+  {
+    g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 3, ROW_BYTES);
+    guint64 again;
+
+    g_assert_false (leaf_feature_table_lookup (table, SHA_B, &slot));
+    g_assert_true (leaf_feature_table_append (table, SHA_B, b, &again, NULL));
+    g_assert_true (leaf_feature_table_lookup (table, SHA_B, &slot));
+    g_assert_cmpuint (slot, ==, again);
+    g_assert_true (leaf_feature_table_map (table, &error));
+    g_assert_cmpmem (leaf_feature_table_row (table, slot), ROW_BYTES, b, sizeof b);
+  }
+
+  /* Foreign bytes: the file is replaced by an empty table. */
+  g_assert_true (g_file_set_contents (path, "not a cache table at all, just some text", -1, NULL));
+  {
+    g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 3, ROW_BYTES);
+    g_assert_false (leaf_feature_table_lookup (table, SHA_B, &slot));
+    g_assert_true (leaf_feature_table_append (table, SHA_B, b, &slot, NULL));
+  }
 
   /* Keys that would climb out of the cache folder are refused. */
-  g_assert_false (leaf_feature_cache_store (cache, "../escape", SHA_A, 0, in, sizeof in, NULL));
-  g_assert_false (leaf_feature_cache_store (cache, ns, "../../x", 0, in, sizeof in, NULL));
+  g_assert_null (leaf_feature_cache_open_table (cache, "../escape", 0, ROW_BYTES, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  {
+    g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 0, ROW_BYTES);
+    g_assert_false (leaf_feature_table_append (table, "../../x", a, &slot, &error));
+    g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  }
 
   leaf_test_remove_tree (dir);
 }
 
+static void
+set_mtime (LeafFeatureTable *table,
+           time_t            when)
+{
+  struct utimbuf t = { when, when };
+  g_assert_cmpint (g_utime (leaf_feature_table_get_path (table), &t), ==, 0);
+}
+
+/* Trimming removes whole tables, the least recently used first, and never an open one. */
 static void
 test_trim_removes_least_recently_used (void)
 {
   g_autofree char *dir = make_tmpdir ();
-  /* Room for about four entries of 1 KiB. */
-  g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (dir, 4 * 1024 + 100);
-  g_autofree char *ns = leaf_feature_cache_namespace (SHA_B, 224, 7);
-  guint8 block[1024] = { 0 }, out[1024];
-  g_autofree char *first = NULL;
-  g_autofree char *sha = NULL;
+  guint64 row = leaf_feature_cache_row_size (ROW_BYTES);
+  /* Room for about three tables of four rows. */
+  g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (dir, 3 * (4 * row + 64) + 10);
+  g_autoptr(LeafFeatureTable) in_use = NULL;
+  guint16 a[ROW_BYTES / 2];
+  g_autofree char *paths[4] = { NULL };
+  guint64 slot;
 
-  for (guint i = 0; i < 4; i++)
+  fill (a, 1);
+  for (guint t = 0; t < 4; t++)
     {
-      g_autofree char *s = g_strdup_printf ("%02u%062u", i, 0);
-      g_assert_true (leaf_feature_cache_store (cache, ns, s, 0, block, sizeof block, NULL));
-      /* Entries are ordered by modification time, which has one-second resolution on some file
+      g_autofree char *ns = g_strdup_printf ("catalog-%u", t);
+      g_autoptr(LeafFeatureTable) table = open_table (cache, ns, 0, ROW_BYTES);
+
+      for (guint i = 0; i < 4; i++)
+        {
+          g_autofree char *sha = g_strdup_printf ("%02u%062u", i, 0);
+          g_assert_true (leaf_feature_table_append (table, sha, a, &slot, NULL));
+        }
+      /* Tables are ordered by modification time, which has one-second resolution on some file
        * systems; set it explicitly instead of sleeping. */
-      {
-        g_autofree char *path = g_strdup_printf ("%s/%s/%.2s/%s-v0.f16", dir, ns, s, s);
-        struct utimbuf t = { 1000000 + i * 10, 1000000 + i * 10 };
-        g_assert_cmpint (g_utime (path, &t), ==, 0);
-      }
+      set_mtime (table, 1000000 + t * 10);
+      paths[t] = g_strdup (leaf_feature_table_get_path (table));
     }
-  /* Entry 00 is the oldest, but reading it makes it the most recently used. */
-  first = g_strdup_printf ("%02u%062u", 0, 0);
-  g_assert_true (leaf_feature_cache_lookup (cache, ns, first, 0, out, sizeof out));
 
-  /* One more entry overflows the bound; trim keeps three quarters of it. */
-  sha = g_strdup_printf ("%02u%062u", 9, 0);
-  g_assert_true (leaf_feature_cache_store (cache, ns, sha, 0, block, sizeof block, NULL));
-  g_assert_cmpuint (leaf_feature_cache_get_size (cache), <=, 4 * 1024 + 100);
-
-  g_assert_true (leaf_feature_cache_lookup (cache, ns, first, 0, out, sizeof out));
-  g_assert_true (leaf_feature_cache_lookup (cache, ns, sha, 0, out, sizeof out));
+  /* Table 0 is the oldest, but it is open (a run uses it): table 1 goes instead. */
+  in_use = open_table (cache, "catalog-0", 0, ROW_BYTES);
+  set_mtime (in_use, 1000000);
+  leaf_feature_cache_trim (cache);
+  g_assert_cmpuint (leaf_feature_cache_get_size (cache), <=, 3 * (4 * row + 64) + 10);
+  g_assert_true (g_file_test (paths[0], G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (paths[1], G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (paths[2], G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (paths[3], G_FILE_TEST_EXISTS));
   {
-    g_autofree char *oldest = g_strdup_printf ("%02u%062u", 1, 0);
-    g_assert_false (leaf_feature_cache_lookup (cache, ns, oldest, 0, out, sizeof out));
+    g_autofree char *sha = g_strdup_printf ("%02u%062u", 0, 0);
+    g_assert_true (leaf_feature_table_lookup (in_use, sha, &slot));
   }
+
+  /* Closed, it is the least recently used and goes when the cache passes its bound again. */
+  g_clear_pointer (&in_use, leaf_feature_table_free);
+  leaf_feature_cache_set_max_bytes (cache, 2 * (4 * row + 64) + 10);
+  leaf_feature_cache_trim (cache);
+  g_assert_false (g_file_test (paths[0], G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (paths[2], G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (paths[3], G_FILE_TEST_EXISTS));
 
   leaf_test_remove_tree (dir);
 }
@@ -142,7 +259,7 @@ main (int   argc,
 {
   leaf_test_init (&argc, &argv);
   g_test_add_func ("/feature-cache/round-trip", test_round_trip);
-  g_test_add_func ("/feature-cache/damaged-entry-is-a-miss", test_damaged_entry_is_a_miss);
+  g_test_add_func ("/feature-cache/damaged-rows-are-misses", test_damaged_rows_are_misses);
   g_test_add_func ("/feature-cache/trim-removes-least-recently-used",
                    test_trim_removes_least_recently_used);
   return g_test_run ();
