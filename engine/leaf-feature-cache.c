@@ -500,8 +500,7 @@ leaf_feature_table_read (LeafFeatureTable  *table,
                                          table->row_bytes))
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
-                   _("The feature cache %s is damaged at row %" G_GUINT64_FORMAT), table->path,
-                   slot);
+                   _("The feature cache %s is damaged; delete it and train again"), table->path);
       return FALSE;
     }
   if (data != NULL)

@@ -208,7 +208,7 @@ test_trim_removes_least_recently_used (void)
   g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (dir, 3 * (4 * row + 64) + 10);
   g_autoptr(LeafFeatureTable) in_use = NULL;
   guint16 a[ROW_BYTES / 2];
-  g_autofree char *paths[4] = { NULL };
+  char *paths[4] = { NULL };
   guint64 slot;
 
   fill (a, 1);
@@ -250,6 +250,8 @@ test_trim_removes_least_recently_used (void)
   g_assert_true (g_file_test (paths[2], G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (paths[3], G_FILE_TEST_EXISTS));
 
+  for (guint t = 0; t < G_N_ELEMENTS (paths); t++)
+    g_free (paths[t]);
   leaf_test_remove_tree (dir);
 }
 
