@@ -105,3 +105,14 @@ leaf_dist_config_clear (LeafDistConfig *config)
   g_clear_pointer (&config->master_addr, g_free);
   g_clear_pointer (&config->agent_prefix, g_free);
 }
+
+char *
+leaf_dist_device_for_local_rank (const char *device,
+                                 int         local_rank,
+                                 int         n_cuda)
+{
+  if (local_rank < 0 || n_cuda < 2 ||
+      !(g_str_equal (device, "auto") || g_str_equal (device, "cuda")))
+    return g_strdup (device);
+  return g_strdup_printf ("cuda:%d", local_rank % n_cuda);
+}

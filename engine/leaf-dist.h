@@ -33,4 +33,10 @@ void     leaf_dist_config_copy             (LeafDistConfig       *dest,
                                             const LeafDistConfig *src);
 void     leaf_dist_config_clear            (LeafDistConfig       *config);
 
+/* The device a process of a distributed run computes on: with “auto” or “cuda” and several
+ * CUDA GPUs, “cuda:N” for its local rank N (modulo the GPUs); any other choice as it is. */
+char    *leaf_dist_device_for_local_rank   (const char           *device,
+                                            int                   local_rank,
+                                            int                   n_cuda);
+
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leaf-dist.h"
 #include "leaf-engine.h"
 #include "leaf-error-private.h"
 #include "lt.h"
@@ -20,6 +21,7 @@ static GMutex lock;
 static gboolean threads_done;
 static char *chosen[LEAF_DEVICE_SOURCE_COMMAND_LINE + 1];
 static gboolean device_applied;
+static int local_rank = -1;
 static const char *device_now;
 
 static gboolean
@@ -76,7 +78,11 @@ apply_device (GError **error)
                      "cuda:N"), name);
       return FALSE;
     }
-  status = lt_set_device (name, &message);
+  /* Each process of a distributed run on a machine with several GPUs takes its own. */
+  g_autofree char *device = leaf_dist_device_for_local_rank (name, local_rank,
+                                                             lt_cuda_device_count ());
+
+  status = lt_set_device (device, &message);
   if (status == LT_ERROR_NO_DEVICE && lt_cuda_device_count () == 0)
     {
       lt_string_free (message);
@@ -176,6 +182,22 @@ leaf_engine_set_device (const char        *name,
     ok = apply_device (error);
   g_mutex_unlock (&lock);
   return ok;
+}
+
+/**
+ * leaf_engine_set_local_rank:
+ * @rank: the process's index on its machine in a distributed run ($LOCAL_RANK), or -1
+ *
+ * With “auto” or “cuda” and several CUDA GPUs, the process computes on GPU @rank (modulo their
+ * number), as PyTorch's scripts do with `cuda:LOCAL_RANK`.
+ */
+void
+leaf_engine_set_local_rank (int rank)
+{
+  g_mutex_lock (&lock);
+  local_rank = rank;
+  device_applied = FALSE;
+  g_mutex_unlock (&lock);
 }
 
 /**

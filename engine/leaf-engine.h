@@ -32,5 +32,6 @@ gboolean    leaf_engine_set_device  (const char        *name,
                                      GError           **error);
 /* The device models are made on now ("cpu", "cuda:0"), or NULL before libtorch is set up. */
 const char *leaf_engine_get_device  (void);
+void        leaf_engine_set_local_rank (int             rank);
 
 G_END_DECLS

@@ -393,6 +393,9 @@ leaf_cli_train (LeafCli  *cli,
       return 2;
     }
 
+  if (dist.world_size > 1)
+    leaf_engine_set_local_rank (dist.local_rank);
+
   loop = g_main_loop_new (NULL, FALSE);
   trainer = leaf_trainer_new (path);
   leaf_trainer_set_distributed (trainer, &dist);

@@ -118,6 +118,30 @@ test_dist_bad_values (void)
   }
 }
 
+/* A machine with several GPUs gives each local rank its own; an explicit choice stands. */
+static void
+test_dist_device_for_local_rank (void)
+{
+  const struct { const char *device; int local_rank, n_cuda; const char *expected; } cases[] = {
+    { "auto", 1, 4, "cuda:1" },
+    { "cuda", 5, 4, "cuda:1" },
+    { "cuda", 0, 2, "cuda:0" },
+    { "auto", 3, 1, "auto" },      /* one GPU: every rank shares it */
+    { "auto", 3, 0, "auto" },      /* none: the CPU */
+    { "cpu", 1, 4, "cpu" },
+    { "cuda:3", 1, 4, "cuda:3" },
+    { "cuda", -1, 4, "cuda" },     /* not a distributed run */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *device = leaf_dist_device_for_local_rank (cases[i].device,
+                                                                 cases[i].local_rank,
+                                                                 cases[i].n_cuda);
+      g_assert_cmpstr (device, ==, cases[i].expected);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -127,6 +151,7 @@ main (int   argc,
   g_test_add_func ("/dist/ordinary", test_dist_ordinary);
   g_test_add_func ("/dist/torchrun", test_dist_torchrun);
   g_test_add_func ("/dist/bad-values", test_dist_bad_values);
+  g_test_add_func ("/dist/device-for-local-rank", test_dist_device_for_local_rank);
 
   return g_test_run ();
 }
