@@ -303,6 +303,18 @@ eigen_symmetric (double *a,
 
 /* Fitting ---------------------------------------------------------------------------------- */
 
+/* A photo's features at unit length, less its class's mean. */
+static void
+centre (const float  *features,
+        const double *mean,
+        guint         n_features,
+        double       *out)
+{
+  normalise (features, n_features, out);
+  for (guint j = 0; j < n_features; j++)
+    out[j] -= mean[j];
+}
+
 /**
  * leaf_ood_fit:
  * @features: @n x @n_features pooled features of the training photos, row by row, as the
@@ -362,25 +374,28 @@ leaf_ood_fit (const float  *features,
       return NULL;
     }
 
-  centred = g_new (double, n * n_features);
-  for (gsize i = 0; i < n; i++)
-    {
-      double *row = centred + i * n_features;
-
-      normalise (features + i * n_features, n_features, row);
-      for (guint j = 0; j < n_features; j++)
-        {
-          row[j] -= means[(gsize) labels[i] * n_features + j];
-          trace += row[j] * row[j];
-        }
-    }
-  trace /= n;
-
   /* With fewer photos than features, the n x n Gram matrix of the centred photos has the
-   * covariance's nonzero eigenvalues, and is much cheaper to decompose. */
+   * covariance's nonzero eigenvalues, and is much cheaper to decompose; it needs every centred
+   * photo at once. With more, the covariance is summed a photo at a time, so that memory does
+   * not grow with the photos. */
   size = MIN (n, n_features);
   matrix = g_new0 (double, (gsize) size * size);
   values = g_new (double, size);
+  centred = g_new (double, (n <= n_features ? n : 1) * (gsize) n_features);
+  for (gsize i = 0; i < n; i++)
+    {
+      double *row = centred + (n <= n_features ? i : 0) * n_features;
+
+      centre (features + i * n_features, means + (gsize) labels[i] * n_features, n_features,
+              row);
+      for (guint j = 0; j < n_features; j++)
+        trace += row[j] * row[j];
+      if (n > n_features)
+        for (guint a = 0; a < n_features; a++)
+          for (guint b = 0; b <= a; b++)
+            matrix[(gsize) a * size + b] += row[a] * row[b] / n;
+    }
+  trace /= n;
   if (n <= n_features)
     for (gsize a = 0; a < n; a++)
       for (gsize b = 0; b <= a; b++)
@@ -390,14 +405,6 @@ leaf_ood_fit (const float  *features,
             dot += centred[a * n_features + j] * centred[b * n_features + j];
           matrix[a * size + b] = matrix[b * size + a] = dot / n;
         }
-  else
-    for (gsize i = 0; i < n; i++)
-      {
-        const double *row = centred + i * n_features;
-        for (guint a = 0; a < n_features; a++)
-          for (guint b = 0; b <= a; b++)
-            matrix[(gsize) a * size + b] += row[a] * row[b] / n;
-      }
   if (n > n_features)
     for (guint a = 0; a < n_features; a++)
       for (guint b = 0; b < a; b++)
