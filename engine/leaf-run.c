@@ -557,12 +557,16 @@ stream_batch (Run          *run,
 /* What the cached rows may keep resident before the pages read through their mappings are
  * let go: training memory stays this much above the model's, however many photos there are. */
 #define MAPPED_RESIDENT_BYTES ((guint64) 64 << 20)
+/* A row read through a mapping maps more than the row: on a fault the kernel also maps the
+ * cached pages around it (fault_around_bytes, 64 KiB by default). */
+#define FAULT_AROUND_BYTES ((guint64) 64 << 10)
 
 static void
 note_mapped_read (Run   *run,
-                  gsize  n_bytes)
+                  guint  n_rows,
+                  gsize  row_bytes)
 {
-  run->mapped_read += n_bytes;
+  run->mapped_read += n_rows * (row_bytes + FAULT_AROUND_BYTES);
   if (run->mapped_read < MAPPED_RESIDENT_BYTES)
     return;
   for (guint v = 0; v < G_N_ELEMENTS (run->tables); v++)
@@ -592,7 +596,7 @@ cached_batch (Run          *run,
       for (guint i = 0; i < n; i++)
         memcpy (data + (gsize) i * N_FEATURES, run->pooled + (gsize) rows[i] * N_FEATURES,
                 N_FEATURES * sizeof (float));
-      note_mapped_read (run, (gsize) n * N_FEATURES * sizeof (float));
+      note_mapped_read (run, n, N_FEATURES * sizeof (float));
       if (!shim_ok (lt_tensor_new_f32 (data, shape, 4, &out, &msg), &msg, error))
         return NULL;
     }
@@ -604,7 +608,7 @@ cached_batch (Run          *run,
       for (guint i = 0; i < n; i++)
         memcpy (data + (gsize) i * run->act_numel, run->act[rows[i]],
                 run->act_numel * sizeof (guint16));
-      note_mapped_read (run, (gsize) n * run->act_numel * sizeof (guint16));
+      note_mapped_read (run, n, run->act_numel * sizeof (guint16));
       if (!shim_ok (lt_tensor_new_f16 (data, shape, 4, &out, &msg), &msg, error))
         return NULL;
     }
@@ -1495,7 +1499,7 @@ pool_features (Run     *run,
         return FALSE;
       for (guint i = 0; i < n; i++)
         put_pooled_row (run, rows[i], values + (gsize) i * N_FEATURES, NULL);
-      note_mapped_read (run, (gsize) n * N_FEATURES * sizeof (float));
+      note_mapped_read (run, n, N_FEATURES * sizeof (float));
     }
   return exchange_rows (run, N_FEATURES * sizeof (float), get_pooled_row, put_pooled_row, error);
 }

@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -76,10 +77,14 @@ def train_once(args, photos, tmp, count, recipe):
         [args.cli, "--catalog", catalog, "train", "--weights", args.weights, "--recipe",
          json.dumps(recipe), "--image-size", str(args.image_size), "--seed", str(args.seed),
          "--json"], env=env)
-    summary = list(json_lines(out))[-1]
-    used = summary.get("recipe", {})
-    head_epochs = used.get("head_epochs") or recipe.get("head_epochs")
-    finetune_epochs = used.get("finetune_epochs") or recipe.get("finetune_epochs")
+    lines = list(json_lines(out))
+    summary = lines[-1]
+
+    def epoch_seconds(phase):
+        # Each epoch's own time (training and validation), as the run reports it.
+        times = [e["seconds"] for e in lines if e.get("event") == "epoch" and e["phase"] == phase]
+        return round(statistics.median(times), 3) if times else None
+
     return dict(
         photos=count, import_seconds=round(import_seconds, 1),
         import_peak_rss_mib=round(import_rss, 1), train_seconds=round(train_seconds, 1),
@@ -87,9 +92,8 @@ def train_once(args, photos, tmp, count, recipe):
         train_images=summary.get("train_images"), val_images=summary.get("val_images"),
         extract_seconds=summary.get("extract_seconds"), head_seconds=summary.get("head_seconds"),
         finetune_seconds=summary.get("finetune_seconds"),
-        head_epoch_seconds=round(summary["head_seconds"] / head_epochs, 3) if head_epochs else None,
-        finetune_epoch_seconds=(round(summary["finetune_seconds"] / finetune_epochs, 3)
-                                if finetune_epochs else None),
+        head_epoch_seconds=epoch_seconds("head"),
+        finetune_epoch_seconds=epoch_seconds("finetune"),
         val_accuracy=summary.get("val_accuracy"))
 
 
