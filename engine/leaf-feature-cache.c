@@ -239,17 +239,17 @@ compare_entries (gconstpointer a,
   return memcmp (((const IndexEntry *) a)->sha256, ((const IndexEntry *) b)->sha256, 32);
 }
 
+/* All of n_bytes at offset, through short transfers and interruptions. */
 static gboolean
-read_exactly (int       fd,
-              gpointer  data,
-              gsize     n_bytes,
-              goffset   offset)
+transfer_exactly (int       fd,
+                  guint8   *p,
+                  gsize     n_bytes,
+                  goffset   offset,
+                  gboolean  writing)
 {
-  guint8 *p = data;
-
   while (n_bytes > 0)
     {
-      gssize n = pread (fd, p, n_bytes, offset);
+      gssize n = writing ? pwrite (fd, p, n_bytes, offset) : pread (fd, p, n_bytes, offset);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -262,25 +262,22 @@ read_exactly (int       fd,
 }
 
 static gboolean
+read_exactly (int       fd,
+              gpointer  data,
+              gsize     n_bytes,
+              goffset   offset)
+{
+  return transfer_exactly (fd, data, n_bytes, offset, FALSE);
+}
+
+static gboolean
 write_exactly (int           fd,
                gconstpointer data,
                gsize         n_bytes,
                goffset       offset)
 {
-  const guint8 *p = data;
-
-  while (n_bytes > 0)
-    {
-      gssize n = pwrite (fd, p, n_bytes, offset);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      p += n;
-      offset += n;
-      n_bytes -= (gsize) n;
-    }
-  return TRUE;
+  /* pwrite() only reads the buffer. */
+  return transfer_exactly (fd, (guint8 *) data, n_bytes, offset, TRUE);
 }
 
 static goffset
