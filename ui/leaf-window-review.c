@@ -76,7 +76,7 @@ on_review_finished_cb (GObject      *source,
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return;
     }
-  if (review->catalog == self->catalog)
+  if (review->catalog == self->catalog && self->library_view != NULL)
     leaf_library_view_reload_models (self->library_view);
   if (self->pending_import != NULL)
     {

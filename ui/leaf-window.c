@@ -181,8 +181,9 @@ on_trainer_event_cb (LeafTrainer          *trainer,
                      LeafWindow           *self)
 {
   /* An event posted before the window went can reach it after its views did (seen under load in
-   * test-weights-page, as a critical from the Library): there is nothing left to show it in. */
-  if (gtk_widget_in_destruction (GTK_WIDGET (self)))
+   * test-weights-page, as a critical from the Library): there is nothing left to show it in.
+   * Being in destruction covers only the dispose itself; after it the views are gone. */
+  if (gtk_widget_in_destruction (GTK_WIDGET (self)) || self->library_view == NULL)
     return;
   leaf_train_view_handle_event (self->train_view, event);
   if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
