@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 #include <math.h>
+#include <string.h>
 
 #include "leaf-error.h"
 #include "leaf-json.h"
@@ -273,6 +274,41 @@ char *
 leaf_recipe_to_string (const LeafRecipe *recipe)
 {
   g_autoptr(JsonNode) node = leaf_recipe_to_json (recipe);
+  return json_to_string (node, FALSE);
+}
+
+/**
+ * leaf_recipe_changes_to_string:
+ *
+ * Settings keep what the user changed, not a copy of the preset: a preset that improves in a
+ * later version then reaches everyone who only changed, say, the seed.
+ *
+ * Returns: (transfer full): the recipe as JSON naming its preset and only the members that
+ *   differ from it; leaf_recipe_from_string() reads it back to the same recipe
+ */
+char *
+leaf_recipe_changes_to_string (const LeafRecipe *recipe)
+{
+  LeafRecipe preset;
+  g_autoptr(JsonNode) node = leaf_recipe_to_json (recipe);
+  g_autoptr(JsonNode) preset_node = NULL;
+  JsonObject *object = json_node_get_object (node);
+  JsonObject *preset_object;
+  g_autoptr(GList) names = json_object_get_members (object);
+
+  leaf_recipe_init_preset (&preset, recipe->preset);
+  preset_node = leaf_recipe_to_json (&preset);
+  preset_object = json_node_get_object (preset_node);
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      /* The object owns the names it lists, and removing a member frees its name. */
+      g_autofree char *name = g_strdup (l->data);
+
+      if (strcmp (name, "preset") != 0
+          && json_node_equal (json_object_get_member (object, name),
+                              json_object_get_member (preset_object, name)))
+        json_object_remove_member (object, name);
+    }
   return json_to_string (node, FALSE);
 }
 

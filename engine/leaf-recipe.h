@@ -85,6 +85,7 @@ guint       leaf_recipe_cut          (const LeafRecipe *recipe);
 guint       leaf_recipe_resize_size  (const LeafRecipe *recipe);
 JsonNode   *leaf_recipe_to_json      (const LeafRecipe *recipe);
 char       *leaf_recipe_to_string    (const LeafRecipe *recipe);
+char       *leaf_recipe_changes_to_string (const LeafRecipe *recipe);
 gboolean    leaf_recipe_from_json    (JsonNode     *node,
                                       LeafRecipe   *recipe,
                                       GError      **error);

@@ -253,7 +253,7 @@ save_recipe (LeafTrainView *self)
   if (self->settings == NULL)
     return;
   leaf_train_view_get_recipe (self, &recipe);
-  text = leaf_recipe_to_string (&recipe);
+  text = leaf_recipe_changes_to_string (&recipe);
   g_settings_set_string (self->settings, "recipe", text);
 }
 

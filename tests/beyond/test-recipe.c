@@ -195,6 +195,41 @@ test_invalid (void)
     }
 }
 
+/* Settings keep only what differs from the preset, so that a better preset in a later version
+ * reaches a user who changed only the seed; read back, it is the same recipe. */
+static void
+test_changes_only (void)
+{
+  LeafPreset presets[] = { LEAF_PRESET_DEFAULT, LEAF_PRESET_ARTICLE };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (presets); i++)
+    {
+      g_autofree char *plain = NULL;
+      g_autofree char *changed = NULL;
+      g_autofree char *expected = g_strdup_printf ("{\"preset\":\"%s\"}",
+                                                   leaf_preset_to_string (presets[i]));
+      g_autoptr(GError) error = NULL;
+      LeafRecipe recipe, back;
+
+      leaf_recipe_init_preset (&recipe, presets[i]);
+      plain = leaf_recipe_changes_to_string (&recipe);
+      g_assert_cmpstr (plain, ==, expected);
+
+      recipe.seed = 7;
+      recipe.finetune_lr = 3e-5;
+      recipe.views = 2;
+      changed = leaf_recipe_changes_to_string (&recipe);
+      g_assert_nonnull (strstr (changed, "\"seed\":7"));
+      g_assert_null (strstr (changed, "\"optimizer\""));
+      g_assert_null (strstr (changed, "\"unfreeze\""));
+      leaf_recipe_init_preset (&back, presets[i] == LEAF_PRESET_ARTICLE ? LEAF_PRESET_DEFAULT
+                                                                        : LEAF_PRESET_ARTICLE);
+      g_assert_true (leaf_recipe_from_string (changed, &back, &error));
+      g_assert_no_error (error);
+      assert_recipes_equal (&recipe, &back);
+    }
+}
+
 /* Automatic views: the 4 flips for small sets, fewer as photos x views would pass 20,000. */
 static void
 test_decide_views (void)
@@ -269,6 +304,7 @@ main (int   argc,
   g_test_add_func ("/recipe/json/missing-members-keep-preset", test_missing_members);
   g_test_add_func ("/recipe/json/invalid", test_invalid);
   g_test_add_func ("/recipe/learning-rate-bounds", test_learning_rate_bounds);
+  g_test_add_func ("/recipe/json/changes-only", test_changes_only);
   g_test_add_func ("/recipe/decide/views", test_decide_views);
   g_test_add_func ("/recipe/decide/nothing", test_decide_nothing);
   g_test_add_func ("/recipe/describe-record", test_describe_record);

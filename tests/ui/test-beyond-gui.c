@@ -650,6 +650,9 @@ test_train_recipe_in_settings (Fixture       *f,
   g_assert_cmpuint (recipe.head_epochs, ==, 12);
   g_assert_cmpuint (recipe.seed, ==, 42);
   g_assert_cmpint (recipe.preset, ==, LEAF_PRESET_ARTICLE);
+  /* Only what differs from the preset, so that the preset's other settings follow it. */
+  g_assert_null (strstr (saved, "\"unfreeze\""));
+  g_assert_null (strstr (saved, "\"head_lr\""));
 
   g_object_ref (view);
   gtk_window_destroy (GTK_WINDOW (window));
