@@ -317,7 +317,7 @@ leaf_cli_train (LeafCli  *cli,
   LeafCliNumber numbers[] = {
     { "head-epochs", LEAF_CLI_INT, &head_epochs, 0, INFINITY, FALSE, FALSE, N_("Epochs of the head phase (at most, with early stopping; 0 skips it)"), "N" },
     { "finetune-epochs", LEAF_CLI_INT, &finetune_epochs, 0, INFINITY, FALSE, FALSE, N_("Epochs of the fine-tuning phase (0 skips it)"), "N" },
-    { "unfreeze", LEAF_CLI_INT, &unfreeze, 0, 8, FALSE, FALSE, N_("Last stages of features to fine-tune (default 2)"), "N" },
+    { "unfreeze", LEAF_CLI_INT, &unfreeze, 0, 8, FALSE, FALSE, N_("Last stages of features to fine-tune (default 3; the article preset 2)"), "N" },
     { "head-lr", LEAF_CLI_DOUBLE, &head_lr, 0, INFINITY, TRUE, FALSE, N_("Learning rate of the head phase"), "LR" },
     { "finetune-lr", LEAF_CLI_DOUBLE, &finetune_lr, 0, INFINITY, TRUE, FALSE, N_("Learning rate of fine-tuning"), "LR" },
     { "image-size", LEAF_CLI_INT, &image_size, 32, 1024, FALSE, FALSE, N_("Crop size in pixels (default 224)"), "N" },

@@ -230,6 +230,43 @@ test_changes_only (void)
     }
 }
 
+/* The presets are what was measured: the article's recipe, and the default chosen by 5-fold
+ * cross-validation (cv.py's "cut5-adamw-cosine-12"; BENCHMARKS.md "Choosing the default
+ * recipe"). A change to either must come with new figures there. */
+static void
+test_presets (void)
+{
+  LeafRecipe recipe;
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_ARTICLE);
+  g_assert_cmpuint (recipe.head_epochs, ==, 5);
+  g_assert_cmpfloat (recipe.head_lr, ==, 1e-3);
+  g_assert_cmpuint (recipe.unfreeze, ==, 2);
+  g_assert_cmpuint (recipe.finetune_epochs, ==, 10);
+  g_assert_cmpfloat (recipe.finetune_lr, ==, 1e-5);
+  g_assert_cmpint (recipe.optimizer, ==, LEAF_OPTIMIZER_ADAM);
+  g_assert_cmpint (recipe.schedule, ==, LEAF_SCHEDULE_CONSTANT);
+  g_assert_cmpfloat (recipe.label_smoothing, ==, 0.0);
+  g_assert_cmpuint (recipe.views, ==, 1);
+  g_assert_cmpuint (recipe.diagnosis_views, ==, 1);
+
+  leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
+  g_assert_true (recipe.head_early_stopping);
+  g_assert_cmpuint (recipe.unfreeze, ==, 3);
+  g_assert_cmpuint (leaf_recipe_cut (&recipe), ==, 6);
+  g_assert_cmpint (recipe.optimizer, ==, LEAF_OPTIMIZER_ADAMW);
+  g_assert_cmpfloat (recipe.weight_decay, ==, 0.01);
+  g_assert_cmpfloat (recipe.finetune_lr, ==, 3e-4);
+  g_assert_cmpfloat (recipe.finetune_head_lr, ==, 3e-4);
+  g_assert_cmpint (recipe.schedule, ==, LEAF_SCHEDULE_COSINE);
+  g_assert_cmpuint (recipe.finetune_epochs, ==, 12);
+  g_assert_false (recipe.finetune_early_stopping);
+  g_assert_cmpfloat (recipe.label_smoothing, ==, 0.1);
+  g_assert_cmpuint (recipe.views, ==, 0);
+  g_assert_cmpuint (recipe.diagnosis_views, ==, 8);
+  g_assert_true (leaf_recipe_validate (&recipe, NULL));
+}
+
 /* Automatic views: the 4 flips for small sets, fewer as photos x views would pass 20,000. */
 static void
 test_decide_views (void)
@@ -305,6 +342,7 @@ main (int   argc,
   g_test_add_func ("/recipe/json/invalid", test_invalid);
   g_test_add_func ("/recipe/learning-rate-bounds", test_learning_rate_bounds);
   g_test_add_func ("/recipe/json/changes-only", test_changes_only);
+  g_test_add_func ("/recipe/presets", test_presets);
   g_test_add_func ("/recipe/decide/views", test_decide_views);
   g_test_add_func ("/recipe/decide/nothing", test_decide_nothing);
   g_test_add_func ("/recipe/describe-record", test_describe_record);

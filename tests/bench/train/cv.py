@@ -39,9 +39,9 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 
 # The candidates compared in BENCHMARKS.md. "previous-default" is the default preset as it was
 # before this comparison (its models diagnosed from one view; the eight-view column is how
-# today's default, the same training, diagnoses); "adamw-cosine-8-views" is the recipe of a
-# PyTorch probe that looked better on one split; "default" and "article" are the presets as
-# they are now.
+# the default that followed it, the same training, diagnoses); "adamw-cosine-8-views" is the
+# recipe of a PyTorch probe that looked better on one split; "default" is the preset as it is
+# now, since 2026-12-05 the same recipe as "cut5-adamw-cosine-12".
 CANDIDATES = {
     "previous-default": {"preset": "default", "unfreeze": 2, "views": 4, "optimizer": "adam",
                          "finetune_lr": 1e-4, "finetune_head_lr": 1e-4, "schedule": "constant",
