@@ -148,8 +148,14 @@ with tempfile.TemporaryDirectory() as tmp:
     heat_dir = os.path.join(tmp, "heat")
     result = json.loads(run("predict", "--model", model, "--json", "--heatmap", heat_dir, photo))
     x = preprocess(Image.open(photo).convert("RGB"))[None]
+    # A model of the default preset diagnoses from the mean logits of the photo's eight flips
+    # and quarter turns (the dihedral group: the order does not matter to the mean).
+    views = [x]
+    if meta.get("diagnosis_views", 1) == 8:
+        views = [torch.rot90(v, k, (-2, -1)) for v in (x, x.transpose(-2, -1)) for k in range(4)]
     with torch.no_grad():
-        probs = torch.softmax(net(x)[0].double() / meta["temperature"], 0)
+        logits = torch.stack([net(v)[0] for v in views]).mean(0)
+        probs = torch.softmax(logits.double() / meta["temperature"], 0)
     top = int(probs.argmax())
     refer = bool(probs.max() < meta["refer_below"])
     check(result["refer"] == refer and result["top"][0]["index"] == top,
