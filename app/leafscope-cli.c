@@ -81,8 +81,12 @@ leaf_cli_open_catalog (LeafCli   *cli,
   g_autofree char *path = cli->catalog_path != NULL ? g_strdup (cli->catalog_path)
                                                      : leaf_catalog_get_default_path ();
 
-  return leaf_catalog_open (path, create ? LEAF_CATALOG_OPEN_CREATE : LEAF_CATALOG_OPEN_DEFAULT,
-                            error);
+  LeafCatalog *catalog = leaf_catalog_open (path, create ? LEAF_CATALOG_OPEN_CREATE
+                                                         : LEAF_CATALOG_OPEN_DEFAULT, error);
+
+  if (catalog != NULL && cli->labeller != NULL)
+    leaf_catalog_set_labeller (catalog, cli->labeller);
+  return catalog;
 }
 
 static LeafCliNumber *
@@ -258,6 +262,7 @@ print_usage (FILE *out)
       fprintf (out, "  %-14s %s\n", c->name, _(c->summary));
   fprintf (out, "\n%s\n", _("Options:"));
   fprintf (out, "  --catalog FILE %s\n", _("Catalog to use (default: $XDG_DATA_HOME/leafscope/default.leafscope)"));
+  fprintf (out, "  --labeller NAME %s\n", _("Label, adjudicate and undo as NAME (default: your user name)"));
   fprintf (out, "  --device NAME  %s\n", _("Compute on auto, cpu, cuda or cuda:N (default: $LEAFSCOPE_DEVICE, else auto: a CUDA GPU when there is one)"));
   fprintf (out, "  --version      %s\n", _("Print the version and exit"));
   fprintf (out, "  --help         %s\n", _("Show this help; SUBCOMMAND --help shows a subcommand's"));
@@ -276,6 +281,14 @@ is_device_name (const char *name)
          && strspn (index, "0123456789") == strlen (index);
 }
 
+static void
+cli_clear (LeafCli *cli)
+{
+  g_free (cli->catalog_path);
+  g_free (cli->device);
+  g_free (cli->labeller);
+}
+
 static const LeafCliCommand *
 find_command (const char *name)
 {
@@ -290,7 +303,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  LeafCli cli = { NULL, isatty (STDOUT_FILENO), NULL };
+  LeafCli cli = { NULL, isatty (STDOUT_FILENO), NULL, NULL };
   int i = 1;
   int status;
 
@@ -328,6 +341,13 @@ main (int   argc,
           g_free (cli.catalog_path);
           cli.catalog_path = g_strdup (argv[i] + strlen ("--catalog="));
         }
+      else if ((g_str_equal (argv[i], "--labeller") && i + 1 < argc)
+               || g_str_has_prefix (argv[i], "--labeller="))
+        {
+          g_free (cli.labeller);
+          cli.labeller = g_strdup (argv[i][strlen ("--labeller")] == '='
+                                   ? argv[i] + strlen ("--labeller=") : argv[++i]);
+        }
       else if ((g_str_equal (argv[i], "--device") && i + 1 < argc)
                || g_str_has_prefix (argv[i], "--device="))
         {
@@ -338,8 +358,7 @@ main (int   argc,
             {
               g_printerr (_("leafscope-cli: --device takes auto, cpu, cuda or cuda:N, not “%s”\n"),
                           name);
-              g_free (cli.catalog_path);
-              g_free (cli.device);
+              cli_clear (&cli);
               return 2;
             }
           g_free (cli.device);
@@ -369,8 +388,7 @@ main (int   argc,
 
   if (command->func == NULL)
     {
-      g_free (cli.catalog_path);
-      g_free (cli.device);
+      cli_clear (&cli);
       return run_model_program (command->name, argv);
     }
   if (cli.device != NULL && leaf_cli_use_device != NULL)
@@ -379,13 +397,11 @@ main (int   argc,
 
       if (!leaf_cli_use_device (&cli, &error))
         {
-          g_free (cli.catalog_path);
-          g_free (cli.device);
+          cli_clear (&cli);
           return leaf_cli_fail (&error);
         }
     }
   status = command->func (&cli, argc - i, argv + i);
-  g_free (cli.catalog_path);
-  g_free (cli.device);
+  cli_clear (&cli);
   return status;
 }

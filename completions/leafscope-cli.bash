@@ -104,7 +104,7 @@ _leafscope_cli()
         case $word in
             --catalog) value_of=--catalog ;;
             --catalog=*) _leafscope_cli_catalog=(--catalog "${word#--catalog=}") ;;
-            --device) ((${#command[@]} == 0)) && value_of=--device ;;
+            --device | --labeller) ((${#command[@]} == 0)) && value_of=$word ;;
             =) [[ ${COMP_WORDS[i - 1]} == --* ]] && value_of=${COMP_WORDS[i - 1]} ;;
             --*=*) ;;
             --*)
@@ -138,6 +138,8 @@ _leafscope_cli()
             _leafscope_cli_reply_value FILE "$cur"
         elif [[ $option == --device ]] && ((${#command[@]} == 0)); then
             _leafscope_cli_reply "$(printf '%s\n' auto cpu cuda)" "$cur"
+        elif [[ $option == --labeller ]] && ((${#command[@]} == 0)); then
+            COMPREPLY=()
         else
             _leafscope_cli_reply_value "$(_leafscope_cli_metavar "$option" "${command[@]}")" "$cur"
         fi
@@ -171,6 +173,13 @@ _leafscope_cli()
                 _leafscope_cli_reply "$(_leafscope_cli_verbs classes)" "$cur"
             elif ((${#positional[@]} == 1)) && [[ ${positional[0]} != add && ${positional[0]} != list ]]; then
                 _leafscope_cli_reply "$(_leafscope_cli_classes)" "$cur"
+            fi
+            ;;
+        adjudicate)
+            if ((${#positional[@]} == 0)); then
+                _leafscope_cli_reply "$(_leafscope_cli_classes)" "$cur"
+            else
+                _leafscope_cli_reply_value FILE "$cur"
             fi
             ;;
         label)

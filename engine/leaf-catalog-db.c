@@ -28,7 +28,8 @@
  * a change is a new entry. Version 1 is the labelling catalog; version 2 adds what training
  * records; version 3 makes models first-class: names, the note saying why a run's model was
  * or was not made active, and the active model; version 4 records with each prediction whether
- * the model would refer the photo, for the Library's Uncertain filter. */
+ * the model would refer the photo, for the Library's Uncertain filter; version 5 makes labels
+ * votes, with adjudications. */
 static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   /* 0 → 1 */
   "CREATE TABLE import_batches ("
@@ -176,6 +177,35 @@ static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
    * they go, and the window predicts the photos again with the active model. */
   "DELETE FROM predictions;"
   "ALTER TABLE predictions ADD COLUMN referred INTEGER CHECK (referred IN (0, 1));",
+
+  /* 4 → 5. A label is a labeller's vote: several people may label one photo. labels keeps
+   * what training and the Library use (the adjudicator's decision, else the majority of the
+   * ballots, else nothing while the top classes tie), derived from votes and adjudications
+   * whenever they change. Every label so far becomes its labeller's vote; events name the
+   * labeller whose vote they change (NULL in older events: their action's user). */
+  "CREATE TABLE votes ("
+  "  image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
+  "  labeller TEXT NOT NULL,"
+  "  class_id INTEGER NOT NULL REFERENCES classes (id),"
+  "  time TEXT NOT NULL,"
+  "  how TEXT NOT NULL CHECK (how IN ('folder-import', 'manual', 'suggestion')),"
+  "  PRIMARY KEY (image_id, labeller)"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX votes_labeller ON votes (labeller, image_id);"
+  /* The votes that count: a folder's name is where photos came from, not an opinion, so it
+   * counts only until someone votes on the photo. */
+  "CREATE VIEW ballots AS SELECT v.* FROM votes v WHERE v.how <> 'folder-import'"
+  "  OR NOT EXISTS (SELECT 1 FROM votes w WHERE w.image_id = v.image_id"
+  "                 AND w.how <> 'folder-import');"
+  "CREATE TABLE adjudications ("
+  "  image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,"
+  "  class_id INTEGER NOT NULL REFERENCES classes (id),"
+  "  adjudicator TEXT NOT NULL,"
+  "  time TEXT NOT NULL"
+  ");"
+  "ALTER TABLE label_events ADD COLUMN labeller TEXT;"
+  "INSERT INTO votes (image_id, labeller, class_id, time, how)"
+  "  SELECT image_id, user, class_id, time, how FROM labels;",
 };
 
 /* Counts what each version adds, in order: a header naming an older version than what its
@@ -185,6 +215,7 @@ static const char *const version_marks[LEAF_CATALOG_SCHEMA_VERSION] = {
   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'runs'",
   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'active_model'",
   "SELECT count(*) FROM pragma_table_info ('predictions') WHERE name = 'referred'",
+  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'votes'",
 };
 
 /* Model paths inside the catalog's folder become relative to it, as version 3 stores them, so
@@ -218,6 +249,14 @@ _leaf_now (void)
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
 
   return g_date_time_format (now, "%Y-%m-%dT%H:%M:%S.%fZ");
+}
+
+/* Until told otherwise (Preferences, `--labeller`), a label is the vote of the account that
+ * made it, as labels were before votes. */
+const char *
+_leaf_default_labeller (void)
+{
+  return g_get_user_name ();
 }
 
 GDateTime *
@@ -611,6 +650,7 @@ db_new (const char *path)
   LeafDb *db = g_new0 (LeafDb, 1);
 
   db->path = g_strdup (path);
+  db->labeller = g_strdup (_leaf_default_labeller ());
   db->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_statement);
   return db;
 }
@@ -934,6 +974,7 @@ _leaf_db_close (LeafDb *db)
                    sqlite3_errmsg (db->handle));
     }
   g_free (db->path);
+  g_free (db->labeller);
   g_free (db);
 }
 

@@ -488,7 +488,7 @@ build_label_count_sql (const LeafImageQuery *query)
   gboolean image_filters = query->missing_only ||
                            (query->name_contains != NULL && *query->name_contains != '\0') ||
                            query->taken_after != NULL || query->taken_before != NULL ||
-                           query->split != LEAF_SPLIT_NONE ||
+                           query->split != LEAF_SPLIT_NONE || query->disputed_only ||
                            query_joins_prediction (query, TRUE);
 
   if (image_filters)
@@ -557,6 +557,8 @@ build_sql (const LeafImageQuery *query,
     g_string_append (sql, "AND p.referred ");
   if (query->unreviewed_only && query->model_id > 0)
     g_string_append (sql, "AND p.referred IS NULL ");
+  if (query->disputed_only)
+    g_string_append (sql, "AND i.id IN (" LEAF_DISPUTED_IMAGES_SQL ") ");
 
   if (count)
     return g_string_free (sql, FALSE);

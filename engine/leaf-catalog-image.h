@@ -74,6 +74,8 @@ typedef enum
  *   the model's threshold, or the photo unlike its training photos), as Diagnose does
  * @unreviewed_only: only images @model_id has not reviewed: without its prediction, or with
  *   one that does not say whether it would refer the image
+ * @disputed_only: only images whose labellers disagree and that nobody adjudicated yet (the
+ *   adjudication queue)
  * @sort: row order; ties are broken by import order
  *
  * A filter over the catalog's images. A zeroed struct (`LeafImageQuery q = { 0 };`) selects
@@ -93,6 +95,7 @@ typedef struct
   gboolean disagreements_only;
   gboolean uncertain_only;
   gboolean unreviewed_only;
+  gboolean disputed_only;
   LeafImageSort sort;
 } LeafImageQuery;
 

@@ -14,8 +14,11 @@
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
 
-/* Every change of a label is an event of an action; an action is what one undo takes back. The
- * history lives in the catalog, so undo and redo work across restarts and processes. */
+/* A label is a labeller's vote: each labeller has at most one per image, in votes. What training
+ * and the Library use, labels, follows from the votes and any adjudication (resolve_label), and
+ * is written nowhere else. Every change of a vote is an event of an action; an action is what
+ * one undo takes back, and each labeller undoes only their own. The history lives in the
+ * catalog, so undo and redo work across restarts and processes. */
 
 gint64
 _leaf_labels_new_action (LeafDb        *db,
@@ -26,15 +29,20 @@ _leaf_labels_new_action (LeafDb        *db,
   g_autoptr(LeafStmt) discard = NULL;
   g_autoptr(LeafStmt) insert = NULL;
 
-  /* A new action ends the redo stack, as in any editor; the undone actions stay as history. */
-  discard = _leaf_db_prepare (db, "UPDATE label_actions SET state = 2 WHERE state = 1", error);
-  if (discard == NULL || !_leaf_db_run (db, discard, error))
+  /* A new action ends the labeller's redo stack, as in any editor; the undone actions stay as
+   * history. */
+  discard = _leaf_db_prepare (db, "UPDATE label_actions SET state = 2 WHERE state = 1 AND user = ?",
+                              error);
+  if (discard == NULL)
+    return 0;
+  _leaf_bind_text (discard, 1, db->labeller);
+  if (!_leaf_db_run (db, discard, error))
     return 0;
   insert = _leaf_db_prepare (db, "INSERT INTO label_actions (user, time, how) VALUES (?, ?, ?)",
                              error);
   if (insert == NULL)
     return 0;
-  _leaf_bind_text (insert, 1, g_get_user_name ());
+  _leaf_bind_text (insert, 1, db->labeller);
   _leaf_bind_text (insert, 2, now);
   _leaf_bind_text (insert, 3, leaf_label_how_to_string (how));
   if (!_leaf_db_run (db, insert, error))
@@ -62,7 +70,7 @@ _leaf_labels_action_is_open (LeafDb  *db,
   return FALSE;
 }
 
-/* The label an image has now; class_id 0 when it has none. */
+/* A labeller's vote on an image; class_id 0 when they have none. user is the labeller. */
 typedef struct
 {
   gint64 class_id;
@@ -82,19 +90,22 @@ label_state_clear (LabelState *state)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LabelState, label_state_clear)
 
 static gboolean
-read_label (LeafDb      *db,
-            gint64       image_id,
-            LabelState  *state,
-            GError     **error)
+read_vote (LeafDb      *db,
+           gint64       image_id,
+           const char  *labeller,
+           LabelState  *state,
+           GError     **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT class_id, user, time, how FROM labels WHERE image_id = ?", error);
+    _leaf_db_prepare (db, "SELECT class_id, labeller, time, how FROM votes "
+                      "WHERE image_id = ? AND labeller = ?", error);
   int rc;
 
   memset (state, 0, sizeof *state);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_text (stmt, 2, labeller);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     {
@@ -109,12 +120,14 @@ read_label (LeafDb      *db,
   return TRUE;
 }
 
+/* Runs sql, whose only parameter is an image id. */
 static gboolean
-delete_label (LeafDb   *db,
-              gint64    image_id,
-              GError  **error)
+run_for_image (LeafDb      *db,
+               const char  *sql,
+               gint64       image_id,
+               GError     **error)
 {
-  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, "DELETE FROM labels WHERE image_id = ?", error);
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
 
   if (stmt == NULL)
     return FALSE;
@@ -122,53 +135,126 @@ delete_label (LeafDb   *db,
   return _leaf_db_run (db, stmt, error);
 }
 
-/* Writes a label with the provenance of an action (its user, time and how). */
+/**
+ * _leaf_labels_resolve:
+ *
+ * Derives an image's label from its adjudication, else from the class most of its ballots name
+ * (its votes, folder imports only while nobody voted; the latest of those votes giving the
+ * provenance); an image whose top classes tie has no label until someone adjudicates or votes
+ * again.
+ */
+gboolean
+_leaf_labels_resolve (LeafDb  *db,
+                      gint64   image_id,
+                      GError **error)
+{
+  return run_for_image (db, "DELETE FROM labels WHERE image_id = ?1", image_id, error) &&
+         run_for_image (db,
+                        "INSERT INTO labels (image_id, class_id, user, time, how) "
+                        "SELECT image_id, class_id, adjudicator, time, 'manual' "
+                        "FROM adjudications WHERE image_id = ?1 "
+                        "UNION ALL "
+                        "SELECT * FROM ("
+                        "  WITH tally AS (SELECT class_id, count(*) AS n FROM ballots "
+                        "                 WHERE image_id = ?1 GROUP BY class_id) "
+                        "  SELECT v.image_id, v.class_id, v.labeller, v.time, v.how "
+                        "  FROM ballots v JOIN tally t ON t.class_id = v.class_id "
+                        "  WHERE v.image_id = ?1 "
+                        "    AND NOT EXISTS (SELECT 1 FROM adjudications WHERE image_id = ?1) "
+                        "    AND t.n > coalesce ((SELECT max (n) FROM tally "
+                        "                         WHERE class_id <> t.class_id), 0) "
+                        "  ORDER BY v.time DESC, v.labeller LIMIT 1)",
+                        image_id, error);
+}
+
 static gboolean
-write_label_of_action (LeafDb   *db,
-                       gint64    image_id,
-                       gint64    class_id,
-                       gint64    action_id,
-                       GError  **error)
+delete_vote (LeafDb      *db,
+             gint64       image_id,
+             const char  *labeller,
+             GError     **error)
+{
+  g_autoptr(LeafStmt) stmt =
+    _leaf_db_prepare (db, "DELETE FROM votes WHERE image_id = ? AND labeller = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_text (stmt, 2, labeller);
+  return _leaf_db_run (db, stmt, error) && _leaf_labels_resolve (db, image_id, error);
+}
+
+/* Writes a labeller's vote with the time and how of an action. */
+static gboolean
+write_vote_of_action (LeafDb      *db,
+                      gint64       image_id,
+                      const char  *labeller,
+                      gint64       class_id,
+                      gint64       action_id,
+                      GError     **error)
 {
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db,
-                      "INSERT INTO labels (image_id, class_id, user, time, how) "
-                      "SELECT ?1, ?2, user, time, how FROM label_actions WHERE id = ?3 "
-                      "ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id, "
-                      "user = excluded.user, time = excluded.time, how = excluded.how",
+                      "INSERT INTO votes (image_id, labeller, class_id, time, how) "
+                      "SELECT ?1, ?2, ?3, time, how FROM label_actions WHERE id = ?4 "
+                      "ON CONFLICT (image_id, labeller) DO UPDATE SET "
+                      "class_id = excluded.class_id, time = excluded.time, how = excluded.how",
                       error);
 
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, image_id);
-  sqlite3_bind_int64 (stmt, 2, class_id);
-  sqlite3_bind_int64 (stmt, 3, action_id);
-  return _leaf_db_run (db, stmt, error);
+  _leaf_bind_text (stmt, 2, labeller);
+  sqlite3_bind_int64 (stmt, 3, class_id);
+  sqlite3_bind_int64 (stmt, 4, action_id);
+  return _leaf_db_run (db, stmt, error) && _leaf_labels_resolve (db, image_id, error);
 }
 
+/* Writes the vote of state->user. */
 static gboolean
-write_label_state (LeafDb            *db,
-                   gint64             image_id,
-                   const LabelState  *state,
-                   GError           **error)
+write_vote_state (LeafDb            *db,
+                  gint64             image_id,
+                  const LabelState  *state,
+                  GError           **error)
 {
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db,
-                      "INSERT OR REPLACE INTO labels (image_id, class_id, user, time, how) "
+                      "INSERT OR REPLACE INTO votes (image_id, labeller, class_id, time, how) "
                       "VALUES (?, ?, ?, ?, ?)",
                       error);
 
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, image_id);
-  sqlite3_bind_int64 (stmt, 2, state->class_id);
-  _leaf_bind_text (stmt, 3, state->user);
+  _leaf_bind_text (stmt, 2, state->user);
+  sqlite3_bind_int64 (stmt, 3, state->class_id);
   _leaf_bind_text (stmt, 4, state->time);
   _leaf_bind_text (stmt, 5, state->how);
-  return _leaf_db_run (db, stmt, error);
+  return _leaf_db_run (db, stmt, error) && _leaf_labels_resolve (db, image_id, error);
 }
 
-/* given: the provenance to record, or NULL for the action's own. */
+/* Whether sql, a query with one parameter, finds a row for id. */
+static gboolean
+find_row (LeafDb      *db,
+          const char  *sql,
+          gint64       id,
+          gboolean    *found,
+          GError     **error)
+{
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  *found = rc == SQLITE_ROW;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return _leaf_db_fail (db, error);
+  return TRUE;
+}
+
+/* given: the vote to record (its labeller, time and how), or NULL for a vote of the action's
+ * user with the action's time and how. */
 static gboolean
 apply_label (LeafDb             *db,
              gint64              action_id,
@@ -180,17 +266,44 @@ apply_label (LeafDb             *db,
              GError            **error)
 {
   g_auto(LabelState) old = { 0 };
-  g_autoptr(LeafStmt) how_stmt = NULL;
+  g_autoptr(LeafStmt) action_stmt = NULL;
   g_autoptr(LeafStmt) event = NULL;
   g_autofree char *now = _leaf_now ();
+  g_autofree char *action_how = NULL;
+  g_autofree char *labeller = NULL;
   gboolean same;
 
   if (changed != NULL)
     *changed = FALSE;
-  if (!read_label (db, image_id, &old, error))
+  if (given != NULL)
+    labeller = g_strdup (given->user);
+  else
+    {
+      action_stmt = _leaf_db_prepare (db, "SELECT how, user FROM label_actions WHERE id = ?",
+                                      error);
+      if (action_stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (action_stmt, 1, action_id);
+      if (sqlite3_step (action_stmt) != SQLITE_ROW)
+        return _leaf_db_fail (db, error);
+      action_how = g_strdup (_leaf_column_text (action_stmt, 0));
+      labeller = g_strdup (_leaf_column_text (action_stmt, 1));
+      g_clear_pointer (&action_stmt, _leaf_stmt_release);
+    }
+
+  if (only_if_unlabeled)
+    {
+      /* Folder imports label what nobody labelled yet. */
+      gboolean voted;
+
+      if (!find_row (db, "SELECT 1 FROM votes WHERE image_id = ? LIMIT 1", image_id, &voted,
+                     error))
+        return FALSE;
+      if (voted)
+        return TRUE;
+    }
+  if (!read_vote (db, image_id, labeller, &old, error))
     return FALSE;
-  if (old.class_id > 0 && only_if_unlabeled)
-    return TRUE;
 
   /* The same class with the same provenance is no change; the same class confirmed by other
    * means (a person confirming a folder's label) is, because the provenance changes. */
@@ -198,37 +311,27 @@ apply_label (LeafDb             *db,
    * one spreadsheet twice changes nothing the second time. */
   if (given != NULL)
     same = old.class_id == class_id && g_strcmp0 (old.how, given->how) == 0 &&
-           g_strcmp0 (old.user, given->user) == 0 &&
            (given->time == NULL || g_strcmp0 (old.time, given->time) == 0);
   else
-    {
-      how_stmt = _leaf_db_prepare (db, "SELECT how FROM label_actions WHERE id = ?", error);
-      if (how_stmt == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (how_stmt, 1, action_id);
-      if (sqlite3_step (how_stmt) != SQLITE_ROW)
-        return _leaf_db_fail (db, error);
-      same = old.class_id == class_id &&
-             (class_id == 0 || g_strcmp0 (old.how, _leaf_column_text (how_stmt, 0)) == 0);
-      g_clear_pointer (&how_stmt, _leaf_stmt_release);
-    }
+    same = old.class_id == class_id &&
+           (class_id == 0 || g_strcmp0 (old.how, action_how) == 0);
   if (same)
     return TRUE;
 
-  if (class_id == 0 ? !delete_label (db, image_id, error)
-      : given != NULL ? !write_label_state (db, image_id,
-                                            &(LabelState) { class_id, given->user,
-                                                            given->time != NULL ? given->time
-                                                                                : now,
-                                                            given->how },
-                                            error)
-      : !write_label_of_action (db, image_id, class_id, action_id, error))
+  if (class_id == 0 ? !delete_vote (db, image_id, labeller, error)
+      : given != NULL ? !write_vote_state (db, image_id,
+                                           &(LabelState) { class_id, labeller,
+                                                           given->time != NULL ? given->time
+                                                                               : now,
+                                                           given->how },
+                                           error)
+      : !write_vote_of_action (db, image_id, labeller, class_id, action_id, error))
     return FALSE;
 
   event = _leaf_db_prepare (db,
                             "INSERT INTO label_events (action_id, image_id, old_class_id, "
-                            "old_user, old_time, old_how, new_class_id) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            "old_user, old_time, old_how, new_class_id, labeller) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             error);
   if (event == NULL)
     return FALSE;
@@ -239,6 +342,7 @@ apply_label (LeafDb             *db,
   _leaf_bind_text (event, 5, old.time);
   _leaf_bind_text (event, 6, old.how);
   _leaf_bind_id (event, 7, class_id);
+  _leaf_bind_text (event, 8, labeller);
   if (!_leaf_db_run (db, event, error))
     return FALSE;
   if (changed != NULL)
@@ -288,19 +392,13 @@ check_exists (LeafDb      *db,
               const char  *not_found,
               GError     **error)
 {
-  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
-  int rc;
+  gboolean found;
 
-  if (stmt == NULL)
+  if (!find_row (db, sql, id, &found, error))
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return TRUE;
-  if (rc != SQLITE_DONE)
-    return _leaf_db_fail (db, error);
-  g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND, not_found, id);
-  return FALSE;
+  if (!found)
+    g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND, not_found, id);
+  return found;
 }
 
 /**
@@ -427,19 +525,21 @@ describe_action (LeafDb   *db,
                           n_events);
 }
 
-/* The action the next undo (state 0, newest) or redo (state 1, oldest) would take, or 0. */
+/* The labeller's action the next undo (state 0, newest) or redo (state 1, oldest) would take,
+ * or 0. */
 static gint64
 next_action (LeafDb   *db,
              gboolean  undo,
              GError  **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, undo ? "SELECT max(id) FROM label_actions WHERE state = 0"
-                               : "SELECT min(id) FROM label_actions WHERE state = 1",
+    _leaf_db_prepare (db, undo ? "SELECT max(id) FROM label_actions WHERE state = 0 AND user = ?"
+                               : "SELECT min(id) FROM label_actions WHERE state = 1 AND user = ?",
                       error);
 
   if (stmt == NULL)
     return -1;
+  _leaf_bind_text (stmt, 1, db->labeller);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       _leaf_db_fail (db, error);
@@ -451,6 +551,7 @@ next_action (LeafDb   *db,
 typedef struct
 {
   gint64 image_id;
+  char *labeller;
   LabelState old;
   gint64 new_class_id;
 } Event;
@@ -458,7 +559,10 @@ typedef struct
 static void
 event_clear (gpointer data)
 {
-  label_state_clear (&((Event *) data)->old);
+  Event *event = data;
+
+  g_free (event->labeller);
+  label_state_clear (&event->old);
 }
 
 static GArray *
@@ -469,8 +573,10 @@ load_events (LeafDb   *db,
   g_autoptr(GArray) events = g_array_new (FALSE, FALSE, sizeof (Event));
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db,
-                      "SELECT image_id, old_class_id, old_user, old_time, old_how, new_class_id "
-                      "FROM label_events WHERE action_id = ? ORDER BY id",
+                      "SELECT e.image_id, e.old_class_id, e.old_user, e.old_time, e.old_how, "
+                      "  e.new_class_id, coalesce (e.labeller, a.user) "
+                      "FROM label_events e JOIN label_actions a ON a.id = e.action_id "
+                      "WHERE e.action_id = ? ORDER BY e.id",
                       error);
   int rc;
 
@@ -482,6 +588,7 @@ load_events (LeafDb   *db,
     {
       Event event = {
         sqlite3_column_int64 (stmt, 0),
+        g_strdup (_leaf_column_text (stmt, 6)),
         {
           sqlite3_column_int64 (stmt, 1),
           g_strdup (_leaf_column_text (stmt, 2)),
@@ -500,8 +607,8 @@ load_events (LeafDb   *db,
   return g_steal_pointer (&events);
 }
 
-/* Takes one event back (undo) or applies it again (redo). An image whose label was changed
- * since by another action (possible when two programs label at once) is left alone. */
+/* Takes one event back (undo) or applies it again (redo). A vote changed since by another
+ * action (possible when two programs label at once as one labeller) is left alone. */
 static gboolean
 replay_event (LeafDb       *db,
               gint64        action_id,
@@ -516,7 +623,7 @@ replay_event (LeafDb       *db,
   gboolean usable = TRUE;
 
   *changed = FALSE;
-  if (!read_label (db, event->image_id, &now, error))
+  if (!read_vote (db, event->image_id, event->labeller, &now, error))
     return FALSE;
   if (now.class_id != expected)
     return TRUE;
@@ -526,15 +633,21 @@ replay_event (LeafDb       *db,
     return TRUE;
   if (target == 0)
     {
-      if (!delete_label (db, event->image_id, error))
+      if (!delete_vote (db, event->image_id, event->labeller, error))
         return FALSE;
     }
   else if (undo)
     {
-      if (!write_label_state (db, event->image_id, &event->old, error))
+      /* The vote back as it was; events from before votes named the earlier label's
+       * labeller, who may be someone else, so the vote stays this labeller's. */
+      LabelState old = event->old;
+
+      old.user = event->labeller;
+      if (!write_vote_state (db, event->image_id, &old, error))
         return FALSE;
     }
-  else if (!write_label_of_action (db, event->image_id, target, action_id, error))
+  else if (!write_vote_of_action (db, event->image_id, event->labeller, target, action_id,
+                                  error))
     return FALSE;
   *changed = TRUE;
   return TRUE;
@@ -689,4 +802,312 @@ leaf_catalog_get_redo_description (LeafCatalog *self)
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
   return get_description (self, FALSE);
+}
+
+/**
+ * leaf_catalog_adjudicate:
+ * @self: a #LeafCatalog
+ * @image_ids: (array length=n_images): the photos decided
+ * @n_images: how many
+ * @class_id: the class decided, or 0 to withdraw the decision (the votes decide again)
+ * @error: return location for a #GError
+ *
+ * Records the labeller's decision on photos, whatever their votes say: it is their label from
+ * now on, and later votes do not change it. The votes stay as they were, for agreement.
+ *
+ * Returns: %TRUE when the decisions are on disk
+ */
+gboolean
+leaf_catalog_adjudicate (LeafCatalog   *self,
+                         const gint64  *image_ids,
+                         gsize          n_images,
+                         gint64         class_id,
+                         GError       **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
+  g_autoptr(GArray) ids = NULL;
+  g_autofree char *now = _leaf_now ();
+  LeafDb *db;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (image_ids != NULL || n_images == 0, FALSE);
+  g_return_val_if_fail (class_id >= 0, FALSE);
+
+  if (n_images == 0)
+    return TRUE;
+  locker = _leaf_catalog_locker_new (self);
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
+      (class_id > 0 &&
+       !check_exists (db, "SELECT 1 FROM classes WHERE id = ? AND NOT removed", class_id,
+                      _("The catalog has no class with id %" PRId64 "."), error)))
+    return FALSE;
+
+  ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n_images);
+  for (gsize i = 0; i < n_images; i++)
+    {
+      g_autoptr(LeafStmt) stmt = NULL;
+
+      if (!check_exists (db, "SELECT 1 FROM images WHERE id = ?", image_ids[i],
+                         _("The catalog has no image with id %" PRId64 "."), error))
+        return FALSE;
+      stmt = _leaf_db_prepare (db, class_id > 0
+                                   ? "INSERT OR REPLACE INTO adjudications "
+                                     "(image_id, class_id, adjudicator, time) VALUES (?, ?, ?, ?)"
+                                   : "DELETE FROM adjudications WHERE image_id = ?",
+                               error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, image_ids[i]);
+      if (class_id > 0)
+        {
+          sqlite3_bind_int64 (stmt, 2, class_id);
+          _leaf_bind_text (stmt, 3, db->labeller);
+          _leaf_bind_text (stmt, 4, now);
+        }
+      if (!_leaf_db_run (db, stmt, error) || !_leaf_labels_resolve (db, image_ids[i], error))
+        return FALSE;
+      g_array_append_val (ids, image_ids[i]);
+    }
+  if (!_leaf_txn_commit (&txn, error))
+    return FALSE;
+  _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_LABELS, g_steal_pointer (&ids));
+  return TRUE;
+}
+
+void
+leaf_vote_info_free (LeafVoteInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->labeller);
+  g_free (info->class_name);
+  g_free (info->time);
+  g_free (info);
+}
+
+/**
+ * leaf_catalog_list_votes:
+ * @self: a #LeafCatalog
+ * @image_id: a photo
+ * @adjudicator: (out) (optional) (nullable) (transfer full): who decided the photo's label, or
+ *   %NULL when nobody did
+ * @adjudicated_class_id: (out) (optional): the class decided, or 0
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type LeafVoteInfo): everyone's vote on the photo,
+ *   oldest first, or %NULL on error
+ */
+GPtrArray *
+leaf_catalog_list_votes (LeafCatalog  *self,
+                         gint64        image_id,
+                         char        **adjudicator,
+                         gint64       *adjudicated_class_id,
+                         GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(GPtrArray) votes = g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_vote_info_free);
+  g_autoptr(LeafStmt) stmt = NULL;
+  g_autoptr(LeafStmt) decided = NULL;
+  LeafDb *db;
+  int rc;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+      (stmt = _leaf_db_prepare (db,
+                                "SELECT v.labeller, v.class_id, c.name, v.time, v.how, "
+                                "  EXISTS (SELECT 1 FROM ballots b WHERE b.image_id = v.image_id "
+                                "          AND b.labeller = v.labeller) "
+                                "FROM votes v JOIN classes c ON c.id = v.class_id "
+                                "WHERE v.image_id = ? ORDER BY v.time, v.labeller",
+                                error)) == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, image_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      LeafVoteInfo *info = g_new0 (LeafVoteInfo, 1);
+
+      info->labeller = g_strdup (_leaf_column_text (stmt, 0));
+      info->class_id = sqlite3_column_int64 (stmt, 1);
+      info->class_name = g_strdup (_leaf_column_text (stmt, 2));
+      info->time = g_strdup (_leaf_column_text (stmt, 3));
+      leaf_label_how_from_string (_leaf_column_text (stmt, 4), &info->how);
+      info->counts = sqlite3_column_int (stmt, 5) != 0;
+      g_ptr_array_add (votes, info);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+
+  if ((decided = _leaf_db_prepare (db, "SELECT adjudicator, class_id FROM adjudications "
+                                   "WHERE image_id = ?", error)) == NULL)
+    return NULL;
+  sqlite3_bind_int64 (decided, 1, image_id);
+  rc = sqlite3_step (decided);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  if (adjudicator != NULL)
+    *adjudicator = rc == SQLITE_ROW ? g_strdup (_leaf_column_text (decided, 0)) : NULL;
+  if (adjudicated_class_id != NULL)
+    *adjudicated_class_id = rc == SQLITE_ROW ? sqlite3_column_int64 (decided, 1) : 0;
+  return g_steal_pointer (&votes);
+}
+
+void
+leaf_agreement_free (LeafAgreement *agreement)
+{
+  if (agreement == NULL)
+    return;
+  for (guint i = 0; agreement->classes != NULL && i < agreement->classes->len; i++)
+    g_free (g_array_index (agreement->classes, LeafClassAgreement, i).class_name);
+  g_clear_pointer (&agreement->classes, g_array_unref);
+  g_free (agreement);
+}
+
+static gint64
+count_of (LeafDb      *db,
+          const char  *sql,
+          GError     **error)
+{
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
+
+  if (stmt == NULL)
+    return -1;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      _leaf_db_fail (db, error);
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/**
+ * leaf_catalog_get_agreement:
+ * @self: a #LeafCatalog
+ * @error: return location for a #GError
+ *
+ * How far the labellers agree beyond chance, over the ballots of photos that two or more
+ * labelled (see leaf_agreement_kappa()), overall and per class among the classes in use.
+ *
+ * Returns: (transfer full): the agreement, or %NULL on error
+ */
+LeafAgreement *
+leaf_catalog_get_agreement (LeafCatalog  *self,
+                            GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(LeafAgreement) agreement = g_new0 (LeafAgreement, 1);
+  g_autoptr(GArray) votes = g_array_new (FALSE, FALSE, sizeof (LeafVote));
+  g_autoptr(GHashTable) raters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) categories = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                            NULL);
+  g_autoptr(LeafStmt) classes = NULL;
+  g_autoptr(LeafStmt) stmt = NULL;
+  g_autoptr(LeafStmt) sources = NULL;
+  gint64 n;
+  LeafDb *db;
+  int rc;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  agreement->classes = g_array_new (FALSE, FALSE, sizeof (LeafClassAgreement));
+  locker = _leaf_catalog_locker_new (self);
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+      (classes = _leaf_db_prepare (db, "SELECT id, name FROM classes WHERE NOT removed "
+                                   "ORDER BY position, id", error)) == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (classes)) == SQLITE_ROW)
+    {
+      LeafClassAgreement one = { sqlite3_column_int64 (classes, 0),
+                                 g_strdup (_leaf_column_text (classes, 1)) };
+
+      g_array_append_val (agreement->classes, one);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  /* Removed classes can still have votes: they index after the ones in use. */
+  for (guint k = 0; k < agreement->classes->len; k++)
+    g_hash_table_insert (categories,
+                         g_memdup2 (&g_array_index (agreement->classes, LeafClassAgreement,
+                                                    k).class_id, sizeof (gint64)),
+                         GUINT_TO_POINTER (k));
+
+  if ((stmt = _leaf_db_prepare (db, "SELECT image_id, labeller, class_id FROM ballots", error))
+      == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *labeller = _leaf_column_text (stmt, 1);
+      gint64 class_id = sqlite3_column_int64 (stmt, 2);
+      gpointer rater, category;
+      LeafVote vote;
+
+      if (!g_hash_table_lookup_extended (raters, labeller, NULL, &rater))
+        {
+          rater = GUINT_TO_POINTER (g_hash_table_size (raters));
+          g_hash_table_insert (raters, g_strdup (labeller), rater);
+        }
+      if (!g_hash_table_lookup_extended (categories, &class_id, NULL, &category))
+        {
+          category = GUINT_TO_POINTER (g_hash_table_size (categories));
+          g_hash_table_insert (categories, g_memdup2 (&class_id, sizeof class_id), category);
+        }
+      /* Image ids index photos: rows are numbered from 1 and never reach 2^32 in practice. */
+      vote = (LeafVote) { (guint) sqlite3_column_int64 (stmt, 0), GPOINTER_TO_UINT (rater),
+                          GPOINTER_TO_UINT (category) };
+      g_array_append_val (votes, vote);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  leaf_agreement_kappa ((LeafVote *) votes->data, votes->len, g_hash_table_size (categories), -1,
+                        &agreement->overall);
+  for (guint k = 0; k < agreement->classes->len; k++)
+    leaf_agreement_kappa ((LeafVote *) votes->data, votes->len, g_hash_table_size (categories),
+                          k, &g_array_index (agreement->classes, LeafClassAgreement, k).kappa);
+
+  if ((n = count_of (db, "SELECT count (DISTINCT labeller) FROM votes "
+                     "WHERE how <> 'folder-import'", error)) < 0)
+    return NULL;
+  agreement->n_labellers = n;
+  if ((n = count_of (db, "SELECT count (*) FROM (" LEAF_DISPUTED_IMAGES_SQL ")", error)) < 0)
+    return NULL;
+  agreement->n_disputed = n;
+  if ((n = count_of (db, "SELECT count (*) FROM adjudications", error)) < 0)
+    return NULL;
+  agreement->n_adjudicated = n;
+
+  /* Labels by how many ballots gave them, and whether those agreed. */
+  if ((sources = _leaf_db_prepare (db,
+                                   "SELECT coalesce (sum (n = 1), 0), "
+                                   "  coalesce (sum (n > 1 AND k = 1), 0), "
+                                   "  coalesce (sum (n > 1 AND k > 1), 0) "
+                                   "FROM (SELECT count (*) AS n, count (DISTINCT b.class_id) AS k "
+                                   "      FROM ballots b JOIN labels l ON l.image_id = b.image_id "
+                                   "      WHERE b.image_id NOT IN "
+                                   "        (SELECT image_id FROM adjudications) "
+                                   "      GROUP BY b.image_id)",
+                                   error)) == NULL)
+    return NULL;
+  if (sqlite3_step (sources) != SQLITE_ROW)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  agreement->n_single = sqlite3_column_int64 (sources, 0);
+  agreement->n_unanimous = sqlite3_column_int64 (sources, 1);
+  agreement->n_majority = sqlite3_column_int64 (sources, 2);
+  return g_steal_pointer (&agreement);
 }

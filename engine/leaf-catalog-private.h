@@ -31,6 +31,7 @@ typedef struct
   gboolean read_only;      /* the file is not writable by us: opened for reading only */
   LeafFileId wal_id;       /* the -wal and -shm files this connection has open */
   LeafFileId shm_id;
+  char *labeller;          /* whose votes labelling writes and whose actions undo takes back */
 } LeafDb;
 
 /* A borrowed cached statement; the autoptr cleanup resets it and clears its bindings so that no
@@ -137,6 +138,7 @@ _leaf_column_text (LeafStmt *stmt,
 
 /* The current time as the catalog stores it: ISO 8601, UTC, microseconds. */
 char      *_leaf_now                     (void);
+const char *_leaf_default_labeller       (void);
 GDateTime *_leaf_parse_time              (const char *text);
 char      *_leaf_format_local_time       (GDateTime  *time);
 
@@ -230,9 +232,9 @@ gint64     _leaf_labels_new_action       (LeafDb            *db,
 gboolean   _leaf_labels_action_is_open   (LeafDb            *db,
                                           gint64             action_id,
                                           GError           **error);
-/* Sets (class_id > 0) or removes (class_id == 0) one image's label with the user, time and how
- * of action_id, and records it there. only_if_unlabeled leaves labelled images alone; changed
- * (optional) says whether anything happened. */
+/* Sets (class_id > 0) or removes (class_id == 0) the vote on one image of action_id's user, with
+ * its time and how, and records it there. only_if_unlabeled leaves images anyone voted on
+ * alone; changed (optional) says whether anything happened. */
 gboolean   _leaf_labels_apply            (LeafDb            *db,
                                           gint64             action_id,
                                           gint64             image_id,
@@ -240,9 +242,9 @@ gboolean   _leaf_labels_apply            (LeafDb            *db,
                                           gboolean           only_if_unlabeled,
                                           gboolean          *changed,
                                           GError           **error);
-/* The same with a provenance of its own (a label brought from another tool, which says who
- * made it, when (NULL: now) and how), recorded in action_id for undo. A redo gives it the
- * action's. */
+/* The same for a vote of its own (a label brought from another tool, which says who made it,
+ * when (NULL: now) and how), recorded in action_id for undo. A redo gives it the action's time
+ * and how. */
 gboolean   _leaf_labels_apply_given      (LeafDb            *db,
                                           gint64             action_id,
                                           gint64             image_id,
@@ -252,6 +254,17 @@ gboolean   _leaf_labels_apply_given      (LeafDb            *db,
                                           LeafLabelHow       how,
                                           gboolean           only_if_unlabeled,
                                           gboolean          *changed,
+                                          GError           **error);
+
+/* Photos whose ballots name more than one class and that nobody adjudicated: the adjudication
+ * queue. */
+#define LEAF_DISPUTED_IMAGES_SQL \
+  "SELECT image_id FROM ballots GROUP BY image_id HAVING count (DISTINCT class_id) > 1 " \
+  "EXCEPT SELECT image_id FROM adjudications"
+
+/* Derives one image's label from its votes and adjudication. */
+gboolean   _leaf_labels_resolve          (LeafDb            *db,
+                                          gint64             image_id,
                                           GError           **error);
 
 /* Runs (leaf-catalog-runs.c): marks the runs of processes that died as interrupted */

@@ -216,6 +216,50 @@ leaf_catalog_get_path (LeafCatalog *self)
 }
 
 /**
+ * leaf_catalog_set_labeller:
+ * @self: a #LeafCatalog
+ * @labeller: (nullable): the name this program's labels are recorded under, or %NULL or empty
+ *   for the account's user name
+ *
+ * Labels are votes: each labeller has one per photo, and undo and redo take back only the
+ * labeller's own actions. Names are trimmed of surrounding white space.
+ */
+void
+leaf_catalog_set_labeller (LeafCatalog *self,
+                           const char  *labeller)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autofree char *name = g_strstrip (g_strdup (labeller != NULL ? labeller : ""));
+
+  g_return_if_fail (LEAF_IS_CATALOG (self));
+
+  locker = _leaf_catalog_locker_new (self);
+  if (self->db == NULL)
+    return;
+  g_free (self->db->labeller);
+  self->db->labeller = name[0] != '\0' ? g_steal_pointer (&name)
+                                        : g_strdup (_leaf_default_labeller ());
+}
+
+/**
+ * leaf_catalog_dup_labeller:
+ * @self: a #LeafCatalog
+ *
+ * Returns: (transfer full) (nullable): whose votes this program's labels are, or %NULL when the
+ *   catalog is closed
+ */
+char *
+leaf_catalog_dup_labeller (LeafCatalog *self)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  locker = _leaf_catalog_locker_new (self);
+  return self->db != NULL ? g_strdup (self->db->labeller) : NULL;
+}
+
+/**
  * leaf_catalog_get_managed_dir:
  * @self: a #LeafCatalog
  *

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "leaf-types.h"
+#include "leaf-agreement.h"
 #include "leaf-catalog-image.h"
 #include "leaf-catalog-models.h"
 #include "leaf-catalog-runs.h"
@@ -16,7 +17,7 @@
 G_BEGIN_DECLS
 
 /* The newest catalog schema this build reads and writes (PRAGMA user_version). */
-#define LEAF_CATALOG_SCHEMA_VERSION 4
+#define LEAF_CATALOG_SCHEMA_VERSION 5
 
 #define LEAF_TYPE_CATALOG (leaf_catalog_get_type ())
 
@@ -62,6 +63,9 @@ LeafCatalog    *leaf_catalog_open               (const char           *path,
                                                  GError              **error);
 void            leaf_catalog_close              (LeafCatalog          *self);
 const char     *leaf_catalog_get_path           (LeafCatalog          *self);
+void            leaf_catalog_set_labeller       (LeafCatalog          *self,
+                                                 const char           *labeller);
+char           *leaf_catalog_dup_labeller       (LeafCatalog          *self);
 char           *leaf_catalog_get_managed_dir    (LeafCatalog          *self);
 
 /* Classes */
@@ -113,6 +117,54 @@ gboolean        leaf_catalog_redo               (LeafCatalog          *self,
                                                  GError              **error);
 char           *leaf_catalog_get_undo_description (LeafCatalog        *self);
 char           *leaf_catalog_get_redo_description (LeafCatalog        *self);
+
+/* Votes, adjudication and agreement between labellers */
+gboolean        leaf_catalog_adjudicate         (LeafCatalog          *self,
+                                                 const gint64         *image_ids,
+                                                 gsize                 n_images,
+                                                 gint64                class_id,
+                                                 GError              **error);
+
+typedef struct
+{
+  char *labeller;
+  gint64 class_id;
+  char *class_name;
+  char *time;
+  LeafLabelHow how;
+  gboolean counts;  /* a ballot: folder imports count only until someone votes */
+} LeafVoteInfo;
+
+void            leaf_vote_info_free             (LeafVoteInfo         *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafVoteInfo, leaf_vote_info_free)
+GPtrArray      *leaf_catalog_list_votes         (LeafCatalog          *self,
+                                                 gint64                image_id,
+                                                 char                **adjudicator,
+                                                 gint64               *adjudicated_class_id,
+                                                 GError              **error);
+
+typedef struct
+{
+  gint64 class_id;
+  char *class_name;
+  LeafKappa kappa;   /* agreement on whether photos are of this class */
+} LeafClassAgreement;
+
+typedef struct
+{
+  LeafKappa overall;
+  guint n_labellers;   /* who voted on any photo (folder imports aside) */
+  guint n_disputed;    /* photos whose ballots disagree and nobody adjudicated */
+  guint n_adjudicated;
+  /* How the other labels came about: one ballot, several that agree, a majority */
+  guint n_single, n_unanimous, n_majority;
+  GArray *classes;     /* LeafClassAgreement, in the classes' order */
+} LeafAgreement;
+
+void            leaf_agreement_free             (LeafAgreement        *agreement);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafAgreement, leaf_agreement_free)
+LeafAgreement  *leaf_catalog_get_agreement      (LeafCatalog          *self,
+                                                 GError              **error);
 
 /* Images: queries live in leaf-catalog-image.h */
 gboolean        leaf_catalog_set_group_key      (LeafCatalog          *self,

@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include <glib/gi18n.h>
 
 #include "leaf-error.h"
@@ -35,7 +37,8 @@ leaf_json_add_int (JsonBuilder *builder,
  * @name: the member's name
  * @value: its value
  *
- * Adds the member @name with a number.
+ * Adds the member @name with a number, or null for NaN and the infinities, which JSON cannot
+ * hold (an undefined ratio, see leaf-metrics.h).
  */
 void
 leaf_json_add_double (JsonBuilder *builder,
@@ -43,7 +46,10 @@ leaf_json_add_double (JsonBuilder *builder,
                       double       value)
 {
   json_builder_set_member_name (builder, name);
-  json_builder_add_double_value (builder, value);
+  if (isfinite (value))
+    json_builder_add_double_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
 }
 
 /**

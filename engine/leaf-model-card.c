@@ -12,10 +12,10 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
-#include <math.h>
 
 #include "leaf-catalog.h"
 #include "leaf-file.h"
@@ -92,6 +92,40 @@ append_data (GString             *md,
   g_string_append_printf (md, "| **%s** | %u | %u | %u | %u | %u |\n\n", _("All"), totals[1],
                           totals[2], totals[3], totals[0],
                           totals[0] + totals[1] + totals[2] + totals[3]);
+  return TRUE;
+}
+
+/* Where the labels came from: one person, several who agreed, a majority, an adjudicator. */
+static gboolean
+append_agreement (GString      *md,
+                  LeafCatalog  *catalog,
+                  GError      **error)
+{
+  g_autoptr(LeafAgreement) agreement = leaf_catalog_get_agreement (catalog, error);
+  const LeafKappa *overall;
+
+  if (agreement == NULL)
+    return FALSE;
+  overall = &agreement->overall;
+  g_string_append_printf (md, "## %s\n\n", _("How labels were agreed"));
+  g_string_append_printf (md, _("Each label is a labeller's vote; training uses an "
+                                "adjudicator's decision, else the class most votes name.\n\n"
+                                "- Labelled by one person: %u\n"
+                                "- By several who agreed: %u\n"
+                                "- By the majority of several who disagreed: %u\n"
+                                "- Decided by an adjudicator: %u\n"
+                                "- Waiting for a decision: %u (where the votes tie there is no "
+                                "label, and training left the photo out)\n"),
+                          agreement->n_single, agreement->n_unanimous, agreement->n_majority,
+                          agreement->n_adjudicated, agreement->n_disputed);
+  if (overall->method != LEAF_KAPPA_NONE && !isnan (overall->kappa))
+    g_string_append_printf (md, _("- Agreement beyond chance: %s kappa %.2f over %u photos "
+                                  "labelled by %u people\n\n"),
+                            overall->method == LEAF_KAPPA_COHEN ? _("Cohen’s") : _("Fleiss’"),
+                            overall->kappa, overall->n_items, overall->n_raters);
+  else
+    g_string_append_printf (md, _("- Agreement between labellers: not measured (no photo has "
+                                  "labels from two people)\n\n"));
   return TRUE;
 }
 
@@ -349,7 +383,7 @@ leaf_model_card_render (LeafCatalog         *catalog,
   else
     g_string_append_printf (md, _("- Base weights: none (trained from scratch)\n\n"));
 
-  if (!append_data (md, catalog, meta, error))
+  if (!append_data (md, catalog, meta, error) || !append_agreement (md, catalog, error))
     return NULL;
   figures = leaf_model_card_render_figures (meta, summary_json);
   g_string_append (md, figures);

@@ -630,6 +630,134 @@ cmd_redo (LeafCli  *cli,
   return undo_or_redo (cli, argc, argv, FALSE);
 }
 
+/* adjudicate, votes ------------------------------------------------------------------------- */
+
+static int
+cmd_adjudicate (LeafCli  *cli,
+                int       argc,
+                char    **argv)
+{
+  gboolean withdraw = FALSE;
+  GOptionEntry entries[] = {
+    { "withdraw", 0, 0, G_OPTION_ARG_NONE, &withdraw,
+      N_("Take the decision back: the votes decide again (give IMAGE… only)"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("CLASS IMAGE…"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 class_id = 0;
+  int first;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Decide the label of photos whose labellers disagree "
+                                           "(list --disputed shows them). The decision is "
+                                           "final: later votes do not change it. It is recorded "
+                                           "as the labeller's (--labeller)."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  first = withdraw ? 1 : 2;
+  if (argc <= first)
+    return usage_error (context, withdraw ? _("name at least one image")
+                                          : _("give CLASS and at least one image"));
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      (!withdraw && (class_id = class_id_by_name (catalog, argv[1], &error)) == 0))
+    return leaf_cli_fail (&error);
+  for (int i = first; i < argc; i++)
+    {
+      g_autoptr(LeafCatalogImage) image = leaf_catalog_find_image (catalog, argv[i], &error);
+      gint64 id;
+
+      if (image == NULL)
+        return leaf_cli_fail (&error);
+      id = leaf_catalog_image_get_id (image);
+      g_array_append_val (ids, id);
+    }
+  if (!leaf_catalog_adjudicate (catalog, (gint64 *) ids->data, ids->len, class_id, &error))
+    return leaf_cli_fail (&error);
+  return 0;
+}
+
+static int
+cmd_votes (LeafCli  *cli,
+           int       argc,
+           char    **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print {\"votes\": [{\"labeller\", \"class\", \"time\", \"how\", \"counts\"}], "
+         "\"adjudicator\", \"adjudicated\", \"label\"}"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("IMAGE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafCatalogImage) image = NULL;
+  g_autoptr(GPtrArray) votes = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autofree char *adjudicator = NULL;
+  gint64 decided = 0;
+  const char *label;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Show every labeller's vote on a photo, any "
+                                           "adjudication, and the label they give."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error (context, _("name one image"));
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      (image = leaf_catalog_find_image (catalog, argv[1], &error)) == NULL ||
+      (classes = leaf_catalog_list_classes (catalog, &error)) == NULL ||
+      (votes = leaf_catalog_list_votes (catalog, leaf_catalog_image_get_id (image), &adjudicator,
+                                        &decided, &error)) == NULL)
+    return leaf_cli_fail (&error);
+  label = class_name_for (classes, leaf_catalog_image_get_class_id (image));
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "votes");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < votes->len; i++)
+        {
+          const LeafVoteInfo *vote = votes->pdata[i];
+
+          json_builder_begin_object (b);
+          leaf_json_add_string (b, "labeller", vote->labeller);
+          leaf_json_add_string (b, "class", vote->class_name);
+          leaf_json_add_string (b, "time", vote->time);
+          leaf_json_add_string (b, "how", leaf_label_how_to_string (vote->how));
+          leaf_json_add_boolean (b, "counts", vote->counts);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      leaf_json_add_string (b, "adjudicator", adjudicator);
+      leaf_json_add_string (b, "adjudicated", class_name_for (classes, decided));
+      leaf_json_add_string (b, "label", label);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      print_json (root, FALSE);
+      return 0;
+    }
+  for (guint i = 0; i < votes->len; i++)
+    {
+      const LeafVoteInfo *vote = votes->pdata[i];
+
+      printf ("%-20s %-24s %s %s%s\n", vote->labeller, vote->class_name, vote->time,
+              leaf_label_how_to_string (vote->how), vote->counts ? "" : _(" (not counted)"));
+    }
+  if (adjudicator != NULL)
+    printf (_("Adjudicated by %s: %s\n"), adjudicator, class_name_for (classes, decided));
+  printf (_("Label: %s\n"), label != NULL ? label : _("none (the votes tie)"));
+  return 0;
+}
+
 /* list, stats -------------------------------------------------------------------------------- */
 
 static JsonNode *
@@ -677,7 +805,7 @@ cmd_list (LeafCli  *cli,
           int       argc,
           char    **argv)
 {
-  gboolean unlabeled = FALSE, labeled = FALSE, missing = FALSE, json = FALSE;
+  gboolean unlabeled = FALSE, labeled = FALSE, missing = FALSE, disputed = FALSE, json = FALSE;
   g_autofree char *class_name = NULL;
   g_autofree char *name = NULL;
   int limit = G_MAXINT, offset = 0;
@@ -686,6 +814,8 @@ cmd_list (LeafCli  *cli,
     { "unlabeled", 0, 0, G_OPTION_ARG_NONE, &unlabeled, N_("Only unlabelled images"), NULL },
     { "labeled", 0, 0, G_OPTION_ARG_NONE, &labeled, N_("Only labelled images"), NULL },
     { "missing", 0, 0, G_OPTION_ARG_NONE, &missing, N_("Only images whose file is missing"), NULL },
+    { "disputed", 0, 0, G_OPTION_ARG_NONE, &disputed,
+      N_("Only images whose labellers disagree, waiting for adjudication"), NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("Only file names containing TEXT"), "TEXT" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print one JSON array of image objects"), NULL },
@@ -724,6 +854,7 @@ cmd_list (LeafCli  *cli,
   query.labels = unlabeled ? LEAF_LABEL_FILTER_UNLABELED
                  : labeled ? LEAF_LABEL_FILTER_LABELED : LEAF_LABEL_FILTER_ANY;
   query.missing_only = missing;
+  query.disputed_only = disputed;
   query.name_contains = name;
   images = leaf_catalog_query_images (catalog, &query, offset, limit, &error);
   if (images == NULL)
@@ -760,6 +891,71 @@ cmd_list (LeafCli  *cli,
   return 0;
 }
 
+/* Agreement between labellers, for stats: overall and per class, the kappa named by its method
+ * ("cohen" for two labellers, "fleiss" for more, "none" with fewer), null where undefined. */
+static void
+add_kappa_json (JsonBuilder     *b,
+                const LeafKappa *kappa)
+{
+  leaf_json_add_string (b, "method", leaf_kappa_method_to_string (kappa->method));
+  leaf_json_add_int (b, "labellers", kappa->n_raters);
+  leaf_json_add_int (b, "images", kappa->n_items);
+  leaf_json_add_double (b, "observed", kappa->observed);
+  leaf_json_add_double (b, "kappa", kappa->kappa);
+}
+
+static void
+add_agreement_json (JsonBuilder         *b,
+                    const LeafAgreement *agreement)
+{
+  leaf_json_begin_object (b, "agreement");
+  leaf_json_add_int (b, "labellers", agreement->n_labellers);
+  leaf_json_add_int (b, "disputed", agreement->n_disputed);
+  leaf_json_add_int (b, "adjudicated", agreement->n_adjudicated);
+  leaf_json_begin_object (b, "overall");
+  add_kappa_json (b, &agreement->overall);
+  json_builder_end_object (b);
+  leaf_json_begin_object (b, "classes");
+  for (guint i = 0; i < agreement->classes->len; i++)
+    {
+      const LeafClassAgreement *one = &g_array_index (agreement->classes, LeafClassAgreement, i);
+
+      leaf_json_begin_object (b, one->class_name);
+      add_kappa_json (b, &one->kappa);
+      json_builder_end_object (b);
+    }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
+static void
+print_agreement (const LeafAgreement *agreement)
+{
+  const LeafKappa *overall = &agreement->overall;
+
+  if (overall->method == LEAF_KAPPA_NONE)
+    {
+      printf (_("Labellers: %u (agreement needs photos labelled by two or more)\n"),
+              agreement->n_labellers);
+      return;
+    }
+  printf (_("Labellers: %u\nAgreement: %s kappa %.2f over %u photos (%.0f %% of pairs agree)\n"
+            "Disputed:  %u waiting for adjudication, %u adjudicated\n"),
+          agreement->n_labellers,
+          overall->method == LEAF_KAPPA_COHEN ? _("Cohen’s") : _("Fleiss’"), overall->kappa,
+          overall->n_items, 100 * overall->observed, agreement->n_disputed,
+          agreement->n_adjudicated);
+  for (guint i = 0; i < agreement->classes->len; i++)
+    {
+      const LeafClassAgreement *one = &g_array_index (agreement->classes, LeafClassAgreement, i);
+
+      if (isnan (one->kappa.kappa))
+        printf ("  %-30s -\n", one->class_name);
+      else
+        printf ("  %-30s %.2f\n", one->class_name, one->kappa.kappa);
+    }
+}
+
 static int
 cmd_stats (LeafCli  *cli,
            int       argc,
@@ -768,13 +964,16 @@ cmd_stats (LeafCli  *cli,
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-      N_("Print {\"images\", \"labeled\", \"missing\", \"classes\": {name: count}}"), NULL },
+      N_("Print {\"images\", \"labeled\", \"missing\", \"classes\": {name: count}, "
+         "\"agreement\": {\"labellers\", \"disputed\", \"adjudicated\", \"overall\", "
+         "\"classes\"}}"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(LeafAgreement) agreement = NULL;
   LeafImageQuery labelled = { .labels = LEAF_LABEL_FILTER_LABELED };
   guint n_images = 0, n_labelled = 0, n_missing = 0;
 
@@ -789,7 +988,8 @@ cmd_stats (LeafCli  *cli,
       !leaf_catalog_check_missing (catalog, NULL, &n_missing, &error) ||
       !leaf_catalog_count_images (catalog, NULL, &n_images, &error) ||
       !leaf_catalog_count_images (catalog, &labelled, &n_labelled, &error) ||
-      (classes = leaf_catalog_list_classes (catalog, &error)) == NULL)
+      (classes = leaf_catalog_list_classes (catalog, &error)) == NULL ||
+      (agreement = leaf_catalog_get_agreement (catalog, &error)) == NULL)
     return leaf_cli_fail (&error);
 
   if (json)
@@ -808,6 +1008,7 @@ cmd_stats (LeafCli  *cli,
                              ((LeafClassInfo *) classes->pdata[i])->n_images);
         }
       json_builder_end_object (b);
+      add_agreement_json (b, agreement);
       json_builder_end_object (b);
       root = json_builder_get_root (b);
       print_json (root, FALSE);
@@ -818,6 +1019,7 @@ cmd_stats (LeafCli  *cli,
   for (guint i = 0; i < classes->len; i++)
     printf ("  %-30s %u\n", ((LeafClassInfo *) classes->pdata[i])->name,
             ((LeafClassInfo *) classes->pdata[i])->n_images);
+  print_agreement (agreement);
   return 0;
 }
 
@@ -1093,6 +1295,8 @@ const LeafCliCommand leaf_cli_catalog_commands[] = {
   { "unlabel", cmd_unlabel, N_("Remove the label of images") },
   { "undo", cmd_undo, N_("Undo the last labelling action") },
   { "redo", cmd_redo, N_("Redo the last undone labelling action") },
+  { "adjudicate", cmd_adjudicate, N_("Decide the label of photos whose labellers disagree") },
+  { "votes", cmd_votes, N_("Show every labeller's vote on a photo") },
   { "list", cmd_list, N_("List images, by class, unlabelled or missing") },
   { "stats", cmd_stats, N_("Count images, labels and missing files") },
   { "import-labels", cmd_import_labels,

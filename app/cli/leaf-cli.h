@@ -16,6 +16,7 @@ typedef struct
   char *catalog_path; /* --catalog FILE, or NULL for the default catalog */
   gboolean stdout_is_tty;
   char *device;       /* --device NAME, or NULL for $LEAFSCOPE_DEVICE, else auto */
+  char *labeller;     /* --labeller NAME, or NULL for the user name */
 } LeafCli;
 
 /* argv[0] is the subcommand's name; the return value is the process exit status. */

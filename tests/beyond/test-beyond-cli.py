@@ -233,6 +233,8 @@ with tempfile.TemporaryDirectory() as tmp:
         rows = [line for line in card.splitlines() if line.startswith(f"| {c} |")]
         ok = ok and len(rows) == 2 and rows[0].rstrip().endswith("| 10 |")
         ok = ok and any(f"{per_class[c]['f1']:.3f}" in r for r in rows[1:])
+    # how the labels were agreed: each folder-imported label is one ballot
+    ok = ok and f"- Labelled by one person: {10 * len(CLASSES)}\n" in card
     check(ok, "model-card/contents")
 
 shutil.rmtree(home, ignore_errors=True)

@@ -342,3 +342,34 @@ ctu_cli_launcher_new (GSubprocessFlags flags)
   g_subprocess_launcher_unsetenv (launcher, "XDG_CONFIG_DIRS");
   return launcher;
 }
+
+void
+ctu_insert_images (const char *path,
+                   guint       first,
+                   guint       n)
+{
+  sqlite3 *db = ctu_sql_open (path);
+
+  ctu_sql_exec (db, "BEGIN");
+  for (guint i = first; i < first + n; i++)
+    {
+      g_autofree char *sql =
+        g_strdup_printf ("INSERT INTO images (id, sha256, path, name, size, width, height, "
+                         "format, imported, captured) VALUES (%u, '%064x', '/photos/img-%04u.jpg', "
+                         "'img-%04u.jpg', 1000, 256, 256, 'jpeg', '2024-01-01T00:00:00.000000Z', "
+                         "%s)", i, i, i, i, i % 2 == 0 ? "'2023-05-01T12:00:00'" : "NULL");
+      ctu_sql_exec (db, sql);
+    }
+  ctu_sql_exec (db, "COMMIT");
+  sqlite3_close (db);
+}
+
+guint
+ctu_count_lines (const char *text)
+{
+  guint n = 0;
+
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}

@@ -47,6 +47,14 @@ char      *ctu_sql_text            (sqlite3     *db,
 char      *ctu_catalog_state       (const char  *path);
 void       ctu_sql_exec            (sqlite3     *db,
                                     const char  *sql);
+/* Images as an import would leave them, written with plain SQL: ids first..first+n-1, the
+ * SHA-256 the id in hex, the name img-NNNN.jpg. */
+void       ctu_insert_images       (const char  *path,
+                                    guint        first,
+                                    guint        n);
+
+/* How many lines text holds (its line breaks). */
+guint      ctu_count_lines         (const char  *text);
 
 /* The leafscope-cli built with the tests (env LEAFSCOPE_CLI); NULL when not set. */
 const char *ctu_cli_path           (void);

@@ -62,29 +62,6 @@ reopen (Fixture *fixture)
   g_assert_no_error (error);
 }
 
-/* Images as an import would leave them, written beside the catalog object with plain SQL. The
- * SHA-256 is the number in hex; the name is img-NNNN.jpg. */
-static void
-insert_images (const char *path,
-               guint       first,
-               guint       n)
-{
-  sqlite3 *db = ctu_sql_open (path);
-
-  ctu_sql_exec (db, "BEGIN");
-  for (guint i = first; i < first + n; i++)
-    {
-      g_autofree char *sql =
-        g_strdup_printf ("INSERT INTO images (id, sha256, path, name, size, width, height, "
-                         "format, imported, captured) VALUES (%u, '%064x', '/photos/img-%04u.jpg', "
-                         "'img-%04u.jpg', 1000, 256, 256, 'jpeg', '2024-01-01T00:00:00.000000Z', "
-                         "%s)", i, i, i, i, i % 2 == 0 ? "'2023-05-01T12:00:00'" : "NULL");
-      ctu_sql_exec (db, sql);
-    }
-  ctu_sql_exec (db, "COMMIT");
-  sqlite3_close (db);
-}
-
 static gint64
 class_of (LeafCatalog *catalog,
           gint64       image_id)
@@ -227,7 +204,7 @@ fill_version (const char *path,
 
   if (version >= 1)
     {
-      insert_images (path, 1, 3);
+      ctu_insert_images (path, 1, 3);
       ctu_sql_exec (db,
                     "INSERT INTO classes (id, name, position, color, created) VALUES "
                     "(1, 'healthy', 0, '#33d17a', '2024-01-01T00:00:00Z');"
@@ -276,9 +253,10 @@ test_migrations (void)
       g_assert_cmpint (ctu_sql_int (db, "PRAGMA user_version"), ==, LEAF_CATALOG_SCHEMA_VERSION);
       integrity = ctu_sql_text (db, "PRAGMA integrity_check");
       g_assert_cmpstr (integrity, ==, "ok");
-      /* Predictions that cannot say whether the model would refer the photo go, so that the
-       * window predicts the photos again. */
-      g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM predictions"), ==, 0);
+      /* Predictions that cannot say whether the model would refer the photo (before version
+       * 4) go, so that the window predicts the photos again; later ones stay. */
+      g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM predictions"), ==,
+                       version >= 4 ? 1 : 0);
       sqlite3_close (db);
 
       /* What the old version held is still there and works with the new code. */
@@ -289,6 +267,14 @@ test_migrations (void)
         {
           g_assert_cmpuint (((LeafClassInfo *) classes->pdata[0])->n_images, ==, 1);
           g_assert_cmpint (class_of (catalog, 2), ==, 1);
+          /* The label became ana's vote, and only ana undoes her action. */
+          db = ctu_sql_open (path);
+          g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM votes WHERE image_id = 2 "
+                                        "AND labeller = 'ana' AND class_id = 1"), ==, 1);
+          sqlite3_close (db);
+          leaf_catalog_set_labeller (catalog, "bo");
+          g_assert_null (leaf_catalog_get_undo_description (catalog));
+          leaf_catalog_set_labeller (catalog, "ana");
           undo = leaf_catalog_get_undo_description (catalog);
           g_assert_nonnull (undo);
           leaf_catalog_undo (catalog, NULL, &error);
@@ -340,7 +326,7 @@ make_closed_catalog (const char *path)
   g_autoptr(LeafCatalog) catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
 
   g_assert_no_error (error);
-  insert_images (path, 1, 1);
+  ctu_insert_images (path, 1, 1);
   label (catalog, 1, add_class (catalog, "healthy"), LEAF_LABEL_HOW_MANUAL);
 }
 
@@ -358,11 +344,12 @@ test_open_refuses_damaged_header (void)
     gboolean too_new;
   } flips[] = {
     { "user_version negative", 60, 0x80 },
-    { "user_version 4 + 2^30", 60, 0x40 },
-    { "user_version 0 under version 4's tables", 63, 0x04 },
-    { "user_version 3 under version 4's column", 63, 0x07 },
-    { "user_version 5: newer", 63, 0x01, TRUE },
-    { "user_version 6: newer", 63, 0x02, TRUE },
+    { "user_version 5 + 2^30", 60, 0x40 },
+    { "user_version 0 under version 5's tables", 63, 0x05 },
+    { "user_version 4 under version 5's votes", 63, 0x01 },
+    { "user_version 1 under version 5's tables", 63, 0x04 },
+    { "user_version 6: newer", 63, 0x03, TRUE },
+    { "user_version 7: newer", 63, 0x02, TRUE },
     { "application_id one bit off", 71, 0x01 },
     { "application_id negative", 68, 0x80 },
     { "write version 3", 18, 0x01 },
@@ -379,7 +366,7 @@ test_open_refuses_damaged_header (void)
       g_autoptr(GError) error = NULL;
 
       g_test_message ("%s", flips[i].what);
-      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 4);
+      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 5);
       make_closed_catalog (path);
       flip_bits (path, flips[i].offset, flips[i].bits);
       before = ctu_sha256_of_file (path);
@@ -540,7 +527,7 @@ test_read_only_reads_wal (void)
   path = g_build_filename (dir, "shared.leafscope", NULL);
   catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
   g_assert_no_error (error);
-  insert_images (path, 1, G_N_ELEMENTS (ids));
+  ctu_insert_images (path, 1, G_N_ELEMENTS (ids));
   /* Their files are not there; saying so from the start spares `stats` a write. */
   main_file = ctu_sql_open (path);
   ctu_sql_exec (main_file, "UPDATE images SET missing = 1");
@@ -597,7 +584,7 @@ test_deleted_journal_detected (void)
 
       g_test_message ("deleting %s", victim);
       g_assert_no_error (error);
-      insert_images (path, 1, 2);
+      ctu_insert_images (path, 1, 2);
       healthy = add_class (catalog, "healthy");
       label (catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
       g_assert_cmpint (g_unlink (victim), ==, 0);
@@ -638,7 +625,7 @@ test_full_disk_says_so (Fixture       *fixture,
   GStatBuf st;
   gboolean labelled;
 
-  insert_images (fixture->path, 1, 2);
+  ctu_insert_images (fixture->path, 1, 2);
   healthy = add_class (fixture->catalog, "healthy");
   label (fixture->catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
 
@@ -819,7 +806,7 @@ test_remove_class (Fixture       *fixture,
   gint64 ids[] = { 1, 2, 3 };
   gint64 keep, gone;
 
-  insert_images (fixture->path, 1, 3);
+  ctu_insert_images (fixture->path, 1, 3);
   keep = add_class (catalog, "keep");
   gone = add_class (catalog, "gone");
   leaf_catalog_set_labels (catalog, ids, 2, gone, LEAF_LABEL_HOW_MANUAL, &error);
@@ -864,7 +851,7 @@ test_label_provenance (Fixture       *fixture,
   gint64 healthy;
   sqlite3 *db;
 
-  insert_images (fixture->path, 1, 2);
+  ctu_insert_images (fixture->path, 1, 2);
   healthy = add_class (catalog, "healthy");
   label (catalog, 1, healthy, LEAF_LABEL_HOW_SUGGESTION);
   after = g_date_time_new_now_utc ();
@@ -906,7 +893,7 @@ test_undo_redo_across_reopen (Fixture       *fixture,
   gint64 a = 1, b = 2, both[] = { 1, 2 };
   gint64 healthy, blight;
 
-  insert_images (fixture->path, 1, 2);
+  ctu_insert_images (fixture->path, 1, 2);
   healthy = add_class (fixture->catalog, "healthy");
   blight = add_class (fixture->catalog, "blight");
   g_assert_null (leaf_catalog_get_undo_description (fixture->catalog));
@@ -974,7 +961,7 @@ test_undo_restores_provenance (Fixture       *fixture,
   gint64 healthy, blight;
   sqlite3 *db;
 
-  insert_images (fixture->path, 1, 1);
+  ctu_insert_images (fixture->path, 1, 1);
   healthy = add_class (fixture->catalog, "healthy");
   blight = add_class (fixture->catalog, "blight");
   label (fixture->catalog, 1, healthy, LEAF_LABEL_HOW_SUGGESTION);
@@ -1026,7 +1013,7 @@ test_queries (Fixture       *fixture,
   guint n = 90, expected_class[3] = { 0 }, expected_unlabelled = 0;
   sqlite3 *db;
 
-  insert_images (fixture->path, 1, n);
+  ctu_insert_images (fixture->path, 1, n);
   for (guint c = 0; c < 3; c++)
     {
       g_autofree char *name = g_strdup_printf ("class %u", c);
@@ -1474,7 +1461,7 @@ test_models_and_predictions (Fixture       *fixture,
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NO_MODEL);
   g_clear_error (&error);
 
-  insert_images (fixture->path, 1, 4);
+  ctu_insert_images (fixture->path, 1, 4);
   healthy = add_class (catalog, "healthy");
   blight = add_class (catalog, "blight");
   label (catalog, 1, healthy, LEAF_LABEL_HOW_MANUAL);
@@ -1657,7 +1644,7 @@ test_signals_on_owner_context (Fixture       *fixture,
   SignalData signal_data = { fixture->catalog, 1, 0, g_thread_self (), 0, FALSE };
   g_autoptr(GThread) thread = NULL;
 
-  insert_images (fixture->path, 1, 1);
+  ctu_insert_images (fixture->path, 1, 1);
   signal_data.class_id = add_class (fixture->catalog, "healthy");
   g_signal_connect (fixture->catalog, "labels-changed", G_CALLBACK (on_labels_changed_cb),
                     &signal_data);

@@ -100,16 +100,6 @@ run_cli_with (const char         *cwd,
   return status;
 }
 
-static guint
-count_lines (const char *text)
-{
-  guint n = 0;
-
-  for (const char *p = text; *p != '\0'; p++)
-    n += *p == '\n';
-  return n;
-}
-
 /* Runs the CLI and expects it to succeed; returns its standard output. */
 #define RUN_OK(fixture, ...) run_ok ((fixture)->catalog, __VA_ARGS__, NULL)
 
@@ -158,7 +148,8 @@ assert_stats (Fixture    *fixture,
   JsonObject *classes = json_object_get_object_member (object, "classes");
   g_autoptr(GList) names = json_object_get_members (classes);
 
-  g_assert_cmpuint (json_object_get_size (object), ==, 4);
+  g_assert_cmpuint (json_object_get_size (object), ==, 5);
+  g_assert_true (json_object_has_member (object, "agreement"));
   g_assert_cmpint (json_object_get_int_member (object, "images"), ==, images);
   g_assert_cmpint (json_object_get_int_member (object, "labeled"), ==, labeled);
   g_assert_cmpint (json_object_get_int_member (object, "missing"), ==, missing);
@@ -350,7 +341,7 @@ test_label_stdin_every_line (Fixture       *fixture,
                            leaf[0], leaf[1], leaf[2], leaf[3], leaf[4]);
 
   g_assert_cmpint (run_cli_with (NULL, input, fixture->catalog, &out, &err, label_args), ==, 1);
-  g_assert_cmpuint (count_lines (out), ==, 3);
+  g_assert_cmpuint (ctu_count_lines (out), ==, 3);
   g_assert_nonnull (strstr (err, "line 2:"));
   g_assert_nonnull (strstr (err, "UTF-8"));
   g_assert_nonnull (strstr (err, "line 4:"));
@@ -526,7 +517,7 @@ test_tabs_and_newlines_escaped (Fixture       *fixture,
   g_free (RUN_OK (fixture, "import", fixture->photos));
 
   list = RUN_OK (fixture, "list");
-  g_assert_cmpuint (count_lines (list), ==, 8);
+  g_assert_cmpuint (ctu_count_lines (list), ==, 8);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     g_assert_nonnull (strstr (list, escaped[i]));
 
@@ -544,7 +535,7 @@ test_tabs_and_newlines_escaped (Fixture       *fixture,
 
   g_free (RUN_OK (fixture, "split", "--export", tsv));
   g_assert_true (g_file_get_contents (tsv, &tsv_text, NULL, NULL));
-  g_assert_cmpuint (count_lines (tsv_text), ==, 8);
+  g_assert_cmpuint (ctu_count_lines (tsv_text), ==, 8);
   rows = g_strsplit (g_strchomp (tsv_text), "\n", -1);
   for (guint i = 0; rows[i] != NULL; i++)
     {

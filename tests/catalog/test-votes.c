@@ -1,0 +1,458 @@
+/* test-votes.c: labels as votes of several labellers, adjudication, agreement (Cohen's and
+ * Fleiss' kappa), and three labelling processes on one catalog at once
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include "leaf-test.h"
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "catalog-test-util.h"
+#include "leaf-agreement.h"
+#include "leaf-catalog.h"
+#include "leaf-error.h"
+
+/* ---- Kappa on published examples ---- */
+
+/* Cohen's kappa, the example of its Wikipedia article: 50 proposals read by two people, yes/yes
+ * 20, yes/no 5, no/yes 10, no/no 15; po 0.7, pe 0.5, kappa 0.4. */
+static void
+test_cohen_known (void)
+{
+  g_autoptr(GArray) votes = g_array_new (FALSE, FALSE, sizeof (LeafVote));
+  const guint cells[2][2] = { { 20, 5 }, { 10, 15 } };
+  guint item = 0;
+  LeafKappa kappa;
+
+  for (guint a = 0; a < 2; a++)
+    for (guint b = 0; b < 2; b++)
+      for (guint n = 0; n < cells[a][b]; n++, item++)
+        {
+          LeafVote first = { item, 7, a }, second = { item, 3, b };
+
+          /* Raters in either order, and a photo with one label, which says nothing. */
+          g_array_append_val (votes, second);
+          g_array_append_val (votes, first);
+        }
+  g_array_append_val (votes, ((LeafVote) { 1000, 7, 0 }));
+
+  leaf_agreement_kappa ((LeafVote *) votes->data, votes->len, 2, -1, &kappa);
+  g_assert_cmpint (kappa.method, ==, LEAF_KAPPA_COHEN);
+  g_assert_cmpuint (kappa.n_raters, ==, 2);
+  g_assert_cmpuint (kappa.n_items, ==, 50);
+  g_assert_cmpfloat_with_epsilon (kappa.observed, 0.7, 1e-12);
+  g_assert_cmpfloat_with_epsilon (kappa.kappa, 0.4, 1e-12);
+  /* With two categories, agreement on "yes or not" is the same. */
+  leaf_agreement_kappa ((LeafVote *) votes->data, votes->len, 2, 0, &kappa);
+  g_assert_cmpfloat_with_epsilon (kappa.kappa, 0.4, 1e-12);
+}
+
+/* Fleiss' kappa, the example of its Wikipedia article: 10 subjects, 14 raters, 5 categories;
+ * P-bar 0.378, P-e 0.213, kappa 0.210. */
+static void
+test_fleiss_known (void)
+{
+  static const guint table[10][5] = {
+    { 0, 0, 0, 0, 14 }, { 0, 2, 6, 4, 2 }, { 0, 0, 3, 5, 6 }, { 0, 3, 9, 2, 0 },
+    { 2, 2, 8, 1, 1 }, { 7, 7, 0, 0, 0 }, { 3, 2, 6, 3, 0 }, { 2, 5, 3, 2, 2 },
+    { 6, 5, 2, 1, 0 }, { 0, 2, 2, 3, 7 },
+  };
+  g_autoptr(GArray) votes = g_array_new (FALSE, FALSE, sizeof (LeafVote));
+  LeafKappa kappa;
+
+  for (guint i = 0; i < 10; i++)
+    {
+      guint rater = 0;
+
+      for (guint k = 0; k < 5; k++)
+        for (guint n = 0; n < table[i][k]; n++)
+          g_array_append_val (votes, ((LeafVote) { i, rater++, k }));
+    }
+  leaf_agreement_kappa ((LeafVote *) votes->data, votes->len, 5, -1, &kappa);
+  g_assert_cmpint (kappa.method, ==, LEAF_KAPPA_FLEISS);
+  g_assert_cmpuint (kappa.n_raters, ==, 14);
+  g_assert_cmpuint (kappa.n_items, ==, 10);
+  g_assert_cmpfloat_with_epsilon (kappa.observed, 0.378, 0.0005);
+  g_assert_cmpfloat_with_epsilon (kappa.kappa, 0.210, 0.0005);
+}
+
+/* One labeller, or photos each labelled once: nothing to agree on. Everyone choosing one class
+ * agrees, but no better than chance would: undefined, not 1. */
+static void
+test_kappa_undefined (void)
+{
+  const LeafVote alone[] = { { 0, 0, 1 }, { 1, 0, 0 }, { 2, 1, 1 } };
+  const LeafVote same[] = { { 0, 0, 1 }, { 0, 1, 1 }, { 1, 0, 1 }, { 1, 1, 1 } };
+  LeafKappa kappa;
+
+  leaf_agreement_kappa (alone, G_N_ELEMENTS (alone), 2, -1, &kappa);
+  g_assert_cmpint (kappa.method, ==, LEAF_KAPPA_NONE);
+  g_assert_true (isnan (kappa.kappa));
+  leaf_agreement_kappa (same, G_N_ELEMENTS (same), 2, -1, &kappa);
+  g_assert_cmpint (kappa.method, ==, LEAF_KAPPA_COHEN);
+  g_assert_cmpfloat (kappa.observed, ==, 1.0);
+  g_assert_true (isnan (kappa.kappa));
+}
+
+/* ---- Votes in a catalog ---- */
+
+typedef struct
+{
+  char *dir;
+  char *path;
+  LeafCatalog *catalog;
+  gint64 healthy, blight;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->dir = ctu_make_tmp_dir ();
+  fixture->path = g_build_filename (fixture->dir, "votes.leafscope", NULL);
+  fixture->catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  ctu_insert_images (fixture->path, 1, 6);
+  fixture->healthy = leaf_catalog_add_class (fixture->catalog, "healthy", NULL, NULL, &error);
+  g_assert_no_error (error);
+  fixture->blight = leaf_catalog_add_class (fixture->catalog, "blight", NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_clear_object (&fixture->catalog);
+  leaf_test_remove_tree (fixture->dir);
+  g_free (fixture->path);
+  g_free (fixture->dir);
+}
+
+static void
+vote (Fixture      *fixture,
+      const char   *labeller,
+      gint64        image_id,
+      gint64        class_id,
+      LeafLabelHow  how)
+{
+  g_autoptr(GError) error = NULL;
+
+  leaf_catalog_set_labeller (fixture->catalog, labeller);
+  g_assert_true (leaf_catalog_set_labels (fixture->catalog, &image_id, 1, class_id, how, &error));
+  g_assert_no_error (error);
+}
+
+static gint64
+label_of (Fixture *fixture,
+          gint64   image_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalogImage) image = leaf_catalog_get_image (fixture->catalog, image_id, &error);
+
+  g_assert_no_error (error);
+  return leaf_catalog_image_get_class_id (image);
+}
+
+static guint
+n_disputed (Fixture *fixture)
+{
+  LeafImageQuery disputed = { .disputed_only = TRUE };
+  g_autoptr(GError) error = NULL;
+  guint n = 0;
+
+  g_assert_true (leaf_catalog_count_images (fixture->catalog, &disputed, &n, &error));
+  g_assert_no_error (error);
+  return n;
+}
+
+/* Two disagree: no label and the queue; a third breaks the tie but the photo stays disputed
+ * until an adjudicator decides, and later votes do not change the decision. */
+static void
+test_majority_tie_adjudication (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) votes = NULL;
+  g_autofree char *adjudicator = NULL;
+  gint64 decided = 0, photo = 1;
+
+  vote (fixture, "ana", photo, fixture->healthy, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpint (label_of (fixture, photo), ==, fixture->healthy);
+  g_assert_cmpuint (n_disputed (fixture), ==, 0);
+
+  vote (fixture, "bo", photo, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpint (label_of (fixture, photo), ==, 0);
+  g_assert_cmpuint (n_disputed (fixture), ==, 1);
+
+  vote (fixture, "cy", photo, fixture->blight, LEAF_LABEL_HOW_SUGGESTION);
+  g_assert_cmpint (label_of (fixture, photo), ==, fixture->blight);
+  g_assert_cmpuint (n_disputed (fixture), ==, 1);
+
+  leaf_catalog_set_labeller (fixture->catalog, "dee");
+  g_assert_true (leaf_catalog_adjudicate (fixture->catalog, &photo, 1, fixture->healthy, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (label_of (fixture, photo), ==, fixture->healthy);
+  g_assert_cmpuint (n_disputed (fixture), ==, 0);
+  vote (fixture, "ana", photo, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpint (label_of (fixture, photo), ==, fixture->healthy);
+
+  votes = leaf_catalog_list_votes (fixture->catalog, photo, &adjudicator, &decided, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (votes->len, ==, 3);
+  g_assert_cmpstr (adjudicator, ==, "dee");
+  g_assert_cmpint (decided, ==, fixture->healthy);
+
+  /* Withdrawn, the votes decide again: three for blight. */
+  g_assert_true (leaf_catalog_adjudicate (fixture->catalog, &photo, 1, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (label_of (fixture, photo), ==, fixture->blight);
+  g_assert_cmpuint (n_disputed (fixture), ==, 0);
+}
+
+/* A folder's name is where a photo came from, not an opinion: the first person's vote replaces
+ * it without a dispute, as a relabel did before votes. */
+static void
+test_folder_import_yields (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) votes = NULL;
+
+  vote (fixture, "importer", 2, fixture->healthy, LEAF_LABEL_HOW_FOLDER_IMPORT);
+  g_assert_cmpint (label_of (fixture, 2), ==, fixture->healthy);
+  vote (fixture, "ana", 2, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpint (label_of (fixture, 2), ==, fixture->blight);
+  g_assert_cmpuint (n_disputed (fixture), ==, 0);
+
+  votes = leaf_catalog_list_votes (fixture->catalog, 2, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (votes->len, ==, 2);
+  for (guint i = 0; i < votes->len; i++)
+    {
+      LeafVoteInfo *info = votes->pdata[i];
+
+      g_assert_cmpint (info->counts, ==, g_str_equal (info->labeller, "ana"));
+    }
+}
+
+/* Each labeller undoes and redoes their own actions only; the label follows the votes left. */
+static void
+test_undo_per_labeller (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *undone = NULL;
+
+  vote (fixture, "ana", 3, fixture->healthy, LEAF_LABEL_HOW_MANUAL);
+  vote (fixture, "bo", 3, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+  vote (fixture, "bo", 4, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpint (label_of (fixture, 3), ==, 0);
+
+  leaf_catalog_set_labeller (fixture->catalog, "ana");
+  g_assert_true (leaf_catalog_undo (fixture->catalog, &undone, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (undone, "healthy"));
+  /* Ana's vote went; Bo's stand. */
+  g_assert_cmpint (label_of (fixture, 3), ==, fixture->blight);
+  g_assert_cmpint (label_of (fixture, 4), ==, fixture->blight);
+  g_assert_false (leaf_catalog_undo (fixture->catalog, NULL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Bo's new action does not end Ana's redo. */
+  vote (fixture, "bo", 5, fixture->healthy, LEAF_LABEL_HOW_MANUAL);
+  leaf_catalog_set_labeller (fixture->catalog, "ana");
+  g_assert_true (leaf_catalog_redo (fixture->catalog, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (label_of (fixture, 3), ==, 0);
+
+  leaf_catalog_set_labeller (fixture->catalog, "bo");
+  g_assert_true (leaf_catalog_undo (fixture->catalog, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (label_of (fixture, 5), ==, 0);
+  g_assert_cmpint (label_of (fixture, 4), ==, fixture->blight);
+}
+
+/* The catalog's agreement is the kappa of its ballots: Cohen's for two labellers, Fleiss' from
+ * three, per class as "this class or not". */
+static void
+test_agreement (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafAgreement) two = NULL;
+  g_autoptr(LeafAgreement) three = NULL;
+  const LeafClassAgreement *healthy;
+  /* ana and bo on photos 1-4: agree on 1, 2 and 3. */
+  const gint64 ana[] = { fixture->healthy, fixture->healthy, fixture->blight, fixture->blight };
+  const gint64 bo[] = { fixture->healthy, fixture->healthy, fixture->blight, fixture->healthy };
+
+  for (guint i = 0; i < 4; i++)
+    {
+      vote (fixture, "ana", i + 1, ana[i], LEAF_LABEL_HOW_MANUAL);
+      vote (fixture, "bo", i + 1, bo[i], LEAF_LABEL_HOW_MANUAL);
+    }
+  /* Alone on a photo: not part of agreement. */
+  vote (fixture, "cy", 6, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+
+  two = leaf_catalog_get_agreement (fixture->catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (two->overall.method, ==, LEAF_KAPPA_COHEN);
+  g_assert_cmpuint (two->overall.n_items, ==, 4);
+  g_assert_cmpuint (two->n_labellers, ==, 3);
+  g_assert_cmpuint (two->n_disputed, ==, 1);
+  /* po 3/4; ana 2/2, bo 3/1: pe = 0.5 * 0.75 + 0.5 * 0.25 = 0.5; kappa 0.5. */
+  g_assert_cmpfloat_with_epsilon (two->overall.observed, 0.75, 1e-12);
+  g_assert_cmpfloat_with_epsilon (two->overall.kappa, 0.5, 1e-12);
+  g_assert_cmpuint (two->classes->len, ==, 2);
+  healthy = &g_array_index (two->classes, LeafClassAgreement, 0);
+  g_assert_cmpstr (healthy->class_name, ==, "healthy");
+  g_assert_cmpfloat_with_epsilon (healthy->kappa.kappa, 0.5, 1e-12);
+
+  vote (fixture, "cy", 4, fixture->blight, LEAF_LABEL_HOW_MANUAL);
+  three = leaf_catalog_get_agreement (fixture->catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (three->overall.method, ==, LEAF_KAPPA_FLEISS);
+  g_assert_cmpuint (three->overall.n_raters, ==, 3);
+  /* Photo 4: blight, healthy, blight: 1 of 3 pairs agree; the others 1. */
+  g_assert_cmpfloat_with_epsilon (three->overall.observed, (3 + 1.0 / 3) / 4, 1e-12);
+}
+
+/* ---- Three labellers at once, as three processes ---- */
+
+typedef struct
+{
+  GSubprocess *process;
+  char *lines;
+  char *out;
+  char *err;
+  gboolean done;
+} Labeller;
+
+static void
+labeller_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Labeller *labeller = data;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &labeller->out,
+                                        &labeller->err, &error);
+  g_assert_no_error (error);
+  labeller->done = TRUE;
+}
+
+/* Three labellers label the same 6 photos at once, each in their own process, each line its
+ * own transaction: every label a process acknowledged is there (none lost to another's write),
+ * photo 6 is disputed, and stats --json gives Fleiss' kappa. */
+static void
+test_three_processes (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  const char *names[] = { "ana", "bo", "cy" };
+  Labeller labellers[3] = { { 0 } };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonNode) stats = NULL;
+  JsonObject *agreement;
+  sqlite3 *db;
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  g_clear_object (&fixture->catalog);
+  for (guint p = 0; p < 3; p++)
+    {
+      g_autoptr(GSubprocessLauncher) launcher =
+        ctu_cli_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE);
+      GString *lines = g_string_new (NULL);
+
+      /* Each labeller changes their mind on every round, so that every line writes. */
+      for (guint round = 0; round < 20; round++)
+        for (guint i = 1; i <= 6; i++)
+          g_string_append_printf (lines, "%064x\t%s\n", i,
+                                  round % 2 == (i == 6 && p == 2) ? "blight" : "healthy");
+      labellers[p].lines = g_string_free (lines, FALSE);
+      labellers[p].process =
+        g_subprocess_launcher_spawn (launcher, &error, ctu_cli_path (), "--catalog",
+                                     fixture->path, "--labeller", names[p], "label", "--stdin",
+                                     NULL);
+      g_assert_no_error (error);
+    }
+  for (guint p = 0; p < 3; p++)
+    g_subprocess_communicate_utf8_async (labellers[p].process, labellers[p].lines, NULL,
+                                         labeller_done_cb, &labellers[p]);
+  for (guint p = 0; p < 3; p++)
+    {
+      while (!labellers[p].done)
+        g_main_context_iteration (NULL, TRUE);
+      g_test_message ("%s: %s", names[p], labellers[p].err);
+      g_assert_true (g_subprocess_get_if_exited (labellers[p].process));
+      g_assert_cmpint (g_subprocess_get_exit_status (labellers[p].process), ==, 0);
+      g_assert_cmpuint (ctu_count_lines (labellers[p].out), ==, 120);
+      g_object_unref (labellers[p].process);
+      g_free (labellers[p].lines);
+      g_free (labellers[p].out);
+      g_free (labellers[p].err);
+    }
+
+  /* The last round (odd): ana and bo healthy on all six, cy blight on photo 6. */
+  db = ctu_sql_open (fixture->path);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM votes"), ==, 18);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM votes v JOIN classes c "
+                                "ON c.id = v.class_id WHERE c.name = 'blight'"), ==, 1);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM labels l JOIN classes c "
+                                "ON c.id = l.class_id WHERE c.name = 'healthy'"), ==, 6);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM label_actions"), ==, 360);
+  sqlite3_close (db);
+
+  g_assert_cmpint (ctu_run_cli (fixture->path, &out, &err, "list", "--disputed", "--json", NULL),
+                   ==, 0);
+  g_assert_nonnull (strstr (out, "0006\""));
+  g_assert_null (strstr (out, "0005\""));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ctu_run_cli (fixture->path, &out, &err, "stats", "--json", NULL), ==, 0);
+  stats = json_from_string (out, &error);
+  g_assert_no_error (error);
+  agreement = json_object_get_object_member (json_node_get_object (stats), "agreement");
+  g_assert_cmpint (json_object_get_int_member (agreement, "disputed"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (agreement, "labellers"), ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (agreement,
+                                                                                 "overall"),
+                                                  "method"), ==, "fleiss");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  leaf_test_init (&argc, &argv);
+
+  g_test_add_func ("/agreement/cohen-known", test_cohen_known);
+  g_test_add_func ("/agreement/fleiss-known", test_fleiss_known);
+  g_test_add_func ("/agreement/undefined", test_kappa_undefined);
+#define ADD(path, func) \
+  g_test_add ("/votes/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("majority-tie-adjudication", test_majority_tie_adjudication);
+  ADD ("folder-import-yields", test_folder_import_yields);
+  ADD ("undo-per-labeller", test_undo_per_labeller);
+  ADD ("agreement", test_agreement);
+  ADD ("three-processes", test_three_processes);
+#undef ADD
+  return g_test_run ();
+}
