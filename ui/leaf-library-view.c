@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The sidebar chooses what the grid shows (everything, unlabelled photos, one class, photos the
- * active model disagrees with, or its least certain predictions); the search bar narrows that
- * down. Keys 1–9 label the selected photos with the class in that place of the sidebar, 0 removes
+ * active model disagrees with, its least certain predictions, or photos whose labellers
+ * disagree); the search bar narrows that down. Keys 1–9 label the selected photos with the class in that place of the sidebar, 0 removes
  * their label, Space opens the viewer.
  */
 
@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
@@ -34,6 +35,7 @@ typedef enum
   FILTER_CLASS,
   FILTER_DISAGREEMENTS,
   FILTER_UNCERTAIN,
+  FILTER_DISPUTED,
   FILTER_CONFUSION,
   FILTER_NEXT,
 } FilterKind;
@@ -282,6 +284,49 @@ count_query (LeafLibraryView      *self,
   return count;
 }
 
+/* Disputed is for catalogs that several people label: shown once two have, with their
+ * agreement in its tooltip. */
+static void
+update_disputed_row (LeafLibraryView *self,
+                     GtkWidget       *row,
+                     guint            n_disputed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafAgreement) agreement = leaf_catalog_get_agreement (self->catalog, &error);
+  g_autoptr(GString) tip = g_string_new (_("Photos whose labellers disagree, waiting for a "
+                                           "decision"));
+  const LeafKappa *overall;
+
+  if (agreement == NULL)
+    {
+      g_warning ("Could not measure agreement: %s", error->message);
+      return;
+    }
+  overall = &agreement->overall;
+  gtk_widget_set_visible (row, agreement->n_labellers >= 2 || n_disputed > 0);
+  if (overall->method != LEAF_KAPPA_NONE && !isnan (overall->kappa))
+    {
+      g_string_append_c (tip, '\n');
+      /* Translators: %s is “Cohen’s” or “Fleiss’”, then kappa, a number of photos and labellers */
+      g_string_append_printf (tip, g_dngettext (GETTEXT_PACKAGE,
+                                                "Agreement: %s κ %.2f over %u photo labelled "
+                                                "by %u people",
+                                                "Agreement: %s κ %.2f over %u photos labelled "
+                                                "by %u people", overall->n_items),
+                              overall->method == LEAF_KAPPA_COHEN ? _("Cohen’s") : _("Fleiss’"),
+                              overall->kappa, overall->n_items, overall->n_raters);
+      for (guint i = 0; i < agreement->classes->len; i++)
+        {
+          const LeafClassAgreement *one = &g_array_index (agreement->classes,
+                                                          LeafClassAgreement, i);
+
+          if (!isnan (one->kappa.kappa))
+            g_string_append_printf (tip, "\n%s: κ %.2f", one->class_name, one->kappa.kappa);
+        }
+    }
+  gtk_widget_set_tooltip_text (row, tip->str);
+}
+
 static void
 update_counts (LeafLibraryView *self)
 {
@@ -319,6 +364,11 @@ update_counts (LeafLibraryView *self)
           query.uncertain_only = TRUE;
           if ((known = self->model_id > 0))
             count = count_query (self, &query, &known);
+          break;
+        case FILTER_DISPUTED:
+          query.disputed_only = TRUE;
+          count = count_query (self, &query, &known);
+          update_disputed_row (self, GTK_WIDGET (row), count);
           break;
         case FILTER_NEXT:
           known = leaf_next_bar_count_left (self->next_bar, &count);
@@ -508,6 +558,8 @@ rebuild_sidebar (LeafLibraryView *self)
                              _("Uncertain"), 0);
       set_model_filter_tooltip (self, row);
       gtk_list_box_append (self->sidebar, row);
+      row = sidebar_row_new (FILTER_DISPUTED, NULL, "system-users-symbolic", _("Disputed"), 0);
+      gtk_list_box_append (self->sidebar, row);
       row = sidebar_row_new (FILTER_NEXT, NULL, "go-next-symbolic", _("Label Next"), 0);
       gtk_widget_set_tooltip_text (row, _("The unlabelled photos whose labels would teach the "
                                           "model Diagnose uses most"));
@@ -635,6 +687,9 @@ build_query (LeafLibraryView *self,
     case FILTER_UNCERTAIN:
       query->uncertain_only = TRUE;
       break;
+    case FILTER_DISPUTED:
+      query->disputed_only = TRUE;
+      break;
     case FILTER_CONFUSION:
       query->model_id = self->confusion_model;
       query->split = LEAF_SPLIT_VALIDATION;
@@ -727,6 +782,10 @@ update_content_page (LeafLibraryView *self)
           else if (self->filter == FILTER_DISAGREEMENTS && !self->search_mode)
             title = _("No Disagreements"),
             description = _("The model Diagnose uses agrees with every label it has seen.");
+          else if (self->filter == FILTER_DISPUTED && !self->search_mode)
+            title = _("No Disputed Photos"),
+            description = _("Photos come here when labellers disagree on them, until someone "
+                            "decides.");
           else if (self->filter == FILTER_CLASS && !self->search_mode)
             description = _("Select photos and press this class’s key to label them.");
           else if (self->filter == FILTER_NEXT && self->model_id == 0)
@@ -834,10 +893,15 @@ reload (LeafLibraryView *self)
 
       gtk_label_set_text (self->filter_banner_label, text ? text : "");
     }
+  else if (self->filter == FILTER_DISPUTED)
+    gtk_label_set_text (self->filter_banner_label,
+                        _("Photos whose labellers disagree. A label you give here decides: it "
+                          "is final, whatever the votes."));
   gtk_widget_set_visible (GTK_WIDGET (self->next_bar), self->filter == FILTER_NEXT);
   gtk_widget_set_visible (self->filter_banner, self->filter == FILTER_CONFUSION ||
                                                self->filter == FILTER_DISAGREEMENTS ||
-                                               self->filter == FILTER_UNCERTAIN);
+                                               self->filter == FILTER_UNCERTAIN ||
+                                               self->filter == FILTER_DISPUTED);
   update_content_page (self);
   update_selection_label (self);
 }
@@ -932,13 +996,46 @@ factory_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (list_item, cell);
 }
 
+/* “ana: healthy · bo: leaf mold”: what an adjudicator weighs. */
+static char *
+describe_votes (LeafLibraryView *self,
+                LeafLibraryItem *item)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) votes = leaf_catalog_list_votes (self->catalog,
+                                                        leaf_library_item_get_id (item), NULL,
+                                                        NULL, &error);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  if (votes == NULL)
+    {
+      g_warning ("Could not read the votes on a photo: %s", error->message);
+      return NULL;
+    }
+  for (guint i = 0; i < votes->len; i++)
+    {
+      const LeafVoteInfo *vote = votes->pdata[i];
+
+      if (!vote->counts)
+        continue;
+      if (text->len > 0)
+        g_string_append (text, " · ");
+      /* Translators: one labeller's vote under a photo in Disputed: labeller, class */
+      g_string_append_printf (text, _("%s: %s"), vote->labeller, vote->class_name);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 static void
 factory_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *list_item,
                  LeafLibraryView          *self)
 {
   LeafThumbnailCell *cell = LEAF_THUMBNAIL_CELL (gtk_list_item_get_child (list_item));
+  g_autofree char *votes = self->filter == FILTER_DISPUTED
+                           ? describe_votes (self, gtk_list_item_get_item (list_item)) : NULL;
 
+  leaf_thumbnail_cell_set_votes (cell, votes);
   leaf_thumbnail_cell_set_prediction (cell, self->filter == FILTER_DISAGREEMENTS
                                             ? LEAF_THUMBNAIL_PREDICTION_DISAGREEMENT
                                             : self->filter == FILTER_UNCERTAIN
@@ -1085,8 +1182,11 @@ leaf_library_view_label (LeafLibraryView *self,
 
   if (n_images == 0)
     return TRUE;
-  if (!leaf_catalog_set_labels (self->catalog, image_ids, n_images, class_id,
-                                LEAF_LABEL_HOW_MANUAL, &error))
+  /* In Disputed a label is a decision, not one more vote. */
+  if (self->filter == FILTER_DISPUTED && class_id > 0
+      ? !leaf_catalog_adjudicate (self->catalog, image_ids, n_images, class_id, &error)
+      : !leaf_catalog_set_labels (self->catalog, image_ids, n_images, class_id,
+                                  LEAF_LABEL_HOW_MANUAL, &error))
     {
       leaf_show_toast_error (GTK_WIDGET (self), error);
       return FALSE;

@@ -28,6 +28,7 @@ struct _LeafPreferencesWindow
   AdwActionRow *refer_threshold_row;
   GtkSpinButton *refer_threshold_spin;
   AdwComboRow *device_row;
+  AdwEntryRow *labeller_row;
   LeafWeightsPage *weights_page;
 };
 
@@ -115,6 +116,7 @@ leaf_preferences_window_class_init (LeafPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, refer_threshold_row);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, refer_threshold_spin);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, device_row);
+  gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, labeller_row);
   gtk_widget_class_bind_template_child (widget_class, LeafPreferencesWindow, weights_page);
 }
 
@@ -133,6 +135,7 @@ leaf_preferences_window_init (LeafPreferencesWindow *self)
       gtk_widget_set_sensitive (GTK_WIDGET (self->model_threshold_switch), FALSE);
       gtk_widget_set_sensitive (GTK_WIDGET (self->refer_threshold_row), FALSE);
       gtk_widget_set_sensitive (GTK_WIDGET (self->device_row), FALSE);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->labeller_row), FALSE);
       return;
     }
   g_settings_bind_with_mapping (self->settings, "color-scheme", self->style_row, "selected",
@@ -141,6 +144,8 @@ leaf_preferences_window_init (LeafPreferencesWindow *self)
   g_settings_bind (self->settings, "thumbnail-size", self->thumbnail_size_spin, "value",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "show-file-names", self->file_names_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "labeller", self->labeller_row, "text",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "refer-use-model-threshold", self->model_threshold_switch,
                    "active", G_SETTINGS_BIND_DEFAULT);

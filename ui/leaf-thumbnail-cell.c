@@ -20,6 +20,7 @@ struct _LeafThumbnailCell
   GCancellable *cancellable;
   int size;
   LeafThumbnailPrediction prediction;
+  char *votes; /* in Disputed: who voted what, shown under the photo */
 
   /* Template widgets */
   GtkOverlay *overlay;
@@ -74,10 +75,16 @@ update_label (LeafThumbnailCell *self)
                                         predicted, 100 * probability);
     }
   gtk_widget_set_visible (self->suggestion, show_prediction);
+  if (self->votes != NULL)
+    {
+      g_free (comparison);
+      comparison = g_strdup (self->votes);
+    }
   gtk_label_set_text (self->disagreement_label, comparison ? comparison : "");
   gtk_widget_set_visible (GTK_WIDGET (self->disagreement_label),
                           comparison != NULL
-                          && self->prediction == LEAF_THUMBNAIL_PREDICTION_DISAGREEMENT);
+                          && (self->votes != NULL
+                              || self->prediction == LEAF_THUMBNAIL_PREDICTION_DISAGREEMENT));
 
   if (image != NULL)
     {
@@ -148,6 +155,7 @@ leaf_thumbnail_cell_dispose (GObject *object)
   LeafThumbnailCell *self = LEAF_THUMBNAIL_CELL (object);
 
   leaf_thumbnail_cell_unbind (self);
+  g_clear_pointer (&self->votes, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_THUMBNAIL_CELL);
   G_OBJECT_CLASS (leaf_thumbnail_cell_parent_class)->dispose (object);
 }
@@ -298,6 +306,25 @@ leaf_thumbnail_cell_set_prediction (LeafThumbnailCell       *self,
   if (self->prediction == shown)
     return;
   self->prediction = shown;
+  if (self->item != NULL)
+    update_label (self);
+}
+
+/**
+ * leaf_thumbnail_cell_set_votes:
+ * @votes: (nullable): the labellers' votes on the photo, in words, shown under it (in place of
+ *   the model's disagreement), or %NULL for none
+ */
+void
+leaf_thumbnail_cell_set_votes (LeafThumbnailCell *self,
+                               const char        *votes)
+{
+  g_return_if_fail (LEAF_IS_THUMBNAIL_CELL (self));
+
+  if (g_strcmp0 (self->votes, votes) == 0)
+    return;
+  g_free (self->votes);
+  self->votes = g_strdup (votes);
   if (self->item != NULL)
     update_label (self);
 }

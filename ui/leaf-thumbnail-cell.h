@@ -43,6 +43,8 @@ void             leaf_thumbnail_cell_set_show_name (LeafThumbnailCell *self,
                                                     gboolean           show_name);
 void             leaf_thumbnail_cell_set_prediction (LeafThumbnailCell     *self,
                                                      LeafThumbnailPrediction shown);
+void             leaf_thumbnail_cell_set_votes     (LeafThumbnailCell     *self,
+                                                    const char            *votes);
 gboolean         leaf_thumbnail_cell_has_thumbnail (LeafThumbnailCell *self);
 
 G_END_DECLS

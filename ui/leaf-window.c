@@ -28,6 +28,19 @@ drop_trainer (LeafWindow *self)
     leaf_train_view_end_run (self->train_view, 0, NULL);
 }
 
+/* The name Preferences gives, for this window's catalog. */
+static void
+apply_labeller (LeafWindow *self)
+{
+  g_autofree char *labeller = NULL;
+
+  if (self->catalog == NULL || self->settings == NULL)
+    return;
+  labeller = g_settings_get_string (self->settings, "labeller");
+  leaf_catalog_set_labeller (self->catalog, labeller);
+  _leaf_window_update_actions (self);
+}
+
 static void
 set_catalog (LeafWindow  *self,
              LeafCatalog *catalog,
@@ -72,6 +85,7 @@ set_catalog (LeafWindow  *self,
                                G_CONNECT_SWAPPED);
       if (self->settings != NULL)
         g_settings_set_string (self->settings, "last-catalog", leaf_catalog_get_path (catalog));
+      apply_labeller (self);
     }
   else
     {
@@ -361,6 +375,9 @@ leaf_window_init (LeafWindow *self)
                                    g_settings_get_int (self->settings, "window-height"));
       if (g_settings_get_boolean (self->settings, "window-maximized"))
         gtk_window_maximize (GTK_WINDOW (self));
+      /* Undo and redo are the labeller's own: their menu items follow the name. */
+      g_signal_connect_object (self->settings, "changed::labeller",
+                               G_CALLBACK (apply_labeller), self, G_CONNECT_SWAPPED);
     }
   else
     gtk_window_set_default_size (GTK_WINDOW (self), 1180, 780);

@@ -198,6 +198,73 @@ test_sidebar_filters (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 12);
 }
 
+/* Two labellers disagree on two photos: the Disputed row appears with its count and the
+ * agreement in its tooltip, and a label given there is a decision, not a third vote. */
+static void
+test_disputed_queue (Fixture       *f,
+                     gconstpointer  data)
+{
+  GtkListBox *sidebar = GTK_LIST_BOX (ui_test_find_type (GTK_WIDGET (f->view), GTK_TYPE_LIST_BOX));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafAgreement) agreement = NULL;
+  g_autofree char *labeller = NULL;
+  GtkListBoxRow *disputed = NULL, *row;
+  const char *tooltip;
+  gint64 ids[4];
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (SELECTION (f)), i);
+
+      ids[i] = leaf_library_item_get_id (item);
+    }
+  /* Rows: All, Unlabelled, the three classes, Disagreements, Uncertain, Disputed. */
+  disputed = gtk_list_box_get_row_at_index (sidebar, 7);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (disputed)));
+
+  leaf_catalog_set_labeller (f->catalog, "ana");
+  g_assert_true (leaf_catalog_set_labels (f->catalog, ids, 4, f->classes[0],
+                                          LEAF_LABEL_HOW_MANUAL, &error));
+  leaf_catalog_set_labeller (f->catalog, "bo");
+  g_assert_true (leaf_catalog_set_labels (f->catalog, ids, 2, f->classes[1],
+                                          LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_true (leaf_catalog_set_labels (f->catalog, ids + 2, 2, f->classes[0],
+                                          LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_no_error (error);
+  ui_test_iterate (50);
+
+  disputed = gtk_list_box_get_row_at_index (sidebar, 7);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (disputed)));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (disputed), "Disputed"));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (disputed), "2"));
+  tooltip = gtk_widget_get_tooltip_text (GTK_WIDGET (disputed));
+  g_assert_nonnull (tooltip);
+  g_assert_nonnull (strstr (tooltip, "Cohen"));
+
+  gtk_list_box_select_row (sidebar, disputed);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 2);
+  gtk_selection_model_select_item (SELECTION (f), 0, TRUE);
+  /* Key 3: the third class, which neither labeller chose; as "carol". */
+  leaf_catalog_set_labeller (f->catalog, "carol");
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_3, 0));
+  ui_test_iterate (50);
+  row = gtk_list_box_get_row_at_index (sidebar, 7);
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (row), "1"));
+  g_assert_cmpuint (count_class (f, f->classes[2]), ==, 1);
+  /* As in Unlabelled, the photo just decided stays in view until the filter is chosen again. */
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 2);
+  gtk_list_box_select_row (sidebar, gtk_list_box_get_row_at_index (sidebar, 0));
+  gtk_list_box_select_row (sidebar, row);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 1);
+
+  agreement = leaf_catalog_get_agreement (f->catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (agreement->n_adjudicated, ==, 1);
+  g_assert_cmpuint (agreement->n_disputed, ==, 1);
+  /* carol decided; she cast no vote. */
+  g_assert_cmpuint (agreement->n_labellers, ==, 2);
+}
+
 static void
 collect_type (GtkWidget *widget,
               GType      type,
@@ -432,6 +499,7 @@ main (int   argc,
   ADD ("/ui/library/keys-label-selection", test_keys_label_selection);
   ADD ("/ui/library/undo-updates-grid", test_undo_updates_grid);
   ADD ("/ui/library/sidebar-filters", test_sidebar_filters);
+  ADD ("/ui/library/disputed-queue", test_disputed_queue);
   ADD ("/ui/library/search-bar", test_search_bar);
   ADD ("/ui/library/add-and-remove-class", test_add_and_remove_class);
   ADD ("/ui/library/cells-follow-changes", test_cells_follow_changes);

@@ -13,6 +13,7 @@
 
 #include <adwaita.h>
 
+#include "leaf-settings.h"
 #include "leaf-window-private.h"
 #include "ui-test-util.h"
 
@@ -165,6 +166,38 @@ test_undo_redo_toast (Fixture       *f,
   g_assert_null (find_toast_label (f, "Redone:"));
 }
 
+/* Labels, and the undo history, are the labeller's that Preferences names; the window tells
+ * its catalog at once, and the Undo button follows: a new name has nothing to undo yet. */
+static void
+test_labeller_from_preferences (Fixture       *f,
+                                gconstpointer  data)
+{
+  GtkSelectionModel *selection = leaf_library_view_get_selection (f->window->library_view);
+  g_autoptr(GSettings) settings = leaf_settings_new ();
+  g_autofree char *labeller = NULL;
+
+  g_settings_set_string (settings, "labeller", "  Zoë  ");
+  ui_test_iterate (20);
+  labeller = leaf_catalog_dup_labeller (f->window->catalog);
+  g_assert_cmpstr (labeller, ==, "Zoë");
+
+  gtk_widget_grab_focus (f->grid);
+  gtk_selection_model_select_item (selection, 0, TRUE);
+  g_assert_true (ui_test_press_key (f->grid, GDK_KEY_2, 0));
+  ui_test_iterate (20);
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (f->window->undo_button)));
+
+  g_settings_set_string (settings, "labeller", "someone else");
+  ui_test_iterate (20);
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (f->window->undo_button)));
+
+  g_settings_reset (settings, "labeller");
+  ui_test_iterate (20);
+  g_clear_pointer (&labeller, g_free);
+  labeller = leaf_catalog_dup_labeller (f->window->catalog);
+  g_assert_cmpstr (labeller, ==, g_get_user_name ());
+}
+
 /* While photos are dragged over the window, it says what dropping them does. */
 static void
 test_drop_highlight (Fixture       *f,
@@ -241,6 +274,7 @@ main (int   argc,
   ADD ("/ui/window/sidebar-button", test_sidebar_button);
   ADD ("/ui/window/tab-leaves-grid", test_tab_leaves_grid);
   ADD ("/ui/window/undo-redo-toast", test_undo_redo_toast);
+  ADD ("/ui/window/labeller-from-preferences", test_labeller_from_preferences);
   ADD ("/ui/window/drop-highlight", test_drop_highlight);
   ADD ("/ui/window/class-menu-underscores", test_class_menu_underscores);
 #undef ADD
