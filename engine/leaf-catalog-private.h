@@ -150,6 +150,7 @@ typedef enum
   LEAF_CATALOG_CHANGED_CLASSES,
   LEAF_CATALOG_CHANGED_RUNS,
   LEAF_CATALOG_CHANGED_ACTIVE_MODEL,
+  LEAF_CATALOG_N_CHANGES
 } LeafCatalogChange;
 
 /* The catalog's lock guards its own connection; it is recursive so that a signal handler on the

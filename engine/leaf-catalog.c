@@ -37,6 +37,10 @@ struct _LeafCatalog
   LeafDb *db;
   GMainContext *context;
   GThread *owner;
+  /* leaf_catalog_watch(): what others' commits may have changed, as of the last look */
+  GSource *watch;
+  gint64 data_version;
+  char *fingerprints[LEAF_CATALOG_N_CHANGES];
 };
 
 G_DEFINE_FINAL_TYPE (LeafCatalog, leaf_catalog, G_TYPE_OBJECT)
@@ -57,6 +61,11 @@ leaf_catalog_finalize (GObject *object)
 {
   LeafCatalog *self = LEAF_CATALOG (object);
 
+  if (self->watch != NULL)
+    g_source_destroy (self->watch);
+  g_clear_pointer (&self->watch, g_source_unref);
+  for (guint i = 0; i < LEAF_CATALOG_N_CHANGES; i++)
+    g_free (self->fingerprints[i]);
   g_clear_pointer (&self->db, _leaf_db_close);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->path, g_free);
@@ -199,6 +208,106 @@ leaf_catalog_close (LeafCatalog *self)
   g_rec_mutex_lock (&self->lock);
   g_clear_pointer (&self->db, _leaf_db_close);
   g_rec_mutex_unlock (&self->lock);
+}
+
+/* For each kind of change, a query whose answer changes when such a change was committed:
+ * cheap enough to ask twice a second once another connection committed anything. */
+static const char *const fingerprint_sql[LEAF_CATALOG_N_CHANGES] = {
+  [LEAF_CATALOG_CHANGED_IMAGES] =
+    "SELECT count (*) || ':' || coalesce (max (id), 0) || ':' || "
+    "  (SELECT count (*) FROM images WHERE missing) FROM images",
+  [LEAF_CATALOG_CHANGED_LABELS] =
+    "SELECT coalesce (max (id), 0) || ':' || "
+    "  (SELECT count (*) FROM label_actions WHERE state = 1) || ':' || "
+    "  (SELECT count (*) || ':' || coalesce (max (time), '') FROM adjudications) "
+    "FROM label_actions",
+  [LEAF_CATALOG_CHANGED_CLASSES] =
+    "SELECT coalesce (group_concat (id || ':' || name || ':' || position || ':' || color || ':' "
+    "  || coalesce (shortcut, '') || ':' || removed, ','), '') FROM classes",
+  [LEAF_CATALOG_CHANGED_RUNS] =
+    "SELECT coalesce (max (id), 0) || ':' || "
+    "  (SELECT count (*) FROM runs WHERE status = 'running') || ':' || "
+    "  (SELECT coalesce (group_concat (id || ':' || coalesce (name, ''), ','), '') FROM models) "
+    "FROM runs",
+  [LEAF_CATALOG_CHANGED_ACTIVE_MODEL] =
+    "SELECT coalesce (max (model_id), 0) FROM active_model",
+};
+
+/* The first column of sql's first row as text, or NULL (with a warning) when it fails. */
+static char *
+query_text (LeafDb     *db,
+            const char *sql)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, &error);
+
+  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+    return g_strdup (_leaf_column_text (stmt, 0));
+  if (stmt != NULL)
+    _leaf_db_fail (db, &error);
+  g_warning ("Could not look for changes to %s: %s", db->path, error->message);
+  return NULL;
+}
+
+/* Emits what other connections changed since the last look (only records it, without emit). */
+static void
+look_for_changes (LeafCatalog *self,
+                  gboolean     emit)
+{
+  g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
+  g_autofree char *version = NULL;
+  gint64 data_version;
+
+  /* data_version moves only with commits made on other connections, this process's training
+   * thread's included. */
+  if (self->db == NULL || (version = query_text (self->db, "PRAGMA data_version")) == NULL)
+    return;
+  data_version = g_ascii_strtoll (version, NULL, 10);
+  if (emit && data_version == self->data_version)
+    return;
+  self->data_version = data_version;
+  for (guint change = 0; change < LEAF_CATALOG_N_CHANGES; change++)
+    {
+      g_autofree char *now = query_text (self->db, fingerprint_sql[change]);
+
+      if (now == NULL || g_strcmp0 (now, self->fingerprints[change]) == 0)
+        continue;
+      g_free (self->fingerprints[change]);
+      self->fingerprints[change] = g_steal_pointer (&now);
+      if (emit)
+        _leaf_catalog_emit (self, change, NULL);
+    }
+}
+
+static gboolean
+watch_cb (gpointer data)
+{
+  look_for_changes (data, TRUE);
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * leaf_catalog_watch:
+ * @self: a #LeafCatalog
+ *
+ * Notices, twice a second, what other programs (and other connections of this one, such as a
+ * training thread's) committed to the catalog, and emits the signals of those changes on the
+ * catalog's thread, as if they had been made here: labels (with %NULL image ids: any may have
+ * changed), images, classes, runs and the active model. Signals for changes made through @self
+ * itself come as always, once. Watching stops when the catalog is finalized.
+ */
+void
+leaf_catalog_watch (LeafCatalog *self)
+{
+  g_return_if_fail (LEAF_IS_CATALOG (self));
+
+  if (self->watch != NULL)
+    return;
+  look_for_changes (self, FALSE);
+  self->watch = g_timeout_source_new (500);
+  g_source_set_callback (self->watch, watch_cb, self, NULL);
+  g_source_set_static_name (self->watch, "[leafscope] catalog watch");
+  g_source_attach (self->watch, self->context);
 }
 
 /**

@@ -63,6 +63,7 @@ LeafCatalog    *leaf_catalog_open               (const char           *path,
                                                  GError              **error);
 void            leaf_catalog_close              (LeafCatalog          *self);
 const char     *leaf_catalog_get_path           (LeafCatalog          *self);
+void            leaf_catalog_watch              (LeafCatalog          *self);
 void            leaf_catalog_set_labeller       (LeafCatalog          *self,
                                                  const char           *labeller);
 char           *leaf_catalog_dup_labeller       (LeafCatalog          *self);
@@ -160,6 +161,22 @@ typedef struct
   guint n_single, n_unanimous, n_majority;
   GArray *classes;     /* LeafClassAgreement, in the classes' order */
 } LeafAgreement;
+
+/* What leaf_catalog_merge() brought in */
+typedef struct
+{
+  guint n_images_added;
+  guint n_classes_added;
+  guint n_votes_added;
+  guint n_votes_updated;  /* a labeller's later vote, cast in the other catalog */
+  guint n_decisions;      /* adjudications added or replaced by later ones */
+  guint n_disputed;       /* photos of the other catalog now waiting for a decision */
+} LeafMergeSummary;
+
+gboolean        leaf_catalog_merge              (LeafCatalog          *self,
+                                                 const char           *source_path,
+                                                 LeafMergeSummary     *summary,
+                                                 GError              **error);
 
 void            leaf_agreement_free             (LeafAgreement        *agreement);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafAgreement, leaf_agreement_free)

@@ -1026,6 +1026,24 @@ describe_votes (LeafLibraryView *self,
   return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
+/* The votes under each photo shown in Disputed, read again: someone may have voted since. */
+static void
+update_votes (LeafLibraryView *self,
+              GtkWidget       *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (LEAF_IS_THUMBNAIL_CELL (child))
+      {
+        LeafLibraryItem *item = leaf_thumbnail_cell_get_item (LEAF_THUMBNAIL_CELL (child));
+        g_autofree char *votes = item != NULL ? describe_votes (self, item) : NULL;
+
+        leaf_thumbnail_cell_set_votes (LEAF_THUMBNAIL_CELL (child), votes);
+      }
+    else
+      update_votes (self, child);
+}
+
 static void
 factory_bind_cb (GtkSignalListItemFactory *factory,
                  GtkListItem              *list_item,
@@ -1117,6 +1135,8 @@ on_catalog_labels_changed_cb (LeafLibraryView *self)
       self->classes = g_steal_pointer (&classes);
     }
   update_counts (self);
+  if (self->filter == FILTER_DISPUTED)
+    update_votes (self, GTK_WIDGET (self->grid_view));
 }
 
 static void

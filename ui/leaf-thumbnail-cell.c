@@ -330,6 +330,18 @@ leaf_thumbnail_cell_set_votes (LeafThumbnailCell *self,
 }
 
 /**
+ * leaf_thumbnail_cell_get_item:
+ *
+ * Returns: (transfer none) (nullable): the photo the cell shows
+ */
+LeafLibraryItem *
+leaf_thumbnail_cell_get_item (LeafThumbnailCell *self)
+{
+  g_return_val_if_fail (LEAF_IS_THUMBNAIL_CELL (self), NULL);
+  return self->item;
+}
+
+/**
  * leaf_thumbnail_cell_has_thumbnail:
  *
  * Returns: whether the decoded thumbnail is shown

@@ -45,6 +45,7 @@ void             leaf_thumbnail_cell_set_prediction (LeafThumbnailCell     *self
                                                      LeafThumbnailPrediction shown);
 void             leaf_thumbnail_cell_set_votes     (LeafThumbnailCell     *self,
                                                     const char            *votes);
+LeafLibraryItem *leaf_thumbnail_cell_get_item      (LeafThumbnailCell *self);
 gboolean         leaf_thumbnail_cell_has_thumbnail (LeafThumbnailCell *self);
 
 G_END_DECLS

@@ -758,6 +758,36 @@ cmd_votes (LeafCli  *cli,
   return 0;
 }
 
+static int
+cmd_merge (LeafCli  *cli,
+           int       argc,
+           char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("OTHER-CATALOG"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  LeafMergeSummary summary;
+
+  g_option_context_set_summary (context, _("Bring another catalog's photos (matched by SHA-256), "
+                                           "classes, votes and decisions into this one, as a "
+                                           "laptop's from the field: each labeller's later "
+                                           "vote stands, and photos whose labellers now "
+                                           "disagree wait for adjudication. Safe to repeat; "
+                                           "the other catalog is only read."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error (context, _("name the catalog to merge"));
+  if ((catalog = leaf_cli_open_catalog (cli, FALSE, &error)) == NULL ||
+      !leaf_catalog_merge (catalog, argv[1], &summary, &error))
+    return leaf_cli_fail (&error);
+  printf (_("Merged %s: %u photos and %u classes added, %u votes added and %u updated, "
+            "%u decisions; %u photos wait for adjudication.\n"), argv[1],
+          summary.n_images_added, summary.n_classes_added, summary.n_votes_added,
+          summary.n_votes_updated, summary.n_decisions, summary.n_disputed);
+  return 0;
+}
+
 /* list, stats -------------------------------------------------------------------------------- */
 
 static JsonNode *
@@ -1297,6 +1327,7 @@ const LeafCliCommand leaf_cli_catalog_commands[] = {
   { "redo", cmd_redo, N_("Redo the last undone labelling action") },
   { "adjudicate", cmd_adjudicate, N_("Decide the label of photos whose labellers disagree") },
   { "votes", cmd_votes, N_("Show every labeller's vote on a photo") },
+  { "merge", cmd_merge, N_("Bring another catalog's photos, votes and decisions into this one") },
   { "list", cmd_list, N_("List images, by class, unlabelled or missing") },
   { "stats", cmd_stats, N_("Count images, labels and missing files") },
   { "import-labels", cmd_import_labels,

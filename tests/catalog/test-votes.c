@@ -437,6 +437,177 @@ test_three_processes (Fixture       *fixture,
                                                   "method"), ==, "fleiss");
 }
 
+/* ---- Merging a laptop's catalog ---- */
+
+/* The lab's catalog (the fixture's) and a laptop's, with photos 1-3 in both, photo 50 only on
+ * the laptop, and a class only the laptop has: the laptop's votes join the lab's, a
+ * disagreement waits for a decision, and merging again changes nothing. */
+static void
+test_merge (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autofree char *laptop_path = g_build_filename (fixture->dir, "laptop.leafscope", NULL);
+  g_autofree char *junk = g_build_filename (fixture->dir, "notes.txt", NULL);
+  g_autoptr(LeafCatalog) laptop = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalogImage) photo50 = NULL;
+  g_autoptr(LeafClassInfo) mold = NULL;
+  g_autofree char *before = NULL;
+  LeafMergeSummary summary;
+  gint64 healthy, blight, leaf_mold, ids[] = { 1, 2, 50 };
+  sqlite3 *db;
+
+  laptop = leaf_catalog_open (laptop_path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  ctu_insert_images (laptop_path, 1, 3);
+  ctu_insert_images (laptop_path, 50, 1);
+  leaf_mold = leaf_catalog_add_class (laptop, "leaf mold", NULL, NULL, &error);
+  blight = leaf_catalog_add_class (laptop, "blight", NULL, NULL, &error);
+  healthy = leaf_catalog_add_class (laptop, "healthy", NULL, NULL, &error);
+  g_assert_no_error (error);
+  leaf_catalog_set_labeller (laptop, "ana");
+  g_assert_true (leaf_catalog_set_labels (laptop, ids, 1, healthy, LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_true (leaf_catalog_set_labels (laptop, ids + 1, 1, blight, LEAF_LABEL_HOW_MANUAL,
+                                          &error));
+  g_assert_true (leaf_catalog_set_labels (laptop, ids + 2, 1, leaf_mold, LEAF_LABEL_HOW_MANUAL,
+                                          &error));
+  g_assert_no_error (error);
+
+  vote (fixture, "bo", 1, fixture->healthy, LEAF_LABEL_HOW_MANUAL);
+  vote (fixture, "bo", 2, fixture->healthy, LEAF_LABEL_HOW_MANUAL);
+
+  g_assert_true (leaf_catalog_merge (fixture->catalog, laptop_path, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.n_images_added, ==, 1);
+  g_assert_cmpuint (summary.n_classes_added, ==, 1);
+  g_assert_cmpuint (summary.n_votes_added, ==, 3);
+  g_assert_cmpuint (summary.n_votes_updated, ==, 0);
+  g_assert_cmpuint (summary.n_disputed, ==, 1);
+  g_assert_cmpint (label_of (fixture, 1), ==, fixture->healthy);
+  g_assert_cmpint (label_of (fixture, 2), ==, 0);
+  g_assert_cmpuint (n_disputed (fixture), ==, 1);
+  photo50 = leaf_catalog_find_image (fixture->catalog,
+                                     "0000000000000000000000000000000000000000000000000000000000000032",
+                                     &error);
+  g_assert_no_error (error);
+  mold = leaf_catalog_find_class (fixture->catalog, "leaf mold", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (leaf_catalog_image_get_class_id (photo50), ==, mold->id);
+
+  /* Again: nothing new. */
+  g_assert_true (leaf_catalog_merge (fixture->catalog, laptop_path, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.n_images_added + summary.n_classes_added + summary.n_votes_added
+                    + summary.n_votes_updated + summary.n_decisions, ==, 0);
+  db = ctu_sql_open (fixture->path);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM votes"), ==, 5);
+  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM images"), ==, 7);
+  sqlite3_close (db);
+
+  /* Ana changes her mind in the field, and decides photo 2 there: both come in. */
+  g_assert_true (leaf_catalog_set_labels (laptop, ids, 1, blight, LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_true (leaf_catalog_adjudicate (laptop, ids + 1, 1, healthy, &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_merge (fixture->catalog, laptop_path, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.n_votes_updated, ==, 1);
+  g_assert_cmpuint (summary.n_decisions, ==, 1);
+  g_assert_cmpint (label_of (fixture, 2), ==, fixture->healthy);
+  g_assert_cmpint (label_of (fixture, 1), ==, 0);
+
+  /* Not a catalog, or this very one: refused, nothing changed. */
+  before = ctu_catalog_state (fixture->path);
+  ctu_write_bytes (junk, "field notes, not a catalog, long enough for a header......\n", -1);
+  g_assert_false (leaf_catalog_merge (fixture->catalog, junk, &summary, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT);
+  g_clear_error (&error);
+  g_assert_false (leaf_catalog_merge (fixture->catalog, fixture->path, &summary, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  {
+    g_autofree char *after = ctu_catalog_state (fixture->path);
+
+    g_assert_cmpstr (before, ==, after);
+  }
+}
+
+/* ---- Another program's changes ---- */
+
+static void
+count_signal_cb (LeafCatalog *catalog,
+                 guint       *count)
+{
+  (*count)++;
+}
+
+static void
+count_labels_cb (LeafCatalog *catalog,
+                 GArray      *ids,
+                 guint       *count)
+{
+  (*count)++;
+}
+
+/* Waits, on the catalog's thread, until *count moves; fails after a minute (the watch looks
+ * twice a second: only a broken watch takes that long). */
+static void
+wait_for (guint *count)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (*count == 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (10000);
+  g_assert_cmpuint (*count, >, 0);
+}
+
+/* A label or a class that leafscope-cli adds to the catalog shows in an open catalog's signals,
+ * as the window needs to show them; what it did itself it announces once, not again. */
+static void
+test_watch_sees_other_programs (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  guint labels = 0, classes = 0, images = 0;
+  gint64 photo = 2;
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  leaf_catalog_watch (fixture->catalog);
+  g_signal_connect (fixture->catalog, "labels-changed", G_CALLBACK (count_labels_cb), &labels);
+  g_signal_connect (fixture->catalog, "classes-changed", G_CALLBACK (count_signal_cb), &classes);
+  g_signal_connect (fixture->catalog, "images-changed", G_CALLBACK (count_signal_cb), &images);
+
+  g_assert_cmpint (ctu_run_cli (fixture->path, &out, &err, "--labeller", "bo", "label",
+                                "0000000000000000000000000000000000000000000000000000000000000002",
+                                "blight", NULL), ==, 0);
+  wait_for (&labels);
+  g_assert_cmpint (label_of (fixture, photo), ==, fixture->blight);
+  g_assert_cmpuint (classes, ==, 0);
+  g_assert_cmpuint (images, ==, 0);
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (ctu_run_cli (fixture->path, &out, &err, "classes", "add", "leaf mold", NULL),
+                   ==, 0);
+  wait_for (&classes);
+
+  /* Our own label: one emission, made when it was saved, and none from the watch after. */
+  labels = 0;
+  vote (fixture, "ana", photo, fixture->healthy, LEAF_LABEL_HOW_MANUAL);
+  g_assert_cmpuint (labels, ==, 1);
+  for (guint i = 0; i < 150; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10000);
+    }
+  g_assert_cmpuint (labels, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -453,6 +624,8 @@ main (int   argc,
   ADD ("undo-per-labeller", test_undo_per_labeller);
   ADD ("agreement", test_agreement);
   ADD ("three-processes", test_three_processes);
+  ADD ("watch-sees-other-programs", test_watch_sees_other_programs);
+  ADD ("merge", test_merge);
 #undef ADD
   return g_test_run ();
 }

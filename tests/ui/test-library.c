@@ -253,6 +253,15 @@ test_disputed_queue (Fixture       *f,
   g_assert_cmpuint (count_class (f, f->classes[2]), ==, 1);
   /* As in Unlabelled, the photo just decided stays in view until the filter is chosen again. */
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 2);
+  /* Under each photo, its votes, kept up to date. */
+  g_assert_nonnull (ui_test_find_label (f->grid, "ana: healthy · bo: early blight"));
+  leaf_catalog_set_labeller (f->catalog, "dan");
+  g_assert_true (leaf_catalog_set_labels (f->catalog, ids + 1, 1, f->classes[2],
+                                          LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_no_error (error);
+  ui_test_iterate (20);
+  g_assert_nonnull (ui_test_find_label (f->grid,
+                                        "ana: healthy · bo: early blight · dan: late blight"));
   gtk_list_box_select_row (sidebar, gtk_list_box_get_row_at_index (sidebar, 0));
   gtk_list_box_select_row (sidebar, row);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (SELECTION (f))), ==, 1);
@@ -261,8 +270,8 @@ test_disputed_queue (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (agreement->n_adjudicated, ==, 1);
   g_assert_cmpuint (agreement->n_disputed, ==, 1);
-  /* carol decided; she cast no vote. */
-  g_assert_cmpuint (agreement->n_labellers, ==, 2);
+  /* ana, bo and dan voted; carol only decided. */
+  g_assert_cmpuint (agreement->n_labellers, ==, 3);
 }
 
 static void
