@@ -199,7 +199,8 @@ on_trainer_event_cb (LeafTrainer          *trainer,
   /* An event posted before the window went can reach it after its views did (seen under load in
    * test-weights-page, as a critical from the Library): there is nothing left to show it in.
    * Being in destruction covers only the dispose itself; after it the views are gone. */
-  if (gtk_widget_in_destruction (GTK_WIDGET (self)) || self->library_view == NULL)
+  if (gtk_widget_in_destruction (GTK_WIDGET (self)) || self->library_view == NULL
+      || self->train_view == NULL || self->diagnose_view == NULL)
     return;
   leaf_train_view_handle_event (self->train_view, event);
   if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
@@ -320,6 +321,14 @@ leaf_window_dispose (GObject *object)
   /* Dismissing it lets go of the weak pointer into this window. */
   if (self->undo_toast != NULL)
     adw_toast_dismiss (self->undo_toast);
+  if (self->library_view != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->library_view),
+                                  (gpointer *) &self->library_view);
+  if (self->train_view != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->train_view), (gpointer *) &self->train_view);
+  if (self->diagnose_view != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->diagnose_view),
+                                  (gpointer *) &self->diagnose_view);
   gtk_widget_dispose_template (GTK_WIDGET (self), LEAF_TYPE_WINDOW);
   G_OBJECT_CLASS (leaf_window_parent_class)->dispose (object);
 }
@@ -368,6 +377,13 @@ leaf_window_init (LeafWindow *self)
   g_autofree char *cache_dir = NULL;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Training events and reviews end asynchronously, and call into the views. A view can be
+   * gone while the window still points at it (a critical from the Library, seen under load in
+   * test-weights-page after the window closed, with the checks below already in place): the
+   * pointers follow the views, so that those checks see it. */
+  g_object_add_weak_pointer (G_OBJECT (self->library_view), (gpointer *) &self->library_view);
+  g_object_add_weak_pointer (G_OBJECT (self->train_view), (gpointer *) &self->train_view);
+  g_object_add_weak_pointer (G_OBJECT (self->diagnose_view), (gpointer *) &self->diagnose_view);
 
   self->settings = leaf_settings_new ();
   if (self->settings != NULL)
