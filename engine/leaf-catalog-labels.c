@@ -15,10 +15,10 @@
 #include "leaf-error.h"
 
 /* A label is a labeller's vote: each labeller has at most one per image, in votes. What training
- * and the Library use, labels, follows from the votes and any adjudication (resolve_label), and
- * is written nowhere else. Every change of a vote is an event of an action; an action is what
- * one undo takes back, and each labeller undoes only their own. The history lives in the
- * catalog, so undo and redo work across restarts and processes. */
+ * and the Library use, labels, follows from the votes and any adjudication
+ * (_leaf_labels_resolve()), and is written nowhere else. Every change of a vote is an event of
+ * an action; an action is what one undo takes back, and each labeller undoes only their own.
+ * The history lives in the catalog, so undo and redo work across restarts and processes. */
 
 gint64
 _leaf_labels_new_action (LeafDb        *db,
@@ -31,8 +31,8 @@ _leaf_labels_new_action (LeafDb        *db,
 
   /* A new action ends the labeller's redo stack, as in any editor; the undone actions stay as
    * history. */
-  discard = _leaf_db_prepare (db, "UPDATE label_actions SET state = 2 WHERE state = 1 AND user = ?",
-                              error);
+  discard = _leaf_db_prepare (db, "UPDATE label_actions SET state = 2 "
+                              "WHERE state = 1 AND user = ?", error);
   if (discard == NULL)
     return 0;
   _leaf_bind_text (discard, 1, db->labeller);
@@ -906,7 +906,8 @@ leaf_catalog_list_votes (LeafCatalog  *self,
                          GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
-  g_autoptr(GPtrArray) votes = g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_vote_info_free);
+  g_autoptr(GPtrArray) votes =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_vote_info_free);
   g_autoptr(LeafStmt) stmt = NULL;
   g_autoptr(LeafStmt) decided = NULL;
   LeafDb *db;

@@ -307,7 +307,7 @@ update_disputed_row (LeafLibraryView *self,
   if (overall->method != LEAF_KAPPA_NONE && !isnan (overall->kappa))
     {
       g_string_append_c (tip, '\n');
-      /* Translators: %s is “Cohen’s” or “Fleiss’”, then kappa, a number of photos and labellers */
+      /* Translators: %s is “Cohen’s” or “Fleiss’”; then kappa, photos and labellers */
       g_string_append_printf (tip, g_dngettext (GETTEXT_PACKAGE,
                                                 "Agreement: %s κ %.2f over %u photo labelled "
                                                 "by %u people",
