@@ -279,11 +279,24 @@ look_for_changes (LeafCatalog *self,
     }
 }
 
+/* The source holds the catalog weakly, and strongly while it looks: the last reference may go
+ * on another thread (a worker's), whose finalize must not free it under a running look. */
 static gboolean
 watch_cb (gpointer data)
 {
-  look_for_changes (data, TRUE);
+  g_autoptr(LeafCatalog) self = g_weak_ref_get (data);
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+  look_for_changes (self, TRUE);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+watch_ref_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
 }
 
 /**
@@ -299,13 +312,17 @@ watch_cb (gpointer data)
 void
 leaf_catalog_watch (LeafCatalog *self)
 {
+  GWeakRef *ref;
+
   g_return_if_fail (LEAF_IS_CATALOG (self));
 
   if (self->watch != NULL)
     return;
+  ref = g_new0 (GWeakRef, 1);
   look_for_changes (self, FALSE);
+  g_weak_ref_init (ref, self);
   self->watch = g_timeout_source_new (500);
-  g_source_set_callback (self->watch, watch_cb, self, NULL);
+  g_source_set_callback (self->watch, watch_cb, ref, watch_ref_free);
   g_source_set_static_name (self->watch, "[leafscope] catalog watch");
   g_source_attach (self->watch, self->context);
 }
