@@ -427,16 +427,29 @@ load_classes (LeafImageList *self)
     }
 }
 
+/* Every live item, held: each notification reaches cells, and a cell that rebinds may let go
+ * of another item, which would then leave the table (and a loop over it) mid-walk. */
+static GPtrArray *
+hold_live_items (LeafImageList *self)
+{
+  GPtrArray *items = g_ptr_array_new_full (g_hash_table_size (self->live), g_object_unref);
+  GHashTableIter iter;
+  gpointer item;
+
+  g_hash_table_iter_init (&iter, self->live);
+  while (g_hash_table_iter_next (&iter, NULL, &item))
+    g_ptr_array_add (items, g_object_ref (item));
+  return items;
+}
+
 static void
 on_classes_changed_cb (LeafImageList *self)
 {
-  GHashTableIter iter;
-  LeafLibraryItem *item;
+  g_autoptr(GPtrArray) items = hold_live_items (self);
 
   load_classes (self);
-  g_hash_table_iter_init (&iter, self->live);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &item))
-    item_update_class (self, item);
+  for (guint i = 0; i < items->len; i++)
+    item_update_class (self, g_ptr_array_index (items, i));
 }
 
 static void
@@ -470,10 +483,10 @@ on_labels_changed_cb (LeafImageList *self,
     }
   else
     {
-      g_autoptr(GList) items = g_hash_table_get_values (self->live);
+      g_autoptr(GPtrArray) items = hold_live_items (self);
 
-      for (GList *l = items; l != NULL; l = l->next)
-        refresh_item (self, l->data);
+      for (guint i = 0; i < items->len; i++)
+        refresh_item (self, g_ptr_array_index (items, i));
     }
 }
 
