@@ -176,6 +176,8 @@ _leaf_catalog_begin (LeafCatalog  *self,
 void       _leaf_catalog_emit            (LeafCatalog       *self,
                                           LeafCatalogChange  change,
                                           GArray            *ids);
+/* What leaf_catalog_watch() does twice a second, now: announces what other connections changed */
+void       _leaf_catalog_look_for_changes (LeafCatalog      *self);
 
 /* The first row of _leaf_db_collect_rows() on the catalog's connection, taking its lock; or
  * not_found_code with the message not_found when there is none. */

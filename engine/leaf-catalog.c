@@ -279,6 +279,24 @@ look_for_changes (LeafCatalog *self,
     }
 }
 
+/* A change of this kind was just announced (made here, or by a worker of this process through a
+ * connection of its own) and its handlers read everything of that kind again: the watch need not
+ * announce it a second time, as long as what it last saw includes it. */
+static void
+remember_announced (LeafCatalog       *self,
+                    LeafCatalogChange  change)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+
+  if (self->watch == NULL)
+    return;
+  locker = _leaf_catalog_locker_new (self);
+  if (self->db == NULL)
+    return;
+  g_free (self->fingerprints[change]);
+  self->fingerprints[change] = query_text (self->db, fingerprint_sql[change]);
+}
+
 /* The source holds the catalog weakly, and strongly while it looks: the last reference may go
  * on another thread (a worker's), whose finalize must not free it under a running look. */
 static gboolean
@@ -290,6 +308,12 @@ watch_cb (gpointer data)
     return G_SOURCE_REMOVE;
   look_for_changes (self, TRUE);
   return G_SOURCE_CONTINUE;
+}
+
+void
+_leaf_catalog_look_for_changes (LeafCatalog *self)
+{
+  look_for_changes (self, TRUE);
 }
 
 static void
@@ -493,6 +517,10 @@ emit_cb (gpointer data)
 {
   Emission *emission = data;
 
+  /* Labels with ids say which photos changed, not that nothing else did: the watch may still
+   * have to announce other programs' labels. */
+  if (emission->change != LEAF_CATALOG_CHANGED_LABELS || emission->ids == NULL)
+    remember_announced (emission->self, emission->change);
   switch (emission->change)
     {
     case LEAF_CATALOG_CHANGED_IMAGES:

@@ -16,7 +16,10 @@
 #include "catalog-test-util.h"
 #include "leaf-agreement.h"
 #include "leaf-catalog.h"
+#include "leaf-catalog-private.h"
 #include "leaf-error.h"
+#include "leaf-image-list.h"
+#include "leaf-import.h"
 
 /* ---- Kappa on published examples ---- */
 
@@ -608,6 +611,89 @@ test_watch_sees_other_programs (Fixture       *fixture,
   g_assert_cmpuint (labels, ==, 1);
 }
 
+/* What a connection of this process's own (an import's) changed is announced once, when it is
+ * made, not again by the watch; another program's change still is. */
+static void
+test_watch_announces_ours_once (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autofree char *folder = g_build_filename (fixture->dir, "photos", NULL);
+  g_autofree char *rust = g_build_filename (folder, "rust", NULL);
+  const char *paths[] = { folder, NULL };
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  guint classes = 0, images = 0;
+
+  if (ctu_cli_path () == NULL)
+    {
+      g_test_skip ("LEAFSCOPE_CLI is not set");
+      return;
+    }
+  g_assert_cmpint (g_mkdir_with_parents (rust, 0700), ==, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("leaf-%u.png", i);
+      g_autofree char *path = g_build_filename (rust, name, NULL);
+
+      ctu_write_image (path, "png", 24, 24, 100 + i);
+    }
+  leaf_catalog_watch (fixture->catalog);
+  g_signal_connect (fixture->catalog, "classes-changed", G_CALLBACK (count_signal_cb), &classes);
+  g_signal_connect (fixture->catalog, "images-changed", G_CALLBACK (count_signal_cb), &images);
+
+  summary = leaf_import_run (fixture->catalog, paths, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (summary);
+  g_assert_cmpuint (images, ==, 1);
+  g_assert_cmpuint (classes, ==, 1);
+  _leaf_catalog_look_for_changes (fixture->catalog);
+  g_assert_cmpuint (images, ==, 1);
+  g_assert_cmpuint (classes, ==, 1);
+
+  g_assert_cmpint (ctu_run_cli (fixture->path, &out, &err, "classes", "add", "leaf mold", NULL),
+                   ==, 0);
+  _leaf_catalog_look_for_changes (fixture->catalog);
+  g_assert_cmpuint (classes, ==, 2);
+  g_assert_cmpuint (images, ==, 1);
+}
+
+static void
+let_go_cb (GObject     *item,
+           GParamSpec  *pspec,
+           GObject    **other)
+{
+  g_clear_object (other);
+}
+
+/* What another program changed refreshes every photo the Library holds; a cell that lets go of
+ * one photo when another changes (as a grid rebinding its cells does) must not leave the refresh
+ * with a photo already gone. */
+static void
+test_refresh_with_cells_letting_go (Fixture       *fixture,
+                                    gconstpointer  data)
+{
+  LeafImageQuery all = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafImageList) list = leaf_image_list_new (fixture->catalog, &all, NULL, &error);
+  GObject *held[2];
+
+  g_assert_no_error (error);
+  held[0] = g_list_model_get_item (G_LIST_MODEL (list), 0);
+  held[1] = g_list_model_get_item (G_LIST_MODEL (list), 1);
+  /* Now only the cells (here) hold them. */
+  g_assert_true (leaf_image_list_reload (list, &error));
+  g_assert_no_error (error);
+  g_signal_connect (held[0], "notify::image", G_CALLBACK (let_go_cb), &held[1]);
+  g_signal_connect (held[1], "notify::image", G_CALLBACK (let_go_cb), &held[0]);
+
+  /* Whichever is refreshed first lets go of the other, which is refreshed all the same. */
+  leaf_image_list_refresh (list);
+  g_assert_null (held[0]);
+  g_assert_null (held[1]);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -625,6 +711,8 @@ main (int   argc,
   ADD ("agreement", test_agreement);
   ADD ("three-processes", test_three_processes);
   ADD ("watch-sees-other-programs", test_watch_sees_other_programs);
+  ADD ("watch-announces-ours-once", test_watch_announces_ours_once);
+  ADD ("refresh-with-cells-letting-go", test_refresh_with_cells_letting_go);
   ADD ("merge", test_merge);
 #undef ADD
   return g_test_run ();
