@@ -556,12 +556,18 @@ show_entry (LeafTrainView *self,
       return;
     }
 
-  g_set_object (&self->confusion, metrics->confusion);
-  self->results_model = model->id;
-  leaf_confusion_matrix_set_model (self->confusion_matrix, self->confusion);
-  leaf_metrics_table_fill (self->per_class_grid, (const LeafMetrics * const[]) { metrics }, NULL,
-                           1);
-  show_calibration (self, model->metrics_json);
+  /* A model's results never change: when the list is read again under the model shown (a run
+   * elsewhere, a rename), the matrix stays as it is, with the focus where the user left it. */
+  if (model->id != self->results_model || self->confusion == NULL
+      || !gtk_widget_get_visible (self->results_box))
+    {
+      g_set_object (&self->confusion, metrics->confusion);
+      self->results_model = model->id;
+      leaf_confusion_matrix_set_model (self->confusion_matrix, self->confusion);
+      leaf_metrics_table_fill (self->per_class_grid, (const LeafMetrics * const[]) { metrics },
+                               NULL, 1);
+      show_calibration (self, model->metrics_json);
+    }
   title = leaf_model_info_get_title (model);
   /* Translators: %s is a model's title (“Run 3”), %.1f%% the accuracy, %u the photo count */
   heading = g_strdup_printf (ngettext ("%s: %.1f%% of %u validation photo recognised",
@@ -1205,6 +1211,9 @@ on_catalog_runs_changed_cb (LeafTrainView *self)
   const RowIds *selected = row_ids (gtk_list_box_get_selected_row (self->history_list));
   RowIds keep = selected ? *selected : (RowIds) { 0, 0 };
 
+  /* A run of ours lists them again when it ends; until then its rows are kept as they are. */
+  if (self->state != STATE_IDLE)
+    return;
   /* The rows go: keep what the selected one stood for, not a pointer into it. */
   reload_history (self, &keep);
   update_decision (self);
