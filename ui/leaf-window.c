@@ -68,6 +68,8 @@ set_catalog (LeafWindow  *self,
       gtk_window_set_title (GTK_WINDOW (self), display);
       adw_view_switcher_title_set_subtitle (self->switcher_title, basename);
       gtk_stack_set_visible_child_name (self->main_stack, "views");
+      /* Other programs label the same catalog: their changes show here as they are made. */
+      leaf_catalog_watch (catalog);
       /* Undo and redo cover labels and classes. */
       g_signal_connect_object (catalog, "labels-changed",
                                G_CALLBACK (_leaf_window_update_actions), self,
