@@ -1,6 +1,6 @@
 /* test-window.c: the main window's own controls: the sidebar's button and F9, Tab out of the
- * grid, the toast of undo and redo, the highlight while photos are dragged over it, and class
- * names with underscores in menus
+ * grid, the toast of undo and redo, labels other programs save, the highlight while photos are
+ * dragged over it, and class names with underscores in menus
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -198,6 +198,49 @@ test_labeller_from_preferences (Fixture       *f,
   g_assert_cmpstr (labeller, ==, g_get_user_name ());
 }
 
+typedef struct
+{
+  GtkSelectionModel *selection;
+  const char *class_name;
+} Expect;
+
+static gboolean
+first_photo_labelled (gpointer data)
+{
+  Expect *expect = data;
+  g_autoptr(LeafLibraryItem) item = g_list_model_get_item (G_LIST_MODEL (expect->selection), 0);
+
+  return g_strcmp0 (leaf_library_item_get_class_name (item), expect->class_name) == 0;
+}
+
+/* A label that another program saves in the catalog shows in the window by itself. */
+static void
+test_other_programs_labels (Fixture       *f,
+                            gconstpointer  data)
+{
+  GtkSelectionModel *selection = leaf_library_view_get_selection (f->window->library_view);
+  g_autoptr(LeafLibraryItem) first = g_list_model_get_item (G_LIST_MODEL (selection), 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) other = NULL;
+  g_autoptr(LeafClassInfo) relabel = NULL;
+  gint64 id = leaf_library_item_get_id (first);
+  Expect expect = { selection, class_names[0] };
+
+  if (g_strcmp0 (leaf_library_item_get_class_name (first), class_names[0]) == 0)
+    expect.class_name = class_names[1];
+  other = leaf_catalog_open (leaf_catalog_get_path (f->window->catalog),
+                             LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  relabel = leaf_catalog_find_class (other, expect.class_name, &error);
+  g_assert_no_error (error);
+  leaf_catalog_set_labeller (other, "bo");
+  g_assert_true (leaf_catalog_set_labels (other, &id, 1, relabel->id, LEAF_LABEL_HOW_MANUAL,
+                                          &error));
+  g_assert_no_error (error);
+  /* The window looks twice a second: a minute is for a machine under load. */
+  g_assert_true (ui_test_wait_for (first_photo_labelled, &expect, 60000));
+}
+
 /* While photos are dragged over the window, it says what dropping them does. */
 static void
 test_drop_highlight (Fixture       *f,
@@ -275,6 +318,7 @@ main (int   argc,
   ADD ("/ui/window/tab-leaves-grid", test_tab_leaves_grid);
   ADD ("/ui/window/undo-redo-toast", test_undo_redo_toast);
   ADD ("/ui/window/labeller-from-preferences", test_labeller_from_preferences);
+  ADD ("/ui/window/other-programs-labels", test_other_programs_labels);
   ADD ("/ui/window/drop-highlight", test_drop_highlight);
   ADD ("/ui/window/class-menu-underscores", test_class_menu_underscores);
 #undef ADD
