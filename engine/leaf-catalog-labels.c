@@ -989,6 +989,40 @@ count_of (LeafDb      *db,
   return sqlite3_column_int64 (stmt, 0);
 }
 
+/* Who voted on any photo; a folder import's labels are where photos came from, not a vote. */
+#define LABELLERS_SQL \
+  "SELECT count (DISTINCT labeller) FROM votes WHERE how <> 'folder-import'"
+
+/**
+ * leaf_catalog_count_labellers:
+ * @self: a #LeafCatalog
+ * @n_labellers: (out): how many people voted on any photo (folder imports aside)
+ * @error: return location for a #GError
+ *
+ * What leaf_catalog_get_agreement() says in n_labellers, without computing the agreement.
+ *
+ * Returns: %FALSE with @error set when the catalog could not be read
+ */
+gboolean
+leaf_catalog_count_labellers (LeafCatalog  *self,
+                              guint        *n_labellers,
+                              GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  LeafDb *db;
+  gint64 n;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (n_labellers != NULL, FALSE);
+
+  locker = _leaf_catalog_locker_new (self);
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL
+      || (n = count_of (db, LABELLERS_SQL, error)) < 0)
+    return FALSE;
+  *n_labellers = n;
+  return TRUE;
+}
+
 /**
  * leaf_catalog_get_agreement:
  * @self: a #LeafCatalog
@@ -1079,8 +1113,7 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
     leaf_agreement_kappa ((LeafVote *) votes->data, votes->len, g_hash_table_size (categories),
                           k, &g_array_index (agreement->classes, LeafClassAgreement, k).kappa);
 
-  if ((n = count_of (db, "SELECT count (DISTINCT labeller) FROM votes "
-                     "WHERE how <> 'folder-import'", error)) < 0)
+  if ((n = count_of (db, LABELLERS_SQL, error)) < 0)
     return NULL;
   agreement->n_labellers = n;
   if ((n = count_of (db, "SELECT count (*) FROM (" LEAF_DISPUTED_IMAGES_SQL ")", error)) < 0)

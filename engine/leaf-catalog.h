@@ -182,6 +182,9 @@ void            leaf_agreement_free             (LeafAgreement        *agreement
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafAgreement, leaf_agreement_free)
 LeafAgreement  *leaf_catalog_get_agreement      (LeafCatalog          *self,
                                                  GError              **error);
+gboolean        leaf_catalog_count_labellers    (LeafCatalog          *self,
+                                                 guint                *n_labellers,
+                                                 GError              **error);
 
 /* Images: queries live in leaf-catalog-image.h */
 gboolean        leaf_catalog_set_group_key      (LeafCatalog          *self,

@@ -14,6 +14,8 @@ LeafCatalog   *_leaf_library_view_get_catalog           (LeafLibraryView *self);
 /* The class with that id among those the sidebar shows, or NULL. */
 LeafClassInfo *_leaf_library_view_find_class            (LeafLibraryView *self,
                                                          gint64           class_id);
+/* What pointing at the Disputed row says: the labellers' agreement */
+char          *_leaf_library_view_dup_disputed_tooltip  (LeafLibraryView *self);
 
 /* leaf-library-view-classes.c: the library.*-class actions and their dialogs */
 void           _leaf_library_view_install_class_actions (GtkWidgetClass  *widget_class);

@@ -284,12 +284,24 @@ count_query (LeafLibraryView      *self,
   return count;
 }
 
-/* Disputed is for catalogs that several people label: shown once two have, with their
- * agreement in its tooltip. */
+/* Disputed is for catalogs that several people label: shown once two have. Counting them is
+ * cheap; their agreement, read over every vote, waits until someone points at the row. */
 static void
 update_disputed_row (LeafLibraryView *self,
                      GtkWidget       *row,
                      guint            n_disputed)
+{
+  g_autoptr(GError) error = NULL;
+  guint n_labellers = 0;
+
+  if (!leaf_catalog_count_labellers (self->catalog, &n_labellers, &error))
+    g_warning ("Could not count the labellers: %s", error->message);
+  gtk_widget_set_visible (row, n_labellers >= 2 || n_disputed > 0);
+}
+
+/* The Disputed row's tooltip: what it holds, and how far the labellers agree. */
+char *
+_leaf_library_view_dup_disputed_tooltip (LeafLibraryView *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafAgreement) agreement = leaf_catalog_get_agreement (self->catalog, &error);
@@ -300,10 +312,9 @@ update_disputed_row (LeafLibraryView *self,
   if (agreement == NULL)
     {
       g_warning ("Could not measure agreement: %s", error->message);
-      return;
+      return g_string_free (g_steal_pointer (&tip), FALSE);
     }
   overall = &agreement->overall;
-  gtk_widget_set_visible (row, agreement->n_labellers >= 2 || n_disputed > 0);
   if (overall->method != LEAF_KAPPA_NONE && !isnan (overall->kappa))
     {
       g_string_append_c (tip, '\n');
@@ -324,7 +335,21 @@ update_disputed_row (LeafLibraryView *self,
             g_string_append_printf (tip, "\n%s: κ %.2f", one->class_name, one->kappa.kappa);
         }
     }
-  gtk_widget_set_tooltip_text (row, tip->str);
+  return g_string_free (g_steal_pointer (&tip), FALSE);
+}
+
+static gboolean
+on_disputed_query_tooltip_cb (GtkWidget       *row,
+                              int              x,
+                              int              y,
+                              gboolean         keyboard,
+                              GtkTooltip      *tooltip,
+                              LeafLibraryView *self)
+{
+  g_autofree char *text = _leaf_library_view_dup_disputed_tooltip (self);
+
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
 }
 
 static void
@@ -559,6 +584,9 @@ rebuild_sidebar (LeafLibraryView *self)
       set_model_filter_tooltip (self, row);
       gtk_list_box_append (self->sidebar, row);
       row = sidebar_row_new (FILTER_DISPUTED, NULL, "system-users-symbolic", _("Disputed"), 0);
+      gtk_widget_set_has_tooltip (row, TRUE);
+      g_signal_connect_object (row, "query-tooltip", G_CALLBACK (on_disputed_query_tooltip_cb),
+                               self, 0);
       gtk_list_box_append (self->sidebar, row);
       row = sidebar_row_new (FILTER_NEXT, NULL, "go-next-symbolic", _("Label Next"), 0);
       gtk_widget_set_tooltip_text (row, _("The unlabelled photos whose labels would teach the "

@@ -295,6 +295,7 @@ test_agreement (Fixture       *fixture,
   g_autoptr(LeafAgreement) two = NULL;
   g_autoptr(LeafAgreement) three = NULL;
   const LeafClassAgreement *healthy;
+  guint n_labellers = 0;
   /* ana and bo on photos 1-4: agree on 1, 2 and 3. */
   const gint64 ana[] = { fixture->healthy, fixture->healthy, fixture->blight, fixture->blight };
   const gint64 bo[] = { fixture->healthy, fixture->healthy, fixture->blight, fixture->healthy };
@@ -312,6 +313,9 @@ test_agreement (Fixture       *fixture,
   g_assert_cmpint (two->overall.method, ==, LEAF_KAPPA_COHEN);
   g_assert_cmpuint (two->overall.n_items, ==, 4);
   g_assert_cmpuint (two->n_labellers, ==, 3);
+  g_assert_true (leaf_catalog_count_labellers (fixture->catalog, &n_labellers, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_labellers, ==, 3);
   g_assert_cmpuint (two->n_disputed, ==, 1);
   /* po 3/4; ana 2/2, bo 3/1: pe = 0.5 * 0.75 + 0.5 * 0.25 = 0.5; kappa 0.5. */
   g_assert_cmpfloat_with_epsilon (two->overall.observed, 0.75, 1e-12);
