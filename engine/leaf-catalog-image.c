@@ -731,6 +731,40 @@ leaf_catalog_count_images (LeafCatalog           *catalog,
   return TRUE;
 }
 
+/**
+ * leaf_catalog_list_sha256:
+ * @catalog: a #LeafCatalog
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (element-type utf8 utf8): a set of the SHA-256 (hex) of every photo
+ *   in the catalog, or %NULL on error
+ */
+GHashTable *
+leaf_catalog_list_sha256 (LeafCatalog  *catalog,
+                          GError      **error)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+  g_autoptr(GHashTable) set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(LeafStmt) stmt = NULL;
+  LeafDb *db;
+  int rc;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (catalog), NULL);
+
+  locker = _leaf_catalog_locker_new (catalog);
+  if ((db = _leaf_catalog_get_db (catalog, error)) == NULL ||
+      (stmt = _leaf_db_prepare (db, "SELECT sha256 FROM images", error)) == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_hash_table_add (set, g_strdup (_leaf_column_text (stmt, 0)));
+  if (rc != SQLITE_DONE)
+    {
+      _leaf_db_fail (db, error);
+      return NULL;
+    }
+  return g_steal_pointer (&set);
+}
+
 /* With @model_id > 0, the row carries that model's prediction, as a query naming it would. */
 static LeafCatalogImage *
 get_image_where (LeafDb      *db,

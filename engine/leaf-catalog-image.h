@@ -137,6 +137,8 @@ gboolean          leaf_catalog_count_images   (LeafCatalog          *catalog,
                                                const LeafImageQuery *query,
                                                guint                *count,
                                                GError              **error);
+GHashTable       *leaf_catalog_list_sha256    (LeafCatalog          *catalog,
+                                               GError              **error);
 LeafCatalogImage *leaf_catalog_get_image      (LeafCatalog          *catalog,
                                                gint64                image_id,
                                                GError              **error);

@@ -572,6 +572,138 @@ leaf_feature_table_append (LeafFeatureTable  *table,
   return TRUE;
 }
 
+static void
+format_sha256 (const guint8 sha256[32],
+               char         hex[65])
+{
+  for (guint i = 0; i < 32; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", sha256[i]);
+}
+
+/**
+ * leaf_feature_table_get_n_rows:
+ *
+ * Returns: the rows the table holds, a photo stored twice (by two runs at once) counting twice
+ */
+guint64
+leaf_feature_table_get_n_rows (LeafFeatureTable *table)
+{
+  return table->index->len;
+}
+
+/**
+ * leaf_feature_table_count_stale:
+ * @keep: (element-type utf8 utf8): a set of the SHA-256 (hex) of the photos whose rows stay
+ *
+ * Returns: the rows leaf_feature_table_compact() would leave out, damaged ones aside: those of
+ *   photos not in @keep, and second rows of a photo
+ */
+guint64
+leaf_feature_table_count_stale (LeafFeatureTable *table,
+                                GHashTable       *keep)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint64 n = 0;
+
+  for (guint i = 0; i < table->index->len; i++)
+    {
+      char hex[65];
+
+      format_sha256 (g_array_index (table->index, IndexEntry, i).sha256, hex);
+      if (!g_hash_table_contains (keep, hex) || !g_hash_table_add (seen, g_strdup (hex)))
+        n++;
+    }
+  return n;
+}
+
+/**
+ * leaf_feature_table_compact:
+ * @keep: (element-type utf8 utf8): a set of the SHA-256 (hex) of the photos whose rows stay
+ * @n_removed: (out) (optional): how many rows went
+ *
+ * Writes the table again with one intact row of each photo in @keep, leaving out the photos no
+ * longer in the catalog, rows stored twice and damaged ones. The new file replaces the old one
+ * by renaming: another process that has the old one open keeps reading it, and whatever it still
+ * appends there is computed again by the next run. Call it before mapping the table.
+ *
+ * Returns: %FALSE with @error set when the new file could not be written (a full disk); the
+ *   table is then as it was
+ */
+gboolean
+leaf_feature_table_compact (LeafFeatureTable  *table,
+                            GHashTable        *keep,
+                            guint64           *n_removed,
+                            GError           **error)
+{
+  g_autofree char *tmp_path = g_strconcat (table->path, ".XXXXXX", NULL);
+  g_autoptr(GArray) index = g_array_new (FALSE, FALSE, sizeof (IndexEntry));
+  g_autoptr(GHashTable) written = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree guint8 *buffer = g_malloc (table->stride);
+  TableHeader header = { .view = table->view, .row_bytes = table->row_bytes };
+  const SlotHeader *slot_header = (const SlotHeader *) buffer;
+  guint64 n_slots;
+  int fd, saved = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (table->map == NULL, FALSE);
+  g_return_val_if_fail (keep != NULL, FALSE);
+
+  memcpy (header.magic, TABLE_MAGIC, 4);
+  /* No append lands in the old file while its rows are copied. */
+  flock (table->fd, LOCK_EX);
+  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
+  ok = fd >= 0 && write_exactly (fd, &header, sizeof header, 0);
+  n_slots = complete_slots (table);
+  for (guint64 slot = 0; ok && slot < n_slots; slot++)
+    {
+      char hex[65];
+      IndexEntry entry;
+
+      if (!read_exactly (table->fd, buffer, table->stride, slot_offset (table, slot))
+          || slot_header->magic != SLOT_MAGIC
+          || slot_header->checksum != slot_checksum (slot_header->sha256,
+                                                     buffer + sizeof *slot_header,
+                                                     table->row_bytes))
+        continue;
+      format_sha256 (slot_header->sha256, hex);
+      if (!g_hash_table_contains (keep, hex) || g_hash_table_contains (written, hex))
+        continue;
+      memcpy (entry.sha256, slot_header->sha256, 32);
+      entry.slot = index->len;
+      ok = write_exactly (fd, buffer, table->stride, slot_offset (table, entry.slot));
+      g_array_append_val (index, entry);
+      g_hash_table_add (written, g_strdup (hex));
+    }
+  ok = ok && fsync (fd) == 0 && g_rename (tmp_path, table->path) == 0;
+  if (!ok)
+    {
+      saved = errno;
+      if (fd >= 0)
+        {
+          close (fd);
+          g_unlink (tmp_path);
+        }
+      flock (table->fd, LOCK_UN);
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("Cannot write the feature cache %s: %s"), table->path,
+                   g_strerror (saved != 0 ? saved : ENOSPC));
+      return FALSE;
+    }
+  /* Closing the old file lets go of its lock. */
+  close (table->fd);
+  table->fd = fd;
+  if (n_removed != NULL)
+    *n_removed = table->index->len - MIN (table->index->len, index->len);
+  g_array_unref (table->index);
+  table->index = g_steal_pointer (&index);
+  table->sorted = FALSE;
+
+  g_mutex_lock (&table->cache->lock);
+  table->cache->size_known = FALSE;
+  g_mutex_unlock (&table->cache->lock);
+  return TRUE;
+}
+
 /**
  * leaf_feature_table_map:
  *

@@ -50,6 +50,13 @@ gboolean          leaf_feature_table_map           (LeafFeatureTable  *table,
 gconstpointer     leaf_feature_table_row           (LeafFeatureTable  *table,
                                                     guint64            slot);
 void              leaf_feature_table_release       (LeafFeatureTable  *table);
+guint64           leaf_feature_table_get_n_rows    (LeafFeatureTable  *table);
+guint64           leaf_feature_table_count_stale   (LeafFeatureTable  *table,
+                                                    GHashTable        *keep);
+gboolean          leaf_feature_table_compact       (LeafFeatureTable  *table,
+                                                    GHashTable        *keep,
+                                                    guint64           *n_removed,
+                                                    GError           **error);
 const char       *leaf_feature_table_get_path      (LeafFeatureTable  *table);
 void              leaf_feature_table_free          (LeafFeatureTable  *table);
 

@@ -1188,6 +1188,50 @@ extract_finish (Run              *run,
                         buffer->n_slots, error);
 }
 
+/* Tables only grow, and some rows are never read again: those stored twice (ranks of one job
+ * sharing a machine's cache each file every row) and those of photos the catalog no longer has
+ * (a catalog made again at the same path shares its tables). Once a quarter of a table is such
+ * rows, the run writes its tables again without them. Rank 0 alone does it; a rank that opened
+ * the old files keeps reading them. */
+static void
+compact_tables (Run   *run,
+                guint  n_views)
+{
+  g_autoptr(GHashTable) keep = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 stale, rows, removed = 0;
+
+  if (run->rank > 0)
+    return;
+  if ((keep = leaf_catalog_list_sha256 (run->catalog, &error)) == NULL)
+    {
+      g_debug ("Not compacting the feature cache: %s", error->message);
+      return;
+    }
+  stale = leaf_feature_table_count_stale (run->tables[0], keep);
+  rows = leaf_feature_table_get_n_rows (run->tables[0]);
+  if (stale == 0 || stale < rows / 4)
+    return;
+  for (guint v = 0; v < n_views; v++)
+    {
+      guint64 n = 0;
+
+      if (!leaf_feature_table_compact (run->tables[v], keep, &n, &error))
+        {
+          emit_message (run, _("The feature cache could not be compacted (%s): it keeps rows "
+                               "that no photo of the catalog needs"), error->message);
+          return;
+        }
+      removed += n * leaf_feature_cache_row_size (run->act_numel * sizeof (guint16));
+    }
+  {
+    g_autofree char *size = g_format_size (removed);
+
+    emit_message (run, _("The feature cache gave back %s: rows stored twice, or of photos "
+                         "the catalog no longer has"), size);
+  }
+}
+
 /* Opens the table of each view the run uses. The cache's bound applies to what earlier runs
  * left behind: the run's own tables are open, so trimming never evicts this run's first views
  * while it stores its last ones, nor what the last run used when this run reuses it. Without a
@@ -1220,6 +1264,7 @@ open_tables (Run        *run,
           return NULL;
         }
     }
+  compact_tables (run, n_views);
   leaf_feature_cache_trim (cache);
   return g_steal_pointer (&cache);
 }

@@ -255,12 +255,90 @@ test_trim_removes_least_recently_used (void)
   leaf_test_remove_tree (dir);
 }
 
+/* Compacting keeps one intact row of each photo still in the catalog, readable from the same
+ * handle and from a new one, and leaves the file smaller; another handle opened before keeps
+ * reading what it had. */
+static void
+test_compact_keeps_catalog_photos (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(LeafFeatureCache) cache = leaf_feature_cache_new (dir, 1 << 20);
+  g_autoptr(LeafFeatureTable) table = open_table (cache, "catalog", 0, ROW_BYTES);
+  g_autoptr(LeafFeatureTable) other = NULL;
+  g_autoptr(LeafFeatureTable) again = NULL;
+  g_autoptr(GHashTable) keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GError) error = NULL;
+  guint16 rows[6][ROW_BYTES / 2], out[ROW_BYTES / 2];
+  guint64 slot, n_removed = 0, before, after;
+  GStatBuf st;
+
+  /* Photos 0-5; photo 1 stored twice (two runs at once); photos 3 and 5 deleted since. */
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *sha = g_strdup_printf ("%02u%062u", i, 0);
+
+      fill (rows[i], 10 + i);
+      g_assert_true (leaf_feature_table_append (table, sha, rows[i], &slot, &error));
+      g_assert_no_error (error);
+      if (i == 1)
+        g_assert_true (leaf_feature_table_append (table, sha, rows[i], &slot, &error));
+      if (i != 3 && i != 5)
+        g_hash_table_add (keep, g_steal_pointer (&sha));
+    }
+  g_assert_cmpuint (leaf_feature_table_get_n_rows (table), ==, 7);
+  g_assert_cmpuint (leaf_feature_table_count_stale (table, keep), ==, 3);
+  other = open_table (cache, "catalog", 0, ROW_BYTES);
+  g_assert_true (leaf_feature_table_map (other, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (leaf_feature_table_get_path (table), &st), ==, 0);
+  before = st.st_size;
+
+  g_assert_true (leaf_feature_table_compact (table, keep, &n_removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_removed, ==, 3);
+  g_assert_cmpuint (leaf_feature_table_get_n_rows (table), ==, 4);
+  g_assert_cmpuint (leaf_feature_table_count_stale (table, keep), ==, 0);
+  g_assert_cmpint (g_stat (leaf_feature_table_get_path (table), &st), ==, 0);
+  after = st.st_size;
+  g_assert_cmpuint (before - after, ==, 3 * leaf_feature_cache_row_size (ROW_BYTES));
+
+  again = open_table (cache, "catalog", 0, ROW_BYTES);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *sha = g_strdup_printf ("%02u%062u", i, 0);
+      gboolean kept = i != 3 && i != 5;
+
+      g_assert_cmpint (leaf_feature_table_lookup (table, sha, &slot), ==, kept);
+      if (kept)
+        {
+          g_assert_true (leaf_feature_table_read (table, slot, out, &error));
+          g_assert_no_error (error);
+          g_assert_cmpmem (out, sizeof out, rows[i], sizeof rows[i]);
+        }
+      g_assert_cmpint (leaf_feature_table_lookup (again, sha, &slot), ==, kept);
+      /* The handle opened before reads the old file, all of it. */
+      g_assert_true (leaf_feature_table_lookup (other, sha, &slot));
+      g_assert_cmpmem (leaf_feature_table_row (other, slot), ROW_BYTES, rows[i], sizeof rows[i]);
+    }
+  /* The compacted table takes new rows as before. */
+  g_assert_true (leaf_feature_table_append (table, SHA_A, rows[0], &slot, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (slot, ==, 4);
+
+  g_clear_pointer (&table, leaf_feature_table_free);
+  g_clear_pointer (&other, leaf_feature_table_free);
+  g_clear_pointer (&again, leaf_feature_table_free);
+  leaf_test_remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   leaf_test_init (&argc, &argv);
   g_test_add_func ("/feature-cache/round-trip", test_round_trip);
+  g_test_add_func ("/feature-cache/compact-keeps-catalog-photos",
+                   test_compact_keeps_catalog_photos);
   g_test_add_func ("/feature-cache/damaged-rows-are-misses", test_damaged_rows_are_misses);
   g_test_add_func ("/feature-cache/trim-removes-least-recently-used",
                    test_trim_removes_least_recently_used);

@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "leaf-catalog.h"
 #include "leaf-diagnosis-service.h"
@@ -926,6 +927,76 @@ test_cache_keeps_the_last_run (Fixture       *f,
   g_assert_null (find_message (second, "Computed"));
 }
 
+/* What the files below dir take. */
+static guint64
+tree_size (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint64 size = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+
+      if (g_lstat (path, &st) != 0)
+        continue;
+      size += S_ISDIR (st.st_mode) ? tree_size (path) : (guint64) st.st_size;
+    }
+  return size;
+}
+
+/* A catalog made again at the same path shares the feature cache's tables with the one before
+ * it: the next run reuses the rows of the photos they share and writes the tables again without
+ * the rest. */
+static void
+test_cache_compacts_rows_no_photo_needs (Fixture       *f,
+                                         gconstpointer  data)
+{
+  g_autofree char *photos = g_build_filename (f->dir, "photos", NULL);
+  g_autofree char *cache = g_build_filename (f->dir, "cache", NULL);
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) second = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 before, after;
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  first = train (f, &recipe, "cache", FALSE);
+  finished_event (first);
+  g_assert_null (find_message (first, "The feature cache gave back"));
+  before = tree_size (cache);
+
+  /* The same path, a third of the photos fewer. */
+  g_assert_cmpint (g_unlink (f->catalog_path), ==, 0);
+  for (guint c = 0; c < 2; c++)
+    for (guint i = 8; i < 12; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("%s-%02u.png", c == 0 ? "red" : "green", i);
+        g_autofree char *path = g_build_filename (photos, c == 0 ? "red" : "green", name, NULL);
+
+        g_assert_cmpint (g_unlink (path), ==, 0);
+      }
+  {
+    g_autoptr(LeafCatalog) catalog = leaf_catalog_open (f->catalog_path, LEAF_CATALOG_OPEN_CREATE,
+                                                        &error);
+    g_autoptr(LeafImportSummary) summary = NULL;
+
+    g_assert_no_error (error);
+    summary = leaf_import_run (catalog, (const char *[]) { photos, NULL }, NULL, NULL, NULL, NULL,
+                               &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (summary->n_added, ==, 16);
+  }
+
+  second = train (f, &recipe, "cache", FALSE);
+  finished_event (second);
+  g_assert_nonnull (find_message (second, "The feature cache gave back"));
+  after = tree_size (cache);
+  g_assert_cmpuint (after, <, before);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -940,6 +1011,7 @@ main (int   argc,
   ADD ("cache-matches-streaming", test_cache_matches_streaming);
   ADD ("diagnosis-views", test_diagnosis_views);
   ADD ("cache-keeps-the-last-run", test_cache_keeps_the_last_run);
+  ADD ("cache-compacts-rows-no-photo-needs", test_cache_compacts_rows_no_photo_needs);
   ADD ("unusable-cache-keeps-rows-in-memory", test_unusable_cache_keeps_rows_in_memory);
   ADD ("stop-keeps-best-so-far", test_stop_keeps_best_so_far);
   ADD ("diagnosis-does-not-wait-for-a-paused-run", test_diagnosis_does_not_wait_for_a_paused_run);
