@@ -59,6 +59,15 @@ CANDIDATES = {
                              "weight_decay": 0.01, "finetune_lr": 3e-4, "finetune_head_lr": 3e-4,
                              "schedule": "cosine", "finetune_epochs": 12,
                              "finetune_early_stopping": False, "label_smoothing": 0.1},
+    # One stage deeper: features.5-8 train on activations cached at features.4.
+    "cut4-adamw-cosine-12": {"preset": "default", "unfreeze": 4, "optimizer": "adamw",
+                             "weight_decay": 0.01, "finetune_lr": 3e-4, "finetune_head_lr": 3e-4,
+                             "schedule": "cosine", "finetune_epochs": 12,
+                             "finetune_early_stopping": False, "label_smoothing": 0.1},
+    "cut4-adamw-cosine-8": {"preset": "default", "unfreeze": 4, "optimizer": "adamw",
+                            "weight_decay": 0.01, "finetune_lr": 3e-4, "finetune_head_lr": 3e-4,
+                            "schedule": "cosine", "finetune_epochs": 8,
+                            "finetune_early_stopping": False, "label_smoothing": 0.1},
 }
 
 
