@@ -580,6 +580,19 @@ format_sha256 (const guint8 sha256[32],
     g_snprintf (hex + 2 * i, 3, "%02x", sha256[i]);
 }
 
+/* Whether a row of this photo is still wanted: its photo is in @keep, and no row of it is in
+ * @kept yet (it is then added there). */
+static gboolean
+row_needed (const guint8  sha256[32],
+            GHashTable   *keep,
+            GHashTable   *kept)
+{
+  char hex[65];
+
+  format_sha256 (sha256, hex);
+  return g_hash_table_contains (keep, hex) && g_hash_table_add (kept, g_strdup (hex));
+}
+
 /**
  * leaf_feature_table_get_n_rows:
  *
@@ -607,10 +620,7 @@ leaf_feature_table_count_stale (LeafFeatureTable *table,
 
   for (guint i = 0; i < table->index->len; i++)
     {
-      char hex[65];
-
-      format_sha256 (g_array_index (table->index, IndexEntry, i).sha256, hex);
-      if (!g_hash_table_contains (keep, hex) || !g_hash_table_add (seen, g_strdup (hex)))
+      if (!row_needed (g_array_index (table->index, IndexEntry, i).sha256, keep, seen))
         n++;
     }
   return n;
@@ -656,7 +666,6 @@ leaf_feature_table_compact (LeafFeatureTable  *table,
   n_slots = complete_slots (table);
   for (guint64 slot = 0; ok && slot < n_slots; slot++)
     {
-      char hex[65];
       IndexEntry entry;
 
       if (!read_exactly (table->fd, buffer, table->stride, slot_offset (table, slot))
@@ -665,14 +674,12 @@ leaf_feature_table_compact (LeafFeatureTable  *table,
                                                      buffer + sizeof *slot_header,
                                                      table->row_bytes))
         continue;
-      format_sha256 (slot_header->sha256, hex);
-      if (!g_hash_table_contains (keep, hex) || g_hash_table_contains (written, hex))
+      if (!row_needed (slot_header->sha256, keep, written))
         continue;
       memcpy (entry.sha256, slot_header->sha256, 32);
       entry.slot = index->len;
       ok = write_exactly (fd, buffer, table->stride, slot_offset (table, entry.slot));
       g_array_append_val (index, entry);
-      g_hash_table_add (written, g_strdup (hex));
     }
   ok = ok && fsync (fd) == 0 && g_rename (tmp_path, table->path) == 0;
   if (!ok)
