@@ -1500,12 +1500,14 @@ put_pooled_row (Run           *run,
   return TRUE;
 }
 
-/* The head phase trains on pooled features: features[cut:] of every cached row, once. */
+/* The head phase trains on pooled features: features[cut:] of every cached training row, once,
+ * and of each validation photo's first view, the only one its epochs validate on. */
 static gboolean
 pool_features (Run     *run,
                GError **error)
 {
   guint n_rows = run->rows->len;
+  guint n_train_rows = run->train->len * run->n_views;
   guint batch = MAX (run->recipe->batch_size, 64);
   g_autofree guint *rows = g_new (guint, batch);
 
@@ -1523,8 +1525,9 @@ pool_features (Run     *run,
 
       for (; next < n_rows && n < batch; next++)
         {
-          guint image = g_array_index (run->rows, Row, next).image;
-          if (owns (run, image) && !run->unusable[image])
+          const Row *row = &g_array_index (run->rows, Row, next);
+          if (owns (run, row->image) && !run->unusable[row->image] &&
+              (next < n_train_rows || row->view == 0))
             rows[n++] = next;
         }
       if (n == 0)
