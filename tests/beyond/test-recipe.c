@@ -231,8 +231,8 @@ test_changes_only (void)
 }
 
 /* The presets are what was measured: the article's recipe, and the default chosen by 5-fold
- * cross-validation (cv.py's "cut5-adamw-cosine-12"; BENCHMARKS.md "Choosing the default
- * recipe"). A change to either must come with new figures there. */
+ * cross-validation (cv.py's "cut4-adamw-cosine-8"; BENCHMARKS.md "One stage deeper"). A change
+ * to either must come with new figures there. */
 static void
 test_presets (void)
 {
@@ -252,14 +252,14 @@ test_presets (void)
 
   leaf_recipe_init_preset (&recipe, LEAF_PRESET_DEFAULT);
   g_assert_true (recipe.head_early_stopping);
-  g_assert_cmpuint (recipe.unfreeze, ==, 3);
-  g_assert_cmpuint (leaf_recipe_cut (&recipe), ==, 6);
+  g_assert_cmpuint (recipe.unfreeze, ==, 4);
+  g_assert_cmpuint (leaf_recipe_cut (&recipe), ==, 5);
   g_assert_cmpint (recipe.optimizer, ==, LEAF_OPTIMIZER_ADAMW);
   g_assert_cmpfloat (recipe.weight_decay, ==, 0.01);
   g_assert_cmpfloat (recipe.finetune_lr, ==, 3e-4);
   g_assert_cmpfloat (recipe.finetune_head_lr, ==, 3e-4);
   g_assert_cmpint (recipe.schedule, ==, LEAF_SCHEDULE_COSINE);
-  g_assert_cmpuint (recipe.finetune_epochs, ==, 12);
+  g_assert_cmpuint (recipe.finetune_epochs, ==, 8);
   g_assert_false (recipe.finetune_early_stopping);
   g_assert_cmpfloat (recipe.label_smoothing, ==, 0.1);
   g_assert_cmpuint (recipe.views, ==, 0);

@@ -41,7 +41,8 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 # before this comparison (its models diagnosed from one view; the eight-view column is how
 # the default that followed it, the same training, diagnoses); "adamw-cosine-8-views" is the
 # recipe of a PyTorch probe that looked better on one split; "default" is the preset as it is
-# now, since 2026-12-05 the same recipe as "cut5-adamw-cosine-12".
+# now, since 2026-12-06 the same recipe as "cut4-adamw-cosine-8" (from 2026-12-05 it was
+# "cut5-adamw-cosine-12").
 CANDIDATES = {
     "previous-default": {"preset": "default", "unfreeze": 2, "views": 4, "optimizer": "adam",
                          "finetune_lr": 1e-4, "finetune_head_lr": 1e-4, "schedule": "constant",
