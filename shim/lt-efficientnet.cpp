@@ -70,7 +70,8 @@ ConvBnActImpl::ConvBnActImpl (int64_t in, int64_t out, int64_t kernel, int64_t s
 torch::Tensor
 ConvBnActImpl::forward (const torch::Tensor &x)
 {
-  auto y = bn->forward (conv->forward (x));
+  auto y = bn->forward (groups_ > 1 ? depthwise_conv2d (x, conv->weight, stride_, padding_)
+                                     : conv->forward (x));
   /* In place, as torchvision's SiLU(inplace=True): BatchNorm's backward does not need its
    * output, and a fresh activation-sized buffer costs page faults. */
   return activation_ ? torch::silu_ (y) : y;
