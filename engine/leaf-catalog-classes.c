@@ -190,12 +190,13 @@ insert_class (LeafDb      *db,
   g_autoptr(LeafStmt) stmt = NULL;
   g_autofree char *now = _leaf_now ();
   guint position = 0;
+  gint64 id;
 
   if (!count_classes (db, &position, error))
     return 0;
   stmt = _leaf_db_prepare (db,
                            "INSERT INTO classes (name, position, color, shortcut, created) "
-                           "VALUES (?, ?, ?, ?, ?)",
+                           "VALUES (?, ?, ?, ?, ?) RETURNING id",
                            error);
   if (stmt == NULL)
     return 0;
@@ -204,9 +205,8 @@ insert_class (LeafDb      *db,
   _leaf_bind_text (stmt, 3, color != NULL ? color : palette[position % G_N_ELEMENTS (palette)]);
   _leaf_bind_text (stmt, 4, shortcut);
   _leaf_bind_text (stmt, 5, now);
-  if (!_leaf_db_run (db, stmt, error))
-    return 0;
-  return sqlite3_last_insert_rowid (db->handle);
+  id = _leaf_db_insert (db, stmt, error);
+  return id > 0 ? id : 0;
 }
 
 gint64

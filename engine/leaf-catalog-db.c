@@ -418,16 +418,26 @@ _leaf_db_run (LeafDb    *db,
               LeafStmt  *stmt,
               GError   **error)
 {
+  return _leaf_db_insert (db, stmt, error) >= 0;
+}
+
+gint64
+_leaf_db_insert (LeafDb    *db,
+                 LeafStmt  *stmt,
+                 GError   **error)
+{
   int rc = sqlite3_step (stmt);
+  /* Every change is made by the first step; the row it returns is the RETURNING clause's. */
+  gint64 id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
 
   if (rc != SQLITE_DONE && rc != SQLITE_ROW)
     {
       _leaf_db_fail (db, error);
       sqlite3_reset (stmt);
-      return FALSE;
+      return -1;
     }
   sqlite3_reset (stmt);
-  return TRUE;
+  return id;
 }
 
 static LeafFileId
@@ -545,6 +555,17 @@ _leaf_db_run_alone (LeafDb    *db,
   g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
 
   return txn != NULL && _leaf_db_run (db, stmt, error) && _leaf_txn_commit (&txn, error);
+}
+
+gint64
+_leaf_db_insert_alone (LeafDb    *db,
+                       LeafStmt  *stmt,
+                       GError   **error)
+{
+  g_autoptr(LeafTxn) txn = _leaf_txn_begin (db, error);
+  gint64 id = txn != NULL ? _leaf_db_insert (db, stmt, error) : -1;
+
+  return id >= 0 && _leaf_txn_commit (&txn, error) ? id : -1;
 }
 
 GPtrArray *

@@ -28,6 +28,7 @@ _leaf_labels_new_action (LeafDb        *db,
   g_autofree char *now = _leaf_now ();
   g_autoptr(LeafStmt) discard = NULL;
   g_autoptr(LeafStmt) insert = NULL;
+  gint64 id;
 
   /* A new action ends the labeller's redo stack, as in any editor; the undone actions stay as
    * history. */
@@ -38,16 +39,15 @@ _leaf_labels_new_action (LeafDb        *db,
   _leaf_bind_text (discard, 1, db->labeller);
   if (!_leaf_db_run (db, discard, error))
     return 0;
-  insert = _leaf_db_prepare (db, "INSERT INTO label_actions (user, time, how) VALUES (?, ?, ?)",
-                             error);
+  insert = _leaf_db_prepare (db, "INSERT INTO label_actions (user, time, how) VALUES (?, ?, ?) "
+                             "RETURNING id", error);
   if (insert == NULL)
     return 0;
   _leaf_bind_text (insert, 1, db->labeller);
   _leaf_bind_text (insert, 2, now);
   _leaf_bind_text (insert, 3, leaf_label_how_to_string (how));
-  if (!_leaf_db_run (db, insert, error))
-    return 0;
-  return sqlite3_last_insert_rowid (db->handle);
+  id = _leaf_db_insert (db, insert, error);
+  return id > 0 ? id : 0;
 }
 
 gboolean

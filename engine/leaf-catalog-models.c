@@ -286,7 +286,7 @@ leaf_catalog_add_model (LeafCatalog         *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return 0;
   stmt = _leaf_db_prepare (db, "INSERT INTO models (run_id, path, sha256, classes, metrics, "
-                           "created) VALUES (?, ?, ?, ?, ?, ?)", error);
+                           "created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", error);
   if (stmt == NULL)
     return 0;
   _leaf_bind_id (stmt, 1, run_id);
@@ -295,9 +295,8 @@ leaf_catalog_add_model (LeafCatalog         *self,
   _leaf_bind_text (stmt, 4, classes_json);
   _leaf_bind_text (stmt, 5, metrics_json);
   _leaf_bind_text (stmt, 6, now);
-  if (!_leaf_db_run_alone (db, stmt, error))
+  if ((id = _leaf_db_insert_alone (db, stmt, error)) <= 0)
     return 0;
-  id = sqlite3_last_insert_rowid (db->handle);
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
   return id;
 }

@@ -84,6 +84,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafTxn, _leaf_txn_rollback)
 gboolean  _leaf_db_run_alone     (LeafDb       *db,
                                   LeafStmt     *stmt,
                                   GError      **error);
+/* Steps an INSERT ... RETURNING id: the new row's id, 0 when it inserted nothing (ON CONFLICT
+ * DO NOTHING), -1 with error set when it failed. RETURNING rather than the connection's last
+ * row id, because PostgreSQL has the one and not the other. The statement stays borrowed. */
+gint64    _leaf_db_insert        (LeafDb       *db,
+                                  LeafStmt     *stmt,
+                                  GError      **error);
+/* The same as a transaction of its own. */
+gint64    _leaf_db_insert_alone  (LeafDb       *db,
+                                  LeafStmt     *stmt,
+                                  GError      **error);
 /* Reading rows into structures: from_row makes one from the statement's current row. */
 typedef gpointer (*LeafRowFunc) (LeafStmt *stmt);
 /* Every row of sql, whose one optional integer parameter is param. */

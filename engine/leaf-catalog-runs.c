@@ -151,7 +151,7 @@ leaf_catalog_begin_run (LeafCatalog  *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return 0;
   stmt = _leaf_db_prepare (db, "INSERT INTO runs (config, status, started, base_weights_sha256, "
-                           "host, pid) VALUES (?, 'running', ?, ?, ?, ?)", error);
+                           "host, pid) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id", error);
   if (stmt == NULL)
     return 0;
   _leaf_bind_text (stmt, 1, config_json);
@@ -159,9 +159,8 @@ leaf_catalog_begin_run (LeafCatalog  *self,
   _leaf_bind_text (stmt, 3, base_weights_sha256);
   _leaf_bind_text (stmt, 4, g_get_host_name ());
   sqlite3_bind_int64 (stmt, 5, getpid ());
-  if (!_leaf_db_run_alone (db, stmt, error))
+  if ((id = _leaf_db_insert_alone (db, stmt, error)) <= 0)
     return 0;
-  id = sqlite3_last_insert_rowid (db->handle);
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
   return id;
 }

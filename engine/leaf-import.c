@@ -721,16 +721,14 @@ ensure_batch_row (Import  *import,
     return TRUE;
   now = _leaf_now ();
   stmt = _leaf_db_prepare (import->db, "INSERT INTO import_batches (started, user, roots) "
-                           "VALUES (?, ?, ?)", error);
+                           "VALUES (?, ?, ?) RETURNING id", error);
   if (stmt == NULL)
     return FALSE;
   _leaf_bind_text (stmt, 1, now);
   _leaf_bind_text (stmt, 2, g_get_user_name ());
   _leaf_bind_text (stmt, 3, import->roots_json);
-  if (!_leaf_db_run (import->db, stmt, error))
-    return FALSE;
-  import->batch_id = sqlite3_last_insert_rowid (import->db->handle);
-  return TRUE;
+  import->batch_id = _leaf_db_insert (import->db, stmt, error);
+  return import->batch_id > 0;
 }
 
 /* Inserts a new image; 0 when another import added the same content meanwhile. */
@@ -749,7 +747,7 @@ insert_image (Import  *import,
                            "INSERT INTO images (sha256, path, name, size, width, height, format, "
                            "orientation, captured, imported, batch_id, group_key, managed) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                           "ON CONFLICT (sha256) DO NOTHING",
+                           "ON CONFLICT (sha256) DO NOTHING RETURNING id",
                            error);
   if (stmt == NULL)
     return -1;
@@ -766,11 +764,7 @@ insert_image (Import  *import,
   sqlite3_bind_int64 (stmt, 11, import->batch_id);
   _leaf_bind_text (stmt, 12, item->group_key);
   sqlite3_bind_int (stmt, 13, item->managed);
-  if (!_leaf_db_run (import->db, stmt, error))
-    return -1;
-  if (sqlite3_changes (import->db->handle) == 0)
-    return 0;
-  return sqlite3_last_insert_rowid (import->db->handle);
+  return _leaf_db_insert (import->db, stmt, error);
 }
 
 typedef struct
