@@ -132,14 +132,16 @@ constexpr BlockKernel kBlockKernels[] = {
   depthwise_weight_grad_block<7>, depthwise_weight_grad_block<8>,
 };
 
+/* ATen's gradient of the depthwise convolution with respect to its input (0) or weight (1). */
 torch::Tensor
-aten_depthwise_weight_grad (const torch::Tensor &x, const torch::Tensor &grad_output,
-                            const torch::Tensor &weight, int64_t stride, int64_t padding)
+aten_depthwise_grad (int which, const torch::Tensor &x, const torch::Tensor &grad_output,
+                     const torch::Tensor &weight, int64_t stride, int64_t padding)
 {
-  return std::get<1> (at::convolution_backward (grad_output, x, weight, c10::nullopt,
-                                                { stride, stride }, { padding, padding },
-                                                { 1, 1 }, false, { 0, 0 }, weight.size (0),
-                                                { false, true, false }));
+  auto grads = at::convolution_backward (grad_output, x, weight, c10::nullopt,
+                                         { stride, stride }, { padding, padding }, { 1, 1 },
+                                         false, { 0, 0 }, weight.size (0),
+                                         { which == 0, which == 1, false });
+  return which == 0 ? std::get<0> (grads) : std::get<1> (grads);
 }
 
 /* Forward through oneDNN, as torch::conv2d; backward through ATen for the input, through
@@ -166,10 +168,7 @@ struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv>
     torch::Tensor grad_x, grad_weight;
 
     if (ctx->needs_input_grad (0))
-      grad_x = std::get<0> (at::convolution_backward (grads[0], x, weight, c10::nullopt,
-                                                      { stride, stride }, { padding, padding },
-                                                      { 1, 1 }, false, { 0, 0 },
-                                                      weight.size (0), { true, false, false }));
+      grad_x = aten_depthwise_grad (0, x, grads[0], weight, stride, padding);
     if (ctx->needs_input_grad (1))
       grad_weight = depthwise_conv2d_weight_grad (x, grads[0], weight.size (2), stride, padding)
                       .to (weight.options ())
@@ -205,10 +204,9 @@ depthwise_conv2d_weight_grad (const torch::Tensor &x, const torch::Tensor &grad_
 {
   const int64_t channels = x.size (1);
   if (!our_weight_grad_applies (x, kernel) || grad_output.scalar_type () != torch::kFloat)
-    return aten_depthwise_weight_grad (x, grad_output,
-                                       torch::empty ({ channels, 1, kernel, kernel },
-                                                     x.options ()),
-                                       stride, padding);
+    return aten_depthwise_grad (1, x, grad_output,
+                                torch::empty ({ channels, 1, kernel, kernel }, x.options ()),
+                                stride, padding);
 
   const auto in = x.contiguous (torch::MemoryFormat::ChannelsLast);
   const auto grad = grad_output.contiguous (torch::MemoryFormat::ChannelsLast);
