@@ -110,12 +110,12 @@ class_from_row (LeafStmt *stmt)
 {
   LeafClassInfo *info = g_new0 (LeafClassInfo, 1);
 
-  info->id = sqlite3_column_int64 (stmt, 0);
+  info->id = _leaf_column_int64 (stmt, 0);
   info->name = g_strdup (_leaf_column_text (stmt, 1));
-  info->position = sqlite3_column_int (stmt, 2);
+  info->position = _leaf_column_int (stmt, 2);
   info->color = g_strdup (_leaf_column_text (stmt, 3));
   info->shortcut = g_strdup (_leaf_column_text (stmt, 4));
-  info->n_images = sqlite3_column_int (stmt, 5);
+  info->n_images = _leaf_column_int (stmt, 5);
   return info;
 }
 
@@ -131,10 +131,10 @@ _leaf_classes_lookup (LeafDb      *db,
   if (stmt == NULL)
     return -1;
   _leaf_bind_text (stmt, 1, name);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return sqlite3_column_int64 (stmt, 0);
-  if (rc == SQLITE_DONE)
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
+    return _leaf_column_int64 (stmt, 0);
+  if (rc == LEAF_STEP_DONE)
     return 0;
   _leaf_db_fail (db, error);
   return -1;
@@ -152,11 +152,11 @@ get_class (LeafDb      *db,
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, class_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, class_id);
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
     return class_from_row (stmt);
-  if (rc == SQLITE_DONE)
+  if (rc == LEAF_STEP_DONE)
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
                  _("The catalog has no class with id %" PRId64 "."), class_id);
   else
@@ -174,9 +174,9 @@ count_classes (LeafDb   *db,
 
   if (stmt == NULL)
     return FALSE;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     return _leaf_db_fail (db, error);
-  *count = sqlite3_column_int (stmt, 0);
+  *count = _leaf_column_int (stmt, 0);
   return TRUE;
 }
 
@@ -201,7 +201,7 @@ insert_class (LeafDb      *db,
   if (stmt == NULL)
     return 0;
   _leaf_bind_text (stmt, 1, name);
-  sqlite3_bind_int (stmt, 2, position);
+  _leaf_bind_int64 (stmt, 2, position);
   _leaf_bind_text (stmt, 3, color != NULL ? color : palette[position % G_N_ELEMENTS (palette)]);
   _leaf_bind_text (stmt, 4, shortcut);
   _leaf_bind_text (stmt, 5, now);
@@ -250,16 +250,16 @@ check_shortcut (LeafDb      *db,
   if (stmt == NULL)
     return FALSE;
   _leaf_bind_text (stmt, 1, shortcut);
-  sqlite3_bind_int64 (stmt, 2, class_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 2, class_id);
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
                    _("The key “%s” already labels with the class “%s”."),
                    shortcut, _leaf_column_text (stmt, 0));
       return FALSE;
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   return TRUE;
 }
@@ -313,9 +313,9 @@ leaf_catalog_list_classes (LeafCatalog  *self,
   if (stmt == NULL)
     return NULL;
   classes = g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_class_info_free);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     g_ptr_array_add (classes, class_from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -412,7 +412,7 @@ update_class (LeafCatalog  *self,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, class_id);
+  _leaf_bind_int64 (stmt, 1, class_id);
   _leaf_bind_text (stmt, 2, value);
   if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (txn, error))
     return FALSE;
@@ -541,14 +541,14 @@ renumber_classes (LeafDb   *db,
                              "ORDER BY position, id", error);
   if (select == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (select)) == SQLITE_ROW)
+  while ((rc = _leaf_step (select)) == LEAF_STEP_ROW)
     {
-      gint64 id = sqlite3_column_int64 (select, 0);
+      gint64 id = _leaf_column_int64 (select, 0);
 
       if (id != class_id)
         g_array_append_val (order, id);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   if (class_id > 0)
     g_array_insert_val (order, MIN (position, order->len), class_id);
@@ -560,8 +560,8 @@ renumber_classes (LeafDb   *db,
 
       if (update == NULL)
         return FALSE;
-      sqlite3_bind_int (update, 1, i);
-      sqlite3_bind_int64 (update, 2, g_array_index (order, gint64, i));
+      _leaf_bind_int64 (update, 1, i);
+      _leaf_bind_int64 (update, 2, g_array_index (order, gint64, i));
       if (!_leaf_db_run (db, update, error))
         return FALSE;
     }
@@ -612,13 +612,13 @@ unlabel_class (LeafDb   *db,
   select = _leaf_db_prepare (db, "SELECT image_id FROM labels WHERE class_id = ?", error);
   if (select == NULL)
     return FALSE;
-  sqlite3_bind_int64 (select, 1, class_id);
-  while ((rc = sqlite3_step (select)) == SQLITE_ROW)
+  _leaf_bind_int64 (select, 1, class_id);
+  while ((rc = _leaf_step (select)) == LEAF_STEP_ROW)
     {
-      gint64 id = sqlite3_column_int64 (select, 0);
+      gint64 id = _leaf_column_int64 (select, 0);
       g_array_append_val (images, id);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   g_clear_pointer (&select, _leaf_stmt_release);
 
@@ -680,7 +680,7 @@ leaf_catalog_remove_class (LeafCatalog  *self,
                            error);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, class_id);
+  _leaf_bind_int64 (stmt, 1, class_id);
   if (!_leaf_db_run (db, stmt, error) || !renumber_classes (db, 0, 0, error) ||
       !_leaf_txn_commit (&txn, error))
     return FALSE;
@@ -706,12 +706,12 @@ _leaf_classes_revive (LeafDb    *db,
   stmt = _leaf_db_prepare (db, "SELECT name, removed FROM classes WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, class_id);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
-    return rc == SQLITE_DONE ? TRUE : _leaf_db_fail (db, error);
+  _leaf_bind_int64 (stmt, 1, class_id);
+  rc = _leaf_step (stmt);
+  if (rc != LEAF_STEP_ROW)
+    return rc == LEAF_STEP_DONE ? TRUE : _leaf_db_fail (db, error);
   name = g_strdup (_leaf_column_text (stmt, 0));
-  removed = sqlite3_column_int (stmt, 1) != 0;
+  removed = _leaf_column_int (stmt, 1) != 0;
   g_clear_pointer (&stmt, _leaf_stmt_release);
   if (!removed)
     {
@@ -724,7 +724,7 @@ _leaf_classes_revive (LeafDb    *db,
                            "(SELECT count(*) FROM classes WHERE NOT removed) WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, class_id);
+  _leaf_bind_int64 (stmt, 1, class_id);
   if (!_leaf_db_run (db, stmt, error))
     return FALSE;
   *usable = TRUE;

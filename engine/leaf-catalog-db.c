@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <sys/statvfs.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "leaf-catalog-private.h"
@@ -279,11 +280,140 @@ _leaf_format_local_time (GDateTime *time)
   return g_date_time_format (local, "%Y-%m-%dT%H:%M:%S");
 }
 
+struct _LeafStmt
+{
+  sqlite3_stmt *lite;
+};
+
 void
 _leaf_stmt_release (LeafStmt *stmt)
 {
-  sqlite3_reset (stmt);
-  sqlite3_clear_bindings (stmt);
+  sqlite3_reset (stmt->lite);
+  sqlite3_clear_bindings (stmt->lite);
+}
+
+static void
+stmt_free (gpointer data)
+{
+  LeafStmt *stmt = data;
+
+  sqlite3_finalize (stmt->lite);
+  g_free (stmt);
+}
+
+LeafStep
+_leaf_step (LeafStmt *stmt)
+{
+  switch (sqlite3_step (stmt->lite))
+    {
+    case SQLITE_ROW:
+      return LEAF_STEP_ROW;
+    case SQLITE_DONE:
+      return LEAF_STEP_DONE;
+    default:
+      return LEAF_STEP_FAILED;
+    }
+}
+
+void
+_leaf_bind_int64 (LeafStmt *stmt,
+                  int       index,
+                  gint64    value)
+{
+  sqlite3_bind_int64 (stmt->lite, index, value);
+}
+
+void
+_leaf_bind_double (LeafStmt *stmt,
+                   int       index,
+                   double    value)
+{
+  sqlite3_bind_double (stmt->lite, index, value);
+}
+
+void
+_leaf_bind_text (LeafStmt   *stmt,
+                 int         index,
+                 const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt->lite, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt->lite, index);
+}
+
+void
+_leaf_bind_blob (LeafStmt      *stmt,
+                 int            index,
+                 gconstpointer  data,
+                 gsize          size)
+{
+  sqlite3_bind_blob64 (stmt->lite, index, data, size, SQLITE_TRANSIENT);
+}
+
+void
+_leaf_bind_null (LeafStmt *stmt,
+                 int       index)
+{
+  sqlite3_bind_null (stmt->lite, index);
+}
+
+int
+_leaf_stmt_n_params (LeafStmt *stmt)
+{
+  return sqlite3_bind_parameter_count (stmt->lite);
+}
+
+gint64
+_leaf_column_int64 (LeafStmt *stmt,
+                    int       column)
+{
+  return sqlite3_column_int64 (stmt->lite, column);
+}
+
+int
+_leaf_column_int (LeafStmt *stmt,
+                  int       column)
+{
+  return sqlite3_column_int (stmt->lite, column);
+}
+
+double
+_leaf_column_double (LeafStmt *stmt,
+                     int       column)
+{
+  return sqlite3_column_double (stmt->lite, column);
+}
+
+const char *
+_leaf_column_text (LeafStmt *stmt,
+                   int       column)
+{
+  return (const char *) sqlite3_column_text (stmt->lite, column);
+}
+
+gconstpointer
+_leaf_column_blob (LeafStmt *stmt,
+                   int       column,
+                   gsize    *size)
+{
+  gconstpointer data = sqlite3_column_blob (stmt->lite, column);
+
+  *size = sqlite3_column_bytes (stmt->lite, column);
+  return data;
+}
+
+gboolean
+_leaf_column_is_null (LeafStmt *stmt,
+                      int       column)
+{
+  return sqlite3_column_type (stmt->lite, column) == SQLITE_NULL;
+}
+
+gint64
+_leaf_db_changes (LeafDb *db)
+{
+  return sqlite3_changes64 (db->handle);
 }
 
 static gboolean
@@ -387,18 +517,21 @@ _leaf_db_prepare (LeafDb      *db,
                   const char  *sql,
                   GError     **error)
 {
-  sqlite3_stmt *stmt = g_hash_table_lookup (db->statements, sql);
+  LeafStmt *stmt = g_hash_table_lookup (db->statements, sql);
+  sqlite3_stmt *lite;
 
   if (stmt != NULL)
     {
-      sqlite3_reset (stmt);
+      sqlite3_reset (stmt->lite);
       return stmt;
     }
-  if (sqlite3_prepare_v3 (db->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v3 (db->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &lite, NULL) != SQLITE_OK)
     {
       _leaf_db_fail (db, error);
       return NULL;
     }
+  stmt = g_new0 (LeafStmt, 1);
+  stmt->lite = lite;
   g_hash_table_insert (db->statements, g_strdup (sql), stmt);
   return stmt;
 }
@@ -426,17 +559,17 @@ _leaf_db_insert (LeafDb    *db,
                  LeafStmt  *stmt,
                  GError   **error)
 {
-  int rc = sqlite3_step (stmt);
+  LeafStep rc = _leaf_step (stmt);
   /* Every change is made by the first step; the row it returns is the RETURNING clause's. */
-  gint64 id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  gint64 id = rc == LEAF_STEP_ROW ? _leaf_column_int64 (stmt, 0) : 0;
 
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+  if (rc == LEAF_STEP_FAILED)
     {
       _leaf_db_fail (db, error);
-      sqlite3_reset (stmt);
+      sqlite3_reset (stmt->lite);
       return -1;
     }
-  sqlite3_reset (stmt);
+  sqlite3_reset (stmt->lite);
   return id;
 }
 
@@ -582,11 +715,11 @@ _leaf_db_collect_rows (LeafDb          *db,
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, param);
+  _leaf_bind_int64 (stmt, 1, param);
   rows = g_ptr_array_new_with_free_func (free_func);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     g_ptr_array_add (rows, from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -659,12 +792,6 @@ _leaf_db_migrate (LeafDb  *db,
   return _leaf_db_exec (db, set_id, error) && _leaf_db_exec (db, set_version, error);
 }
 
-static void
-finalize_statement (gpointer stmt)
-{
-  sqlite3_finalize (stmt);
-}
-
 static LeafDb *
 db_new (const char *path)
 {
@@ -672,7 +799,7 @@ db_new (const char *path)
 
   db->path = g_strdup (path);
   db->labeller = g_strdup (_leaf_default_labeller ());
-  db->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_statement);
+  db->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, stmt_free);
   return db;
 }
 

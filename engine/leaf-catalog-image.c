@@ -104,33 +104,33 @@ _leaf_catalog_image_new_from_row (LeafStmt *stmt,
 {
   LeafCatalogImage *self = g_object_new (LEAF_TYPE_CATALOG_IMAGE, NULL);
 
-  self->id = sqlite3_column_int64 (stmt, 0);
+  self->id = _leaf_column_int64 (stmt, 0);
   self->sha256 = g_strdup (_leaf_column_text (stmt, 1));
   self->path = g_strdup (_leaf_column_text (stmt, 2));
   self->name = g_strdup (_leaf_column_text (stmt, 3));
-  self->size = sqlite3_column_int64 (stmt, 4);
-  self->width = sqlite3_column_int (stmt, 5);
-  self->height = sqlite3_column_int (stmt, 6);
+  self->size = _leaf_column_int64 (stmt, 4);
+  self->width = _leaf_column_int (stmt, 5);
+  self->height = _leaf_column_int (stmt, 6);
   self->format = g_strdup (_leaf_column_text (stmt, 7));
-  self->orientation = sqlite3_column_int (stmt, 8);
+  self->orientation = _leaf_column_int (stmt, 8);
   self->captured = g_strdup (_leaf_column_text (stmt, 9));
   self->imported = g_strdup (_leaf_column_text (stmt, 10));
   self->group_key = g_strdup (_leaf_column_text (stmt, 11));
-  self->missing = sqlite3_column_int (stmt, 12) != 0;
-  self->managed = sqlite3_column_int (stmt, 13) != 0;
-  self->class_id = sqlite3_column_int64 (stmt, 14);
+  self->missing = _leaf_column_int (stmt, 12) != 0;
+  self->managed = _leaf_column_int (stmt, 13) != 0;
+  self->class_id = _leaf_column_int64 (stmt, 14);
   self->labeller = g_strdup (_leaf_column_text (stmt, 15));
   self->label_time = g_strdup (_leaf_column_text (stmt, 16));
   if (!leaf_label_how_from_string (_leaf_column_text (stmt, 17), &self->label_how))
     self->label_how = LEAF_LABEL_HOW_MANUAL;
-  self->split = sqlite3_column_int (stmt, 18);
-  if (with_prediction && sqlite3_column_type (stmt, 20) != SQLITE_NULL)
+  self->split = _leaf_column_int (stmt, 18);
+  if (with_prediction && !_leaf_column_is_null (stmt, 20))
     {
       self->has_prediction = TRUE;
-      self->predicted_class_id = sqlite3_column_int64 (stmt, 19);
-      self->probability = sqlite3_column_double (stmt, 20);
-      self->entropy = sqlite3_column_double (stmt, 21);
-      self->referred = sqlite3_column_int (stmt, 22) != 0;
+      self->predicted_class_id = _leaf_column_int64 (stmt, 19);
+      self->probability = _leaf_column_double (stmt, 20);
+      self->entropy = _leaf_column_double (stmt, 21);
+      self->referred = _leaf_column_int (stmt, 22) != 0;
     }
   return self;
 }
@@ -629,8 +629,8 @@ prepare_query (LeafDb                *db,
 
   if (stmt == NULL)
     return NULL;
-  /* Binding a number the statement does not use is a harmless SQLITE_RANGE. */
-  sqlite3_bind_int64 (stmt, P_CLASS, query->class_id);
+  /* Binding a number the statement does not use is harmless. */
+  _leaf_bind_int64 (stmt, P_CLASS, query->class_id);
   if (query->name_contains != NULL)
     {
       g_autofree char *pattern = like_pattern (query->name_contains);
@@ -641,8 +641,8 @@ prepare_query (LeafDb                *db,
     bind_time (stmt, P_AFTER_LOCAL, P_AFTER_UTC, query->taken_after);
   if (query->taken_before != NULL)
     bind_time (stmt, P_BEFORE_LOCAL, P_BEFORE_UTC, query->taken_before);
-  sqlite3_bind_int64 (stmt, P_MODEL, query->model_id);
-  sqlite3_bind_int (stmt, P_SPLIT, query->split);
+  _leaf_bind_int64 (stmt, P_MODEL, query->model_id);
+  _leaf_bind_int64 (stmt, P_SPLIT, query->split);
   return stmt;
 }
 
@@ -684,13 +684,13 @@ leaf_catalog_query_images (LeafCatalog           *catalog,
   if ((db = _leaf_catalog_get_db (catalog, error)) == NULL ||
       (stmt = prepare_query (db, query, FALSE, error)) == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, P_LIMIT, limit == G_MAXUINT ? -1 : (gint64) limit);
-  sqlite3_bind_int64 (stmt, P_OFFSET, offset);
+  _leaf_bind_int64 (stmt, P_LIMIT, limit == G_MAXUINT ? -1 : (gint64) limit);
+  _leaf_bind_int64 (stmt, P_OFFSET, offset);
 
   images = g_ptr_array_new_with_free_func (g_object_unref);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     g_ptr_array_add (images, _leaf_catalog_image_new_from_row (stmt, with_prediction));
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -725,9 +725,9 @@ leaf_catalog_count_images (LeafCatalog           *catalog,
   if ((db = _leaf_catalog_get_db (catalog, error)) == NULL ||
       (stmt = prepare_query (db, query != NULL ? query : &all, TRUE, error)) == NULL)
     return FALSE;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     return _leaf_db_fail (db, error);
-  *count = sqlite3_column_int (stmt, 0);
+  *count = _leaf_column_int (stmt, 0);
   return TRUE;
 }
 
@@ -755,9 +755,9 @@ leaf_catalog_list_sha256 (LeafCatalog  *catalog,
   if ((db = _leaf_catalog_get_db (catalog, error)) == NULL ||
       (stmt = _leaf_db_prepare (db, "SELECT sha256 FROM images", error)) == NULL)
     return NULL;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     g_hash_table_add (set, g_strdup (_leaf_column_text (stmt, 0)));
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -792,20 +792,20 @@ get_image_where (LeafDb      *db,
   if (text != NULL)
     _leaf_bind_text (stmt, 1, text);
   else
-    sqlite3_bind_int64 (stmt, 1, number);
+    _leaf_bind_int64 (stmt, 1, number);
   if (model_id > 0)
-    sqlite3_bind_int64 (stmt, 2, model_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
+    _leaf_bind_int64 (stmt, 2, model_id);
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
     {
       image = _leaf_catalog_image_new_from_row (stmt, model_id > 0);
-      rc = sqlite3_step (stmt);
+      rc = _leaf_step (stmt);
       if (ambiguous != NULL)
-        *ambiguous = rc == SQLITE_ROW;
-      if (rc == SQLITE_ROW)
-        rc = SQLITE_DONE;
+        *ambiguous = rc == LEAF_STEP_ROW;
+      if (rc == LEAF_STEP_ROW)
+        rc = LEAF_STEP_DONE;
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;

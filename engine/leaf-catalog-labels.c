@@ -61,11 +61,11 @@ _leaf_labels_action_is_open (LeafDb  *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, action_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return sqlite3_column_int (stmt, 0) == 0;
-  if (rc != SQLITE_DONE)
+  _leaf_bind_int64 (stmt, 1, action_id);
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
+    return _leaf_column_int (stmt, 0) == 0;
+  if (rc != LEAF_STEP_DONE)
     _leaf_db_fail (db, error);
   return FALSE;
 }
@@ -104,18 +104,18 @@ read_vote (LeafDb      *db,
   memset (state, 0, sizeof *state);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 1, image_id);
   _leaf_bind_text (stmt, 2, labeller);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
     {
-      state->class_id = sqlite3_column_int64 (stmt, 0);
+      state->class_id = _leaf_column_int64 (stmt, 0);
       state->user = g_strdup (_leaf_column_text (stmt, 1));
       state->time = g_strdup (_leaf_column_text (stmt, 2));
       state->how = g_strdup (_leaf_column_text (stmt, 3));
       return TRUE;
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   return TRUE;
 }
@@ -131,7 +131,7 @@ run_for_image (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 1, image_id);
   return _leaf_db_run (db, stmt, error);
 }
 
@@ -178,7 +178,7 @@ delete_vote (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 1, image_id);
   _leaf_bind_text (stmt, 2, labeller);
   return _leaf_db_run (db, stmt, error) && _leaf_labels_resolve (db, image_id, error);
 }
@@ -202,10 +202,10 @@ write_vote_of_action (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 1, image_id);
   _leaf_bind_text (stmt, 2, labeller);
-  sqlite3_bind_int64 (stmt, 3, class_id);
-  sqlite3_bind_int64 (stmt, 4, action_id);
+  _leaf_bind_int64 (stmt, 3, class_id);
+  _leaf_bind_int64 (stmt, 4, action_id);
   return _leaf_db_run (db, stmt, error) && _leaf_labels_resolve (db, image_id, error);
 }
 
@@ -224,9 +224,9 @@ write_vote_state (LeafDb            *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 1, image_id);
   _leaf_bind_text (stmt, 2, state->user);
-  sqlite3_bind_int64 (stmt, 3, state->class_id);
+  _leaf_bind_int64 (stmt, 3, state->class_id);
   _leaf_bind_text (stmt, 4, state->time);
   _leaf_bind_text (stmt, 5, state->how);
   return _leaf_db_run (db, stmt, error) && _leaf_labels_resolve (db, image_id, error);
@@ -245,10 +245,10 @@ find_row (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  rc = sqlite3_step (stmt);
-  *found = rc == SQLITE_ROW;
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  _leaf_bind_int64 (stmt, 1, id);
+  rc = _leaf_step (stmt);
+  *found = rc == LEAF_STEP_ROW;
+  if (rc != LEAF_STEP_ROW && rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   return TRUE;
 }
@@ -283,8 +283,8 @@ apply_label (LeafDb             *db,
                                       error);
       if (action_stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (action_stmt, 1, action_id);
-      if (sqlite3_step (action_stmt) != SQLITE_ROW)
+      _leaf_bind_int64 (action_stmt, 1, action_id);
+      if (_leaf_step (action_stmt) != LEAF_STEP_ROW)
         return _leaf_db_fail (db, error);
       action_how = g_strdup (_leaf_column_text (action_stmt, 0));
       labeller = g_strdup (_leaf_column_text (action_stmt, 1));
@@ -335,8 +335,8 @@ apply_label (LeafDb             *db,
                             error);
   if (event == NULL)
     return FALSE;
-  sqlite3_bind_int64 (event, 1, action_id);
-  sqlite3_bind_int64 (event, 2, image_id);
+  _leaf_bind_int64 (event, 1, action_id);
+  _leaf_bind_int64 (event, 2, image_id);
   _leaf_bind_id (event, 3, old.class_id);
   _leaf_bind_text (event, 4, old.user);
   _leaf_bind_text (event, 5, old.time);
@@ -491,16 +491,16 @@ describe_action (LeafDb   *db,
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, action_id);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, action_id);
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     {
       _leaf_db_fail (db, error);
       return NULL;
     }
   how = _leaf_column_text (stmt, 0);
-  n_events = sqlite3_column_int (stmt, 1);
-  n_classes = sqlite3_column_int (stmt, 2);
-  unlabels = sqlite3_column_int (stmt, 3) != 0;
+  n_events = _leaf_column_int (stmt, 1);
+  n_classes = _leaf_column_int (stmt, 2);
+  unlabels = _leaf_column_int (stmt, 3) != 0;
   class_name = _leaf_column_text (stmt, 4);
 
   if (g_strcmp0 (how, "folder-import") == 0)
@@ -540,12 +540,12 @@ next_action (LeafDb   *db,
   if (stmt == NULL)
     return -1;
   _leaf_bind_text (stmt, 1, db->labeller);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     {
       _leaf_db_fail (db, error);
       return -1;
     }
-  return sqlite3_column_int64 (stmt, 0);
+  return _leaf_column_int64 (stmt, 0);
 }
 
 typedef struct
@@ -583,23 +583,23 @@ load_events (LeafDb   *db,
   if (stmt == NULL)
     return NULL;
   g_array_set_clear_func (events, event_clear);
-  sqlite3_bind_int64 (stmt, 1, action_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, action_id);
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       Event event = {
-        sqlite3_column_int64 (stmt, 0),
+        _leaf_column_int64 (stmt, 0),
         g_strdup (_leaf_column_text (stmt, 6)),
         {
-          sqlite3_column_int64 (stmt, 1),
+          _leaf_column_int64 (stmt, 1),
           g_strdup (_leaf_column_text (stmt, 2)),
           g_strdup (_leaf_column_text (stmt, 3)),
           g_strdup (_leaf_column_text (stmt, 4)),
         },
-        sqlite3_column_int64 (stmt, 5),
+        _leaf_column_int64 (stmt, 5),
       };
       g_array_append_val (events, event);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -697,8 +697,8 @@ undo_or_redo (LeafCatalog  *self,
   stmt = _leaf_db_prepare (db, "UPDATE label_actions SET state = ? WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int (stmt, 1, undo ? 1 : 0);
-  sqlite3_bind_int64 (stmt, 2, action_id);
+  _leaf_bind_int64 (stmt, 1, undo ? 1 : 0);
+  _leaf_bind_int64 (stmt, 2, action_id);
   if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (&txn, error))
     return FALSE;
 
@@ -858,10 +858,10 @@ leaf_catalog_adjudicate (LeafCatalog   *self,
                                error);
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, image_ids[i]);
+      _leaf_bind_int64 (stmt, 1, image_ids[i]);
       if (class_id > 0)
         {
-          sqlite3_bind_int64 (stmt, 2, class_id);
+          _leaf_bind_int64 (stmt, 2, class_id);
           _leaf_bind_text (stmt, 3, db->labeller);
           _leaf_bind_text (stmt, 4, now);
         }
@@ -925,20 +925,20 @@ leaf_catalog_list_votes (LeafCatalog  *self,
                                 "WHERE v.image_id = ? ORDER BY v.time, v.labeller",
                                 error)) == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, image_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, image_id);
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       LeafVoteInfo *info = g_new0 (LeafVoteInfo, 1);
 
       info->labeller = g_strdup (_leaf_column_text (stmt, 0));
-      info->class_id = sqlite3_column_int64 (stmt, 1);
+      info->class_id = _leaf_column_int64 (stmt, 1);
       info->class_name = g_strdup (_leaf_column_text (stmt, 2));
       info->time = g_strdup (_leaf_column_text (stmt, 3));
       leaf_label_how_from_string (_leaf_column_text (stmt, 4), &info->how);
-      info->counts = sqlite3_column_int (stmt, 5) != 0;
+      info->counts = _leaf_column_int (stmt, 5) != 0;
       g_ptr_array_add (votes, info);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -947,17 +947,17 @@ leaf_catalog_list_votes (LeafCatalog  *self,
   if ((decided = _leaf_db_prepare (db, "SELECT adjudicator, class_id FROM adjudications "
                                    "WHERE image_id = ?", error)) == NULL)
     return NULL;
-  sqlite3_bind_int64 (decided, 1, image_id);
-  rc = sqlite3_step (decided);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  _leaf_bind_int64 (decided, 1, image_id);
+  rc = _leaf_step (decided);
+  if (rc != LEAF_STEP_ROW && rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
     }
   if (adjudicator != NULL)
-    *adjudicator = rc == SQLITE_ROW ? g_strdup (_leaf_column_text (decided, 0)) : NULL;
+    *adjudicator = rc == LEAF_STEP_ROW ? g_strdup (_leaf_column_text (decided, 0)) : NULL;
   if (adjudicated_class_id != NULL)
-    *adjudicated_class_id = rc == SQLITE_ROW ? sqlite3_column_int64 (decided, 1) : 0;
+    *adjudicated_class_id = rc == LEAF_STEP_ROW ? _leaf_column_int64 (decided, 1) : 0;
   return g_steal_pointer (&votes);
 }
 
@@ -981,12 +981,12 @@ count_of (LeafDb      *db,
 
   if (stmt == NULL)
     return -1;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     {
       _leaf_db_fail (db, error);
       return -1;
     }
-  return sqlite3_column_int64 (stmt, 0);
+  return _leaf_column_int64 (stmt, 0);
 }
 
 /* Who voted on any photo; a folder import's labels are where photos came from, not a vote. */
@@ -1058,14 +1058,14 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
       (classes = _leaf_db_prepare (db, "SELECT id, name FROM classes WHERE NOT removed "
                                    "ORDER BY position, id", error)) == NULL)
     return NULL;
-  while ((rc = sqlite3_step (classes)) == SQLITE_ROW)
+  while ((rc = _leaf_step (classes)) == LEAF_STEP_ROW)
     {
-      LeafClassAgreement one = { sqlite3_column_int64 (classes, 0),
+      LeafClassAgreement one = { _leaf_column_int64 (classes, 0),
                                  g_strdup (_leaf_column_text (classes, 1)) };
 
       g_array_append_val (agreement->classes, one);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -1080,10 +1080,10 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
   if ((stmt = _leaf_db_prepare (db, "SELECT image_id, labeller, class_id FROM ballots", error))
       == NULL)
     return NULL;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       const char *labeller = _leaf_column_text (stmt, 1);
-      gint64 class_id = sqlite3_column_int64 (stmt, 2);
+      gint64 class_id = _leaf_column_int64 (stmt, 2);
       gpointer rater, category;
       LeafVote vote;
 
@@ -1098,11 +1098,11 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
           g_hash_table_insert (categories, g_memdup2 (&class_id, sizeof class_id), category);
         }
       /* Image ids index photos: rows are numbered from 1 and never reach 2^32 in practice. */
-      vote = (LeafVote) { (guint) sqlite3_column_int64 (stmt, 0), GPOINTER_TO_UINT (rater),
+      vote = (LeafVote) { (guint) _leaf_column_int64 (stmt, 0), GPOINTER_TO_UINT (rater),
                           GPOINTER_TO_UINT (category) };
       g_array_append_val (votes, vote);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -1135,13 +1135,13 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
                                    "      GROUP BY b.image_id)",
                                    error)) == NULL)
     return NULL;
-  if (sqlite3_step (sources) != SQLITE_ROW)
+  if (_leaf_step (sources) != LEAF_STEP_ROW)
     {
       _leaf_db_fail (db, error);
       return NULL;
     }
-  agreement->n_single = sqlite3_column_int64 (sources, 0);
-  agreement->n_unanimous = sqlite3_column_int64 (sources, 1);
-  agreement->n_majority = sqlite3_column_int64 (sources, 2);
+  agreement->n_single = _leaf_column_int64 (sources, 0);
+  agreement->n_unanimous = _leaf_column_int64 (sources, 1);
+  agreement->n_majority = _leaf_column_int64 (sources, 2);
   return g_steal_pointer (&agreement);
 }

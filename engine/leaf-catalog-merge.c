@@ -82,12 +82,12 @@ run_steps (LeafDb            *db,
 
       if (stmt == NULL)
         return FALSE;
-      if (sqlite3_bind_parameter_count (stmt) > 0)
+      if (_leaf_stmt_n_params (stmt) > 0)
         _leaf_bind_text (stmt, 1, now);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
       if (steps[i].counter != NONE)
-        G_STRUCT_MEMBER (guint, summary, steps[i].counter) = sqlite3_changes (db->handle);
+        G_STRUCT_MEMBER (guint, summary, steps[i].counter) = _leaf_db_changes (db);
     }
   return TRUE;
 }
@@ -105,13 +105,13 @@ resolve_merged (LeafDb   *db,
 
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
+      gint64 id = _leaf_column_int64 (stmt, 0);
 
       g_array_append_val (ids, id);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   for (guint i = 0; i < ids->len; i++)
     if (!_leaf_labels_resolve (db, g_array_index (ids, gint64, i), error))
@@ -130,9 +130,9 @@ count_disputed (LeafDb            *db,
 
   if (stmt == NULL)
     return FALSE;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     return _leaf_db_fail (db, error);
-  summary->n_disputed = sqlite3_column_int (stmt, 0);
+  summary->n_disputed = _leaf_column_int (stmt, 0);
   return TRUE;
 }
 

@@ -157,8 +157,8 @@ model_from_row (LeafStmt *stmt)
 {
   LeafModelInfo *info = g_new0 (LeafModelInfo, 1);
 
-  info->id = sqlite3_column_int64 (stmt, 0);
-  info->run_id = sqlite3_column_int64 (stmt, 1);
+  info->id = _leaf_column_int64 (stmt, 0);
+  info->run_id = _leaf_column_int64 (stmt, 1);
   info->name = g_strdup (_leaf_column_text (stmt, 2));
   info->path = g_strdup (_leaf_column_text (stmt, 3));
   info->sha256 = g_strdup (_leaf_column_text (stmt, 4));
@@ -167,7 +167,7 @@ model_from_row (LeafStmt *stmt)
   info->created = _leaf_parse_time (_leaf_column_text (stmt, 7));
   info->run_status = _leaf_run_status_from_string (_leaf_column_text (stmt, 8));
   info->note = g_strdup (_leaf_column_text (stmt, 9));
-  info->active = sqlite3_column_int (stmt, 10) != 0;
+  info->active = _leaf_column_int (stmt, 10) != 0;
   info->val_accuracy = val_accuracy_from_metrics (info->metrics_json);
   return info;
 }
@@ -426,11 +426,11 @@ check_model_exists (LeafDb  *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, model_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, model_id);
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
     return TRUE;
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
                _("The catalog has no model %" PRId64 ". List its models with “leafscope-cli "
@@ -512,7 +512,7 @@ leaf_catalog_settle_model (LeafCatalog  *self,
       !check_model_exists (db, model_id, error) ||
       (stmt = _leaf_db_prepare (db, "UPDATE models SET note = ?2 WHERE id = ?1", error)) == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, model_id);
+  _leaf_bind_int64 (stmt, 1, model_id);
   _leaf_bind_text (stmt, 2, note);
   if (!_leaf_db_run (db, stmt, error))
     return FALSE;
@@ -523,11 +523,11 @@ leaf_catalog_settle_model (LeafCatalog  *self,
                                "WHERE id = 1 AND model_id IS ?2", error);
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, model_id);
+      _leaf_bind_int64 (stmt, 1, model_id);
       _leaf_bind_id (stmt, 2, replaces);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
-      changed = sqlite3_changes (db->handle) > 0;
+      changed = _leaf_db_changes (db) > 0;
     }
   if (!_leaf_txn_commit (&txn, error))
     return FALSE;
@@ -584,7 +584,7 @@ leaf_catalog_rename_model (LeafCatalog  *self,
       !check_model_exists (db, model_id, error) ||
       (stmt = _leaf_db_prepare (db, "UPDATE models SET name = ?2 WHERE id = ?1", error)) == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, model_id);
+  _leaf_bind_int64 (stmt, 1, model_id);
   _leaf_bind_text (stmt, 2, *stripped != '\0' ? stripped : NULL);
   if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (&txn, error))
     return FALSE;
@@ -635,7 +635,7 @@ leaf_catalog_remove_model (LeafCatalog  *self,
   if (model == NULL || (txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
       (stmt = _leaf_db_prepare (db, "DELETE FROM models WHERE id = ?", error)) == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, model_id);
+  _leaf_bind_int64 (stmt, 1, model_id);
   if (!_leaf_db_run (db, stmt, error))
     return FALSE;
   g_clear_pointer (&stmt, _leaf_stmt_release);
@@ -647,10 +647,10 @@ leaf_catalog_remove_model (LeafCatalog  *self,
     int rc;
 
     _leaf_bind_text (stmt, 1, stored);
-    rc = sqlite3_step (stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    rc = _leaf_step (stmt);
+    if (rc != LEAF_STEP_ROW && rc != LEAF_STEP_DONE)
       return _leaf_db_fail (db, error);
-    shared = rc == SQLITE_ROW;
+    shared = rc == LEAF_STEP_ROW;
   }
   g_clear_pointer (&stmt, _leaf_stmt_release);
   if (!_leaf_txn_commit (&txn, error))
@@ -694,7 +694,7 @@ model_place_from_row (LeafStmt *stmt)
 {
   ModelPlace *place = g_new0 (ModelPlace, 1);
 
-  place->id = sqlite3_column_int64 (stmt, 0);
+  place->id = _leaf_column_int64 (stmt, 0);
   place->path = g_strdup (_leaf_column_text (stmt, 1));
   place->sha256 = g_strdup (_leaf_column_text (stmt, 2));
   return place;
@@ -730,9 +730,9 @@ _leaf_models_relocate (LeafCatalog  *self,
         {
           _leaf_bind_text (stmt, 1, old_prefix);
           places = g_ptr_array_new_with_free_func (model_place_free);
-          while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+          while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
             g_ptr_array_add (places, model_place_from_row (stmt));
-          if (rc != SQLITE_DONE)
+          if (rc != LEAF_STEP_DONE)
             {
               _leaf_db_fail (db, error);
               g_clear_pointer (&places, g_ptr_array_unref);
@@ -777,7 +777,7 @@ _leaf_models_relocate (LeafCatalog  *self,
 
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, place->id);
+      _leaf_bind_int64 (stmt, 1, place->id);
       _leaf_bind_text (stmt, 2, place->path);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
@@ -816,11 +816,11 @@ map_model_classes (LeafDb       *db,
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, model_id);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, model_id);
+  rc = _leaf_step (stmt);
+  if (rc != LEAF_STEP_ROW)
     {
-      if (rc == SQLITE_DONE)
+      if (rc == LEAF_STEP_DONE)
         g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
                      _("There is no model with id %" PRId64 "."), model_id);
       else
@@ -921,16 +921,16 @@ leaf_catalog_add_predictions (LeafCatalog    *self,
                                "referred = coalesce (excluded.referred, referred)", error);
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, model_id);
-      sqlite3_bind_int64 (stmt, 2, image_ids[i]);
-      sqlite3_bind_blob (stmt, 3, blob, n_classes * sizeof (guint32), SQLITE_STATIC);
-      sqlite3_bind_int (stmt, 4, top);
+      _leaf_bind_int64 (stmt, 1, model_id);
+      _leaf_bind_int64 (stmt, 2, image_ids[i]);
+      _leaf_bind_blob (stmt, 3, blob, n_classes * sizeof (guint32));
+      _leaf_bind_int64 (stmt, 4, top);
       _leaf_bind_id (stmt, 5, class_ids[top]);
-      sqlite3_bind_double (stmt, 6, row[top]);
-      sqlite3_bind_double (stmt, 7, entropy);
+      _leaf_bind_double (stmt, 6, row[top]);
+      _leaf_bind_double (stmt, 7, entropy);
       _leaf_bind_text (stmt, 8, now);
       if (referred != NULL)
-        sqlite3_bind_int (stmt, 9, referred[i] != FALSE);
+        _leaf_bind_int64 (stmt, 9, referred[i] != FALSE);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
     }
@@ -944,11 +944,12 @@ static LeafPrediction *
 prediction_from_row (LeafStmt *stmt)
 {
   LeafPrediction *prediction = g_new0 (LeafPrediction, 1);
-  const guint32 *blob = sqlite3_column_blob (stmt, 2);
+  gsize size;
+  const guint32 *blob = _leaf_column_blob (stmt, 2, &size);
 
-  prediction->model_id = sqlite3_column_int64 (stmt, 0);
-  prediction->image_id = sqlite3_column_int64 (stmt, 1);
-  prediction->n_classes = sqlite3_column_bytes (stmt, 2) / sizeof (guint32);
+  prediction->model_id = _leaf_column_int64 (stmt, 0);
+  prediction->image_id = _leaf_column_int64 (stmt, 1);
+  prediction->n_classes = size / sizeof (guint32);
   prediction->probabilities = g_new (float, MAX (prediction->n_classes, 1));
   for (guint c = 0; c < prediction->n_classes; c++)
     {
@@ -958,10 +959,10 @@ prediction_from_row (LeafStmt *stmt)
       bits.u = GUINT32_FROM_LE (bits.u);
       prediction->probabilities[c] = bits.f;
     }
-  prediction->top_index = sqlite3_column_int (stmt, 3);
-  prediction->top_class_id = sqlite3_column_int64 (stmt, 4);
-  prediction->entropy = sqlite3_column_double (stmt, 5);
-  prediction->referred = sqlite3_column_int (stmt, 6) != 0;
+  prediction->top_index = _leaf_column_int (stmt, 3);
+  prediction->top_class_id = _leaf_column_int64 (stmt, 4);
+  prediction->entropy = _leaf_column_double (stmt, 5);
+  prediction->referred = _leaf_column_int (stmt, 6) != 0;
   return prediction;
 }
 
@@ -995,12 +996,12 @@ leaf_catalog_get_prediction (LeafCatalog  *self,
                            "WHERE model_id = ? AND image_id = ?", error);
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, model_id);
-  sqlite3_bind_int64 (stmt, 2, image_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, model_id);
+  _leaf_bind_int64 (stmt, 2, image_id);
+  rc = _leaf_step (stmt);
+  if (rc == LEAF_STEP_ROW)
     return prediction_from_row (stmt);
-  if (rc == SQLITE_DONE)
+  if (rc == LEAF_STEP_DONE)
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
                  _("Model %" PRId64 " has no prediction for image %" PRId64 "."),
                  model_id, image_id);

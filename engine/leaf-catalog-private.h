@@ -5,8 +5,6 @@
 
 #pragma once
 
-#include <sqlite3.h>
-
 #include "leaf-catalog.h"
 
 G_BEGIN_DECLS
@@ -25,20 +23,63 @@ typedef struct
 
 typedef struct
 {
-  sqlite3 *handle;
+  struct sqlite3 *handle;
   char *path;
-  GHashTable *statements; /* SQL text → sqlite3_stmt, prepared once */
+  GHashTable *statements; /* SQL text → LeafStmt, prepared once */
   gboolean read_only;      /* the file is not writable by us: opened for reading only */
   LeafFileId wal_id;       /* the -wal and -shm files this connection has open */
   LeafFileId shm_id;
   char *labeller;          /* whose votes labelling writes and whose actions undo takes back */
 } LeafDb;
 
-/* A borrowed cached statement; the autoptr cleanup resets it and clears its bindings so that no
- * read transaction stays open and the next user starts clean. */
-typedef sqlite3_stmt LeafStmt;
+/* A prepared statement, borrowed from its connection's cache. The catalog's files read and write
+ * through these calls only, never through a database library's own, so that the same SQL and the
+ * same code serve every storage backend. Parameters are numbered from 1, columns from 0, as in
+ * SQL. The autoptr cleanup resets the statement and clears its bindings so that no read
+ * transaction stays open and the next user starts clean. */
+typedef struct _LeafStmt LeafStmt;
 void _leaf_stmt_release (LeafStmt *stmt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeafStmt, _leaf_stmt_release)
+
+typedef enum
+{
+  LEAF_STEP_FAILED = -1, /* the connection's last failure says why: _leaf_db_fail() */
+  LEAF_STEP_DONE = 0,
+  LEAF_STEP_ROW = 1,     /* the statement's current row can be read */
+} LeafStep;
+
+LeafStep      _leaf_step          (LeafStmt      *stmt);
+void          _leaf_bind_int64    (LeafStmt      *stmt,
+                                   int            index,
+                                   gint64         value);
+void          _leaf_bind_double   (LeafStmt      *stmt,
+                                   int            index,
+                                   double         value);
+/* NULL binds SQL's NULL. */
+void          _leaf_bind_text     (LeafStmt      *stmt,
+                                   int            index,
+                                   const char    *text);
+void          _leaf_bind_blob     (LeafStmt      *stmt,
+                                   int            index,
+                                   gconstpointer  data,
+                                   gsize          size);
+void          _leaf_bind_null     (LeafStmt      *stmt,
+                                   int            index);
+int           _leaf_stmt_n_params (LeafStmt      *stmt);
+gint64        _leaf_column_int64  (LeafStmt      *stmt,
+                                   int            column);
+int           _leaf_column_int    (LeafStmt      *stmt,
+                                   int            column);
+double        _leaf_column_double (LeafStmt      *stmt,
+                                   int            column);
+/* NULL for SQL's NULL; valid until the next step or reset. */
+const char   *_leaf_column_text   (LeafStmt      *stmt,
+                                   int            column);
+gconstpointer _leaf_column_blob   (LeafStmt      *stmt,
+                                   int            column,
+                                   gsize         *size);
+gboolean      _leaf_column_is_null (LeafStmt     *stmt,
+                                    int           column);
 
 typedef enum
 {
@@ -58,6 +99,8 @@ LeafStmt *_leaf_db_prepare       (LeafDb       *db,
 gboolean  _leaf_db_exec          (LeafDb       *db,
                                   const char   *sql,
                                   GError      **error);
+/* How many rows the connection's last INSERT, UPDATE or DELETE changed. */
+gint64    _leaf_db_changes       (LeafDb       *db);
 /* Steps a statement that returns no rows; the statement stays borrowed by the caller. */
 gboolean  _leaf_db_run           (LeafDb       *db,
                                   LeafStmt     *stmt,
@@ -118,32 +161,14 @@ gboolean  _leaf_db_create_at_version (const char *path,
                                       GError    **error);
 
 static inline void
-_leaf_bind_text (LeafStmt   *stmt,
-                 int         index,
-                 const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, index);
-}
-
-static inline void
 _leaf_bind_id (LeafStmt *stmt,
                int       index,
                gint64    id)
 {
   if (id > 0)
-    sqlite3_bind_int64 (stmt, index, id);
+    _leaf_bind_int64 (stmt, index, id);
   else
-    sqlite3_bind_null (stmt, index);
-}
-
-static inline const char *
-_leaf_column_text (LeafStmt *stmt,
-                   int       column)
-{
-  return (const char *) sqlite3_column_text (stmt, column);
+    _leaf_bind_null (stmt, index);
 }
 
 /* The current time as the catalog stores it: ISO 8601, UTC, microseconds. */

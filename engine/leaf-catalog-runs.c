@@ -90,16 +90,16 @@ _leaf_runs_mark_interrupted (LeafDb  *db,
 
   if (select == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (select)) == SQLITE_ROW)
+  while ((rc = _leaf_step (select)) == LEAF_STEP_ROW)
     {
-      gint64 id = sqlite3_column_int64 (select, 0);
+      gint64 id = _leaf_column_int64 (select, 0);
 
       /* A run of another machine (a catalog on a shared disk) cannot be checked; leave it. */
       if (g_strcmp0 (_leaf_column_text (select, 1), g_get_host_name ()) == 0 &&
-          !process_is_alive (sqlite3_column_int64 (select, 2)))
+          !process_is_alive (_leaf_column_int64 (select, 2)))
         g_array_append_val (dead, id);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   for (guint i = 0; i < dead->len; i++)
     {
@@ -109,7 +109,7 @@ _leaf_runs_mark_interrupted (LeafDb  *db,
 
       if (update == NULL)
         return FALSE;
-      sqlite3_bind_int64 (update, 1, g_array_index (dead, gint64, i));
+      _leaf_bind_int64 (update, 1, g_array_index (dead, gint64, i));
       _leaf_bind_text (update, 2, now);
       _leaf_bind_text (update, 3, _("The program stopped while the run was training."));
       if (!_leaf_db_run (db, update, error))
@@ -158,7 +158,7 @@ leaf_catalog_begin_run (LeafCatalog  *self,
   _leaf_bind_text (stmt, 2, now);
   _leaf_bind_text (stmt, 3, base_weights_sha256);
   _leaf_bind_text (stmt, 4, g_get_host_name ());
-  sqlite3_bind_int64 (stmt, 5, getpid ());
+  _leaf_bind_int64 (stmt, 5, getpid ());
   if ((id = _leaf_db_insert_alone (db, stmt, error)) <= 0)
     return 0;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
@@ -197,13 +197,13 @@ leaf_catalog_end_run (LeafCatalog    *self,
                            "WHERE id = ?1 AND status = 'running'", error);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, run_id);
+  _leaf_bind_int64 (stmt, 1, run_id);
   _leaf_bind_text (stmt, 2, run_statuses[status]);
   _leaf_bind_text (stmt, 3, now);
   _leaf_bind_text (stmt, 4, message);
   if (!_leaf_db_run_alone (db, stmt, error))
     return FALSE;
-  if (sqlite3_changes (db->handle) == 0)
+  if (_leaf_db_changes (db) == 0)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND,
                    _("Run %" PRId64 " is not running."), run_id);
@@ -220,7 +220,7 @@ run_from_row (LeafStmt *stmt)
 {
   LeafRunInfo *info = g_new0 (LeafRunInfo, 1);
 
-  info->id = sqlite3_column_int64 (stmt, 0);
+  info->id = _leaf_column_int64 (stmt, 0);
   info->config_json = g_strdup (_leaf_column_text (stmt, 1));
   info->status = _leaf_run_status_from_string (_leaf_column_text (stmt, 2));
   info->started = _leaf_parse_time (_leaf_column_text (stmt, 3));
@@ -323,12 +323,12 @@ leaf_catalog_add_metrics (LeafCatalog       *self,
 
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, run_id);
-      sqlite3_bind_int (stmt, 2, scope);
-      sqlite3_bind_text (stmt, 3, metrics[i].name, -1, SQLITE_STATIC);
-      sqlite3_bind_int64 (stmt, 4, metrics[i].step);
+      _leaf_bind_int64 (stmt, 1, run_id);
+      _leaf_bind_int64 (stmt, 2, scope);
+      _leaf_bind_text (stmt, 3, metrics[i].name);
+      _leaf_bind_int64 (stmt, 4, metrics[i].step);
       /* SQLite stores NaN as NULL; NULL reads back as NaN. */
-      sqlite3_bind_double (stmt, 5, metrics[i].value);
+      _leaf_bind_double (stmt, 5, metrics[i].value);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
     }
@@ -369,18 +369,18 @@ leaf_catalog_get_metric (LeafCatalog      *self,
                            "WHERE run_id = ? AND scope = ? AND name = ? ORDER BY step", error);
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, run_id);
-  sqlite3_bind_int (stmt, 2, scope);
+  _leaf_bind_int64 (stmt, 1, run_id);
+  _leaf_bind_int64 (stmt, 2, scope);
   _leaf_bind_text (stmt, 3, name);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       LeafMetricPoint point = {
-        sqlite3_column_int64 (stmt, 0),
-        sqlite3_column_type (stmt, 1) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 1),
+        _leaf_column_int64 (stmt, 0),
+        _leaf_column_is_null (stmt, 1) ? NAN : _leaf_column_double (stmt, 1),
       };
       g_array_append_val (points, point);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -418,11 +418,11 @@ leaf_catalog_list_metric_names (LeafCatalog      *self,
                            "WHERE run_id = ? AND scope = ? ORDER BY name", error);
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, run_id);
-  sqlite3_bind_int (stmt, 2, scope);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  _leaf_bind_int64 (stmt, 1, run_id);
+  _leaf_bind_int64 (stmt, 2, scope);
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     g_strv_builder_add (names, _leaf_column_text (stmt, 0));
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;

@@ -93,12 +93,12 @@ load_split_units (LeafDb   *db,
 
   if (stmt == NULL)
     return NULL;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       SplitImage image = {
-        sqlite3_column_int64 (stmt, 0),
-        sqlite3_column_int64 (stmt, 1),
-        reassign ? LEAF_SPLIT_NONE : sqlite3_column_int (stmt, 4),
+        _leaf_column_int64 (stmt, 0),
+        _leaf_column_int64 (stmt, 1),
+        reassign ? LEAF_SPLIT_NONE : _leaf_column_int (stmt, 4),
       };
       const char *group = _leaf_column_text (stmt, 2);
       g_autofree char *key = group != NULL ? g_strconcat ("g:", group, NULL)
@@ -115,7 +115,7 @@ load_split_units (LeafDb   *db,
         }
       g_array_append_val (unit->images, image);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -162,9 +162,9 @@ _leaf_splits_write (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
-  sqlite3_bind_int (stmt, 2, split);
-  sqlite3_bind_int64 (stmt, 3, seed);
+  _leaf_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 2, split);
+  _leaf_bind_int64 (stmt, 3, seed);
   _leaf_bind_text (stmt, 4, now);
   return _leaf_db_run (db, stmt, error);
 }
@@ -341,14 +341,14 @@ leaf_catalog_count_splits (LeafCatalog  *self,
                            "LEFT JOIN splits s ON s.image_id = l.image_id GROUP BY 1", error);
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
-      int split = sqlite3_column_int (stmt, 0);
+      int split = _leaf_column_int (stmt, 0);
 
       if (split >= 0 && split < 4)
-        counts[split] = sqlite3_column_int (stmt, 1);
+        counts[split] = _leaf_column_int (stmt, 1);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
   return TRUE;
 }
@@ -384,9 +384,9 @@ leaf_catalog_count_grouped (LeafCatalog  *self,
                            "WHERE i.group_key IS NOT NULL", error);
   if (stmt == NULL)
     return FALSE;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     return _leaf_db_fail (db, error);
-  *n_grouped = sqlite3_column_int (stmt, 0);
+  *n_grouped = _leaf_column_int (stmt, 0);
   return TRUE;
 }
 

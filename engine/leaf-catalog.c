@@ -241,7 +241,7 @@ query_text (LeafDb     *db,
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, &error);
 
-  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+  if (stmt != NULL && _leaf_step (stmt) == LEAF_STEP_ROW)
     return g_strdup (_leaf_column_text (stmt, 0));
   if (stmt != NULL)
     _leaf_db_fail (db, &error);
@@ -630,7 +630,7 @@ leaf_catalog_set_group_key (LeafCatalog   *self,
 
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, image_ids[i]);
+      _leaf_bind_int64 (stmt, 1, image_ids[i]);
       _leaf_bind_text (stmt, 2, group_key != NULL && *group_key != '\0' ? group_key : NULL);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
@@ -690,18 +690,18 @@ load_places (LeafDb      *db,
     return NULL;
   if (prefix != NULL)
     _leaf_bind_text (stmt, 1, prefix);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       ImagePlace place = {
-        sqlite3_column_int64 (stmt, 0),
+        _leaf_column_int64 (stmt, 0),
         g_strdup (_leaf_column_text (stmt, 1)),
-        sqlite3_column_int64 (stmt, 2),
-        sqlite3_column_int (stmt, 3) != 0,
+        _leaf_column_int64 (stmt, 2),
+        _leaf_column_int (stmt, 3) != 0,
         g_strdup (_leaf_column_text (stmt, 4)),
       };
       g_array_append_val (places, place);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;
@@ -726,9 +726,9 @@ update_places (LeafDb      *db,
 
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, place->id);
+      _leaf_bind_int64 (stmt, 1, place->id);
       _leaf_bind_text (stmt, 2, place->path);
-      sqlite3_bind_int (stmt, 3, place->missing);
+      _leaf_bind_int64 (stmt, 3, place->missing);
       if (!_leaf_db_run (db, stmt, error))
         return FALSE;
     }

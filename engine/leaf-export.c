@@ -84,7 +84,7 @@ read_labels (LeafCatalog  *catalog,
     return NULL;
   rows = g_array_new (FALSE, FALSE, sizeof (LabelRow));
   g_array_set_clear_func (rows, label_row_clear);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       LabelRow row = {
         g_strdup (_leaf_column_text (stmt, 0)),
@@ -95,11 +95,11 @@ read_labels (LeafCatalog  *catalog,
         g_strdup (_leaf_column_text (stmt, 5)),
         g_strdup (_leaf_column_text (stmt, 6)),
         g_strdup (_leaf_column_text (stmt, 7)),
-        sqlite3_column_int (stmt, 8),
+        _leaf_column_int (stmt, 8),
       };
       g_array_append_val (rows, row);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return NULL;

@@ -645,10 +645,10 @@ lookup_sha (LeafDb      *db,
   if (stmt == NULL)
     return FALSE;
   _leaf_bind_text (stmt, 1, sha256);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  rc = _leaf_step (stmt);
+  if (rc != LEAF_STEP_ROW && rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
-  *found = rc == SQLITE_ROW;
+  *found = rc == LEAF_STEP_ROW;
   return TRUE;
 }
 
@@ -754,16 +754,16 @@ insert_image (Import  *import,
   _leaf_bind_text (stmt, 1, item->sha256);
   _leaf_bind_text (stmt, 2, item->stored_path);
   _leaf_bind_text (stmt, 3, name);
-  sqlite3_bind_int64 (stmt, 4, item->size);
-  sqlite3_bind_int (stmt, 5, item->probe.width);
-  sqlite3_bind_int (stmt, 6, item->probe.height);
+  _leaf_bind_int64 (stmt, 4, item->size);
+  _leaf_bind_int64 (stmt, 5, item->probe.width);
+  _leaf_bind_int64 (stmt, 6, item->probe.height);
   _leaf_bind_text (stmt, 7, item->probe.format);
-  sqlite3_bind_int (stmt, 8, item->probe.orientation);
+  _leaf_bind_int64 (stmt, 8, item->probe.orientation);
   _leaf_bind_text (stmt, 9, item->probe.captured);
   _leaf_bind_text (stmt, 10, now);
-  sqlite3_bind_int64 (stmt, 11, import->batch_id);
+  _leaf_bind_int64 (stmt, 11, import->batch_id);
   _leaf_bind_text (stmt, 12, item->group_key);
-  sqlite3_bind_int (stmt, 13, item->managed);
+  _leaf_bind_int64 (stmt, 13, item->managed);
   return _leaf_db_insert (import->db, stmt, error);
 }
 
@@ -798,14 +798,14 @@ read_existing (LeafDb      *db,
   if (stmt == NULL)
     return FALSE;
   _leaf_bind_text (stmt, 1, sha256);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
     return _leaf_db_fail (db, error);
-  existing->id = sqlite3_column_int64 (stmt, 0);
+  existing->id = _leaf_column_int64 (stmt, 0);
   existing->path = g_strdup (_leaf_column_text (stmt, 1));
-  existing->size = sqlite3_column_int64 (stmt, 2);
-  existing->managed = sqlite3_column_int (stmt, 3) != 0;
-  existing->missing = sqlite3_column_int (stmt, 4) != 0;
-  existing->has_group = sqlite3_column_int (stmt, 5) != 0;
+  existing->size = _leaf_column_int64 (stmt, 2);
+  existing->managed = _leaf_column_int (stmt, 3) != 0;
+  existing->missing = _leaf_column_int (stmt, 4) != 0;
+  existing->has_group = _leaf_column_int (stmt, 5) != 0;
   return TRUE;
 }
 
@@ -820,7 +820,7 @@ update_image (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
+  _leaf_bind_int64 (stmt, 1, id);
   _leaf_bind_text (stmt, 2, text);
   return _leaf_db_run (db, stmt, error);
 }
@@ -875,11 +875,11 @@ image_is_labelled (LeafDb   *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  _leaf_bind_int64 (stmt, 1, image_id);
+  rc = _leaf_step (stmt);
+  if (rc != LEAF_STEP_ROW && rc != LEAF_STEP_DONE)
     return _leaf_db_fail (db, error);
-  *labelled = rc == SQLITE_ROW;
+  *labelled = rc == LEAF_STEP_ROW;
   return TRUE;
 }
 
@@ -1018,9 +1018,9 @@ finish_batch_row (Import  *import,
                            "n_added = n_added + ?3 WHERE id = ?1", error);
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, import->batch_id);
+  _leaf_bind_int64 (stmt, 1, import->batch_id);
   _leaf_bind_text (stmt, 2, now);
-  sqlite3_bind_int (stmt, 3, import->summary->n_added);
+  _leaf_bind_int64 (stmt, 3, import->summary->n_added);
   return _leaf_db_run_alone (import->db, stmt, error);
 }
 

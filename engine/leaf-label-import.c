@@ -474,13 +474,13 @@ single_image (LeafDb      *db,
     return -1;
   _leaf_bind_text (stmt, 1, first);
   _leaf_bind_text (stmt, 2, second);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
     {
       if (id != 0)
         return SEVERAL_IMAGES;
-      id = sqlite3_column_int64 (stmt, 0);
+      id = _leaf_column_int64 (stmt, 0);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
       return -1;
@@ -593,7 +593,7 @@ update_image (LeafDb      *db,
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, image_id);
+  _leaf_bind_int64 (stmt, 1, image_id);
   _leaf_bind_text (stmt, 2, text);
   return _leaf_db_run (db, stmt, error);
 }
