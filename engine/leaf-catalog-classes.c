@@ -125,7 +125,7 @@ _leaf_classes_lookup (LeafDb      *db,
                       GError     **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT id FROM classes WHERE name = ? AND NOT removed", error);
+    _leaf_db_prepare (db, "SELECT id FROM classes WHERE name = ? AND removed = 0", error);
   int rc;
 
   if (stmt == NULL)
@@ -147,7 +147,7 @@ get_class (LeafDb      *db,
 {
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db, "SELECT " CLASS_COLUMNS " FROM classes c "
-                      "WHERE c.id = ? AND NOT c.removed", error);
+                      "WHERE c.id = ? AND c.removed = 0", error);
   int rc;
 
   if (stmt == NULL)
@@ -170,7 +170,7 @@ count_classes (LeafDb   *db,
                GError  **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT count(*) FROM classes WHERE NOT removed", error);
+    _leaf_db_prepare (db, "SELECT count(*) FROM classes WHERE removed = 0", error);
 
   if (stmt == NULL)
     return FALSE;
@@ -246,7 +246,7 @@ check_shortcut (LeafDb      *db,
       return FALSE;
     }
   stmt = _leaf_db_prepare (db, "SELECT name FROM classes "
-                           "WHERE shortcut = ? AND id != ? AND NOT removed", error);
+                           "WHERE shortcut = ? AND id <> ? AND removed = 0", error);
   if (stmt == NULL)
     return FALSE;
   _leaf_bind_text (stmt, 1, shortcut);
@@ -309,7 +309,7 @@ leaf_catalog_list_classes (LeafCatalog  *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return NULL;
   stmt = _leaf_db_prepare (db, "SELECT " CLASS_COLUMNS " FROM classes c "
-                           "WHERE NOT c.removed ORDER BY c.position, c.id", error);
+                           "WHERE c.removed = 0 ORDER BY c.position, c.id", error);
   if (stmt == NULL)
     return NULL;
   classes = g_ptr_array_new_with_free_func ((GDestroyNotify) leaf_class_info_free);
@@ -537,7 +537,7 @@ renumber_classes (LeafDb   *db,
   g_autoptr(LeafStmt) select = NULL;
   int rc;
 
-  select = _leaf_db_prepare (db, "SELECT id FROM classes WHERE NOT removed "
+  select = _leaf_db_prepare (db, "SELECT id FROM classes WHERE removed = 0 "
                              "ORDER BY position, id", error);
   if (select == NULL)
     return FALSE;
@@ -721,7 +721,7 @@ _leaf_classes_revive (LeafDb    *db,
   if ((other = _leaf_classes_lookup (db, name, error)) != 0)
     return other > 0;
   stmt = _leaf_db_prepare (db, "UPDATE classes SET removed = 0, position = "
-                           "(SELECT count(*) FROM classes WHERE NOT removed) WHERE id = ?", error);
+                           "(SELECT count(*) FROM classes WHERE removed = 0) WHERE id = ?", error);
   if (stmt == NULL)
     return FALSE;
   _leaf_bind_int64 (stmt, 1, class_id);

@@ -11,10 +11,12 @@
 #include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <sys/statvfs.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "leaf-catalog-pg.h"
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
 
@@ -30,7 +32,7 @@
  * records; version 3 makes models first-class: names, the note saying why a run's model was
  * or was not made active, and the active model; version 4 records with each prediction whether
  * the model would refer the photo, for the Library's Uncertain filter; version 5 makes labels
- * votes, with adjudications. */
+ * votes, with adjudications; version 6 states its partial indexes as a server can read them. */
 static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   /* 0 → 1 */
   "CREATE TABLE import_batches ("
@@ -207,6 +209,17 @@ static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   "ALTER TABLE label_events ADD COLUMN labeller TEXT;"
   "INSERT INTO votes (image_id, labeller, class_id, time, how)"
   "  SELECT image_id, user, class_id, time, how FROM labels;",
+
+  /* 5 → 6. The catalog's SQL also runs on a PostgreSQL server, where a 0/1 column is no truth
+   * value: queries say removed = 0 and missing <> 0. SQLite uses a partial index only for the
+   * condition it was made with, so the indexes are made again with those conditions. */
+  "DROP INDEX classes_name;"
+  "CREATE UNIQUE INDEX classes_name ON classes (name) WHERE removed = 0;"
+  "DROP INDEX classes_shortcut;"
+  "CREATE UNIQUE INDEX classes_shortcut ON classes (shortcut)"
+  "  WHERE removed = 0 AND shortcut IS NOT NULL;"
+  "DROP INDEX images_missing;"
+  "CREATE INDEX images_missing ON images (id) WHERE missing <> 0;",
 };
 
 /* Counts what each version adds, in order: a header naming an older version than what its
@@ -217,6 +230,7 @@ static const char *const version_marks[LEAF_CATALOG_SCHEMA_VERSION] = {
   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'active_model'",
   "SELECT count(*) FROM pragma_table_info ('predictions') WHERE name = 'referred'",
   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'votes'",
+  "SELECT count(*) FROM sqlite_schema WHERE name = 'classes_name' AND sql LIKE '%removed = 0%'",
 };
 
 /* Model paths inside the catalog's folder become relative to it, as version 3 stores them, so
@@ -280,16 +294,40 @@ _leaf_format_local_time (GDateTime *time)
   return g_date_time_format (local, "%Y-%m-%dT%H:%M:%S");
 }
 
+/* A statement of one backend or the other: a file's or a server's. */
 struct _LeafStmt
 {
+  LeafDb *db;
   sqlite3_stmt *lite;
+  LeafPgStmt *server;
 };
+
+/* The server's type oids of the values bound (pg_type.dat). */
+enum
+{
+  SERVER_INT8 = 20,
+  SERVER_TEXT = 25,
+  SERVER_FLOAT8 = 701,
+  SERVER_BYTEA = 17,
+};
+
+static void
+stmt_reset (LeafStmt *stmt)
+{
+  if (stmt->server != NULL)
+    _leaf_pg_stmt_reset (stmt->server);
+  else
+    sqlite3_reset (stmt->lite);
+}
 
 void
 _leaf_stmt_release (LeafStmt *stmt)
 {
-  sqlite3_reset (stmt->lite);
-  sqlite3_clear_bindings (stmt->lite);
+  stmt_reset (stmt);
+  if (stmt->server != NULL)
+    _leaf_pg_stmt_clear (stmt->server);
+  else
+    sqlite3_clear_bindings (stmt->lite);
 }
 
 static void
@@ -297,13 +335,18 @@ stmt_free (gpointer data)
 {
   LeafStmt *stmt = data;
 
-  sqlite3_finalize (stmt->lite);
+  if (stmt->server != NULL)
+    _leaf_pg_stmt_free (stmt->server);
+  else
+    sqlite3_finalize (stmt->lite);
   g_free (stmt);
 }
 
 LeafStep
 _leaf_step (LeafStmt *stmt)
 {
+  if (stmt->server != NULL)
+    return _leaf_pg_step (stmt->db, stmt->server);
   switch (sqlite3_step (stmt->lite))
     {
     case SQLITE_ROW:
@@ -320,7 +363,15 @@ _leaf_bind_int64 (LeafStmt *stmt,
                   int       index,
                   gint64    value)
 {
-  sqlite3_bind_int64 (stmt->lite, index, value);
+  if (stmt->server != NULL)
+    {
+      char text[24];
+
+      g_snprintf (text, sizeof text, "%" G_GINT64_FORMAT, value);
+      _leaf_pg_bind (stmt->server, index, SERVER_INT8, text, strlen (text), FALSE);
+    }
+  else
+    sqlite3_bind_int64 (stmt->lite, index, value);
 }
 
 void
@@ -328,7 +379,21 @@ _leaf_bind_double (LeafStmt *stmt,
                    int       index,
                    double    value)
 {
-  sqlite3_bind_double (stmt->lite, index, value);
+  if (stmt->server != NULL)
+    {
+      char text[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* SQLite stores NaN as NULL. */
+      if (isnan (value))
+        _leaf_pg_bind (stmt->server, index, SERVER_FLOAT8, NULL, 0, FALSE);
+      else
+        {
+          g_ascii_dtostr (text, sizeof text, value);
+          _leaf_pg_bind (stmt->server, index, SERVER_FLOAT8, text, strlen (text), FALSE);
+        }
+    }
+  else
+    sqlite3_bind_double (stmt->lite, index, value);
 }
 
 void
@@ -336,7 +401,10 @@ _leaf_bind_text (LeafStmt   *stmt,
                  int         index,
                  const char *text)
 {
-  if (text != NULL)
+  if (stmt->server != NULL)
+    _leaf_pg_bind (stmt->server, index, text != NULL ? SERVER_TEXT : 0, text,
+                   text != NULL ? strlen (text) : 0, FALSE);
+  else if (text != NULL)
     sqlite3_bind_text (stmt->lite, index, text, -1, SQLITE_TRANSIENT);
   else
     sqlite3_bind_null (stmt->lite, index);
@@ -348,19 +416,27 @@ _leaf_bind_blob (LeafStmt      *stmt,
                  gconstpointer  data,
                  gsize          size)
 {
-  sqlite3_bind_blob64 (stmt->lite, index, data, size, SQLITE_TRANSIENT);
+  if (stmt->server != NULL)
+    _leaf_pg_bind (stmt->server, index, SERVER_BYTEA, data, size, TRUE);
+  else
+    sqlite3_bind_blob64 (stmt->lite, index, data, size, SQLITE_TRANSIENT);
 }
 
 void
 _leaf_bind_null (LeafStmt *stmt,
                  int       index)
 {
-  sqlite3_bind_null (stmt->lite, index);
+  if (stmt->server != NULL)
+    _leaf_pg_bind (stmt->server, index, 0, NULL, 0, FALSE);
+  else
+    sqlite3_bind_null (stmt->lite, index);
 }
 
 int
 _leaf_stmt_n_params (LeafStmt *stmt)
 {
+  if (stmt->server != NULL)
+    return _leaf_pg_stmt_n_params (stmt->server);
   return sqlite3_bind_parameter_count (stmt->lite);
 }
 
@@ -368,6 +444,8 @@ gint64
 _leaf_column_int64 (LeafStmt *stmt,
                     int       column)
 {
+  if (stmt->server != NULL)
+    return _leaf_pg_column_int64 (stmt->server, column);
   return sqlite3_column_int64 (stmt->lite, column);
 }
 
@@ -375,6 +453,8 @@ int
 _leaf_column_int (LeafStmt *stmt,
                   int       column)
 {
+  if (stmt->server != NULL)
+    return (int) _leaf_pg_column_int64 (stmt->server, column);
   return sqlite3_column_int (stmt->lite, column);
 }
 
@@ -382,6 +462,12 @@ double
 _leaf_column_double (LeafStmt *stmt,
                      int       column)
 {
+  if (stmt->server != NULL)
+    {
+      const char *text = _leaf_pg_column_text (stmt->server, column);
+
+      return text != NULL ? g_ascii_strtod (text, NULL) : 0.0;
+    }
   return sqlite3_column_double (stmt->lite, column);
 }
 
@@ -389,6 +475,8 @@ const char *
 _leaf_column_text (LeafStmt *stmt,
                    int       column)
 {
+  if (stmt->server != NULL)
+    return _leaf_pg_column_text (stmt->server, column);
   return (const char *) sqlite3_column_text (stmt->lite, column);
 }
 
@@ -397,8 +485,11 @@ _leaf_column_blob (LeafStmt *stmt,
                    int       column,
                    gsize    *size)
 {
-  gconstpointer data = sqlite3_column_blob (stmt->lite, column);
+  gconstpointer data;
 
+  if (stmt->server != NULL)
+    return _leaf_pg_column_blob (stmt->server, column, size);
+  data = sqlite3_column_blob (stmt->lite, column);
   *size = sqlite3_column_bytes (stmt->lite, column);
   return data;
 }
@@ -407,12 +498,16 @@ gboolean
 _leaf_column_is_null (LeafStmt *stmt,
                       int       column)
 {
+  if (stmt->server != NULL)
+    return _leaf_pg_column_text (stmt->server, column) == NULL;
   return sqlite3_column_type (stmt->lite, column) == SQLITE_NULL;
 }
 
 gint64
 _leaf_db_changes (LeafDb *db)
 {
+  if (db->server != NULL)
+    return db->server_changes;
   return sqlite3_changes64 (db->handle);
 }
 
@@ -469,9 +564,13 @@ gboolean
 _leaf_db_fail (LeafDb   *db,
                GError  **error)
 {
-  int code = sqlite3_extended_errcode (db->handle);
-  const char *detail = sqlite3_errmsg (db->handle);
+  int code;
+  const char *detail;
 
+  if (db->server != NULL)
+    return _leaf_pg_fail (db, error);
+  code = sqlite3_extended_errcode (db->handle);
+  detail = sqlite3_errmsg (db->handle);
   if (is_out_of_room (db, code))
     {
       set_out_of_room_error (db, error);
@@ -518,20 +617,25 @@ _leaf_db_prepare (LeafDb      *db,
                   GError     **error)
 {
   LeafStmt *stmt = g_hash_table_lookup (db->statements, sql);
-  sqlite3_stmt *lite;
+  sqlite3_stmt *lite = NULL;
 
   if (stmt != NULL)
     {
-      sqlite3_reset (stmt->lite);
+      stmt_reset (stmt);
       return stmt;
     }
-  if (sqlite3_prepare_v3 (db->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &lite, NULL) != SQLITE_OK)
+  /* The server checks a statement when it first runs. */
+  if (db->server == NULL &&
+      sqlite3_prepare_v3 (db->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &lite, NULL) != SQLITE_OK)
     {
       _leaf_db_fail (db, error);
       return NULL;
     }
   stmt = g_new0 (LeafStmt, 1);
+  stmt->db = db;
   stmt->lite = lite;
+  if (db->server != NULL)
+    stmt->server = _leaf_pg_stmt_new (sql);
   g_hash_table_insert (db->statements, g_strdup (sql), stmt);
   return stmt;
 }
@@ -541,6 +645,8 @@ _leaf_db_exec (LeafDb      *db,
                const char  *sql,
                GError     **error)
 {
+  if (db->server != NULL)
+    return _leaf_pg_exec (db, sql, error);
   if (sqlite3_exec (db->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
     return _leaf_db_fail (db, error);
   return TRUE;
@@ -566,10 +672,10 @@ _leaf_db_insert (LeafDb    *db,
   if (rc == LEAF_STEP_FAILED)
     {
       _leaf_db_fail (db, error);
-      sqlite3_reset (stmt->lite);
+      stmt_reset (stmt);
       return -1;
     }
-  sqlite3_reset (stmt->lite);
+  stmt_reset (stmt);
   return id;
 }
 
@@ -651,6 +757,8 @@ LeafTxn *
 _leaf_txn_begin (LeafDb  *db,
                  GError **error)
 {
+  if (db->server != NULL)
+    return _leaf_pg_begin (db, error) ? (LeafTxn *) db : NULL;
   /* IMMEDIATE takes the write lock now, so a transaction that reads before it writes cannot be
    * overtaken by another connection (and fail with SQLITE_BUSY half-way). */
   if (!check_files_in_place (db, error) || !_leaf_db_exec (db, "BEGIN IMMEDIATE", error))
@@ -663,8 +771,10 @@ _leaf_txn_rollback (LeafTxn *txn)
 {
   LeafDb *db = (LeafDb *) txn;
 
+  if (db->server != NULL)
+    _leaf_pg_rollback (db);
   /* Nothing to do when SQLite already rolled the transaction back (after some errors). */
-  if (!sqlite3_get_autocommit (db->handle))
+  else if (!sqlite3_get_autocommit (db->handle))
     sqlite3_exec (db->handle, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -798,6 +908,7 @@ db_new (const char *path)
   LeafDb *db = g_new0 (LeafDb, 1);
 
   db->path = g_strdup (path);
+  db->display_name = _leaf_pg_is_location (path) ? _leaf_pg_display_name (path) : g_strdup (path);
   db->labeller = g_strdup (_leaf_default_labeller ());
   db->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, stmt_free);
   return db;
@@ -1027,6 +1138,12 @@ _leaf_db_open (const char  *path,
 
   g_assert (path != NULL);
 
+  if (_leaf_pg_is_location (path))
+    {
+      db = db_new (path);
+      return _leaf_pg_open (db, create, role, error) ? g_steal_pointer (&db) : NULL;
+    }
+
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
@@ -1113,6 +1230,7 @@ _leaf_db_close (LeafDb *db)
   if (db == NULL)
     return;
   g_clear_pointer (&db->statements, g_hash_table_unref);
+  _leaf_pg_close (db);
   if (db->handle != NULL)
     {
       /* Lets SQLite refresh the statistics its planner uses, cheaply, as it recommends. */
@@ -1122,6 +1240,8 @@ _leaf_db_close (LeafDb *db)
                    sqlite3_errmsg (db->handle));
     }
   g_free (db->path);
+  g_free (db->display_name);
+  g_free (db->server_error);
   g_free (db->labeller);
   g_free (db);
 }

@@ -497,7 +497,7 @@ build_label_count_sql (const LeafImageQuery *query)
     return g_strdup ("SELECT (SELECT count(*) FROM images) - (SELECT count(*) FROM labels)");
   if (!query_needs_label (query))
     return g_strdup ("SELECT count(*) FROM images");
-  return g_strdup_printf ("SELECT count(*) FROM labels l WHERE 1 %s %s",
+  return g_strdup_printf ("SELECT count(*) FROM labels l WHERE 1 = 1 %s %s",
                           query->class_id > 0 ? "AND l.class_id = ?1" : "",
                           query->labeller != NULL ? "AND l.user = ?3" : "");
 }
@@ -534,15 +534,16 @@ build_sql (const LeafImageQuery *query,
     g_string_append_printf (sql, "%s predictions p ON p.image_id = i.id AND p.model_id = ?%d ",
                             query_needs_prediction (query) ? "JOIN" : "LEFT JOIN", P_MODEL);
 
-  g_string_append (sql, "WHERE 1 ");
+  g_string_append (sql, "WHERE 1 = 1 ");
   if (query->labels == LEAF_LABEL_FILTER_UNLABELED)
     g_string_append (sql, "AND l.image_id IS NULL ");
   if (query->class_id > 0)
     g_string_append_printf (sql, "AND l.class_id = ?%d ", P_CLASS);
   if (query->missing_only)
-    g_string_append (sql, "AND i.missing ");
+    g_string_append (sql, "AND i.missing <> 0 ");
+  /* SQLite's LIKE ignores ASCII case and PostgreSQL's does not. */
   if (query->name_contains != NULL && *query->name_contains != '\0')
-    g_string_append_printf (sql, "AND i.name LIKE ?%d ESCAPE '\\' ", P_NAME);
+    g_string_append_printf (sql, "AND lower (i.name) LIKE lower (?%d) ESCAPE '\\' ", P_NAME);
   if (query->labeller != NULL)
     g_string_append_printf (sql, "AND l.user = ?%d ", P_LABELLER);
   if (query->taken_after != NULL)
@@ -552,9 +553,9 @@ build_sql (const LeafImageQuery *query,
     g_string_append_printf (sql, "AND CASE WHEN i.captured IS NOT NULL THEN i.captured < ?%d "
                             "ELSE i.imported < ?%d END ", P_BEFORE_LOCAL, P_BEFORE_UTC);
   if (query->disagreements_only && query->model_id > 0)
-    g_string_append (sql, "AND p.top_class_id IS NOT l.class_id ");
+    g_string_append (sql, "AND p.top_class_id IS DISTINCT FROM l.class_id ");
   if (query->uncertain_only && query->model_id > 0)
-    g_string_append (sql, "AND p.referred ");
+    g_string_append (sql, "AND p.referred = 1 ");
   if (query->unreviewed_only && query->model_id > 0)
     g_string_append (sql, "AND p.referred IS NULL ");
   if (query->disputed_only)
@@ -571,7 +572,8 @@ build_sql (const LeafImageQuery *query,
       g_string_append (sql, "ORDER BY i.name, i.id ");
       break;
     case LEAF_IMAGE_SORT_CAPTURED:
-      g_string_append (sql, "ORDER BY i.captured, i.id ");
+      /* Undated images first, as SQLite sorts NULLs; PostgreSQL would put them last. */
+      g_string_append (sql, "ORDER BY i.captured NULLS FIRST, i.id ");
       break;
     case LEAF_IMAGE_SORT_UNCERTAINTY:
       if (predictions)
@@ -684,7 +686,8 @@ leaf_catalog_query_images (LeafCatalog           *catalog,
   if ((db = _leaf_catalog_get_db (catalog, error)) == NULL ||
       (stmt = prepare_query (db, query, FALSE, error)) == NULL)
     return NULL;
-  _leaf_bind_int64 (stmt, P_LIMIT, limit == G_MAXUINT ? -1 : (gint64) limit);
+  /* PostgreSQL refuses SQLite's LIMIT -1 for "no limit". */
+  _leaf_bind_int64 (stmt, P_LIMIT, limit == G_MAXUINT ? G_MAXINT64 : (gint64) limit);
   _leaf_bind_int64 (stmt, P_OFFSET, offset);
 
   images = g_ptr_array_new_with_free_func (g_object_unref);

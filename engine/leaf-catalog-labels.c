@@ -20,6 +20,8 @@
  * an action; an action is what one undo takes back, and each labeller undoes only their own.
  * The history lives in the catalog, so undo and redo work across restarts and processes. */
 
+/* The statements quote "user" because PostgreSQL reads a bare user as CURRENT_USER. */
+
 gint64
 _leaf_labels_new_action (LeafDb        *db,
                          LeafLabelHow   how,
@@ -33,13 +35,13 @@ _leaf_labels_new_action (LeafDb        *db,
   /* A new action ends the labeller's redo stack, as in any editor; the undone actions stay as
    * history. */
   discard = _leaf_db_prepare (db, "UPDATE label_actions SET state = 2 "
-                              "WHERE state = 1 AND user = ?", error);
+                              "WHERE state = 1 AND \"user\" = ?", error);
   if (discard == NULL)
     return 0;
   _leaf_bind_text (discard, 1, db->labeller);
   if (!_leaf_db_run (db, discard, error))
     return 0;
-  insert = _leaf_db_prepare (db, "INSERT INTO label_actions (user, time, how) VALUES (?, ?, ?) "
+  insert = _leaf_db_prepare (db, "INSERT INTO label_actions (\"user\", time, how) VALUES (?, ?, ?) "
                              "RETURNING id", error);
   if (insert == NULL)
     return 0;
@@ -150,7 +152,7 @@ _leaf_labels_resolve (LeafDb  *db,
 {
   return run_for_image (db, "DELETE FROM labels WHERE image_id = ?1", image_id, error) &&
          run_for_image (db,
-                        "INSERT INTO labels (image_id, class_id, user, time, how) "
+                        "INSERT INTO labels (image_id, class_id, \"user\", time, how) "
                         "SELECT image_id, class_id, adjudicator, time, 'manual' "
                         "FROM adjudications WHERE image_id = ?1 "
                         "UNION ALL "
@@ -163,7 +165,7 @@ _leaf_labels_resolve (LeafDb  *db,
                         "    AND NOT EXISTS (SELECT 1 FROM adjudications WHERE image_id = ?1) "
                         "    AND t.n > coalesce ((SELECT max (n) FROM tally "
                         "                         WHERE class_id <> t.class_id), 0) "
-                        "  ORDER BY v.time DESC, v.labeller LIMIT 1)",
+                        "  ORDER BY v.time DESC, v.labeller LIMIT 1) AS majority",
                         image_id, error);
 }
 
@@ -218,8 +220,10 @@ write_vote_state (LeafDb            *db,
 {
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db,
-                      "INSERT OR REPLACE INTO votes (image_id, labeller, class_id, time, how) "
-                      "VALUES (?, ?, ?, ?, ?)",
+                      "INSERT INTO votes (image_id, labeller, class_id, time, how) "
+                      "VALUES (?, ?, ?, ?, ?) "
+                      "ON CONFLICT (image_id, labeller) DO UPDATE SET "
+                      "class_id = excluded.class_id, time = excluded.time, how = excluded.how",
                       error);
 
   if (stmt == NULL)
@@ -279,7 +283,7 @@ apply_label (LeafDb             *db,
     labeller = g_strdup (given->user);
   else
     {
-      action_stmt = _leaf_db_prepare (db, "SELECT how, user FROM label_actions WHERE id = ?",
+      action_stmt = _leaf_db_prepare (db, "SELECT how, \"user\" FROM label_actions WHERE id = ?",
                                       error);
       if (action_stmt == NULL)
         return FALSE;
@@ -442,7 +446,7 @@ leaf_catalog_set_labels (LeafCatalog   *self,
   locker = _leaf_catalog_locker_new (self);
   if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
       (class_id > 0 &&
-       !check_exists (db, "SELECT 1 FROM classes WHERE id = ? AND NOT removed", class_id,
+       !check_exists (db, "SELECT 1 FROM classes WHERE id = ? AND removed = 0", class_id,
                       _("The catalog has no class with id %" PRId64 "."), error)) ||
       (action_id = _leaf_labels_new_action (db, how, error)) == 0)
     return FALSE;
@@ -477,8 +481,8 @@ describe_action (LeafDb   *db,
 {
   g_autoptr(LeafStmt) stmt =
     _leaf_db_prepare (db,
-                      "SELECT a.how, count(e.id), count(DISTINCT e.new_class_id), "
-                      "  max(e.new_class_id IS NULL), min(c.name) "
+                      "SELECT min(a.how), count(e.id), count(DISTINCT e.new_class_id), "
+                      "  max(CASE WHEN e.new_class_id IS NULL THEN 1 ELSE 0 END), min(c.name) "
                       "FROM label_actions a "
                       "LEFT JOIN label_events e ON e.action_id = a.id "
                       "LEFT JOIN classes c ON c.id = e.new_class_id "
@@ -533,8 +537,9 @@ next_action (LeafDb   *db,
              GError  **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, undo ? "SELECT max(id) FROM label_actions WHERE state = 0 AND user = ?"
-                               : "SELECT min(id) FROM label_actions WHERE state = 1 AND user = ?",
+    _leaf_db_prepare (db,
+                      undo ? "SELECT max(id) FROM label_actions WHERE state = 0 AND \"user\" = ?"
+                           : "SELECT min(id) FROM label_actions WHERE state = 1 AND \"user\" = ?",
                       error);
 
   if (stmt == NULL)
@@ -839,7 +844,7 @@ leaf_catalog_adjudicate (LeafCatalog   *self,
   locker = _leaf_catalog_locker_new (self);
   if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
       (class_id > 0 &&
-       !check_exists (db, "SELECT 1 FROM classes WHERE id = ? AND NOT removed", class_id,
+       !check_exists (db, "SELECT 1 FROM classes WHERE id = ? AND removed = 0", class_id,
                       _("The catalog has no class with id %" PRId64 "."), error)))
     return FALSE;
 
@@ -852,8 +857,11 @@ leaf_catalog_adjudicate (LeafCatalog   *self,
                          _("The catalog has no image with id %" PRId64 "."), error))
         return FALSE;
       stmt = _leaf_db_prepare (db, class_id > 0
-                                   ? "INSERT OR REPLACE INTO adjudications "
-                                     "(image_id, class_id, adjudicator, time) VALUES (?, ?, ?, ?)"
+                                   ? "INSERT INTO adjudications "
+                                     "(image_id, class_id, adjudicator, time) VALUES (?, ?, ?, ?) "
+                                     "ON CONFLICT (image_id) DO UPDATE SET "
+                                     "class_id = excluded.class_id, "
+                                     "adjudicator = excluded.adjudicator, time = excluded.time"
                                    : "DELETE FROM adjudications WHERE image_id = ?",
                                error);
       if (stmt == NULL)
@@ -919,8 +927,10 @@ leaf_catalog_list_votes (LeafCatalog  *self,
   if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
       (stmt = _leaf_db_prepare (db,
                                 "SELECT v.labeller, v.class_id, c.name, v.time, v.how, "
-                                "  EXISTS (SELECT 1 FROM ballots b WHERE b.image_id = v.image_id "
-                                "          AND b.labeller = v.labeller) "
+                                "  CASE WHEN EXISTS (SELECT 1 FROM ballots b "
+                                "                    WHERE b.image_id = v.image_id "
+                                "                      AND b.labeller = v.labeller) "
+                                "  THEN 1 ELSE 0 END "
                                 "FROM votes v JOIN classes c ON c.id = v.class_id "
                                 "WHERE v.image_id = ? ORDER BY v.time, v.labeller",
                                 error)) == NULL)
@@ -1055,7 +1065,7 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
   agreement->classes = g_array_new (FALSE, FALSE, sizeof (LeafClassAgreement));
   locker = _leaf_catalog_locker_new (self);
   if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
-      (classes = _leaf_db_prepare (db, "SELECT id, name FROM classes WHERE NOT removed "
+      (classes = _leaf_db_prepare (db, "SELECT id, name FROM classes WHERE removed = 0 "
                                    "ORDER BY position, id", error)) == NULL)
     return NULL;
   while ((rc = _leaf_step (classes)) == LEAF_STEP_ROW)
@@ -1116,7 +1126,8 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
   if ((n = count_of (db, LABELLERS_SQL, error)) < 0)
     return NULL;
   agreement->n_labellers = n;
-  if ((n = count_of (db, "SELECT count (*) FROM (" LEAF_DISPUTED_IMAGES_SQL ")", error)) < 0)
+  if ((n = count_of (db, "SELECT count (*) FROM (" LEAF_DISPUTED_IMAGES_SQL ") AS disputed",
+                     error)) < 0)
     return NULL;
   agreement->n_disputed = n;
   if ((n = count_of (db, "SELECT count (*) FROM adjudications", error)) < 0)
@@ -1125,14 +1136,14 @@ leaf_catalog_get_agreement (LeafCatalog  *self,
 
   /* Labels by how many ballots gave them, and whether those agreed. */
   if ((sources = _leaf_db_prepare (db,
-                                   "SELECT coalesce (sum (n = 1), 0), "
-                                   "  coalesce (sum (n > 1 AND k = 1), 0), "
-                                   "  coalesce (sum (n > 1 AND k > 1), 0) "
+                                   "SELECT count (*) FILTER (WHERE n = 1), "
+                                   "  count (*) FILTER (WHERE n > 1 AND k = 1), "
+                                   "  count (*) FILTER (WHERE n > 1 AND k > 1) "
                                    "FROM (SELECT count (*) AS n, count (DISTINCT b.class_id) AS k "
                                    "      FROM ballots b JOIN labels l ON l.image_id = b.image_id "
                                    "      WHERE b.image_id NOT IN "
                                    "        (SELECT image_id FROM adjudications) "
-                                   "      GROUP BY b.image_id)",
+                                   "      GROUP BY b.image_id) AS per_image",
                                    error)) == NULL)
     return NULL;
   if (_leaf_step (sources) != LEAF_STEP_ROW)

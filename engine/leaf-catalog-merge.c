@@ -23,45 +23,45 @@ static const struct
 } steps[] = {
   /* Classes by name, in use there and not here, after this catalog's own. */
   { "INSERT INTO classes (name, position, color, created) "
-    "SELECT s.name, (SELECT coalesce (max (position), -1) FROM main.classes WHERE NOT removed) "
+    "SELECT s.name, (SELECT coalesce (max (position), -1) FROM classes WHERE removed = 0) "
     "         + row_number () OVER (ORDER BY s.position, s.id), s.color, ?1 "
-    "FROM src.classes s WHERE NOT s.removed AND s.name NOT IN "
-    "  (SELECT name FROM main.classes WHERE NOT removed)",
+    "FROM src.classes s WHERE s.removed = 0 AND s.name NOT IN "
+    "  (SELECT name FROM classes WHERE removed = 0)",
     G_STRUCT_OFFSET (LeafMergeSummary, n_classes_added) },
   /* Photos by content. Their files stay where the other catalog found them. */
   { "INSERT INTO images (sha256, path, name, size, width, height, format, orientation, "
     "  captured, imported, group_key, missing) "
     "SELECT s.sha256, s.path, s.name, s.size, s.width, s.height, s.format, s.orientation, "
     "  s.captured, s.imported, s.group_key, s.missing "
-    "FROM src.images s WHERE s.sha256 NOT IN (SELECT sha256 FROM main.images)",
+    "FROM src.images s WHERE s.sha256 NOT IN (SELECT sha256 FROM images)",
     G_STRUCT_OFFSET (LeafMergeSummary, n_images_added) },
   /* Their votes, in this catalog's ids; classes removed there or here are left out. */
   { "CREATE TEMP TABLE merged_votes AS "
     "SELECT d.id AS image_id, v.labeller, dc.id AS class_id, v.time, v.how "
     "FROM src.votes v JOIN src.images si ON si.id = v.image_id "
-    "JOIN main.images d ON d.sha256 = si.sha256 "
-    "JOIN src.classes sc ON sc.id = v.class_id AND NOT sc.removed "
-    "JOIN main.classes dc ON dc.name = sc.name AND NOT dc.removed", NONE },
+    "JOIN images d ON d.sha256 = si.sha256 "
+    "JOIN src.classes sc ON sc.id = v.class_id AND sc.removed = 0 "
+    "JOIN classes dc ON dc.name = sc.name AND dc.removed = 0", NONE },
   { "CREATE TEMP TABLE merged_decisions AS "
     "SELECT d.id AS image_id, dc.id AS class_id, a.adjudicator, a.time "
     "FROM src.adjudications a JOIN src.images si ON si.id = a.image_id "
-    "JOIN main.images d ON d.sha256 = si.sha256 "
-    "JOIN src.classes sc ON sc.id = a.class_id AND NOT sc.removed "
-    "JOIN main.classes dc ON dc.name = sc.name AND NOT dc.removed", NONE },
+    "JOIN images d ON d.sha256 = si.sha256 "
+    "JOIN src.classes sc ON sc.id = a.class_id AND sc.removed = 0 "
+    "JOIN classes dc ON dc.name = sc.name AND dc.removed = 0", NONE },
   /* Each labeller's latest vote on a photo stands, wherever it was cast. */
   { "INSERT INTO votes (image_id, labeller, class_id, time, how) "
-    "SELECT m.image_id, m.labeller, m.class_id, m.time, m.how FROM temp.merged_votes m "
+    "SELECT m.image_id, m.labeller, m.class_id, m.time, m.how FROM merged_votes m "
     "WHERE NOT EXISTS (SELECT 1 FROM votes v WHERE v.image_id = m.image_id "
     "                  AND v.labeller = m.labeller)",
     G_STRUCT_OFFSET (LeafMergeSummary, n_votes_added) },
   { "UPDATE votes SET class_id = m.class_id, time = m.time, how = m.how "
-    "FROM temp.merged_votes m WHERE votes.image_id = m.image_id "
+    "FROM merged_votes m WHERE votes.image_id = m.image_id "
     "AND votes.labeller = m.labeller AND m.time > votes.time "
     "AND (m.class_id <> votes.class_id OR m.how <> votes.how)",
     G_STRUCT_OFFSET (LeafMergeSummary, n_votes_updated) },
   /* And the latest decision. */
   { "INSERT INTO adjudications (image_id, class_id, adjudicator, time) "
-    "SELECT m.image_id, m.class_id, m.adjudicator, m.time FROM temp.merged_decisions m "
+    "SELECT m.image_id, m.class_id, m.adjudicator, m.time FROM merged_decisions m "
     "WHERE NOT EXISTS (SELECT 1 FROM adjudications a WHERE a.image_id = m.image_id "
     "                  AND a.time >= m.time) "
     "ON CONFLICT (image_id) DO UPDATE SET class_id = excluded.class_id, "
@@ -99,8 +99,8 @@ resolve_merged (LeafDb   *db,
                 GError  **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT image_id FROM temp.merged_votes UNION "
-                      "SELECT image_id FROM temp.merged_decisions", error);
+    _leaf_db_prepare (db, "SELECT image_id FROM merged_votes UNION "
+                      "SELECT image_id FROM merged_decisions", error);
   int rc;
 
   if (stmt == NULL)
@@ -125,8 +125,8 @@ count_disputed (LeafDb            *db,
                 GError           **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT count (*) FROM (" LEAF_DISPUTED_IMAGES_SQL ") "
-                      "WHERE image_id IN (SELECT image_id FROM temp.merged_votes)", error);
+    _leaf_db_prepare (db, "SELECT count (*) FROM (" LEAF_DISPUTED_IMAGES_SQL ") AS disputed "
+                      "WHERE image_id IN (SELECT image_id FROM merged_votes)", error);
 
   if (stmt == NULL)
     return FALSE;
@@ -200,8 +200,7 @@ leaf_catalog_merge (LeafCatalog       *self,
        run_steps (db, summary, error) &&
        resolve_merged (db, ids, error) &&
        count_disputed (db, summary, error) &&
-       _leaf_db_exec (db, "DROP TABLE temp.merged_votes; DROP TABLE temp.merged_decisions",
-                      error) &&
+       _leaf_db_exec (db, "DROP TABLE merged_votes; DROP TABLE merged_decisions", error) &&
        _leaf_txn_commit (&txn, error);
   g_clear_pointer (&txn, _leaf_txn_rollback);
   /* The temporary tables go with a rollback too; the other catalog is let go either way. */

@@ -148,7 +148,8 @@ val_accuracy_from_metrics (const char *json)
 /* Models with the status of their run (none: completed) and whether each is the active one. */
 #define MODEL_SELECT \
   "SELECT m.id, m.run_id, m.name, m.path, m.sha256, m.classes, m.metrics, m.created, " \
-  "coalesce (r.status, 'completed'), m.note, m.id IS (SELECT model_id FROM active_model) " \
+  "coalesce (r.status, 'completed'), m.note, " \
+  "CASE WHEN m.id IS NOT DISTINCT FROM (SELECT model_id FROM active_model) THEN 1 ELSE 0 END " \
   "FROM models AS m LEFT JOIN runs AS r ON r.id = m.run_id "
 
 /* With the path as stored: see resolve_path(). */
@@ -464,8 +465,9 @@ leaf_catalog_set_active_model (LeafCatalog  *self,
   locker = _leaf_catalog_locker_new (self);
   if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL ||
       (model_id > 0 && !check_model_exists (db, model_id, error)) ||
-      (stmt = _leaf_db_prepare (db, "INSERT OR REPLACE INTO active_model (id, model_id) "
-                                "VALUES (1, ?)", error)) == NULL)
+      (stmt = _leaf_db_prepare (db, "INSERT INTO active_model (id, model_id) VALUES (1, ?) "
+                                "ON CONFLICT (id) DO UPDATE SET model_id = excluded.model_id",
+                                error)) == NULL)
     return FALSE;
   _leaf_bind_id (stmt, 1, model_id);
   if (!_leaf_db_run (db, stmt, error) || !_leaf_txn_commit (&txn, error))
@@ -520,7 +522,7 @@ leaf_catalog_settle_model (LeafCatalog  *self,
     {
       g_clear_pointer (&stmt, _leaf_stmt_release);
       stmt = _leaf_db_prepare (db, "UPDATE active_model SET model_id = ?1 "
-                               "WHERE id = 1 AND model_id IS ?2", error);
+                               "WHERE id = 1 AND model_id IS NOT DISTINCT FROM ?2", error);
       if (stmt == NULL)
         return FALSE;
       _leaf_bind_int64 (stmt, 1, model_id);
@@ -918,7 +920,8 @@ leaf_catalog_add_predictions (LeafCatalog    *self,
                                "top_class_id = excluded.top_class_id, "
                                "top_probability = excluded.top_probability, "
                                "entropy = excluded.entropy, created = excluded.created, "
-                               "referred = coalesce (excluded.referred, referred)", error);
+                               "referred = coalesce (excluded.referred, predictions.referred)",
+                               error);
       if (stmt == NULL)
         return FALSE;
       _leaf_bind_int64 (stmt, 1, model_id);

@@ -23,14 +23,25 @@ typedef struct
 
 typedef struct
 {
-  struct sqlite3 *handle;
-  char *path;
+  struct sqlite3 *handle;  /* a catalog file's connection, or NULL */
+  struct pg_conn *server;  /* a server catalog's connection, or NULL */
+  char *path;              /* the file, or the server's URI (which may hold a password) */
+  char *display_name;      /* how messages name the catalog */
+  char *server_error;      /* the server's last failure: its message and SQLSTATE */
+  char server_state[6];
+  gint64 server_changes;
   GHashTable *statements; /* SQL text → LeafStmt, prepared once */
   gboolean read_only;      /* the file is not writable by us: opened for reading only */
   LeafFileId wal_id;       /* the -wal and -shm files this connection has open */
   LeafFileId shm_id;
   char *labeller;          /* whose votes labelling writes and whose actions undo takes back */
 } LeafDb;
+
+typedef enum
+{
+  LEAF_DB_MAIN,   /* migrates the schema and marks runs of dead processes as interrupted */
+  LEAF_DB_WORKER, /* expects a catalog that is already at LEAF_CATALOG_SCHEMA_VERSION */
+} LeafDbRole;
 
 /* A prepared statement, borrowed from its connection's cache. The catalog's files read and write
  * through these calls only, never through a database library's own, so that the same SQL and the
@@ -80,12 +91,6 @@ gconstpointer _leaf_column_blob   (LeafStmt      *stmt,
                                    gsize         *size);
 gboolean      _leaf_column_is_null (LeafStmt     *stmt,
                                     int           column);
-
-typedef enum
-{
-  LEAF_DB_MAIN,   /* migrates the schema and marks runs of dead processes as interrupted */
-  LEAF_DB_WORKER, /* expects a catalog that is already at LEAF_CATALOG_SCHEMA_VERSION */
-} LeafDbRole;
 
 LeafDb   *_leaf_db_open          (const char   *path,
                                   gboolean      create,

@@ -318,8 +318,10 @@ leaf_catalog_add_metrics (LeafCatalog       *self,
   for (gsize i = 0; i < n_metrics; i++)
     {
       g_autoptr(LeafStmt) stmt =
-        _leaf_db_prepare (db, "INSERT OR REPLACE INTO metrics (run_id, scope, name, step, value) "
-                          "VALUES (?, ?, ?, ?, ?)", error);
+        _leaf_db_prepare (db, "INSERT INTO metrics (run_id, scope, name, step, value) "
+                          "VALUES (?, ?, ?, ?, ?) "
+                          "ON CONFLICT (run_id, scope, name, step) DO UPDATE SET "
+                          "value = excluded.value", error);
 
       if (stmt == NULL)
         return FALSE;

@@ -157,8 +157,10 @@ _leaf_splits_write (LeafDb      *db,
                     GError     **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "INSERT OR REPLACE INTO splits (image_id, split, seed, assigned) "
-                      "VALUES (?, ?, ?, ?)", error);
+    _leaf_db_prepare (db, "INSERT INTO splits (image_id, split, seed, assigned) "
+                      "VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT (image_id) DO UPDATE SET split = excluded.split, "
+                      "seed = excluded.seed, assigned = excluded.assigned", error);
 
   if (stmt == NULL)
     return FALSE;

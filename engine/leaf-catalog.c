@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "leaf-catalog-pg.h"
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
 #include "leaf-file.h"
@@ -181,7 +182,8 @@ leaf_catalog_open (const char            *path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  absolute = g_canonicalize_filename (path, NULL);
+  /* A server's URI names no file. */
+  absolute = _leaf_pg_is_location (path) ? g_strdup (path) : g_canonicalize_filename (path, NULL);
   self = g_object_new (LEAF_TYPE_CATALOG, NULL);
   self->path = g_strdup (absolute);
   self->context = g_main_context_ref_thread_default ();
@@ -211,11 +213,12 @@ leaf_catalog_close (LeafCatalog *self)
 }
 
 /* For each kind of change, a query whose answer changes when such a change was committed:
- * cheap enough to ask twice a second once another connection committed anything. */
+ * cheap enough to ask twice a second once another connection committed anything. The lists
+ * are concatenated in id order, so that their text does not depend on a query plan. */
 static const char *const fingerprint_sql[LEAF_CATALOG_N_CHANGES] = {
   [LEAF_CATALOG_CHANGED_IMAGES] =
     "SELECT count (*) || ':' || coalesce (max (id), 0) || ':' || "
-    "  (SELECT count (*) FROM images WHERE missing) FROM images",
+    "  (SELECT count (*) FROM images WHERE missing <> 0) FROM images",
   [LEAF_CATALOG_CHANGED_LABELS] =
     "SELECT coalesce (max (id), 0) || ':' || "
     "  (SELECT count (*) FROM label_actions WHERE state = 1) || ':' || "
@@ -223,11 +226,13 @@ static const char *const fingerprint_sql[LEAF_CATALOG_N_CHANGES] = {
     "FROM label_actions",
   [LEAF_CATALOG_CHANGED_CLASSES] =
     "SELECT coalesce (group_concat (id || ':' || name || ':' || position || ':' || color || ':' "
-    "  || coalesce (shortcut, '') || ':' || removed, ','), '') FROM classes",
+    "  || coalesce (shortcut, '') || ':' || removed, ','), '') "
+    "FROM (SELECT * FROM classes ORDER BY id) AS c",
   [LEAF_CATALOG_CHANGED_RUNS] =
     "SELECT coalesce (max (id), 0) || ':' || "
     "  (SELECT count (*) FROM runs WHERE status = 'running') || ':' || "
-    "  (SELECT coalesce (group_concat (id || ':' || coalesce (name, ''), ','), '') FROM models) "
+    "  (SELECT coalesce (group_concat (id || ':' || coalesce (name, ''), ','), '') "
+    "   FROM (SELECT * FROM models ORDER BY id) AS m) "
     "FROM runs",
   [LEAF_CATALOG_CHANGED_ACTIVE_MODEL] =
     "SELECT coalesce (max (model_id), 0) FROM active_model",

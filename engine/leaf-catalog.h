@@ -16,8 +16,8 @@
 
 G_BEGIN_DECLS
 
-/* The newest catalog schema this build reads and writes (PRAGMA user_version). */
-#define LEAF_CATALOG_SCHEMA_VERSION 5
+/* The newest catalog schema this build reads and writes (PRAGMA user_version in a file). */
+#define LEAF_CATALOG_SCHEMA_VERSION 6
 
 #define LEAF_TYPE_CATALOG (leaf_catalog_get_type ())
 

@@ -720,7 +720,7 @@ ensure_batch_row (Import  *import,
   if (import->batch_id > 0)
     return TRUE;
   now = _leaf_now ();
-  stmt = _leaf_db_prepare (import->db, "INSERT INTO import_batches (started, user, roots) "
+  stmt = _leaf_db_prepare (import->db, "INSERT INTO import_batches (started, \"user\", roots) "
                            "VALUES (?, ?, ?) RETURNING id", error);
   if (stmt == NULL)
     return FALSE;
@@ -792,7 +792,8 @@ read_existing (LeafDb      *db,
                GError     **error)
 {
   g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT id, path, size, managed, missing, group_key IS NOT NULL "
+    _leaf_db_prepare (db, "SELECT id, path, size, managed, missing, "
+                      "CASE WHEN group_key IS NOT NULL THEN 1 ELSE 0 END "
                       "FROM images WHERE sha256 = ?", error);
 
   if (stmt == NULL)
@@ -892,8 +893,10 @@ apply_folder_label (Import   *import,
                     GArray   *labelled_ids,
                     GError  **error)
 {
+  g_autoptr(GError) open_error = NULL;
   gboolean labelled = FALSE;
   gboolean created = FALSE;
+  gboolean action_open = FALSE;
   gint64 class_id;
 
   if (item->candidate->class_name == NULL)
@@ -907,11 +910,21 @@ apply_folder_label (Import   *import,
     return FALSE;
   if (created)
     g_ptr_array_add (import->new_classes, g_strdup (item->candidate->class_name));
-  /* One action for the whole import, unless someone undid it while we were still going. */
-  if (import->action_id == 0 || !_leaf_labels_action_is_open (import->db, import->action_id, NULL))
-    if ((import->action_id = _leaf_labels_new_action (import->db, LEAF_LABEL_HOW_FOLDER_IMPORT,
-                                                      error)) == 0)
-      return FALSE;
+  /* One action for the whole import, unless someone undid it while we were still going. A
+   * failed check fails the batch: on PostgreSQL it has aborted the transaction. */
+  if (import->action_id > 0)
+    {
+      action_open = _leaf_labels_action_is_open (import->db, import->action_id, &open_error);
+      if (open_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&open_error));
+          return FALSE;
+        }
+    }
+  if (!action_open &&
+      (import->action_id = _leaf_labels_new_action (import->db, LEAF_LABEL_HOW_FOLDER_IMPORT,
+                                                    error)) == 0)
+    return FALSE;
   if (!_leaf_labels_apply (import->db, import->action_id, image_id, class_id, TRUE, NULL, error))
     return FALSE;
   g_array_append_val (labelled_ids, image_id);

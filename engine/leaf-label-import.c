@@ -504,7 +504,7 @@ image_by_tail (LeafDb      *db,
     {
       gint64 id = strchr (end, '/') != NULL
         ? single_image (db, "SELECT id FROM images WHERE name = ?2 AND (path = ?1 OR "
-                        "substr (path, -length (?1) - 1) = '/' || ?1)", end, name, error)
+                        "substr (path, length (path) - length (?1)) = '/' || ?1)", end, name, error)
         : single_image (db, "SELECT id FROM images WHERE name = ?1", end, NULL, error);
 
       if (id == -1)
@@ -650,17 +650,16 @@ apply_record (Apply   *apply,
         {
           g_autoptr(GError) invalid = NULL;
 
-          if ((class_id = _leaf_classes_ensure (apply->db, record->class_name, &created,
-                                                &invalid)) == 0)
+          /* Only a name refused before any SQL skips the record: a failed statement, even a
+           * constraint's, ends the import, as on PostgreSQL it has aborted the transaction. */
+          if (!leaf_class_name_is_valid (record->class_name, &invalid))
             {
-              if (!g_error_matches (invalid, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID))
-                {
-                  g_propagate_error (error, g_steal_pointer (&invalid));
-                  return FALSE;
-                }
               *reason = g_strdup (invalid->message);
               return TRUE;
             }
+          if ((class_id = _leaf_classes_ensure (apply->db, record->class_name, &created,
+                                                error)) == 0)
+            return FALSE;
           if (created)
             g_ptr_array_add (apply->new_classes, g_strdup (record->class_name));
         }

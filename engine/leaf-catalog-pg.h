@@ -1,0 +1,58 @@
+/* leaf-catalog-pg.h: the PostgreSQL side of the catalog's connections
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "leaf-catalog-private.h"
+
+G_BEGIN_DECLS
+
+/* A statement as the server runs it: the catalog's SQL with its parameters numbered $1, $2...,
+ * the values bound to them, and the rows of its last run. */
+typedef struct _LeafPgStmt LeafPgStmt;
+
+/* Whether a catalog location names a server rather than a file. */
+gboolean    _leaf_pg_is_location     (const char   *location);
+/* The location as messages show it: the password a URI may hold is left out. */
+char       *_leaf_pg_display_name    (const char   *location);
+
+gboolean    _leaf_pg_open            (LeafDb       *db,
+                                      gboolean      create,
+                                      LeafDbRole    role,
+                                      GError      **error);
+void        _leaf_pg_close           (LeafDb       *db);
+gboolean    _leaf_pg_exec            (LeafDb       *db,
+                                      const char   *sql,
+                                      GError      **error);
+gboolean    _leaf_pg_fail            (LeafDb       *db,
+                                      GError      **error);
+gboolean    _leaf_pg_begin           (LeafDb       *db,
+                                      GError      **error);
+void        _leaf_pg_rollback        (LeafDb       *db);
+
+LeafPgStmt *_leaf_pg_stmt_new        (const char   *sql);
+void        _leaf_pg_stmt_free       (LeafPgStmt   *stmt);
+/* Forgets the rows of the last run; the bindings stay. */
+void        _leaf_pg_stmt_reset      (LeafPgStmt   *stmt);
+void        _leaf_pg_stmt_clear      (LeafPgStmt   *stmt);
+int         _leaf_pg_stmt_n_params   (LeafPgStmt   *stmt);
+/* value NULL binds NULL; type is the server's type oid (0: let the server decide). */
+void        _leaf_pg_bind            (LeafPgStmt   *stmt,
+                                      int           index,
+                                      unsigned int  type,
+                                      const void   *value,
+                                      gsize         length,
+                                      gboolean      binary);
+LeafStep    _leaf_pg_step            (LeafDb       *db,
+                                      LeafPgStmt   *stmt);
+const char *_leaf_pg_column_text     (LeafPgStmt   *stmt,
+                                      int           column);
+gint64      _leaf_pg_column_int64    (LeafPgStmt   *stmt,
+                                      int           column);
+gconstpointer _leaf_pg_column_blob   (LeafPgStmt   *stmt,
+                                      int           column,
+                                      gsize        *size);
+
+G_END_DECLS
