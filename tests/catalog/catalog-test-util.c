@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "catalog-test-util.h"
+#include "leaf-catalog-pg.h"
+#include "leaf-catalog-private.h"
+#include "leaf-test-pg.h"
 
 char *
 ctu_make_tmp_dir (void)
@@ -348,9 +351,21 @@ ctu_insert_images (const char *path,
                    guint       first,
                    guint       n)
 {
-  sqlite3 *db = ctu_sql_open (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafDb) server = NULL;
+  sqlite3 *db = NULL;
 
-  ctu_sql_exec (db, "BEGIN");
+  if (_leaf_pg_is_location (path))
+    {
+      server = _leaf_db_open (path, FALSE, LEAF_DB_WORKER, &error);
+      g_assert_no_error (error);
+      g_assert_true (_leaf_db_exec (server, "BEGIN", &error));
+    }
+  else
+    {
+      db = ctu_sql_open (path);
+      ctu_sql_exec (db, "BEGIN");
+    }
   for (guint i = first; i < first + n; i++)
     {
       g_autofree char *sql =
@@ -358,10 +373,82 @@ ctu_insert_images (const char *path,
                          "format, imported, captured) VALUES (%u, '%064x', '/photos/img-%04u.jpg', "
                          "'img-%04u.jpg', 1000, 256, 256, 'jpeg', '2024-01-01T00:00:00.000000Z', "
                          "%s)", i, i, i, i, i % 2 == 0 ? "'2023-05-01T12:00:00'" : "NULL");
-      ctu_sql_exec (db, sql);
+
+      if (server != NULL)
+        g_assert_true (_leaf_db_exec (server, sql, &error));
+      else
+        ctu_sql_exec (db, sql);
+    }
+  if (server != NULL)
+    {
+      /* Ids given by hand leave the server's own count behind. */
+      g_assert_true (_leaf_db_exec (server, "SELECT setval (pg_get_serial_sequence ('images', "
+                                    "'id'), (SELECT max (id) FROM images)); COMMIT", &error));
+      g_assert_no_error (error);
+      return;
     }
   ctu_sql_exec (db, "COMMIT");
   sqlite3_close (db);
+}
+
+static LeafTestPg *server;
+static char *server_skip_reason;
+static guint n_server_catalogs;
+
+gboolean
+ctu_server_available (char **skip_reason)
+{
+  static gboolean tried;
+  g_autoptr(GError) error = NULL;
+
+  if (!tried)
+    {
+      tried = TRUE;
+      server = leaf_test_pg_start (&server_skip_reason, &error);
+      g_assert_no_error (error);
+    }
+  if (server == NULL && skip_reason != NULL)
+    *skip_reason = g_strdup (server_skip_reason);
+  return server != NULL;
+}
+
+char *
+ctu_server_catalog (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *create = NULL;
+
+  g_assert_true (ctu_server_available (NULL));
+  name = g_strdup_printf ("catalog%u", ++n_server_catalogs);
+  /* Names sort as they do in a catalog file (SQLite compares bytes). */
+  create = g_strdup_printf ("CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C' "
+                            "LC_CTYPE 'C.UTF-8'", name);
+  g_assert_true (leaf_test_pg_exec (server, "postgres", create, &error));
+  g_assert_no_error (error);
+  return leaf_test_pg_uri (server, name, NULL);
+}
+
+void
+ctu_server_stop (void)
+{
+  g_clear_pointer (&server, leaf_test_pg_free);
+  g_clear_pointer (&server_skip_reason, g_free);
+}
+
+gint64
+ctu_query_int (const char *location,
+               const char *sql)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafDb) db = _leaf_db_open (location, FALSE, LEAF_DB_WORKER, &error);
+  g_autoptr(LeafStmt) stmt = NULL;
+
+  g_assert_no_error (error);
+  stmt = _leaf_db_prepare (db, sql, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (_leaf_step (stmt), ==, LEAF_STEP_ROW);
+  return _leaf_column_int64 (stmt, 0);
 }
 
 guint

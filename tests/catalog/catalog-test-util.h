@@ -53,6 +53,17 @@ void       ctu_insert_images       (const char  *path,
                                     guint        first,
                                     guint        n);
 
+/* Catalogs on a server: this process's private PostgreSQL server (tests/common/leaf-test-pg.h),
+ * started at the first call. Whether there can be one here; when not, why (the caller frees). */
+gboolean   ctu_server_available    (char       **skip_reason);
+/* A new database on the server, as the location of a catalog that does not exist yet. */
+char      *ctu_server_catalog      (void);
+/* Stops the server, if one was started: at the end of the test program. */
+void       ctu_server_stop         (void);
+/* The first column of the first row of sql, in a catalog of either kind: file or server. */
+gint64     ctu_query_int           (const char  *location,
+                                    const char  *sql);
+
 /* How many lines text holds (its line breaks). */
 guint      ctu_count_lines         (const char  *text);
 

@@ -214,6 +214,11 @@ fill_version (const char *path,
                     "(2, 1, 'ana', '2024-01-02T00:00:00Z', 'manual');"
                     "INSERT INTO label_events (action_id, image_id, new_class_id) VALUES (1, 2, 1);");
     }
+  /* From version 5 on, the label is ana's vote. */
+  if (version >= 5)
+    ctu_sql_exec (db,
+                  "INSERT INTO votes (image_id, labeller, class_id, time, how) VALUES "
+                  "(2, 'ana', 1, '2024-01-02T00:00:00Z', 'manual');");
   if (version >= 2)
     ctu_sql_exec (db,
                   "INSERT INTO models (id, path, sha256, classes, created) VALUES (1, '/m.pt', "
@@ -223,6 +228,23 @@ fill_version (const char *path,
                   "top_class_id, top_probability, entropy, created) VALUES "
                   "(1, 1, x'0000803f', 0, 1, 1.0, 0.0, '2024-01-03T00:00:00Z');");
   sqlite3_close (db);
+}
+
+/* Whether SQLite's plan for sql reads the index named index. */
+static gboolean
+uses_index (sqlite3    *db,
+            const char *sql,
+            const char *index)
+{
+  g_autofree char *explain = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
+  sqlite3_stmt *stmt = NULL;
+  gboolean uses = FALSE;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, explain, -1, &stmt, NULL), ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    uses |= strstr ((const char *) sqlite3_column_text (stmt, 3), index) != NULL;
+  sqlite3_finalize (stmt);
+  return uses;
 }
 
 static void
@@ -257,6 +279,9 @@ test_migrations (void)
        * 4) go, so that the window predicts the photos again; later ones stay. */
       g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM predictions"), ==,
                        version >= 4 ? 1 : 0);
+      /* The class names' partial index serves the catalog's own lookup again (version 6). */
+      g_assert_true (uses_index (db, "SELECT id FROM classes WHERE name = 'x' AND removed = 0",
+                                 "classes_name"));
       sqlite3_close (db);
 
       /* What the old version held is still there and works with the new code. */
@@ -344,12 +369,13 @@ test_open_refuses_damaged_header (void)
     gboolean too_new;
   } flips[] = {
     { "user_version negative", 60, 0x80 },
-    { "user_version 5 + 2^30", 60, 0x40 },
-    { "user_version 0 under version 5's tables", 63, 0x05 },
-    { "user_version 4 under version 5's votes", 63, 0x01 },
-    { "user_version 1 under version 5's tables", 63, 0x04 },
-    { "user_version 6: newer", 63, 0x03, TRUE },
-    { "user_version 7: newer", 63, 0x02, TRUE },
+    { "user_version 6 + 2^30", 60, 0x40 },
+    { "user_version 0 under version 6's tables", 63, 0x06 },
+    { "user_version 5 under version 6's indexes", 63, 0x03 },
+    { "user_version 4 under version 5's votes", 63, 0x02 },
+    { "user_version 1 under version 6's tables", 63, 0x07 },
+    { "user_version 7: newer", 63, 0x01, TRUE },
+    { "user_version 8: newer", 63, 0x0e, TRUE },
     { "application_id one bit off", 71, 0x01 },
     { "application_id negative", 68, 0x80 },
     { "write version 3", 18, 0x01 },
@@ -366,7 +392,7 @@ test_open_refuses_damaged_header (void)
       g_autoptr(GError) error = NULL;
 
       g_test_message ("%s", flips[i].what);
-      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 5);
+      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 6);
       make_closed_catalog (path);
       flip_bits (path, flips[i].offset, flips[i].bits);
       before = ctu_sha256_of_file (path);

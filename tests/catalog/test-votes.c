@@ -105,6 +105,9 @@ test_kappa_undefined (void)
 
 /* ---- Votes in a catalog ---- */
 
+/* The fixture's data for a catalog on a server rather than in a file. */
+#define ON_SERVER GINT_TO_POINTER (1)
+
 typedef struct
 {
   char *dir;
@@ -120,7 +123,8 @@ fixture_set_up (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
 
   fixture->dir = ctu_make_tmp_dir ();
-  fixture->path = g_build_filename (fixture->dir, "votes.leafscope", NULL);
+  fixture->path = data == ON_SERVER ? ctu_server_catalog ()
+                                    : g_build_filename (fixture->dir, "votes.leafscope", NULL);
   fixture->catalog = leaf_catalog_open (fixture->path, LEAF_CATALOG_OPEN_CREATE, &error);
   g_assert_no_error (error);
   ctu_insert_images (fixture->path, 1, 6);
@@ -373,7 +377,6 @@ test_three_processes (Fixture       *fixture,
   g_autofree char *err = NULL;
   g_autoptr(JsonNode) stats = NULL;
   JsonObject *agreement;
-  sqlite3 *db;
 
   if (ctu_cli_path () == NULL)
     {
@@ -418,14 +421,12 @@ test_three_processes (Fixture       *fixture,
     }
 
   /* The last round (odd): ana and bo healthy on all six, cy blight on photo 6. */
-  db = ctu_sql_open (fixture->path);
-  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM votes"), ==, 18);
-  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM votes v JOIN classes c "
-                                "ON c.id = v.class_id WHERE c.name = 'blight'"), ==, 1);
-  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM labels l JOIN classes c "
-                                "ON c.id = l.class_id WHERE c.name = 'healthy'"), ==, 6);
-  g_assert_cmpint (ctu_sql_int (db, "SELECT count(*) FROM label_actions"), ==, 360);
-  sqlite3_close (db);
+  g_assert_cmpint (ctu_query_int (fixture->path, "SELECT count(*) FROM votes"), ==, 18);
+  g_assert_cmpint (ctu_query_int (fixture->path, "SELECT count(*) FROM votes v JOIN classes c "
+                                  "ON c.id = v.class_id WHERE c.name = 'blight'"), ==, 1);
+  g_assert_cmpint (ctu_query_int (fixture->path, "SELECT count(*) FROM labels l JOIN classes c "
+                                  "ON c.id = l.class_id WHERE c.name = 'healthy'"), ==, 6);
+  g_assert_cmpint (ctu_query_int (fixture->path, "SELECT count(*) FROM label_actions"), ==, 360);
 
   g_assert_cmpint (ctu_run_cli (fixture->path, &out, &err, "list", "--disputed", "--json", NULL),
                    ==, 0);
@@ -698,10 +699,19 @@ test_refresh_with_cells_letting_go (Fixture       *fixture,
   g_assert_null (held[1]);
 }
 
+static void
+test_skip_server (gconstpointer data)
+{
+  g_test_skip (data);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  g_autofree char *no_server = NULL;
+  int status;
+
   leaf_test_init (&argc, &argv);
 
   g_test_add_func ("/agreement/cohen-known", test_cohen_known);
@@ -719,5 +729,21 @@ main (int   argc,
   ADD ("refresh-with-cells-letting-go", test_refresh_with_cells_letting_go);
   ADD ("merge", test_merge);
 #undef ADD
-  return g_test_run ();
+  /* The same on a catalog on a PostgreSQL server. */
+#define ADD(path, func) \
+  g_test_add ("/votes/server/" path, Fixture, ON_SERVER, fixture_set_up, func, fixture_tear_down)
+  if (ctu_server_available (&no_server))
+    {
+      ADD ("majority-tie-adjudication", test_majority_tie_adjudication);
+      ADD ("folder-import-yields", test_folder_import_yields);
+      ADD ("undo-per-labeller", test_undo_per_labeller);
+      ADD ("agreement", test_agreement);
+      ADD ("three-processes", test_three_processes);
+    }
+  else
+    g_test_add_data_func ("/votes/server", no_server, test_skip_server);
+#undef ADD
+  status = g_test_run ();
+  ctu_server_stop ();
+  return status;
 }
