@@ -11,6 +11,8 @@ packages=(
   meson ninja-build pkg-config gcc g++ gettext
   libglib2.0-dev libglib2.0-dev-bin libgdk-pixbuf-2.0-dev libjson-glib-dev libsoup-3.0-dev
   libsqlite3-dev libgtk-4-dev libadwaita-1-dev
+  # Catalogs on a PostgreSQL server.
+  libpq-dev
   # libtorch, and OpenBLAS so that it does not fall back to Netlib's reference BLAS; Gloo's
   # headers for data-parallel training (c10d).
   libtorch-dev libopenblas0-pthread libgloo-dev
@@ -26,6 +28,8 @@ if [ "$mode" = test ]; then
     shared-mime-info libglib2.0-bin
     # A private session bus for the tests that launch a second instance.
     dbus-daemon
+    # The server tests start a private PostgreSQL server of their own.
+    postgresql-15
     # Fuzzing with libFuzzer and the sanitizer runtimes (.ci/run, tests/fuzz).
     clang-14 libclang-rt-14-dev lld-14
   )
