@@ -503,6 +503,23 @@ _leaf_column_is_null (LeafStmt *stmt,
   return sqlite3_column_type (stmt->lite, column) == SQLITE_NULL;
 }
 
+gboolean
+_leaf_db_data_version (LeafDb  *db,
+                       gint64  *version,
+                       GError **error)
+{
+  g_autoptr(LeafStmt) stmt = NULL;
+
+  if (db->server != NULL)
+    return _leaf_pg_data_version (db, version, error);
+  if ((stmt = _leaf_db_prepare (db, "PRAGMA data_version", error)) == NULL)
+    return FALSE;
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
+    return _leaf_db_fail (db, error);
+  *version = _leaf_column_int64 (stmt, 0);
+  return TRUE;
+}
+
 gint64
 _leaf_db_changes (LeafDb *db)
 {
@@ -784,7 +801,7 @@ _leaf_txn_commit (LeafTxn **txn,
 {
   LeafDb *db = (LeafDb *) g_steal_pointer (txn);
 
-  if (_leaf_db_exec (db, "COMMIT", error))
+  if (db->server != NULL ? _leaf_pg_commit (db, error) : _leaf_db_exec (db, "COMMIT", error))
     return TRUE;
   _leaf_txn_rollback ((LeafTxn *) db);
   return FALSE;

@@ -29,6 +29,9 @@
 
 #define LEAF_PG_APPLICATION_ID 1281712486
 
+/* What a commit announces to the catalog's other connections. */
+#define LEAF_PG_CHANNEL "leafscope_catalog"
+
 struct _LeafPgStmt
 {
   char *sql;
@@ -528,6 +531,45 @@ _leaf_pg_begin (LeafDb  *db,
     return TRUE;
   _leaf_pg_rollback (db);
   return FALSE;
+}
+
+/* Every commit is announced to the catalog's other connections: their watch reads what changed
+ * (leaf_catalog_watch()). A notification is delivered only if the transaction commits. */
+gboolean
+_leaf_pg_commit (LeafDb  *db,
+                 GError **error)
+{
+  return _leaf_pg_exec (db, "NOTIFY " LEAF_PG_CHANNEL, error) &&
+         _leaf_pg_exec (db, "COMMIT", error);
+}
+
+gboolean
+_leaf_pg_data_version (LeafDb  *db,
+                       gint64  *version,
+                       GError **error)
+{
+  PGnotify *notify;
+  int self_pid = PQbackendPID (db->server);
+
+  /* Only a connection that watches listens: a worker's would pile notifications up unread. */
+  if (!db->listening)
+    {
+      if (!_leaf_pg_exec (db, "LISTEN " LEAF_PG_CHANNEL, error))
+        return FALSE;
+      db->listening = TRUE;
+    }
+  if (!PQconsumeInput (db->server))
+    {
+      remember_failure (db, NULL);
+      return _leaf_pg_fail (db, error);
+    }
+  while ((notify = PQnotifies (db->server)) != NULL)
+    {
+      db->server_version += notify->be_pid != self_pid;
+      PQfreemem (notify);
+    }
+  *version = db->server_version;
+  return TRUE;
 }
 
 void

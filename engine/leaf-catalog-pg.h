@@ -31,6 +31,11 @@ gboolean    _leaf_pg_fail            (LeafDb       *db,
 gboolean    _leaf_pg_begin           (LeafDb       *db,
                                       GError      **error);
 void        _leaf_pg_rollback        (LeafDb       *db);
+gboolean    _leaf_pg_commit          (LeafDb       *db,
+                                      GError      **error);
+gboolean    _leaf_pg_data_version    (LeafDb       *db,
+                                      gint64       *version,
+                                      GError      **error);
 
 LeafPgStmt *_leaf_pg_stmt_new        (const char   *sql);
 void        _leaf_pg_stmt_free       (LeafPgStmt   *stmt);

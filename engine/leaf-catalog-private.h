@@ -30,6 +30,8 @@ typedef struct
   char *server_error;      /* the server's last failure: its message and SQLSTATE */
   char server_state[6];
   gint64 server_changes;
+  gint64 server_version;   /* how many commits of other connections were heard of */
+  gboolean listening;
   GHashTable *statements; /* SQL text → LeafStmt, prepared once */
   gboolean read_only;      /* the file is not writable by us: opened for reading only */
   LeafFileId wal_id;       /* the -wal and -shm files this connection has open */
@@ -103,6 +105,10 @@ LeafStmt *_leaf_db_prepare       (LeafDb       *db,
                                   GError      **error);
 gboolean  _leaf_db_exec          (LeafDb       *db,
                                   const char   *sql,
+                                  GError      **error);
+/* A number that moves whenever another connection committed a change, and only then. */
+gboolean  _leaf_db_data_version  (LeafDb       *db,
+                                  gint64       *version,
                                   GError      **error);
 /* How many rows the connection's last INSERT, UPDATE or DELETE changed. */
 gint64    _leaf_db_changes       (LeafDb       *db);

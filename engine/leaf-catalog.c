@@ -32,6 +32,7 @@ struct _LeafCatalog
   GObject parent_instance;
 
   char *path;
+  char *display_name;
   GRecMutex lock;
   guint lock_depth;     /* how deep the thread holding the lock is in it */
   GPtrArray *pending;   /* Emission, announced once the lock is let go */
@@ -70,6 +71,7 @@ leaf_catalog_finalize (GObject *object)
   g_clear_pointer (&self->db, _leaf_db_close);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->display_name, g_free);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_rec_mutex_clear (&self->lock);
 
@@ -186,6 +188,8 @@ leaf_catalog_open (const char            *path,
   absolute = _leaf_pg_is_location (path) ? g_strdup (path) : g_canonicalize_filename (path, NULL);
   self = g_object_new (LEAF_TYPE_CATALOG, NULL);
   self->path = g_strdup (absolute);
+  self->display_name = _leaf_pg_is_location (absolute) ? _leaf_pg_display_name (absolute)
+                                                       : g_strdup (absolute);
   self->context = g_main_context_ref_thread_default ();
   self->owner = g_thread_self ();
   self->db = _leaf_db_open (absolute, (flags & LEAF_CATALOG_OPEN_CREATE) != 0, LEAF_DB_MAIN,
@@ -250,7 +254,7 @@ query_text (LeafDb     *db,
     return g_strdup (_leaf_column_text (stmt, 0));
   if (stmt != NULL)
     _leaf_db_fail (db, &error);
-  g_warning ("Could not look for changes to %s: %s", db->path, error->message);
+  g_warning ("Could not look for changes to %s: %s", db->display_name, error->message);
   return NULL;
 }
 
@@ -260,14 +264,18 @@ look_for_changes (LeafCatalog *self,
                   gboolean     emit)
 {
   g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
-  g_autofree char *version = NULL;
+  g_autoptr(GError) error = NULL;
   gint64 data_version;
 
-  /* data_version moves only with commits made on other connections, this process's training
-   * thread's included. */
-  if (self->db == NULL || (version = query_text (self->db, "PRAGMA data_version")) == NULL)
+  /* The data version moves only with commits made on other connections, this process's
+   * training thread's included. */
+  if (self->db == NULL)
     return;
-  data_version = g_ascii_strtoll (version, NULL, 10);
+  if (!_leaf_db_data_version (self->db, &data_version, &error))
+    {
+      g_warning ("Could not look for changes to %s: %s", self->db->display_name, error->message);
+      return;
+    }
   if (emit && data_version == self->data_version)
     return;
   self->data_version = data_version;
@@ -360,7 +368,7 @@ leaf_catalog_watch (LeafCatalog *self)
  * leaf_catalog_get_path:
  * @self: a #LeafCatalog
  *
- * Returns: (type filename): the absolute path of the catalog file
+ * Returns: (type filename): the absolute path of the catalog file, or the URI of its server
  */
 const char *
 leaf_catalog_get_path (LeafCatalog *self)
@@ -368,6 +376,35 @@ leaf_catalog_get_path (LeafCatalog *self)
   g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
 
   return self->path;
+}
+
+/**
+ * leaf_catalog_get_display_name:
+ * @self: a #LeafCatalog
+ *
+ * Returns: how messages name the catalog: its file, or its server's URI without the password
+ *   that the URI may hold
+ */
+const char *
+leaf_catalog_get_display_name (LeafCatalog *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), NULL);
+
+  return self->display_name;
+}
+
+/**
+ * leaf_catalog_is_on_server:
+ * @self: a #LeafCatalog
+ *
+ * Returns: whether the catalog lives on a PostgreSQL server rather than in a file
+ */
+gboolean
+leaf_catalog_is_on_server (LeafCatalog *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
+
+  return _leaf_pg_is_location (self->path);
 }
 
 /**
@@ -496,7 +533,7 @@ _leaf_catalog_get_db (LeafCatalog  *self,
 {
   if (self->db == NULL)
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
-                 _("The catalog “%s” is closed."), self->path);
+                 _("The catalog “%s” is closed."), self->display_name);
   return self->db;
 }
 

@@ -63,6 +63,8 @@ LeafCatalog    *leaf_catalog_open               (const char           *path,
                                                  GError              **error);
 void            leaf_catalog_close              (LeafCatalog          *self);
 const char     *leaf_catalog_get_path           (LeafCatalog          *self);
+const char     *leaf_catalog_get_display_name   (LeafCatalog          *self);
+gboolean        leaf_catalog_is_on_server       (LeafCatalog          *self);
 void            leaf_catalog_watch              (LeafCatalog          *self);
 void            leaf_catalog_set_labeller       (LeafCatalog          *self,
                                                  const char           *labeller);

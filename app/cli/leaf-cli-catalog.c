@@ -80,7 +80,7 @@ cmd_init (LeafCli  *cli,
     return leaf_cli_fail (&error);
   printf (g_dngettext (GETTEXT_PACKAGE, "Catalog %s is ready (%u image).\n",
                        "Catalog %s is ready (%u images).\n", n_images),
-          leaf_catalog_get_path (catalog), n_images);
+          leaf_catalog_get_display_name (catalog), n_images);
   return 0;
 }
 

@@ -739,6 +739,8 @@ main (int   argc,
       ADD ("undo-per-labeller", test_undo_per_labeller);
       ADD ("agreement", test_agreement);
       ADD ("three-processes", test_three_processes);
+      ADD ("watch-sees-other-programs", test_watch_sees_other_programs);
+      ADD ("watch-announces-ours-once", test_watch_announces_ours_once);
     }
   else
     g_test_add_data_func ("/votes/server", no_server, test_skip_server);
