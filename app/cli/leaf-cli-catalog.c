@@ -513,6 +513,9 @@ label_from_stdin (LeafCatalog  *catalog,
           g_printerr (_("leafscope-cli: line %u: %s\n"), number, error->message);
           n_failed++;
         }
+      /* A line printed is a label saved, at once: whoever reads the output as it comes (a
+       * script, a pipe) knows what is safe if the program or the catalog's server stops. */
+      fflush (stdout);
     }
   if (read_error != NULL)
     {
