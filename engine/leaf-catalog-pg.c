@@ -383,9 +383,13 @@ result_ok (LeafDb   *db,
 
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
     {
-      const char *tuples = PQcmdTuples (result);
+      const char *command = PQcmdStatus (result);
 
-      db->server_changes = tuples[0] != '\0' ? g_ascii_strtoll (tuples, NULL, 10) : 0;
+      /* As SQLite counts them: the rows of the last INSERT, UPDATE or DELETE, which the COMMIT
+       * after it or a SELECT does not change. */
+      if (g_str_has_prefix (command, "INSERT") || g_str_has_prefix (command, "UPDATE") ||
+          g_str_has_prefix (command, "DELETE"))
+        db->server_changes = g_ascii_strtoll (PQcmdTuples (result), NULL, 10);
       return TRUE;
     }
   remember_failure (db, result);

@@ -460,14 +460,22 @@ leaf_catalog_dup_labeller (LeafCatalog *self)
  *
  * Returns: (transfer full) (type filename): the folder's path
  */
-/* The catalog's path without “.leafscope”, followed by suffix: a folder beside it. */
+/* The catalog's path without “.leafscope”, followed by suffix: a folder beside it. A server's
+ * catalog has no folder: its folders are this user's, named after the server and database. */
 static char *
 path_beside (LeafCatalog *self,
              const char  *suffix)
 {
   g_autofree char *stem = NULL;
 
-  if (g_str_has_suffix (self->path, ".leafscope"))
+  if (leaf_catalog_is_on_server (self))
+    {
+      g_autofree char *name = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+                                                             self->display_name, -1);
+
+      stem = g_build_filename (g_get_user_data_dir (), "leafscope", "server-catalogs", name, NULL);
+    }
+  else if (g_str_has_suffix (self->path, ".leafscope"))
     stem = g_strndup (self->path, strlen (self->path) - strlen (".leafscope"));
   else
     stem = g_strdup (self->path);

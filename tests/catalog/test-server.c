@@ -86,6 +86,27 @@ test_read_only_role (void)
   g_assert_cmpint (ctu_query_int (location, "SELECT count(*) FROM classes"), ==, 2);
 }
 
+/* A run's record ends as on a file: the count of rows a change touched is the change's own,
+ * whatever the commit after it said. */
+static void
+test_run_ends (void)
+{
+  g_autofree char *location = make_catalog ("runs");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  gint64 run;
+
+  g_assert_no_error (error);
+  run = leaf_catalog_begin_run (catalog, "{}", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (run, >, 0);
+  g_assert_true (leaf_catalog_end_run (catalog, run, LEAF_RUN_COMPLETED, NULL, &error));
+  g_assert_no_error (error);
+  /* A second end finds no running run. */
+  g_assert_false (leaf_catalog_end_run (catalog, run, LEAF_RUN_FAILED, NULL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
+}
+
 static gpointer
 write_all_cb (gpointer data)
 {
@@ -204,6 +225,7 @@ main (int   argc,
     {
       g_test_add_func ("/server/read-only-role", test_read_only_role);
       g_test_add_func ("/server/stopped-mid-burst", test_stopped_mid_burst);
+      g_test_add_func ("/server/run-ends", test_run_ends);
     }
   else
     g_test_add_data_func ("/server", no_server, test_skip);
