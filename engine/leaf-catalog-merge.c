@@ -10,6 +10,7 @@
 
 #include <glib/gi18n.h>
 
+#include "leaf-catalog-pg.h"
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
 
@@ -162,9 +163,9 @@ leaf_catalog_merge (LeafCatalog       *self,
   g_autoptr(LeafCatalog) source = NULL;
   g_autoptr(LeafTxn) txn = NULL;
   g_autoptr(LeafStmt) attach = NULL;
+  g_autoptr(LeafDb) from = NULL;
   g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autofree char *source_real = NULL;
-  g_autofree char *own_real = NULL;
   LeafDb *db;
   gboolean ok;
 
@@ -177,10 +178,9 @@ leaf_catalog_merge (LeafCatalog       *self,
   source = leaf_catalog_open (source_path, LEAF_CATALOG_OPEN_DEFAULT, error);
   if (source == NULL)
     return FALSE;
-  source_real = g_canonicalize_filename (leaf_catalog_get_path (source), NULL);
-  own_real = g_canonicalize_filename (leaf_catalog_get_path (self), NULL);
+  source_real = g_strdup (leaf_catalog_get_path (source));
   g_clear_object (&source);
-  if (g_str_equal (source_real, own_real))
+  if (g_str_equal (source_real, leaf_catalog_get_path (self)))
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
                    _("“%s” is this catalog: merge another one into it."), source_path);
@@ -188,24 +188,41 @@ leaf_catalog_merge (LeafCatalog       *self,
     }
 
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
-      (attach = _leaf_db_prepare (db, "ATTACH DATABASE ? AS src", error)) == NULL)
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL)
     return FALSE;
-  _leaf_bind_text (attach, 1, source_real);
-  if (!_leaf_db_run (db, attach, error))
+  /* The merge reads the other catalog as src: a file attached as it is, else (a server on
+   * either side) its rows staged for the merge (leaf-catalog-copy.c). */
+  if (db->server == NULL && !_leaf_pg_is_location (source_real))
+    {
+      if ((attach = _leaf_db_prepare (db, "ATTACH DATABASE ? AS src", error)) == NULL)
+        return FALSE;
+      _leaf_bind_text (attach, 1, source_real);
+      if (!_leaf_db_run (db, attach, error))
+        return FALSE;
+      g_clear_pointer (&attach, _leaf_stmt_release);
+    }
+  else if ((from = _leaf_db_open (source_real, FALSE, LEAF_DB_WORKER, error)) == NULL)
     return FALSE;
-  g_clear_pointer (&attach, _leaf_stmt_release);
+  else if (db->server == NULL && !_leaf_db_stage_source (db, from, error))
+    {
+      _leaf_db_exec (db, "DETACH DATABASE src", NULL);
+      return FALSE;
+    }
 
   ok = (txn = _leaf_txn_begin (db, error)) != NULL &&
+       (db->server == NULL || _leaf_db_stage_source (db, from, error)) &&
        run_steps (db, summary, error) &&
        resolve_merged (db, ids, error) &&
        count_disputed (db, summary, error) &&
        _leaf_db_exec (db, "DROP TABLE merged_votes; DROP TABLE merged_decisions", error) &&
+       (db->server == NULL || _leaf_db_exec (db, "DROP SCHEMA src CASCADE", error)) &&
        _leaf_txn_commit (&txn, error);
   g_clear_pointer (&txn, _leaf_txn_rollback);
-  /* The temporary tables go with a rollback too; the other catalog is let go either way. */
-  _leaf_db_exec (db, "DROP TABLE IF EXISTS temp.merged_votes;"
-                 "DROP TABLE IF EXISTS temp.merged_decisions; DETACH DATABASE src", NULL);
+  /* The temporary tables go with a rollback too, and on a server the staged rows; the other
+   * catalog is let go either way. */
+  if (db->server == NULL)
+    _leaf_db_exec (db, "DROP TABLE IF EXISTS temp.merged_votes;"
+                   "DROP TABLE IF EXISTS temp.merged_decisions; DETACH DATABASE src", NULL);
   if (!ok)
     return FALSE;
 

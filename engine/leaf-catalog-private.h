@@ -160,6 +160,20 @@ GPtrArray *_leaf_db_collect_rows (LeafDb          *db,
 /* Sets error from the connection's last failure; always returns FALSE. */
 gboolean  _leaf_db_fail          (LeafDb       *db,
                                   GError      **error);
+/* Copying (leaf-catalog-copy.c). Copies every row of a catalog into an empty one, inside the
+ * caller's transaction on `to`; from_folder (with a trailing separator) is the source file's
+ * folder, against which its relative model paths are made whole, or NULL for a server. */
+gboolean  _leaf_db_copy_catalog  (LeafDb       *from,
+                                  LeafDb       *to,
+                                  const char   *from_folder,
+                                  GError      **error);
+/* Makes the tables a merge reads of the catalog `from` readable as src.TABLE on db: on a server,
+ * inside the caller's transaction; on a file, before it (attached in memory). */
+gboolean  _leaf_db_stage_source  (LeafDb       *db,
+                                  LeafDb       *from,
+                                  GError      **error);
+/* The columns the copy moves of a table of the schema, or NULL for a table it does not know. */
+const char *_leaf_db_copied_columns (const char *table);
 /* Runs the migrations from version `from` up to `to` inside the caller's transaction. For the
  * migration tests, which build catalogs as older versions wrote them. */
 gboolean  _leaf_db_migrate       (LeafDb       *db,

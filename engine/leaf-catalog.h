@@ -175,6 +175,10 @@ typedef struct
   guint n_disputed;       /* photos of the other catalog now waiting for a decision */
 } LeafMergeSummary;
 
+gboolean        leaf_catalog_copy               (const char           *source,
+                                                 const char           *destination,
+                                                 guint                *n_images,
+                                                 GError              **error);
 gboolean        leaf_catalog_merge              (LeafCatalog          *self,
                                                  const char           *source_path,
                                                  LeafMergeSummary     *summary,

@@ -791,6 +791,34 @@ cmd_merge (LeafCli  *cli,
   return 0;
 }
 
+/* Catalogs as a whole: `catalog copy SOURCE DESTINATION`. */
+static int
+cmd_catalog (LeafCli  *cli,
+             int       argc,
+             char    **argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (_("copy SOURCE DESTINATION"));
+  g_autoptr(GError) error = NULL;
+  guint n_images = 0;
+
+  g_option_context_set_summary (context, _("Copy a catalog whole, between a file and a "
+                                           "PostgreSQL server (postgresql://...) in either "
+                                           "direction: photos, classes, votes, decisions, undo "
+                                           "history, splits, runs and models. The destination "
+                                           "is a new file or an empty database; the source is "
+                                           "only read. To bring a catalog into one that already "
+                                           "holds photos, use merge."));
+  if (!leaf_cli_parse (context, &argc, &argv))
+    return 2;
+  if (argc != 4 || !g_str_equal (argv[1], "copy"))
+    return usage_error (context, _("give copy, the catalog to copy and where the copy goes"));
+  if (!leaf_catalog_copy (argv[2], argv[3], &n_images, &error))
+    return leaf_cli_fail (&error);
+  printf (g_dngettext (GETTEXT_PACKAGE, "Copied the catalog with its %u photo.\n",
+                       "Copied the catalog with its %u photos.\n", n_images), n_images);
+  return 0;
+}
+
 /* list, stats -------------------------------------------------------------------------------- */
 
 static JsonNode *
@@ -1331,6 +1359,7 @@ const LeafCliCommand leaf_cli_catalog_commands[] = {
   { "adjudicate", cmd_adjudicate, N_("Decide the label of photos whose labellers disagree") },
   { "votes", cmd_votes, N_("Show every labeller's vote on a photo") },
   { "merge", cmd_merge, N_("Bring another catalog's photos, votes and decisions into this one") },
+  { "catalog", cmd_catalog, N_("Copy a catalog between a file and a PostgreSQL server") },
   { "list", cmd_list, N_("List images, by class, unlabelled or missing") },
   { "stats", cmd_stats, N_("Count images, labels and missing files") },
   { "import-labels", cmd_import_labels,

@@ -107,6 +107,194 @@ test_run_ends (void)
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_NOT_FOUND);
 }
 
+/* Every row of a table of a catalog file, in order, as text. */
+static char *
+dump_table (const char *location,
+            const char *table)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafDb) db = _leaf_db_open (location, FALSE, LEAF_DB_WORKER, &error);
+  g_autofree char *sql = g_strdup_printf ("SELECT %s FROM %s ORDER BY 1, 2",
+                                          _leaf_db_copied_columns (table), table);
+  g_autoptr(LeafStmt) stmt = NULL;
+  GString *dump = g_string_new (NULL);
+  guint n_columns = 1;
+
+  g_assert_no_error (error);
+  for (const char *p = _leaf_db_copied_columns (table); *p != '\0'; p++)
+    n_columns += *p == ',';
+  stmt = _leaf_db_prepare (db, sql, &error);
+  g_assert_no_error (error);
+  while (_leaf_step (stmt) == LEAF_STEP_ROW)
+    {
+      for (guint c = 0; c < n_columns; c++)
+        g_string_append_printf (dump, "%s|", _leaf_column_text (stmt, c));
+      g_string_append_c (dump, '\n');
+    }
+  return g_string_free (dump, FALSE);
+}
+
+static void
+vote (LeafCatalog *catalog,
+      const char  *labeller,
+      gint64       image_id,
+      const char  *class_name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) classes = leaf_catalog_list_classes (catalog, &error);
+  gint64 class_id = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < classes->len; i++)
+    if (g_str_equal (((LeafClassInfo *) classes->pdata[i])->name, class_name))
+      class_id = ((LeafClassInfo *) classes->pdata[i])->id;
+  leaf_catalog_set_labeller (catalog, labeller);
+  g_assert_true (leaf_catalog_set_labels (catalog, &image_id, 1, class_id, LEAF_LABEL_HOW_MANUAL,
+                                          &error));
+  g_assert_no_error (error);
+}
+
+/* A catalog file copied to a server and back is the same, row for row, in every table of its
+ * schema: votes, a decision, undo history, splits, a run and its metrics. */
+static void
+test_copy_round_trip (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *file = g_build_filename (dir, "lab.leafscope", NULL);
+  g_autofree char *back = g_build_filename (dir, "back.leafscope", NULL);
+  g_autofree char *location = leaf_test_pg_uri (server, "copy", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (file, LEAF_CATALOG_OPEN_CREATE, &error);
+  LeafSplitOptions splits = { 0.5, 0.5, 0.0, 7, FALSE };
+  LeafMetric metrics[] = { { 1, "loss", 0.25 }, { 2, "loss", 0.125 } };
+  gint64 photo = 3, run;
+  guint n_images = 0, n_assigned = 0;
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+
+  g_assert_no_error (error);
+  ctu_insert_images (file, 1, 6);
+  leaf_catalog_add_class (catalog, "healthy", NULL, NULL, &error);
+  g_assert_no_error (error);
+  leaf_catalog_add_class (catalog, "blight", NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (gint64 i = 1; i <= 6; i++)
+    vote (catalog, "ana", i, i % 2 ? "healthy" : "blight");
+  vote (catalog, "bo", 3, "blight");
+  leaf_catalog_set_labeller (catalog, "dee");
+  g_assert_true (leaf_catalog_adjudicate (catalog, &photo, 1, 1, &error));
+  g_assert_no_error (error);
+  leaf_catalog_set_labeller (catalog, "ana");
+  g_assert_true (leaf_catalog_undo (catalog, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_assign_splits (catalog, &splits, &n_assigned, &error));
+  g_assert_no_error (error);
+  run = leaf_catalog_begin_run (catalog, "{\"epochs\": 2}", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_add_metrics (catalog, run, LEAF_METRIC_EPOCH, metrics,
+                                           G_N_ELEMENTS (metrics), &error));
+  g_assert_true (leaf_catalog_end_run (catalog, run, LEAF_RUN_COMPLETED, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&catalog);
+
+  g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE copy TEMPLATE template0 "
+                                    "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_copy (file, location, &n_images, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_images, ==, 6);
+  /* Into a catalog that holds photos, a copy would overwrite: refused. */
+  g_assert_false (leaf_catalog_copy (file, location, NULL, &error));
+  g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_true (leaf_catalog_copy (location, back, &n_images, &error));
+  g_assert_no_error (error);
+
+  /* Every table of the schema is copied, with every column. */
+  db = ctu_sql_open (file);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                       "AND name NOT LIKE 'sqlite_%'", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      const char *table = (const char *) sqlite3_column_text (stmt, 0);
+      g_autofree char *count = g_strdup_printf ("SELECT count (*) FROM pragma_table_info ('%s')",
+                                                table);
+      g_autofree char *before = NULL;
+      g_autofree char *after = NULL;
+      guint n_copied = 1;
+
+      g_test_message ("%s", table);
+      g_assert_nonnull (_leaf_db_copied_columns (table));
+      for (const char *p = _leaf_db_copied_columns (table); *p != '\0'; p++)
+        n_copied += *p == ',';
+      g_assert_cmpint (ctu_sql_int (db, count), ==, n_copied);
+      before = dump_table (file, table);
+      after = dump_table (back, table);
+      g_assert_cmpstr (before, ==, after);
+    }
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM metrics"), ==, 2);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM adjudications"), ==, 1);
+  leaf_test_remove_tree (dir);
+}
+
+/* A laptop's catalog file from the field merges into the lab's server catalog: its votes join,
+ * a disagreement waits for a decision, and merging again changes nothing. The other way, the
+ * server's catalog merges into a file. */
+static void
+test_merge_into_server (void)
+{
+  g_autofree char *lab = make_catalog ("lab");
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *laptop_path = g_build_filename (dir, "laptop.leafscope", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (lab, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_autoptr(LeafCatalog) laptop = NULL;
+  LeafMergeSummary summary;
+
+  g_assert_no_error (error);
+  vote (catalog, "ana", 1, "healthy");
+  laptop = leaf_catalog_open (laptop_path, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  ctu_insert_images (laptop_path, 1, 2);
+  ctu_insert_images (laptop_path, 50, 1);
+  leaf_catalog_add_class (laptop, "healthy", NULL, NULL, &error);
+  g_assert_no_error (error);
+  leaf_catalog_add_class (laptop, "blight", NULL, NULL, &error);
+  g_assert_no_error (error);
+  vote (laptop, "bo", 1, "blight");
+  vote (laptop, "bo", 50, "healthy");
+  g_clear_object (&laptop);
+
+  g_assert_true (leaf_catalog_merge (catalog, laptop_path, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.n_images_added, ==, 1);
+  g_assert_cmpuint (summary.n_votes_added, ==, 2);
+  g_assert_cmpuint (summary.n_disputed, ==, 1);
+  g_assert_cmpint (ctu_query_int (lab, "SELECT count (*) FROM images"), ==, 7);
+  g_assert_cmpint (ctu_query_int (lab, "SELECT count (*) FROM votes"), ==, 3);
+
+  g_assert_true (leaf_catalog_merge (catalog, laptop_path, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.n_images_added + summary.n_votes_added + summary.n_votes_updated,
+                    ==, 0);
+  g_assert_cmpint (ctu_query_int (lab, "SELECT count (*) FROM votes"), ==, 3);
+  /* Nothing of the other catalog stays behind on the server. */
+  g_assert_cmpint (ctu_query_int (lab, "SELECT count (*) FROM pg_namespace "
+                                  "WHERE nspname = 'src'"), ==, 0);
+
+  laptop = leaf_catalog_open (laptop_path, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_merge (laptop, lab, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.n_images_added, ==, 4);
+  g_assert_cmpuint (summary.n_votes_added, ==, 1);
+  g_assert_cmpint (ctu_query_int (laptop_path, "SELECT count (*) FROM votes"), ==, 3);
+  leaf_test_remove_tree (dir);
+}
+
 static gpointer
 write_all_cb (gpointer data)
 {
@@ -226,6 +414,8 @@ main (int   argc,
       g_test_add_func ("/server/read-only-role", test_read_only_role);
       g_test_add_func ("/server/stopped-mid-burst", test_stopped_mid_burst);
       g_test_add_func ("/server/run-ends", test_run_ends);
+      g_test_add_func ("/server/copy-round-trip", test_copy_round_trip);
+      g_test_add_func ("/server/merge-into-server", test_merge_into_server);
     }
   else
     g_test_add_data_func ("/server", no_server, test_skip);
