@@ -394,6 +394,20 @@ leaf_catalog_get_display_name (LeafCatalog *self)
 }
 
 /**
+ * leaf_catalog_location_is_server:
+ * @location: what names a catalog: a file's path, or a URI
+ *
+ * Returns: whether @location names a catalog on a PostgreSQL server (a postgresql:// URI)
+ */
+gboolean
+leaf_catalog_location_is_server (const char *location)
+{
+  g_return_val_if_fail (location != NULL, FALSE);
+
+  return _leaf_pg_is_location (location);
+}
+
+/**
  * leaf_catalog_is_on_server:
  * @self: a #LeafCatalog
  *

@@ -92,7 +92,9 @@ present_default_window (LeafApplication *self)
 
   if (self->settings != NULL)
     last = g_settings_get_string (self->settings, "last-catalog");
-  if (last != NULL && last[0] != '\0' && g_file_test (last, G_FILE_TEST_EXISTS))
+  if (last != NULL && leaf_catalog_location_is_server (last))
+    file = g_file_new_for_uri (last);
+  else if (last != NULL && last[0] != '\0' && g_file_test (last, G_FILE_TEST_EXISTS))
     file = g_file_new_for_path (last);
   else
     {
@@ -122,6 +124,8 @@ is_catalog (GFile *file)
   gsize n_read = 0;
 
   if (basename != NULL && g_str_has_suffix (basename, ".leafscope"))
+    return TRUE;
+  if (g_file_has_uri_scheme (file, "postgresql") || g_file_has_uri_scheme (file, "postgres"))
     return TRUE;
   stream = g_file_read (file, NULL, NULL);
   return stream != NULL

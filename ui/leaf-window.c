@@ -41,6 +41,32 @@ apply_labeller (LeafWindow *self)
   _leaf_window_update_actions (self);
 }
 
+/* "plants.leafscope" reads as "plants" in the title; a server's catalog as its database on its
+ * server. */
+static char *
+catalog_title (LeafCatalog *catalog,
+               GFile       *file)
+{
+  char *basename;
+
+  if (leaf_catalog_is_on_server (catalog))
+    {
+      g_autoptr(GUri) uri = g_uri_parse (leaf_catalog_get_display_name (catalog),
+                                         G_URI_FLAGS_NONE, NULL);
+      const char *database = uri != NULL ? g_uri_get_path (uri) : "";
+      const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
+
+      database += *database == '/';
+      /* Translators: a catalog on a PostgreSQL server: its database, then the server. */
+      return host != NULL && *host != '\0' ? g_strdup_printf (_("%s on %s"), database, host)
+                                            : g_strdup (database);
+    }
+  basename = g_file_get_basename (file);
+  if (g_str_has_suffix (basename, ".leafscope"))
+    basename[strlen (basename) - strlen (".leafscope")] = '\0';
+  return basename;
+}
+
 static void
 set_catalog (LeafWindow  *self,
              LeafCatalog *catalog,
@@ -58,12 +84,9 @@ set_catalog (LeafWindow  *self,
 
   if (catalog != NULL)
     {
-      g_autofree char *basename = g_file_get_basename (file);
+      g_autofree char *basename = catalog_title (catalog, file);
       g_autofree char *display = NULL;
 
-      /* "plants.leafscope" reads as "plants" in the title. */
-      if (g_str_has_suffix (basename, ".leafscope"))
-        basename[strlen (basename) - strlen (".leafscope")] = '\0';
       display = g_strdup_printf ("%s — %s", basename, _("Leafscope"));
       gtk_window_set_title (GTK_WINDOW (self), display);
       adw_view_switcher_title_set_subtitle (self->switcher_title, basename);
@@ -86,7 +109,11 @@ set_catalog (LeafWindow  *self,
                                G_CALLBACK (_leaf_window_review_active_model), self,
                                G_CONNECT_SWAPPED);
       if (self->settings != NULL)
-        g_settings_set_string (self->settings, "last-catalog", leaf_catalog_get_path (catalog));
+        /* A server's URI without the password it may hold: never a password in our files. */
+        g_settings_set_string (self->settings, "last-catalog",
+                               leaf_catalog_is_on_server (catalog)
+                                 ? leaf_catalog_get_display_name (catalog)
+                                 : leaf_catalog_get_path (catalog));
       apply_labeller (self);
     }
   else
@@ -122,8 +149,12 @@ leaf_window_open_catalog (LeafWindow *self,
     {
       g_autofree char *uri = g_file_get_uri (file);
 
-      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   _("Cannot open “%s”: catalogs must be local files"), uri);
+      if (leaf_catalog_location_is_server (uri))
+        catalog = leaf_catalog_open (uri, LEAF_CATALOG_OPEN_CREATE, &error);
+      else
+        g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                     _("Cannot open “%s”: catalogs must be local files or on a PostgreSQL "
+                       "server"), uri);
     }
   else
     catalog = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);

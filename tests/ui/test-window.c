@@ -14,6 +14,7 @@
 #include <adwaita.h>
 
 #include "leaf-settings.h"
+#include "leaf-test-pg.h"
 #include "leaf-window-private.h"
 #include "ui-test-util.h"
 
@@ -26,6 +27,10 @@ typedef struct
 
 static const char *const class_names[] = { "late_blight", "healthy", NULL };
 
+/* The fixture's data for the same catalog copied to a database on a private server. */
+static LeafTestPg *server;
+#define ON_SERVER GINT_TO_POINTER (1)
+
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -35,10 +40,26 @@ fixture_setup (Fixture       *f,
 
   f->dir = g_dir_make_tmp ("leafscope-window-XXXXXX", NULL);
   path = ui_test_make_catalog (f->dir, class_names, 4);
+  if (data == ON_SERVER)
+    {
+      static guint n_databases;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *name = g_strdup_printf ("window%u", ++n_databases);
+      g_autofree char *create = g_strdup_printf ("CREATE DATABASE %s TEMPLATE template0 "
+                                                 "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", name);
+      g_autofree char *uri = leaf_test_pg_uri (server, name, NULL);
+
+      g_assert_true (leaf_test_pg_exec (server, "postgres", create, &error));
+      g_assert_no_error (error);
+      g_assert_true (leaf_catalog_copy (path, uri, NULL, &error));
+      g_assert_no_error (error);
+      file = g_file_new_for_uri (uri);
+    }
+  else
+    file = g_file_new_for_path (path);
   f->window = leaf_window_new (NULL);
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1180, 780);
   gtk_window_present (GTK_WINDOW (f->window));
-  file = g_file_new_for_path (path);
   leaf_window_open_catalog (f->window, file);
   ui_test_iterate (200);
   f->grid = ui_test_find_type (GTK_WIDGET (f->window->library_view), GTK_TYPE_GRID_VIEW);
@@ -242,6 +263,26 @@ test_other_programs_labels (Fixture       *f,
 }
 
 /* While photos are dragged over the window, it says what dropping them does. */
+/* A catalog on a server opens as a file does, named by its database; what another program
+ * labels there shows as it does for a file (test_other_programs_labels on the server). */
+static void
+test_server_catalog (Fixture       *f,
+                     gconstpointer  data)
+{
+  GtkSelectionModel *selection = leaf_library_view_get_selection (f->window->library_view);
+
+  g_assert_nonnull (f->window->catalog);
+  g_assert_true (leaf_catalog_is_on_server (f->window->catalog));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (selection)), ==, 8);
+  g_assert_true (g_str_has_prefix (gtk_window_get_title (GTK_WINDOW (f->window)), "window"));
+}
+
+static void
+test_skip_server (gconstpointer data)
+{
+  g_test_skip (data);
+}
+
 static void
 test_drop_highlight (Fixture       *f,
                      gconstpointer  data)
@@ -310,6 +351,10 @@ int
 main (int   argc,
       char *argv[])
 {
+  g_autoptr(GError) error = NULL;
+  g_autofree char *no_server = NULL;
+  int status;
+
   ui_test_init (&argc, &argv);
 
 #define ADD(path, func) \
@@ -323,5 +368,18 @@ main (int   argc,
   ADD ("/ui/window/class-menu-underscores", test_class_menu_underscores);
 #undef ADD
 
-  return g_test_run ();
+  server = leaf_test_pg_start (&no_server, &error);
+  g_assert_no_error (error);
+  if (server != NULL)
+    {
+      g_test_add ("/ui/window/server/opens", Fixture, ON_SERVER, fixture_setup,
+                  test_server_catalog, fixture_teardown);
+      g_test_add ("/ui/window/server/other-programs-labels", Fixture, ON_SERVER, fixture_setup,
+                  test_other_programs_labels, fixture_teardown);
+    }
+  else
+    g_test_add_data_func ("/ui/window/server", no_server, test_skip_server);
+  status = g_test_run ();
+  g_clear_pointer (&server, leaf_test_pg_free);
+  return status;
 }
