@@ -3,9 +3,10 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- *   bench-catalog-live [--labels N] [--rounds R] [--json]
+ *   bench-catalog-live [--labels N] [--rounds R] [--server] [--json]
  *
- * Two connections to one SQLite catalog, as two programs would have: one labels N photos one at
+ * Two connections to one catalog, as two programs would have (a SQLite file; with --server, a
+ * database on a private PostgreSQL server started for the run, on this machine's Unix socket): one labels N photos one at
  * a time, each in its own transaction and on disk when the call returns (as the Library and
  * `label --stdin` save them); then, R times, it labels one photo and the time until the other
  * connection, watching (leaf_catalog_watch()), announces labels-changed is measured.
@@ -13,9 +14,9 @@
 
 #include "config.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 
+#include "catalog-test-util.h"
 #include "leaf-catalog.h"
 #include "leaf-test.h"
 
@@ -26,30 +27,6 @@ compare_doubles (const void *a,
   double x = *(const double *) a, y = *(const double *) b;
 
   return x < y ? -1 : x > y;
-}
-
-static void
-add_images (const char *path,
-            guint       n)
-{
-  sqlite3 *db = NULL;
-
-  if (sqlite3_open (path, &db) != SQLITE_OK ||
-      sqlite3_exec (db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    g_error ("cannot open %s", path);
-  for (guint i = 1; i <= n; i++)
-    {
-      g_autofree char *sql =
-        g_strdup_printf ("INSERT INTO images (id, sha256, path, name, size, width, height, format, "
-                         "imported) VALUES (%u, '%064x', '/photos/%u.jpg', '%u.jpg', 1000, 256, "
-                         "256, 'jpeg', '2026-01-01T00:00:00Z')", i, i, i, i);
-
-      if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        g_error ("%s: %s", sql, sqlite3_errmsg (db));
-    }
-  if (sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    g_error ("%s", sqlite3_errmsg (db));
-  sqlite3_close (db);
 }
 
 static void
@@ -66,9 +43,11 @@ main (int   argc,
 {
   int n_labels = 500, n_rounds = 20;
   gboolean json = FALSE;
+  gboolean on_server = FALSE;
   GOptionEntry entries[] = {
     { "labels", 0, 0, G_OPTION_ARG_INT, &n_labels, "Labels saved one at a time (500)", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &n_rounds, "Labels timed to the other program (20)", "R" },
+    { "server", 0, 0, G_OPTION_ARG_NONE, &on_server, "On a PostgreSQL server", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
     { NULL }
   };
@@ -96,11 +75,20 @@ main (int   argc,
   dir = g_dir_make_tmp ("leafscope-bench-XXXXXX", &error);
   if (dir == NULL)
     g_error ("%s", error->message);
-  path = g_build_filename (dir, "live.leafscope", NULL);
+  if (on_server)
+    {
+      g_autofree char *no_server = NULL;
+
+      if (!ctu_server_available (&no_server))
+        g_error ("no server: %s", no_server);
+      path = ctu_server_catalog ();
+    }
+  else
+    path = g_build_filename (dir, "live.leafscope", NULL);
   writer = leaf_catalog_open (path, LEAF_CATALOG_OPEN_CREATE, &error);
   if (writer == NULL)
     g_error ("%s", error->message);
-  add_images (path, n_labels + n_rounds);
+  ctu_insert_images (path, 1, n_labels + n_rounds);
   healthy = leaf_catalog_add_class (writer, "healthy", NULL, NULL, &error);
   blight = leaf_catalog_add_class (writer, "blight", NULL, NULL, &error);
   if (healthy <= 0 || blight <= 0)
@@ -140,8 +128,9 @@ main (int   argc,
   qsort (reach, n_rounds, sizeof *reach, compare_doubles);
 
   if (json)
-    printf ("{\"labels\": %d, \"labels_per_second\": %.1f, \"rounds\": %d, "
-            "\"reach_ms\": {\"median\": %.1f, \"max\": %.1f}, \"watch_period_ms\": 500}\n",
+    printf ("{\"catalog\": \"%s\", \"labels\": %d, \"labels_per_second\": %.1f, "
+            "\"rounds\": %d, \"reach_ms\": {\"median\": %.1f, \"max\": %.1f}, "
+            "\"watch_period_ms\": 500}\n", on_server ? "server" : "file",
             n_labels, per_second, n_rounds, reach[n_rounds / 2], reach[n_rounds - 1]);
   else
     printf ("%d labels, one transaction each: %.1f a second\n"
@@ -150,6 +139,7 @@ main (int   argc,
 
   g_clear_object (&watcher);
   g_clear_object (&writer);
+  ctu_server_stop ();
   leaf_test_remove_tree (dir);
   return 0;
 }
