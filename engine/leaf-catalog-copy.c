@@ -134,37 +134,21 @@ begin_reading (LeafDb  *db,
                                                : "BEGIN", error);
 }
 
-/* Whether the catalog holds anything a copy could overwrite. */
-static gboolean
-is_empty (LeafDb   *db,
-          gboolean *empty,
-          GError  **error)
-{
-  g_autoptr(LeafStmt) stmt =
-    _leaf_db_prepare (db, "SELECT (SELECT count (*) FROM images) + (SELECT count (*) FROM classes) "
-                      "+ (SELECT count (*) FROM runs) + (SELECT count (*) FROM label_actions)",
-                      error);
-
-  if (stmt == NULL)
-    return FALSE;
-  if (_leaf_step (stmt) != LEAF_STEP_ROW)
-    return _leaf_db_fail (db, error);
-  *empty = _leaf_column_int64 (stmt, 0) == 0;
-  return TRUE;
-}
-
 gboolean
 _leaf_db_copy_catalog (LeafDb      *from,
                        LeafDb      *to,
                        const char  *from_folder,
                        GError     **error)
 {
-  gboolean empty = FALSE;
+  gint64 n_rows = 0;
   gboolean ok;
 
-  if (!is_empty (to, &empty, error))
+  /* Whether the catalog holds anything a copy could overwrite. */
+  if (!_leaf_db_query_int (to, "SELECT (SELECT count (*) FROM images) + "
+                           "(SELECT count (*) FROM classes) + (SELECT count (*) FROM runs) + "
+                           "(SELECT count (*) FROM label_actions)", &n_rows, error))
     return FALSE;
-  if (!empty)
+  if (n_rows > 0)
     {
       g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
                    _("The catalog “%s” already holds photos, classes or runs: copy into a new "
@@ -286,8 +270,8 @@ leaf_catalog_copy (const char  *source,
   g_autoptr(LeafCatalogLocker) locker = NULL;
   g_autoptr(LeafDb) from = NULL;
   g_autoptr(LeafTxn) txn = NULL;
-  g_autoptr(LeafStmt) count = NULL;
   g_autofree char *folder = NULL;
+  gint64 n_copied = 0;
   LeafDb *to;
 
   g_return_val_if_fail (source != NULL && destination != NULL, FALSE);
@@ -318,12 +302,9 @@ leaf_catalog_copy (const char  *source,
   locker = _leaf_catalog_locker_new (to_catalog);
   if ((txn = _leaf_catalog_begin (to_catalog, &to, error)) == NULL ||
       !_leaf_db_copy_catalog (from, to, folder, error) ||
-      (count = _leaf_db_prepare (to, "SELECT count (*) FROM images", error)) == NULL)
+      !_leaf_db_query_int (to, "SELECT count (*) FROM images", &n_copied, error))
     return FALSE;
-  if (_leaf_step (count) != LEAF_STEP_ROW)
-    return _leaf_db_fail (to, error);
   if (n_images != NULL)
-    *n_images = (guint) _leaf_column_int64 (count, 0);
-  g_clear_pointer (&count, _leaf_stmt_release);
+    *n_images = (guint) n_copied;
   return _leaf_txn_commit (&txn, error);
 }

@@ -504,20 +504,29 @@ _leaf_column_is_null (LeafStmt *stmt,
 }
 
 gboolean
+_leaf_db_query_int (LeafDb      *db,
+                    const char  *sql,
+                    gint64      *value,
+                    GError     **error)
+{
+  g_autoptr(LeafStmt) stmt = _leaf_db_prepare (db, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (_leaf_step (stmt) != LEAF_STEP_ROW)
+    return _leaf_db_fail (db, error);
+  *value = _leaf_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+gboolean
 _leaf_db_data_version (LeafDb  *db,
                        gint64  *version,
                        GError **error)
 {
-  g_autoptr(LeafStmt) stmt = NULL;
-
   if (db->server != NULL)
     return _leaf_pg_data_version (db, version, error);
-  if ((stmt = _leaf_db_prepare (db, "PRAGMA data_version", error)) == NULL)
-    return FALSE;
-  if (_leaf_step (stmt) != LEAF_STEP_ROW)
-    return _leaf_db_fail (db, error);
-  *version = _leaf_column_int64 (stmt, 0);
-  return TRUE;
+  return _leaf_db_query_int (db, "PRAGMA data_version", version, error);
 }
 
 gint64

@@ -106,6 +106,11 @@ LeafStmt *_leaf_db_prepare       (LeafDb       *db,
 gboolean  _leaf_db_exec          (LeafDb       *db,
                                   const char   *sql,
                                   GError      **error);
+/* The first column of the only row of sql, a query without parameters. */
+gboolean  _leaf_db_query_int     (LeafDb       *db,
+                                  const char   *sql,
+                                  gint64       *value,
+                                  GError      **error);
 /* A number that moves whenever another connection committed a change, and only then. */
 gboolean  _leaf_db_data_version  (LeafDb       *db,
                                   gint64       *version,

@@ -372,7 +372,7 @@ leaf_catalog_count_grouped (LeafCatalog  *self,
                             GError      **error)
 {
   g_autoptr(LeafCatalogLocker) locker = NULL;
-  g_autoptr(LeafStmt) stmt = NULL;
+  gint64 n = 0;
   LeafDb *db;
 
   g_return_val_if_fail (LEAF_IS_CATALOG (self), FALSE);
@@ -380,15 +380,11 @@ leaf_catalog_count_grouped (LeafCatalog  *self,
 
   *n_grouped = 0;
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL)
+  if ((db = _leaf_catalog_get_db (self, error)) == NULL ||
+      !_leaf_db_query_int (db, "SELECT count(*) FROM labels l JOIN images i "
+                           "ON i.id = l.image_id WHERE i.group_key IS NOT NULL", &n, error))
     return FALSE;
-  stmt = _leaf_db_prepare (db, "SELECT count(*) FROM labels l JOIN images i ON i.id = l.image_id "
-                           "WHERE i.group_key IS NOT NULL", error);
-  if (stmt == NULL)
-    return FALSE;
-  if (_leaf_step (stmt) != LEAF_STEP_ROW)
-    return _leaf_db_fail (db, error);
-  *n_grouped = _leaf_column_int (stmt, 0);
+  *n_grouped = (guint) n;
   return TRUE;
 }
 
