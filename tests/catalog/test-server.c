@@ -389,27 +389,17 @@ test_stopped_mid_burst (void)
   g_assert_no_error (error);
 }
 
-static void
-test_skip (gconstpointer data)
-{
-  g_test_skip (data);
-}
-
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *no_server = NULL;
   int status;
 
   leaf_test_init (&argc, &argv);
   /* A labeller's input pipe may be closed when the test writes to it. */
   signal (SIGPIPE, SIG_IGN);
 
-  server = leaf_test_pg_start (&no_server, &error);
-  g_assert_no_error (error);
-  if (server != NULL)
+  if ((server = leaf_test_pg_start_or_skip ("/server")) != NULL)
     {
       g_test_add_func ("/server/read-only-role", test_read_only_role);
       g_test_add_func ("/server/stopped-mid-burst", test_stopped_mid_burst);
@@ -417,8 +407,6 @@ main (int   argc,
       g_test_add_func ("/server/copy-round-trip", test_copy_round_trip);
       g_test_add_func ("/server/merge-into-server", test_merge_into_server);
     }
-  else
-    g_test_add_data_func ("/server", no_server, test_skip);
   status = g_test_run ();
   g_clear_pointer (&server, leaf_test_pg_free);
   return status;

@@ -641,3 +641,23 @@ leaf_test_pg_free (LeafTestPg *pg)
   g_free (pg->bindir);
   g_free (pg);
 }
+
+static void
+skip_cb (gconstpointer data)
+{
+  g_test_skip (data);
+}
+
+LeafTestPg *
+leaf_test_pg_start_or_skip (const char *skip_path)
+{
+  g_autoptr(GError) error = NULL;
+  char *skip_reason = NULL;
+  LeafTestPg *pg = leaf_test_pg_start (&skip_reason, &error);
+
+  g_assert_no_error (error);
+  /* The reason lives as long as the test program. */
+  if (pg == NULL)
+    g_test_add_data_func_full (skip_path, skip_reason, skip_cb, g_free);
+  return pg;
+}

@@ -28,6 +28,10 @@ typedef struct _LeafTestPg LeafTestPg;
 LeafTestPg *leaf_test_pg_start             (char        **skip_reason,
                                             GError      **error);
 
+/* For a test program's main(), before g_test_run(): the server its server tests stand on; where
+ * there can be none, NULL, and one test added at @skip_path that reports why as a skip. */
+LeafTestPg *leaf_test_pg_start_or_skip     (const char   *skip_path);
+
 /* A libpq connection URI for database @dbname as @role (NULL: the superuser), such as
  * postgresql:///leaf?host=/tmp/leafpg-Ab12Cd&port=5432&user=leaftest; no password anywhere. */
 char       *leaf_test_pg_uri               (LeafTestPg   *pg,

@@ -278,12 +278,6 @@ test_server_catalog (Fixture       *f,
 }
 
 static void
-test_skip_server (gconstpointer data)
-{
-  g_test_skip (data);
-}
-
-static void
 test_drop_highlight (Fixture       *f,
                      gconstpointer  data)
 {
@@ -351,8 +345,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *no_server = NULL;
   int status;
 
   ui_test_init (&argc, &argv);
@@ -368,17 +360,13 @@ main (int   argc,
   ADD ("/ui/window/class-menu-underscores", test_class_menu_underscores);
 #undef ADD
 
-  server = leaf_test_pg_start (&no_server, &error);
-  g_assert_no_error (error);
-  if (server != NULL)
+  if ((server = leaf_test_pg_start_or_skip ("/ui/window/server")) != NULL)
     {
       g_test_add ("/ui/window/server/opens", Fixture, ON_SERVER, fixture_setup,
                   test_server_catalog, fixture_teardown);
       g_test_add ("/ui/window/server/other-programs-labels", Fixture, ON_SERVER, fixture_setup,
                   test_other_programs_labels, fixture_teardown);
     }
-  else
-    g_test_add_data_func ("/ui/window/server", no_server, test_skip_server);
   status = g_test_run ();
   g_clear_pointer (&server, leaf_test_pg_free);
   return status;
