@@ -23,6 +23,7 @@
 
 #include "leaf-catalog.h"
 #include "leaf-diagnosis-service.h"
+#include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-heatmap.h"
 #include "leaf-image.h"
@@ -918,8 +919,8 @@ review_batch_work (GTask  *task,
     }
   /* Photos removed since the count end the review early. */
   review->done = images->len > 0 ? review->done + images->len : review->total;
-  g_main_context_invoke_full (g_task_get_context (task), G_PRIORITY_DEFAULT,
-                              review_batch_done_cb, g_object_ref (task), g_object_unref);
+  leaf_engine_post (g_task_get_context (task), review_batch_done_cb, g_object_ref (task),
+                    g_object_unref, "[leafscope] review progress");
 }
 
 /**
@@ -1047,8 +1048,8 @@ rank_next_batch_work (GTask  *task,
       if (!leaf_next_candidates_predict (request->candidates, predictor, NULL, NULL, &error))
         g_task_return_error (task, error);
       else
-        g_main_context_invoke_full (g_task_get_context (task), G_PRIORITY_DEFAULT,
-                                    rank_next_batch_done_cb, g_object_ref (task), g_object_unref);
+        leaf_engine_post (g_task_get_context (task), rank_next_batch_done_cb,
+                          g_object_ref (task), g_object_unref, "[leafscope] ranking progress");
       return;
     }
   /* The review stores this model's predictions with its referrals: left to it. */

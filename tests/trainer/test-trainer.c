@@ -997,6 +997,49 @@ test_cache_compacts_rows_no_photo_needs (Fixture       *f,
   g_assert_cmpuint (after, <, before);
 }
 
+typedef struct
+{
+  GMainLoop *loop;
+  GThread *owner;
+  guint n_events;
+  guint n_elsewhere;
+} ThreadWatch;
+
+static void
+on_event_count_thread_cb (LeafTrainer    *trainer,
+                          LeafTrainEvent *event,
+                          ThreadWatch    *w)
+{
+  w->n_events++;
+  w->n_elsewhere += g_thread_self () != w->owner;
+  if (event->kind == LEAF_TRAIN_EVENT_FINISHED)
+    g_main_loop_quit (w->loop);
+}
+
+/* Events reach their handlers in the thread that started the run, also while that thread is
+ * not running its loop (a window being destroyed, say): handlers touch widgets. */
+static void
+test_events_on_the_starting_thread (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autoptr(LeafTrainer) trainer = leaf_trainer_new (f->catalog_path);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+  ThreadWatch w = { loop, g_thread_self (), 0, 0 };
+  LeafRecipe recipe;
+
+  small_recipe (&recipe);
+  g_signal_connect (trainer, "event", G_CALLBACK (on_event_count_thread_cb), &w);
+  g_assert_true (leaf_trainer_start (trainer, &recipe, f->weights_path, &error));
+  g_assert_no_error (error);
+  /* The run posts its first events while this thread does other things than its loop. */
+  for (guint i = 0; i < 40 && w.n_events == 0; i++)
+    g_usleep (50000);
+  g_main_loop_run (loop);
+  g_assert_cmpuint (w.n_events, >, 0);
+  g_assert_cmpuint (w.n_elsewhere, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1008,6 +1051,7 @@ main (int   argc,
 
   g_test_add_func ("/trainer/refuses-a-bad-recipe", test_refuses_a_bad_recipe);
   ADD ("run-records-metrics-and-model", test_run_records_metrics_and_model);
+  ADD ("events-on-the-starting-thread", test_events_on_the_starting_thread);
   ADD ("cache-matches-streaming", test_cache_matches_streaming);
   ADD ("diagnosis-views", test_diagnosis_views);
   ADD ("cache-keeps-the-last-run", test_cache_keeps_the_last_run);
