@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "leaf-catalog-private.h"
+#include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-import-private.h"
@@ -1250,16 +1251,11 @@ relay_progress (const LeafImportProgress *progress,
 {
   Job *job = user_data;
   ProgressMessage *message = g_new0 (ProgressMessage, 1);
-  g_autoptr(GSource) source = g_idle_source_new ();
 
   message->job = g_rc_box_acquire (job);
   message->progress = *progress;
-  /* Always through the caller's loop: g_main_context_invoke() would run it in this worker
-   * thread whenever the caller's default context happens to be free. */
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, deliver_progress_cb, message, progress_message_free);
-  g_source_set_static_name (source, "[leafscope] import progress");
-  g_source_attach (source, job->context);
+  leaf_engine_post (job->context, deliver_progress_cb, message, progress_message_free,
+                    "[leafscope] import progress");
 }
 
 static void

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "leaf-engine.h"
 #include "leaf-error-private.h"
 #include "leaf-json.h"
 #include "leaf-json-private.h"
@@ -890,17 +891,9 @@ progress_report (Progress *progress,
   progress->pending |= queue;
   g_mutex_unlock (&progress->lock);
 
-  /* An explicit idle source, not g_main_context_invoke(), which could run the callback right
-   * here in the download thread when nobody owns the context at this instant. */
   if (queue)
-    {
-      g_autoptr(GSource) source = g_idle_source_new ();
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (source, progress_deliver_cb, g_atomic_rc_box_acquire (progress),
-                             progress_release);
-      g_source_set_static_name (source, "[leafscope] weights download progress");
-      g_source_attach (source, progress->context);
-    }
+    leaf_engine_post (progress->context, progress_deliver_cb, g_atomic_rc_box_acquire (progress),
+                      progress_release, "[leafscope] weights download progress");
 }
 
 typedef struct
