@@ -23,12 +23,12 @@
 
 #include "leaf-catalog.h"
 #include "leaf-diagnosis-service.h"
-#include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-heatmap.h"
 #include "leaf-image.h"
 #include "leaf-model-card.h"
 #include "leaf-next.h"
+#include "leaf-post.h"
 #include "leaf-predictor.h"
 
 /* The catalog's latest model and one more (another window's catalog, a model being reviewed). */
@@ -919,8 +919,8 @@ review_batch_work (GTask  *task,
     }
   /* Photos removed since the count end the review early. */
   review->done = images->len > 0 ? review->done + images->len : review->total;
-  leaf_engine_post (g_task_get_context (task), review_batch_done_cb, g_object_ref (task),
-                    g_object_unref, "[leafscope] review progress");
+  leaf_post (g_task_get_context (task), review_batch_done_cb, g_object_ref (task),
+             g_object_unref, "[leafscope] review progress");
 }
 
 /**
@@ -1048,8 +1048,8 @@ rank_next_batch_work (GTask  *task,
       if (!leaf_next_candidates_predict (request->candidates, predictor, NULL, NULL, &error))
         g_task_return_error (task, error);
       else
-        leaf_engine_post (g_task_get_context (task), rank_next_batch_done_cb,
-                          g_object_ref (task), g_object_unref, "[leafscope] ranking progress");
+        leaf_post (g_task_get_context (task), rank_next_batch_done_cb,
+                   g_object_ref (task), g_object_unref, "[leafscope] ranking progress");
       return;
     }
   /* The review stores this model's predictions with its referrals: left to it. */

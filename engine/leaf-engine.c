@@ -216,18 +216,3 @@ leaf_engine_get_device (void)
   g_mutex_unlock (&lock);
   return device;
 }
-
-void
-leaf_engine_post (GMainContext   *context,
-                  GSourceFunc     func,
-                  gpointer        data,
-                  GDestroyNotify  notify,
-                  const char     *name)
-{
-  g_autoptr(GSource) source = g_idle_source_new ();
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, func, data, notify);
-  g_source_set_static_name (source, name);
-  g_source_attach (source, context);
-}

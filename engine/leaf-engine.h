@@ -34,14 +34,5 @@ gboolean    leaf_engine_set_device  (const char        *name,
 const char *leaf_engine_get_device  (void);
 void        leaf_engine_set_local_rank (int             rank);
 
-/* Runs func (data) from the loop of context, the context of the thread that asked a worker for
- * something; for workers. Never in the calling thread, as g_main_context_invoke() would do when
- * nobody owns context at that instant: the handlers it reaches belong to the owner's thread
- * (widgets being disposed there, say). notify frees data after the call. */
-void        leaf_engine_post           (GMainContext   *context,
-                                        GSourceFunc     func,
-                                        gpointer        data,
-                                        GDestroyNotify  notify,
-                                        const char     *name);
 
 G_END_DECLS

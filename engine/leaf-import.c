@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "leaf-catalog-private.h"
-#include "leaf-engine.h"
 #include "leaf-error.h"
 #include "leaf-image.h"
 #include "leaf-import-private.h"
 #include "leaf-label-import-private.h"
+#include "leaf-post.h"
 
 /* Files larger than this are not read: no photo comes near it, and reading it whole to hash it
  * would take the memory of a small machine. */
@@ -1254,8 +1254,8 @@ relay_progress (const LeafImportProgress *progress,
 
   message->job = g_rc_box_acquire (job);
   message->progress = *progress;
-  leaf_engine_post (job->context, deliver_progress_cb, message, progress_message_free,
-                    "[leafscope] import progress");
+  leaf_post (job->context, deliver_progress_cb, message, progress_message_free,
+             "[leafscope] import progress");
 }
 
 static void

@@ -24,8 +24,8 @@
 #include <glib/gi18n.h>
 
 #include "leaf-error.h"
+#include "leaf-post.h"
 #include "leaf-run-private.h"
-#include "leaf-engine.h"
 #include "leaf-trainer.h"
 
 G_DEFINE_BOXED_TYPE (LeafTrainEvent, leaf_train_event, leaf_train_event_copy, leaf_train_event_free)
@@ -254,8 +254,8 @@ post_event_cb (const LeafTrainEvent *event,
 
   posted->self = g_object_ref (self);
   posted->event = leaf_train_event_copy (event);
-  leaf_engine_post (self->context, emit_event_cb, posted, posted_event_free,
-                    "[leafscope] training event");
+  leaf_post (self->context, emit_event_cb, posted, posted_event_free,
+             "[leafscope] training event");
 }
 
 /* Holds no reference: dispose ends the thread before the trainer goes. */

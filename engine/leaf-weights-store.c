@@ -35,10 +35,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "leaf-engine.h"
 #include "leaf-error-private.h"
-#include "leaf-json.h"
 #include "leaf-json-private.h"
+#include "leaf-json.h"
+#include "leaf-post.h"
 #include "leaf-weights-store.h"
 #include "lt-weights.h"
 #include "lt.h"
@@ -892,8 +892,8 @@ progress_report (Progress *progress,
   g_mutex_unlock (&progress->lock);
 
   if (queue)
-    leaf_engine_post (progress->context, progress_deliver_cb, g_atomic_rc_box_acquire (progress),
-                      progress_release, "[leafscope] weights download progress");
+    leaf_post (progress->context, progress_deliver_cb, g_atomic_rc_box_acquire (progress),
+               progress_release, "[leafscope] weights download progress");
 }
 
 typedef struct
