@@ -46,6 +46,7 @@ static const LeafTableSpec tables[] = {
   { "active_model", "id, model_id", "ii", FALSE },
   { "votes", "image_id, labeller, class_id, time, how", "ititt", FALSE },
   { "adjudications", "image_id, class_id, adjudicator, time", "iitt", FALSE },
+  { "contents", "sha256, data", "tb", FALSE },
 };
 
 /* The SQL type of a column type letter, as both backends read it. */
@@ -196,7 +197,8 @@ _leaf_db_copy_catalog (LeafDb      *from,
 }
 
 /* The tables of the other catalog that a merge reads. */
-static const char *const merged_tables[] = { "classes", "images", "votes", "adjudications" };
+static const char *const merged_tables[] = { "classes", "images", "votes", "adjudications",
+                                             "contents" };
 
 gboolean
 _leaf_db_stage_source (LeafDb      *db,
@@ -251,11 +253,15 @@ _leaf_db_copied_columns (const char *table)
  * @source: a catalog file or a server's URI
  * @destination: where the copy goes: a new catalog file, or an empty database on a server
  * @n_images: (out) (optional): how many photos the copy holds
+ * @n_unreachable: (out) (optional): how many photos a server's copy does not hold, their files
+ *   not being on this machine as they were imported
  *
  * Copies a catalog whole, between a file and a server in either direction (or between two of a
  * kind): photos, classes, votes, decisions, undo history, splits, runs, metrics, models and
- * predictions, with their ids. The source is only read, as one snapshot; the copy is made in
- * one transaction, so that a failure leaves the destination as empty as it was.
+ * predictions, with their ids, and the bytes of the photos the source holds. A copy on a server
+ * also keeps the bytes of every photo whose file is on this machine, so that every member can
+ * see it. The source is only read, as one snapshot; the copy is made in one transaction, so that
+ * a failure leaves the destination as empty as it was.
  *
  * Returns: whether the copy was made
  */
@@ -263,6 +269,7 @@ gboolean
 leaf_catalog_copy (const char  *source,
                    const char  *destination,
                    guint       *n_images,
+                   guint       *n_unreachable,
                    GError     **error)
 {
   g_autoptr(LeafCatalog) from_catalog = NULL;
@@ -272,6 +279,8 @@ leaf_catalog_copy (const char  *source,
   g_autoptr(LeafTxn) txn = NULL;
   g_autofree char *folder = NULL;
   gint64 n_copied = 0;
+  guint n_stored = 0;
+  guint n_absent = 0;
   LeafDb *to;
 
   g_return_val_if_fail (source != NULL && destination != NULL, FALSE);
@@ -302,9 +311,12 @@ leaf_catalog_copy (const char  *source,
   locker = _leaf_catalog_locker_new (to_catalog);
   if ((txn = _leaf_catalog_begin (to_catalog, &to, error)) == NULL ||
       !_leaf_db_copy_catalog (from, to, folder, error) ||
+      (to->server != NULL && !_leaf_db_store_local_contents (to, &n_stored, &n_absent, error)) ||
       !_leaf_db_query_int (to, "SELECT count (*) FROM images", &n_copied, error))
     return FALSE;
   if (n_images != NULL)
     *n_images = (guint) n_copied;
+  if (n_unreachable != NULL)
+    *n_unreachable = n_absent;
   return _leaf_txn_commit (&txn, error);
 }

@@ -32,7 +32,8 @@
  * records; version 3 makes models first-class: names, the note saying why a run's model was
  * or was not made active, and the active model; version 4 records with each prediction whether
  * the model would refer the photo, for the Library's Uncertain filter; version 5 makes labels
- * votes, with adjudications; version 6 states its partial indexes as a server can read them. */
+ * votes, with adjudications; version 6 states its partial indexes as a server can read them;
+ * version 7 keeps files' contents in the catalog, for everyone who opens it. */
 static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   /* 0 → 1 */
   "CREATE TABLE import_batches ("
@@ -220,6 +221,13 @@ static const char *const migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
   "  WHERE removed = 0 AND shortcut IS NOT NULL;"
   "DROP INDEX images_missing;"
   "CREATE INDEX images_missing ON images (id) WHERE missing <> 0;",
+
+  /* 6 → 7. The bytes of photos and models, by SHA-256, for catalogs opened on machines that do
+   * not have the files: a server's catalog, and a file copied from one. */
+  "CREATE TABLE contents ("
+  "  sha256 TEXT PRIMARY KEY CHECK (length (sha256) = 64),"
+  "  data BLOB NOT NULL"
+  ");",
 };
 
 /* Counts what each version adds, in order: a header naming an older version than what its
@@ -231,6 +239,7 @@ static const char *const version_marks[LEAF_CATALOG_SCHEMA_VERSION] = {
   "SELECT count(*) FROM pragma_table_info ('predictions') WHERE name = 'referred'",
   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'votes'",
   "SELECT count(*) FROM sqlite_schema WHERE name = 'classes_name' AND sql LIKE '%removed = 0%'",
+  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'contents'",
 };
 
 /* Model paths inside the catalog's folder become relative to it, as version 3 stores them, so

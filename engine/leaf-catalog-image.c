@@ -39,6 +39,10 @@ struct _LeafCatalogImage
   char *group_key;
   gboolean missing;
   gboolean managed;
+  /* Set when path is where this machine keeps a copy of the photo fetched from the catalog, and
+   * the copy has not been seen there yet: fetched from that catalog on first use. */
+  gint fetch;
+  GWeakRef catalog;
 
   gint64 class_id;
   char *labeller;
@@ -77,6 +81,7 @@ leaf_catalog_image_finalize (GObject *object)
   g_clear_pointer (&self->captured_time, g_date_time_unref);
   g_clear_pointer (&self->imported_time, g_date_time_unref);
   g_clear_pointer (&self->labelled_time, g_date_time_unref);
+  g_weak_ref_clear (&self->catalog);
 
   G_OBJECT_CLASS (leaf_catalog_image_parent_class)->finalize (object);
 }
@@ -90,17 +95,39 @@ leaf_catalog_image_class_init (LeafCatalogImageClass *klass)
 static void
 leaf_catalog_image_init (LeafCatalogImage *self)
 {
+  g_weak_ref_init (&self->catalog, NULL);
 }
 
 #define IMAGE_COLUMNS \
   "i.id, i.sha256, i.path, i.name, i.size, i.width, i.height, i.format, i.orientation, " \
   "i.captured, i.imported, i.group_key, i.missing, i.managed, " \
-  "l.class_id, l.user, l.time, l.how, s.split"
+  "l.class_id, l.user, l.time, l.how, s.split, " LEAF_HELD_SQL
 #define PREDICTION_COLUMNS ", p.top_class_id, p.top_probability, p.entropy, p.referred"
 
+/* A photo the catalog holds whose file this machine lacks is read from the catalog's managed
+ * folder, where it is fetched on first use. */
+static void
+place_held_content (LeafCatalogImage *self,
+                    LeafCatalog      *catalog)
+{
+  g_autofree char *managed_dir = NULL;
+
+  if (_leaf_images_exists_at (self->path, self->size))
+    return;
+  managed_dir = leaf_catalog_get_managed_dir (catalog);
+  g_free (self->path);
+  self->path = _leaf_managed_file_path (managed_dir, self->sha256, self->format);
+  if (!_leaf_images_exists_at (self->path, self->size))
+    {
+      g_weak_ref_set (&self->catalog, catalog);
+      self->fetch = TRUE;
+    }
+}
+
 LeafCatalogImage *
-_leaf_catalog_image_new_from_row (LeafStmt *stmt,
-                                  gboolean  with_prediction)
+_leaf_catalog_image_new_from_row (LeafCatalog *catalog,
+                                  LeafStmt    *stmt,
+                                  gboolean     with_prediction)
 {
   LeafCatalogImage *self = g_object_new (LEAF_TYPE_CATALOG_IMAGE, NULL);
 
@@ -124,13 +151,15 @@ _leaf_catalog_image_new_from_row (LeafStmt *stmt,
   if (!leaf_label_how_from_string (_leaf_column_text (stmt, 17), &self->label_how))
     self->label_how = LEAF_LABEL_HOW_MANUAL;
   self->split = _leaf_column_int (stmt, 18);
-  if (with_prediction && !_leaf_column_is_null (stmt, 20))
+  if (_leaf_column_int (stmt, 19) != 0)
+    place_held_content (self, catalog);
+  if (with_prediction && !_leaf_column_is_null (stmt, 21))
     {
       self->has_prediction = TRUE;
-      self->predicted_class_id = _leaf_column_int64 (stmt, 19);
-      self->probability = _leaf_column_double (stmt, 20);
-      self->entropy = _leaf_column_double (stmt, 21);
-      self->referred = _leaf_column_int (stmt, 22) != 0;
+      self->predicted_class_id = _leaf_column_int64 (stmt, 20);
+      self->probability = _leaf_column_double (stmt, 21);
+      self->entropy = _leaf_column_double (stmt, 22);
+      self->referred = _leaf_column_int (stmt, 23) != 0;
     }
   return self;
 }
@@ -161,16 +190,57 @@ leaf_catalog_image_get_sha256 (LeafCatalogImage *self)
   return self->sha256;
 }
 
+/* Outside any lock of the image: the catalog's lock serializes fetches, and a second thread
+ * finds the file the first one wrote. */
+static void
+fetch_content (LeafCatalogImage *self)
+{
+  g_autoptr(LeafCatalog) catalog = g_weak_ref_get (&self->catalog);
+  g_autoptr(GError) error = NULL;
+
+  if (catalog == NULL)
+    return;
+  if (_leaf_catalog_fetch_content (catalog, self->sha256, self->path, &error))
+    g_atomic_int_set (&self->fetch, FALSE);
+  else
+    g_message ("Could not fetch the photo “%s” from the catalog: %s", self->name,
+               error->message);
+}
+
 /**
  * leaf_catalog_image_get_path:
  * @self: a #LeafCatalogImage
  *
- * Returns: the absolute path where the file was last seen (UTF-8)
+ * Where this machine reads the photo: the file it was imported from when it is here, else a
+ * copy in the catalog's managed folder of the bytes the catalog holds (a server's catalog holds
+ * every photo). The first call for a copy not made yet fetches it from the catalog, so call
+ * this in a thread where waiting for a server is fine.
+ *
+ * Returns: the absolute path of the file (UTF-8)
  */
 const char *
 leaf_catalog_image_get_path (LeafCatalogImage *self)
 {
   g_return_val_if_fail (LEAF_IS_CATALOG_IMAGE (self), NULL);
+
+  if (g_atomic_int_get (&self->fetch))
+    fetch_content (self);
+  return self->path;
+}
+
+/**
+ * leaf_catalog_image_peek_path:
+ * @self: a #LeafCatalogImage
+ *
+ * Where leaf_catalog_image_get_path() reads the photo, without fetching it: for lists.
+ *
+ * Returns: the absolute path of the file, which may not exist yet (UTF-8)
+ */
+const char *
+leaf_catalog_image_peek_path (LeafCatalogImage *self)
+{
+  g_return_val_if_fail (LEAF_IS_CATALOG_IMAGE (self), NULL);
+
   return self->path;
 }
 
@@ -692,7 +762,7 @@ leaf_catalog_query_images (LeafCatalog           *catalog,
 
   images = g_ptr_array_new_with_free_func (g_object_unref);
   while ((rc = _leaf_step (stmt)) == LEAF_STEP_ROW)
-    g_ptr_array_add (images, _leaf_catalog_image_new_from_row (stmt, with_prediction));
+    g_ptr_array_add (images, _leaf_catalog_image_new_from_row (catalog, stmt, with_prediction));
   if (rc != LEAF_STEP_DONE)
     {
       _leaf_db_fail (db, error);
@@ -770,7 +840,8 @@ leaf_catalog_list_sha256 (LeafCatalog  *catalog,
 
 /* With @model_id > 0, the row carries that model's prediction, as a query naming it would. */
 static LeafCatalogImage *
-get_image_where (LeafDb      *db,
+get_image_where (LeafCatalog *catalog,
+                 LeafDb      *db,
                  const char  *where,
                  const char  *text,
                  gint64       number,
@@ -801,7 +872,7 @@ get_image_where (LeafDb      *db,
   rc = _leaf_step (stmt);
   if (rc == LEAF_STEP_ROW)
     {
-      image = _leaf_catalog_image_new_from_row (stmt, model_id > 0);
+      image = _leaf_catalog_image_new_from_row (catalog, stmt, model_id > 0);
       rc = _leaf_step (stmt);
       if (ambiguous != NULL)
         *ambiguous = rc == LEAF_STEP_ROW;
@@ -857,7 +928,8 @@ leaf_catalog_get_predicted_image (LeafCatalog  *catalog,
   locker = _leaf_catalog_locker_new (catalog);
   if ((db = _leaf_catalog_get_db (catalog, error)) == NULL)
     return NULL;
-  image = get_image_where (db, "i.id = ?1", NULL, image_id, model_id, NULL, &local_error);
+  image = get_image_where (catalog, db, "i.id = ?1", NULL, image_id, model_id, NULL,
+                           &local_error);
   if (local_error != NULL)
     g_propagate_error (error, g_steal_pointer (&local_error));
   else if (image == NULL)
@@ -914,7 +986,7 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
   if (len == 64 && is_hex (path_or_sha256))
     {
       g_autofree char *sha = g_ascii_strdown (path_or_sha256, -1);
-      image = get_image_where (db, "i.sha256 = ?1", sha, 0, 0, NULL, &local_error);
+      image = get_image_where (catalog, db, "i.sha256 = ?1", sha, 0, 0, NULL, &local_error);
     }
   else if (len >= 8 && len < 64 && is_hex (path_or_sha256) &&
            !g_file_test (path, G_FILE_TEST_EXISTS))
@@ -922,7 +994,8 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
       g_autofree char *prefix = g_ascii_strdown (path_or_sha256, -1);
       /* A range over the unique index: every hex digest with this prefix sorts below
        * prefix + "g". */
-      image = get_image_where (db, "i.sha256 >= ?1 AND i.sha256 < ?1 || 'g'", prefix, 0, 0,
+      image = get_image_where (catalog, db, "i.sha256 >= ?1 AND i.sha256 < ?1 || 'g'", prefix,
+                               0, 0,
                                &ambiguous, &local_error);
       if (ambiguous)
         {
@@ -935,7 +1008,7 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
   else
     {
       if (g_utf8_validate (path, -1, NULL))
-        image = get_image_where (db, "i.path = ?1", path, 0, 0, NULL, &local_error);
+        image = get_image_where (catalog, db, "i.path = ?1", path, 0, 0, NULL, &local_error);
       /* A file the catalog knows under another path (or a copy of one): find it by content,
        * read without holding the lock. */
       if (image == NULL && local_error == NULL)
@@ -949,7 +1022,8 @@ leaf_catalog_find_image (LeafCatalog  *catalog,
               locker = _leaf_catalog_locker_new (catalog);
               if ((db = _leaf_catalog_get_db (catalog, error)) == NULL)
                 return NULL;
-              image = get_image_where (db, "i.sha256 = ?1", sha, 0, 0, NULL, &local_error);
+              image = get_image_where (catalog, db, "i.sha256 = ?1", sha, 0, 0, NULL,
+                                       &local_error);
             }
         }
     }

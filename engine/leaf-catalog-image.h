@@ -106,6 +106,7 @@ G_DECLARE_FINAL_TYPE (LeafCatalogImage, leaf_catalog_image, LEAF, CATALOG_IMAGE,
 gint64            leaf_catalog_image_get_id               (LeafCatalogImage *self);
 const char       *leaf_catalog_image_get_sha256           (LeafCatalogImage *self);
 const char       *leaf_catalog_image_get_path             (LeafCatalogImage *self);
+const char       *leaf_catalog_image_peek_path            (LeafCatalogImage *self);
 const char       *leaf_catalog_image_get_name             (LeafCatalogImage *self);
 guint64           leaf_catalog_image_get_size             (LeafCatalogImage *self);
 guint             leaf_catalog_image_get_width            (LeafCatalogImage *self);

@@ -36,6 +36,10 @@ static const struct
     "  s.captured, s.imported, s.group_key, s.missing "
     "FROM src.images s WHERE s.sha256 NOT IN (SELECT sha256 FROM images)",
     G_STRUCT_OFFSET (LeafMergeSummary, n_images_added) },
+  /* The photos' bytes the other catalog holds (a server's, or a copy of one). */
+  { "INSERT INTO contents (sha256, data) SELECT s.sha256, s.data FROM src.contents s "
+    "WHERE s.sha256 IN (SELECT sha256 FROM images) "
+    "AND s.sha256 NOT IN (SELECT sha256 FROM contents)", NONE },
   /* Their votes, in this catalog's ids; classes removed there or here are left out. */
   { "CREATE TEMP TABLE merged_votes AS "
     "SELECT d.id AS image_id, v.labeller, dc.id AS class_id, v.time, v.how "
@@ -144,7 +148,8 @@ count_disputed (LeafDb            *db,
  * @summary: (out caller-allocates): what came in
  * @error: return location for a #GError
  *
- * Brings the other catalog's photos (matched by SHA-256; new ones keep the paths it had), its
+ * Brings the other catalog's photos (matched by SHA-256; new ones keep the paths it had, and
+ * a server keeps the bytes of those whose files are on this machine), its
  * classes (by name), every labeller's votes (the later of two votes by one labeller on one photo
  * stands) and adjudicators' decisions (the later stands) into this one, in one transaction.
  * Where labellers now disagree, photos wait in the adjudication queue. Merging the same catalog
@@ -166,6 +171,7 @@ leaf_catalog_merge (LeafCatalog       *self,
   g_autoptr(LeafDb) from = NULL;
   g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autofree char *source_real = NULL;
+  guint n_stored = 0;
   LeafDb *db;
   gboolean ok;
 
@@ -212,6 +218,8 @@ leaf_catalog_merge (LeafCatalog       *self,
   ok = (txn = _leaf_txn_begin (db, error)) != NULL &&
        (db->server == NULL || _leaf_db_stage_source (db, from, error)) &&
        run_steps (db, summary, error) &&
+       (db->server == NULL || _leaf_db_store_local_contents (db, &n_stored,
+                                                             &summary->n_unreachable, error)) &&
        resolve_merged (db, ids, error) &&
        count_disputed (db, summary, error) &&
        _leaf_db_exec (db, "DROP TABLE merged_votes; DROP TABLE merged_decisions", error) &&

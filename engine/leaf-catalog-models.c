@@ -149,7 +149,8 @@ val_accuracy_from_metrics (const char *json)
 #define MODEL_SELECT \
   "SELECT m.id, m.run_id, m.name, m.path, m.sha256, m.classes, m.metrics, m.created, " \
   "coalesce (r.status, 'completed'), m.note, " \
-  "CASE WHEN m.id IS NOT DISTINCT FROM (SELECT model_id FROM active_model) THEN 1 ELSE 0 END " \
+  "CASE WHEN m.id IS NOT DISTINCT FROM (SELECT model_id FROM active_model) THEN 1 ELSE 0 END, " \
+  "EXISTS (SELECT 1 FROM contents c WHERE c.sha256 = m.sha256) " \
   "FROM models AS m LEFT JOIN runs AS r ON r.id = m.run_id "
 
 /* With the path as stored: see resolve_path(). */
@@ -169,6 +170,7 @@ model_from_row (LeafStmt *stmt)
   info->run_status = _leaf_run_status_from_string (_leaf_column_text (stmt, 8));
   info->note = g_strdup (_leaf_column_text (stmt, 9));
   info->active = _leaf_column_int (stmt, 10) != 0;
+  info->held = _leaf_column_int (stmt, 11) != 0;
   info->val_accuracy = val_accuracy_from_metrics (info->metrics_json);
   return info;
 }
@@ -197,18 +199,41 @@ path_to_store (LeafCatalog *self,
   return g_steal_pointer (&absolute);
 }
 
-/* Makes info's stored path absolute, as every caller sees it. */
+/* Makes info's stored path absolute, as every caller sees it; a model whose file this machine
+ * lacks but whose bytes the catalog holds is read from a copy in the models folder, fetched when
+ * asked to. */
 static LeafModelInfo *
 resolve_path (LeafCatalog   *self,
-              LeafModelInfo *info)
+              LeafModelInfo *info,
+              gboolean       fetch)
 {
-  if (info != NULL && !g_path_is_absolute (info->path))
+  g_autofree char *models_dir = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *extension;
+
+  if (info == NULL)
+    return NULL;
+  if (!g_path_is_absolute (info->path))
     {
       g_autofree char *folder = catalog_folder (self);
       g_autofree char *stored = g_steal_pointer (&info->path);
 
       info->path = g_build_filename (folder, stored, NULL);
     }
+  if (!info->held || g_file_test (info->path, G_FILE_TEST_IS_REGULAR))
+    return info;
+  models_dir = leaf_catalog_get_models_dir (self);
+  /* The extension says the file's format. */
+  extension = strrchr (info->path, '.');
+  name = g_strconcat (info->sha256, extension != NULL && strchr (extension, '/') == NULL
+                                    ? extension : "", NULL);
+  g_free (info->path);
+  info->path = g_build_filename (models_dir, "fetched", name, NULL);
+  /* Its caller reports a model file it cannot open; this says why there is none. */
+  if (fetch && !_leaf_catalog_fetch_content (self, info->sha256, info->path, &error))
+    g_message ("Could not fetch model %" G_GINT64_FORMAT " from the catalog: %s", info->id,
+               error->message);
   return info;
 }
 
@@ -226,7 +251,8 @@ get_one (LeafCatalog  *self,
   return resolve_path (self, _leaf_catalog_collect_one (self, sql, param,
                                                         (LeafRowFunc) model_from_row,
                                                         (GDestroyNotify) leaf_model_info_free,
-                                                        not_found_code, not_found, error));
+                                                        not_found_code, not_found, error),
+                       TRUE);
 }
 
 /**
@@ -259,6 +285,8 @@ leaf_catalog_add_model (LeafCatalog         *self,
   g_autofree char *classes_json = NULL;
   g_autofree char *now = _leaf_now ();
   g_autofree char *stored = NULL;
+  g_autoptr(GBytes) contents = NULL;
+  g_autoptr(LeafTxn) txn = NULL;
   g_autoptr(LeafStmt) stmt = NULL;
   gint64 id;
   LeafDb *db;
@@ -283,8 +311,16 @@ leaf_catalog_add_model (LeafCatalog         *self,
   root = json_builder_get_root (builder);
   classes_json = json_to_string (root, FALSE);
 
+  /* A server's members use the model from other machines: the catalog keeps its bytes. */
+  if (leaf_catalog_is_on_server (self) && (contents = _leaf_read_content (path, sha256, error)) == NULL)
+    return 0;
+
   locker = _leaf_catalog_locker_new (self);
-  if ((db = _leaf_catalog_get_db (self, error)) == NULL)
+  if ((txn = _leaf_catalog_begin (self, &db, error)) == NULL)
+    return 0;
+  if (contents != NULL &&
+      !_leaf_db_store_content (db, sha256, g_bytes_get_data (contents, NULL),
+                               g_bytes_get_size (contents), error))
     return 0;
   stmt = _leaf_db_prepare (db, "INSERT INTO models (run_id, path, sha256, classes, metrics, "
                            "created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", error);
@@ -296,7 +332,7 @@ leaf_catalog_add_model (LeafCatalog         *self,
   _leaf_bind_text (stmt, 4, classes_json);
   _leaf_bind_text (stmt, 5, metrics_json);
   _leaf_bind_text (stmt, 6, now);
-  if ((id = _leaf_db_insert_alone (db, stmt, error)) <= 0)
+  if ((id = _leaf_db_insert (db, stmt, error)) <= 0 || !_leaf_txn_commit (&txn, error))
     return 0;
   _leaf_catalog_emit (self, LEAF_CATALOG_CHANGED_RUNS, NULL);
   return id;
@@ -326,7 +362,7 @@ leaf_catalog_list_models (LeafCatalog  *self,
                                        (GDestroyNotify) leaf_model_info_free, error)) == NULL)
     return NULL;
   for (guint i = 0; i < models->len; i++)
-    resolve_path (self, models->pdata[i]);
+    resolve_path (self, models->pdata[i], FALSE);
   return g_steal_pointer (&models);
 }
 

@@ -18,7 +18,9 @@ G_BEGIN_DECLS
  * @run_id: the run that produced it, or 0 for a model no run of this catalog trained
  * @name: (nullable): the name the user gave it
  * @path: (type filename): the model file, absolute. The catalog stores it relative to its own
- *   folder when it lies inside, so that a catalog copied with its models folder keeps them.
+ *   folder when it lies inside, so that a catalog copied with its models folder keeps them. On a
+ *   machine without that file, a copy in the models folder of the bytes the catalog holds:
+ *   leaf_catalog_get_model() and leaf_catalog_get_active_model() fetch it, lists do not.
  * @sha256: SHA-256 of the model file
  * @classes: (array zero-terminated=1): class names in output order
  * @metrics_json: (nullable): final metrics as a JSON object (for a trained model, its run's
@@ -29,6 +31,8 @@ G_BEGIN_DECLS
  * @val_accuracy: its accuracy on its run's validation photos, 0..1, or NAN when unknown
  * @active: whether it is the catalog's active model, the one diagnoses use
  * @note: (nullable): why it was or was not made active when its run ended
+ * @held: whether the catalog holds the file's bytes (a server's catalog holds every model
+ *   trained or imported into it), so that members on other machines can use it
  */
 struct _LeafModelInfo
 {
@@ -44,6 +48,7 @@ struct _LeafModelInfo
   double val_accuracy;
   gboolean active;
   char *note;
+  gboolean held;
 };
 
 /**

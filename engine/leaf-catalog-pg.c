@@ -47,6 +47,22 @@ struct _LeafPgStmt
   GHashTable *blobs;
 };
 
+/* Version 7's table, in the schema and in the migration to it. */
+#define CONTENTS_TABLE \
+  "CREATE TABLE contents (\n" \
+  "  sha256 text PRIMARY KEY CHECK (length (sha256) = 64),\n" \
+  "  data bytea NOT NULL\n" \
+  ");\n"
+
+/* The oldest version a server holds: servers came with version 6, made whole. */
+#define FIRST_SERVER_VERSION 6
+
+/* As the file's migrations, for the versions since servers came: entry i takes the schema from
+ * version i to i + 1. */
+static const char *const server_migrations[LEAF_CATALOG_SCHEMA_VERSION] = {
+  [6] = CONTENTS_TABLE,
+};
+
 static const char schema[] =
   "CREATE FUNCTION json_valid (doc text) RETURNS boolean\n"
   "  LANGUAGE plpgsql IMMUTABLE AS $$\n"
@@ -215,7 +231,8 @@ static const char schema[] =
   "  class_id bigint NOT NULL REFERENCES classes (id),\n"
   "  adjudicator text NOT NULL,\n"
   "  time text NOT NULL\n"
-  ");\n";
+  ");\n"
+  CONTENTS_TABLE;
 
 gboolean
 _leaf_pg_is_location (const char *location)
@@ -652,6 +669,32 @@ create_schema (LeafDb  *db,
   return _leaf_pg_exec (db, schema, error) && _leaf_pg_exec (db, header, error);
 }
 
+/* Brings a catalog made by an older Leafscope up to this one's version, inside the caller's
+ * transaction. */
+static gboolean
+migrate (LeafDb  *db,
+         int      version,
+         GError **error)
+{
+  g_autofree char *set_version = NULL;
+
+  if (version == LEAF_CATALOG_SCHEMA_VERSION)
+    return TRUE;
+  if (version < FIRST_SERVER_VERSION)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
+                   _("The catalog “%s” has version %d, which no Leafscope wrote on a server."),
+                   db->display_name, version);
+      return FALSE;
+    }
+  for (int v = version; v < LEAF_CATALOG_SCHEMA_VERSION; v++)
+    if (!_leaf_pg_exec (db, server_migrations[v], error))
+      return FALSE;
+  set_version = g_strdup_printf ("UPDATE catalog_header SET user_version = %d",
+                                 LEAF_CATALOG_SCHEMA_VERSION);
+  return _leaf_pg_exec (db, set_version, error);
+}
+
 /* Whether the role may write the catalog: one that may not opens it for reading only. */
 static gboolean
 role_may_write (LeafDb *db)
@@ -703,6 +746,14 @@ _leaf_pg_open (LeafDb      *db,
       return FALSE;
     }
   db->read_only = version > 0 && !role_may_write (db);
+  if (db->read_only && version < LEAF_CATALOG_SCHEMA_VERSION)
+    {
+      g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_IO,
+                   _("The catalog “%s” must be updated to this version of Leafscope, but the "
+                     "server role you use may only read it. Open it once with a role that may "
+                     "change it."), db->display_name);
+      return FALSE;
+    }
   if (role == LEAF_DB_WORKER || db->read_only)
     return TRUE;
 
@@ -715,14 +766,8 @@ _leaf_pg_open (LeafDb      *db,
     if ((version = read_version (db, error)) < 0 ||
         (version == 0 && !create_schema (db, error)))
       return FALSE;
-    if (version > 0 && version < LEAF_CATALOG_SCHEMA_VERSION)
-      {
-        /* No server catalog older than the first that servers could hold exists yet. */
-        g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FORMAT,
-                     _("The catalog “%s” has version %d, which no Leafscope wrote on a server."),
-                     db->display_name, version);
-        return FALSE;
-      }
+    if (version > 0 && !migrate (db, version, error))
+      return FALSE;
     return _leaf_runs_mark_interrupted (db, error) && _leaf_txn_commit (&txn, error);
   }
 }

@@ -179,6 +179,38 @@ gboolean  _leaf_db_stage_source  (LeafDb       *db,
                                   GError      **error);
 /* The columns the copy moves of a table of the schema, or NULL for a table it does not know. */
 const char *_leaf_db_copied_columns (const char *table);
+/* Contents (leaf-catalog-contents.c): the bytes of photos and models, by SHA-256. */
+/* Whether the catalog holds the bytes of the image `i`, as a column. */
+#define LEAF_HELD_SQL "EXISTS (SELECT 1 FROM contents c WHERE c.sha256 = i.sha256)"
+/* Where a managed folder keeps the file with that content: <sha[0:2]>/<sha>.<ext>. */
+char     *_leaf_managed_file_path (const char  *managed_dir,
+                                   const char  *sha256,
+                                   const char  *format);
+/* The file's bytes, when it still has that SHA-256. */
+GBytes   *_leaf_read_content     (const char     *path,
+                                  const char     *sha256,
+                                  GError        **error);
+/* Keeps the bytes unless the catalog has them already. */
+gboolean  _leaf_db_store_content (LeafDb         *db,
+                                  const char     *sha256,
+                                  gconstpointer   data,
+                                  gsize           size,
+                                  GError        **error);
+gboolean  _leaf_db_has_content   (LeafDb         *db,
+                                  const char     *sha256,
+                                  gboolean       *has,
+                                  GError        **error);
+/* Keeps the bytes of every photo the catalog does not hold yet whose file is at its path with its
+ * content; n_absent counts those whose file is not. */
+gboolean  _leaf_db_store_local_contents (LeafDb   *db,
+                                         guint    *n_stored,
+                                         guint    *n_absent,
+                                         GError  **error);
+/* Writes the content to path, unless a file is there already. Takes the catalog's lock. */
+gboolean  _leaf_catalog_fetch_content (LeafCatalog  *catalog,
+                                       const char   *sha256,
+                                       const char   *path,
+                                       GError      **error);
 /* Runs the migrations from version `from` up to `to` inside the caller's transaction. For the
  * migration tests, which build catalogs as older versions wrote them. */
 gboolean  _leaf_db_migrate       (LeafDb       *db,
@@ -353,8 +385,9 @@ gboolean   _leaf_models_relocate         (LeafCatalog       *self,
                                           GError           **error);
 
 /* Images (leaf-catalog-image.c) */
-LeafCatalogImage *_leaf_catalog_image_new_from_row (LeafStmt *stmt,
-                                                    gboolean  with_prediction);
+LeafCatalogImage *_leaf_catalog_image_new_from_row (LeafCatalog *catalog,
+                                                    LeafStmt    *stmt,
+                                                    gboolean     with_prediction);
 gboolean   _leaf_images_exists_at        (const char        *path,
                                           guint64            size);
 /* Whether the file at path reads whole and has this SHA-256. */

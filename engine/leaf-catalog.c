@@ -721,6 +721,7 @@ typedef struct
   guint64 size;
   gboolean missing;
   char *sha256;
+  gboolean held; /* the catalog holds its bytes: never missing */
 } ImagePlace;
 
 static void
@@ -743,12 +744,12 @@ load_places (LeafDb      *db,
 
   g_array_set_clear_func (places, image_place_clear);
   if (prefix == NULL)
-    stmt = _leaf_db_prepare (db, "SELECT id, path, size, missing, sha256 FROM images ORDER BY id",
-                             error);
+    stmt = _leaf_db_prepare (db, "SELECT id, path, size, missing, sha256, " LEAF_HELD_SQL
+                             " FROM images i ORDER BY id", error);
   else
     stmt = _leaf_db_prepare (db,
-                             "SELECT id, path, size, missing, sha256 FROM images "
-                             "WHERE substr (path, 1, length (?1)) = ?1 ORDER BY id",
+                             "SELECT id, path, size, missing, sha256, " LEAF_HELD_SQL
+                             " FROM images i WHERE substr (path, 1, length (?1)) = ?1 ORDER BY id",
                              error);
   if (stmt == NULL)
     return NULL;
@@ -762,6 +763,7 @@ load_places (LeafDb      *db,
         _leaf_column_int64 (stmt, 2),
         _leaf_column_int (stmt, 3) != 0,
         g_strdup (_leaf_column_text (stmt, 4)),
+        _leaf_column_int (stmt, 5) != 0,
       };
       g_array_append_val (places, place);
     }
@@ -808,7 +810,8 @@ update_places (LeafDb      *db,
  *
  * Looks for every image's file and records which are missing (or back). Missing images stay in
  * the catalog with their labels; leaf_catalog_relocate() or importing the moved files repairs
- * their paths. The files are looked at without holding the catalog's lock.
+ * their paths. A photo whose bytes the catalog holds is never missing. The files are looked at
+ * without holding the catalog's lock.
  *
  * Returns: %TRUE on success
  */
@@ -840,7 +843,7 @@ leaf_catalog_check_missing (LeafCatalog   *self,
 
       if (i % 1024 == 0 && g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      is_missing = !g_file_test (place->path, G_FILE_TEST_IS_REGULAR);
+      is_missing = !place->held && !g_file_test (place->path, G_FILE_TEST_IS_REGULAR);
       missing += is_missing;
       if (is_missing != place->missing)
         {

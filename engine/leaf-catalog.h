@@ -17,7 +17,7 @@
 G_BEGIN_DECLS
 
 /* The newest catalog schema this build reads and writes (PRAGMA user_version in a file). */
-#define LEAF_CATALOG_SCHEMA_VERSION 6
+#define LEAF_CATALOG_SCHEMA_VERSION 7
 
 #define LEAF_TYPE_CATALOG (leaf_catalog_get_type ())
 
@@ -174,11 +174,13 @@ typedef struct
   guint n_votes_updated;  /* a labeller's later vote, cast in the other catalog */
   guint n_decisions;      /* adjudications added or replaced by later ones */
   guint n_disputed;       /* photos of the other catalog now waiting for a decision */
+  guint n_unreachable;    /* photos a server does not hold, their files not on this machine */
 } LeafMergeSummary;
 
 gboolean        leaf_catalog_copy               (const char           *source,
                                                  const char           *destination,
                                                  guint                *n_images,
+                                                 guint                *n_unreachable,
                                                  GError              **error);
 gboolean        leaf_catalog_merge              (LeafCatalog          *self,
                                                  const char           *source_path,

@@ -566,16 +566,6 @@ read_file (Import     *import,
   return g_bytes_new_take (g_steal_pointer (&data), done);
 }
 
-static const char *
-extension_for (const char *format)
-{
-  if (g_strcmp0 (format, "jpeg") == 0)
-    return "jpg";
-  if (g_strcmp0 (format, "tiff") == 0)
-    return "tif";
-  return format;
-}
-
 /* Copies a new image into the managed folder as <sha[0:2]>/<sha>.<ext>. Named by content, a
  * copy left by an import that was killed before its transaction is simply reused. */
 static char *
@@ -584,11 +574,9 @@ copy_to_managed (Import      *import,
                  GBytes      *bytes,
                  GError     **error)
 {
-  g_autofree char *folder = g_build_filename (import->managed_dir, (char[]) { item->sha256[0],
-                                              item->sha256[1], '\0' }, NULL);
-  g_autofree char *name = g_strconcat (item->sha256, ".", extension_for (item->probe.format),
-                                       NULL);
-  g_autofree char *dest = g_build_filename (folder, name, NULL);
+  g_autofree char *dest = _leaf_managed_file_path (import->managed_dir, item->sha256,
+                                                   item->probe.format);
+  g_autofree char *folder = g_path_get_dirname (dest);
   gsize length = 0;
   const guint8 *data = g_bytes_get_data (bytes, &length);
 
@@ -653,6 +641,26 @@ lookup_sha (LeafDb      *db,
   return TRUE;
 }
 
+/* A server's catalog keeps the photo itself, for members on other machines (before the rows
+ * that name it: content nobody names is harmless, and a later import finds it there). */
+static gboolean
+keep_on_server (Import      *import,
+                Item        *item,
+                GBytes      *bytes,
+                GError     **error)
+{
+  gboolean has = FALSE;
+  gsize length = 0;
+  gconstpointer data;
+
+  if (import->db->server == NULL)
+    return TRUE;
+  if (!_leaf_db_has_content (import->db, item->sha256, &has, error))
+    return FALSE;
+  data = g_bytes_get_data (bytes, &length);
+  return has || _leaf_db_store_content (import->db, item->sha256, data, length, error);
+}
+
 /* Reads, hashes and (for new images) checks and copies one file. FALSE only for errors that
  * stop the import; a file that is skipped is an ITEM_SKIP. */
 static gboolean
@@ -688,7 +696,8 @@ prepare_item (Import     *import,
   if (present)
     {
       item->kind = ITEM_PRESENT;
-      return TRUE;
+      /* Also how photos imported before a server kept them get there. */
+      return keep_on_server (import, item, bytes, error);
     }
 
   if (!_leaf_import_probe (candidate->path, bytes, import->options->max_pixels, &item->probe,
@@ -697,6 +706,8 @@ prepare_item (Import     *import,
       add_skip (import, candidate->path, reason, message);
       return TRUE;
     }
+  if (!keep_on_server (import, item, bytes, error))
+    return FALSE;
   if (import->options->copy)
     {
       if ((item->stored_path = copy_to_managed (import, item, bytes, error)) == NULL)

@@ -72,6 +72,7 @@ static GParamSpec *properties[N_PROPS];
 typedef struct
 {
   char  *path;
+  LeafCatalogImage *image; /* or its photo: its path is read in the worker, which may fetch it */
   char  *cache_path;
   char  *legacy_path; /* the PNG of earlier versions */
   guint  size;
@@ -83,6 +84,7 @@ request_free (gpointer data)
   Request *request = data;
 
   g_free (request->path);
+  g_clear_object (&request->image);
   g_free (request->cache_path);
   g_free (request->legacy_path);
   g_free (request);
@@ -174,7 +176,9 @@ serve (GTask *task)
 
   thumbnail = load_cached (request->legacy_path);
   if (thumbnail == NULL)
-    thumbnail = _leaf_image_load_fitted (request->path, 0, request->size, &error);
+    thumbnail = _leaf_image_load_fitted (request->image != NULL
+                                         ? leaf_catalog_image_get_path (request->image)
+                                         : request->path, 0, request->size, &error);
   if (thumbnail == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -344,28 +348,15 @@ leaf_thumbnailer_get_cache_dir (LeafThumbnailer *self)
   return self->cache_dir;
 }
 
-/**
- * leaf_thumbnailer_load_async:
- * @self: a #LeafThumbnailer
- * @path: the photo
- * @sha256: the photo's SHA-256 in hex, which names the cached file
- * @size: the largest width or height of the thumbnail; smaller photos are not enlarged
- * @cancellable: (nullable): cancelling it before the request's turn skips the decoding
- * @callback: called on the thread-default main context of the caller
- * @user_data: for @callback
- *
- * Serves `<cache_dir>/<size>/<sha256>.jpg` when it exists; otherwise decodes the photo (EXIF
- * orientation applied, alpha dropped, the default pixel limit enforced), scales it into a
- * @size × @size box and caches it. The newest request is served first.
- */
-void
-leaf_thumbnailer_load_async (LeafThumbnailer     *self,
-                             const char          *path,
-                             const char          *sha256,
-                             guint                size,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
+static void
+queue_request (LeafThumbnailer     *self,
+               const char          *path,
+               LeafCatalogImage    *image,
+               const char          *sha256,
+               guint                size,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autofree char *size_dir = NULL;
@@ -400,6 +391,7 @@ leaf_thumbnailer_load_async (LeafThumbnailer     *self,
 
   request = g_new0 (Request, 1);
   request->path = g_strdup (path);
+  request->image = image != NULL ? g_object_ref (image) : NULL;
   request->cache_path = g_build_filename (self->cache_dir, size_dir, file_name, NULL);
   request->legacy_path = g_build_filename (self->cache_dir, size_dir, legacy_name, NULL);
   request->size = size;
@@ -409,6 +401,59 @@ leaf_thumbnailer_load_async (LeafThumbnailer     *self,
   g_queue_push_head (&self->pending, g_steal_pointer (&task));
   g_mutex_unlock (&self->lock);
   g_thread_pool_push (self->pool, g_object_ref (self), NULL);
+}
+
+/**
+ * leaf_thumbnailer_load_async:
+ * @self: a #LeafThumbnailer
+ * @path: the photo
+ * @sha256: the photo's SHA-256 in hex, which names the cached file
+ * @size: the largest width or height of the thumbnail; smaller photos are not enlarged
+ * @cancellable: (nullable): cancelling it before the request's turn skips the decoding
+ * @callback: called on the thread-default main context of the caller
+ * @user_data: for @callback
+ *
+ * Serves `<cache_dir>/<size>/<sha256>.jpg` when it exists; otherwise decodes the photo (EXIF
+ * orientation applied, alpha dropped, the default pixel limit enforced), scales it into a
+ * @size × @size box and caches it. The newest request is served first.
+ */
+void
+leaf_thumbnailer_load_async (LeafThumbnailer     *self,
+                             const char          *path,
+                             const char          *sha256,
+                             guint                size,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  queue_request (self, path, NULL, sha256, size, cancellable, callback, user_data);
+}
+
+/**
+ * leaf_thumbnailer_load_image_async:
+ * @self: a #LeafThumbnailer
+ * @image: a photo of a catalog
+ * @size: as for leaf_thumbnailer_load_async()
+ * @cancellable: (nullable): as for leaf_thumbnailer_load_async()
+ * @callback: as for leaf_thumbnailer_load_async()
+ * @user_data: for @callback
+ *
+ * The same for a catalog's photo, which the thumbnailer's thread fetches from the catalog when
+ * neither its thumbnail nor its file is on this machine; finish with
+ * leaf_thumbnailer_load_finish().
+ */
+void
+leaf_thumbnailer_load_image_async (LeafThumbnailer     *self,
+                                   LeafCatalogImage    *image,
+                                   guint                size,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_return_if_fail (LEAF_IS_CATALOG_IMAGE (image));
+
+  queue_request (self, leaf_catalog_image_peek_path (image), image,
+                 leaf_catalog_image_get_sha256 (image), size, cancellable, callback, user_data);
 }
 
 /* Tests: while held, requests wait on the stack, so that their order can be set up. */

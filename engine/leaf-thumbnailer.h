@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 
+#include "leaf-catalog-image.h"
+
 G_BEGIN_DECLS
 
 #define LEAF_TYPE_THUMBNAILER (leaf_thumbnailer_get_type ())
@@ -19,6 +21,12 @@ const char      *leaf_thumbnailer_get_cache_dir     (LeafThumbnailer      *self)
 void             leaf_thumbnailer_load_async        (LeafThumbnailer      *self,
                                                      const char           *path,
                                                      const char           *sha256,
+                                                     guint                 size,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+void             leaf_thumbnailer_load_image_async  (LeafThumbnailer      *self,
+                                                     LeafCatalogImage     *image,
                                                      guint                 size,
                                                      GCancellable         *cancellable,
                                                      GAsyncReadyCallback   callback,

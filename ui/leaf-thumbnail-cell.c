@@ -248,10 +248,9 @@ leaf_thumbnail_cell_bind (LeafThumbnailCell *self,
 
   /* Two cache sizes only, so that changing the grid's size in Preferences reuses thumbnails. */
   scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
-  leaf_thumbnailer_load_async (thumbnailer, leaf_catalog_image_get_path (image),
-                               leaf_catalog_image_get_sha256 (image),
-                               self->size * scale <= 256 ? 256 : 512, self->cancellable,
-                               on_thumbnail_loaded_cb, g_object_ref (self));
+  leaf_thumbnailer_load_image_async (thumbnailer, image, self->size * scale <= 256 ? 256 : 512,
+                                     self->cancellable, on_thumbnail_loaded_cb,
+                                     g_object_ref (self));
 }
 
 /**

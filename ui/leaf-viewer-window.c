@@ -628,7 +628,8 @@ load_image_thread (GTask        *task,
                    GCancellable *cancellable)
 {
   GError *error = NULL;
-  GdkPixbuf *pixbuf = leaf_image_load (task_data, 0, &error);
+  /* Here, not on the main thread: the first look at a server's photo fetches it. */
+  GdkPixbuf *pixbuf = leaf_image_load (leaf_catalog_image_get_path (task_data), 0, &error);
 
   if (pixbuf == NULL)
     g_task_return_error (task, error);
@@ -721,7 +722,7 @@ show_position (LeafViewerWindow *self,
   self->cancellable = g_cancellable_new ();
   task = g_task_new (NULL, self->cancellable, on_image_loaded_cb, g_object_ref (self));
   g_task_set_source_tag (task, show_position);
-  g_task_set_task_data (task, g_strdup (leaf_catalog_image_get_path (image)), g_free);
+  g_task_set_task_data (task, g_object_ref (image), g_object_unref);
   g_task_run_in_thread (task, load_image_thread);
 }
 

@@ -761,6 +761,21 @@ cmd_votes (LeafCli  *cli,
   return 0;
 }
 
+/* Members on other machines see these photos' labels, not the photos. */
+static void
+print_unreachable (guint n_unreachable)
+{
+  if (n_unreachable == 0)
+    return;
+  printf (g_dngettext (GETTEXT_PACKAGE,
+                       "%u photo is not on the server: its file is not on this machine where it "
+                       "was imported. Import its folder into the catalog from the machine that "
+                       "has it.\n",
+                       "%u photos are not on the server: their files are not on this machine "
+                       "where they were imported. Import their folders into the catalog from the "
+                       "machine that has them.\n", n_unreachable), n_unreachable);
+}
+
 static int
 cmd_merge (LeafCli  *cli,
            int       argc,
@@ -788,6 +803,7 @@ cmd_merge (LeafCli  *cli,
             "%u decisions; %u photos wait for adjudication.\n"), argv[1],
           summary.n_images_added, summary.n_classes_added, summary.n_votes_added,
           summary.n_votes_updated, summary.n_decisions, summary.n_disputed);
+  print_unreachable (summary.n_unreachable);
   return 0;
 }
 
@@ -800,6 +816,7 @@ cmd_catalog (LeafCli  *cli,
   g_autoptr(GOptionContext) context = g_option_context_new (_("copy SOURCE DESTINATION"));
   g_autoptr(GError) error = NULL;
   guint n_images = 0;
+  guint n_unreachable = 0;
 
   g_option_context_set_summary (context, _("Copy a catalog whole, between a file and a "
                                            "PostgreSQL server (postgresql://...) in either "
@@ -812,10 +829,11 @@ cmd_catalog (LeafCli  *cli,
     return 2;
   if (argc != 4 || !g_str_equal (argv[1], "copy"))
     return usage_error (context, _("give copy, the catalog to copy and where the copy goes"));
-  if (!leaf_catalog_copy (argv[2], argv[3], &n_images, &error))
+  if (!leaf_catalog_copy (argv[2], argv[3], &n_images, &n_unreachable, &error))
     return leaf_cli_fail (&error);
   printf (g_dngettext (GETTEXT_PACKAGE, "Copied the catalog with its %u photo.\n",
                        "Copied the catalog with its %u photos.\n", n_images), n_images);
+  print_unreachable (n_unreachable);
   return 0;
 }
 
@@ -841,7 +859,7 @@ image_to_json (LeafCatalogImage *image,
   json_builder_begin_object (b);
   leaf_json_add_int (b, "id", leaf_catalog_image_get_id (image));
   leaf_json_add_string (b, "sha256", leaf_catalog_image_get_sha256 (image));
-  leaf_json_add_string (b, "path", leaf_catalog_image_get_path (image));
+  leaf_json_add_string (b, "path", leaf_catalog_image_peek_path (image));
   leaf_json_add_int (b, "width", leaf_catalog_image_get_width (image));
   leaf_json_add_int (b, "height", leaf_catalog_image_get_height (image));
   leaf_json_add_string (b, "format", leaf_catalog_image_get_format (image));
@@ -938,7 +956,7 @@ cmd_list (LeafCli  *cli,
       else
         {
           const char *class = class_name_for (classes, leaf_catalog_image_get_class_id (image));
-          g_autofree char *path = leaf_cli_escape (leaf_catalog_image_get_path (image));
+          g_autofree char *path = leaf_cli_escape (leaf_catalog_image_peek_path (image));
 
           /* Class names hold no control characters or backslashes; paths may. */
           printf ("%.12s  %-20s %5ux%-5u %s%s\n", leaf_catalog_image_get_sha256 (image),

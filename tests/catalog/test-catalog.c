@@ -369,13 +369,14 @@ test_open_refuses_damaged_header (void)
     gboolean too_new;
   } flips[] = {
     { "user_version negative", 60, 0x80 },
-    { "user_version 6 + 2^30", 60, 0x40 },
-    { "user_version 0 under version 6's tables", 63, 0x06 },
-    { "user_version 5 under version 6's indexes", 63, 0x03 },
-    { "user_version 4 under version 5's votes", 63, 0x02 },
-    { "user_version 1 under version 6's tables", 63, 0x07 },
-    { "user_version 7: newer", 63, 0x01, TRUE },
-    { "user_version 8: newer", 63, 0x0e, TRUE },
+    { "user_version 7 + 2^30", 60, 0x40 },
+    { "user_version 0 under version 7's tables", 63, 0x07 },
+    { "user_version 6 under version 7's contents", 63, 0x01 },
+    { "user_version 5 under version 6's indexes", 63, 0x02 },
+    { "user_version 4 under version 5's votes", 63, 0x03 },
+    { "user_version 1 under version 7's tables", 63, 0x06 },
+    { "user_version 8: newer", 63, 0x0f, TRUE },
+    { "user_version 9: newer", 63, 0x0e, TRUE },
     { "application_id one bit off", 71, 0x01 },
     { "application_id negative", 68, 0x80 },
     { "write version 3", 18, 0x01 },
@@ -392,7 +393,7 @@ test_open_refuses_damaged_header (void)
       g_autoptr(GError) error = NULL;
 
       g_test_message ("%s", flips[i].what);
-      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 6);
+      g_assert_cmpint (LEAF_CATALOG_SCHEMA_VERSION, ==, 7);
       make_closed_catalog (path);
       flip_bits (path, flips[i].offset, flips[i].bits);
       before = ctu_sha256_of_file (path);

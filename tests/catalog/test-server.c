@@ -9,13 +9,16 @@
 #include "leaf-test.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 
 #include "catalog-test-util.h"
 #include "leaf-catalog.h"
 #include "leaf-catalog-private.h"
+#include "leaf-catalog-models.h"
 #include "leaf-error.h"
+#include "leaf-import.h"
 #include "leaf-test-pg.h"
 
 static LeafTestPg *server;
@@ -200,14 +203,14 @@ test_copy_round_trip (void)
   g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE copy TEMPLATE template0 "
                                     "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
   g_assert_no_error (error);
-  g_assert_true (leaf_catalog_copy (file, location, &n_images, &error));
+  g_assert_true (leaf_catalog_copy (file, location, &n_images, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (n_images, ==, 6);
   /* Into a catalog that holds photos, a copy would overwrite: refused. */
-  g_assert_false (leaf_catalog_copy (file, location, NULL, &error));
+  g_assert_false (leaf_catalog_copy (file, location, NULL, NULL, &error));
   g_assert_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID);
   g_clear_error (&error);
-  g_assert_true (leaf_catalog_copy (location, back, &n_images, &error));
+  g_assert_true (leaf_catalog_copy (location, back, &n_images, NULL, &error));
   g_assert_no_error (error);
 
   /* Every table of the schema is copied, with every column. */
@@ -293,6 +296,137 @@ test_merge_into_server (void)
   g_assert_cmpuint (summary.n_votes_added, ==, 1);
   g_assert_cmpint (ctu_query_int (laptop_path, "SELECT count (*) FROM votes"), ==, 3);
   leaf_test_remove_tree (dir);
+}
+
+/* A member on another machine, without the folders photos and models came from, sees each
+ * photo and uses each model: the server holds their bytes, fetched once into a local folder.
+ * A copy of the catalog as a file takes them along. */
+static void
+test_contents_travel (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
+  g_autofree char *model_path = g_build_filename (dir, "run-1.safetensors", NULL);
+  g_autofree char *model_sha = NULL;
+  g_autofree char *copy = g_build_filename (dir, "copy.leafscope", NULL);
+  g_autofree char *location = leaf_test_pg_uri (server, "travel", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  g_autoptr(LeafModelInfo) model = NULL;
+  g_autofree char *managed = NULL;
+  const char *classes[] = { "healthy", "blight", NULL };
+  char sha[4][65];
+  guint n_missing = 1, n_images = 0, n_unreachable = 1;
+  gint64 model_id;
+
+  g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE travel TEMPLATE "
+                                    "template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (photos, 0755), ==, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("leaf-%u.jpg", i);
+      g_autofree char *path = g_build_filename (photos, name, NULL);
+      g_autofree char *digest = NULL;
+
+      ctu_write_image (path, "jpeg", 40 + i, 30, i);
+      digest = ctu_sha256_of_file (path);
+      g_strlcpy (sha[i], digest, sizeof sha[i]);
+    }
+  catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  summary = leaf_import_run (catalog, (const char *[]) { photos, NULL }, NULL, NULL, NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary->n_added, ==, 3);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM contents"), ==, 3);
+  ctu_write_bytes (model_path, "not really a model", 18);
+  model_sha = ctu_sha256_of_file (model_path);
+  model_id = leaf_catalog_add_model (catalog, 0, model_path, model_sha, classes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM contents"), ==, 4);
+
+  /* The other machine: none of those files. */
+  leaf_test_remove_tree (photos);
+  g_assert_cmpint (g_unlink (model_path), ==, 0);
+  g_clear_object (&catalog);
+  catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  managed = leaf_catalog_get_managed_dir (catalog);
+  images = leaf_catalog_query_images (catalog, NULL, 0, G_MAXUINT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (images->len, ==, 3);
+  for (guint i = 0; i < images->len; i++)
+    {
+      LeafCatalogImage *image = images->pdata[i];
+      g_autofree char *fetched_sha = NULL;
+
+      /* Listing fetches nothing; reading the photo fetches it. */
+      g_assert_true (g_str_has_prefix (leaf_catalog_image_peek_path (image), managed));
+      g_assert_false (g_file_test (leaf_catalog_image_peek_path (image), G_FILE_TEST_EXISTS));
+      g_assert_true (g_file_test (leaf_catalog_image_get_path (image), G_FILE_TEST_IS_REGULAR));
+      fetched_sha = ctu_sha256_of_file (leaf_catalog_image_get_path (image));
+      g_assert_cmpstr (fetched_sha, ==, leaf_catalog_image_get_sha256 (image));
+    }
+  /* Held photos are not missing for anyone, wherever their files went. */
+  g_assert_true (leaf_catalog_check_missing (catalog, NULL, &n_missing, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_missing, ==, 0);
+
+  model = leaf_catalog_get_model (catalog, model_id, &error);
+  g_assert_no_error (error);
+  g_assert_true (model->held);
+  g_assert_cmpstr (model->path, !=, model_path);
+  {
+    g_autofree char *fetched_sha = ctu_sha256_of_file (model->path);
+
+    g_assert_cmpstr (fetched_sha, ==, model_sha);
+  }
+
+  /* A file copy for the field holds them too, and reads them from its own folder. */
+  g_assert_true (leaf_catalog_copy (location, copy, &n_images, &n_unreachable, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_images, ==, 3);
+  g_assert_cmpuint (n_unreachable, ==, 0);
+  g_assert_cmpint (ctu_query_int (copy, "SELECT count (*) FROM contents"), ==, 4);
+  g_clear_object (&catalog);
+  g_clear_pointer (&images, g_ptr_array_unref);
+  g_clear_pointer (&managed, g_free);
+  catalog = leaf_catalog_open (copy, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  managed = leaf_catalog_get_managed_dir (catalog);
+  images = leaf_catalog_query_images (catalog, NULL, 0, G_MAXUINT, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < images->len; i++)
+    {
+      const char *path = leaf_catalog_image_get_path (images->pdata[i]);
+
+      g_assert_true (g_str_has_prefix (path, managed));
+      g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+    }
+  leaf_test_remove_tree (dir);
+}
+
+/* A server's catalog made by the previous version gets the table for contents when a role that
+ * may change it opens it. */
+static void
+test_migrates (void)
+{
+  g_autofree char *location = make_catalog ("older");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+
+  g_assert_true (leaf_test_pg_exec (server, "older", "DROP TABLE contents; "
+                                    "UPDATE catalog_header SET user_version = 6", &error));
+  g_assert_no_error (error);
+  catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ctu_query_int (location, "SELECT user_version FROM catalog_header"), ==,
+                   LEAF_CATALOG_SCHEMA_VERSION);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM contents"), ==, 0);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM images"), ==, 6);
 }
 
 static gpointer
@@ -406,6 +540,8 @@ main (int   argc,
       g_test_add_func ("/server/run-ends", test_run_ends);
       g_test_add_func ("/server/copy-round-trip", test_copy_round_trip);
       g_test_add_func ("/server/merge-into-server", test_merge_into_server);
+      g_test_add_func ("/server/contents-travel", test_contents_travel);
+      g_test_add_func ("/server/migrates", test_migrates);
     }
   status = g_test_run ();
   g_clear_pointer (&server, leaf_test_pg_free);

@@ -51,7 +51,7 @@ fixture_setup (Fixture       *f,
 
       g_assert_true (leaf_test_pg_exec (server, "postgres", create, &error));
       g_assert_no_error (error);
-      g_assert_true (leaf_catalog_copy (path, uri, NULL, &error));
+      g_assert_true (leaf_catalog_copy (path, uri, NULL, NULL, &error));
       g_assert_no_error (error);
       file = g_file_new_for_uri (uri);
     }
