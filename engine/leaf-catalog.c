@@ -422,6 +422,27 @@ leaf_catalog_is_on_server (LeafCatalog *self)
 }
 
 /**
+ * leaf_catalog_is_read_only:
+ * @self: a #LeafCatalog
+ *
+ * Whether this program may only read the catalog: a file it may not write, or a server's
+ * catalog opened with a role that may not change it. Such a catalog can be browsed and its
+ * models used; every change fails with a message that says why.
+ *
+ * Returns: %TRUE when the catalog may only be read
+ */
+gboolean
+leaf_catalog_is_read_only (LeafCatalog *self)
+{
+  g_autoptr(LeafCatalogLocker) locker = NULL;
+
+  g_return_val_if_fail (LEAF_IS_CATALOG (self), TRUE);
+
+  locker = _leaf_catalog_locker_new (self);
+  return self->db == NULL || self->db->read_only;
+}
+
+/**
  * leaf_catalog_set_labeller:
  * @self: a #LeafCatalog
  * @labeller: (nullable): the name this program's labels are recorded under, or %NULL or empty

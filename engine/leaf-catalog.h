@@ -65,6 +65,7 @@ void            leaf_catalog_close              (LeafCatalog          *self);
 const char     *leaf_catalog_get_path           (LeafCatalog          *self);
 const char     *leaf_catalog_get_display_name   (LeafCatalog          *self);
 gboolean        leaf_catalog_is_on_server       (LeafCatalog          *self);
+gboolean        leaf_catalog_is_read_only       (LeafCatalog          *self);
 gboolean        leaf_catalog_location_is_server (const char           *location);
 void            leaf_catalog_watch              (LeafCatalog          *self);
 void            leaf_catalog_set_labeller       (LeafCatalog          *self,

@@ -299,6 +299,13 @@ refer_threshold (LeafDiagnoseView *self)
   return g_settings_get_double (self->settings, "refer-threshold");
 }
 
+/* Adding a photo to a catalog this user may only read would fail: the buttons say so first. */
+static gboolean
+catalog_writable (LeafDiagnoseView *self)
+{
+  return self->catalog != NULL && !leaf_catalog_is_read_only (self->catalog);
+}
+
 /* Says why a diagnosis is referred; a referred diagnosis offers no class to add the photo as by
  * default, so that the model's guess does not become a label by one click. */
 static void
@@ -336,7 +343,7 @@ update_refer (LeafDiagnoseView *self)
       adw_split_button_set_label (self->add_button, referral == LEAF_REFERRAL_NONE
                                                     ? add_label : _("Add to Catalog as…"));
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "diagnose.add-as-top",
-                                     referral == LEAF_REFERRAL_NONE);
+                                     referral == LEAF_REFERRAL_NONE && catalog_writable (self));
     }
 }
 
@@ -1084,6 +1091,7 @@ leaf_diagnose_view_set_catalog (LeafDiagnoseView *self,
   if (self->catalog != NULL)
     g_signal_handlers_disconnect_by_data (self->catalog, self);
   g_set_object (&self->catalog, catalog);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "diagnose.add-as", catalog_writable (self));
   if (catalog != NULL)
     {
       g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (leaf_diagnose_view_reload_model),

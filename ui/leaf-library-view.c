@@ -752,12 +752,26 @@ build_query (LeafLibraryView *self,
                 : sorts[MIN (sort, G_N_ELEMENTS (sorts) - 1)];
 }
 
+/* The actions that change the catalog whatever is selected. */
+static const char *const changing_actions[] = {
+  "library.add-class", "library.rename-class", "library.recolor-class", "library.move-class",
+  "library.remove-class", "library.accept-suggestion",
+};
+
+/* A catalog this user may only read is browsed: nothing in the Library changes it. */
+static gboolean
+catalog_writable (LeafLibraryView *self)
+{
+  return self->catalog != NULL && !leaf_catalog_is_read_only (self->catalog);
+}
+
 static void
 update_selection_label (LeafLibraryView *self)
 {
   g_autoptr(GtkBitset) bitset = NULL;
   guint64 selected = 0;
   guint total = 0;
+  gboolean can_change;
 
   if (self->selection != NULL)
     {
@@ -779,11 +793,12 @@ update_selection_label (LeafLibraryView *self)
       gtk_label_set_text (self->selection_label, text);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->selection_label), tooltip);
     }
-  gtk_revealer_set_reveal_child (self->label_bar_revealer, selected > 0);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label", selected > 0);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label-class", selected > 0);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.unlabel", selected > 0);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.set-group", selected > 0);
+  can_change = selected > 0 && catalog_writable (self);
+  gtk_revealer_set_reveal_child (self->label_bar_revealer, can_change);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label", can_change);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.label-class", can_change);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.unlabel", can_change);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "library.set-group", can_change);
 }
 
 static void
@@ -1694,6 +1709,9 @@ leaf_library_view_set_catalog (LeafLibraryView *self,
   if (catalog == NULL)
     return;
 
+  for (guint i = 0; i < G_N_ELEMENTS (changing_actions); i++)
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), changing_actions[i],
+                                   catalog_writable (self));
   load_classes (self);
   g_signal_connect_object (catalog, "labels-changed",
                            G_CALLBACK (on_catalog_labels_changed_cb), self, G_CONNECT_SWAPPED);

@@ -321,6 +321,9 @@ not_ready_reason (LeafTrainView *self)
 
   if (self->catalog == NULL)
     return g_strdup (_("Open a catalog to train on its photos."));
+  if (leaf_catalog_is_read_only (self->catalog))
+    return g_strdup (_("This catalog may only be read here: training records its runs and "
+                       "models in it. Ask its owner for a role or a file you may change."));
   classes = leaf_catalog_list_classes (self->catalog, &error);
   if (classes == NULL)
     return g_strdup (error->message);
@@ -1219,6 +1222,10 @@ on_catalog_runs_changed_cb (LeafTrainView *self)
   update_decision (self);
 }
 
+static const char *const changing_model_actions[] = {
+  "train.use-model", "train.rename-model", "train.remove-model", "train.import-model",
+};
+
 /**
  * leaf_train_view_set_catalog:
  * @self: the view
@@ -1235,6 +1242,10 @@ leaf_train_view_set_catalog (LeafTrainView *self,
   if (self->catalog != NULL)
     g_signal_handlers_disconnect_by_data (self->catalog, self);
   g_set_object (&self->catalog, catalog);
+  /* Models of a catalog this user may only read are used and exported, never changed. */
+  for (guint i = 0; i < G_N_ELEMENTS (changing_model_actions); i++)
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), changing_model_actions[i],
+                                   catalog != NULL && !leaf_catalog_is_read_only (catalog));
   if (catalog != NULL)
     {
       g_signal_connect_object (catalog, "runs-changed", G_CALLBACK (on_catalog_runs_changed_cb),

@@ -1103,6 +1103,13 @@ leaf_viewer_window_new (LeafLibraryView *library,
   if (self->settings != NULL)
     g_settings_bind (self->settings, "show-heatmap", self, "show-heatmap",
                      G_SETTINGS_BIND_DEFAULT);
+  /* A catalog this user may only read is looked at, not labelled. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "viewer.label",
+                                 !leaf_catalog_is_read_only (catalog));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "viewer.label-class",
+                                 !leaf_catalog_is_read_only (catalog));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "viewer.unlabel",
+                                 !leaf_catalog_is_read_only (catalog));
   update_heatmap (self);
   rebuild_label_buttons (self);
   show_position (self, position);

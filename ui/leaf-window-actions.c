@@ -130,7 +130,7 @@ on_import_finished_cb (GObject      *source,
   summary = leaf_import_run_finish (LEAF_CATALOG (source), result, &error);
   gtk_revealer_set_reveal_child (self->task_revealer, FALSE);
   g_clear_object (&self->task_cancellable);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import", self->catalog != NULL);
+  _leaf_window_update_actions (self);
   /* The new photos waited for the import to end to be predicted by the active model. */
   _leaf_window_review_active_model (self);
   if (summary == NULL)
@@ -736,8 +736,10 @@ _leaf_window_update_actions (LeafWindow *self)
   g_autofree char *undo = NULL;
   g_autofree char *redo = NULL;
   gboolean has_catalog = self->catalog != NULL;
+  /* What only reads the catalog stays; what would change it goes. */
+  gboolean writable = has_catalog && !leaf_catalog_is_read_only (self->catalog);
 
-  if (has_catalog)
+  if (writable)
     {
       undo = leaf_catalog_get_undo_description (self->catalog);
       redo = leaf_catalog_get_redo_description (self->catalog);
@@ -745,10 +747,10 @@ _leaf_window_update_actions (LeafWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo", undo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.redo", redo != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import",
-                                 has_catalog && (self->task_cancellable == NULL ||
-                                                 self->reviewed_model > 0));
+                                 writable && (self->task_cancellable == NULL ||
+                                              self->reviewed_model > 0));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export", has_catalog);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import-labels", has_catalog);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import-labels", writable);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", has_catalog);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-sidebar", has_catalog);
 

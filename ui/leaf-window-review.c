@@ -138,7 +138,9 @@ _leaf_window_review_active_model (LeafWindow *self)
   LeafImageQuery unreviewed = { .unreviewed_only = TRUE };
   guint n_unreviewed = 0, n_missing = 0;
 
-  if (self->catalog == NULL || (model = leaf_active_model_get (self->catalog)) == NULL)
+  /* A catalog this user may only read keeps the predictions its members stored. */
+  if (self->catalog == NULL || leaf_catalog_is_read_only (self->catalog) ||
+      (model = leaf_active_model_get (self->catalog)) == NULL)
     return;
   /* Predictions of a model no longer in use can wait: its review makes way, and this one starts
    * when it has stopped. */

@@ -85,11 +85,17 @@ set_catalog (LeafWindow  *self,
   if (catalog != NULL)
     {
       g_autofree char *basename = catalog_title (catalog, file);
+      g_autofree char *subtitle = NULL;
       g_autofree char *display = NULL;
 
-      display = g_strdup_printf ("%s — %s", basename, _("Leafscope"));
+      /* Translators: the window's subtitle for a catalog this user may only look at; %s is
+       * its name */
+      subtitle = leaf_catalog_is_read_only (catalog) ? g_strdup_printf (_("%s (read only)"),
+                                                                        basename)
+                                                     : g_strdup (basename);
+      display = g_strdup_printf ("%s — %s", subtitle, _("Leafscope"));
       gtk_window_set_title (GTK_WINDOW (self), display);
-      adw_view_switcher_title_set_subtitle (self->switcher_title, basename);
+      adw_view_switcher_title_set_subtitle (self->switcher_title, subtitle);
       gtk_stack_set_visible_child_name (self->main_stack, "views");
       /* Other programs label the same catalog: their changes show here as they are made. */
       leaf_catalog_watch (catalog);

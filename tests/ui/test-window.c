@@ -30,6 +30,8 @@ static const char *const class_names[] = { "late_blight", "healthy", NULL };
 /* The fixture's data for the same catalog copied to a database on a private server. */
 static LeafTestPg *server;
 #define ON_SERVER GINT_TO_POINTER (1)
+/* The same, opened with a role that may only read it. */
+#define ON_SERVER_READ_ONLY GINT_TO_POINTER (2)
 
 static void
 fixture_setup (Fixture       *f,
@@ -40,7 +42,7 @@ fixture_setup (Fixture       *f,
 
   f->dir = g_dir_make_tmp ("leafscope-window-XXXXXX", NULL);
   path = ui_test_make_catalog (f->dir, class_names, 4);
-  if (data == ON_SERVER)
+  if (data == ON_SERVER || data == ON_SERVER_READ_ONLY)
     {
       static guint n_databases;
       g_autoptr(GError) error = NULL;
@@ -53,6 +55,16 @@ fixture_setup (Fixture       *f,
       g_assert_no_error (error);
       g_assert_true (leaf_catalog_copy (path, uri, NULL, NULL, &error));
       g_assert_no_error (error);
+      if (data == ON_SERVER_READ_ONLY)
+        {
+          g_assert_true (leaf_test_pg_exec (server, name, "DO $$ BEGIN CREATE ROLE reader LOGIN; "
+                                            "EXCEPTION WHEN duplicate_object THEN NULL; END $$; "
+                                            "GRANT SELECT ON ALL TABLES IN SCHEMA public "
+                                            "TO reader", &error));
+          g_assert_no_error (error);
+          g_free (uri);
+          uri = leaf_test_pg_uri (server, name, "reader");
+        }
       file = g_file_new_for_uri (uri);
     }
   else
@@ -277,6 +289,39 @@ test_server_catalog (Fixture       *f,
   g_assert_true (g_str_has_prefix (gtk_window_get_title (GTK_WINDOW (f->window)), "window"));
 }
 
+/* With a role that may only read, the window browses the catalog, says that it may only read
+ * it, and offers nothing that would change it: no import, no labels, no classes, no training,
+ * no choice of model. */
+static void
+test_server_read_only (Fixture       *f,
+                       gconstpointer  data)
+{
+  GtkSelectionModel *selection = leaf_library_view_get_selection (f->window->library_view);
+  const char *const changing[] = {
+    "win.import", "library.unlabel", "library.add-class", "train.start", "train.import-model",
+  };
+
+  g_assert_true (leaf_catalog_is_read_only (f->window->catalog));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (selection)), ==, 8);
+  g_assert_nonnull (strstr (gtk_window_get_title (GTK_WINDOW (f->window)), "read only"));
+  gtk_selection_model_select_item (selection, 0, TRUE);
+  leaf_window_show_view (f->window, "train");
+  ui_test_iterate (100);
+  for (guint i = 0; i < G_N_ELEMENTS (changing); i++)
+    {
+      GtkWidget *control = ui_test_find_actionable (GTK_WIDGET (f->window), changing[i]);
+
+      g_test_message ("%s", changing[i]);
+      g_assert_nonnull (control);
+      g_assert_false (gtk_widget_is_sensitive (control));
+    }
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (f->window->train_view),
+                                        "may only be read"));
+  /* What only reads stays. */
+  g_assert_true (gtk_widget_is_sensitive (ui_test_find_actionable (GTK_WIDGET (f->window),
+                                                                   "diagnose.open")));
+}
+
 static void
 test_drop_highlight (Fixture       *f,
                      gconstpointer  data)
@@ -364,6 +409,8 @@ main (int   argc,
     {
       g_test_add ("/ui/window/server/opens", Fixture, ON_SERVER, fixture_setup,
                   test_server_catalog, fixture_teardown);
+      g_test_add ("/ui/window/server/read-only", Fixture, ON_SERVER_READ_ONLY, fixture_setup,
+                  test_server_read_only, fixture_teardown);
       g_test_add ("/ui/window/server/other-programs-labels", Fixture, ON_SERVER, fixture_setup,
                   test_other_programs_labels, fixture_teardown);
     }

@@ -228,6 +228,24 @@ ui_test_find_label (GtkWidget  *root,
   return NULL;
 }
 
+GtkWidget *
+ui_test_find_actionable (GtkWidget  *root,
+                         const char *action_name)
+{
+  if (GTK_IS_ACTIONABLE (root) &&
+      g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (root)), action_name) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = ui_test_find_actionable (child, action_name);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* @widget's first event controller of @type, or %NULL. */
 GtkEventController *
 ui_test_find_controller (GtkWidget *widget,

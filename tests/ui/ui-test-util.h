@@ -33,6 +33,9 @@ GtkWidget  *ui_test_find_label     (GtkWidget     *root,
                                     const char    *substring);
 GtkWidget  *ui_test_find_type      (GtkWidget     *root,
                                     GType          type);
+/* The first widget under root, shown or not, whose action is action_name. */
+GtkWidget  *ui_test_find_actionable (GtkWidget    *root,
+                                     const char   *action_name);
 GtkWidget  *ui_test_focus_item     (GtkWidget     *list);
 GtkWindow  *ui_test_find_toplevel  (GType          type);
 GtkEventController *ui_test_find_controller (GtkWidget *widget,
