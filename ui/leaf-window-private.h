@@ -40,6 +40,7 @@ struct _LeafWindow
   GtkButton *undo_button;
   GtkButton *redo_button;
   GtkRevealer *task_revealer;
+  GtkRevealer *read_only_revealer;
   GtkLabel *task_label;
   GtkProgressBar *task_progress;
   GtkStack *main_stack;

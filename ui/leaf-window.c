@@ -78,6 +78,8 @@ set_catalog (LeafWindow  *self,
   g_set_object (&self->catalog, catalog);
   g_set_object (&self->catalog_file, (catalog != NULL ? file : NULL));
 
+  gtk_revealer_set_reveal_child (self->read_only_revealer,
+                                 catalog != NULL && leaf_catalog_is_read_only (catalog));
   leaf_library_view_set_catalog (self->library_view, catalog);
   leaf_train_view_set_catalog (self->train_view, catalog);
   leaf_diagnose_view_set_catalog (self->diagnose_view, catalog);
@@ -395,6 +397,7 @@ leaf_window_class_init (LeafWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, undo_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, redo_button);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LeafWindow, read_only_revealer);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_label);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, task_progress);
   gtk_widget_class_bind_template_child (widget_class, LeafWindow, main_stack);

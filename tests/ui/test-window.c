@@ -304,6 +304,7 @@ test_server_read_only (Fixture       *f,
   g_assert_true (leaf_catalog_is_read_only (f->window->catalog));
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (selection)), ==, 8);
   g_assert_nonnull (strstr (gtk_window_get_title (GTK_WINDOW (f->window)), "read only"));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (f->window), "You may only read"));
   gtk_selection_model_select_item (selection, 0, TRUE);
   leaf_window_show_view (f->window, "train");
   ui_test_iterate (100);
