@@ -369,9 +369,14 @@ _leaf_pg_bind (LeafPgStmt   *stmt,
     return;
   index--;
   g_free (stmt->values[index]);
-  stmt->values[index] = value != NULL ? g_memdup2 (value, length + 1) : NULL;
+  stmt->values[index] = NULL;
+  /* Bytes are not text: nothing follows them to copy, and a NUL is added for text's sake. */
   if (value != NULL)
-    stmt->values[index][length] = '\0';
+    {
+      stmt->values[index] = g_malloc (length + 1);
+      memcpy (stmt->values[index], value, length);
+      stmt->values[index][length] = '\0';
+    }
   stmt->lengths[index] = (int) length;
   stmt->formats[index] = binary;
   stmt->types[index] = type;
