@@ -262,7 +262,7 @@ print_usage (FILE *out)
       fprintf (out, "  %-14s %s\n", c->name, _(c->summary));
   fprintf (out, "\n%s\n", _("Options:"));
   fprintf (out, "  --catalog FILE %s\n", _("Catalog to use: a file or a postgresql:// URI (default: $XDG_DATA_HOME/leafscope/default.leafscope)"));
-  fprintf (out, "  --labeller NAME %s\n", _("Label, adjudicate and undo as NAME (default: your user name)"));
+  fprintf (out, "  --labeller NAME %s\n", _("Label, adjudicate and undo as NAME (default: your user name; on a server, your role)"));
   fprintf (out, "  --device NAME  %s\n", _("Compute on auto, cpu, cuda or cuda:N (default: $LEAFSCOPE_DEVICE, else auto: a CUDA GPU when there is one)"));
   fprintf (out, "  --version      %s\n", _("Print the version and exit"));
   fprintf (out, "  --help         %s\n", _("Show this help; SUBCOMMAND --help shows a subcommand's"));

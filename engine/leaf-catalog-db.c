@@ -276,11 +276,12 @@ _leaf_now (void)
 }
 
 /* Until told otherwise (Preferences, `--labeller`), a label is the vote of the account that
- * made it, as labels were before votes. */
+ * made it, as labels were before votes: on a server, the role it connected as, which names one
+ * person wherever they work; on a file, the user of this machine. */
 const char *
-_leaf_default_labeller (void)
+_leaf_default_labeller (LeafDb *db)
 {
-  return g_get_user_name ();
+  return db->server != NULL ? _leaf_pg_role (db) : g_get_user_name ();
 }
 
 GDateTime *
@@ -944,7 +945,7 @@ db_new (const char *path)
 
   db->path = g_strdup (path);
   db->display_name = _leaf_pg_is_location (path) ? _leaf_pg_display_name (path) : g_strdup (path);
-  db->labeller = g_strdup (_leaf_default_labeller ());
+  db->labeller = g_strdup (g_get_user_name ());
   db->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, stmt_free);
   return db;
 }
@@ -1176,7 +1177,11 @@ _leaf_db_open (const char  *path,
   if (_leaf_pg_is_location (path))
     {
       db = db_new (path);
-      return _leaf_pg_open (db, create, role, error) ? g_steal_pointer (&db) : NULL;
+      if (!_leaf_pg_open (db, create, role, error))
+        return NULL;
+      g_free (db->labeller);
+      db->labeller = g_strdup (_leaf_default_labeller (db));
+      return g_steal_pointer (&db);
     }
 
   if (g_file_test (path, G_FILE_TEST_IS_DIR))

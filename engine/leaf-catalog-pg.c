@@ -777,6 +777,12 @@ _leaf_pg_open (LeafDb      *db,
   }
 }
 
+const char *
+_leaf_pg_role (LeafDb *db)
+{
+  return PQuser (db->server);
+}
+
 void
 _leaf_pg_close (LeafDb *db)
 {

@@ -22,6 +22,8 @@ gboolean    _leaf_pg_open            (LeafDb       *db,
                                       gboolean      create,
                                       LeafDbRole    role,
                                       GError      **error);
+/* The role the connection logged in as. */
+const char *_leaf_pg_role            (LeafDb       *db);
 void        _leaf_pg_close           (LeafDb       *db);
 gboolean    _leaf_pg_exec            (LeafDb       *db,
                                       const char   *sql,

@@ -235,7 +235,7 @@ _leaf_bind_id (LeafStmt *stmt,
 
 /* The current time as the catalog stores it: ISO 8601, UTC, microseconds. */
 char      *_leaf_now                     (void);
-const char *_leaf_default_labeller       (void);
+const char *_leaf_default_labeller       (LeafDb     *db);
 GDateTime *_leaf_parse_time              (const char *text);
 char      *_leaf_format_local_time       (GDateTime  *time);
 

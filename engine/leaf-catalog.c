@@ -465,7 +465,7 @@ leaf_catalog_set_labeller (LeafCatalog *self,
     return;
   g_free (self->db->labeller);
   self->db->labeller = name[0] != '\0' ? g_steal_pointer (&name)
-                                        : g_strdup (_leaf_default_labeller ());
+                                        : g_strdup (_leaf_default_labeller (self->db));
 }
 
 /**

@@ -89,6 +89,51 @@ test_read_only_role (void)
   g_assert_cmpint (ctu_query_int (location, "SELECT count(*) FROM classes"), ==, 2);
 }
 
+/* On a server a vote is, unless told otherwise, the vote of the role that cast it: the name a
+ * person has wherever they label from. */
+static void
+test_labeller_is_role (void)
+{
+  g_autofree char *location = make_catalog ("roles");
+  g_autofree char *ana_location = leaf_test_pg_uri (server, "roles", "ana");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autofree char *labeller = NULL;
+  gint64 photo = 1;
+
+  g_assert_true (leaf_test_pg_exec (server, "roles",
+                                    "DO $$ BEGIN CREATE ROLE ana LOGIN; EXCEPTION WHEN "
+                                    "duplicate_object THEN NULL; END $$;"
+                                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
+                                    "SCHEMA public TO ana;"
+                                    "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ana",
+                                    &error));
+  g_assert_no_error (error);
+  catalog = leaf_catalog_open (ana_location, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  labeller = leaf_catalog_dup_labeller (catalog);
+  g_assert_cmpstr (labeller, ==, "ana");
+  classes = leaf_catalog_list_classes (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_true (leaf_catalog_set_labels (catalog, &photo, 1,
+                                          ((LeafClassInfo *) classes->pdata[0])->id,
+                                          LEAF_LABEL_HOW_MANUAL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ctu_query_int (location, "SELECT count(*) FROM votes WHERE labeller = 'ana'"),
+                   ==, 1);
+
+  /* A name set in Preferences wins; clearing it gives the role back. */
+  leaf_catalog_set_labeller (catalog, "dee");
+  g_clear_pointer (&labeller, g_free);
+  labeller = leaf_catalog_dup_labeller (catalog);
+  g_assert_cmpstr (labeller, ==, "dee");
+  leaf_catalog_set_labeller (catalog, NULL);
+  g_clear_pointer (&labeller, g_free);
+  labeller = leaf_catalog_dup_labeller (catalog);
+  g_assert_cmpstr (labeller, ==, "ana");
+}
+
 /* A run's record ends as on a file: the count of rows a change touched is the change's own,
  * whatever the commit after it said. */
 static void
@@ -538,6 +583,7 @@ main (int   argc,
       g_test_add_func ("/server/read-only-role", test_read_only_role);
       g_test_add_func ("/server/stopped-mid-burst", test_stopped_mid_burst);
       g_test_add_func ("/server/run-ends", test_run_ends);
+      g_test_add_func ("/server/labeller-is-role", test_labeller_is_role);
       g_test_add_func ("/server/copy-round-trip", test_copy_round_trip);
       g_test_add_func ("/server/merge-into-server", test_merge_into_server);
       g_test_add_func ("/server/contents-travel", test_contents_travel);
