@@ -777,6 +777,71 @@ _leaf_pg_open (LeafDb      *db,
   }
 }
 
+/* A connection of its own that only listens, so that its socket is readable for notifications
+ * and nothing else: the catalog's connection also carries every query of every thread. */
+struct _LeafPgListener
+{
+  PGconn *conn;
+  int ignored_pid; /* the catalog's own connection: its commits are announced as they are made */
+};
+
+LeafPgListener *
+_leaf_pg_listener_new (LeafDb *db)
+{
+  LeafPgListener *listener = g_new0 (LeafPgListener, 1);
+  PGresult *result;
+
+  listener->conn = PQconnectdb (db->path);
+  listener->ignored_pid = PQbackendPID (db->server);
+  if (PQstatus (listener->conn) != CONNECTION_OK)
+    {
+      g_debug ("No notifications from %s: %s", db->display_name,
+               PQerrorMessage (listener->conn));
+      _leaf_pg_listener_free (listener);
+      return NULL;
+    }
+  PQsetNoticeProcessor (listener->conn, NULL, NULL);
+  result = PQexec (listener->conn, "LISTEN " LEAF_PG_CHANNEL);
+  if (PQresultStatus (result) != PGRES_COMMAND_OK || PQsetnonblocking (listener->conn, 1) != 0)
+    {
+      PQclear (result);
+      _leaf_pg_listener_free (listener);
+      return NULL;
+    }
+  PQclear (result);
+  return listener;
+}
+
+int
+_leaf_pg_listener_fd (LeafPgListener *listener)
+{
+  return PQsocket (listener->conn);
+}
+
+gboolean
+_leaf_pg_listener_read (LeafPgListener *listener,
+                        gboolean       *heard)
+{
+  PGnotify *notify;
+
+  *heard = FALSE;
+  if (!PQconsumeInput (listener->conn))
+    return FALSE;
+  while ((notify = PQnotifies (listener->conn)) != NULL)
+    {
+      *heard |= notify->be_pid != listener->ignored_pid;
+      PQfreemem (notify);
+    }
+  return TRUE;
+}
+
+void
+_leaf_pg_listener_free (LeafPgListener *listener)
+{
+  g_clear_pointer (&listener->conn, PQfinish);
+  g_free (listener);
+}
+
 const char *
 _leaf_pg_role (LeafDb *db)
 {

@@ -22,6 +22,17 @@ gboolean    _leaf_pg_open            (LeafDb       *db,
                                       gboolean      create,
                                       LeafDbRole    role,
                                       GError      **error);
+/* Notifications of commits to the catalog, on a connection of their own; NULL when it cannot
+ * connect (the watch's ticks still notice). Used by one thread. */
+typedef struct _LeafPgListener LeafPgListener;
+LeafPgListener *_leaf_pg_listener_new  (LeafDb          *db);
+/* Readable when a notification may have come. */
+int             _leaf_pg_listener_fd   (LeafPgListener  *listener);
+/* Reads what came: heard is whether another connection than the catalog's own committed.
+ * FALSE when the connection is lost. */
+gboolean        _leaf_pg_listener_read (LeafPgListener  *listener,
+                                        gboolean        *heard);
+void            _leaf_pg_listener_free (LeafPgListener  *listener);
 /* The role the connection logged in as. */
 const char *_leaf_pg_role            (LeafDb       *db);
 void        _leaf_pg_close           (LeafDb       *db);

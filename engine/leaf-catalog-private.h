@@ -275,6 +275,9 @@ void       _leaf_catalog_emit            (LeafCatalog       *self,
                                           GArray            *ids);
 /* What leaf_catalog_watch() does twice a second, now: announces what other connections changed */
 void       _leaf_catalog_look_for_changes (LeafCatalog      *self);
+/* Tests: how often the watch looks when nothing wakes it; set before leaf_catalog_watch(). */
+void       _leaf_catalog_set_watch_interval (LeafCatalog    *self,
+                                             guint           interval_ms);
 
 /* The first row of _leaf_db_collect_rows() on the catalog's connection, taking its lock; or
  * not_found_code with the message not_found when there is none. */

@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 
 #include "leaf-catalog-pg.h"
 #include "leaf-catalog-private.h"
@@ -41,6 +42,9 @@ struct _LeafCatalog
   GThread *owner;
   /* leaf_catalog_watch(): what others' commits may have changed, as of the last look */
   GSource *watch;
+  LeafPgListener *listener; /* a server's notifications of commits, read as they come */
+  GSource *notified;
+  guint watch_interval_ms;
   gint64 data_version;
   char *fingerprints[LEAF_CATALOG_N_CHANGES];
 };
@@ -66,6 +70,10 @@ leaf_catalog_finalize (GObject *object)
   if (self->watch != NULL)
     g_source_destroy (self->watch);
   g_clear_pointer (&self->watch, g_source_unref);
+  if (self->notified != NULL)
+    g_source_destroy (self->notified);
+  g_clear_pointer (&self->notified, g_source_unref);
+  g_clear_pointer (&self->listener, _leaf_pg_listener_free);
   for (guint i = 0; i < LEAF_CATALOG_N_CHANGES; i++)
     g_free (self->fingerprints[i]);
   g_clear_pointer (&self->db, _leaf_db_close);
@@ -143,6 +151,7 @@ leaf_catalog_init (LeafCatalog *self)
 {
   g_rec_mutex_init (&self->lock);
   self->pending = g_ptr_array_new ();
+  self->watch_interval_ms = 500;
 }
 
 /**
@@ -258,10 +267,13 @@ query_text (LeafDb     *db,
   return NULL;
 }
 
-/* Emits what other connections changed since the last look (only records it, without emit). */
-static void
+/* Emits what other connections changed since the last look (only records it, without emit);
+ * unless told that someone changed something, only when the data version moved. FALSE when it
+ * could not look. */
+static gboolean
 look_for_changes (LeafCatalog *self,
-                  gboolean     emit)
+                  gboolean     emit,
+                  gboolean     told)
 {
   g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (self);
   g_autoptr(GError) error = NULL;
@@ -270,14 +282,14 @@ look_for_changes (LeafCatalog *self,
   /* The data version moves only with commits made on other connections, this process's
    * training thread's included. */
   if (self->db == NULL)
-    return;
+    return FALSE;
   if (!_leaf_db_data_version (self->db, &data_version, &error))
     {
       g_warning ("Could not look for changes to %s: %s", self->db->display_name, error->message);
-      return;
+      return FALSE;
     }
-  if (emit && data_version == self->data_version)
-    return;
+  if (emit && !told && data_version == self->data_version)
+    return TRUE;
   self->data_version = data_version;
   for (guint change = 0; change < LEAF_CATALOG_N_CHANGES; change++)
     {
@@ -290,6 +302,7 @@ look_for_changes (LeafCatalog *self,
       if (emit)
         _leaf_catalog_emit (self, change, NULL);
     }
+  return TRUE;
 }
 
 /* A change of this kind was just announced (made here, or by a worker of this process through a
@@ -319,14 +332,14 @@ watch_cb (gpointer data)
 
   if (self == NULL)
     return G_SOURCE_REMOVE;
-  look_for_changes (self, TRUE);
+  look_for_changes (self, TRUE, FALSE);
   return G_SOURCE_CONTINUE;
 }
 
 void
 _leaf_catalog_look_for_changes (LeafCatalog *self)
 {
-  look_for_changes (self, TRUE);
+  look_for_changes (self, TRUE, FALSE);
 }
 
 static void
@@ -336,15 +349,41 @@ watch_ref_free (gpointer data)
   g_free (data);
 }
 
+/* A server's notification of another connection's commit arrived: look now, not at the next
+ * tick, whether or not the catalog's own connection has heard it yet. A listener whose
+ * connection is lost stops; the ticks go on. */
+static gboolean
+notified_cb (int           fd,
+             GIOCondition  condition,
+             gpointer      data)
+{
+  g_autoptr(LeafCatalog) self = g_weak_ref_get (data);
+  gboolean heard = FALSE;
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+  if ((condition & (G_IO_HUP | G_IO_ERR)) != 0 || !_leaf_pg_listener_read (self->listener, &heard))
+    {
+      g_clear_pointer (&self->notified, g_source_unref);
+      g_clear_pointer (&self->listener, _leaf_pg_listener_free);
+      return G_SOURCE_REMOVE;
+    }
+  if (heard)
+    look_for_changes (self, TRUE, TRUE);
+  return G_SOURCE_CONTINUE;
+}
+
+
 /**
  * leaf_catalog_watch:
  * @self: a #LeafCatalog
  *
- * Notices, twice a second, what other programs (and other connections of this one, such as a
- * training thread's) committed to the catalog, and emits the signals of those changes on the
- * catalog's thread, as if they had been made here: labels (with %NULL image ids: any may have
- * changed), images, classes, runs and the active model. Signals for changes made through @self
- * itself come as always, once. Watching stops when the catalog is finalized.
+ * Notices, twice a second (on a server, also as soon as the server says so), what other programs
+ * (and other connections of this one, such as a training thread's) committed to the catalog,
+ * and emits the signals of those changes on the catalog's thread, as if they had been made here:
+ * labels (with %NULL image ids: any may have changed), images, classes, runs and the active
+ * model. Signals for changes made through @self itself come as always, once. Watching stops
+ * when the catalog is finalized.
  */
 void
 leaf_catalog_watch (LeafCatalog *self)
@@ -356,12 +395,34 @@ leaf_catalog_watch (LeafCatalog *self)
   if (self->watch != NULL)
     return;
   ref = g_new0 (GWeakRef, 1);
-  look_for_changes (self, FALSE);
+  look_for_changes (self, FALSE, FALSE);
   g_weak_ref_init (ref, self);
-  self->watch = g_timeout_source_new (500);
+  self->watch = g_timeout_source_new (self->watch_interval_ms);
   g_source_set_callback (self->watch, watch_cb, ref, watch_ref_free);
   g_source_set_static_name (self->watch, "[leafscope] catalog watch");
   g_source_attach (self->watch, self->context);
+
+  /* A server says when another connection committed: its notifications wake the watch. */
+  _leaf_catalog_lock (self);
+  if (self->db != NULL && self->db->server != NULL)
+    self->listener = _leaf_pg_listener_new (self->db);
+  _leaf_catalog_unlock (self);
+  if (self->listener == NULL)
+    return;
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  self->notified = g_unix_fd_source_new (_leaf_pg_listener_fd (self->listener),
+                                         G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (self->notified, G_SOURCE_FUNC (notified_cb), ref, watch_ref_free);
+  g_source_set_static_name (self->notified, "[leafscope] catalog notifications");
+  g_source_attach (self->notified, self->context);
+}
+
+void
+_leaf_catalog_set_watch_interval (LeafCatalog *self,
+                                  guint        interval_ms)
+{
+  self->watch_interval_ms = interval_ms;
 }
 
 /**

@@ -474,6 +474,52 @@ test_migrates (void)
   g_assert_cmpint (ctu_query_int (location, "SELECT count (*) FROM images"), ==, 6);
 }
 
+static void
+count_cb (LeafCatalog *catalog,
+          GArray      *image_ids,
+          guint       *n_changes)
+{
+  *n_changes += 1;
+}
+
+static gboolean
+give_up_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* A window watching a server's catalog hears of another program's label when the server says
+ * so, not at its next look: here it would look once an hour. */
+static void
+test_notified_at_once (void)
+{
+  g_autofree char *location = make_catalog ("notified");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) watching = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT,
+                                                       &error);
+  g_autoptr(LeafCatalog) other = NULL;
+  gboolean gave_up = FALSE;
+  guint n_changes = 0;
+  guint give_up;
+
+  g_assert_no_error (error);
+  _leaf_catalog_set_watch_interval (watching, 3600 * 1000);
+  leaf_catalog_watch (watching);
+  g_signal_connect (watching, "labels-changed", G_CALLBACK (count_cb), &n_changes);
+  other = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  vote (other, "bo", 2, "blight");
+
+  /* A minute is for a machine under load; without notifications it would be an hour. */
+  give_up = g_timeout_add_seconds (60, give_up_cb, &gave_up);
+  while (n_changes == 0 && !gave_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (gave_up);
+  g_source_remove (give_up);
+  g_assert_cmpuint (n_changes, ==, 1);
+}
+
 static gpointer
 write_all_cb (gpointer data)
 {
@@ -584,6 +630,7 @@ main (int   argc,
       g_test_add_func ("/server/stopped-mid-burst", test_stopped_mid_burst);
       g_test_add_func ("/server/run-ends", test_run_ends);
       g_test_add_func ("/server/labeller-is-role", test_labeller_is_role);
+      g_test_add_func ("/server/notified-at-once", test_notified_at_once);
       g_test_add_func ("/server/copy-round-trip", test_copy_round_trip);
       g_test_add_func ("/server/merge-into-server", test_merge_into_server);
       g_test_add_func ("/server/contents-travel", test_contents_travel);
