@@ -362,7 +362,6 @@ test_contents_travel (void)
   g_autoptr(LeafModelInfo) model = NULL;
   g_autofree char *managed = NULL;
   const char *classes[] = { "healthy", "blight", NULL };
-  char sha[4][65];
   guint n_missing = 1, n_images = 0, n_unreachable = 1;
   gint64 model_id;
 
@@ -374,11 +373,8 @@ test_contents_travel (void)
     {
       g_autofree char *name = g_strdup_printf ("leaf-%u.jpg", i);
       g_autofree char *path = g_build_filename (photos, name, NULL);
-      g_autofree char *digest = NULL;
 
       ctu_write_image (path, "jpeg", 40 + i, 30, i);
-      digest = ctu_sha256_of_file (path);
-      g_strlcpy (sha[i], digest, sizeof sha[i]);
     }
   catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_CREATE, &error);
   g_assert_no_error (error);
