@@ -188,25 +188,22 @@ write_whole (const char     *path,
                                    error);
 }
 
-gboolean
-_leaf_catalog_fetch_content (LeafCatalog  *catalog,
-                             const char   *sha256,
-                             const char   *path,
-                             GError      **error)
+static gboolean
+fetch_on (LeafDb      *db,
+          const char  *sha256,
+          const char  *path,
+          GError     **error)
 {
-  g_autoptr(LeafCatalogLocker) locker = _leaf_catalog_locker_new (catalog);
   g_autoptr(LeafStmt) stmt = NULL;
   g_autofree char *actual = NULL;
   gconstpointer data;
   gsize size = 0;
-  LeafDb *db;
   LeafStep rc;
 
   /* Another thread may have fetched it while this one waited for the lock. */
   if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
     return TRUE;
-  if ((db = _leaf_catalog_get_db (catalog, error)) == NULL ||
-      (stmt = _leaf_db_prepare (db, "SELECT data FROM contents WHERE sha256 = ?", error)) == NULL)
+  if ((stmt = _leaf_db_prepare (db, "SELECT data FROM contents WHERE sha256 = ?", error)) == NULL)
     return FALSE;
   _leaf_bind_text (stmt, 1, sha256);
   if ((rc = _leaf_step (stmt)) == LEAF_STEP_FAILED)
@@ -228,4 +225,20 @@ _leaf_catalog_fetch_content (LeafCatalog  *catalog,
       return FALSE;
     }
   return write_whole (path, data, size, error);
+}
+
+gboolean
+_leaf_catalog_fetch_content (LeafCatalog  *catalog,
+                             const char   *sha256,
+                             const char   *path,
+                             GError      **error)
+{
+  LeafDb *db = _leaf_catalog_lock_fetch_db (catalog, error);
+  gboolean ok;
+
+  if (db == NULL)
+    return FALSE;
+  ok = fetch_on (db, sha256, path, error);
+  _leaf_catalog_unlock_fetch_db (catalog);
+  return ok;
 }

@@ -206,7 +206,8 @@ gboolean  _leaf_db_store_local_contents (LeafDb   *db,
                                          guint    *n_stored,
                                          guint    *n_absent,
                                          GError  **error);
-/* Writes the content to path, unless a file is there already. Takes the catalog's lock. */
+/* Writes the content to path, unless a file is there already. Takes the fetching lock, not the
+ * catalog's. */
 gboolean  _leaf_catalog_fetch_content (LeafCatalog  *catalog,
                                        const char   *sha256,
                                        const char   *path,
@@ -254,6 +255,11 @@ typedef enum
  * owner's thread may call back into the catalog. */
 void       _leaf_catalog_lock            (LeafCatalog       *self);
 void       _leaf_catalog_unlock          (LeafCatalog       *self);
+/* The catalog's connection for fetching contents, opened at the first call, under a lock of its
+ * own; NULL (and unlocked) when it cannot be opened. Unlock it when done. */
+LeafDb    *_leaf_catalog_lock_fetch_db   (LeafCatalog       *self,
+                                          GError           **error);
+void       _leaf_catalog_unlock_fetch_db (LeafCatalog       *self);
 /* The catalog's own connection (the caller holds the lock), or NULL and an error once closed. */
 LeafDb    *_leaf_catalog_get_db          (LeafCatalog       *self,
                                           GError           **error);

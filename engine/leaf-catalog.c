@@ -38,6 +38,10 @@ struct _LeafCatalog
   guint lock_depth;     /* how deep the thread holding the lock is in it */
   GPtrArray *pending;   /* Emission, announced once the lock is let go */
   LeafDb *db;
+  /* Contents are fetched on a connection of their own: a photo on its way to a thumbnail must
+   * not hold the lock every other query of the window waits for. */
+  GMutex fetch_lock;
+  LeafDb *fetch_db;
   GMainContext *context;
   GThread *owner;
   /* leaf_catalog_watch(): what others' commits may have changed, as of the last look */
@@ -77,6 +81,8 @@ leaf_catalog_finalize (GObject *object)
   for (guint i = 0; i < LEAF_CATALOG_N_CHANGES; i++)
     g_free (self->fingerprints[i]);
   g_clear_pointer (&self->db, _leaf_db_close);
+  g_clear_pointer (&self->fetch_db, _leaf_db_close);
+  g_mutex_clear (&self->fetch_lock);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->display_name, g_free);
@@ -150,6 +156,7 @@ static void
 leaf_catalog_init (LeafCatalog *self)
 {
   g_rec_mutex_init (&self->lock);
+  g_mutex_init (&self->fetch_lock);
   self->pending = g_ptr_array_new ();
   self->watch_interval_ms = 500;
 }
@@ -639,6 +646,26 @@ _leaf_catalog_get_db (LeafCatalog  *self,
     g_set_error (error, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_FAILED,
                  _("The catalog “%s” is closed."), self->display_name);
   return self->db;
+}
+
+LeafDb *
+_leaf_catalog_lock_fetch_db (LeafCatalog  *self,
+                             GError      **error)
+{
+  g_mutex_lock (&self->fetch_lock);
+  if (self->fetch_db == NULL &&
+      (self->fetch_db = _leaf_db_open (self->path, FALSE, LEAF_DB_WORKER, error)) == NULL)
+    {
+      g_mutex_unlock (&self->fetch_lock);
+      return NULL;
+    }
+  return self->fetch_db;
+}
+
+void
+_leaf_catalog_unlock_fetch_db (LeafCatalog *self)
+{
+  g_mutex_unlock (&self->fetch_lock);
 }
 
 typedef struct
