@@ -43,6 +43,21 @@ _leaf_managed_file_path (const char *managed_dir,
   return g_build_filename (managed_dir, prefix, name, NULL);
 }
 
+char *
+_leaf_catalog_held_copy_path (LeafCatalog *catalog,
+                              const char  *path,
+                              guint64      size,
+                              const char  *sha256,
+                              const char  *format)
+{
+  g_autofree char *managed_dir = NULL;
+
+  if (_leaf_images_exists_at (path, size))
+    return NULL;
+  managed_dir = leaf_catalog_get_managed_dir (catalog);
+  return _leaf_managed_file_path (managed_dir, sha256, format);
+}
+
 gboolean
 _leaf_db_store_content (LeafDb         *db,
                         const char     *sha256,

@@ -110,13 +110,13 @@ static void
 place_held_content (LeafCatalogImage *self,
                     LeafCatalog      *catalog)
 {
-  g_autofree char *managed_dir = NULL;
+  char *copy = _leaf_catalog_held_copy_path (catalog, self->path, self->size, self->sha256,
+                                             self->format);
 
-  if (_leaf_images_exists_at (self->path, self->size))
+  if (copy == NULL)
     return;
-  managed_dir = leaf_catalog_get_managed_dir (catalog);
   g_free (self->path);
-  self->path = _leaf_managed_file_path (managed_dir, self->sha256, self->format);
+  self->path = copy;
   if (!_leaf_images_exists_at (self->path, self->size))
     {
       g_weak_ref_set (&self->catalog, catalog);

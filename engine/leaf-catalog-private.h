@@ -190,6 +190,14 @@ char     *_leaf_managed_file_path (const char  *managed_dir,
 GBytes   *_leaf_read_content     (const char     *path,
                                   const char     *sha256,
                                   GError        **error);
+/* Where this machine reads a photo the catalog holds (the caller knows it does) when its file
+ * is not at path with its size: a copy in the catalog's managed folder, which may not exist
+ * yet. NULL when the file is at path. */
+char     *_leaf_catalog_held_copy_path (LeafCatalog *catalog,
+                                        const char  *path,
+                                        guint64      size,
+                                        const char  *sha256,
+                                        const char  *format);
 /* Keeps the bytes unless the catalog has them already. */
 gboolean  _leaf_db_store_content (LeafDb         *db,
                                   const char     *sha256,

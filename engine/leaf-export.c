@@ -31,6 +31,8 @@ typedef struct
   char *how;
   char *group_key;
   LeafSplit split;
+  /* Where this machine reads a photo the catalog holds but whose file is elsewhere */
+  char *held_copy;
 } LabelRow;
 
 static void
@@ -46,6 +48,7 @@ label_row_clear (gpointer data)
   g_free (row->time);
   g_free (row->how);
   g_free (row->group_key);
+  g_free (row->held_copy);
 }
 
 /* Every label (with unlabelled, every image too; their class is NULL), read in one statement
@@ -67,7 +70,8 @@ read_labels (LeafCatalog  *catalog,
   stmt = _leaf_db_prepare (db,
                            unlabelled
                            ? "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how, "
-                             "i.group_key, s.split FROM images i "
+                             "i.group_key, s.split, i.size, i.format, " LEAF_HELD_SQL
+                             " FROM images i "
                              "LEFT JOIN labels l ON l.image_id = i.id "
                              "LEFT JOIN classes c ON c.id = l.class_id "
                              "LEFT JOIN splits s ON s.image_id = i.id "
@@ -75,7 +79,8 @@ read_labels (LeafCatalog  *catalog,
                               * them in the same order; the unlabelled photos last. */
                              "ORDER BY c.position IS NULL, c.position, i.id"
                            : "SELECT i.sha256, i.path, i.name, c.name, l.user, l.time, l.how, "
-                             "i.group_key, s.split FROM labels l "
+                             "i.group_key, s.split, i.size, i.format, " LEAF_HELD_SQL
+                             " FROM labels l "
                              "JOIN images i ON i.id = l.image_id "
                              "JOIN classes c ON c.id = l.class_id "
                              "LEFT JOIN splits s ON s.image_id = i.id ORDER BY i.id",
@@ -96,6 +101,12 @@ read_labels (LeafCatalog  *catalog,
         g_strdup (_leaf_column_text (stmt, 6)),
         g_strdup (_leaf_column_text (stmt, 7)),
         _leaf_column_int (stmt, 8),
+        _leaf_column_int (stmt, 11) != 0
+          ? _leaf_catalog_held_copy_path (catalog, _leaf_column_text (stmt, 1),
+                                          _leaf_column_int64 (stmt, 9),
+                                          _leaf_column_text (stmt, 0),
+                                          _leaf_column_text (stmt, 10))
+          : NULL,
       };
       g_array_append_val (rows, row);
     }
@@ -507,6 +518,13 @@ leaf_export_folder (LeafCatalog   *catalog,
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
+      if (row->held_copy != NULL)
+        {
+          if (!_leaf_catalog_fetch_content (catalog, row->sha256, row->held_copy, error))
+            return NULL;
+          g_free (row->path);
+          row->path = g_strdup (row->held_copy);
+        }
       if (!g_file_test (row->path, G_FILE_TEST_IS_REGULAR))
         {
           g_ptr_array_add (summary->missing, g_strdup (row->path));

@@ -18,6 +18,7 @@
 #include "leaf-catalog-private.h"
 #include "leaf-catalog-models.h"
 #include "leaf-error.h"
+#include "leaf-export.h"
 #include "leaf-import.h"
 #include "leaf-test-pg.h"
 
@@ -361,6 +362,8 @@ test_contents_travel (void)
   g_autoptr(GPtrArray) images = NULL;
   g_autoptr(LeafModelInfo) model = NULL;
   g_autofree char *managed = NULL;
+  g_autofree char *export_dir = g_build_filename (dir, "export", NULL);
+  g_autoptr(LeafExportSummary) exported = NULL;
   const char *classes[] = { "healthy", "blight", NULL };
   guint n_missing = 1, n_images = 0, n_unreachable = 1;
   gint64 model_id;
@@ -411,6 +414,13 @@ test_contents_travel (void)
       fetched_sha = ctu_sha256_of_file (leaf_catalog_image_get_path (image));
       g_assert_cmpstr (fetched_sha, ==, leaf_catalog_image_get_sha256 (image));
     }
+  /* An export writes them out, fetching what this machine has not kept. */
+  leaf_test_remove_tree (managed);
+  exported = leaf_export_folder (catalog, export_dir, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (exported->missing->len, ==, 0);
+  g_assert_cmpuint (exported->n_unlabelled, ==, 3);
+
   /* Held photos are not missing for anyone, wherever their files went. */
   g_assert_true (leaf_catalog_check_missing (catalog, NULL, &n_missing, &error));
   g_assert_no_error (error);
