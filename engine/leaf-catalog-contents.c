@@ -17,11 +17,15 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
+#include "leaf-file.h"
 
-/* The managed folder names files as the import's copies are named: <sha[0:2]>/<sha>.<ext>. */
+/* The managed folder names files as the import's copies are named: <sha[0:2]>/<sha>.<ext>. The
+ * format comes from the catalog, which on a server anyone who may write can change: only a plain
+ * word becomes part of a file name, never "x/../../.bashrc". */
 static const char *
 extension_for (const char *format)
 {
@@ -29,6 +33,11 @@ extension_for (const char *format)
     return "jpg";
   if (g_strcmp0 (format, "tiff") == 0)
     return "tif";
+  if (format == NULL || *format == '\0' || strlen (format) > 8)
+    return "img";
+  for (const char *c = format; *c != '\0'; c++)
+    if (!g_ascii_islower (*c) && !g_ascii_isdigit (*c))
+      return "img";
   return format;
 }
 
@@ -52,7 +61,8 @@ _leaf_catalog_held_copy_path (LeafCatalog *catalog,
 {
   g_autofree char *managed_dir = NULL;
 
-  if (_leaf_images_exists_at (path, size))
+  /* A digest that is not one (a server's row, changed by hand) names no file of ours. */
+  if (!leaf_is_sha256 (sha256) || _leaf_images_exists_at (path, size))
     return NULL;
   managed_dir = leaf_catalog_get_managed_dir (catalog);
   return _leaf_managed_file_path (managed_dir, sha256, format);

@@ -17,6 +17,7 @@
 
 #include "leaf-catalog-private.h"
 #include "leaf-error.h"
+#include "leaf-file.h"
 #include "leaf-json.h"
 
 /**
@@ -221,7 +222,8 @@ resolve_path (LeafCatalog   *self,
 
       info->path = g_build_filename (folder, stored, NULL);
     }
-  if (!info->held || g_file_test (info->path, G_FILE_TEST_IS_REGULAR))
+  if (!info->held || !leaf_is_sha256 (info->sha256) ||
+      g_file_test (info->path, G_FILE_TEST_IS_REGULAR))
     return info;
   models_dir = leaf_catalog_get_models_dir (self);
   /* The extension says the file's format. */

@@ -73,3 +73,25 @@ leaf_file_free_space (const char *path)
     }
   return (guint64) fs.f_bavail * fs.f_frsize;
 }
+
+/**
+ * leaf_is_sha256:
+ * @text: a string
+ *
+ * Whether @text is a SHA-256 in hex (either case): 64 hex digits, nothing else. A digest that
+ * becomes part of a file name must be one, never "../x".
+ *
+ * Returns: %TRUE when it is
+ */
+gboolean
+leaf_is_sha256 (const char *text)
+{
+  gsize i;
+
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  for (i = 0; text[i] != '\0'; i++)
+    if (!g_ascii_isxdigit (text[i]))
+      return FALSE;
+  return i == 64;
+}

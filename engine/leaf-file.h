@@ -15,4 +15,6 @@ char *leaf_file_sha256 (const char    *path,
 
 guint64 leaf_file_free_space (const char *path);
 
+gboolean leaf_is_sha256 (const char *text);
+
 G_END_DECLS

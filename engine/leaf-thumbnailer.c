@@ -30,6 +30,7 @@
 #endif
 
 #include "leaf-error.h"
+#include "leaf-file.h"
 #include "leaf-image-private.h"
 #include "leaf-thumbnailer-private.h"
 
@@ -212,17 +213,6 @@ thumbnail_worker (gpointer data,
   serve (task);
 }
 
-static gboolean
-is_sha256 (const char *text)
-{
-  gsize i;
-
-  for (i = 0; text[i] != '\0'; i++)
-    if (!g_ascii_isxdigit (text[i]))
-      return FALSE;
-  return i == 64;
-}
-
 static void
 leaf_thumbnailer_constructed (GObject *object)
 {
@@ -376,7 +366,7 @@ queue_request (LeafThumbnailer     *self,
   g_task_set_name (task, "[leaf] thumbnail");
 
   /* The hash becomes a file name: refuse anything else, such as "../x". */
-  if (!is_sha256 (sha256))
+  if (!leaf_is_sha256 (sha256))
     {
       g_task_return_new_error (task, LEAF_ENGINE_ERROR, LEAF_ENGINE_ERROR_INVALID,
                                _("“%s” is not a SHA-256 digest; cannot cache the thumbnail "

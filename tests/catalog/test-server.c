@@ -460,6 +460,46 @@ test_contents_travel (void)
   leaf_test_remove_tree (dir);
 }
 
+/* Whoever may write a server's catalog can change its rows by hand: a photo's format that
+ * climbs out of the folder does not take the fetched copy with it. */
+static void
+test_hostile_format (void)
+{
+  g_autofree char *dir = ctu_make_tmp_dir ();
+  g_autofree char *photo = g_build_filename (dir, "leaf.jpg", NULL);
+  g_autofree char *location = leaf_test_pg_uri (server, "hostile", NULL);
+  g_autofree char *managed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = NULL;
+  g_autoptr(LeafImportSummary) summary = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  const char *path;
+
+  g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE hostile TEMPLATE "
+                                    "template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
+  g_assert_no_error (error);
+  ctu_write_image (photo, "jpeg", 32, 32, 7);
+  catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_CREATE, &error);
+  g_assert_no_error (error);
+  summary = leaf_import_run (catalog, (const char *[]) { photo, NULL }, NULL, NULL, NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_unlink (photo), ==, 0);
+  g_assert_true (leaf_test_pg_exec (server, "hostile",
+                                    "UPDATE images SET format = 'x/../../../../../escaped'",
+                                    &error));
+  g_assert_no_error (error);
+
+  managed = leaf_catalog_get_managed_dir (catalog);
+  images = leaf_catalog_query_images (catalog, NULL, 0, G_MAXUINT, &error);
+  g_assert_no_error (error);
+  path = leaf_catalog_image_get_path (images->pdata[0]);
+  g_assert_true (g_str_has_prefix (path, managed));
+  g_assert_null (strstr (path, ".."));
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  leaf_test_remove_tree (dir);
+}
+
 /* A server's catalog made by the previous version gets the table for contents when a role that
  * may change it opens it. */
 static void
@@ -641,6 +681,7 @@ main (int   argc,
       g_test_add_func ("/server/merge-into-server", test_merge_into_server);
       g_test_add_func ("/server/contents-travel", test_contents_travel);
       g_test_add_func ("/server/migrates", test_migrates);
+      g_test_add_func ("/server/hostile-format", test_hostile_format);
     }
   status = g_test_run ();
   g_clear_pointer (&server, leaf_test_pg_free);
