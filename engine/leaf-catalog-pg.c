@@ -47,12 +47,14 @@ struct _LeafPgStmt
   GHashTable *blobs;
 };
 
-/* Version 7's table, in the schema and in the migration to it. */
+/* Version 7's table, in the schema and in the migration to it. Photos and models do not
+ * compress: the server keeps them as they are, without trying. */
 #define CONTENTS_TABLE \
   "CREATE TABLE contents (\n" \
   "  sha256 text PRIMARY KEY CHECK (length (sha256) = 64),\n" \
   "  data bytea NOT NULL\n" \
-  ");\n"
+  ");\n" \
+  "ALTER TABLE contents ALTER COLUMN data SET STORAGE EXTERNAL;\n"
 
 /* The oldest version a server holds: servers came with version 6, made whole. */
 #define FIRST_SERVER_VERSION 6
