@@ -414,10 +414,86 @@ result_ok (LeafDb   *db,
       if (g_str_has_prefix (command, "INSERT") || g_str_has_prefix (command, "UPDATE") ||
           g_str_has_prefix (command, "DELETE"))
         db->server_changes = g_ascii_strtoll (PQcmdTuples (result), NULL, 10);
+      /* The last failure is over: the connection works. */
+      db->server_state[0] = '\0';
       return TRUE;
     }
   remember_failure (db, result);
   return FALSE;
+}
+
+/* A server that does not answer is given up on after ten seconds unless the URI says otherwise
+ * (its connect_timeout comes later, so it wins): the window must not wait minutes for a network
+ * that is gone. */
+static PGconn *
+connect_to (const char *location)
+{
+  const char *const keywords[] = { "connect_timeout", "dbname", NULL };
+  const char *const values[] = { "10", location, NULL };
+
+  return PQconnectdbParams (keywords, values, 1);
+}
+
+/* A server that restarted, or a network that came back, is reached again through a new
+ * connection when someone next does something (the watch does not: connecting may wait for the
+ * network, and the watch runs on the window's thread), at most every few seconds. */
+#define RECONNECT_INTERVAL_S 5
+
+static gboolean
+reconnect (LeafDb *db)
+{
+  gint64 now = g_get_monotonic_time ();
+  /* libpq may still call a connection whose server closed it fine: the failure says more. */
+  gboolean lost = PQstatus (db->server) == CONNECTION_BAD ||
+                  g_str_has_prefix (db->server_state, "08") ||
+                  g_str_has_prefix (db->server_state, "57P");
+
+  if (!lost || db->server_in_txn || now < db->server_retry_after)
+    return FALSE;
+  PQreset (db->server);
+  if (PQstatus (db->server) != CONNECTION_OK)
+    {
+      db->server_retry_after = now + RECONNECT_INTERVAL_S * G_USEC_PER_SEC;
+      return FALSE;
+    }
+  g_debug ("Connected again to %s", db->display_name);
+  db->server_state[0] = '\0';
+  PQclear (PQexec (db->server, "SET client_min_messages = warning"));
+  db->listening = FALSE;
+  /* What others committed meanwhile was not heard of: the watch looks. */
+  db->server_version++;
+  return TRUE;
+}
+
+/* Whether a statement that failed with its connection may be sent again on a new one: only
+ * where nothing of a transaction can be lost or done twice, its start or a query that only
+ * reads outside one. */
+static gboolean
+may_send_again (LeafDb     *db,
+                const char *sql)
+{
+  return !db->server_in_txn &&
+         (g_str_equal (sql, "BEGIN") || g_ascii_strncasecmp (sql, "SELECT ", 7) == 0);
+}
+
+/* Follows the transaction a statement begins or ends, whether it succeeded or not. */
+static void
+follow_transaction (LeafDb     *db,
+                    const char *sql,
+                    gboolean    ok)
+{
+  if (g_str_has_prefix (sql, "BEGIN"))
+    db->server_in_txn = ok;
+  else if (g_str_has_prefix (sql, "COMMIT") || g_str_has_prefix (sql, "ROLLBACK"))
+    db->server_in_txn = FALSE;
+}
+
+static PGresult *
+exec_params (LeafDb     *db,
+             LeafPgStmt *stmt)
+{
+  return PQexecParams (db->server, stmt->sql, stmt->n_params, stmt->types,
+                       (const char *const *) stmt->values, stmt->lengths, stmt->formats, 0);
 }
 
 LeafStep
@@ -434,9 +510,12 @@ _leaf_pg_step (LeafDb     *db,
             g_clear_pointer (&stmt->values[i], g_free);
             stmt->types[i] = OID_TEXT;
           }
-      stmt->result = PQexecParams (db->server, stmt->sql, stmt->n_params, stmt->types,
-                                   (const char *const *) stmt->values, stmt->lengths,
-                                   stmt->formats, 0);
+      stmt->result = exec_params (db, stmt);
+      if (!result_ok (db, stmt->result) && may_send_again (db, stmt->sql) && reconnect (db))
+        {
+          PQclear (stmt->result);
+          stmt->result = exec_params (db, stmt);
+        }
       if (!result_ok (db, stmt->result))
         {
           _leaf_pg_stmt_reset (stmt);
@@ -511,6 +590,13 @@ _leaf_pg_exec (LeafDb      *db,
   gboolean ok = result_ok (db, result);
 
   PQclear (result);
+  if (!ok && may_send_again (db, sql) && reconnect (db))
+    {
+      result = PQexec (db->server, sql);
+      ok = result_ok (db, result);
+      PQclear (result);
+    }
+  follow_transaction (db, sql, ok);
   return ok || _leaf_pg_fail (db, error);
 }
 
@@ -577,8 +663,9 @@ _leaf_pg_data_version (LeafDb  *db,
                        GError **error)
 {
   PGnotify *notify;
-  int self_pid = PQbackendPID (db->server);
+  int self_pid;
 
+  self_pid = PQbackendPID (db->server);
   /* Only a connection that watches listens: a worker's would pile notifications up unread. */
   if (!db->listening)
     {
@@ -605,6 +692,7 @@ _leaf_pg_rollback (LeafDb *db)
 {
   if (PQtransactionStatus (db->server) != PQTRANS_IDLE)
     PQclear (PQexec (db->server, "ROLLBACK"));
+  db->server_in_txn = FALSE;
 }
 
 /* The header's version, or 0 for a database without a catalog (made by the caller to hold one);
@@ -722,7 +810,7 @@ _leaf_pg_open (LeafDb      *db,
 {
   int version;
 
-  db->server = PQconnectdb (db->path);
+  db->server = connect_to (db->path);
   if (PQstatus (db->server) != CONNECTION_OK)
     {
       g_autofree char *detail = g_strchomp (g_strdup (PQerrorMessage (db->server)));
@@ -793,7 +881,7 @@ _leaf_pg_listener_new (LeafDb *db)
   LeafPgListener *listener = g_new0 (LeafPgListener, 1);
   PGresult *result;
 
-  listener->conn = PQconnectdb (db->path);
+  listener->conn = connect_to (db->path);
   listener->ignored_pid = PQbackendPID (db->server);
   if (PQstatus (listener->conn) != CONNECTION_OK)
     {

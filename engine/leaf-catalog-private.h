@@ -32,6 +32,8 @@ typedef struct
   gint64 server_changes;
   gint64 server_version;   /* how many commits of other connections were heard of */
   gboolean listening;
+  gboolean server_in_txn;  /* between BEGIN and its COMMIT or ROLLBACK */
+  gint64 server_retry_after; /* no new connection before this (monotonic µs) */
   GHashTable *statements; /* SQL text → LeafStmt, prepared once */
   gboolean read_only;      /* the file is not writable by us: opened for reading only */
   LeafFileId wal_id;       /* the -wal and -shm files this connection has open */

@@ -48,6 +48,8 @@ struct _LeafCatalog
   GSource *watch;
   LeafPgListener *listener; /* a server's notifications of commits, read as they come */
   GSource *notified;
+  gint64 listen_after;      /* no new listener before this (monotonic µs) */
+  gboolean look_failed;
   guint watch_interval_ms;
   gint64 data_version;
   char *fingerprints[LEAF_CATALOG_N_CHANGES];
@@ -292,9 +294,14 @@ look_for_changes (LeafCatalog *self,
     return FALSE;
   if (!_leaf_db_data_version (self->db, &data_version, &error))
     {
-      g_warning ("Could not look for changes to %s: %s", self->db->display_name, error->message);
+      /* Once for each time it stops working (a server that is down), not at every look. */
+      if (!self->look_failed)
+        g_warning ("Could not look for changes to %s: %s", self->db->display_name,
+                   error->message);
+      self->look_failed = TRUE;
       return FALSE;
     }
+  self->look_failed = FALSE;
   if (emit && !told && data_version == self->data_version)
     return TRUE;
   self->data_version = data_version;
@@ -330,6 +337,8 @@ remember_announced (LeafCatalog       *self,
   self->fingerprints[change] = query_text (self->db, fingerprint_sql[change]);
 }
 
+static void start_listening (LeafCatalog *self);
+
 /* The source holds the catalog weakly, and strongly while it looks: the last reference may go
  * on another thread (a worker's), whose finalize must not free it under a running look. */
 static gboolean
@@ -339,7 +348,8 @@ watch_cb (gpointer data)
 
   if (self == NULL)
     return G_SOURCE_REMOVE;
-  look_for_changes (self, TRUE, FALSE);
+  if (look_for_changes (self, TRUE, FALSE) && leaf_catalog_is_on_server (self))
+    start_listening (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -381,6 +391,34 @@ notified_cb (int           fd,
 }
 
 
+/* A server says when another connection committed: its notifications wake the watch. A
+ * listener whose connection was lost is made again, at most every few seconds, once the catalog's
+ * own connection works. */
+static void
+start_listening (LeafCatalog *self)
+{
+  GWeakRef *ref;
+
+  if (self->listener != NULL || g_get_monotonic_time () < self->listen_after)
+    return;
+  _leaf_catalog_lock (self);
+  if (self->db != NULL && self->db->server != NULL)
+    self->listener = _leaf_pg_listener_new (self->db);
+  _leaf_catalog_unlock (self);
+  if (self->listener == NULL)
+    {
+      self->listen_after = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+      return;
+    }
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  self->notified = g_unix_fd_source_new (_leaf_pg_listener_fd (self->listener),
+                                         G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (self->notified, G_SOURCE_FUNC (notified_cb), ref, watch_ref_free);
+  g_source_set_static_name (self->notified, "[leafscope] catalog notifications");
+  g_source_attach (self->notified, self->context);
+}
+
 /**
  * leaf_catalog_watch:
  * @self: a #LeafCatalog
@@ -409,20 +447,7 @@ leaf_catalog_watch (LeafCatalog *self)
   g_source_set_static_name (self->watch, "[leafscope] catalog watch");
   g_source_attach (self->watch, self->context);
 
-  /* A server says when another connection committed: its notifications wake the watch. */
-  _leaf_catalog_lock (self);
-  if (self->db != NULL && self->db->server != NULL)
-    self->listener = _leaf_pg_listener_new (self->db);
-  _leaf_catalog_unlock (self);
-  if (self->listener == NULL)
-    return;
-  ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (ref, self);
-  self->notified = g_unix_fd_source_new (_leaf_pg_listener_fd (self->listener),
-                                         G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (self->notified, G_SOURCE_FUNC (notified_cb), ref, watch_ref_free);
-  g_source_set_static_name (self->notified, "[leafscope] catalog notifications");
-  g_source_attach (self->notified, self->context);
+  start_listening (self);
 }
 
 void

@@ -566,6 +566,38 @@ test_notified_at_once (void)
   g_assert_cmpuint (n_changes, ==, 1);
 }
 
+/* A window left open while the server restarts goes on working: the first thing it does after
+ * the restart reaches the server again, on a new connection, and what others did meanwhile is
+ * noticed. */
+static void
+test_reconnects (void)
+{
+  g_autofree char *location = make_catalog ("restart");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT,
+                                                      &error);
+  guint n_images = 0;
+  LeafImageQuery all = { 0 };
+
+  g_assert_no_error (error);
+  vote (catalog, "ana", 1, "healthy");
+  g_assert_true (leaf_test_pg_stop (server, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_test_pg_restart_after_stop (server, &error));
+  g_assert_no_error (error);
+
+  /* A read, then (after another restart) a change: each the first thing on a lost connection. */
+  g_assert_true (leaf_catalog_count_images (catalog, &all, &n_images, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_images, ==, 6);
+  g_assert_true (leaf_test_pg_stop (server, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_test_pg_restart_after_stop (server, &error));
+  g_assert_no_error (error);
+  vote (catalog, "ana", 2, "blight");
+  g_assert_cmpint (ctu_query_int (location, "SELECT count(*) FROM votes"), ==, 2);
+}
+
 static gpointer
 write_all_cb (gpointer data)
 {
@@ -682,6 +714,7 @@ main (int   argc,
       g_test_add_func ("/server/contents-travel", test_contents_travel);
       g_test_add_func ("/server/migrates", test_migrates);
       g_test_add_func ("/server/hostile-format", test_hostile_format);
+      g_test_add_func ("/server/reconnects", test_reconnects);
     }
   status = g_test_run ();
   g_clear_pointer (&server, leaf_test_pg_free);
