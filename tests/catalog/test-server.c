@@ -24,19 +24,27 @@
 
 static LeafTestPg *server;
 
+/* An empty database for a catalog, as the README says to make one; its location. */
+static char *
+make_database (const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *create = g_strdup_printf ("CREATE DATABASE %s TEMPLATE template0 "
+                                             "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", name);
+
+  g_assert_true (leaf_test_pg_exec (server, "postgres", create, &error));
+  g_assert_no_error (error);
+  return leaf_test_pg_uri (server, name, NULL);
+}
+
 /* A catalog with photos 1-6 and the classes healthy and blight, on a database of its own. */
 static char *
 make_catalog (const char *name)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *create = g_strdup_printf ("CREATE DATABASE %s TEMPLATE template0 "
-                                             "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", name);
-  char *location;
+  char *location = make_database (name);
   g_autoptr(LeafCatalog) catalog = NULL;
 
-  g_assert_true (leaf_test_pg_exec (server, "postgres", create, &error));
-  g_assert_no_error (error);
-  location = leaf_test_pg_uri (server, name, NULL);
   catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_CREATE, &error);
   g_assert_no_error (error);
   ctu_insert_images (location, 1, 6);
@@ -211,7 +219,7 @@ test_copy_round_trip (void)
   g_autofree char *dir = ctu_make_tmp_dir ();
   g_autofree char *file = g_build_filename (dir, "lab.leafscope", NULL);
   g_autofree char *back = g_build_filename (dir, "back.leafscope", NULL);
-  g_autofree char *location = leaf_test_pg_uri (server, "copy", NULL);
+  g_autofree char *location = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafCatalog) catalog = leaf_catalog_open (file, LEAF_CATALOG_OPEN_CREATE, &error);
   LeafSplitOptions splits = { 0.5, 0.5, 0.0, 7, FALSE };
@@ -246,9 +254,7 @@ test_copy_round_trip (void)
   g_assert_no_error (error);
   g_clear_object (&catalog);
 
-  g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE copy TEMPLATE template0 "
-                                    "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
-  g_assert_no_error (error);
+  location = make_database ("copy");
   g_assert_true (leaf_catalog_copy (file, location, &n_images, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (n_images, ==, 6);
@@ -355,7 +361,7 @@ test_contents_travel (void)
   g_autofree char *model_path = g_build_filename (dir, "run-1.safetensors", NULL);
   g_autofree char *model_sha = NULL;
   g_autofree char *copy = g_build_filename (dir, "copy.leafscope", NULL);
-  g_autofree char *location = leaf_test_pg_uri (server, "travel", NULL);
+  g_autofree char *location = make_database ("travel");
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafCatalog) catalog = NULL;
   g_autoptr(LeafImportSummary) summary = NULL;
@@ -368,9 +374,6 @@ test_contents_travel (void)
   guint n_missing = 1, n_images = 0, n_unreachable = 1;
   gint64 model_id;
 
-  g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE travel TEMPLATE "
-                                    "template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
-  g_assert_no_error (error);
   g_assert_cmpint (g_mkdir_with_parents (photos, 0755), ==, 0);
   for (guint i = 0; i < 3; i++)
     {
@@ -467,7 +470,7 @@ test_hostile_format (void)
 {
   g_autofree char *dir = ctu_make_tmp_dir ();
   g_autofree char *photo = g_build_filename (dir, "leaf.jpg", NULL);
-  g_autofree char *location = leaf_test_pg_uri (server, "hostile", NULL);
+  g_autofree char *location = make_database ("hostile");
   g_autofree char *managed = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(LeafCatalog) catalog = NULL;
@@ -475,9 +478,6 @@ test_hostile_format (void)
   g_autoptr(GPtrArray) images = NULL;
   const char *path;
 
-  g_assert_true (leaf_test_pg_exec (server, "postgres", "CREATE DATABASE hostile TEMPLATE "
-                                    "template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'", &error));
-  g_assert_no_error (error);
   ctu_write_image (photo, "jpeg", 32, 32, 7);
   catalog = leaf_catalog_open (location, LEAF_CATALOG_OPEN_CREATE, &error);
   g_assert_no_error (error);
