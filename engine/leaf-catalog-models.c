@@ -314,7 +314,8 @@ leaf_catalog_add_model (LeafCatalog         *self,
   classes_json = json_to_string (root, FALSE);
 
   /* A server's members use the model from other machines: the catalog keeps its bytes. */
-  if (leaf_catalog_is_on_server (self) && (contents = _leaf_read_content (path, sha256, error)) == NULL)
+  if (leaf_catalog_is_on_server (self) &&
+      (contents = _leaf_read_content (path, sha256, error)) == NULL)
     return 0;
 
   locker = _leaf_catalog_locker_new (self);

@@ -379,7 +379,8 @@ notified_cb (int           fd,
 
   if (self == NULL)
     return G_SOURCE_REMOVE;
-  if ((condition & (G_IO_HUP | G_IO_ERR)) != 0 || !_leaf_pg_listener_read (self->listener, &heard))
+  if ((condition & (G_IO_HUP | G_IO_ERR)) != 0 ||
+      !_leaf_pg_listener_read (self->listener, &heard))
     {
       g_clear_pointer (&self->notified, g_source_unref);
       g_clear_pointer (&self->listener, _leaf_pg_listener_free);
@@ -389,7 +390,6 @@ notified_cb (int           fd,
     look_for_changes (self, TRUE, TRUE);
   return G_SOURCE_CONTINUE;
 }
-
 
 /* A server says when another connection committed: its notifications wake the watch. A
  * listener whose connection was lost is made again, at most every few seconds, once the catalog's
