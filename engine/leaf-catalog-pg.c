@@ -435,20 +435,37 @@ connect_to (const char *location)
 }
 
 /* A server that restarted, or a network that came back, is reached again through a new
- * connection when someone next does something (the watch does not: connecting may wait for the
- * network, and the watch runs on the window's thread), at most every few seconds. */
+ * connection when someone next does something, at most every few seconds (the watch makes its
+ * new connection in a thread: leaf-catalog.c). */
 #define RECONNECT_INTERVAL_S 5
+
+gboolean
+_leaf_pg_connection_lost (LeafDb *db)
+{
+  /* libpq may still call a connection whose server closed it fine: the failure says more. */
+  return !db->server_in_txn &&
+         (PQstatus (db->server) == CONNECTION_BAD || g_str_has_prefix (db->server_state, "08") ||
+          g_str_has_prefix (db->server_state, "57P"));
+}
+
+/* The new connection works as the lost one did; what others committed meanwhile was not heard
+ * of, so the watch looks. */
+static void
+resume (LeafDb *db)
+{
+  g_debug ("Connected again to %s", db->display_name);
+  db->server_state[0] = '\0';
+  PQclear (PQexec (db->server, "SET client_min_messages = warning"));
+  db->listening = FALSE;
+  db->server_version++;
+}
 
 static gboolean
 reconnect (LeafDb *db)
 {
   gint64 now = g_get_monotonic_time ();
-  /* libpq may still call a connection whose server closed it fine: the failure says more. */
-  gboolean lost = PQstatus (db->server) == CONNECTION_BAD ||
-                  g_str_has_prefix (db->server_state, "08") ||
-                  g_str_has_prefix (db->server_state, "57P");
 
-  if (!lost || db->server_in_txn || now < db->server_retry_after)
+  if (!_leaf_pg_connection_lost (db) || now < db->server_retry_after)
     return FALSE;
   PQreset (db->server);
   if (PQstatus (db->server) != CONNECTION_OK)
@@ -456,12 +473,33 @@ reconnect (LeafDb *db)
       db->server_retry_after = now + RECONNECT_INTERVAL_S * G_USEC_PER_SEC;
       return FALSE;
     }
-  g_debug ("Connected again to %s", db->display_name);
-  db->server_state[0] = '\0';
-  PQclear (PQexec (db->server, "SET client_min_messages = warning"));
-  db->listening = FALSE;
-  /* What others committed meanwhile was not heard of: the watch looks. */
-  db->server_version++;
+  resume (db);
+  return TRUE;
+}
+
+struct pg_conn *
+_leaf_pg_connect_again (const char *location)
+{
+  PGconn *conn = connect_to (location);
+
+  if (PQstatus (conn) == CONNECTION_OK)
+    return conn;
+  PQfinish (conn);
+  return NULL;
+}
+
+gboolean
+_leaf_pg_adopt (LeafDb         *db,
+                struct pg_conn *conn)
+{
+  if (db == NULL || db->server == NULL || !_leaf_pg_connection_lost (db))
+    {
+      PQfinish (conn);
+      return FALSE;
+    }
+  PQfinish (db->server);
+  db->server = conn;
+  resume (db);
   return TRUE;
 }
 

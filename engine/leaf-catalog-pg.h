@@ -33,6 +33,15 @@ int             _leaf_pg_listener_fd   (LeafPgListener  *listener);
 gboolean        _leaf_pg_listener_read (LeafPgListener  *listener,
                                         gboolean        *heard);
 void            _leaf_pg_listener_free (LeafPgListener  *listener);
+/* Whether the connection was lost outside a transaction: a new one may take its place. */
+gboolean    _leaf_pg_connection_lost (LeafDb       *db);
+/* A new connection to the server at location, or NULL; made without touching any LeafDb, so that
+ * a thread may wait for the network without holding the catalog's lock. */
+struct pg_conn *_leaf_pg_connect_again (const char *location);
+/* Puts conn in place of db's lost connection (the caller holds the catalog's lock); when db is
+ * closed or its connection was not lost after all, conn is closed and FALSE returned. */
+gboolean    _leaf_pg_adopt           (LeafDb          *db,
+                                      struct pg_conn  *conn);
 /* The role the connection logged in as. */
 const char *_leaf_pg_role            (LeafDb       *db);
 void        _leaf_pg_close           (LeafDb       *db);

@@ -49,6 +49,8 @@ struct _LeafCatalog
   LeafPgListener *listener; /* a server's notifications of commits, read as they come */
   GSource *notified;
   gint64 listen_after;      /* no new listener before this (monotonic µs) */
+  gint64 reconnect_after;   /* no new connection before this (monotonic µs) */
+  gboolean reconnecting;
   gboolean look_failed;
   guint watch_interval_ms;
   gint64 data_version;
@@ -294,9 +296,10 @@ look_for_changes (LeafCatalog *self,
     return FALSE;
   if (!_leaf_db_data_version (self->db, &data_version, &error))
     {
-      /* Once for each time it stops working (a server that is down), not at every look. */
+      /* Once for each time it stops working (a server that is down, which the watch waits
+       * out), not at every look. */
       if (!self->look_failed)
-        g_warning ("Could not look for changes to %s: %s", self->db->display_name,
+        g_message ("Could not look for changes to %s: %s", self->db->display_name,
                    error->message);
       self->look_failed = TRUE;
       return FALSE;
@@ -338,6 +341,7 @@ remember_announced (LeafCatalog       *self,
 }
 
 static void start_listening (LeafCatalog *self);
+static void reconnect_in_background (LeafCatalog *self);
 
 /* The source holds the catalog weakly, and strongly while it looks: the last reference may go
  * on another thread (a worker's), whose finalize must not free it under a running look. */
@@ -348,8 +352,12 @@ watch_cb (gpointer data)
 
   if (self == NULL)
     return G_SOURCE_REMOVE;
-  if (look_for_changes (self, TRUE, FALSE) && leaf_catalog_is_on_server (self))
+  if (!leaf_catalog_is_on_server (self))
+    look_for_changes (self, TRUE, FALSE);
+  else if (look_for_changes (self, TRUE, FALSE))
     start_listening (self);
+  else
+    reconnect_in_background (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -417,6 +425,63 @@ start_listening (LeafCatalog *self)
   g_source_set_callback (self->notified, G_SOURCE_FUNC (notified_cb), ref, watch_ref_free);
   g_source_set_static_name (self->notified, "[leafscope] catalog notifications");
   g_source_attach (self->notified, self->context);
+}
+
+/* Connecting waits for the network, so a thread does it, without the catalog's lock; the lock is
+ * held only to put the new connection in place. */
+static void
+reconnect_thread (GTask        *task,
+                  gpointer      source,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  LeafCatalog *self = source;
+  struct pg_conn *conn = _leaf_pg_connect_again (self->path);
+  gboolean adopted = FALSE;
+
+  if (conn != NULL)
+    {
+      _leaf_catalog_lock (self);
+      adopted = _leaf_pg_adopt (self->db, conn);
+      _leaf_catalog_unlock (self);
+    }
+  g_task_return_boolean (task, adopted);
+}
+
+static void
+on_reconnected_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  LeafCatalog *self = LEAF_CATALOG (source);
+
+  self->reconnecting = FALSE;
+  if (g_task_propagate_boolean (G_TASK (result), NULL))
+    look_for_changes (self, TRUE, FALSE);
+  else
+    self->reconnect_after = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+}
+
+/* The watch of a server's catalog whose connection was lost (the server restarted, the network
+ * went) makes a new one, at most every few seconds, and the window shows what happened
+ * meanwhile without waiting for its user to do something. */
+static void
+reconnect_in_background (LeafCatalog *self)
+{
+  g_autoptr(GTask) task = NULL;
+  gboolean lost;
+
+  if (self->reconnecting || g_get_monotonic_time () < self->reconnect_after)
+    return;
+  _leaf_catalog_lock (self);
+  lost = self->db != NULL && _leaf_pg_connection_lost (self->db);
+  _leaf_catalog_unlock (self);
+  if (!lost)
+    return;
+  self->reconnecting = TRUE;
+  task = g_task_new (self, NULL, on_reconnected_cb, NULL);
+  g_task_set_name (task, "[leafscope] reconnect");
+  g_task_run_in_thread (task, reconnect_thread);
 }
 
 /**

@@ -598,6 +598,39 @@ test_reconnects (void)
   g_assert_cmpint (ctu_query_int (location, "SELECT count(*) FROM votes"), ==, 2);
 }
 
+/* A window left open on a server's catalog while the server restarts shows, without anyone
+ * doing anything in it, what another program labels afterwards: its watch connects again. */
+static void
+test_watch_reconnects (void)
+{
+  g_autofree char *location = make_catalog ("rewatch");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LeafCatalog) watching = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT,
+                                                       &error);
+  g_autoptr(LeafCatalog) other = NULL;
+  gboolean gave_up = FALSE;
+  guint n_changes = 0;
+  guint give_up;
+
+  g_assert_no_error (error);
+  _leaf_catalog_set_watch_interval (watching, 100);
+  leaf_catalog_watch (watching);
+  g_signal_connect (watching, "labels-changed", G_CALLBACK (count_cb), &n_changes);
+  g_assert_true (leaf_test_pg_stop (server, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (leaf_test_pg_restart_after_stop (server, &error));
+  g_assert_no_error (error);
+  other = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  vote (other, "bo", 2, "blight");
+
+  give_up = g_timeout_add_seconds (60, give_up_cb, &gave_up);
+  while (n_changes == 0 && !gave_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (gave_up);
+  g_source_remove (give_up);
+}
+
 static gpointer
 write_all_cb (gpointer data)
 {
@@ -715,6 +748,7 @@ main (int   argc,
       g_test_add_func ("/server/migrates", test_migrates);
       g_test_add_func ("/server/hostile-format", test_hostile_format);
       g_test_add_func ("/server/reconnects", test_reconnects);
+      g_test_add_func ("/server/watch-reconnects", test_watch_reconnects);
     }
   status = g_test_run ();
   g_clear_pointer (&server, leaf_test_pg_free);
