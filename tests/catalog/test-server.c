@@ -535,6 +535,32 @@ give_up_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Watches the catalog, looking by itself every interval_ms, and counts its announcements of
+ * labels. */
+static void
+watch_labels (LeafCatalog *catalog,
+              guint        interval_ms,
+              guint       *n_changes)
+{
+  _leaf_catalog_set_watch_interval (catalog, interval_ms);
+  leaf_catalog_watch (catalog);
+  g_signal_connect (catalog, "labels-changed", G_CALLBACK (count_cb), n_changes);
+}
+
+/* Runs the main loop until the watch announced something; a minute is for a machine under
+ * load. */
+static void
+wait_for_announcement (guint *n_changes)
+{
+  gboolean gave_up = FALSE;
+  guint give_up = g_timeout_add_seconds (60, give_up_cb, &gave_up);
+
+  while (*n_changes == 0 && !gave_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (gave_up);
+  g_source_remove (give_up);
+}
+
 /* A window watching a server's catalog hears of another program's label when the server says
  * so, not at its next look: here it would look once an hour. */
 static void
@@ -545,24 +571,16 @@ test_notified_at_once (void)
   g_autoptr(LeafCatalog) watching = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT,
                                                        &error);
   g_autoptr(LeafCatalog) other = NULL;
-  gboolean gave_up = FALSE;
   guint n_changes = 0;
-  guint give_up;
 
   g_assert_no_error (error);
-  _leaf_catalog_set_watch_interval (watching, 3600 * 1000);
-  leaf_catalog_watch (watching);
-  g_signal_connect (watching, "labels-changed", G_CALLBACK (count_cb), &n_changes);
+  watch_labels (watching, 3600 * 1000, &n_changes);
   other = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
   vote (other, "bo", 2, "blight");
 
-  /* A minute is for a machine under load; without notifications it would be an hour. */
-  give_up = g_timeout_add_seconds (60, give_up_cb, &gave_up);
-  while (n_changes == 0 && !gave_up)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (gave_up);
-  g_source_remove (give_up);
+  /* Without notifications it would be an hour. */
+  wait_for_announcement (&n_changes);
   g_assert_cmpuint (n_changes, ==, 1);
 }
 
@@ -608,14 +626,10 @@ test_watch_reconnects (void)
   g_autoptr(LeafCatalog) watching = leaf_catalog_open (location, LEAF_CATALOG_OPEN_DEFAULT,
                                                        &error);
   g_autoptr(LeafCatalog) other = NULL;
-  gboolean gave_up = FALSE;
   guint n_changes = 0;
-  guint give_up;
 
   g_assert_no_error (error);
-  _leaf_catalog_set_watch_interval (watching, 100);
-  leaf_catalog_watch (watching);
-  g_signal_connect (watching, "labels-changed", G_CALLBACK (count_cb), &n_changes);
+  watch_labels (watching, 100, &n_changes);
   g_assert_true (leaf_test_pg_stop (server, TRUE, &error));
   g_assert_no_error (error);
   g_assert_true (leaf_test_pg_restart_after_stop (server, &error));
@@ -624,11 +638,7 @@ test_watch_reconnects (void)
   g_assert_no_error (error);
   vote (other, "bo", 2, "blight");
 
-  give_up = g_timeout_add_seconds (60, give_up_cb, &gave_up);
-  while (n_changes == 0 && !gave_up)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (gave_up);
-  g_source_remove (give_up);
+  wait_for_announcement (&n_changes);
 }
 
 static gpointer
